@@ -1,0 +1,46 @@
+# tickvault — the commands a user and CI run. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help install test test-unit test-integration test-e2e lint typecheck services db-upgrade clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
+
+install: $(STAMP)  ## create .venv and install tickvault with its dev extras (quick when nothing changed)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+services:  ## make sure PostgreSQL and Redis answer on loopback (starts local servers when down)
+	@bash scripts/ensure-services.sh
+
+lint: install  ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check shared services tests bench || true
+	$(BIN)/mypy
+
+test: install services  ## every test tier: unit, integration, e2e
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install  ## only the unit tier (no servers needed)
+	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
+
+test-integration: install services  ## only the integration tier
+	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: install services  ## only the end-to-end tier
+	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+db-upgrade: install services  ## apply migrations (creates the database when missing)
+	$(BIN)/tickvault db upgrade
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,154 @@
+"""Configuration from the environment (and a ``.env`` file), validated once at start.
+
+:class:`Settings` holds the variables of SPEC §2 plus the knobs every service shares; each
+service subclasses it with its own. :func:`load_settings` is the one door: on a bad value it
+prints one line naming the variable and exits with status 2. Secrets (passwords in URLs) are
+masked in :meth:`Settings.safe_dict`, which is what gets printed or logged.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tickvault.logs import mask_secrets
+from tickvault.tick import is_symbol
+
+ENV_PREFIX = "TICKVAULT_"
+
+
+def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+    return value
+
+
+class Settings(BaseSettings):
+    """Settings shared by every tickvault service."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "tickvault"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/tickvault"
+    api_database_url: str | None = None
+    symbols: Annotated[tuple[str, ...], NoDecode] = ("BTCUSDT", "ETHUSDT")
+    binance_ws_url: str = "wss://stream.binance.com:9443"
+    binance_rest_url: str = "https://api.binance.com"
+    retention_hours: int = Field(default=24, ge=0, le=24 * 3650)
+    candle_retention_days: int = Field(default=30, ge=0, le=3650)
+    api_bind: str = "127.0.0.1:8000"
+    stream_maxlen: int = Field(default=2_000_000, ge=1000)
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        return _check_url(value, ("redis", "rediss", "unix"))
+
+    @field_validator("database_url", "api_database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _check_url(value, ("postgresql", "postgresql+psycopg2", "postgres"))
+
+    @field_validator("binance_ws_url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        return _check_url(value, ("ws", "wss")).rstrip("/")
+
+    @field_validator("binance_rest_url")
+    @classmethod
+    def _rest_url(cls, value: str) -> str:
+        return _check_url(value, ("http", "https")).rstrip("/")
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _symbols(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        symbols = tuple(dict.fromkeys(str(s).strip().upper() for s in items if str(s).strip()))
+        if not symbols:
+            raise ValueError("must name at least one symbol, e.g. BTCUSDT,ETHUSDT")
+        bad = [s for s in symbols if not is_symbol(s)]
+        if bad:
+            raise ValueError(f"not a Binance symbol: {', '.join(bad)}")
+        return symbols
+
+    @field_validator("api_bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8000")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not value or any(c.isspace() for c in value):
+            raise ValueError("must be a non-empty name without spaces")
+        return value
+
+    @model_validator(mode="after")
+    def _api_url_default(self) -> Settings:
+        if self.api_database_url is None:
+            object.__setattr__(self, "api_database_url", self.database_url)
+        return self
+
+    @property
+    def api_db_url(self) -> str:
+        """Return the API's database URL (the read-write URL unless a read-only one is set)."""
+        return self.api_database_url or self.database_url
+
+    def safe_dict(self) -> dict[str, Any]:
+        """Return the settings as a dict with every secret masked, fit to print or log."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            out[name] = mask_secrets(value) if isinstance(value, str) else value
+        return out
+
+    def __repr_args__(self) -> Any:
+        """Mask secrets in ``repr()`` too."""
+        return list(self.safe_dict().items())
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def describe_error(error: ValidationError, cls: type[Settings]) -> str:
+    """Turn the first validation error into one line naming the environment variable."""
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    variable = ENV_PREFIX + field.upper()
+    message = first["msg"].removeprefix("Value error, ")
+    value = first.get("input")
+    shown = (
+        "" if value is None or isinstance(value, dict) else f" (got {mask_secrets(str(value))!r})"
+    )
+    return f"invalid configuration: {variable}: {message}{shown}"
+
+
+def load_settings(cls: type[S], **overrides: Any) -> S:
+    """Read and validate settings; on a bad value print one line and exit with status 2."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        print(f"tickvault: {describe_error(exc, cls)}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None

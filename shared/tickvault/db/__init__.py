@@ -1,0 +1,1 @@
+"""PostgreSQL: typed models, engines, partition maintenance and Alembic migrations."""

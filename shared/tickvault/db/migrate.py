@@ -1,0 +1,43 @@
+"""Run Alembic migrations from code (``tickvault db upgrade`` and the tests use this)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+
+from tickvault.db.engine import create_database_if_missing, sqlalchemy_url
+
+
+def alembic_config(url: str) -> Config:
+    """Return an Alembic config for the packaged migrations, pointed at *url*."""
+    ini = resources.files("tickvault.db.migrations").joinpath("alembic.ini")
+    with resources.as_file(ini) as path:
+        config = Config(str(path))
+    config.set_main_option("script_location", "tickvault.db:migrations")
+    # ConfigParser interpolation would choke on a '%' in a password.
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head", *, create_database: bool = True) -> bool:
+    """Create the database when missing and apply migrations; return whether it was created."""
+    created = create_database_if_missing(url) if create_database else False
+    command.upgrade(alembic_config(url), revision)
+    return created
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    """Undo migrations down to *revision*."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def check(url: str) -> None:
+    """Raise when the models and the migrated database disagree (``alembic check``)."""
+    command.check(alembic_config(url))
+
+
+def current(url: str) -> None:
+    """Print the current revision."""
+    command.current(alembic_config(url))

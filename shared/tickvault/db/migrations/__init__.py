@@ -1,0 +1,1 @@
+"""Alembic migrations of the tickvault schema (run them with ``tickvault db upgrade``)."""

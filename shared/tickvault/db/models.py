@@ -1,0 +1,138 @@
+"""SQLAlchemy 2 typed models of every table; the writer writes and the API reads these.
+
+The schema itself is created and changed only by the Alembic migrations next to this module
+(``tickvault db upgrade``); these models describe it, and ``alembic check`` proves the two
+agree. Partitions (``trades_pYYYYMMDDHH``, ``candles_1m_pYYYYMMDD``, ...) are created and
+dropped by :mod:`tickvault.db.partitions`, not by migrations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import TIMESTAMP
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+TIMESTAMPTZ = TIMESTAMP(timezone=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the tickvault schema."""
+
+
+class Trade(Base):
+    """One Binance trade, stored exactly once.
+
+    The primary key (symbol, trade_time, trade_id) is PostgreSQL's way of saying "unique on
+    (symbol, trade_id)" on a table partitioned by ``trade_time``: a unique index on a
+    partitioned table must contain the partition key, and a trade's time never changes, so
+    the two are equivalent. The same index serves "latest before T" and range scans.
+    """
+
+    __tablename__ = "trades"
+    __table_args__ = (
+        PrimaryKeyConstraint("symbol", "trade_time", "trade_id", name="trades_pkey"),
+        {"postgresql_partition_by": "RANGE (trade_time)"},
+    )
+
+    symbol: Mapped[str] = mapped_column(Text)
+    trade_time: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    trade_id: Mapped[int] = mapped_column(BigInteger)
+    price: Mapped[Decimal] = mapped_column(Numeric)
+    quantity: Mapped[Decimal] = mapped_column(Numeric)
+    event_time: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    is_buyer_maker: Mapped[bool] = mapped_column(Boolean)
+    received_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+
+
+class Candle1m(Base):
+    """One-minute OHLCV per symbol, kept in step with ``trades`` by the writer.
+
+    Besides OHLCV it keeps what makes open/close correct under out-of-order delivery (the
+    time and id of the opening and closing trades) and what makes statistics exact without
+    reading raw trades (sum of prices, sum of squared prices, quote volume, and the time the
+    high and low were first reached).
+    """
+
+    __tablename__ = "candles_1m"
+    __table_args__ = (
+        PrimaryKeyConstraint("symbol", "minute", name="candles_1m_pkey"),
+        {"postgresql_partition_by": "RANGE (minute)"},
+    )
+
+    symbol: Mapped[str] = mapped_column(Text)
+    minute: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    open: Mapped[Decimal] = mapped_column(Numeric)
+    high: Mapped[Decimal] = mapped_column(Numeric)
+    low: Mapped[Decimal] = mapped_column(Numeric)
+    close: Mapped[Decimal] = mapped_column(Numeric)
+    volume: Mapped[Decimal] = mapped_column(Numeric)
+    trades: Mapped[int] = mapped_column(Integer)
+    quote_volume: Mapped[Decimal] = mapped_column(Numeric)
+    price_sum: Mapped[Decimal] = mapped_column(Numeric)
+    price_sq_sum: Mapped[Decimal] = mapped_column(Numeric)
+    open_time: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    open_trade_id: Mapped[int] = mapped_column(BigInteger)
+    close_time: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    close_trade_id: Mapped[int] = mapped_column(BigInteger)
+    high_time: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    low_time: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+
+
+class PriceLevel1m(Base):
+    """How many trades (and how much volume) printed at each price in each minute.
+
+    Lets the API compute an exact median over a day from a few thousand rows instead of
+    sorting millions of raw trades.
+    """
+
+    __tablename__ = "price_levels_1m"
+    __table_args__ = (
+        PrimaryKeyConstraint("symbol", "minute", "price", name="price_levels_1m_pkey"),
+        {"postgresql_partition_by": "RANGE (minute)"},
+    )
+
+    symbol: Mapped[str] = mapped_column(Text)
+    minute: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    price: Mapped[Decimal] = mapped_column(Numeric)
+    trades: Mapped[int] = mapped_column(Integer)
+    volume: Mapped[Decimal] = mapped_column(Numeric)
+
+
+class TradeGap(Base):
+    """A range of trade ids found missing, and whether it was filled."""
+
+    __tablename__ = "trade_gaps"
+    __table_args__ = (
+        UniqueConstraint("symbol", "first_id", "last_id", name="trade_gaps_range_key"),
+        CheckConstraint("first_id <= last_id", name="trade_gaps_ordered"),
+        CheckConstraint(
+            "status IN ('detected', 'filled', 'unfillable')", name="trade_gaps_status_known"
+        ),
+        Index("trade_gaps_symbol_detected_idx", "symbol", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    symbol: Mapped[str] = mapped_column(Text)
+    first_id: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(Text)
+    found_by: Mapped[str] = mapped_column(Text)
+    detected_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    filled_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ, nullable=True)
+
+
+PARTITIONED_TABLES = ("trades", "candles_1m", "price_levels_1m")
