@@ -23,11 +23,15 @@ from enum import StrEnum
 import orjson
 
 from tickvault.errors import CodecError
-from tickvault.tick import Source, Tick, is_decimal_string, iso_ms
+from tickvault.tick import Source, Tick, is_decimal_string, is_symbol, iso_ms
 
 VERSION = b"1"
 KIND_TRADE = b"t"
 KIND_GAP = b"g"
+
+# The largest values PostgreSQL can store: a bigint id, and a µs time Python's datetime holds.
+MAX_ID = 2**63 - 1
+MAX_TIME = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 
 FieldMap = Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
 
@@ -109,48 +113,68 @@ def _decode_trade(f: Mapping[bytes, bytes]) -> Tick:
     maker = f[b"m"]
     if maker not in (b"0", b"1"):
         raise CodecError(f"buyer-is-maker flag {maker!r} is not 0 or 1")
-    symbol = f[b"s"].decode("utf-8")
-    if not symbol:
-        raise CodecError("empty symbol")
     return Tick(
-        symbol=symbol,
-        trade_id=int(f[b"i"]),
+        symbol=_symbol(f[b"s"]),
+        trade_id=_uint(f[b"i"], "trade id", MAX_ID),
         price=price,
         quantity=quantity,
-        trade_time=int(f[b"T"]),
-        event_time=int(f[b"E"]),
+        trade_time=_uint(f[b"T"], "trade time", MAX_TIME),
+        event_time=_uint(f[b"E"], "event time", MAX_TIME),
         is_buyer_maker=maker == b"1",
-        received_at=int(f[b"r"]),
+        received_at=_uint(f[b"r"], "received-at time", MAX_TIME),
         source=Source(f[b"o"].decode("ascii")),
     )
 
 
 def _decode_gap(f: Mapping[bytes, bytes]) -> GapRecord:
-    first_id, last_id = int(f[b"a"]), int(f[b"b"])
+    first_id = _uint(f[b"a"], "gap first id", MAX_ID)
+    last_id = _uint(f[b"b"], "gap last id", MAX_ID)
     if first_id > last_id:
         raise CodecError(f"gap first id {first_id} is after last id {last_id}")
     filled = f[b"f"]
+    found_by = f[b"o"].decode("utf-8")
+    if not (0 < len(found_by) <= 64 and found_by.isprintable()):
+        raise CodecError(f"gap finder {found_by!r} is not a short printable name")
     return GapRecord(
-        symbol=f[b"s"].decode("utf-8"),
+        symbol=_symbol(f[b"s"]),
         first_id=first_id,
         last_id=last_id,
         status=GapStatus(f[b"st"].decode("ascii")),
-        detected_at=int(f[b"d"]),
-        filled_at=int(filled) if filled else None,
-        found_by=f[b"o"].decode("utf-8"),
+        detected_at=_uint(f[b"d"], "gap detected-at time", MAX_TIME),
+        filled_at=_uint(filled, "gap filled-at time", MAX_TIME) if filled else None,
+        found_by=found_by,
     )
+
+
+def _uint(raw: bytes, what: str, limit: int) -> int:
+    """Parse a plain run of ASCII digits no greater than *limit* (what PostgreSQL can store)."""
+    if not (raw.isdigit() and len(raw) <= 19) or int(raw) > limit:
+        raise CodecError(f"{what} {raw[:40]!r} is not an integer between 0 and {limit}")
+    return int(raw)
+
+
+def _symbol(raw: bytes) -> str:
+    """Decode a symbol, refusing anything that is not an upper-case Binance symbol."""
+    symbol = raw.decode("ascii")
+    if not is_symbol(symbol):
+        raise CodecError(f"symbol {raw[:40]!r} is not an upper-case Binance symbol")
+    return symbol
 
 
 def _as_bytes(fields: FieldMap) -> Mapping[bytes, bytes]:
     """Return *fields* with bytes keys and values (redis-py gives either, by client option)."""
-    for key in fields:
-        if isinstance(key, bytes):
-            return fields  # type: ignore[return-value]
-        break
+    if all(type(k) is bytes and type(v) is bytes for k, v in fields.items()):
+        return fields  # type: ignore[return-value]
     out: dict[bytes, bytes] = {}
-    for key, value in fields.items():
-        k = key.encode() if isinstance(key, str) else key
-        out[k] = value.encode() if isinstance(value, str) else value
+    try:
+        for key, value in fields.items():
+            k = key.encode() if isinstance(key, str) else key
+            out[k] = value.encode() if isinstance(value, str) else value
+    except UnicodeEncodeError as exc:
+        raise CodecError(f"field is not encodable text: {exc}") from exc
+    for key, value in out.items():
+        if not (isinstance(key, bytes) and isinstance(value, bytes)):
+            raise CodecError(f"field {key!r} holds {type(value).__name__}, not bytes or str")
     return out
 
 
@@ -186,11 +210,11 @@ class LatestPrice:
 
 def latest_from_hash(symbol: str, fields: FieldMap) -> LatestPrice | None:
     """Decode a latest-price hash; ``None`` when the hash is empty or unreadable."""
-    f = _as_bytes(fields)
-    if not f:
-        return None
     try:
-        return LatestPrice(
+        f = _as_bytes(fields)
+        if not f:
+            return None
+        latest = LatestPrice(
             symbol=symbol,
             trade_id=int(f[b"trade_id"]),
             price=f[b"price"].decode("ascii"),
@@ -199,8 +223,11 @@ def latest_from_hash(symbol: str, fields: FieldMap) -> LatestPrice | None:
             event_time=int(f[b"event_time"]),
             is_buyer_maker=f[b"is_buyer_maker"] == b"1",
         )
-    except (KeyError, ValueError, UnicodeDecodeError):
+    except (KeyError, ValueError, UnicodeDecodeError, CodecError):
         return None
+    if not (is_decimal_string(latest.price) and is_decimal_string(latest.quantity)):
+        return None
+    return latest
 
 
 def latest_message(tick: Tick) -> bytes:

@@ -20,14 +20,29 @@ def mask_secrets(text: str) -> str:
 
 
 class SecretMaskingFilter(logging.Filter):
-    """Mask URL passwords in a record's formatted message."""
+    """Mask URL passwords in a record's formatted message and traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format call: let the handler report it, as logging does
+            return True
         masked = mask_secrets(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info:
+            _mask_traceback(record)
         return True
+
+
+def _mask_traceback(record: logging.LogRecord) -> None:
+    """Replace the record's traceback by its masked text when it holds a secret."""
+    assert record.exc_info is not None
+    text = logging.Formatter().formatException(record.exc_info)
+    masked = mask_secrets(text)
+    if masked != text:
+        # Both the text and the JSON formatter print exc_text when exc_info is gone.
+        record.exc_info, record.exc_text = None, masked
 
 
 def configure_logging(level: str = "INFO", *, json_lines: bool = False, service: str = "") -> None:

@@ -6,6 +6,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
+
+DUPLICATE_DATABASE = "42P04"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -49,7 +52,12 @@ def create_database_if_missing(url: str) -> bool:
             if exists:
                 return False
             quoted = conn.dialect.identifier_preparer.quote(name)
-            conn.execute(text(f"CREATE DATABASE {quoted}"))
+            try:
+                conn.execute(text(f"CREATE DATABASE {quoted}"))
+            except ProgrammingError as exc:
+                if getattr(exc.orig, "pgcode", None) == DUPLICATE_DATABASE:
+                    return False  # another process created it in the meantime
+                raise
             return True
     finally:
         admin.dispose()
