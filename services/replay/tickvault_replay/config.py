@@ -1,0 +1,55 @@
+"""Run-time settings of the replay exchange: the market source, pace and Binance's limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Binance's connection and request limits; a zero switches that limit off."""
+
+    ping_interval_s: float = 20.0
+    pong_timeout_s: float = 60.0
+    lifetime_s: float = 86400.0
+    ws_msg_rate: int = 5
+    max_streams: int = 1024
+    max_connects: int = 300
+    connect_window_s: float = 300.0
+    rest_weight_limit: int = 6000
+    rest_window_s: float = 60.0
+    ban_s: float = 120.0
+    strict_ids: bool = False
+    strict_pong: bool = False
+
+    def without_limits(self) -> Limits:
+        """Return these limits with every limit switched off (pings still sent)."""
+        return replace(self, pong_timeout_s=0, lifetime_s=0, ws_msg_rate=0, max_streams=0,
+                       max_connects=0, rest_weight_limit=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayConfig:
+    """Everything ``create_app`` needs; the CLI builds one from its flags."""
+
+    recordings: tuple[str, ...] = ()
+    synthetic: tuple[str, ...] = ()
+    seed: int = 1
+    rate: float = 20.0
+    speed: float = 1.0
+    loop: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9443
+    faults_file: str | None = None
+    port_file: str | None = None
+    retention: int = 1_000_000
+    first_id: int = 1_000_000
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        if bool(self.recordings) == bool(self.synthetic):
+            raise ValueError("give either recordings or synthetic symbols, not both or neither")
+        if self.speed < 0:
+            raise ValueError("speed must be >= 0")
+        if self.rate <= 0:
+            raise ValueError("rate must be > 0")

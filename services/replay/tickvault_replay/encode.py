@@ -1,0 +1,92 @@
+"""Encode market events as Binance payloads and complete WebSocket frames (pure functions)."""
+
+from __future__ import annotations
+
+import struct
+
+import orjson
+
+from tickvault_replay.model import AggTrade, Event, Trade
+
+_TIME_KEYS = ("E", "T")
+
+
+def _bool(flag: bool) -> str:
+    return "true" if flag else "false"
+
+
+def trade_payload(trade: Trade, micros: bool = False) -> bytes:
+    """Return the ``<symbol>@trade`` payload, keys in Binance's order."""
+    div = 1 if micros else 1000
+    return (
+        f'{{"e":"trade","E":{trade.event_us // div},"s":"{trade.symbol}","t":{trade.id},'
+        f'"p":"{trade.price}","q":"{trade.qty}","T":{trade.time_us // div},'
+        f'"m":{_bool(trade.buyer_maker)},"M":{_bool(trade.best_match)}}}'
+    ).encode()
+
+
+def agg_payload(agg: AggTrade, micros: bool = False) -> bytes:
+    """Return the ``<symbol>@aggTrade`` payload, keys in Binance's order."""
+    div = 1 if micros else 1000
+    return (
+        f'{{"e":"aggTrade","E":{agg.event_us // div},"s":"{agg.symbol}","a":{agg.id},'
+        f'"p":"{agg.price}","q":"{agg.qty}","f":{agg.first_id},"l":{agg.last_id},'
+        f'"T":{agg.time_us // div},"m":{_bool(agg.buyer_maker)},"M":{_bool(agg.best_match)}}}'
+    ).encode()
+
+
+def combined(stream: str, payload: bytes) -> bytes:
+    """Wrap *payload* as a combined-stream message."""
+    return b'{"stream":"' + stream.encode() + b'","data":' + payload + b"}"
+
+
+def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """Return a complete unmasked, unfragmented server-to-client WebSocket frame."""
+    size = len(payload)
+    first = 0x80 | opcode
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 65536:
+        return struct.pack("!BBH", first, 126, size) + payload
+    return struct.pack("!BBQ", first, 127, size) + payload
+
+
+def to_micros(payload: bytes) -> bytes:
+    """Return a generic payload with its event and trade times in microseconds."""
+    data = orjson.loads(payload)
+    if isinstance(data, dict):
+        for key in _TIME_KEYS:
+            if isinstance(data.get(key), int):
+                data[key] *= 1000
+        kline = data.get("k")
+        if isinstance(kline, dict):
+            for key in ("t", "T"):
+                if isinstance(kline.get(key), int):
+                    kline[key] *= 1000
+    return orjson.dumps(data)
+
+
+def event_frame(event: Event, variant: int) -> bytes:
+    """Return (and cache) the WebSocket frame of *event* in *variant* (see ``model``)."""
+    frame = event.frames[variant]
+    if frame is not None:
+        return frame
+    if variant & 2 == 0:
+        payload = event.payload
+    elif event.trade is not None:
+        payload = trade_payload(event.trade, micros=True)
+    elif event.agg is not None:
+        payload = agg_payload(event.agg, micros=True)
+    else:
+        payload = to_micros(event.payload)
+    if variant & 1:
+        payload = combined(event.stream, payload)
+    frame = ws_frame(payload)
+    event.frames[variant] = frame
+    return frame
+
+
+def shutdown_payload(now_ms: int, combined_shape: bool) -> bytes:
+    """Return the ``serverShutdown`` event in the raw or combined shape."""
+    raw = b'{"e":"serverShutdown","E":%d}' % now_ms
+    return combined("!serverShutdown", raw) if combined_shape else raw

@@ -1,0 +1,190 @@
+"""The fault script: its JSON schema (msgspec structs) and the engine that applies it.
+
+Trade faults (drop, duplicate, delay, malformed) pick trades with a selector and act on the
+WebSocket feed only; REST still serves every trade. Connection faults (silence,
+abrupt_close, server_shutdown) hit every open connection when their trigger fires. Counters
+(handshake_429, rest_error) answer the next requests. ``lifetime`` sets the connection
+lifetime. See docs/REPLAY.md for the schema.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Literal
+
+import msgspec
+
+from tickvault_replay.model import Trade
+
+
+class _Fault(msgspec.Struct, tag_field="type", kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class _Selected(_Fault):
+    symbol: str | None = None
+    trade_ids: list[int] | None = None
+    from_id: int | None = None
+    to_id: int | None = None
+    fraction: float | None = None
+    seed: int = 0
+    count: int | None = None
+
+
+class Drop(_Selected, tag="drop"):
+    """Leave the selected trades out of the WebSocket feed."""
+
+
+class Duplicate(_Selected, tag="duplicate"):
+    """Send the selected trade frames ``copies`` extra times."""
+
+    copies: int = 1
+
+
+class Delay(_Selected, tag="delay"):
+    """Hold the selected trade frames back by ``ms`` (later frames overtake them)."""
+
+    ms: int = 1000
+
+
+class Malformed(_Selected, tag="malformed"):
+    """Send a malformed frame just before each selected trade frame."""
+
+    kind: Literal["truncated", "wrong_types", "unknown_event", "binary"] = "truncated"
+
+
+class _Triggered(_Fault):
+    symbol: str | None = None
+    at_trade_id: int | None = None
+    after_s: float | None = None
+
+
+class Silence(_Triggered, tag="silence"):
+    """Stop data and pings on the open connections (for ``seconds``, or for good)."""
+
+    seconds: float | None = None
+
+
+class AbruptClose(_Triggered, tag="abrupt_close"):
+    """Drop the open connections' TCP sockets without a close frame (client sees 1006)."""
+
+
+class ServerShutdown(_Triggered, tag="server_shutdown"):
+    """Send ``serverShutdown`` (raw or combined shape), then close 1001 after a pause."""
+
+    close_after_s: float = 1.0
+
+
+class Lifetime(_Fault, tag="lifetime"):
+    """Set the connection lifetime (Binance: 24 h); connections older than it close 1001."""
+
+    seconds: float
+
+
+class Handshake429(_Fault, tag="handshake_429"):
+    """Refuse the next ``count`` WebSocket handshakes with HTTP 429."""
+
+    count: int = 1
+    retry_after: int = 1
+
+
+class RestError(_Fault, tag="rest_error"):
+    """Answer the next ``count`` REST requests (optionally of one path) with ``status``."""
+
+    status: int = 429
+    count: int = 1
+    retry_after: int = 1
+    path: str | None = None
+
+
+Fault = (Drop | Duplicate | Delay | Malformed | Silence | AbruptClose | ServerShutdown
+         | Lifetime | Handshake429 | RestError)
+ConnFault = Silence | AbruptClose | ServerShutdown
+
+
+class _Script(msgspec.Struct, forbid_unknown_fields=True):
+    faults: list[Fault]
+
+
+class FaultError(ValueError):
+    """A fault script that does not match the schema."""
+
+
+def parse_script(raw: bytes) -> list[Fault]:
+    """Parse a script: ``{"faults": [...]}``, a list of faults, or one fault object."""
+    text = raw.strip()
+    try:
+        if text.startswith(b"["):
+            return msgspec.json.decode(text, type=list[Fault])
+        if b'"faults"' in text:
+            return msgspec.json.decode(text, type=_Script).faults
+        return [msgspec.json.decode(text, type=Fault)]
+    except msgspec.DecodeError as exc:
+        raise FaultError(str(exc)) from exc
+
+
+@dataclass(slots=True)
+class TradeRule:
+    """One trade fault with its running state (remaining count, random stream)."""
+
+    fault: Drop | Duplicate | Delay | Malformed
+    remaining: int | None
+    ids: frozenset[int] | None
+    rng: random.Random
+
+    def matches(self, trade: Trade) -> bool:
+        """Return whether the rule picks *trade*, consuming one of its count if so."""
+        f = self.fault
+        if self.remaining == 0 or (f.symbol is not None and f.symbol.upper() != trade.symbol):
+            return False
+        if self.ids is not None and trade.id not in self.ids:
+            return False
+        if f.from_id is not None and trade.id < f.from_id:
+            return False
+        if f.to_id is not None and trade.id > f.to_id:
+            return False
+        if f.fraction is not None and self.rng.random() >= f.fraction:
+            return False
+        if self.remaining is not None:
+            self.remaining -= 1
+        return True
+
+
+@dataclass(slots=True)
+class Action:
+    """What to do with one trade's frame."""
+
+    drop: bool = False
+    copies: int = 0
+    delay_ms: int = 0
+    malformed: list[str] = field(default_factory=list)
+
+
+def make_rule(fault: Drop | Duplicate | Delay | Malformed) -> TradeRule:
+    """Return the running rule of a trade fault."""
+    count = fault.count
+    if count is None and isinstance(fault, Malformed) and not (
+            fault.trade_ids or fault.from_id is not None or fault.fraction is not None):
+        count = 1
+    ids = frozenset(fault.trade_ids) if fault.trade_ids is not None else None
+    return TradeRule(fault, count, ids, random.Random(fault.seed))
+
+
+def action_for(rules: list[TradeRule], trade: Trade) -> Action | None:
+    """Return the combined action of every rule that picks *trade*, or None."""
+    action = None
+    for rule in rules:
+        if not rule.matches(trade):
+            continue
+        action = action or Action()
+        f = rule.fault
+        if isinstance(f, Drop):
+            action.drop = True
+        elif isinstance(f, Duplicate):
+            action.copies += f.copies
+        elif isinstance(f, Delay):
+            action.delay_ms = max(action.delay_ms, f.ms)
+        else:
+            action.malformed.append(f.kind)
+    return action
