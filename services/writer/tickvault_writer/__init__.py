@@ -1,0 +1,1 @@
+"""tickvault-writer: stream entries to PostgreSQL and the latest-price cache, exactly once."""

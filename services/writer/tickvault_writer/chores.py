@@ -1,0 +1,111 @@
+"""The writer's periodic chores between batches: heartbeat, claims, stream gauges, summary."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+import redis
+
+from tickvault.keys import RedisKeys
+from tickvault_writer.metrics import WriterMetrics
+from tickvault_writer.policy import Every, Throttle
+from tickvault_writer.settings import WriterSettings
+from tickvault_writer.stream import StreamReader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Totals:
+    """Running totals of one writer process (for the summary line and the heartbeat)."""
+
+    entries: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    gaps: int = 0
+    batches: int = 0
+
+
+class Chores:
+    """Runs whichever periodic chore is due; a Redis failure here only logs."""
+
+    def __init__(
+        self,
+        settings: WriterSettings,
+        reader: StreamReader,
+        metrics: WriterMetrics,
+        totals: Totals,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._reader = reader
+        self._metrics = metrics
+        self._totals = totals
+        self._clock = clock
+        self._key = RedisKeys(settings.redis_prefix).heartbeat("writer", reader.consumer)
+        self._heartbeat = Every(settings.writer_heartbeat_interval_s, clock)
+        self._claim = Every(min(30.0, max(0.05, settings.writer_claim_idle_ms / 2000)), clock)
+        self._gauges = Every(5.0, clock)
+        self._summary = Every(settings.writer_summary_interval_s, clock)
+        self._warn = Throttle(10.0, clock)
+        self._last_summary: tuple[float, int] | None = None
+        self.pending = 0
+        self.lag: int | None = None
+
+    def run_due(self) -> None:
+        """Run the chores that are due."""
+        try:
+            if self._heartbeat.due():
+                self.beat()
+            if self._claim.due():
+                self._reader.claim_abandoned()
+            if self._gauges.due():
+                self.refresh_gauges()
+        except redis.RedisError as exc:
+            if self._warn.allow() is not None:
+                log.warning("Redis chore failed (%s); will retry", exc)
+        if self._summary.due():
+            self.summarise()
+
+    def beat(self) -> None:
+        """Refresh this replica's heartbeat key."""
+        value = orjson.dumps(
+            {"consumer": self._reader.consumer, "pid": os.getpid(), "time": time.time(),
+             "inserted": self._totals.inserted}
+        )
+        ttl_ms = int(self._settings.writer_heartbeat_ttl_s * 1000)
+        self._reader.client.set(self._key, value, px=ttl_ms)
+
+    def clear_heartbeat(self) -> None:
+        """Delete the heartbeat key (on a clean exit)."""
+        with contextlib.suppress(redis.RedisError):
+            self._reader.client.delete(self._key)
+
+    def refresh_gauges(self) -> None:
+        """Read the group's pending count and lag into the gauges."""
+        self.pending, self.lag = self._reader.group_info()
+        self._metrics.pending.set(self.pending)
+        if self.lag is not None:
+            self._metrics.lag.set(self.lag)
+
+    def summarise(self) -> None:
+        """Log one line: rows/s since the last one, duplicates, dead letters, pending, lag."""
+        now, inserted = self._clock(), self._totals.inserted
+        if self._last_summary is not None:
+            then, before = self._last_summary
+            rate = (inserted - before) / max(now - then, 1e-9)
+            t = self._totals
+            log.info(
+                "%.0f rows/s; totals: %d inserted, %d duplicates, %d dead-lettered, %d gap "
+                "records, %d batches; pending %d, lag %s",
+                rate, t.inserted, t.duplicates, t.dead, t.gaps, t.batches, self.pending,
+                "?" if self.lag is None else self.lag,
+            )
+        self._last_summary = (now, inserted)

@@ -1,0 +1,258 @@
+"""The writer's consumer loop: read a batch, store it, move the cache, acknowledge.
+
+Order of the steps is what makes a crash anywhere safe: PostgreSQL commits first (duplicates
+are skipped there), then the monotonic cache update, then ``XACK``. An entry is only ever
+acknowledged after its batch committed, so a crash between any two steps leaves it pending
+and its replay changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import redis
+
+from tickvault.codec import to_fields
+from tickvault.errors import StoreUnavailable
+from tickvault.keys import RedisKeys
+from tickvault_writer.batch import Batch, DeadLetter, decode_entries, latest_by_symbol, split
+from tickvault_writer.cache import LatestCache
+from tickvault_writer.chores import Chores, Totals
+from tickvault_writer.maintenance import Maintenance
+from tickvault_writer.metrics import WriterMetrics
+from tickvault_writer.policy import Throttle, backoff_delays
+from tickvault_writer.settings import WriterSettings
+from tickvault_writer.store import PgStore, RowsRefused, WriteResult
+from tickvault_writer.stream import StreamReader, consumer_name
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+LATENCY_SAMPLE = 512  # ticks per batch whose exchange-to-commit latency is observed
+EMPTY = WriteResult(0, 0, 0, 0, 0, 0.0)
+
+
+def redis_client(url: str, block_ms: int) -> redis.Redis:
+    """Return a bytes-responses Redis client whose timeouts suit blocking stream reads."""
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=5, socket_timeout=max(10.0, block_ms / 1000 + 5),
+        health_check_interval=30,
+    )
+
+
+class Writer:
+    """One writer replica."""
+
+    def __init__(
+        self,
+        settings: WriterSettings,
+        *,
+        redis: redis.Redis | None = None,
+        store: PgStore | None = None,
+        cache: LatestCache | None = None,
+        metrics: WriterMetrics | None = None,
+        consumer: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.keys = RedisKeys(settings.redis_prefix)
+        self.redis = redis or redis_client(settings.redis_url, settings.writer_block_ms)
+        self.store = store or PgStore(settings.database_url)
+        self.cache = cache or LatestCache(self.redis, self.keys)
+        self.metrics = metrics or WriterMetrics()
+        self.reader = StreamReader(
+            self.redis, self.keys, consumer or settings.writer_consumer or consumer_name(),
+            count=settings.writer_batch_size, block_ms=settings.writer_block_ms,
+            claim_idle_ms=settings.writer_claim_idle_ms,
+        )
+        self.totals = Totals()
+        self.chores = Chores(settings, self.reader, self.metrics, self.totals, clock)
+        self.maintenance = Maintenance(settings, self.redis)
+        self._stop = threading.Event()
+        self._retry_cap = settings.writer_retry_max_s
+        self._warn = Throttle(5.0, clock)
+        self._dead_log = Throttle(1.0, clock)
+
+    @property
+    def consumer(self) -> str:
+        """Return this replica's consumer name."""
+        return self.reader.consumer
+
+    def request_stop(self) -> None:
+        """Stop after the batch in flight (safe from a signal handler)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Return whether a stop was requested."""
+        return self._stop.is_set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def run(self) -> int:
+        """Consume until asked to stop; return the exit status."""
+        log.info("writer %s consuming %s", self.consumer, self.keys.stream)
+        self._retry_redis(self.reader.ensure_group, ignore_stop=False)
+        self.maintenance.start()
+        delays: Iterator[float] | None = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.step()
+                    delays = None
+                except Exception:  # a bug or an odd store reply must not kill the replica
+                    log.exception("batch failed; re-reading pending entries")
+                    self.reader.reread_pending()
+                    delays = delays or backoff_delays(0.1, self._retry_cap)
+                    self._stop.wait(next(delays))
+        finally:
+            self.close()
+        log.info("writer %s stopped (%d rows inserted)", self.consumer, self.totals.inserted)
+        return 0
+
+    def close(self) -> None:
+        """Stop maintenance, drop the heartbeat and close connections."""
+        self.maintenance.stop()
+        self.chores.clear_heartbeat()
+        self.store.close()
+
+    def step(self) -> int:
+        """Run due chores, then read and process one batch; return its entry count."""
+        self.chores.run_due()
+        try:
+            entries = self.reader.read()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._warn_retry("redis", exc)
+            self._stop.wait(0.5)
+            return 0
+        if not entries:
+            return 0
+        self.process(decode_entries(entries))
+        return len(entries)
+
+    # ------------------------------------------------------------------ one batch
+
+    def process(self, batch: Batch) -> bool:
+        """Store, cache and acknowledge one batch; return False when left pending (stopping)."""
+        self.metrics.batch_size.observe(len(batch.ids))
+        dead = list(batch.dead)
+        refused: set[bytes] = set()
+        result = EMPTY
+        if batch.has_rows:
+            stored = self._store_retrying(batch)
+            if stored is None:
+                return False
+            result, refused_letters = stored
+            dead += refused_letters
+            refused = {d.entry_id for d in refused_letters}
+            self._observe(batch, result)
+        ticks = batch.ticks
+        if refused:
+            ticks = tuple(t for t, i in zip(ticks, batch.tick_ids, strict=True) if i not in refused)
+        moved = self._retry_redis(lambda: self.cache.update(latest_by_symbol(ticks)))
+        if moved is None or self._retry_redis(lambda: self.reader.finish(batch, dead)) is None:
+            return False
+        self.metrics.cache_updates.inc(moved)
+        self._count(batch, result, dead)
+        return True
+
+    def _store_retrying(self, batch: Batch) -> tuple[WriteResult, list[DeadLetter]] | None:
+        delays = backoff_delays(0.05, self._retry_cap)
+        while True:
+            try:
+                return self._store_isolating(batch)
+            except StoreUnavailable as exc:
+                self._warn_retry("postgresql", exc)
+                if self._stop.is_set():
+                    log.warning("stopping with %d entries left pending", len(batch.ids))
+                    return None
+                self._wait(next(delays))
+
+    def _store_isolating(self, batch: Batch) -> tuple[WriteResult, list[DeadLetter]]:
+        """Write the batch; when PostgreSQL refuses its data, bisect down to the bad rows."""
+        try:
+            return self.store.write(batch), []
+        except RowsRefused as exc:
+            halves = split(batch)
+            if halves is None:
+                return EMPTY, _refused_letters(batch, str(exc))
+            first, first_dead = self._store_isolating(halves[0])
+            second, second_dead = self._store_isolating(halves[1])
+            return _add(first, second), first_dead + second_dead
+
+    def _retry_redis(self, op: Callable[[], T], *, ignore_stop: bool = True) -> T | None:
+        """Run a Redis step until it succeeds; None when a stop came while Redis was down."""
+        delays = backoff_delays(0.05, self._retry_cap)
+        while True:
+            try:
+                return op()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._warn_retry("redis", exc)
+                if self._stop.is_set() and ignore_stop:
+                    return None
+                self._wait(next(delays))
+
+    def _wait(self, seconds: float) -> None:
+        """Wait before a retry, keeping the heartbeat fresh (the replica is alive)."""
+        self._stop.wait(seconds)
+        with contextlib.suppress(redis.RedisError):
+            self.chores.beat()
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _observe(self, batch: Batch, result: WriteResult) -> None:
+        self.metrics.commit_seconds.observe(result.seconds)
+        ticks = batch.ticks
+        if not ticks:
+            return
+        now_us = time.time_ns() // 1000
+        step = max(1, len(ticks) // LATENCY_SAMPLE)
+        observe = self.metrics.latency.observe
+        for tick in ticks[::step]:
+            observe((now_us - tick.trade_time) / 1e6)
+
+    def _count(self, batch: Batch, result: WriteResult, dead: list[DeadLetter]) -> None:
+        m, t = self.metrics, self.totals
+        m.rows_inserted.inc(result.inserted)
+        m.duplicates.inc(result.duplicates)
+        m.gaps.inc(result.gaps)
+        t.entries += len(batch.ids)
+        t.inserted += result.inserted
+        t.duplicates += result.duplicates
+        t.gaps += result.gaps
+        t.batches += 1
+        if dead:
+            m.dead_lettered.inc(len(dead))
+            t.dead += len(dead)
+            held = self._dead_log.allow()
+            if held is not None:
+                log.warning(
+                    "dead-lettered entry %s: %s (%d more dead-lettered since the last line)",
+                    dead[0].entry_id.decode(), dead[0].reason, held + len(dead) - 1,
+                )
+
+    def _warn_retry(self, store: str, exc: BaseException) -> None:
+        self.metrics.retries.labels(store).inc()
+        held = self._warn.allow()
+        if held is not None:
+            log.warning("%s unavailable (%s); retrying (%d retries not logged)", store, exc, held)
+
+
+def _refused_letters(batch: Batch, reason: str) -> list[DeadLetter]:
+    why = f"refused by PostgreSQL: {reason}"
+    letters = [DeadLetter(i, to_fields(t), why) for t, i in zip(batch.ticks, batch.tick_ids,
+                                                                  strict=True)]
+    letters += [DeadLetter(i, to_fields(g), why) for g, i in zip(batch.gaps, batch.gap_ids,
+                                                                   strict=True)]
+    return letters
+
+
+def _add(a: WriteResult, b: WriteResult) -> WriteResult:
+    return WriteResult(
+        a.inserted + b.inserted, a.duplicates + b.duplicates, a.candles + b.candles,
+        a.levels + b.levels, a.gaps + b.gaps, a.seconds + b.seconds,
+    )

@@ -1,0 +1,145 @@
+"""The SQL of the write path: the staging table, the one-statement batch write, gap upserts.
+
+One statement per batch inserts the staged trades (``ON CONFLICT DO NOTHING``) and folds
+ONLY the rows actually inserted into ``candles_1m`` and ``price_levels_1m``, so a redelivered
+or duplicated trade is never counted twice. The candle merge is order-independent:
+
+- open/close: the earliest/latest trade of the minute by (trade_time, trade_id);
+- high/low: greatest/least, with the earliest time that extreme was reached;
+- volume, trades, quote volume (sum p*q), price sum and price-square sum add up.
+
+Rows are upserted in key order, so concurrent writers take row locks in the same order.
+"""
+
+from __future__ import annotations
+
+STAGING = "tv_staging"
+
+CREATE_STAGING = f"""
+CREATE TEMP TABLE IF NOT EXISTS {STAGING} (
+    symbol text NOT NULL,
+    trade_id bigint NOT NULL,
+    price numeric NOT NULL,
+    quantity numeric NOT NULL,
+    t bigint NOT NULL,
+    e bigint NOT NULL,
+    m boolean NOT NULL,
+    r bigint NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+
+COPY_STAGING = f"COPY {STAGING} (symbol, trade_id, price, quantity, t, e, m, r) FROM STDIN"
+
+_US = "timestamptz 'epoch' + {} * interval '1 microsecond'"
+
+WRITE_TRADES = f"""
+WITH ins AS (
+    INSERT INTO trades AS tr
+        (symbol, trade_time, trade_id, price, quantity, event_time, is_buyer_maker, received_at)
+    SELECT symbol, {_US.format("t")}, trade_id, price, quantity, {_US.format("e")}, m,
+           {_US.format("r")}
+    FROM {STAGING}
+    ORDER BY symbol, t, trade_id
+    ON CONFLICT DO NOTHING
+    RETURNING tr.symbol, tr.trade_time, tr.trade_id, tr.price, tr.quantity
+),
+ranked AS (
+    SELECT symbol, date_trunc('minute', trade_time) AS minute, trade_time, trade_id, price,
+           quantity,
+           row_number() OVER (w ORDER BY trade_time, trade_id) AS rn,
+           count(*) OVER w AS n,
+           max(price) OVER w AS hi,
+           min(price) OVER w AS lo
+    FROM ins
+    WINDOW w AS (PARTITION BY symbol, date_trunc('minute', trade_time))
+),
+c AS (
+    SELECT symbol, minute,
+           min(price) FILTER (WHERE rn = 1) AS open,
+           max(price) AS high,
+           min(price) AS low,
+           min(price) FILTER (WHERE rn = n) AS close,
+           sum(quantity) AS volume,
+           count(*)::int AS trades,
+           sum(price * quantity) AS quote_volume,
+           sum(price) AS price_sum,
+           sum(price * price) AS price_sq_sum,
+           min(trade_time) AS open_time,
+           min(trade_id) FILTER (WHERE rn = 1) AS open_trade_id,
+           max(trade_time) AS close_time,
+           min(trade_id) FILTER (WHERE rn = n) AS close_trade_id,
+           min(trade_time) FILTER (WHERE price = hi) AS high_time,
+           min(trade_time) FILTER (WHERE price = lo) AS low_time
+    FROM ranked
+    GROUP BY symbol, minute
+),
+cu AS (
+    INSERT INTO candles_1m AS k
+        (symbol, minute, open, high, low, close, volume, trades, quote_volume, price_sum,
+         price_sq_sum, open_time, open_trade_id, close_time, close_trade_id, high_time, low_time)
+    SELECT symbol, minute, open, high, low, close, volume, trades, quote_volume, price_sum,
+           price_sq_sum, open_time, open_trade_id, close_time, close_trade_id, high_time, low_time
+    FROM c
+    ORDER BY symbol, minute
+    ON CONFLICT (symbol, minute) DO UPDATE SET
+        open = CASE WHEN (EXCLUDED.open_time, EXCLUDED.open_trade_id)
+                         < (k.open_time, k.open_trade_id) THEN EXCLUDED.open ELSE k.open END,
+        open_time = LEAST(k.open_time, EXCLUDED.open_time),
+        open_trade_id = CASE WHEN (EXCLUDED.open_time, EXCLUDED.open_trade_id)
+                         < (k.open_time, k.open_trade_id)
+                         THEN EXCLUDED.open_trade_id ELSE k.open_trade_id END,
+        close = CASE WHEN (EXCLUDED.close_time, EXCLUDED.close_trade_id)
+                          > (k.close_time, k.close_trade_id) THEN EXCLUDED.close ELSE k.close END,
+        close_time = GREATEST(k.close_time, EXCLUDED.close_time),
+        close_trade_id = CASE WHEN (EXCLUDED.close_time, EXCLUDED.close_trade_id)
+                          > (k.close_time, k.close_trade_id)
+                          THEN EXCLUDED.close_trade_id ELSE k.close_trade_id END,
+        high = GREATEST(k.high, EXCLUDED.high),
+        high_time = CASE WHEN EXCLUDED.high > k.high THEN EXCLUDED.high_time
+                         WHEN EXCLUDED.high < k.high THEN k.high_time
+                         ELSE LEAST(k.high_time, EXCLUDED.high_time) END,
+        low = LEAST(k.low, EXCLUDED.low),
+        low_time = CASE WHEN EXCLUDED.low < k.low THEN EXCLUDED.low_time
+                        WHEN EXCLUDED.low > k.low THEN k.low_time
+                        ELSE LEAST(k.low_time, EXCLUDED.low_time) END,
+        volume = k.volume + EXCLUDED.volume,
+        trades = k.trades + EXCLUDED.trades,
+        quote_volume = k.quote_volume + EXCLUDED.quote_volume,
+        price_sum = k.price_sum + EXCLUDED.price_sum,
+        price_sq_sum = k.price_sq_sum + EXCLUDED.price_sq_sum
+    RETURNING 1
+),
+lu AS (
+    INSERT INTO price_levels_1m AS pl (symbol, minute, price, trades, volume)
+    SELECT symbol, date_trunc('minute', trade_time), price, count(*)::int, sum(quantity)
+    FROM ins
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (symbol, minute, price) DO UPDATE SET
+        trades = pl.trades + EXCLUDED.trades,
+        volume = pl.volume + EXCLUDED.volume
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM cu), (SELECT count(*) FROM lu)
+"""
+
+# Status only moves forward: detected -> unfillable -> filled.
+_RANK = "(CASE {} WHEN 'detected' THEN 0 WHEN 'unfillable' THEN 1 ELSE 2 END)"
+
+UPSERT_GAPS = f"""
+INSERT INTO trade_gaps AS g (symbol, first_id, last_id, status, found_by, detected_at, filled_at)
+SELECT v.symbol, v.first_id, v.last_id, v.status, v.found_by,
+       {_US.format("v.detected_us")},
+       CASE WHEN v.filled_us IS NOT NULL THEN {_US.format("v.filled_us")}
+            WHEN v.status = 'filled' THEN now() END
+FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[],
+            %s::bigint[])
+     AS v(symbol, first_id, last_id, status, found_by, detected_us, filled_us)
+ORDER BY 1, 2, 3
+ON CONFLICT (symbol, first_id, last_id) DO UPDATE SET
+    status = CASE WHEN {_RANK.format("EXCLUDED.status")} > {_RANK.format("g.status")}
+                  THEN EXCLUDED.status ELSE g.status END,
+    filled_at = CASE WHEN EXCLUDED.status = 'filled' AND g.status <> 'filled'
+                     THEN COALESCE(EXCLUDED.filled_at, now()) ELSE g.filled_at END,
+    detected_at = LEAST(g.detected_at, EXCLUDED.detected_at)
+"""

@@ -1,0 +1,201 @@
+"""PostgreSQL side of the writer: one transaction per batch through a raw psycopg2 connection.
+
+The hot path is ``COPY`` into a temporary staging table (created once per connection, emptied
+at every commit) and one statement that inserts trades and folds the inserted ones into the
+candles and price levels (:mod:`tickvault_writer.sql`). Partitions are made sure of before
+the transaction, through a separate short-lived connection, and remembered, so a batch whose
+hours are known costs no extra round trip.
+
+Failures are sorted in two: :class:`~tickvault.errors.StoreUnavailable` (connection lost,
+server restarting, deadlock, lock or statement timeout: retry the same batch later) and
+:class:`RowsRefused` (the database rejects the data itself: isolate the row).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass
+
+import psycopg2
+import psycopg2.extensions
+from sqlalchemy import Engine
+from sqlalchemy.pool import NullPool
+
+from tickvault.codec import GapRecord
+from tickvault.db import partitions
+from tickvault.db.engine import libpq_dsn, make_engine
+from tickvault.errors import StoreUnavailable, TickvaultError
+from tickvault_writer import sql
+from tickvault_writer.batch import Batch, merge_gaps
+from tickvault_writer.staging import US_PER_HOUR, copy_rows, hour_instants, hours_of
+
+log = logging.getLogger(__name__)
+
+CHECK_VIOLATION = "23514"  # also what "no partition of relation ... found for row" raises
+SESSION_OPTIONS = "-c TimeZone=UTC -c statement_timeout=60000 -c lock_timeout=20000"
+
+
+class RowsRefused(TickvaultError):
+    """PostgreSQL refused the batch's data (not the connection): a row must be isolated."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one committed batch did to PostgreSQL."""
+
+    inserted: int
+    duplicates: int
+    candles: int
+    levels: int
+    gaps: int
+    seconds: float
+
+
+class PgStore:
+    """Writes batches to PostgreSQL, one transaction each; reconnects when needed."""
+
+    def __init__(self, database_url: str, *, application_name: str = "tickvault-writer") -> None:
+        self._dsn = libpq_dsn(database_url)
+        self._url = database_url
+        self._application_name = application_name
+        self._conn: psycopg2.extensions.connection | None = None
+        self._engine: Engine | None = None
+        self._known: set[tuple[str, int]] = set()  # (table, hour or day start in µs)
+
+    # ------------------------------------------------------------------ connection
+
+    def _connection(self) -> psycopg2.extensions.connection:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        self._conn = None
+        try:
+            conn = psycopg2.connect(
+                self._dsn,
+                application_name=self._application_name,
+                connect_timeout=5,
+                options=SESSION_OPTIONS,
+                keepalives=1,
+                keepalives_idle=10,
+                keepalives_interval=5,
+                keepalives_count=3,
+            )
+            with conn.cursor() as cur:
+                cur.execute(sql.CREATE_STAGING)
+            conn.commit()
+        except psycopg2.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {_first_line(exc)}") from exc
+        self._conn = conn
+        return conn
+
+    def _partition_engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(
+                self._url, application_name=f"{self._application_name}-partitions",
+                poolclass=NullPool,
+            )
+        return self._engine
+
+    def close(self) -> None:
+        """Close the connections."""
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+        self._conn = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def forget_partitions(self) -> None:
+        """Forget which partitions exist (after one was dropped under us)."""
+        self._known.clear()
+
+    # ------------------------------------------------------------------ partitions
+
+    def ensure_partitions(self, hours: set[int]) -> None:
+        """Create any missing trades/candles/levels partition for these hours."""
+        day = 24 * US_PER_HOUR
+        need_hours = {h for h in hours if ("trades", h) not in self._known}
+        need_days = {h - h % day for h in hours} - {d for t, d in self._known if t == "day"}
+        if not need_hours and not need_days:
+            return
+        try:
+            with self._partition_engine().begin() as conn:
+                if need_hours:
+                    partitions.ensure_partitions(conn, partitions.TRADES, hour_instants(need_hours))
+                if need_days:
+                    days = hour_instants(need_days)
+                    partitions.ensure_partitions(conn, partitions.CANDLES, days)
+                    partitions.ensure_partitions(conn, partitions.LEVELS, days)
+        except Exception as exc:  # SQLAlchemy wraps every driver error: all are transient here
+            raise StoreUnavailable(f"cannot create partitions: {_first_line(exc)}") from exc
+        self._known.update(("trades", h) for h in need_hours)
+        self._known.update(("day", d) for d in need_days)
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, batch: Batch) -> WriteResult:
+        """Store the batch's ticks, candles, levels and gaps in one transaction."""
+        started = time.perf_counter()
+        if batch.ticks:
+            self.ensure_partitions(hours_of(batch.ticks))
+        conn = self._connection()
+        inserted = candles = levels = gaps = 0
+        try:
+            with conn.cursor() as cur:
+                if batch.ticks:
+                    cur.copy_expert(sql.COPY_STAGING, io.BytesIO(copy_rows(batch.ticks)))
+                    cur.execute(sql.WRITE_TRADES)
+                    row = cur.fetchone()
+                    assert row is not None
+                    inserted, candles, levels = row
+                if batch.gaps:
+                    merged = merge_gaps(batch.gaps)
+                    cur.execute(sql.UPSERT_GAPS, _gap_columns(merged))
+                    gaps = len(merged)
+            conn.commit()
+        except psycopg2.Error as exc:
+            self._after_error(conn, exc)
+        return WriteResult(
+            inserted=inserted,
+            duplicates=len(batch.ticks) - inserted,
+            candles=candles,
+            levels=levels,
+            gaps=gaps,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _after_error(self, conn: psycopg2.extensions.connection, exc: psycopg2.Error) -> None:
+        """Roll back, then raise the error's class: transient or refused data."""
+        try:
+            if not conn.closed:
+                conn.rollback()
+        except psycopg2.Error:
+            conn.close()
+        if conn.closed:
+            self._conn = None
+        text = _first_line(exc)
+        if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
+            raise StoreUnavailable(f"PostgreSQL: {text}") from exc
+        if exc.pgcode == CHECK_VIOLATION and "no partition" in text:
+            self.forget_partitions()  # dropped by retention under us: make it again
+            raise StoreUnavailable(f"partition vanished: {text}") from exc
+        raise RowsRefused(text) from exc
+
+
+def _gap_columns(gaps: list[GapRecord]) -> tuple[list[object], ...]:
+    """Return the gap records as the column arrays :data:`sql.UPSERT_GAPS` unnests."""
+    return (
+        [g.symbol for g in gaps],
+        [g.first_id for g in gaps],
+        [g.last_id for g in gaps],
+        [g.status.value for g in gaps],
+        [g.found_by for g in gaps],
+        [g.detected_at for g in gaps],
+        [g.filled_at for g in gaps],
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,131 @@
+"""The Redis Stream side of the writer: the consumer group, reads, claims, dead letters, acks.
+
+A replica first re-reads the entries still pending under its own name (id ``0``), then new
+ones (``>``) with a short block, so whatever has arrived is one batch: big under load, a
+single trade when quiet. Entries idle too long under another consumer (a dead replica) are
+claimed with ``XAUTOCLAIM`` and then read like its own pending entries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from tickvault.keys import WRITER_GROUP, RedisKeys
+from tickvault_writer.batch import Batch, DeadLetter, RawEntry
+
+log = logging.getLogger(__name__)
+
+
+def consumer_name() -> str:
+    """Return a name unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class StreamReader:
+    """Reads batches of entries for one consumer of the writers' group."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: RedisKeys,
+        consumer: str,
+        *,
+        count: int,
+        block_ms: int,
+        claim_idle_ms: int,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.consumer = consumer
+        self.count = count
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self._own_pending = True  # start by re-reading what this name left unacknowledged
+
+    def ensure_group(self) -> None:
+        """Create the consumer group (and the stream) unless they exist."""
+        try:
+            self.client.xgroup_create(self.keys.stream, WRITER_GROUP, id="0", mkstream=True)
+            log.info("created consumer group %s on %s", WRITER_GROUP, self.keys.stream)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def reread_pending(self) -> None:
+        """Read this consumer's pending entries again before new ones (after a failure)."""
+        self._own_pending = True
+
+    def read(self) -> list[RawEntry]:
+        """Return the next entries: own pending ones first, then new ones (blocking briefly)."""
+        try:
+            return self._read()
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self.ensure_group()  # Redis lost the group (restart without persistence)
+            return self._read()
+
+    def _read(self) -> list[RawEntry]:
+        if self._own_pending:
+            entries = self._xreadgroup("0", block=None)
+            if entries:
+                return entries
+            self._own_pending = False
+        return self._xreadgroup(">", block=self.block_ms)
+
+    def _xreadgroup(self, start: str, block: int | None) -> list[RawEntry]:
+        reply: Any = self.client.xreadgroup(
+            WRITER_GROUP, self.consumer, {self.keys.stream: start}, count=self.count, block=block
+        )
+        if not reply:
+            return []
+        _, entries = reply[0]
+        return list(entries)
+
+    def claim_abandoned(self, limit: int = 100_000) -> int:
+        """Take over entries idle longer than the claim timeout; return how many."""
+        claimed, start = 0, "0-0"
+        while claimed < limit:
+            reply: Any = self.client.xautoclaim(
+                self.keys.stream, WRITER_GROUP, self.consumer, self.claim_idle_ms,
+                start_id=start, count=self.count,
+            )  # not JUSTID: redis-py drops the cursor from a JUSTID reply
+            start, ids = reply[0], reply[1]
+            claimed += len(ids)
+            if start in (b"0-0", "0-0"):
+                break
+        if claimed:
+            log.info("claimed %d entries abandoned by other writers", claimed)
+            self._own_pending = True
+        return claimed
+
+    def finish(self, batch: Batch, dead: Sequence[DeadLetter] = ()) -> bool:
+        """Dead-letter what could not be stored, then acknowledge every entry, atomically."""
+        if not batch.ids and not dead:
+            return True
+        pipe = self.client.pipeline(transaction=True)
+        for letter in dead:
+            fields: dict[bytes, bytes] = dict(letter.fields)
+            fields[b"reason"] = letter.reason.encode("utf-8", "replace")
+            fields[b"entry_id"] = letter.entry_id
+            pipe.xadd(self.keys.dead_letter, fields)  # type: ignore[arg-type]
+        if batch.ids:
+            pipe.xack(self.keys.stream, WRITER_GROUP, *batch.ids)
+        pipe.execute()
+        return True
+
+    def group_info(self) -> tuple[int, int | None]:
+        """Return the group's pending count and lag (None when Redis cannot tell)."""
+        for group in self.client.xinfo_groups(self.keys.stream):
+            name = group.get("name")
+            if name in (WRITER_GROUP, WRITER_GROUP.encode()):
+                lag = group.get("lag")
+                return int(group.get("pending", 0)), None if lag is None else int(lag)
+        return 0, None
