@@ -1,0 +1,118 @@
+"""The Flask application: ``create_app()`` wires settings, stores and views together."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+from sqlalchemy import Engine
+from werkzeug.exceptions import HTTPException
+
+from tickvault.config import load_settings
+
+from tickvault_api import latest, ops, prices, schemas, stream
+from tickvault_api.cache import ResultCache
+from tickvault_api.context import ApiContext, json_response
+from tickvault_api.errors import ApiError, Unavailable, envelope
+from tickvault_api.metrics import ApiMetrics
+from tickvault_api.settings import ApiSettings
+from tickvault_api.stores import Stores
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+class _Api(Api):  # type: ignore[misc]
+    """flask-smorest with tickvault's error envelope as the documented error body."""
+
+    ERROR_SCHEMA = schemas.ErrorBody
+
+
+def create_app(
+    settings: ApiSettings | None = None, *, redis: Any = None, db: Engine | None = None
+) -> Flask:
+    """Create the API application (*redis* and *db* replace the clients made from settings)."""
+    settings = settings or load_settings(ApiSettings)
+    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.config.update(
+        API_TITLE="tickvault",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    stores = Stores(settings, redis_client=redis, engine=db)
+    cache = ResultCache(
+        entries=settings.api_cache_entries,
+        ttl_seconds=settings.api_cache_ttl_seconds,
+        grace_seconds=settings.api_cache_grace_seconds,
+    )
+    ctx = ApiContext(settings=settings, stores=stores, cache=cache, metrics=ApiMetrics())
+    app.extensions["tickvault"] = ctx
+
+    api = _Api(app, spec_kwargs={"info": {"description": "Exact Binance trade prices."}})
+    api.register_blueprint(latest.make_blueprint(ctx))
+    api.register_blueprint(prices.make_blueprint(ctx))
+    api.register_blueprint(stream.make_blueprint(ctx))
+    api.register_blueprint(ops.make_health_blueprint(ctx))
+    app.register_blueprint(ops.make_pages_blueprint(ctx))
+    _register_error_handlers(app, ctx)
+    _register_metrics(app, ctx)
+    return app
+
+
+def _register_error_handlers(app: Flask, ctx: ApiContext) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        if isinstance(error, Unavailable):
+            ctx.metrics.unavailable.inc()
+            log.warning("answering 503: %s", error.message)
+        return json_response(error.body(), error.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        messages = getattr(error, "data", {}).get("messages")
+        if messages:
+            detail = "; ".join(_flatten(messages))
+            return json_response(envelope("invalid_parameter", detail), 400)
+        code = _HTTP_CODES.get(status, "invalid_parameter" if status < 500 else "internal_error")
+        return json_response(envelope(code, error.description or error.name), status)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        message = "an unexpected error occurred; it has been logged"
+        return json_response(envelope("internal_error", message), 500)
+
+
+def _flatten(messages: Any, where: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        out: list[str] = []
+        for key, value in messages.items():
+            name = key if key not in ("query", "json", "path") else ""
+            out += _flatten(value, name or where)
+        return out
+    if isinstance(messages, list):
+        text = " ".join(str(m) for m in messages)
+        return [f"parameter {where!r}: {text}" if where else text]
+    return [str(messages)]
+
+
+def _register_metrics(app: Flask, ctx: ApiContext) -> None:
+    @app.before_request
+    def start_timer() -> None:
+        g.tickvault_started = time.perf_counter()
+
+    @app.after_request
+    def observe(response: Response) -> Response:
+        started = g.get("tickvault_started")
+        if started is not None:
+            rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+            ctx.metrics.observe(rule, response.status_code, time.perf_counter() - started)
+        return response

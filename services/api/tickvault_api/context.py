@@ -1,0 +1,43 @@
+"""What every view needs, in one value: settings, stores, cache, metrics and a clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from flask import Response
+
+from tickvault_api.cache import ResultCache
+from tickvault_api.metrics import ApiMetrics
+from tickvault_api.settings import ApiSettings
+from tickvault_api.stores import Stores
+
+
+def wall_clock_us() -> int:
+    """Return the current time in epoch microseconds."""
+    return time.time_ns() // 1000
+
+
+@dataclass
+class ApiContext:
+    """The collaborators of one app."""
+
+    settings: ApiSettings
+    stores: Stores
+    cache: ResultCache
+    metrics: ApiMetrics
+    clock_us: Callable[[], int] = field(default=wall_clock_us)
+
+    @property
+    def tracked(self) -> tuple[str, ...]:
+        """Return the tracked symbols."""
+        return self.settings.symbols
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """Return *body* as a JSON response (orjson, no float conversion of strings)."""
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    return Response(data, status=status, mimetype="application/json")

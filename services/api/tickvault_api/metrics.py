@@ -1,0 +1,61 @@
+"""Prometheus metrics of the API, safe under Gunicorn's several worker processes.
+
+``tickvault-api`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before any worker
+starts; each worker then writes its samples there and ``/metrics`` merges them. Without the
+variable (tests, ``flask run``) each app keeps its own registry.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prom_multiprocess
+
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class ApiMetrics:
+    """The counters and histograms one app updates."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "tickvault_api_requests",
+            "HTTP requests answered, by route and status",
+            ("route", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tickvault_api_request_seconds",
+            "Time to answer a request, by route",
+            ("route",),
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.unavailable = Counter(
+            "tickvault_api_unavailable",
+            "Requests answered 503 because a backing store was down",
+            registry=self.registry,
+        )
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        """Count one answered request."""
+        self.requests.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def exposition(self) -> bytes:
+        """Return the text exposition, merged across worker processes when multiprocess."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            prom_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)

@@ -1,0 +1,55 @@
+"""Operational endpoints: liveness, readiness, metrics, the docs page and the dashboard."""
+
+from __future__ import annotations
+
+from flask import Blueprint as FlaskBlueprint
+from flask import Response, current_app
+from flask_smorest import Blueprint
+
+from tickvault_api import schemas
+from tickvault_api.context import ApiContext, json_response
+from tickvault_api.errors import envelope
+
+
+def make_health_blueprint(ctx: ApiContext) -> Blueprint:
+    """Return the blueprint of ``/healthz`` and ``/readyz``."""
+    blp = Blueprint("health", __name__, description="Liveness and readiness")
+
+    @blp.route("/healthz")
+    @blp.response(200, schemas.HealthBody)
+    def healthz() -> Response:
+        """Liveness: the process answers."""
+        return json_response({"status": "ok"})
+
+    @blp.route("/readyz")
+    @blp.response(200, schemas.HealthBody)
+    @blp.alt_response(503, schema=schemas.ErrorBody)
+    def readyz() -> Response:
+        """Readiness: Redis and PostgreSQL both answer."""
+        status = ctx.stores.ping()
+        down = [name for name, ok in status.items() if not ok]
+        if down:
+            message = f"not ready: {' and '.join(down)} cannot be reached"
+            return json_response(envelope("unavailable", message), 503)
+        return json_response({"status": "ready", **status})
+
+    return blp
+
+
+def make_pages_blueprint(ctx: ApiContext) -> FlaskBlueprint:
+    """Return the blueprint of ``/metrics``, ``/docs`` and the dashboard at ``/``."""
+    bp = FlaskBlueprint("pages", __name__)
+
+    @bp.route("/metrics")
+    def metrics() -> Response:
+        return Response(ctx.metrics.exposition(), mimetype=ctx.metrics.content_type)
+
+    @bp.route("/docs")
+    def docs() -> Response:
+        return current_app.send_static_file("docs.html")
+
+    @bp.route("/")
+    def dashboard() -> Response:
+        return current_app.send_static_file("dashboard.html")
+
+    return bp

@@ -1,0 +1,224 @@
+"""Marshmallow schemas that describe parameters and bodies in the generated OpenAPI document.
+
+They document and validate the *shape* of query strings (strings, enumerations); the
+meaning (times, windows, symbols) is checked by :mod:`tickvault_api.params`, which raises
+the SPEC §4 error codes. Response bodies are built by :mod:`tickvault_api.shapes` and
+described here, so ``/openapi.json`` and the answers cannot drift apart unnoticed (the
+schemathesis test checks every response against these).
+"""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from tickvault_api.params import FORMATS, INTERVALS_US, MATCHES
+
+TIME_DOC = "ISO 8601 (with Z or an offset; none means UTC) or integer epoch milliseconds"
+
+
+class _Query(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+def _time(description: str = TIME_DOC, required: bool = False) -> fields.String:
+    return fields.String(required=required, metadata={"description": description})
+
+
+def _dec(description: str, nullable: bool = False) -> fields.String:
+    return fields.String(
+        required=True,
+        allow_none=nullable,
+        metadata={"description": description + " (exact decimal string)"},
+    )
+
+
+def _times(name: str, nullable: bool = False) -> dict[str, fields.Field]:
+    return {
+        name: fields.String(
+            required=True, allow_none=nullable, metadata={"description": "ISO 8601 UTC, ms, Z"}
+        ),
+        f"{name}_ms": fields.Integer(
+            required=True, allow_none=nullable, metadata={"description": "epoch milliseconds"}
+        ),
+    }
+
+
+class AtQuery(_Query):
+    time = _time("the second asked about: " + TIME_DOC, required=True)
+    match = fields.String(load_default="before", validate=validate.OneOf(MATCHES))
+
+
+class WindowQuery(_Query):
+    start = _time()
+    end = _time()
+
+
+class HistoryQuery(WindowQuery):
+    limit = fields.String(metadata={"description": "page size, 1..maximum (default 1000)"})
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    format = fields.String(load_default="json", validate=validate.OneOf(FORMATS))
+
+
+class RangeQuery(WindowQuery):
+    minute = fields.String(metadata={"description": "a UTC minute, YYYY-MM-DDTHH:MM"})
+
+
+class CandlesQuery(WindowQuery):
+    interval = fields.String(load_default="1m", validate=validate.OneOf(tuple(INTERVALS_US)))
+
+
+class StreamQuery(_Query):
+    symbols = fields.String(metadata={"description": "comma-separated; default: all tracked"})
+
+
+class GapsQuery(_Query):
+    symbol = fields.String(metadata={"description": "only this symbol's gaps"})
+
+
+class ErrorDetail(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class ErrorBody(Schema):
+    error = fields.Nested(ErrorDetail, required=True)
+
+
+class SymbolInfo(Schema):
+    symbol = fields.String(required=True)
+    has_data = fields.Boolean(required=True)
+
+
+class SymbolsBody(Schema):
+    symbols = fields.List(fields.Nested(SymbolInfo), required=True)
+
+
+LatestBody = Schema.from_dict(
+    {
+        "symbol": fields.String(required=True),
+        "price": _dec("trade price"),
+        "quantity": _dec("trade quantity"),
+        "trade_id": fields.Integer(required=True),
+        **_times("trade_time"),
+        "age_ms": fields.Integer(required=True),
+    },
+    name="LatestBody",
+)
+
+
+class LatestAllBody(Schema):
+    prices = fields.List(fields.Nested(LatestBody), required=True)
+
+
+AtBody = Schema.from_dict(
+    {
+        "symbol": fields.String(required=True),
+        **_times("requested"),
+        "price": _dec("price in force"),
+        "trade_id": fields.Integer(required=True),
+        **_times("trade_time"),
+        "in_second": fields.Boolean(required=True),
+    },
+    name="AtBody",
+)
+
+TradeItem = Schema.from_dict(
+    {
+        "trade_id": fields.Integer(required=True),
+        "price": _dec("price"),
+        "quantity": _dec("quantity"),
+        **_times("trade_time"),
+        "is_buyer_maker": fields.Boolean(required=True),
+    },
+    name="TradeItem",
+)
+
+
+class HistoryBody(Schema):
+    symbol = fields.String(required=True)
+    trades = fields.List(fields.Nested(TradeItem), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+_WINDOW = {**_times("start", True), **_times("end", True)}
+
+RangeBody = Schema.from_dict(
+    {
+        "symbol": fields.String(required=True),
+        **_WINDOW,
+        "high": _dec("highest price", True),
+        **_times("high_time", True),
+        "low": _dec("lowest price", True),
+        **_times("low_time", True),
+        "open": _dec("first price", True),
+        "close": _dec("last price", True),
+        "trades": fields.Integer(required=True),
+        "volume": _dec("sum of quantities", True),
+    },
+    name="RangeBody",
+)
+
+StatsBody = Schema.from_dict(
+    {
+        "symbol": fields.String(required=True),
+        **_WINDOW,
+        "count": fields.Integer(required=True),
+        "mean": _dec("mean price, 10 decimals, half-even", True),
+        "median": _dec("median price (mean of the two middle ones for an even count)", True),
+        "stddev": _dec("sample standard deviation, 10 decimals, half-even", True),
+        "min": _dec("lowest price", True),
+        "max": _dec("highest price", True),
+        "first": _dec("first price", True),
+        "last": _dec("last price", True),
+        "change": _dec("last - first", True),
+        "change_pct": _dec("(last - first) / first * 100, 10 decimals, half-even", True),
+        "vwap": _dec("volume-weighted average price, 10 decimals, half-even", True),
+        **_times("first_time", True),
+        **_times("last_time", True),
+    },
+    name="StatsBody",
+)
+
+CandleItem = Schema.from_dict(
+    {
+        **_times("open_time"),
+        "open": _dec("open"),
+        "high": _dec("high"),
+        "low": _dec("low"),
+        "close": _dec("close"),
+        "volume": _dec("volume"),
+        "trades": fields.Integer(required=True),
+    },
+    name="CandleItem",
+)
+
+
+class CandlesBody(Schema):
+    symbol = fields.String(required=True)
+    interval = fields.String(required=True)
+    candles = fields.List(fields.Nested(CandleItem), required=True)
+
+
+GapItem = Schema.from_dict(
+    {
+        "symbol": fields.String(required=True),
+        "first_id": fields.Integer(required=True),
+        "last_id": fields.Integer(required=True),
+        "status": fields.String(required=True),
+        "found_by": fields.String(required=True),
+        **_times("detected_at"),
+        **_times("filled_at", True),
+    },
+    name="GapItem",
+)
+
+
+class GapsBody(Schema):
+    gaps = fields.List(fields.Nested(GapItem), required=True)
+
+
+class HealthBody(Schema):
+    status = fields.String(required=True)
+    redis = fields.Boolean()
+    postgresql = fields.Boolean()

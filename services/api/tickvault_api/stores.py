@@ -1,0 +1,145 @@
+"""Connections to Redis and PostgreSQL, created lazily in each process, never across a fork.
+
+Gunicorn forks workers; a socket inherited from the parent would be shared by two processes.
+:class:`Stores` therefore creates its clients on first use and recreates them when it finds
+itself in a different process than the one that created them (``post_fork`` also calls
+:meth:`Stores.reset`). Failures of either store become :class:`~tickvault_api.errors.Unavailable`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from tickvault.db.engine import make_engine
+
+from tickvault_api.errors import Unavailable
+from tickvault_api.settings import ApiSettings
+
+log = logging.getLogger(__name__)
+
+
+class Stores:
+    """Redis and PostgreSQL clients of one API process."""
+
+    def __init__(
+        self, settings: ApiSettings, *, redis_client: Any = None, engine: Engine | None = None
+    ) -> None:
+        self._settings = settings
+        self._injected_redis = redis_client
+        self._injected_engine = engine
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._redis: Any = None
+        self._engine: Engine | None = None
+
+    def reset(self) -> None:
+        """Forget clients made in another process (call after a fork)."""
+        with self._lock:
+            self._pid = -1
+            self._redis = None
+            self._engine = None
+
+    def _ensure(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            s = self._settings
+            self._redis = self._injected_redis or redis.Redis.from_url(
+                s.redis_url,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+                health_check_interval=30,
+                max_connections=max(64, s.api_threads * 4),
+            )
+            self._engine = self._injected_engine or make_engine(
+                s.api_db_url,
+                application_name="tickvault-api",
+                pool_size=s.api_db_pool_size,
+                max_overflow=s.api_db_pool_size,
+                pool_timeout=5,
+                connect_args={
+                    "options": (
+                        f"-c statement_timeout={s.api_statement_timeout_ms} "
+                        "-c default_transaction_read_only=on -c TimeZone=UTC"
+                    )
+                },
+            )
+            self._pid = os.getpid()
+
+    @property
+    def redis(self) -> Any:
+        """Return this process's Redis client."""
+        self._ensure()
+        return self._redis
+
+    @property
+    def engine(self) -> Engine:
+        """Return this process's engine."""
+        self._ensure()
+        assert self._engine is not None
+        return self._engine
+
+    @contextmanager
+    def db(self) -> Iterator[Connection]:
+        """Yield a read-only connection; a database failure becomes ``unavailable``."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except (OperationalError, InterfaceError) as exc:
+            raise Unavailable(_db_message(exc)) from exc
+        except (PoolTimeout, DisconnectionError) as exc:
+            raise Unavailable(f"PostgreSQL cannot answer right now ({type(exc).__name__})") from exc
+
+    @contextmanager
+    def cache(self) -> Iterator[Any]:
+        """Yield the Redis client; a Redis failure becomes ``unavailable``."""
+        try:
+            yield self.redis
+        except redis.RedisError as exc:
+            raise Unavailable(f"Redis cannot answer right now ({type(exc).__name__})") from exc
+
+    def ping(self) -> dict[str, bool]:
+        """Return whether each store answers."""
+        status = {"redis": False, "postgresql": False}
+        try:
+            status["redis"] = bool(self.redis.ping())
+        except redis.RedisError:
+            pass
+        try:
+            with self.engine.connect() as conn:
+                status["postgresql"] = conn.execute(text("SELECT 1")).scalar() == 1
+        except SQLAlchemyError:
+            pass
+        return status
+
+    def close(self) -> None:
+        """Close what this process opened."""
+        if self._engine is not None and self._injected_engine is None:
+            self._engine.dispose()
+        if self._redis is not None and self._injected_redis is None:
+            self._redis.close()
+
+
+def _db_message(exc: DBAPIError) -> str:
+    pgcode = getattr(exc.orig, "pgcode", None)
+    if pgcode == "57014":
+        return "the query took longer than the statement timeout; ask for a shorter window"
+    return f"PostgreSQL cannot answer right now ({type(exc.orig).__name__})"
