@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-_DECIMAL = re.compile(r"\d{1,30}(?:\.\d{1,30})?")
+_DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")  # ASCII digits only, unlike \d
 _SYMBOL = re.compile(r"[A-Z0-9_\-]{1,40}")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -1,0 +1,188 @@
+"""Settings: SPEC §2 defaults, every variable read from the environment, one-line exit 2 on a
+bad value, and passwords masked wherever settings are shown."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tickvault.config import Settings
+
+SPEC_DEFAULTS = {
+    "redis_url": "redis://127.0.0.1:6379/0",
+    "database_url": "postgresql://postgres@127.0.0.1:5432/tickvault",
+    "api_database_url": "postgresql://postgres@127.0.0.1:5432/tickvault",
+    "symbols": ("BTCUSDT", "ETHUSDT"),
+    "binance_ws_url": "wss://stream.binance.com:9443",
+    "binance_rest_url": "https://api.binance.com",
+    "retention_hours": 24,
+    "api_bind": "127.0.0.1:8000",
+}
+
+# (variable, value in the environment, attribute, value the settings hold)
+GOOD_VALUES = [
+    ("TICKVAULT_REDIS_URL", "redis://10.0.0.5:6380/3", "redis_url", "redis://10.0.0.5:6380/3"),
+    (
+        "TICKVAULT_DATABASE_URL",
+        "postgresql://writer@db:5433/tv",
+        "database_url",
+        "postgresql://writer@db:5433/tv",
+    ),
+    (
+        "TICKVAULT_API_DATABASE_URL",
+        "postgresql://reader@db/tv",
+        "api_database_url",
+        "postgresql://reader@db/tv",
+    ),
+    ("TICKVAULT_SYMBOLS", "solusdt", "symbols", ("SOLUSDT",)),
+    ("TICKVAULT_BINANCE_WS_URL", "ws://127.0.0.1:9443", "binance_ws_url", "ws://127.0.0.1:9443"),
+    (
+        "TICKVAULT_BINANCE_REST_URL",
+        "http://127.0.0.1:9443/",
+        "binance_rest_url",
+        "http://127.0.0.1:9443",
+    ),
+    ("TICKVAULT_RETENTION_HOURS", "0", "retention_hours", 0),
+    ("TICKVAULT_RETENTION_HOURS", "168", "retention_hours", 168),
+    ("TICKVAULT_API_BIND", "0.0.0.0:8080", "api_bind", "0.0.0.0:8080"),
+    ("TICKVAULT_REDIS_PREFIX", "tv-prod", "redis_prefix", "tv-prod"),
+    ("TICKVAULT_CANDLE_RETENTION_DAYS", "7", "candle_retention_days", 7),
+    ("TICKVAULT_STREAM_MAXLEN", "50000", "stream_maxlen", 50000),
+    ("TICKVAULT_LOG_LEVEL", "debug", "log_level", "DEBUG"),
+    ("TICKVAULT_LOG_JSON", "1", "log_json", True),
+]
+
+# (variable, a value that must stop the process)
+BAD_VALUES = [
+    ("TICKVAULT_REDIS_URL", "localhost:6379"),
+    ("TICKVAULT_REDIS_URL", "http://127.0.0.1:6379"),
+    ("TICKVAULT_REDIS_PREFIX", "two words"),
+    ("TICKVAULT_DATABASE_URL", "mysql://root:hunter2@db/tickvault"),
+    ("TICKVAULT_API_DATABASE_URL", "not a url"),
+    ("TICKVAULT_SYMBOLS", "BTC/USDT"),
+    ("TICKVAULT_SYMBOLS", " , "),
+    ("TICKVAULT_BINANCE_WS_URL", "https://stream.binance.com"),
+    ("TICKVAULT_BINANCE_REST_URL", "ftp://api.binance.com"),
+    ("TICKVAULT_RETENTION_HOURS", "-1"),
+    ("TICKVAULT_RETENTION_HOURS", "a day"),
+    ("TICKVAULT_RETENTION_HOURS", "1.5"),
+    ("TICKVAULT_CANDLE_RETENTION_DAYS", "-3"),
+    ("TICKVAULT_API_BIND", "8000"),
+    ("TICKVAULT_API_BIND", "127.0.0.1:99999"),
+    ("TICKVAULT_STREAM_MAXLEN", "10"),
+    ("TICKVAULT_LOG_LEVEL", "LOUD"),
+    ("TICKVAULT_LOG_JSON", "maybe"),
+]
+
+SECRET = "hunter2"
+URLS_WITH_SECRETS: dict[str, Any] = {
+    "database_url": f"postgresql://writer:{SECRET}@db.internal:5432/tickvault",
+    "api_database_url": f"postgresql://reader:{SECRET}@db.internal:5432/tickvault",
+    "redis_url": f"redis://:{SECRET}@cache.internal:6379/0",
+}
+
+
+@pytest.fixture
+def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """An environment without any TICKVAULT_ variable, in a directory without a .env file."""
+    for name in list(os.environ):
+        if name.startswith("TICKVAULT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def test_defaults_are_the_spec_defaults(bare_env: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert {name: getattr(settings, name) for name in SPEC_DEFAULTS} == SPEC_DEFAULTS
+    assert settings.api_db_url == SPEC_DEFAULTS["database_url"]
+
+
+@pytest.mark.parametrize(("variable", "raw", "attribute", "expected"), GOOD_VALUES)
+def test_every_variable_is_read_from_the_environment(
+    bare_env: pytest.MonkeyPatch, variable: str, raw: str, attribute: str, expected: Any
+) -> None:
+    bare_env.setenv(variable, raw)
+    assert getattr(Settings(), attribute) == expected
+
+
+def test_dotenv_file_is_read(bare_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TICKVAULT_SYMBOLS=dotusdt\nTICKVAULT_RETENTION_HOURS=6\n")
+    settings = Settings()
+    assert (settings.symbols, settings.retention_hours) == (("DOTUSDT",), 6)
+
+
+def test_symbols_are_comma_separated_case_insensitive_and_deduplicated(
+    bare_env: pytest.MonkeyPatch,
+) -> None:
+    bare_env.setenv("TICKVAULT_SYMBOLS", " btcusdt, EthUsdt ,,BTCUSDT,solusdt ")
+    assert Settings().symbols == ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+
+
+def test_api_database_url_follows_database_url_unless_set(bare_env: pytest.MonkeyPatch) -> None:
+    bare_env.setenv("TICKVAULT_DATABASE_URL", "postgresql://writer@db/tv")
+    assert Settings().api_db_url == "postgresql://writer@db/tv"
+    bare_env.setenv("TICKVAULT_API_DATABASE_URL", "postgresql://reader@db/tv")
+    settings = Settings()
+    assert (settings.database_url, settings.api_db_url) == (
+        "postgresql://writer@db/tv",
+        "postgresql://reader@db/tv",
+    )
+
+
+def test_services_extend_settings_with_their_own_variables(bare_env: pytest.MonkeyPatch) -> None:
+    class WriterSettings(Settings):
+        writer_batch_size: int = 5000
+
+    bare_env.setenv("TICKVAULT_WRITER_BATCH_SIZE", "250")
+    settings = WriterSettings()
+    assert (settings.writer_batch_size, settings.retention_hours) == (250, 24)
+
+
+def tickvault_script() -> str:
+    """Return the ``tickvault`` console script installed next to this interpreter."""
+    script = Path(sys.executable).with_name("tickvault")
+    assert script.exists(), f"{script} is missing: install the project (make install)"
+    return str(script)
+
+
+@pytest.mark.parametrize(("variable", "raw"), BAD_VALUES)
+def test_bad_value_exits_2_with_one_line_naming_the_variable(
+    tmp_path: Path, variable: str, raw: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")}
+    # Should validation wrongly pass, the command must not touch a real database.
+    env["TICKVAULT_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/tickvault_never"
+    env[variable] = raw
+    done = subprocess.run(
+        [tickvault_script(), "db", "upgrade"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = (done.stdout + done.stderr).splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(output) == 1, output
+    assert variable in output[0]
+    assert SECRET not in output[0]
+
+
+def test_safe_dict_and_repr_mask_passwords() -> None:
+    settings = Settings(_env_file=None, **URLS_WITH_SECRETS)
+    safe = settings.safe_dict()
+    assert safe["database_url"] == "postgresql://writer:***@db.internal:5432/tickvault"
+    assert safe["api_database_url"] == "postgresql://reader:***@db.internal:5432/tickvault"
+    assert safe["redis_url"] == "redis://:***@cache.internal:6379/0"
+    for shown in (repr(settings), str(settings), repr(safe)):
+        assert SECRET not in shown
+        assert "writer:***@db.internal" in shown
+    # The real values stay usable by the code that connects.
+    assert settings.database_url == URLS_WITH_SECRETS["database_url"]
