@@ -1,0 +1,1 @@
+"""tickvault's collector: every Binance trade, exactly as sent, into the Redis Stream."""

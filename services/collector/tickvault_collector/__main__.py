@@ -1,0 +1,48 @@
+"""``tickvault-collector`` (and ``python -m tickvault_collector``): run, or ``--check`` health."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import redis
+from redis.exceptions import RedisError
+
+from tickvault.config import load_settings
+from tickvault.keys import RedisKeys
+from tickvault.logs import configure_logging
+from tickvault_collector.app import run
+from tickvault_collector.settings import CollectorSettings
+
+
+def check(settings: CollectorSettings) -> int:
+    """Return 0 when a fresh collector heartbeat exists in Redis, else 1."""
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    try:
+        pattern = RedisKeys(settings.redis_prefix).heartbeat_pattern("collector")
+        return 0 if next(iter(client.scan_iter(match=pattern, count=1000)), None) else 1
+    except (RedisError, OSError):
+        return 1
+    finally:
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, read settings once and run the collector."""
+    parser = argparse.ArgumentParser(
+        prog="tickvault-collector",
+        description="Capture every Binance trade of TICKVAULT_SYMBOLS into the Redis Stream.",
+    )
+    parser.add_argument("--check", action="store_true",
+                        help="exit 0 when a collector heartbeat is fresh, 1 otherwise")
+    args = parser.parse_args(argv)
+    settings = load_settings(CollectorSettings)
+    if args.check:
+        return check(settings)
+    configure_logging(settings.log_level, json_lines=settings.log_json, service="collector")
+    return asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Start, run and stop a collector: validate symbols, resume, run every task, exit cleanly.
+
+:func:`run` takes its collaborators (Redis client, REST client, metrics registry) so tests
+inject them through the same door production uses. It returns the process exit status:
+0 after a clean stop, 2 when a configured symbol does not exist on the exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+import orjson
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, start_http_server
+from redis.exceptions import RedisError
+
+from tickvault.errors import ExchangeError, UnknownSymbol
+from tickvault.keys import RedisKeys
+from tickvault_collector.collector import Collector
+from tickvault_collector.metrics import make_metrics
+from tickvault_collector.policy import Backoff
+from tickvault_collector.rest import RestClient
+from tickvault_collector.restparse import WeightGate
+from tickvault_collector.resume import resume_points
+from tickvault_collector.settings import CollectorSettings
+
+log = logging.getLogger(__name__)
+
+STOP_FLUSH_TIMEOUT_S = 15.0
+
+
+async def run(
+    settings: CollectorSettings,
+    *,
+    redis: aioredis.Redis | None = None,
+    rest: RestClient | None = None,
+    registry: CollectorRegistry | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run the collector until *stop* is set (or SIGTERM/SIGINT); return the exit status."""
+    metrics = make_metrics(registry)
+    redis = redis or aioredis.Redis.from_url(settings.redis_url)
+    rest = rest or RestClient(
+        settings.binance_rest_url,
+        WeightGate(settings.collector_rest_weight_limit, settings.collector_rest_weight_share),
+        on_request=lambda path, status: metrics.backfill_requests.labels(path, status).inc(),
+        backoff_max=settings.collector_backoff_max_s,
+    )
+    stop = stop or asyncio.Event()
+    _install_signals(stop)
+    try:
+        try:
+            statuses = await _validate_symbols(settings, rest)
+        except UnknownSymbol as exc:
+            log.error("%s", exc)
+            print(f"tickvault-collector: {exc}", flush=True)  # noqa: T201 - the one line
+            return 2
+        for symbol, status in statuses.items():
+            if status != "TRADING":
+                log.warning("%s is %s on the exchange: watched, no trades expected", symbol,
+                            status)
+        keys = RedisKeys(settings.redis_prefix)
+        resume = await _resume(redis, keys, settings)
+        collector = Collector(settings, redis, rest, metrics, statuses=statuses, resume=resume)
+        if settings.collector_metrics_port:
+            start_http_server(settings.collector_metrics_port, registry=metrics.registry)
+        await _serve(collector, redis, keys, settings, stop, resume)
+        return 0
+    finally:
+        await rest.close()
+        with contextlib.suppress(RedisError, OSError):
+            await redis.aclose()
+
+
+async def _validate_symbols(settings: CollectorSettings, rest: RestClient) -> dict[str, str]:
+    """Ask exchangeInfo about the symbols, retrying while the exchange cannot be reached."""
+    backoff = Backoff(settings.collector_backoff_initial_s, settings.collector_backoff_max_s)
+    warned = False
+    while True:
+        try:
+            return await rest.exchange_info(settings.symbols)
+        except UnknownSymbol:
+            raise
+        except ExchangeError as exc:
+            if not warned:
+                log.warning(
+                    "Binance is unreachable at %s (%s); retrying with backoff. Without "
+                    "internet access, run the offline replay with `make demo`.",
+                    settings.binance_rest_url, exc,
+                )
+                warned = True
+            await asyncio.sleep(backoff.next())
+
+
+async def _resume(redis: aioredis.Redis, keys: RedisKeys,
+                  settings: CollectorSettings) -> dict[str, int]:
+    backoff = Backoff(settings.collector_backoff_initial_s, settings.collector_backoff_max_s)
+    while True:
+        try:
+            return await resume_points(redis, keys, settings.symbols, settings.database_url)
+        except (RedisError, OSError) as exc:
+            log.warning("Redis unreachable at start (%s); retrying", exc)
+            await asyncio.sleep(backoff.next())
+
+
+async def _serve(collector: Collector, redis: aioredis.Redis, keys: RedisKeys,
+                 settings: CollectorSettings, stop: asyncio.Event,
+                 resume: dict[str, int]) -> None:
+    publisher = collector.publisher
+    flusher = asyncio.create_task(publisher.run(), name="publisher")
+    workers = [
+        asyncio.create_task(collector.backfiller.run(), name="backfill"),
+        asyncio.create_task(collector.watch_quiet(), name="quiet"),
+        asyncio.create_task(_housekeeping(collector, redis, keys, settings), name="heartbeat"),
+        *(asyncio.create_task(r.run(), name=r.name) for r in collector.runners),
+    ]
+    if resume:
+        collector.backfiller.check_tail(list(resume))
+    log.info("collector %s started: %d symbols on %d connections", settings.collector_instance,
+             len(settings.symbols), len(collector.runners))
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopper, flusher, *workers], return_when=asyncio.FIRST_COMPLETED)
+    for task in workers:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+    log.info("stopping: closing connections and flushing %d entries", len(publisher))
+    for task in workers:
+        task.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
+    publisher.stop()
+    try:
+        await asyncio.wait_for(flusher, STOP_FLUSH_TIMEOUT_S)
+    except TimeoutError:
+        log.error("Redis did not take the last %d entries in time", len(publisher))
+    stopper.cancel()
+    with contextlib.suppress(RedisError, OSError):
+        await redis.delete(keys.heartbeat("collector", settings.collector_instance))
+    log.info("stopped: %s", collector.summary())
+
+
+async def _housekeeping(collector: Collector, redis: aioredis.Redis, keys: RedisKeys,
+                        settings: CollectorSettings) -> None:
+    """Refresh the heartbeat, sync metrics and log the periodic summary."""
+    ttl = settings.collector_heartbeat_ttl_s
+    key = keys.heartbeat("collector", settings.collector_instance)
+    next_summary = time.monotonic() + settings.collector_summary_interval_s
+    while True:
+        collector.sync_metrics()
+        beat = orjson.dumps({"time_us": time.time_ns() // 1000,
+                             "published": collector.publisher.published})
+        try:
+            await redis.set(key, beat, ex=max(1, int(ttl)))
+        except (RedisError, OSError) as exc:
+            log.debug("heartbeat not written: %s", exc)
+        if time.monotonic() >= next_summary:
+            log.info("summary: %s", collector.summary())
+            next_summary += settings.collector_summary_interval_s
+        await asyncio.sleep(min(1.0, ttl / 3))
+
+
+def _install_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,237 @@
+"""WebSocket connections of one shard of symbols: open, read, watch, rotate, reconnect.
+
+A :class:`ShardRunner` keeps one live :class:`Link` per shard. Each link reads frames and
+hands them to the collector's ``on_frame``. It ends on a close (any reason), a silent socket
+(no bytes at all, not even a ping, for ``silence_timeout``) or an error. Before its lifetime
+runs out, and at once on ``serverShutdown``, the runner opens a successor (make-before-break)
+and closes the old link only once the successor delivers a frame; trades seen on both are
+dropped as duplicates by the sequencer. Every replacement triggers ``on_replaced`` so the
+collector asks REST whether trades happened in between.
+
+The reconnect loop is written here rather than with ``async for ws in connect(...)``,
+because make-before-break needs two sockets at once and the attempt budget spans every shard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from tickvault_collector.policy import (
+    Backoff,
+    ConnectBudget,
+    handshake_backoff,
+    lifetime,
+    stream_url,
+)
+from tickvault_collector.settings import CollectorSettings
+
+log = logging.getLogger(__name__)
+
+# Frame handler: returns True when the frame asks for rotation (serverShutdown).
+FrameHandler = Callable[[str | bytes], bool]
+
+
+class _WatchedConnection(ClientConnection):
+    """A client connection that remembers when bytes (frames or pings) last arrived."""
+
+    last_bytes: float = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        self.last_bytes = self.loop.time()
+        super().data_received(data)
+
+
+class Link:
+    """One open WebSocket and the task reading it."""
+
+    def __init__(self, ws: _WatchedConnection, number: int, rotate_at: float) -> None:
+        self.ws = ws
+        self.number = number
+        self.rotate_at = rotate_at
+        self.delivered = False
+        self.task: asyncio.Task[None] | None = None
+
+
+class ShardRunner:
+    """Keep one shard of symbols connected, for as long as the collector runs."""
+
+    def __init__(
+        self,
+        name: str,
+        symbols: tuple[str, ...],
+        settings: CollectorSettings,
+        budget: ConnectBudget,
+        on_frame: FrameHandler,
+        on_replaced: Callable[[tuple[str, ...]], None],
+        on_reconnect: Callable[[str], None],
+    ) -> None:
+        self.name = name
+        self.symbols = symbols
+        self._s = settings
+        self._url = stream_url(settings.binance_ws_url, symbols)
+        self._budget = budget
+        self._on_frame = on_frame
+        self._on_replaced = on_replaced
+        self._on_reconnect = on_reconnect
+        self._events: asyncio.Queue[tuple[Link, str]] = asyncio.Queue()
+        self._backoff = Backoff(settings.collector_backoff_initial_s,
+                                settings.collector_backoff_max_s)
+        self._count = 0
+        self._warned_unreachable = False
+        self.active: Link | None = None
+        self.successor: Link | None = None
+
+    async def run(self) -> None:
+        """Connect and keep connected until cancelled."""
+        try:
+            self.active = await self._open("start")
+            while True:
+                link, event = await self._events.get()
+                await self._handle(link, event)
+        finally:
+            for held in (self.active, self.successor):
+                if held is not None:
+                    await self._close(held)
+
+    async def _handle(self, link: Link, event: str) -> None:
+        if event == "delivered" and link is self.successor and self.active is not None:
+            old, self.active, self.successor = self.active, link, None
+            log.info("%s: link %d delivers; closing link %d", self.name, link.number, old.number)
+            await self._close(old)
+            self._on_replaced(self.symbols)
+        elif event == "rotate" and link is self.active and self.successor is None:
+            self._on_reconnect("rotate")
+            self.successor = await self._open("rotate")
+        elif event.startswith("closed:"):
+            reason = event.removeprefix("closed:")
+            if link is self.successor:
+                self.successor = None
+            elif link is self.active:
+                self._on_reconnect(reason)
+                if self.successor is not None:
+                    self.active, self.successor = self.successor, None
+                else:
+                    self.active = await self._open(reason)
+                self._on_replaced(self.symbols)
+
+    async def _open(self, why: str) -> Link:
+        """Open and start reading a new link, retrying with backoff until it works."""
+        while True:
+            wait = self._budget.wait(time.monotonic())
+            if wait > 0:
+                log.warning("%s: connection budget spent; waiting %.0fs", self.name, wait)
+                await asyncio.sleep(wait)
+                continue
+            self._budget.spend(time.monotonic())
+            try:
+                ws = await connect(
+                    self._url, compression=None, ping_interval=None, max_queue=4096,
+                    open_timeout=10, close_timeout=2, max_size=2**22,
+                    create_connection=_WatchedConnection, proxy=None,
+                )
+            except InvalidStatus as exc:
+                await asyncio.sleep(self._refused(exc))
+                continue
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                self._unreachable(exc)
+                await asyncio.sleep(self._backoff.next())
+                continue
+            assert isinstance(ws, _WatchedConnection)
+            ws.last_bytes = ws.loop.time()
+            self._count += 1
+            rotate_at = time.monotonic() + lifetime(
+                self._s.collector_lifetime_s, self._s.collector_lifetime_jitter_s
+            )
+            link = Link(ws, self._count, rotate_at)
+            link.task = asyncio.create_task(self._read(link), name=f"{self.name}-link")
+            log.info("%s: link %d open (%s), %d streams", self.name, link.number, why,
+                     len(self.symbols))
+            self._warned_unreachable = False
+            return link
+
+    def _refused(self, exc: InvalidStatus) -> float:
+        status = exc.response.status_code
+        header = exc.response.headers.get("Retry-After")
+        if status in (429, 418):
+            wait = handshake_backoff(status, header, self._s.collector_rate_limited_backoff_s)
+            log.warning("%s: handshake refused with %d; backing off %.0fs", self.name, status, wait)
+            self._on_reconnect(f"http_{status}")
+            return wait
+        log.error("%s: handshake refused with HTTP %d; retrying", self.name, status)
+        self._on_reconnect(f"http_{status}")
+        return max(self._backoff.next(), self._s.collector_backoff_max_s)
+
+    def _unreachable(self, exc: BaseException) -> None:
+        if not self._warned_unreachable:
+            log.warning(
+                "%s: Binance is unreachable at %s (%s); retrying with backoff. "
+                "Without internet access, run the offline replay with `make demo`.",
+                self.name, self._s.binance_ws_url, exc,
+            )
+            self._warned_unreachable = True
+        self._on_reconnect("unreachable")
+
+    async def _read(self, link: Link) -> None:
+        """Read frames until the link ends, then report why."""
+        reason = "closed"
+        watchdog = asyncio.create_task(self._watch(link))
+        try:
+            handler = self._on_frame
+            async for frame in link.ws:
+                if handler(frame):
+                    reason = "server_shutdown"
+                    log.info("%s: serverShutdown on link %d", self.name, link.number)
+                    self._events.put_nowait((link, "rotate"))
+                if not link.delivered:
+                    link.delivered = True
+                    self._backoff.reset()
+                    self._events.put_nowait((link, "delivered"))
+            code = link.ws.close_code
+            reason = f"close_{code}" if code is not None else "closed"
+        except ConnectionClosed as exc:
+            reason = f"close_{exc.rcvd.code}" if exc.rcvd is not None else "abrupt"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = "error"
+            log.warning("%s: link %d failed: %r", self.name, link.number, exc)
+        finally:
+            watchdog.cancel()
+        if watchdog.done() and not watchdog.cancelled() and watchdog.result():
+            reason = "silent"
+        log.info("%s: link %d ended (%s)", self.name, link.number, reason)
+        self._events.put_nowait((link, "closed:" + reason))
+
+    async def _watch(self, link: Link) -> bool:
+        """Close a silent link; ask for rotation when its lifetime is up. True when silent."""
+        timeout = self._s.collector_silence_timeout_s
+        step = min(1.0, timeout / 4)
+        rotated = False
+        while True:
+            await asyncio.sleep(step)
+            if link.ws.loop.time() - link.ws.last_bytes > timeout:
+                log.warning("%s: link %d silent for %.0fs; reconnecting", self.name,
+                            link.number, timeout)
+                link.ws.transport.abort()
+                return True
+            if not rotated and time.monotonic() >= link.rotate_at:
+                rotated = True
+                log.info("%s: link %d reached its lifetime; rotating", self.name, link.number)
+                self._events.put_nowait((link, "rotate"))
+
+    async def _close(self, link: Link) -> None:
+        try:
+            await asyncio.wait_for(link.ws.close(), 3)
+        except (TimeoutError, OSError, WebSocketException):
+            link.ws.transport.abort()
+        if link.task is not None and link.task is not asyncio.current_task():
+            link.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await link.task

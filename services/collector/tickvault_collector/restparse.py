@@ -1,0 +1,136 @@
+"""Turn Binance REST bodies into typed values (pure): trade pages, exchangeInfo, weights.
+
+The :class:`WeightGate` paces requests under ``X-MBX-USED-WEIGHT-1M``: Binance counts weight
+per calendar minute, so when the next request would pass the share we allow ourselves, the
+gate waits for the minute to turn.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import msgspec
+
+from tickvault.errors import FrameError
+from tickvault.tick import Source, Tick, is_decimal_string, is_plausible_time_us
+from tickvault_collector.frames import NonNegative, to_us
+
+
+class _RestTrade(msgspec.Struct):
+    id: NonNegative
+    price: str
+    qty: str
+    time: NonNegative
+    isBuyerMaker: bool
+
+
+class _SymbolInfo(msgspec.Struct):
+    symbol: str
+    status: str = "TRADING"
+
+
+class _ExchangeInfo(msgspec.Struct):
+    symbols: list[_SymbolInfo]
+
+
+class _ErrorBody(msgspec.Struct):
+    code: int = 0
+    msg: str = ""
+
+
+_TRADES = msgspec.json.Decoder(list[_RestTrade])
+_INFO = msgspec.json.Decoder(_ExchangeInfo)
+_ERROR = msgspec.json.Decoder(_ErrorBody)
+_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError, UnicodeError)
+
+
+def parse_trades(symbol: str, body: bytes, received_at: int) -> list[Tick]:
+    """Parse a ``/trades`` or ``/historicalTrades`` body into backfill ticks; FrameError if bad."""
+    try:
+        rows = _TRADES.decode(body)
+    except _ERRORS as exc:
+        raise FrameError(f"bad trades page for {symbol}: {exc}") from exc
+    ticks = []
+    for row in rows:
+        when = to_us(row.time)
+        if not (is_decimal_string(row.price) and is_decimal_string(row.qty)):
+            raise FrameError(f"bad decimal in trade {row.id} of {symbol}")
+        if not is_plausible_time_us(when):
+            raise FrameError(f"bad time in trade {row.id} of {symbol}")
+        ticks.append(
+            Tick(symbol, row.id, row.price, row.qty, when, when, row.isBuyerMaker,
+                 received_at, Source.BACKFILL)
+        )
+    ids = [t.trade_id for t in ticks]
+    if ids != sorted(ids):
+        raise FrameError(f"trades page of {symbol} is not in id order")
+    return ticks
+
+
+def parse_exchange_info(body: bytes) -> dict[str, str]:
+    """Return ``{symbol: status}`` from an exchangeInfo body; FrameError if bad."""
+    try:
+        info = _INFO.decode(body)
+    except _ERRORS as exc:
+        raise FrameError(f"bad exchangeInfo: {exc}") from exc
+    return {s.symbol: s.status for s in info.symbols}
+
+
+def parse_error(body: bytes) -> tuple[int, str]:
+    """Return Binance's ``(code, msg)`` from an error body, or ``(0, excerpt)``."""
+    try:
+        err = _ERROR.decode(body)
+    except _ERRORS:
+        return 0, body[:200].decode("utf-8", "replace")
+    return err.code, err.msg
+
+
+def retry_after(value: str | None, default: float) -> float:
+    """Return the seconds of a ``Retry-After`` header (at least 1), or *default*."""
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        return default
+    if not math.isfinite(seconds) or seconds < 0:
+        return default
+    return max(1.0, seconds)
+
+
+@dataclass(slots=True)
+class WeightGate:
+    """Keep REST weight under ``share * limit`` per calendar minute."""
+
+    limit: int = 6000
+    share: float = 0.5
+    used: int = 0
+    minute: int = -1
+
+    @property
+    def budget(self) -> int:
+        """Return the weight we allow ourselves per minute."""
+        return max(1, int(self.limit * self.share))
+
+    def delay(self, cost: int, now: float) -> float:
+        """Return how long to wait before spending *cost* weight at wall time *now*."""
+        minute = int(now // 60)
+        if minute != self.minute:
+            return 0.0
+        if self.used + cost <= self.budget:
+            return 0.0
+        return (minute + 1) * 60 - now + 0.05
+
+    def spend(self, cost: int, now: float) -> None:
+        """Count *cost* as spent at *now* (before the response says how much was used)."""
+        minute = int(now // 60)
+        if minute != self.minute:
+            self.minute, self.used = minute, 0
+        self.used += cost
+
+    def observe(self, header: str | None, now: float) -> None:
+        """Take the exchange's ``X-MBX-USED-WEIGHT-1M`` as the truth for this minute."""
+        if header is None or not header.isdigit():
+            return
+        self.minute, self.used = int(now // 60), int(header)

@@ -1,0 +1,55 @@
+"""Where to resume each symbol: the collector's own mark in Redis, else PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import redis.asyncio as aioredis
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from tickvault.db.engine import make_engine
+from tickvault.keys import RedisKeys
+
+log = logging.getLogger(__name__)
+
+_LAST_STORED = text(
+    "SELECT trade_id FROM trades WHERE symbol = :s ORDER BY trade_time DESC, trade_id DESC LIMIT 1"
+)
+
+
+async def resume_points(
+    redis: aioredis.Redis, keys: RedisKeys, symbols: tuple[str, ...], database_url: str
+) -> dict[str, int]:
+    """Return the last trade id known per symbol (symbols never seen are left out)."""
+    values = await redis.mget([keys.collector_last_id(s) for s in symbols])
+    points: dict[str, int] = {}
+    for symbol, value in zip(symbols, values, strict=True):
+        if value is not None and value.isdigit():
+            points[symbol] = int(value)
+    missing = [s for s in symbols if s not in points]
+    if missing:
+        try:
+            points.update(await asyncio.to_thread(_from_database, database_url, missing))
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("PostgreSQL unreachable (%s); resuming from Redis only", type(exc).__name__)
+    for symbol in symbols:
+        if symbol in points:
+            log.info("%s resumes after trade id %d", symbol, points[symbol])
+    return points
+
+
+def _from_database(url: str, symbols: list[str]) -> dict[str, int]:
+    engine = make_engine(url, application_name="tickvault-collector",
+                         connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            out = {}
+            for symbol in symbols:
+                row = conn.execute(_LAST_STORED, {"s": symbol}).first()
+                if row is not None:
+                    out[symbol] = int(row[0])
+            return out
+    finally:
+        engine.dispose()

@@ -1,0 +1,54 @@
+"""Per-symbol trade-id continuity: accept, drop duplicates, spot gaps (pure).
+
+Binance spot trade ids are dense per symbol, so for a trade ``t`` after ``last``:
+``t <= last`` is a duplicate (normal after a reconnect or while two connections overlap),
+``t == last + 1`` is the next trade, and ``t > last + 1`` means ``last+1 .. t-1`` went missing.
+"""
+
+from __future__ import annotations
+
+ACCEPT = 0
+DUPLICATE = 1
+GAP = 2
+
+
+class Sequencer:
+    """The highest trade id accepted per symbol, and the verdict on each new one."""
+
+    __slots__ = ("_last", "gap_first")
+
+    def __init__(self, start: dict[str, int] | None = None) -> None:
+        self._last: dict[str, int] = dict(start or {})
+        self.gap_first = 0  # first missing id of the last GAP verdict (its end is t - 1)
+
+    def offer(self, symbol: str, trade_id: int) -> int:
+        """Return ACCEPT, DUPLICATE or GAP for *trade_id* and remember it when not a duplicate."""
+        last = self._last.get(symbol)
+        if last is None or trade_id == last + 1:
+            self._last[symbol] = trade_id
+            return ACCEPT
+        if trade_id <= last:
+            return DUPLICATE
+        self.gap_first = last + 1
+        self._last[symbol] = trade_id
+        return GAP
+
+    def advance_to(self, symbol: str, latest: int) -> tuple[int, int] | None:
+        """Move *symbol* up to the exchange's *latest* id; return the ids skipped, if any."""
+        last = self._last.get(symbol)
+        if last is None or latest <= last:
+            return None
+        self._last[symbol] = latest
+        return (last + 1, latest)
+
+    def last(self, symbol: str) -> int | None:
+        """Return the highest id accepted for *symbol*, or None before the first one."""
+        return self._last.get(symbol)
+
+
+def cap_gap(first: int, last: int, cap: int) -> tuple[tuple[int, int] | None, tuple[int, int]]:
+    """Split a gap into (the part too old to fetch, the newest *cap* ids to backfill)."""
+    if last - first + 1 <= cap:
+        return None, (first, last)
+    keep_from = last - cap + 1
+    return (first, keep_from - 1), (keep_from, last)
