@@ -71,12 +71,12 @@ def event_frame(event: Event, variant: int) -> bytes:
     frame = event.frames[variant]
     if frame is not None:
         return frame
-    if variant & 2 == 0:
+    if variant & 2 == 0 and event.payload:
         payload = event.payload
     elif event.trade is not None:
-        payload = trade_payload(event.trade, micros=True)
+        payload = trade_payload(event.trade, micros=variant & 2 == 2)
     elif event.agg is not None:
-        payload = agg_payload(event.agg, micros=True)
+        payload = agg_payload(event.agg, micros=variant & 2 == 2)
     else:
         payload = to_micros(event.payload)
     if variant & 1:

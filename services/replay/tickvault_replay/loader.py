@@ -12,7 +12,7 @@ import heapq
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -183,19 +183,24 @@ def _shift_generic(payload: bytes, dt_ms: int, du: int) -> bytes:
 
 
 def shifted(rec: Recording, event: Event, k: int) -> Event:
-    """Return *event* as it happens in loop pass *k*: ids and times moved past pass ``k-1``."""
+    """Return *event* as it happens in loop pass *k*: ids and times moved past pass ``k-1``.
+
+    Trade and aggregate payloads are left empty, to be encoded only if someone subscribes.
+    """
     dt = rec.time_span_us * k
-    if event.trade is not None:
-        t = event.trade
+    t = event.trade
+    if t is not None:
         sid = rec.id_spans.get(t.symbol, 0) * k
-        return trade_event(replace(t, id=t.id + sid, time_us=t.time_us + dt,
-                                   event_us=t.event_us + dt))
-    if event.agg is not None:
-        a = event.agg
+        trade = Trade(t.symbol, t.id + sid, t.price, t.qty, t.time_us + dt, t.event_us + dt,
+                      t.buyer_maker, t.best_match)
+        return Event(event.time_us + dt, event.stream, event.symbol, b"", trade=trade)
+    a = event.agg
+    if a is not None:
         sid = rec.id_spans.get(a.symbol, 0) * k
-        return agg_event(replace(a, id=a.id + rec.agg_spans.get(a.symbol, 0) * k,
-                                 first_id=a.first_id + sid, last_id=a.last_id + sid,
-                                 time_us=a.time_us + dt, event_us=a.event_us + dt))
+        agg = AggTrade(a.symbol, a.id + rec.agg_spans.get(a.symbol, 0) * k, a.price, a.qty,
+                       a.first_id + sid, a.last_id + sid, a.time_us + dt, a.event_us + dt,
+                       a.buyer_maker, a.best_match)
+        return Event(event.time_us + dt, event.stream, event.symbol, b"", agg=agg)
     du = 10**9 * k
     return Event(event.time_us + dt, event.stream, event.symbol,
                  _shift_generic(event.payload, dt // 1000, du))

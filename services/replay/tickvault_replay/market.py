@@ -52,6 +52,7 @@ class Market:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_us = 0
         self._origin: tuple[float, int] | None = None
+        self._listeners = False
         for symbol in symbols:
             store.ensure(symbol)
 
@@ -68,12 +69,14 @@ class Market:
             self._subs.get(name, set()).discard(session)
         if session.lifetime_handle is not None:
             session.lifetime_handle.cancel()
+        self._listeners = self._listening()
 
     def subscribe(self, session: Session, names: list[str]) -> None:
         """Deliver *names* to *session* from the next event on."""
         for name in names:
             session.streams[name] = None
             self._subs.setdefault(name, set()).add(session)
+        self._listeners = self._listening()
         self._wake.set()
 
     def unsubscribe(self, session: Session, names: list[str]) -> None:
@@ -81,6 +84,7 @@ class Market:
         for name in names:
             session.streams.pop(name, None)
             self._subs.get(name, set()).discard(session)
+        self._listeners = self._listening()
 
     def _listening(self) -> bool:
         return any(s for name, s in self._subs.items() if s and name in self.streams)
@@ -117,7 +121,7 @@ class Market:
                     batch = 0
                     await asyncio.sleep(min(max(delay, 0), 0.25))
                     continue
-            elif batch >= _BATCH or not self._listening():
+            elif batch >= _BATCH or not self._listeners:
                 self._flush()
                 batch = 0
                 await self._backpressure()
@@ -127,7 +131,7 @@ class Market:
             event = next(self._source, None)
 
     async def _backpressure(self) -> None:
-        while not self._listening():
+        while not self._listeners:
             self._wake.clear()
             await self._wake.wait()
         while True:

@@ -1,15 +1,18 @@
-"""The immutable values the replay market is made of: trades, aggregate trades, events."""
+"""The immutable values the replay market is made of: trades, aggregate trades, events.
+
+msgspec structs rather than dataclasses: a ``--loop`` pass or a synthetic market builds
+hundreds of thousands of them per second, and their constructors are C code.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 # Frame variants a connection can ask for: bit 0 = combined wrapper, bit 1 = microseconds.
 RAW_MS, COMBINED_MS, RAW_US, COMBINED_US = 0, 1, 2, 3
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(msgspec.Struct, frozen=True, gc=False):
     """One trade as Binance publishes it; times in microseconds, decimals as exact strings."""
 
     symbol: str
@@ -22,8 +25,7 @@ class Trade:
     best_match: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class AggTrade:
+class AggTrade(msgspec.Struct, frozen=True, gc=False):
     """One aggregate trade: fills of one taker at one price, trade ids ``first..last``."""
 
     symbol: str
@@ -38,12 +40,12 @@ class AggTrade:
     best_match: bool = True
 
 
-@dataclass(slots=True)
-class Event:
+class Event(msgspec.Struct, gc=False):
     """One market event on one stream, with its payload pre-encoded once for every client.
 
-    ``payload`` is the raw JSON object in milliseconds; ``frames`` caches the four complete
-    WebSocket frames (raw/combined x ms/us), built on first use and shared by every connection.
+    ``payload`` is the raw JSON object in milliseconds (empty: encode it from ``trade`` or
+    ``agg`` when first needed); ``frames`` caches the four complete WebSocket frames
+    (raw/combined x ms/us), built on first use and shared by every connection.
     """
 
     time_us: int
@@ -52,4 +54,4 @@ class Event:
     payload: bytes
     trade: Trade | None = None
     agg: AggTrade | None = None
-    frames: list[bytes | None] = field(default_factory=lambda: [None, None, None, None])
+    frames: list[bytes | None] = msgspec.field(default_factory=lambda: [None, None, None, None])

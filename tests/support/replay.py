@@ -1,0 +1,113 @@
+"""Run ``tickvault-replay`` as a real subprocess for collector, writer and e2e tests.
+
+    with replay_process("--recording", str(BTC_TRADES), "--speed", "0") as replay:
+        replay.ws_url, replay.rest_url, replay.stats(), replay.post_faults({...})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STARTUP_TIMEOUT_S = 30.0
+
+
+@dataclass
+class ReplayProcess:
+    """A running replay exchange on 127.0.0.1:port."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def ws_url(self) -> str:
+        """Return ``ws://127.0.0.1:PORT``."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def rest_url(self) -> str:
+        """Return ``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _request(self, method: str, path: str, body: bytes | None = None) -> Any:
+        req = urllib.request.Request(self.rest_url + path, data=body, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def stats(self) -> dict[str, Any]:
+        """Return the parsed ``GET /_replay/stats``."""
+        result: dict[str, Any] = self._request("GET", "/_replay/stats")
+        return result
+
+    def post_faults(self, script: dict[str, Any] | list[Any]) -> dict[str, Any]:
+        """Activate faults (fault-script JSON) through ``POST /_replay/faults``."""
+        result: dict[str, Any] = self._request("POST", "/_replay/faults",
+                                               json.dumps(script).encode())
+        return result
+
+    def clear_faults(self) -> None:
+        """Deactivate every fault."""
+        self._request("DELETE", "/_replay/faults")
+
+    def log(self) -> str:
+        """Return what the process logged so far."""
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def replay_process(*args: str, timeout: float = STARTUP_TIMEOUT_S) -> Iterator[ReplayProcess]:
+    """Start ``python -m tickvault_replay --port 0 ARGS...``; yield once it answers."""
+    with tempfile.TemporaryDirectory(prefix="tv-replay-") as tmp:
+        port_file = Path(tmp) / "port"
+        log_path = Path(tmp) / "replay.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tickvault_replay", "--port", "0",
+                 "--port-file", str(port_file), *args],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+            try:
+                replay = _wait_ready(proc, port_file, log_path, timeout)
+                yield replay
+            finally:
+                _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port_file: Path, log_path: Path,
+                timeout: float) -> ReplayProcess:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"tickvault-replay exited {proc.returncode}:\n"
+                               + log_path.read_text(errors="replace"))
+        text = port_file.read_text().strip() if port_file.exists() else ""
+        if text.isdigit():
+            replay = ReplayProcess(int(text), proc, log_path)
+            with contextlib.suppress(OSError, urllib.error.URLError):
+                replay.stats()
+                return replay
+        time.sleep(0.05)
+    raise TimeoutError("tickvault-replay did not answer within %.0f s:\n%s"
+                       % (timeout, log_path.read_text(errors="replace")))
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
