@@ -1,0 +1,112 @@
+"""Fixtures of the API's integration tests: a database holding both real recordings.
+
+The recordings are stored through the writer's own write path (``PgStore.write``: trades,
+candles_1m and price_levels_1m in one statement), exactly as in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.engine import make_url
+
+from tests.support.recordings import RecordedTrade, all_recorded_trades
+from tickvault.codec import latest_to_hash
+from tickvault.db import migrate
+from tickvault.keys import RedisKeys
+from tickvault.tick import Source, Tick
+from tickvault_api import create_app
+from tickvault_api.settings import ApiSettings
+
+READ_ONLY_ROLE = "tickvault_api"
+
+
+def to_tick(r: RecordedTrade) -> Tick:
+    """Return the tick the collector would make of a recorded trade."""
+    return Tick(
+        symbol=r.symbol,
+        trade_id=r.trade_id,
+        price=r.price,
+        quantity=r.quantity,
+        trade_time=r.trade_time_ms * 1000,
+        event_time=r.event_time_ms * 1000,
+        is_buyer_maker=r.is_buyer_maker,
+        received_at=r.received_ns // 1000,
+        source=Source.WS,
+    )
+
+
+def store_ticks(url: str, ticks: list[Tick], batch: int = 3000) -> None:
+    """Store ticks through the writer's batch write."""
+    from tickvault_writer.batch import Batch
+    from tickvault_writer.store import PgStore
+
+    store = PgStore(url, application_name="tickvault-api-tests")
+    try:
+        for i in range(0, len(ticks), batch):
+            chunk = tuple(ticks[i : i + batch])
+            store.write(Batch(ids=(), ticks=chunk, tick_ids=(), gaps=(), gap_ids=(), dead=()))
+    finally:
+        store.close()
+
+
+def as_role(url: str, role: str) -> str:
+    """Return *url* connecting as *role* (trust authentication on the test server)."""
+    return make_url(url).set(username=role, password=None).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def recorded() -> dict[str, list[RecordedTrade]]:
+    """Both real recordings, by symbol."""
+    return all_recorded_trades()
+
+
+@pytest.fixture(scope="session")
+def recordings_db(new_database: Callable[[], str], recorded: dict[str, list[RecordedTrade]]) -> str:
+    """A migrated database holding every trade of both recordings (plus candles and levels)."""
+    url = new_database()
+    migrate.upgrade(url, create_database=False)
+    ticks = [to_tick(r) for trades in recorded.values() for r in trades]
+    store_ticks(url, ticks)
+    return url
+
+
+@pytest.fixture
+def api_settings(
+    recordings_db: str, redis_url: str, redis_prefix: str
+) -> Callable[..., ApiSettings]:
+    """A factory of API settings on the recordings database, as the read-only role."""
+
+    def make(**overrides: Any) -> ApiSettings:
+        values: dict[str, Any] = {
+            "database_url": recordings_db,
+            "api_database_url": as_role(recordings_db, READ_ONLY_ROLE),
+            "redis_url": redis_url,
+            "redis_prefix": redis_prefix,
+            "api_cache_ttl_seconds": 0,
+        }
+        values.update(overrides)
+        return ApiSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+def client(
+    api_settings: Callable[..., ApiSettings],
+    recorded: dict[str, list[RecordedTrade]],
+    redis_client: Any,
+    redis_prefix: str,
+) -> Iterator[FlaskClient]:
+    """A test client of the API, with the latest-price cache filled as the writer would."""
+    keys = RedisKeys(redis_prefix)
+    for symbol, trades in recorded.items():
+        last = max(trades, key=lambda r: (r.trade_time_ms, r.trade_id))
+        redis_client.hset(keys.latest(symbol), mapping=latest_to_hash(to_tick(last)))
+    app = create_app(api_settings())
+    with app.test_client() as c:
+        yield c
+    app.extensions["tickvault"].stores.close()
