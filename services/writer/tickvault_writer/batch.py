@@ -8,7 +8,7 @@ symbol fit for a Redis key), or it would fail a whole batch later instead of alo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tickvault.codec import GapRecord, GapStatus, from_fields
 from tickvault.errors import CodecError
@@ -127,12 +127,11 @@ def merge_gaps(gaps: Sequence[GapRecord]) -> list[GapRecord]:
     for gap in gaps:
         key = (gap.symbol, gap.first_id, gap.last_id)
         seen = merged.get(key)
-        if seen is None or _GAP_RANK[gap.status] > _GAP_RANK[seen.status]:
-            detected = gap.detected_at if seen is None else min(seen.detected_at, gap.detected_at)
-            merged[key] = GapRecord(
-                gap.symbol, gap.first_id, gap.last_id, gap.status, detected, gap.filled_at,
-                gap.found_by,
-            )
+        if seen is None:
+            merged[key] = gap
+            continue
+        best = gap if _GAP_RANK[gap.status] > _GAP_RANK[seen.status] else seen
+        merged[key] = replace(best, detected_at=min(seen.detected_at, gap.detected_at))
     return [merged[key] for key in sorted(merged)]
 
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import Engine, text
-
 from tests.integration.writer.writer_support import (
     candles_match,
     feed,
@@ -18,6 +17,7 @@ from tests.integration.writer.writer_support import (
     recorded_ticks,
     stored_trades,
 )
+
 from tickvault.codec import latest_from_hash
 from tickvault.keys import RedisKeys
 from tickvault.tick import Tick

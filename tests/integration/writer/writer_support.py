@@ -1,4 +1,4 @@
-"""Helpers shared by the writer's integration tests: ticks from the recordings, feeding, draining."""
+"""Helpers for the writer's integration tests: recorded ticks, feeding, draining, checking."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import redis
 from sqlalchemy import Engine, text
-
 from tests.support.recordings import RecordedTrade, all_recorded_trades
+
 from tickvault.codec import GapRecord, to_fields
 from tickvault.keys import WRITER_GROUP, RedisKeys
 from tickvault.tick import Source, Tick
@@ -125,7 +125,9 @@ SELECT symbol, date_trunc('minute', trade_time AT TIME ZONE 'UTC') AT TIME ZONE 
 FROM trades GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 """
 
-STORED_LEVELS = "SELECT symbol, minute, price, trades, volume::text FROM price_levels_1m ORDER BY 1, 2, 3"
+STORED_LEVELS = (
+    "SELECT symbol, minute, price, trades, volume::text FROM price_levels_1m ORDER BY 1, 2, 3"
+)
 
 
 def candles_match(engine: Engine) -> tuple[list[Any], list[Any]]:

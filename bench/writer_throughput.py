@@ -1,0 +1,310 @@
+"""Measure the writer's sustained rows/s against plain COPY and naive row-by-row INSERT.
+
+In one run, on this machine, each in a fresh migrated database:
+
+1. **writer**: pre-fill a Redis stream with ``--rows`` ticks (the real BTCUSDT+ETHUSDT
+   recordings looped with shifted ids and times), then time an in-process writer draining it
+   (decode, COPY to staging, insert + candles + price levels, cache, ack).
+2. **plain COPY**: the same rows, pre-formatted, ``COPY``'d into ``trades`` (partitions made
+   beforehand; only the COPY and its commit are timed).
+3. **naive INSERT**: ``--naive-rows`` of them inserted one ``INSERT`` + ``COMMIT`` at a time;
+   reported as a rate.
+4. **latency**: ``--latency-seconds`` of the recording fed at recorded pace, each trade stamped
+   with the current time as its exchange time; exchange-to-commit p50/p99/max.
+
+    python bench/writer_throughput.py [--rows 500000] [--batch 5000] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg2  # noqa: E402
+import redis  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from tests.support.recordings import all_recorded_trades  # noqa: E402
+
+from tickvault.codec import to_fields  # noqa: E402
+from tickvault.db import migrate, partitions  # noqa: E402
+from tickvault.db.engine import libpq_dsn, make_engine  # noqa: E402
+from tickvault.keys import RedisKeys  # noqa: E402
+from tickvault.tick import Source, Tick, iso_ms, us_to_datetime  # noqa: E402
+from tickvault_writer.batch import Batch  # noqa: E402
+from tickvault_writer.service import Writer  # noqa: E402
+from tickvault_writer.settings import WriterSettings  # noqa: E402
+from tickvault_writer.store import PgStore, WriteResult  # noqa: E402
+
+SERVER = os.environ.get("TICKVAULT_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("TICKVAULT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def base_ticks() -> list[Tick]:
+    """Return both recordings as ticks, interleaved by trade time."""
+    out = []
+    for trades in all_recorded_trades().values():
+        for t in trades:
+            out.append(
+                Tick(t.symbol, t.trade_id, t.price, t.quantity, t.trade_time_ms * 1000,
+                     t.event_time_ms * 1000, t.is_buyer_maker, t.event_time_ms * 1000 + 900,
+                     Source.WS)
+            )
+    out.sort(key=lambda t: (t.trade_time, t.symbol, t.trade_id))
+    return out
+
+
+def looped(base: list[Tick], rows: int) -> Iterator[Tick]:
+    """Yield *rows* ticks: the recordings again and again, ids and times shifted each lap."""
+    span_us = base[-1].trade_time - base[0].trade_time + 1_000_000
+    id_span = dict.fromkeys({t.symbol for t in base}, 10000000)
+    n, lap = 0, 0
+    while True:
+        for t in base:
+            if n == rows:
+                return
+            shift = lap * span_us
+            yield Tick(t.symbol, t.trade_id + lap * id_span[t.symbol], t.price, t.quantity,
+                       t.trade_time + shift, t.event_time + shift, t.is_buyer_maker,
+                       t.received_at + shift, t.source)
+            n += 1
+        lap += 1
+
+
+class Databases:
+    """Fresh migrated databases on the bench server, dropped at exit."""
+
+    def __init__(self) -> None:
+        self.admin = make_engine(SERVER, isolation_level="AUTOCOMMIT")
+        self.made: list[str] = []
+
+    def fresh(self) -> str:
+        name = f"tickvault_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.made.append(name)
+        url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+        migrate.upgrade(url, create_database=False)
+        return url
+
+    def drop(self) -> None:
+        with self.admin.connect() as conn:
+            for name in self.made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+def make_partitions(url: str, ticks: list[Tick]) -> None:
+    """Create every partition the rows need (so no method pays for it while timed)."""
+    hours = sorted({t.trade_time - t.trade_time % 3_600_000_000 for t in ticks})
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        instants = [us_to_datetime(h) for h in hours]
+        for scheme in partitions.SCHEMES:
+            partitions.ensure_partitions(conn, scheme, instants)
+    engine.dispose()
+
+
+def settings_for(url: str, prefix: str, batch: int) -> WriterSettings:
+    return WriterSettings(  # type: ignore[call-arg]
+        _env_file=None, database_url=url, redis_url=REDIS, redis_prefix=prefix,
+        retention_hours=0, writer_maintenance_interval_s=0, writer_metrics_port=0,
+        writer_batch_size=batch, writer_summary_interval_s=3600,
+    )
+
+
+def prefill(client: redis.Redis, keys: RedisKeys, ticks: list[Tick]) -> None:
+    pipe = client.pipeline(transaction=False)
+    for i, tick in enumerate(ticks, 1):
+        pipe.xadd(keys.stream, to_fields(tick), maxlen=None)  # type: ignore[arg-type]
+        if i % 5000 == 0:
+            pipe.execute()
+    pipe.execute()
+
+
+def run_writer(url: str, ticks: list[Tick], batch: int, client: redis.Redis) -> dict[str, float]:
+    prefix = f"tvbench:{uuid.uuid4().hex[:8]}"
+    keys = RedisKeys(prefix)
+    writer = Writer(settings_for(url, prefix, batch), redis=client)
+    try:
+        writer.reader.ensure_group()
+        prefill(client, keys, ticks)
+        make_partitions(url, ticks[:1])  # the writer makes the rest itself, as in production
+        started = time.perf_counter()
+        while writer.totals.entries < len(ticks):
+            writer.step()
+        elapsed = time.perf_counter() - started
+    finally:
+        writer.close()
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+    assert writer.totals.inserted == len(ticks), writer.totals
+    batches = writer.totals.batches
+    return {"seconds": elapsed, "rows_per_s": len(ticks) / elapsed, "batches": batches}
+
+
+def trade_row(t: Tick) -> str:
+    def ts(us: int) -> str:
+        return us_to_datetime(us).isoformat()
+
+    return (f"{t.symbol}\t{ts(t.trade_time)}\t{t.trade_id}\t{t.price}\t{t.quantity}\t"
+            f"{ts(t.event_time)}\t{'t' if t.is_buyer_maker else 'f'}\t{ts(t.received_at)}\n")
+
+
+COLUMNS = "(symbol, trade_time, trade_id, price, quantity, event_time, is_buyer_maker, received_at)"
+
+
+def run_copy(url: str, ticks: list[Tick]) -> dict[str, float]:
+    make_partitions(url, ticks)
+    data = "".join(trade_row(t) for t in ticks).encode()
+    conn = psycopg2.connect(libpq_dsn(url))
+    try:
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            cur.copy_expert(f"COPY trades {COLUMNS} FROM STDIN", io.BytesIO(data))
+        conn.commit()
+        elapsed = time.perf_counter() - started
+    finally:
+        conn.close()
+    return {"seconds": elapsed, "rows_per_s": len(ticks) / elapsed}
+
+
+def run_naive(url: str, ticks: list[Tick]) -> dict[str, float]:
+    make_partitions(url, ticks)
+    conn = psycopg2.connect(libpq_dsn(url))
+    sql = f"INSERT INTO trades {COLUMNS} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    try:
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            for t in ticks:
+                cur.execute(sql, (t.symbol, us_to_datetime(t.trade_time), t.trade_id, t.price,
+                                  t.quantity, us_to_datetime(t.event_time), t.is_buyer_maker,
+                                  us_to_datetime(t.received_at)))
+                conn.commit()
+        elapsed = time.perf_counter() - started
+    finally:
+        conn.close()
+    return {"seconds": elapsed, "rows_per_s": len(ticks) / elapsed, "rows": len(ticks)}
+
+
+class TimedStore(PgStore):
+    """A store that notes each committed tick's exchange-to-commit latency."""
+
+    latencies: list[float]
+
+    def write(self, batch: Batch) -> WriteResult:
+        result = super().write(batch)
+        now_us = time.time_ns() // 1000
+        self.latencies.extend((now_us - t.trade_time) / 1000 for t in batch.ticks)
+        return result
+
+
+def run_latency(
+    url: str, base: list[Tick], seconds: float, client: redis.Redis
+) -> dict[str, float]:
+    prefix = f"tvbench:{uuid.uuid4().hex[:8]}"
+    keys = RedisKeys(prefix)
+    store = TimedStore(url)
+    store.latencies = []
+    writer = Writer(settings_for(url, prefix, 5000), redis=client, store=store)
+    writer.reader.ensure_group()
+    make_partitions(url, [base[0]])
+    thread = threading.Thread(target=writer.run, daemon=True)
+    thread.start()
+    start_rec, start = base[0].trade_time, time.monotonic()
+    sent = 0
+    feeder = redis.Redis.from_url(REDIS)
+    try:
+        for t in base:
+            due = (t.trade_time - start_rec) / 1e6
+            if due > seconds:
+                break
+            delay = start + due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            now_us = time.time_ns() // 1000
+            live = Tick(t.symbol, t.trade_id, t.price, t.quantity, now_us, now_us,
+                        t.is_buyer_maker, now_us, t.source)
+            feeder.xadd(keys.stream, to_fields(live))  # type: ignore[arg-type]
+            sent += 1
+        deadline = time.monotonic() + 30
+        while len(store.latencies) < sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        writer.request_stop()
+        thread.join(10)
+        feeder.close()
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+    lat = sorted(store.latencies)
+    return {
+        "trades": sent,
+        "p50_ms": statistics.median(lat),
+        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        "max_ms": lat[-1],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--naive-rows", type=int, default=20_000)
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    default_json = ROOT / "bench" / "results" / "writer_throughput.json"
+    parser.add_argument("--json", default=str(default_json))
+    parser.add_argument("--only", choices=["writer", "copy", "naive", "latency"], default=None)
+    args = parser.parse_args()
+
+    base = base_ticks()
+    ticks = list(looped(base, args.rows))
+    dbs = Databases()
+    client = redis.Redis.from_url(REDIS)
+    results: dict[str, dict[str, float]] = {}
+    try:
+        if args.only in (None, "writer"):
+            results["writer"] = run_writer(dbs.fresh(), ticks, args.batch, client)
+        if args.only in (None, "copy"):
+            results["copy"] = run_copy(dbs.fresh(), ticks)
+        if args.only in (None, "naive"):
+            results["naive"] = run_naive(dbs.fresh(), ticks[: args.naive_rows])
+        if args.only in (None, "latency") and args.latency_seconds > 0:
+            results["latency"] = run_latency(dbs.fresh(), base, args.latency_seconds, client)
+    finally:
+        client.close()
+        dbs.drop()
+
+    print(f"rows: {len(ticks)} ({ticks[0].symbol} .. ; {iso_ms(ticks[0].trade_time)} .. "
+          f"{iso_ms(ticks[-1].trade_time)}), writer batch {args.batch}")
+    print(f"{'method':<14}{'rows/s':>12}{'seconds':>10}{'vs COPY':>10}")
+    copy_rate = results.get("copy", {}).get("rows_per_s")
+    for name in ("writer", "copy", "naive"):
+        if name in results:
+            r = results[name]
+            ratio = f"{r['rows_per_s'] / copy_rate:.2f}" if copy_rate else "-"
+            print(f"{name:<14}{r['rows_per_s']:>12,.0f}{r['seconds']:>10.2f}{ratio:>10}")
+    if "latency" in results:
+        r = results["latency"]
+        print(f"exchange-to-commit at recorded pace ({r['trades']:.0f} trades): "
+              f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"rows": len(ticks), "batch": args.batch, **results}, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
