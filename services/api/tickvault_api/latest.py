@@ -56,7 +56,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
         ]
         return json_response({"prices": prices})
 
-    @blp.route("/prices/<symbol>/latest")
+    @blp.route("/prices/<symbol>/latest", parameters=[schemas.SYMBOL_PARAM])
     @blp.response(200, schemas.LatestBody)
     @blp.alt_response(404, schema=schemas.ErrorBody)
     @blp.alt_response(503, schema=schemas.ErrorBody)

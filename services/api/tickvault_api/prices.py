@@ -59,7 +59,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
             return ctx.cache.get_or_compute(key, compute)
         return compute()
 
-    @blp.route("/prices/<symbol>/at")
+    @blp.route("/prices/<symbol>/at", parameters=[schemas.SYMBOL_PARAM])
     @blp.arguments(schemas.AtQuery, location="query", error_status_code=400)
     @blp.response(200, schemas.AtBody)
     @errors
@@ -83,9 +83,10 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
 
         return json_response(cached(("at", sym, t, match), end, compute))
 
-    @blp.route("/prices/<symbol>/history")
+    @blp.route("/prices/<symbol>/history", parameters=[schemas.SYMBOL_PARAM])
     @blp.arguments(schemas.HistoryQuery, location="query", error_status_code=400)
     @blp.response(200, schemas.HistoryBody)
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
     @errors
     def history(args: dict[str, Any], symbol: str) -> Response:
         """Trades with start <= trade_time < end, oldest first, keyset-paginated."""
@@ -104,7 +105,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
         body = {"symbol": sym, "trades": [trade_body(r) for r in rows], "next_cursor": cursor}
         return json_response(body)
 
-    @blp.route("/prices/<symbol>/range")
+    @blp.route("/prices/<symbol>/range", parameters=[schemas.SYMBOL_PARAM])
     @blp.arguments(schemas.RangeQuery, location="query", error_status_code=400)
     @blp.response(200, schemas.RangeBody)
     @errors
@@ -126,7 +127,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
 
         return json_response(cached(("range", sym, window), window.end, compute))
 
-    @blp.route("/prices/<symbol>/stats")
+    @blp.route("/prices/<symbol>/stats", parameters=[schemas.SYMBOL_PARAM])
     @blp.arguments(schemas.WindowQuery, location="query", error_status_code=400)
     @blp.response(200, schemas.StatsBody)
     @errors
@@ -148,7 +149,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
         end_us = None if window is None else window.end
         return json_response(cached(("stats", sym, window), end_us, compute))
 
-    @blp.route("/prices/<symbol>/candles")
+    @blp.route("/prices/<symbol>/candles", parameters=[schemas.SYMBOL_PARAM])
     @blp.arguments(schemas.CandlesQuery, location="query", error_status_code=400)
     @blp.response(200, schemas.CandlesBody)
     @errors

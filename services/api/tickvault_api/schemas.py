@@ -16,13 +16,27 @@ from tickvault_api.params import FORMATS, INTERVALS_US, MATCHES
 TIME_DOC = "ISO 8601 (with Z or an offset; none means UTC) or integer epoch milliseconds"
 
 
+SYMBOL_PARAM = {
+    "in": "path",
+    "name": "symbol",
+    "required": True,
+    "description": "a tracked symbol, case-insensitive",
+    "schema": {"type": "string", "minLength": 1},
+    "example": "BTCUSDT",
+}
+
+
 class _Query(Schema):
     class Meta:
         unknown = EXCLUDE
 
 
-def _time(description: str = TIME_DOC, required: bool = False) -> fields.String:
-    return fields.String(required=required, metadata={"description": description})
+def _time(
+    description: str = TIME_DOC, required: bool = False, example: str = "2024-08-09T00:00:00Z"
+) -> fields.String:
+    return fields.String(
+        required=required, metadata={"description": description, "example": example}
+    )
 
 
 def _dec(description: str, nullable: bool = False) -> fields.String:
@@ -50,8 +64,8 @@ class AtQuery(_Query):
 
 
 class WindowQuery(_Query):
-    start = _time()
-    end = _time()
+    start = _time(example="2024-08-08T23:59:00Z")
+    end = _time(example="2024-08-09T00:02:00Z")
 
 
 class HistoryQuery(WindowQuery):
