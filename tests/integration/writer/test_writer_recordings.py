@@ -3,53 +3,28 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 import redis
 from sqlalchemy import Engine, text
+from tests.integration.writer.conftest import drain
 from tests.integration.writer.writer_support import (
     candles_match,
     feed,
-    group_state,
     levels_match,
     recorded_ticks,
     stored_trades,
 )
 
 from tickvault.codec import latest_from_hash
-from tickvault.keys import RedisKeys
 from tickvault.tick import Tick
 from tickvault_writer.service import Writer
-from tickvault_writer.settings import WriterSettings
 
 
 @pytest.fixture
-def writer_settings(
-    make_settings: Callable[..., Any], clean_db: Engine, redis_prefix: str
-) -> WriterSettings:
-    settings = make_settings(
-        WriterSettings, retention_hours=0, writer_maintenance_interval_s=0,
-        writer_metrics_port=0, writer_batch_size=3000,
-    )
-    assert isinstance(settings, WriterSettings)
-    return settings
-
-
-@pytest.fixture
-def writer(writer_settings: WriterSettings) -> Iterator[Writer]:
-    w = Writer(writer_settings)
-    yield w
-    w.close()
-
-
-def drain(writer: Writer, client: redis.Redis, keys: RedisKeys, limit: int = 2000) -> int:
-    """Step the writer until the group has nothing pending or undelivered; return batches."""
-    for n in range(limit):
-        if writer.step() == 0 and group_state(client, keys) == (0, 0):
-            return n
-    raise AssertionError("the writer did not drain the stream")
+def writer(make_writer: Callable[..., Writer]) -> Writer:
+    return make_writer()
 
 
 def test_every_recorded_trade_is_stored_once_despite_shuffling_and_duplicates(
@@ -64,7 +39,7 @@ def test_every_recorded_trade_is_stored_once_despite_shuffling_and_duplicates(
     writer.reader.ensure_group()
     feed(redis_client, keys, shuffled)
 
-    batches = drain(writer, redis_client, keys)
+    batches = drain(writer, redis_client)
 
     assert batches >= 10  # several batches, so duplicates straddle batch boundaries
     stored = stored_trades(clean_db)
@@ -96,7 +71,7 @@ def test_first_recorded_btc_trade_is_stored_with_binance_strings(
     first: Tick = recorded_ticks()["BTCUSDT"][0]
     writer.reader.ensure_group()
     feed(redis_client, writer.keys, [first])
-    drain(writer, redis_client, writer.keys)
+    drain(writer, redis_client)
     with clean_db.connect() as conn:
         row = conn.execute(
             text(
