@@ -12,7 +12,7 @@ import redis
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
-from tests.integration.api.conftest import READ_ONLY_ROLE, as_role
+from tests.integration.api.loading import READ_ONLY_ROLE, as_role
 from tickvault.db.engine import libpq_dsn
 from tickvault.keys import RedisKeys
 from tickvault_api import create_app

@@ -1,0 +1,180 @@
+"""The dashboard in headless Chromium: live prices change and the candlestick chart draws.
+
+Runs ``tickvault-api`` (Gunicorn) as a subprocess on a database holding the real BTCUSDT
+and ETHUSDT recordings, publishes new latest prices the way the writer does, and drives
+Debian's ``chromium`` with Playwright (never ``playwright install``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.integration.api.loading import store_ticks, to_tick
+from tests.support.recordings import all_recorded_trades
+from tickvault.codec import latest_message, latest_to_hash
+from tickvault.db import migrate
+from tickvault.keys import RedisKeys
+from tickvault.tick import Tick
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def api_server(
+    new_database: Callable[[], str], redis_url: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[tuple[str, list[Tick]]]:
+    url = new_database()
+    migrate.upgrade(url, create_database=False)
+    recorded = all_recorded_trades()
+    ticks = [to_tick(r) for trades in recorded.values() for r in trades]
+    store_ticks(url, ticks)
+    client = redis.Redis.from_url(redis_url)
+    keys = RedisKeys(redis_prefix)
+    last: dict[str, Tick] = {}
+    for tick in ticks:
+        if tick.symbol not in last or tick.trade_id > last[tick.symbol].trade_id:
+            last[tick.symbol] = tick
+    for tick in last.values():
+        client.hset(keys.latest(tick.symbol), mapping=latest_to_hash(tick))
+    client.close()
+    port = free_port()
+    env = {
+        **os.environ,
+        "TICKVAULT_DATABASE_URL": url,
+        "TICKVAULT_REDIS_URL": redis_url,
+        "TICKVAULT_REDIS_PREFIX": redis_prefix,
+        "TICKVAULT_API_BIND": f"127.0.0.1:{port}",
+        "TICKVAULT_API_WORKERS": "1",
+        "TICKVAULT_API_THREADS": "8",
+        "TICKVAULT_API_STREAM_MAX_SECONDS": "60",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    log = (tmp_path / "api.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tickvault_api"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answers(base + "/readyz"), 30, "the API to be ready")
+        yield base, list(last.values())
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_dashboard_shows_live_prices_and_draws_the_chart(
+    api_server: tuple[str, list[Tick]], redis_url: str, redis_prefix: str
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    base, latest = api_server
+    btc = next(t for t in latest if t.symbol == "BTCUSDT")
+    publisher = redis.Redis.from_url(redis_url)
+    channel = RedisKeys(redis_prefix).latest_channel
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(base + "/")
+            price_cell = page.locator("#prices tr[data-symbol=BTCUSDT] td.price")
+            page.wait_for_function(
+                "document.querySelector('#chart')?.dataset.bars > 0", timeout=20_000
+            )
+            price_cell.wait_for(timeout=10_000)
+            page.wait_for_function(
+                "(p) => document.querySelector('#prices tr[data-symbol=BTCUSDT] td.price')"
+                "?.textContent === p",
+                arg=btc.price,
+                timeout=10_000,
+            )
+            # A new trade arrives: the writer publishes it; the page must show it.
+            new_price = "61999.99000000"
+            fresh = Tick(
+                symbol="BTCUSDT",
+                trade_id=btc.trade_id + 1,
+                price=new_price,
+                quantity="0.00100000",
+                trade_time=btc.trade_time + 1000,
+                event_time=btc.event_time + 1000,
+                is_buyer_maker=False,
+                received_at=btc.received_at + 1000,
+            )
+            deadline = time.monotonic() + 15
+            while price_cell.text_content() != new_price:
+                assert time.monotonic() < deadline, "the live price never changed"
+                publisher.publish(channel, latest_message(fresh))
+                page.wait_for_timeout(200)
+            assert page.locator("#prices tbody tr").count() == 2
+            drawn = page.evaluate(
+                """() => {
+                    let best = 0;
+                    for (const canvas of document.querySelectorAll('#chart canvas')) {
+                        if (!canvas.width || !canvas.height) continue;
+                        const ctx = canvas.getContext('2d');
+                        const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+                        let painted = 0;
+                        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
+                        best = Math.max(best, painted);
+                    }
+                    return best;
+                }"""
+            )
+            assert drawn > 1000, f"the chart canvas is (nearly) empty: {drawn} painted pixels"
+            page.fill("#range-form input[name=minute]", "2024-08-09T00:01")
+            page.click("#range-form button")
+            page.wait_for_function(
+                "document.querySelector('#range-form .result').textContent.includes('high_time')",
+                timeout=10_000,
+            )
+            assert not errors, errors
+        finally:
+            browser.close()
+            publisher.close()
