@@ -9,7 +9,6 @@ import pytest
 import redis
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-
 from tests.integration.writer.conftest import drain
 from tests.integration.writer.writer_support import (
     TcpProxy,
@@ -22,6 +21,7 @@ from tests.integration.writer.writer_support import (
     terminate_backends,
     wait_for,
 )
+
 from tickvault.codec import latest_from_hash
 from tickvault.keys import WRITER_GROUP
 from tickvault.tick import Tick
