@@ -1,0 +1,106 @@
+"""The collector against the replay exchange: every trade id, exactly as Binance sent it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import redis
+from tests.e2e.collector.conftest import (
+    RECORDINGS,
+    CollectorProcess,
+    StreamContent,
+    assert_exact,
+    read_stream,
+    seed_resume,
+    wait_for_every_trade,
+)
+from tests.support.recordings import RecordedTrade
+from tests.support.replay import replay_process
+
+from tickvault.codec import GapStatus
+from tickvault.keys import RedisKeys
+
+Start = Callable[..., CollectorProcess]
+Recorded = dict[str, list[RecordedTrade]]
+
+
+def test_every_trade_is_captured_at_full_speed(
+    start_collector: Start, redis_client: redis.Redis, redis_prefix: str, recorded: Recorded,
+) -> None:
+    with replay_process(*RECORDINGS, "--speed", "0") as replay:
+        collector = start_collector(replay)
+        content = wait_for_every_trade(redis_client, redis_prefix, recorded, collector, 60)
+        assert collector.terminate() == 0
+    assert_exact(content, recorded)
+    assert content.gaps == []
+    keys = RedisKeys(redis_prefix)
+    assert int(redis_client.get(keys.collector_last_id("BTCUSDT"))) == 3735703162
+    assert int(redis_client.get(keys.collector_last_id("ETHUSDT"))) == 1520553439
+
+
+def test_every_trade_is_captured_at_recorded_pace(
+    start_collector: Start, redis_client: redis.Redis, redis_prefix: str, recorded: Recorded,
+) -> None:
+    seed_resume(redis_client, redis_prefix, recorded)
+    with replay_process(*RECORDINGS, "--speed", "50", "--ping-interval", "1") as replay:
+        collector = start_collector(replay)
+        content = wait_for_every_trade(redis_client, redis_prefix, recorded, collector, 90)
+        assert collector.terminate() == 0
+    assert_exact(content, recorded)
+    assert "link 1 open" in collector.log()
+
+
+def test_a_killed_collector_resumes_without_losing_a_trade(
+    start_collector: Start, redis_client: redis.Redis, redis_prefix: str, recorded: Recorded,
+) -> None:
+    stream = RedisKeys(redis_prefix).stream
+    seed_resume(redis_client, redis_prefix, recorded)
+    with replay_process(*RECORDINGS, "--speed", "40", "--ping-interval", "1") as replay:
+        first = start_collector(replay)
+        content = StreamContent()
+        deadline = time.monotonic() + 30
+        while sum(len(t) for t in content.ticks.values()) < 5000:
+            assert time.monotonic() < deadline, first.log()[-3000:]
+            read_stream(redis_client, stream, content)
+            time.sleep(0.1)
+        first.kill()
+        time.sleep(1.0)  # trades keep happening on the exchange while nobody listens
+        second = start_collector(replay)
+        content = wait_for_every_trade(redis_client, redis_prefix, recorded, second, 90)
+        assert second.terminate() == 0
+    assert_exact(content, recorded)
+    assert "resumes after trade id" in second.log()
+    assert any(g.status is GapStatus.FILLED for g in content.gaps)
+
+
+def test_an_unknown_symbol_stops_the_collector_with_status_2_naming_it(
+    start_collector: Start,
+) -> None:
+    with replay_process(*RECORDINGS, "--speed", "0") as replay:
+        collector = start_collector(replay, symbols="BTCUSDT,NOSUCHCOIN")
+        assert collector.process.wait(timeout=30) == 2
+    assert "NOSUCHCOIN" in collector.log()
+
+
+def test_check_reports_a_running_collector_and_sigterm_exits_0(
+    start_collector: Start, redis_client: redis.Redis, redis_prefix: str, redis_url: str,
+    recorded: Recorded,
+) -> None:
+    env = {"TICKVAULT_REDIS_URL": redis_url, "TICKVAULT_REDIS_PREFIX": redis_prefix}
+
+    def check() -> int:
+        import os
+
+        return subprocess.run([sys.executable, "-m", "tickvault_collector", "--check"],
+                              env={**os.environ, **env}, timeout=30).returncode
+
+    assert check() == 1
+    with replay_process(*RECORDINGS, "--speed", "0") as replay:
+        collector = start_collector(replay)
+        wait_for_every_trade(redis_client, redis_prefix, recorded, collector, 60)
+        assert check() == 0
+        assert collector.terminate() == 0
+    assert check() == 1
