@@ -1,0 +1,112 @@
+"""Parsing of times, windows, cursors and choices into values or SPEC §4 errors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tickvault_api.errors import InvalidParameter, InvalidRange, InvalidTime, RangeTooLarge, UnknownSymbol
+from tickvault_api.params import (
+    HOUR_US,
+    MINUTE_US,
+    Window,
+    decode_cursor,
+    encode_cursor,
+    parse_choice,
+    parse_limit,
+    parse_minute,
+    parse_symbol,
+    parse_time,
+    parse_window,
+)
+
+T0 = 1_723_161_600_000_000  # 2024-08-09T00:00:00Z in µs
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2024-08-09T00:00:00Z",
+        "2024-08-09T00:00:00",
+        "2024-08-09T02:00:00+02:00",
+        "2024-08-08T19:00:00-05:00",
+        "1723161600000",
+        " 1723161600000 ",
+        "2024-08-09 00:00:00.000Z",
+    ],
+)
+def test_every_time_form_means_the_same_instant(raw: str) -> None:
+    assert parse_time(raw, "time") == T0
+
+
+def test_milliseconds_and_microseconds_are_kept() -> None:
+    assert parse_time("2024-08-09T00:00:00.123Z", "t") == T0 + 123_000
+    assert parse_time("2024-08-09T00:00:00.123456Z", "t") == T0 + 123_456
+    assert parse_time("1723161600123", "t") == T0 + 123_000
+
+
+@pytest.mark.parametrize(
+    "raw", ["yesterday", "2024-13-01T00:00:00Z", "99999999999999999", "1", "-5", "T00:00", "2024-08-09T00:00:00ZZ"]
+)
+def test_bad_times_are_invalid_time(raw: str) -> None:
+    with pytest.raises(InvalidTime):
+        parse_time(raw, "time")
+
+
+@given(st.text(max_size=60))
+def test_no_text_crashes_the_time_parser(raw: str) -> None:
+    try:
+        parse_time(raw, "time")
+    except (InvalidTime, InvalidParameter):
+        pass
+
+
+def test_missing_time_is_invalid_parameter() -> None:
+    with pytest.raises(InvalidParameter, match="'start' is required"):
+        parse_time(None, "start")
+
+
+def test_windows_are_checked() -> None:
+    assert parse_window("1723161600000", "1723161660000", HOUR_US) == Window(T0, T0 + MINUTE_US)
+    with pytest.raises(InvalidRange):
+        parse_window("1723161660000", "1723161600000", HOUR_US)
+    with pytest.raises(InvalidRange):
+        parse_window("1723161600000", "1723161600000", HOUR_US)
+    with pytest.raises(RangeTooLarge):
+        parse_window("2024-08-09T00:00Z", "2024-08-09T01:00:00.001Z", HOUR_US)
+
+
+def test_minutes_are_parsed_exactly() -> None:
+    assert parse_minute("2024-08-09T00:00") == Window(T0, T0 + MINUTE_US)
+    for bad in ("2024-08-09T24:00", "2024-08-09T00:00:00", "2024-02-30T00:00", "x"):
+        with pytest.raises(InvalidTime):
+            parse_minute(bad)
+
+
+def test_symbols_are_case_insensitive_and_unknown_ones_list_the_tracked() -> None:
+    assert parse_symbol("btcUSDT", ("BTCUSDT", "ETHUSDT")) == "BTCUSDT"
+    with pytest.raises(UnknownSymbol, match="tracked symbols: BTCUSDT, ETHUSDT"):
+        parse_symbol("DOGEUSDT", ("BTCUSDT", "ETHUSDT"))
+
+
+@given(st.integers(0, 2**62), st.integers(0, 2**62))
+def test_cursors_round_trip(t: int, i: int) -> None:
+    assert decode_cursor(encode_cursor(t, i)) == (t, i)
+
+
+@pytest.mark.parametrize("raw", ["", "zzz", "!!!!", "LTE6MQ", "YWJj", "é"])
+def test_foreign_cursors_are_invalid_parameter(raw: str) -> None:
+    with pytest.raises(InvalidParameter):
+        decode_cursor(raw)
+
+
+def test_limits_and_choices() -> None:
+    assert parse_limit(None, 100, 500) == 100
+    assert parse_limit("500", 100, 500) == 500
+    for bad in ("0", "501", "-1", "1.5", "ten"):
+        with pytest.raises(InvalidParameter):
+            parse_limit(bad, 100, 500)
+    assert parse_choice(None, "match", ("before", "nearest"), "before") == "before"
+    with pytest.raises(InvalidParameter):
+        parse_choice("after", "match", ("before", "nearest"), "before")
