@@ -236,3 +236,31 @@ def terminate_backends(engine: Engine, application_name: str) -> int:
         ).scalar()
         conn.commit()
     return int(n or 0)
+
+
+CANDLE_COLUMNS = (
+    "symbol", "minute", "open", "high", "low", "close", "volume", "trades", "quote_volume",
+    "price_sum", "price_sq_sum", "open_time", "open_trade_id", "close_time", "close_trade_id",
+    "high_time", "low_time",
+)
+
+
+def assert_candles_recomputed(engine: Engine, expected_count: int | None = None) -> None:
+    """Assert candles_1m and price_levels_1m equal their recomputation from `trades`."""
+    stored, recomputed = candles_match(engine)
+    keys = [r[:2] for r in stored]
+    assert keys == [r[:2] for r in recomputed], "candle minutes differ from those of trades"
+    diffs = [
+        f"{s[0]} {s[1]:%H:%M}: "
+        + ", ".join(
+            f"{c} {a!r} != {b!r}" for c, a, b in zip(CANDLE_COLUMNS, s, r, strict=True) if a != b
+        )
+        for s, r in zip(stored, recomputed, strict=True)
+        if s != r
+    ]
+    assert not diffs, "candles differ from trades:\n" + "\n".join(diffs[:5])
+    assert len(stored) == len(recomputed)
+    if expected_count is not None:
+        assert len(stored) == expected_count
+    levels, relevels = levels_match(engine)
+    assert levels == relevels
