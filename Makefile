@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+UP_ARGS ?=
 
-.PHONY: help install test test-unit test-integration test-e2e lint typecheck services db-upgrade clean
+.PHONY: help install test test-unit test-integration test-e2e lint typecheck services db-upgrade clean \
+	run demo compose-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -41,6 +43,16 @@ test-e2e: install services  ## only the end-to-end tier
 
 db-upgrade: install services  ## apply migrations (creates the database when missing)
 	$(BIN)/tickvault db upgrade
+
+run: install services  ## the whole pipeline on live Binance, in the foreground (Ctrl-C stops it)
+	$(BIN)/tickvault up $(UP_ARGS)
+
+demo: install services  ## the same offline on the replay exchange; RECORDING="a.gz b.gz" replays files
+	$(BIN)/tickvault up --replay $(foreach r,$(RECORDING),--recording $(r)) \
+		$(if $(SPEED),--speed $(SPEED)) $(UP_ARGS)
+
+compose-check: install  ## validate docker-compose.yml and check it against the code
+	$(BIN)/python -m pytest tests/unit/deploy $(PYTEST_ARGS)
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
