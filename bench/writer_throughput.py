@@ -44,7 +44,7 @@ from tickvault.db.engine import libpq_dsn, make_engine  # noqa: E402
 from tickvault.keys import RedisKeys  # noqa: E402
 from tickvault.tick import Source, Tick, iso_ms, us_to_datetime  # noqa: E402
 from tickvault_writer.batch import Batch  # noqa: E402
-from tickvault_writer.service import Writer  # noqa: E402
+from tickvault_writer.service import Writer, tune_gc  # noqa: E402
 from tickvault_writer.settings import WriterSettings  # noqa: E402
 from tickvault_writer.store import PgStore, WriteResult  # noqa: E402
 
@@ -142,12 +142,16 @@ def run_writer(url: str, ticks: list[Tick], batch: int, client: redis.Redis) -> 
         writer.reader.ensure_group()
         prefill(client, keys, ticks)
         make_partitions(url, ticks[:1])  # the writer makes the rest itself, as in production
+        tune_gc()  # as tickvault-writer's main() does
+        thread = threading.Thread(target=writer.run, daemon=True)
         started = time.perf_counter()
+        thread.start()
         while writer.totals.entries < len(ticks):
-            writer.step()
+            time.sleep(0.005)
         elapsed = time.perf_counter() - started
+        writer.request_stop()
+        thread.join(30)
     finally:
-        writer.close()
         for key in client.scan_iter(match=f"{prefix}:*"):
             client.delete(key)
     assert writer.totals.inserted == len(ticks), writer.totals

@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return check(settings)
     configure_logging(settings.log_level, json_lines=settings.log_json, service="writer")
-    from tickvault_writer.service import Writer  # heavy imports only when running
+    from tickvault_writer.service import Writer, tune_gc  # heavy imports only when running
 
     writer = Writer(settings)
+    tune_gc()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: finishing the batch in flight", signum)

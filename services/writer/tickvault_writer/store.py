@@ -51,6 +51,7 @@ class WriteResult:
     levels: int
     gaps: int
     seconds: float
+    committed_us: int = 0  # wall-clock epoch µs of the commit
 
 
 class PgStore:
@@ -163,6 +164,7 @@ class PgStore:
             levels=levels,
             gaps=gaps,
             seconds=time.perf_counter() - started,
+            committed_us=time.time_ns() // 1000,
         )
 
     def _after_error(self, conn: psycopg2.extensions.connection, exc: psycopg2.Error) -> None:

@@ -62,23 +62,23 @@ class StreamReader:
         """Read this consumer's pending entries again before new ones (after a failure)."""
         self._own_pending = True
 
-    def read(self) -> list[RawEntry]:
+    def read(self, *, block: bool = True) -> list[RawEntry]:
         """Return the next entries: own pending ones first, then new ones (blocking briefly)."""
         try:
-            return self._read()
+            return self._read(block)
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             self.ensure_group()  # Redis lost the group (restart without persistence)
-            return self._read()
+            return self._read(block)
 
-    def _read(self) -> list[RawEntry]:
+    def _read(self, block: bool) -> list[RawEntry]:
         if self._own_pending:
             entries = self._xreadgroup("0", block=None)
             if entries:
                 return entries
             self._own_pending = False
-        return self._xreadgroup(">", block=self.block_ms)
+        return self._xreadgroup(">", block=self.block_ms if block else None)
 
     def _xreadgroup(self, start: str, block: int | None) -> list[RawEntry]:
         reply: Any = self.client.xreadgroup(
