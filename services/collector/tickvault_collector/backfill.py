@@ -36,7 +36,8 @@ class Backfiller:
         sequencer: Sequencer,
         publisher: Publisher,
         open_gap: Callable[[str, int, int], None],
-        on_closed: Callable[[Gap, GapStatus, int], None],
+        on_closed: Callable[[Gap, GapStatus], None],
+        on_rows: Callable[[int], None],
     ) -> None:
         self._rest = rest
         self._book = book
@@ -44,6 +45,7 @@ class Backfiller:
         self._pub = publisher
         self._open_gap = open_gap
         self._on_closed = on_closed
+        self._on_rows = on_rows
         self._tail: set[str] = set()
         self._wake = asyncio.Event()
         self._misses: dict[str, int] = {}
@@ -115,14 +117,15 @@ class Backfiller:
         entries: list[Tick | GapRecord] = [ticks[i] for i in plan.take]
         entries += [g.record(st, done_at) for g, st in zip(plan.done, statuses, strict=True)]
         await self._pub.publish(entries)
+        self._on_rows(len(plan.take))
         for gap, status in zip(plan.done, statuses, strict=True):
             self._book.close(gap)
-            self._on_closed(gap, status, len(plan.take))
+            self._on_closed(gap, status)
 
     async def _give_up(self, gaps: list[Gap]) -> None:
         now = time.time_ns() // 1000
         await self._pub.publish([g.record(GapStatus.UNFILLABLE, now) for g in gaps])
         for gap in gaps:
             self._book.close(gap)
-            self._on_closed(gap, GapStatus.UNFILLABLE, 0)
+            self._on_closed(gap, GapStatus.UNFILLABLE)
         self._misses.pop(gaps[0].symbol, None)

@@ -83,7 +83,8 @@ class Collector:
             capacity=settings.collector_buffer_max, marks=self._marks,
         )
         self.backfiller = Backfiller(
-            rest, self.book, self.sequencer, self.publisher, self.open_gap, self._gap_closed
+            rest, self.book, self.sequencer, self.publisher, self.open_gap, self._gap_closed,
+            self._backfilled,
         )
         budget = ConnectBudget(settings.collector_connect_budget,
                                settings.collector_connect_budget_window_s)
@@ -177,14 +178,16 @@ class Collector:
         self.counts.gaps += 1
         self.backfiller.wake()
 
-    def _gap_closed(self, gap: Gap, status: GapStatus, rows: int) -> None:
+    def _backfilled(self, rows: int) -> None:
+        self.counts.backfilled += rows
+
+    def _gap_closed(self, gap: Gap, status: GapStatus) -> None:
         if status is GapStatus.FILLED:
             self.counts.filled += 1
         else:
             self.counts.unfillable += 1
             log.warning("%s: ids %d..%d could not all be backfilled", gap.symbol, gap.first,
                         gap.last)
-        self.counts.backfilled += rows
         self._dirty.add(gap.symbol)
 
     def _marks(self, highs: dict[str, int]) -> dict[str, int]:

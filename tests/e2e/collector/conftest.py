@@ -46,7 +46,7 @@ def read_stream(client: redis.Redis, stream: str, content: StreamContent | None 
         rows = client.xrange(stream, min=lo, max="+", count=10_000)
         if not rows:
             return content
-        for entry_id, fields in rows:
+        for _entry_id, fields in rows:
             decoded = from_fields(fields)
             content.entries += 1
             if isinstance(decoded, Tick):
