@@ -15,7 +15,6 @@ from importlib import resources
 
 from tickvault.config import load_settings
 from tickvault.logs import configure_logging
-
 from tickvault_api.settings import ApiSettings
 
 

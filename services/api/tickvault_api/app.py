@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from tickvault.config import load_settings
-
 from tickvault_api import latest, ops, prices, schemas, stream
 from tickvault_api.cache import ResultCache
 from tickvault_api.context import ApiContext, json_response

@@ -66,9 +66,7 @@ class UnknownSymbol(ApiError):
 
     def __init__(self, symbol: str, tracked: Iterable[str]) -> None:
         shown = symbol if len(symbol) <= 40 else symbol[:40] + "…"
-        super().__init__(
-            f"symbol {shown!r} is not tracked; tracked symbols: {', '.join(tracked)}"
-        )
+        super().__init__(f"symbol {shown!r} is not tracked; tracked symbols: {', '.join(tracked)}")
 
 
 class NoData(ApiError):

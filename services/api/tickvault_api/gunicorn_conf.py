@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from tickvault.config import load_settings
-
 from tickvault_api.settings import ApiSettings
 
 _settings = load_settings(ApiSettings)

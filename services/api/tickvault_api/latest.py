@@ -9,7 +9,6 @@ from flask_smorest import Blueprint
 
 from tickvault.codec import LatestPrice, latest_from_hash
 from tickvault.keys import RedisKeys
-
 from tickvault_api import schemas
 from tickvault_api.context import ApiContext, json_response
 from tickvault_api.errors import NoData

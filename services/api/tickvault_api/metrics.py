@@ -8,6 +8,7 @@ variable (tests, ``flask run``) each app keeps its own registry.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -47,10 +48,16 @@ class ApiMetrics:
             registry=self.registry,
         )
 
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+
     def observe(self, route: str, status: int, seconds: float) -> None:
         """Count one answered request."""
-        self.requests.labels(route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        children = self._children.get((route, status))
+        if children is None:  # labels() takes a lock: look each pair up once
+            children = (self.requests.labels(route, str(status)), self.latency.labels(route))
+            self._children[(route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> bytes:
         """Return the text exposition, merged across worker processes when multiprocess."""

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US, datetime_to_us, iso_ms
-
 from tickvault_api.errors import (
     InvalidParameter,
     InvalidRange,
@@ -65,10 +64,7 @@ def parse_time(raw: str | None, name: str) -> int:
     if raw is None or not raw.strip():
         raise InvalidParameter(f"parameter {name!r} is required (ISO 8601 or epoch milliseconds)")
     text = raw.strip()
-    if _EPOCH_MS.fullmatch(text):
-        us = int(text) * 1000
-    else:
-        us = _parse_iso(text, name)
+    us = int(text) * 1000 if _EPOCH_MS.fullmatch(text) else _parse_iso(text, name)
     if not MIN_TIME_US <= us <= MAX_TIME_US:
         raise InvalidTime(
             f"parameter {name!r} = {_shown(raw)} is outside the accepted span "
@@ -101,7 +97,8 @@ def parse_minute(raw: str) -> Window:
     if not match:
         raise InvalidTime(f"parameter 'minute' = {_shown(raw)} is not of the form YYYY-MM-DDTHH:MM")
     try:
-        minute = datetime(*(int(g) for g in match.groups()), tzinfo=UTC)  # type: ignore[misc]
+        year, month, day, hour, mins = (int(g) for g in match.groups())
+        minute = datetime(year, month, day, hour, mins, tzinfo=UTC)
     except ValueError:
         raise InvalidTime(f"parameter 'minute' = {_shown(raw)} is not a valid minute") from None
     start = datetime_to_us(minute)

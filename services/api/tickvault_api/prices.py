@@ -12,11 +12,10 @@ from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
 from tickvault.tick import iso_ms
-
 from tickvault_api import queries, schemas
 from tickvault_api.context import ApiContext, json_response
-from tickvault_api.errors import InvalidParameter, NoData
-from tickvault_api.exact import fmt, exact_midpoint
+from tickvault_api.errors import InvalidParameter, NoData, RangeTooLarge
+from tickvault_api.exact import exact_midpoint, fmt
 from tickvault_api.params import (
     HOUR_US,
     INTERVALS_US,
@@ -32,8 +31,7 @@ from tickvault_api.params import (
     parse_time,
     parse_window,
 )
-from tickvault_api.errors import RangeTooLarge
-from tickvault_api.shapes import at_body, range_body, stats_body, trade_body, times
+from tickvault_api.shapes import at_body, range_body, stats_body, times, trade_body
 
 ERRORS = (400, 404, 503)
 CSV_CHUNK = 5000
@@ -51,13 +49,7 @@ def _documented_errors(blp: Blueprint) -> Callable[[Callable[..., Any]], Callabl
 def make_blueprint(ctx: ApiContext) -> Blueprint:
     """Return the blueprint of the PostgreSQL-backed views."""
     blp = Blueprint("prices", __name__, url_prefix="/api/v1", description="Prices (PostgreSQL)")
-    max_width = ctx.settings.api_max_window_hours * HOUR_US
     errors = _documented_errors(blp)
-
-    def cached(key: tuple[Any, ...], end_us: int | None, compute: Callable[[], bytes]) -> bytes:
-        if ctx.cache.cacheable(end_us, ctx.clock_us()):
-            return ctx.cache.get_or_compute(key, compute)
-        return compute()
 
     @blp.route("/prices/<symbol>/at", parameters=[schemas.SYMBOL_PARAM])
     @blp.arguments(schemas.AtQuery, location="query", error_status_code=400)
@@ -65,23 +57,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
     @errors
     def at(args: dict[str, Any], symbol: str) -> Response:
         """The price at a second: the trade in force then (before) or the closest (nearest)."""
-        sym = parse_symbol(symbol, ctx.tracked)
-        t = parse_time(args.get("time"), "time")
-        match = args["match"]
-        second = floor_to(t, SECOND_US)
-        end = second + SECOND_US if match == "before" else t
-
-        def compute() -> bytes:
-            with ctx.stores.db() as conn:
-                if match == "before":
-                    row = queries.trade_before(conn, sym, second + SECOND_US)
-                else:
-                    row = queries.trade_nearest(conn, sym, t)
-            if row is None:
-                raise NoData(f"no trade of {sym} at or before {iso_ms(second + SECOND_US - 1)}")
-            return orjson.dumps(at_body(sym, t, second, row))
-
-        return json_response(cached(("at", sym, t, match), end, compute))
+        return answer_at(ctx, args, symbol)
 
     @blp.route("/prices/<symbol>/history", parameters=[schemas.SYMBOL_PARAM])
     @blp.arguments(schemas.HistoryQuery, location="query", error_status_code=400)
@@ -90,20 +66,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
     @errors
     def history(args: dict[str, Any], symbol: str) -> Response:
         """Trades with start <= trade_time < end, oldest first, keyset-paginated."""
-        sym = parse_symbol(symbol, ctx.tracked)
-        window = parse_window(args.get("start"), args.get("end"), max_width)
-        s = ctx.settings
-        limit = parse_limit(args.get("limit"), s.api_history_default_limit, s.api_history_max_limit)
-        after = decode_cursor(args["cursor"]) if args.get("cursor") else None
-        if args["format"] == "csv":
-            return _csv_response(ctx, sym, window, after)
-        with ctx.stores.db() as conn:
-            rows = queries.history_page(conn, sym, window, after, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        cursor = encode_cursor(rows[-1].trade_time, rows[-1].trade_id) if more else None
-        body = {"symbol": sym, "trades": [trade_body(r) for r in rows], "next_cursor": cursor}
-        return json_response(body)
+        return answer_history(ctx, args, symbol)
 
     @blp.route("/prices/<symbol>/range", parameters=[schemas.SYMBOL_PARAM])
     @blp.arguments(schemas.RangeQuery, location="query", error_status_code=400)
@@ -111,21 +74,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
     @errors
     def price_range(args: dict[str, Any], symbol: str) -> Response:
         """High and low (with their times), open, close, trades and volume of a minute or window."""
-        sym = parse_symbol(symbol, ctx.tracked)
-        minute = args.get("minute")
-        if minute is not None and (args.get("start") is not None or args.get("end") is not None):
-            raise InvalidParameter("give either 'minute' or 'start' and 'end', not both")
-        if minute is not None:
-            window = parse_minute(minute)
-        else:
-            window = parse_window(args.get("start"), args.get("end"), max_width)
-
-        def compute() -> bytes:
-            with ctx.stores.db() as conn:
-                agg = queries.aggregate(conn, sym, window)
-            return orjson.dumps(range_body(sym, window, agg))
-
-        return json_response(cached(("range", sym, window), window.end, compute))
+        return answer_price_range(ctx, args, symbol)
 
     @blp.route("/prices/<symbol>/stats", parameters=[schemas.SYMBOL_PARAM])
     @blp.arguments(schemas.WindowQuery, location="query", error_status_code=400)
@@ -133,21 +82,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
     @errors
     def stats(args: dict[str, Any], symbol: str) -> Response:
         """Exact statistics of a window, or of everything retained without one."""
-        sym = parse_symbol(symbol, ctx.tracked)
-        start, end = args.get("start"), args.get("end")
-        window: Window | None = None
-        if start is not None or end is not None:
-            window = parse_window(start, end, max_width)
-
-        def compute() -> bytes:
-            with ctx.stores.db() as conn:
-                agg = queries.aggregate(conn, sym, window)
-                pair = queries.median_pair(conn, sym, window, agg.count)
-            median = None if pair is None else exact_midpoint(*pair)
-            return orjson.dumps(stats_body(sym, window, agg, median))
-
-        end_us = None if window is None else window.end
-        return json_response(cached(("stats", sym, window), end_us, compute))
+        return answer_stats(ctx, args, symbol)
 
     @blp.route("/prices/<symbol>/candles", parameters=[schemas.SYMBOL_PARAM])
     @blp.arguments(schemas.CandlesQuery, location="query", error_status_code=400)
@@ -155,36 +90,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
     @errors
     def candles(args: dict[str, Any], symbol: str) -> Response:
         """OHLCV buckets that start in [start, end) (start rounded down to the interval)."""
-        sym = parse_symbol(symbol, ctx.tracked)
-        interval = args["interval"]
-        step = INTERVALS_US[interval]
-        window = parse_window(args.get("start"), args.get("end"), max_width)
-        first = floor_to(window.start, step)
-        last = ceil_to(window.end, step)
-        if (last - first) // step > ctx.settings.api_max_candles:
-            raise RangeTooLarge(
-                f"the window holds more than {ctx.settings.api_max_candles} {interval} candles; "
-                "ask for a shorter window or a wider interval"
-            )
-
-        def compute() -> bytes:
-            with ctx.stores.db() as conn:
-                rows = queries.candles(conn, sym, step, first, last)
-            items = [
-                {
-                    **times("open_time", r.open_time),
-                    "open": fmt(r.open),
-                    "high": fmt(r.high),
-                    "low": fmt(r.low),
-                    "close": fmt(r.close),
-                    "volume": fmt(r.volume),
-                    "trades": r.trades,
-                }
-                for r in rows
-            ]
-            return orjson.dumps({"symbol": sym, "interval": interval, "candles": items})
-
-        return json_response(cached(("candles", sym, interval, first, last), last, compute))
+        return answer_candles(ctx, args, symbol)
 
     @blp.route("/gaps")
     @blp.arguments(schemas.GapsQuery, location="query", error_status_code=400)
@@ -192,21 +98,150 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
     @errors
     def gaps(args: dict[str, Any]) -> Response:
         """Detected gaps in trade ids, most recent first, and whether each was filled."""
-        raw = args.get("symbol")
-        sym = parse_symbol(raw, ctx.tracked) if raw else None
+        return answer_gaps(ctx, args)
+
+    return blp
+
+
+def _max_width(ctx: ApiContext) -> int:
+    return ctx.settings.api_max_window_hours * HOUR_US
+
+
+def cached(
+    ctx: ApiContext, key: tuple[Any, ...], end_us: int | None, compute: Callable[[], bytes]
+) -> bytes:
+    """Return *compute()*, from the cache when the window is wholly, safely in the past."""
+    if ctx.cache.cacheable(end_us, ctx.clock_us()):
+        return ctx.cache.get_or_compute(key, compute)
+    return compute()
+
+
+def answer_at(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+    """Answer the price at a second."""
+    sym = parse_symbol(symbol, ctx.tracked)
+    t = parse_time(args.get("time"), "time")
+    match = args["match"]
+    second = floor_to(t, SECOND_US)
+    end = second + SECOND_US if match == "before" else t
+
+    def compute() -> bytes:
         with ctx.stores.db() as conn:
-            rows = queries.gaps(conn, sym, 1000)
-        out = [
+            if match == "before":
+                row = queries.trade_before(conn, sym, second + SECOND_US)
+            else:
+                row = queries.trade_nearest(conn, sym, t)
+        if row is None:
+            raise NoData(f"no trade of {sym} at or before {iso_ms(second + SECOND_US - 1)}")
+        return orjson.dumps(at_body(sym, t, second, row))
+
+    return json_response(cached(ctx, ("at", sym, t, match), end, compute))
+
+
+def answer_history(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+    """Answer a page (or a CSV stream) of trades."""
+    sym = parse_symbol(symbol, ctx.tracked)
+    window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
+    s = ctx.settings
+    limit = parse_limit(args.get("limit"), s.api_history_default_limit, s.api_history_max_limit)
+    after = decode_cursor(args["cursor"]) if args.get("cursor") else None
+    if args["format"] == "csv":
+        return _csv_response(ctx, sym, window, after)
+    with ctx.stores.db() as conn:
+        rows = queries.history_page(conn, sym, window, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = encode_cursor(rows[-1].trade_time, rows[-1].trade_id) if more else None
+    body = {"symbol": sym, "trades": [trade_body(r) for r in rows], "next_cursor": cursor}
+    return json_response(body)
+
+
+def answer_price_range(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+    """Answer the high, low, open and close of a minute or window."""
+    sym = parse_symbol(symbol, ctx.tracked)
+    minute = args.get("minute")
+    if minute is not None and (args.get("start") is not None or args.get("end") is not None):
+        raise InvalidParameter("give either 'minute' or 'start' and 'end', not both")
+    if minute is not None:
+        window = parse_minute(minute)
+    else:
+        window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
+
+    def compute() -> bytes:
+        with ctx.stores.db() as conn:
+            agg = queries.aggregate(conn, sym, window)
+        return orjson.dumps(range_body(sym, window, agg))
+
+    return json_response(cached(ctx, ("range", sym, window), window.end, compute))
+
+
+def answer_stats(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+    """Answer the statistics of a window."""
+    sym = parse_symbol(symbol, ctx.tracked)
+    start, end = args.get("start"), args.get("end")
+    window: Window | None = None
+    if start is not None or end is not None:
+        window = parse_window(start, end, _max_width(ctx))
+
+    def compute() -> bytes:
+        with ctx.stores.db() as conn:
+            agg = queries.aggregate(conn, sym, window)
+            pair = queries.median_pair(conn, sym, window, agg.count)
+        median = None if pair is None else exact_midpoint(*pair)
+        return orjson.dumps(stats_body(sym, window, agg, median))
+
+    end_us = None if window is None else window.end
+    return json_response(cached(ctx, ("stats", sym, window), end_us, compute))
+
+
+def answer_candles(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+    """Answer OHLCV candles."""
+    sym = parse_symbol(symbol, ctx.tracked)
+    interval = args["interval"]
+    step = INTERVALS_US[interval]
+    window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
+    first = floor_to(window.start, step)
+    last = ceil_to(window.end, step)
+    if (last - first) // step > ctx.settings.api_max_candles:
+        raise RangeTooLarge(
+            f"the window holds more than {ctx.settings.api_max_candles} {interval} candles; "
+            "ask for a shorter window or a wider interval"
+        )
+
+    def compute() -> bytes:
+        with ctx.stores.db() as conn:
+            rows = queries.candles(conn, sym, step, first, last)
+        items = [
             {
-                **{k: v for k, v in r.items() if k not in ("detected_at", "filled_at")},
-                **times("detected_at", r["detected_at"]),
-                **times("filled_at", r["filled_at"]),
+                **times("open_time", r.open_time),
+                "open": fmt(r.open),
+                "high": fmt(r.high),
+                "low": fmt(r.low),
+                "close": fmt(r.close),
+                "volume": fmt(r.volume),
+                "trades": r.trades,
             }
             for r in rows
         ]
-        return json_response({"gaps": out})
+        return orjson.dumps({"symbol": sym, "interval": interval, "candles": items})
 
-    return blp
+    return json_response(cached(ctx, ("candles", sym, interval, first, last), last, compute))
+
+
+def answer_gaps(ctx: ApiContext, args: dict[str, Any]) -> Response:
+    """Answer the detected gaps."""
+    raw = args.get("symbol")
+    sym = parse_symbol(raw, ctx.tracked) if raw else None
+    with ctx.stores.db() as conn:
+        rows = queries.gaps(conn, sym, 1000)
+    out = [
+        {
+            **{k: v for k, v in r.items() if k not in ("detected_at", "filled_at")},
+            **times("detected_at", r["detected_at"]),
+            **times("filled_at", r["filled_at"]),
+        }
+        for r in rows
+    ]
+    return json_response({"gaps": out})
 
 
 def _csv_response(
@@ -246,6 +281,4 @@ def _csv_response(
                 rows = queries.history_page(conn, symbol, window, position, CSV_CHUNK)
 
     headers = {"Content-Disposition": f'attachment; filename="{symbol}-trades.csv"'}
-    return Response(
-        stream_with_context(generate()), mimetype="text/csv", headers=headers
-    )
+    return Response(stream_with_context(generate()), mimetype="text/csv", headers=headers)

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US, datetime_to_us, us_to_datetime
-
 from tickvault_api.params import MINUTE_US, Window, ceil_to, floor_to
 from tickvault_api.shapes import Aggregate, TradeRow, median_ranks
 
@@ -231,9 +230,7 @@ def candles(
             "end": us_to_datetime(end_us),
         },
     )
-    return [
-        CandleRow(datetime_to_us(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows
-    ]
+    return [CandleRow(datetime_to_us(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows]
 
 
 def gaps(conn: Connection, symbol: str | None, limit: int) -> list[dict[str, Any]]:

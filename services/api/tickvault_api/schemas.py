@@ -9,6 +9,8 @@ schemathesis test checks every response against these).
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from tickvault_api.params import FORMATS, INTERVALS_US, MATCHES
@@ -47,7 +49,7 @@ def _dec(description: str, nullable: bool = False) -> fields.String:
     )
 
 
-def _times(name: str, nullable: bool = False) -> dict[str, fields.Field]:
+def _times(name: str, nullable: bool = False) -> dict[str, fields.Field[Any]]:
     return {
         name: fields.String(
             required=True, allow_none=nullable, metadata={"description": "ISO 8601 UTC, ms, Z"}

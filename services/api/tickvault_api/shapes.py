@@ -12,7 +12,6 @@ from typing import Any
 
 from tickvault.codec import LatestPrice
 from tickvault.tick import iso_ms
-
 from tickvault_api import exact
 from tickvault_api.params import Window
 

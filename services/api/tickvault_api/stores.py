@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import redis
@@ -27,7 +27,6 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tickvault.db.engine import make_engine
-
 from tickvault_api.errors import Unavailable
 from tickvault_api.settings import ApiSettings
 
@@ -119,10 +118,8 @@ class Stores:
     def ping(self) -> dict[str, bool]:
         """Return whether each store answers."""
         status = {"redis": False, "postgresql": False}
-        try:
+        with suppress(redis.RedisError):
             status["redis"] = bool(self.redis.ping())
-        except redis.RedisError:
-            pass
         try:
             with self.engine.connect() as conn:
                 status["postgresql"] = conn.execute(text("SELECT 1")).scalar() == 1

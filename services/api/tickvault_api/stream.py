@@ -15,11 +15,10 @@ from typing import Any
 
 import orjson
 import redis
-from flask import Response, request, stream_with_context
+from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
 from tickvault.keys import RedisKeys
-
 from tickvault_api import schemas
 from tickvault_api.context import ApiContext
 from tickvault_api.errors import Unavailable
@@ -77,14 +76,14 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
         ]
         body = _relay(pubsub, set(wanted), first, ctx.settings.api_stream_max_seconds)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return Response(
-            stream_with_context(body), mimetype="text/event-stream", headers=headers
-        )
+        return Response(stream_with_context(body), mimetype="text/event-stream", headers=headers)
 
     return blp
 
 
-def _relay(pubsub: Any, wanted: set[str], first: list[bytes], max_seconds: float) -> Iterator[bytes]:
+def _relay(
+    pubsub: Any, wanted: set[str], first: list[bytes], max_seconds: float
+) -> Iterator[bytes]:
     """Yield the snapshot, then every wanted message, until the time is up or Redis fails."""
     try:
         yield b"retry: 2000\n\n"

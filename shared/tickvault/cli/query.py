@@ -91,7 +91,9 @@ def fetch(base: str, path: str, params: dict[str, Any] | None = None) -> Any:
         except (ValueError, KeyError, TypeError):
             raise QueryFailed(f"HTTP {exc.code} from {url}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise QueryFailed(f"cannot reach the API at {base} ({exc}); is tickvault-api running?")
+        raise QueryFailed(
+            f"cannot reach the API at {base} ({exc}); is tickvault-api running?"
+        ) from None
 
 
 def ask(args: argparse.Namespace) -> Any:
@@ -108,7 +110,9 @@ def ask(args: argparse.Namespace) -> Any:
     if cmd == "history":
         return _history(base, prefix, args)
     if cmd == "range":
-        return fetch(base, f"{prefix}/range", {"minute": args.minute, "start": args.start, "end": args.end})
+        return fetch(
+            base, f"{prefix}/range", {"minute": args.minute, "start": args.start, "end": args.end}
+        )
     if cmd == "stats":
         return fetch(base, f"{prefix}/stats", {"start": args.start, "end": args.end})
     return fetch(
@@ -135,14 +139,14 @@ def _history(base: str, prefix: str, args: argparse.Namespace) -> dict[str, Any]
 def render(cmd: str, body: Any) -> Table:
     """Return a rich table of an answer."""
     if cmd == "latest":
-        rows = body["prices"] if "prices" in body else [body]
+        rows = body.get("prices", [body])
         return _table(rows, ("symbol", "price", "quantity", "trade_id", "trade_time", "age_ms"))
     if cmd == "history":
-        cols = ("trade_id", "price", "quantity", "trade_time", "is_buyer_maker")
-        return _table(body["trades"], cols, title=body["symbol"])
+        columns = ("trade_id", "price", "quantity", "trade_time", "is_buyer_maker")
+        return _table(body["trades"], columns, title=body["symbol"])
     if cmd == "candles":
-        cols = ("open_time", "open", "high", "low", "close", "volume", "trades")
-        return _table(body["candles"], cols, title=f"{body['symbol']} {body['interval']}")
+        ohlcv = ("open_time", "open", "high", "low", "close", "volume", "trades")
+        return _table(body["candles"], ohlcv, title=f"{body['symbol']} {body['interval']}")
     table = Table("field", "value", title=body.get("symbol"))
     for key, value in body.items():
         if key != "symbol" and not key.endswith("_ms"):

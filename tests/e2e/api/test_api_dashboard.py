@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from tests.integration.api.loading import store_ticks, to_tick
 from tests.support.recordings import all_recorded_trades
+
 from tickvault.codec import latest_message, latest_to_hash
 from tickvault.db import migrate
 from tickvault.keys import RedisKeys

@@ -13,11 +13,13 @@ import pytest
 from flask.testing import FlaskClient
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role, store_ticks, to_tick
 from tests.support.recordings import RecordedTrade, all_recorded_trades
+
 from tickvault.codec import latest_to_hash
 from tickvault.db import migrate
 from tickvault.keys import RedisKeys
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
+
 
 @pytest.fixture(scope="session")
 def recorded() -> dict[str, list[RecordedTrade]]:

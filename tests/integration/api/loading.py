@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import make_url
-
 from tests.support.recordings import RecordedTrade
+
 from tickvault.tick import Source, Tick
 
 READ_ONLY_ROLE = "tickvault_api"

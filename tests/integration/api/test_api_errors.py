@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import psycopg2
 import pytest
 import redis
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
-
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role
+
 from tickvault.db.engine import libpq_dsn
 from tickvault.keys import RedisKeys
 from tickvault_api import create_app
@@ -32,13 +31,25 @@ def error_of(client: FlaskClient, url: str, status: int) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("url", "code"),
     [
-        (f"{BTC}/history?start=2024-08-09T00:00:00Z&end=2024-08-09T00:01:00Z&limit=0", "invalid_parameter"),
-        (f"{BTC}/history?start=2024-08-09T00:00:00Z&end=2024-08-09T00:01:00Z&limit=abc", "invalid_parameter"),
-        (f"{BTC}/history?start=2024-08-09T00:00:00Z&end=2024-08-09T00:01:00Z&cursor=zzz", "invalid_parameter"),
+        (
+            f"{BTC}/history?start=2024-08-09T00:00:00Z&end=2024-08-09T00:01:00Z&limit=0",
+            "invalid_parameter",
+        ),
+        (
+            f"{BTC}/history?start=2024-08-09T00:00:00Z&end=2024-08-09T00:01:00Z&limit=abc",
+            "invalid_parameter",
+        ),
+        (
+            f"{BTC}/history?start=2024-08-09T00:00:00Z&end=2024-08-09T00:01:00Z&cursor=zzz",
+            "invalid_parameter",
+        ),
         (f"{BTC}/history?start=2024-08-09T00:00:00Z", "invalid_parameter"),
         (f"{BTC}/at?time=2024-08-09T00:00:00Z&match=closest", "invalid_parameter"),
         (f"{BTC}/candles?interval=2m&start=1723161600000&end=1723161660000", "invalid_parameter"),
-        (f"{BTC}/range?minute=2024-08-09T00:00&start=1723161600000&end=1723161660000", "invalid_parameter"),
+        (
+            f"{BTC}/range?minute=2024-08-09T00:00&start=1723161600000&end=1723161660000",
+            "invalid_parameter",
+        ),
         (f"{BTC}/at?time=yesterday", "invalid_time"),
         (f"{BTC}/at?time=99999999999999999", "invalid_time"),
         (f"{BTC}/range?minute=2024-08-09T25:00", "invalid_time"),
@@ -46,7 +57,10 @@ def error_of(client: FlaskClient, url: str, status: int) -> dict[str, str]:
         (f"{BTC}/stats?start=2024-08-09T00:01:00Z&end=2024-08-09T00:00:00Z", "invalid_range"),
         (f"{BTC}/history?start=1723161600000&end=1723161600000", "invalid_range"),
         (f"{BTC}/stats?start=2024-01-01T00:00:00Z&end=2024-08-09T00:00:00Z", "range_too_large"),
-        (f"{BTC}/candles?interval=1s&start=2024-08-08T00:00:00Z&end=2024-08-09T00:00:00Z", "range_too_large"),
+        (
+            f"{BTC}/candles?interval=1s&start=2024-08-08T00:00:00Z&end=2024-08-09T00:00:00Z",
+            "range_too_large",
+        ),
         ("/api/v1/prices/DOGEUSDT/latest", "unknown_symbol"),
         ("/api/v1/prices/DOGEUSDT/at?time=1723161600000", "unknown_symbol"),
         ("/api/v1/gaps?symbol=nope", "unknown_symbol"),
@@ -130,10 +144,17 @@ def test_api_role_cannot_write(recordings_db: str) -> None:
 
 
 def test_readyz_and_metrics_when_healthy(client: FlaskClient) -> None:
-    assert client.get("/readyz").get_json() == {"status": "ready", "redis": True, "postgresql": True}
+    assert client.get("/readyz").get_json() == {
+        "status": "ready",
+        "redis": True,
+        "postgresql": True,
+    }
     client.get(f"{BTC}/latest")
     metrics = client.get("/metrics").data.decode()
-    assert 'tickvault_api_requests_total{route="/api/v1/prices/<symbol>/latest",status="200"} 1.0' in metrics
+    assert (
+        'tickvault_api_requests_total{route="/api/v1/prices/<symbol>/latest",status="200"} 1.0'
+        in metrics
+    )
 
 
 def test_stream_sends_the_snapshot_then_each_new_price(

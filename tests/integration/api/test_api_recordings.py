@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-
 from tests.integration.api import expected as ex
 from tests.support.recordings import RecordedTrade
 
@@ -34,7 +33,9 @@ def test_latest_is_the_last_recorded_trade(
     for price in body["prices"]:
         last = trades[price["symbol"]][-1]
         assert (price["trade_id"], price["price"], price["quantity"]) == (
-            last.trade_id, last.price, last.quantity
+            last.trade_id,
+            last.price,
+            last.quantity,
         )
         assert (price["trade_time"], price["trade_time_ms"]) == (ex.iso(last.ms), last.ms)
     one = get(client, "/api/v1/prices/ethusdt/latest")
@@ -62,7 +63,9 @@ def test_price_at_every_second_matches_the_recording(
                 continue
             body = get(client, url)
             assert (body["trade_id"], body["price"], body["trade_time_ms"]) == (
-                want.trade_id, want.price, want.ms
+                want.trade_id,
+                want.price,
+                want.ms,
             )
             assert body["in_second"] == (want.ms >= second)
             assert body["requested_ms"] == second + 250
@@ -76,7 +79,9 @@ def test_price_nearest_matches_the_recording(
 ) -> None:
     for symbol, ts in trades.items():
         for at in range(ts[0].ms - 5000, ts[-1].ms + 5000, 997):
-            want = min(ts, key=lambda t: (abs(t.ms - at), t.ms, -t.trade_id if t.ms <= at else t.trade_id))
+            want = min(
+                ts, key=lambda t: (abs(t.ms - at), t.ms, -t.trade_id if t.ms <= at else t.trade_id)
+            )
             body = get(client, f"/api/v1/prices/{symbol}/at?time={at}&match=nearest")
             assert (body["trade_id"], body["price"]) == (want.trade_id, want.price), at
 
@@ -118,7 +123,9 @@ def test_stats_over_windows_match_the_recording(
 
     start_ms, end_ms = parse_time(start, "start") // 1000, parse_time(end, "end") // 1000
     for symbol, ts in trades.items():
-        body = get(client, f"/api/v1/prices/{symbol}/stats?start={start}&end={end}".replace("+", "%2B"))
+        body = get(
+            client, f"/api/v1/prices/{symbol}/stats?start={start}&end={end}".replace("+", "%2B")
+        )
         _assert_stats(body, ex.stats_of(ex.window(ts, start_ms, end_ms)))
         assert body["start_ms"] == start_ms and body["end_ms"] == end_ms
 
@@ -165,7 +172,9 @@ def test_candles_match_the_recording(
 
     start_ms, end_ms = parse_time(start, "start") // 1000, parse_time(end, "end") // 1000
     for symbol, ts in trades.items():
-        body = get(client, f"/api/v1/prices/{symbol}/candles?interval={interval}&start={start}&end={end}")
+        body = get(
+            client, f"/api/v1/prices/{symbol}/candles?interval={interval}&start={start}&end={end}"
+        )
         assert body["candles"] == ex.candles_of(ex.window(ts, start_ms, end_ms), step)
         assert body["interval"] == interval
 
@@ -175,7 +184,9 @@ def test_history_pages_neither_skip_nor_repeat(
     client: FlaskClient, trades: dict[str, list[ex.T]], limit: int
 ) -> None:
     symbol, ts = "BTCUSDT", trades["BTCUSDT"]
-    start, end = (ts[0].ms + 30_000, ts[0].ms + 33_000) if limit < 100 else (ts[0].ms, ts[-1].ms + 1)
+    start, end = (
+        (ts[0].ms + 30_000, ts[0].ms + 33_000) if limit < 100 else (ts[0].ms, ts[-1].ms + 1)
+    )
     got: list[dict[str, Any]] = []
     url = f"/api/v1/prices/{symbol}/history?start={start}&end={end}&limit={limit}"
     cursor = None
@@ -187,9 +198,10 @@ def test_history_pages_neither_skip_nor_repeat(
         if cursor is None:
             break
     want = ex.window(ts, start, end)
-    assert [(t["trade_id"], t["price"], t["quantity"], t["trade_time_ms"], t["is_buyer_maker"]) for t in got] == [
-        (t.trade_id, t.price, t.quantity, t.ms, t.maker) for t in want
-    ]
+    assert [
+        (t["trade_id"], t["price"], t["quantity"], t["trade_time_ms"], t["is_buyer_maker"])
+        for t in got
+    ] == [(t.trade_id, t.price, t.quantity, t.ms, t.maker) for t in want]
 
 
 def test_history_as_csv_streams_every_trade_with_a_header(
@@ -202,7 +214,7 @@ def test_history_as_csv_streams_every_trade_with_a_header(
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0] == "trade_id,price,quantity,trade_time,trade_time_ms,is_buyer_maker"
     want = [
-        f"{t.trade_id},{t.price},{t.quantity},{ex.iso(t.ms)},{t.ms},{'true' if t.maker else 'false'}"
+        f"{t.trade_id},{t.price},{t.quantity},{ex.iso(t.ms)},{t.ms},{str(t.maker).lower()}"
         for t in ts
     ]
     assert lines[1:] == want

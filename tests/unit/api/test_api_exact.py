@@ -22,10 +22,12 @@ def _reference(value: Fraction, sqrt: bool = False) -> str:
         return format(d.quantize(Decimal("1e-10"), rounding=ROUND_HALF_EVEN), "f")
 
 
-@given(st.fractions(min_value=-10**9, max_value=10**9, max_denominator=10**12))
+@given(st.fractions(min_value=-(10**9), max_value=10**9, max_denominator=10**12))
 def test_round_fraction_matches_decimal(value: Fraction) -> None:
     got = exact.round_fraction(value)
-    assert got == _reference(value) or (Fraction(Decimal(got)) == 0 and Decimal(_reference(value)) == 0)
+    assert got == _reference(value) or (
+        Fraction(Decimal(got)) == 0 and Decimal(_reference(value)) == 0
+    )
 
 
 @given(st.fractions(min_value=0, max_value=10**12, max_denominator=10**12))

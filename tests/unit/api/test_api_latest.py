@@ -104,7 +104,9 @@ def test_cli_prints_json_and_tables(server: str, capsys: pytest.CaptureFixture[s
     assert "61000.01000000" in capsys.readouterr().out
 
 
-def test_cli_reports_api_errors_in_one_line(server: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_api_errors_in_one_line(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert tickvault_main(["query", "--url", server, "latest", "DOGEUSDT"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("tickvault query: unknown_symbol:") and "BTCUSDT, ETHUSDT" in err

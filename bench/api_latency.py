@@ -1,0 +1,239 @@
+"""Benchmark the API: ``latest`` against a bare Flask + Redis endpoint, and at/range/stats.
+
+    python bench/api_latency.py [--reload] [--workers 2] [--threads 8] [--seconds 10]
+
+1. Loads a full synthetic day (BTCUSDT ~3M trades, ETHUSDT ~1.5M) into the dedicated
+   database ``tickvault_bench_api`` (once; ``--reload`` forces it).
+2. Runs ``tickvault-api`` and the bare app under Gunicorn with the same settings, and drives
+   both with ``wrk`` (Debian package ``wrk``) at 32 connections: requests/s and p99.
+3. Measures ``at`` and ``range`` latency (p50/p99, sequential keep-alive requests at random
+   instants of the day) and ``stats`` over the whole day, with the result cache off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import redis
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from api_dataset import DAY, load, loaded
+from tickvault.codec import latest_to_hash
+from tickvault.db import migrate
+from tickvault.db.engine import make_engine
+from tickvault.keys import RedisKeys
+from tickvault.tick import Tick
+
+BENCH_DB = "tickvault_bench_api"
+PREFIX = "tvbench-api"
+DAY_MS = int(DAY.timestamp() * 1000)
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server at {url} never became ready")
+
+
+def start(cmd: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(ready)
+    return proc
+
+
+def wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    assert p99 is not None, out
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return rps, float(p99.group(1)) * scale
+
+
+def timed(host: str, port: int, paths: list[str]) -> list[float]:
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    out = []
+    for path in paths:
+        t0 = time.perf_counter()
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        out.append((time.perf_counter() - t0) * 1000)
+        assert response.status == 200, (path, response.status)
+    conn.close()
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(len(values) * q))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reload", action="store_true")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
+
+    base = os.environ.get(
+        "TICKVAULT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tickvault"
+    )
+    db_url = make_url(base).set(database=BENCH_DB).render_as_string(hide_password=False)
+    redis_url = os.environ.get("TICKVAULT_REDIS_URL", "redis://127.0.0.1:6379/0")
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    if args.reload or not loaded(engine):
+        t0 = time.perf_counter()
+        load(engine)
+        print(f"loaded the synthetic day in {time.perf_counter() - t0:.0f} s")
+    engine.dispose()
+
+    client = redis.Redis.from_url(redis_url)
+    tick = Tick(
+        "BTCUSDT", 1, "61000.01000000", "0.00100000", DAY_MS * 1000, DAY_MS * 1000, False, 0
+    )
+    client.hset(RedisKeys(PREFIX).latest("BTCUSDT"), mapping=latest_to_hash(tick))
+
+    metrics_dir = tempfile.mkdtemp(prefix="tvbench-metrics-")
+    env = {
+        **os.environ,
+        "TICKVAULT_DATABASE_URL": db_url,
+        "TICKVAULT_REDIS_URL": redis_url,
+        "TICKVAULT_REDIS_PREFIX": PREFIX,
+        "TICKVAULT_API_WORKERS": str(args.workers),
+        "TICKVAULT_API_THREADS": str(args.threads),
+        "TICKVAULT_API_CACHE_TTL_SECONDS": "0",
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+    }
+    api_port, bare_port = free_port(), free_port()
+    api = start(
+        [sys.executable, "-m", "tickvault_api"],
+        {**env, "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}"},
+        f"http://127.0.0.1:{api_port}/readyz",
+    )
+    bare = start(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--chdir",
+            str(Path(__file__).parent),
+            "-k",
+            "gthread",
+            "-w",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "-b",
+            f"127.0.0.1:{bare_port}",
+            "api_bare:create()",
+        ],
+        env,
+        f"http://127.0.0.1:{bare_port}/latest/BTCUSDT",
+    )
+    try:
+        api_url = f"http://127.0.0.1:{api_port}/api/v1/prices/BTCUSDT/latest"
+        bare_url = f"http://127.0.0.1:{bare_port}/latest/BTCUSDT"
+        wrk(api_url, 2, args.connections)  # warm up both
+        wrk(bare_url, 2, args.connections)
+        # Alternate the two a few times: other load on the machine hits both alike.
+        rounds = [
+            (
+                wrk(bare_url, args.seconds, args.connections),
+                wrk(api_url, args.seconds, args.connections),
+            )
+            for _ in range(args.rounds)
+        ]
+        for i, ((b_rps, _), (a_rps, _)) in enumerate(rounds, 1):
+            print(
+                f"round {i}: bare {b_rps:8.0f} req/s, latest {a_rps:8.0f} req/s, "
+                f"{a_rps / b_rps:6.1%}"
+            )
+        (bare_rps, bare_p99), (api_rps, api_p99) = sorted(rounds, key=lambda r: r[1][0] / r[0][0])[
+            len(rounds) // 2
+        ]
+        print("median round:")
+        print(f"bare Flask+Redis: {bare_rps:8.0f} req/s  p99 {bare_p99:6.2f} ms")
+        print(f"tickvault latest: {api_rps:8.0f} req/s  p99 {api_p99:6.2f} ms")
+        print(f"latest / bare   : {api_rps / bare_rps:6.1%}  (aim >= 80%)")
+
+        rng = random.Random(1)
+        at = [
+            f"/api/v1/prices/{rng.choice(SYMBOLS)}/at?time={DAY_MS + rng.randrange(86_400_000)}"
+            for _ in range(args.samples)
+        ]
+        minutes = [
+            f"/api/v1/prices/{rng.choice(('BTCUSDT', 'ETHUSDT'))}/range?minute="
+            + time.strftime(
+                "%Y-%m-%dT%H:%M", time.gmtime(DAY_MS // 1000 + 60 * rng.randrange(1440))
+            )
+            for _ in range(args.samples)
+        ]
+        for name, paths in (("at", at), ("range", minutes)):
+            ms = timed("127.0.0.1", api_port, paths)
+            print(
+                f"{name:5} p50 {pct(ms, 0.5):6.2f} ms  p99 {pct(ms, 0.99):6.2f} ms"
+                "  (aim p99 <= 5 ms)"
+            )
+        day = f"start={DAY_MS}&end={DAY_MS + 86_400_000}"
+        for symbol in ("BTCUSDT", "ETHUSDT"):
+            ms = timed("127.0.0.1", api_port, [f"/api/v1/prices/{symbol}/stats?{day}"] * 7)
+            print(
+                f"stats {symbol} whole day: median {statistics.median(ms):6.1f} ms  "
+                f"max {max(ms):6.1f} ms  (aim <= 300 ms)"
+            )
+        edge = f"start={DAY_MS + 12_345}&end={DAY_MS + 86_400_000 - 54_321}"
+        ms = timed("127.0.0.1", api_port, [f"/api/v1/prices/BTCUSDT/stats?{edge}"] * 7)
+        print(
+            f"stats BTCUSDT day with partial edge minutes: median {statistics.median(ms):6.1f} ms"
+        )
+    finally:
+        for proc in (api, bare):
+            proc.terminate()
+            proc.wait(timeout=30)
+        client.delete(RedisKeys(PREFIX).latest("BTCUSDT"))
+        client.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
