@@ -36,11 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--check", action="store_true",
                         help="exit 0 when a collector heartbeat is fresh, 1 otherwise")
+    parser.add_argument("--audit-once", action="store_true",
+                        help="find trade ids missing from PostgreSQL, refill them from REST, "
+                             "exit (0: all refilled, 1: some unfillable, 3: lease held)")
     args = parser.parse_args(argv)
     settings = load_settings(CollectorSettings)
     if args.check:
         return check(settings)
     configure_logging(settings.log_level, json_lines=settings.log_json, service="collector")
+    if args.audit_once:
+        from tickvault_collector.audit_run import audit_once
+
+        return asyncio.run(audit_once(settings))
     return asyncio.run(run(settings))
 
 

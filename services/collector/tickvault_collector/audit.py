@@ -1,0 +1,230 @@
+"""The gap auditor: find trade ids missing from PostgreSQL and refill them from REST.
+
+The collector only knows the gaps it saw; trades can also vanish after it published them
+(Redis restarted with entries unread, a stream trimmed under a stalled writer). The auditor
+looks at what ``trades`` actually holds: per symbol and per hourly partition, a window
+``lead(trade_id)`` finds the holes between stored ids, and partitions are stitched at their
+edges. Holes, the stored tail up to the exchange's latest id, and every ``trade_gaps`` range
+not yet ``filled`` are refilled from ``historicalTrades`` through the collector's own paced
+REST client and published to the stream (``source=audit``) with gap records
+(``found_by=auditor``), so the writer stores them exactly once like any other entry.
+One auditor runs at a time (the ``audit_lease`` key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+import redis.asyncio as aioredis
+from sqlalchemy import Engine, text
+
+from tickvault.codec import GapRecord, GapStatus
+from tickvault.db.engine import make_engine
+from tickvault.db.partitions import TRADES, existing_partitions
+from tickvault.errors import ExchangeError
+from tickvault.keys import RedisKeys
+from tickvault.tick import Source, datetime_to_us
+from tickvault_collector.audit_plan import (
+    IdRange,
+    OpenRecord,
+    holes_between,
+    merge,
+    plan_symbol,
+    record_outcome,
+    stitch,
+)
+from tickvault_collector.gaps import GapBook, plan_page
+from tickvault_collector.publisher import Publisher
+from tickvault_collector.rest import RestClient
+
+log = logging.getLogger(__name__)
+
+AUDITOR = "auditor"
+FAILED_PAGES_BEFORE_GIVING_UP = 5
+LEASE_S = 900
+
+_HOLES = text(
+    "SELECT trade_id, nxt FROM (SELECT trade_id, lead(trade_id) OVER (ORDER BY trade_id) AS nxt"
+    " FROM trades WHERE symbol = :s AND trade_time >= :lo AND trade_time < :hi) AS x"
+    " WHERE nxt > trade_id + 1"
+)
+_SPAN = text(
+    "SELECT min(trade_id), max(trade_id), count(*) FROM trades"
+    " WHERE symbol = :s AND trade_time >= :lo AND trade_time < :hi"
+)
+_OPEN = text(
+    "SELECT first_id, last_id, status, found_by, detected_at FROM trade_gaps"
+    " WHERE symbol = :s AND status <> 'filled' ORDER BY first_id, last_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What PostgreSQL holds of one symbol."""
+
+    rows: int
+    span: IdRange | None
+    holes: list[IdRange]
+    records: list[OpenRecord]
+
+
+@dataclass(slots=True)
+class SymbolReport:
+    """What one audit pass found and did for one symbol."""
+
+    rows: int = 0
+    holes: int = 0
+    missing: int = 0
+    refilled: int = 0
+    unfillable: list[IdRange] = field(default_factory=list)
+    records_closed: int = 0
+
+
+def scan_symbol(engine: Engine, symbol: str) -> Scan:
+    """Scan every ``trades`` partition for *symbol*'s holes; read its open gap records."""
+    pairs: list[tuple[int, int]] = []
+    spans: list[IdRange] = []
+    rows = 0
+    with engine.connect() as conn:
+        for start in sorted(existing_partitions(conn, TRADES).values()):
+            window = {"s": symbol, "lo": start, "hi": start + timedelta(hours=1)}
+            low, high, count = conn.execute(_SPAN, window).one()
+            if not count:
+                continue
+            rows += int(count)
+            spans.append((int(low), int(high)))
+            pairs += [(int(a), int(b)) for a, b in conn.execute(_HOLES, window)]
+        records = [
+            OpenRecord(int(a), int(b), str(st), str(by), _us(at))
+            for a, b, st, by, at in conn.execute(_OPEN, {"s": symbol})
+        ]
+    span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
+    return Scan(rows, span, merge(holes_between(pairs) + stitch(spans)), records)
+
+
+def _us(value: datetime) -> int:
+    return datetime_to_us(value)
+
+
+class Auditor:
+    """One audit pass over every configured symbol."""
+
+    def __init__(self, symbols: tuple[str, ...], database_url: str, rest: RestClient,
+                 publisher: Publisher, *, tail: bool = True) -> None:
+        self._symbols = symbols
+        self._url = database_url
+        self._rest = rest
+        self._pub = publisher
+        self._tail = tail
+
+    async def run_once(self) -> dict[str, SymbolReport]:
+        """Audit every symbol; return what was found and refilled."""
+        engine = make_engine(self._url, application_name="tickvault-auditor")
+        try:
+            return {s: await self._audit(engine, s) for s in self._symbols}
+        finally:
+            engine.dispose()
+
+    async def _audit(self, engine: Engine, symbol: str) -> SymbolReport:
+        scan = await asyncio.to_thread(scan_symbol, engine, symbol)
+        latest = await self._latest(symbol) if self._tail else None
+        plan = plan_symbol(scan.holes, scan.span, scan.records, latest)
+        report = SymbolReport(rows=scan.rows, holes=len(plan.holes),
+                              missing=sum(b - a + 1 for a, b in plan.holes))
+        now = _now_us()
+        await self._pub.publish([GapRecord(symbol, a, b, GapStatus.DETECTED, now, None, AUDITOR)
+                                 for a, b in plan.holes])
+        report.refilled, report.unfillable = await self._refill(symbol, plan.fetch)
+        done = _now_us()
+        closing = [
+            GapRecord(symbol, a, b, _status(not _touches((a, b), report.unfillable)), now, done,
+                      AUDITOR)
+            for a, b in plan.holes
+        ]
+        for record in scan.records:
+            outcome = record_outcome(record, scan.span, plan.fetch, report.unfillable)
+            if outcome is None or (not outcome and record.status == GapStatus.UNFILLABLE):
+                continue
+            closing.append(GapRecord(symbol, record.first_id, record.last_id,
+                                     _status(outcome), record.detected_at, done,
+                                     record.found_by))
+            report.records_closed += int(outcome)
+        await self._pub.publish(closing)
+        return report
+
+    async def _latest(self, symbol: str) -> int | None:
+        try:
+            return await self._rest.latest_trade_id(symbol)
+        except ExchangeError as exc:
+            log.warning("latest trade id of %s unavailable (%s); tail not audited", symbol, exc)
+            return None
+
+    async def _refill(self, symbol: str, fetch: list[IdRange]) -> tuple[int, list[IdRange]]:
+        """Fetch *fetch* from REST page by page and publish the rows; return (rows, lost)."""
+        book = GapBook()
+        for first, last in fetch:
+            book.open(symbol, first, last, 0)
+        refilled, failures = 0, 0
+        lost: list[IdRange] = []
+        while gaps := book.gaps(symbol):
+            from_id = min(g.next_id for g in gaps)
+            try:
+                ticks = await self._rest.historical_trades(symbol, from_id, _now_us())
+            except ExchangeError as exc:
+                failures += 1
+                if (exc.status is not None and 400 <= exc.status < 500) or (
+                        failures >= FAILED_PAGES_BEFORE_GIVING_UP):
+                    log.warning("REST cannot serve %s from id %d (%s)", symbol, from_id, exc)
+                    lost += [(g.next_id, g.last) for g in gaps]
+                    break
+                await asyncio.sleep(0.5 * failures)
+                continue
+            if not ticks:
+                lost += [(g.next_id, g.last) for g in gaps]
+                break
+            plan = plan_page(gaps, from_id, [t.trade_id for t in ticks])
+            if not plan.take and not plan.done:  # no progress: REST does not serve these ids
+                lost += [(g.next_id, g.last) for g in gaps]
+                break
+            await self._pub.publish([replace(ticks[i], source=Source.AUDIT) for i in plan.take])
+            refilled += len(plan.take)
+            for gap in plan.done:
+                if gap.partial:
+                    lost.append((gap.first, gap.last))
+                book.close(gap)
+        return refilled, merge(lost)
+
+
+def _status(ok: bool) -> GapStatus:
+    return GapStatus.FILLED if ok else GapStatus.UNFILLABLE
+
+
+def _touches(r: IdRange, ranges: list[IdRange]) -> bool:
+    return any(a <= r[1] and r[0] <= b for a, b in ranges)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Lease:
+    """The ``audit_lease`` key: one auditor at a time, released when done."""
+
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
+        self._redis = redis
+        self._key = keys.audit_lease
+        self._token = secrets.token_hex(8)
+
+    async def acquire(self) -> bool:
+        """Take the lease unless another auditor holds it."""
+        return bool(await self._redis.set(self._key, self._token, nx=True, ex=LEASE_S))
+
+    async def release(self) -> None:
+        """Give the lease back if it is still ours."""
+        if (await self._redis.get(self._key)) == self._token.encode():
+            await self._redis.delete(self._key)

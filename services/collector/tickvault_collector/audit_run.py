@@ -1,0 +1,68 @@
+"""``tickvault-collector --audit-once``: one audit pass with its own REST client and publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from tickvault.keys import RedisKeys
+from tickvault_collector.audit import Auditor, Lease, SymbolReport
+from tickvault_collector.metrics import make_metrics
+from tickvault_collector.publisher import Publisher
+from tickvault_collector.rest import RestClient
+from tickvault_collector.restparse import WeightGate
+from tickvault_collector.settings import CollectorSettings
+
+log = logging.getLogger(__name__)
+
+
+async def audit_once(settings: CollectorSettings, *, redis: aioredis.Redis | None = None,
+                     rest: RestClient | None = None) -> int:
+    """Run one audit pass; return 0 when every missing id was refilled, 1 when some were not,
+    3 when another auditor holds the lease."""
+    redis = redis or aioredis.Redis.from_url(settings.redis_url)
+    metrics = make_metrics()
+    rest = rest or RestClient(
+        settings.binance_rest_url,
+        WeightGate(settings.collector_rest_weight_limit, settings.collector_rest_weight_share),
+        backoff_max=settings.collector_backoff_max_s,
+    )
+    keys = RedisKeys(settings.redis_prefix)
+    publisher = Publisher(
+        redis, keys, metrics, maxlen=settings.stream_maxlen,
+        batch_size=settings.collector_batch_size, flush_ms=settings.collector_flush_ms,
+        capacity=settings.collector_buffer_max,
+        marks=lambda highs: {},  # never move the live collector's resume marks
+    )
+    lease = Lease(redis, keys)
+    flusher: asyncio.Task[None] | None = None
+    try:
+        if not await lease.acquire():
+            log.warning("another auditor holds %s; not auditing", keys.audit_lease)
+            return 3
+        flusher = asyncio.create_task(publisher.run(), name="audit-publisher")
+        try:
+            reports = await Auditor(settings.symbols, settings.database_url, rest,
+                                    publisher).run_once()
+        finally:
+            publisher.stop()
+            await flusher
+            await lease.release()
+        for symbol, report in reports.items():
+            log.info("%s", describe(symbol, report))
+        return 1 if any(r.unfillable for r in reports.values()) else 0
+    finally:
+        await rest.close()
+        with contextlib.suppress(RedisError, OSError):
+            await redis.aclose()
+
+
+def describe(symbol: str, r: SymbolReport) -> str:
+    """Return the one-line summary of a symbol's audit."""
+    return (f"audit {symbol}: rows={r.rows} holes={r.holes} missing={r.missing} "
+            f"refilled={r.refilled} unfillable_ranges={len(r.unfillable)} "
+            f"records_closed={r.records_closed}")
