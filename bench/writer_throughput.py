@@ -224,7 +224,9 @@ def run_latency(
     store.latencies = []
     writer = Writer(settings_for(url, prefix, 5000), redis=client, store=store)
     writer.reader.ensure_group()
-    make_partitions(url, [base[0]])
+    now_us = time.time_ns() // 1000
+    make_partitions(url, [Tick("X", 0, "1", "1", now_us + h * 3_600_000_000, 0, False, 0)
+                          for h in range(2)])  # what maintenance makes ahead in production
     thread = threading.Thread(target=writer.run, daemon=True)
     thread.start()
     start_rec, start = base[0].trade_time, time.monotonic()

@@ -28,6 +28,14 @@ CREATE TEMP TABLE IF NOT EXISTS {STAGING} (
 ) ON COMMIT DELETE ROWS
 """
 
+LIST_PARTITIONS = """
+SELECT c.relname FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
+JOIN pg_class p ON p.oid = i.inhparent
+WHERE p.relname IN ('trades', 'candles_1m', 'price_levels_1m')
+  AND p.relnamespace = current_schema()::regnamespace
+"""
+
 COPY_STAGING = f"COPY {STAGING} (symbol, trade_id, price, quantity, t, e, m, r) FROM STDIN"
 
 _US = "timestamptz 'epoch' + {} * interval '1 microsecond'"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg2
@@ -27,6 +28,7 @@ from tickvault.codec import GapRecord
 from tickvault.db import partitions
 from tickvault.db.engine import libpq_dsn, make_engine
 from tickvault.errors import StoreUnavailable, TickvaultError
+from tickvault.tick import datetime_to_us
 from tickvault_writer import sql
 from tickvault_writer.batch import Batch, merge_gaps
 from tickvault_writer.staging import US_PER_HOUR, copy_rows, hour_instants, hours_of
@@ -84,6 +86,8 @@ class PgStore:
             )
             with conn.cursor() as cur:
                 cur.execute(sql.CREATE_STAGING)
+                cur.execute(sql.LIST_PARTITIONS)
+                self._remember(name for (name,) in cur.fetchall())
             conn.commit()
         except psycopg2.Error as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {_first_line(exc)}") from exc
@@ -106,6 +110,19 @@ class PgStore:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+    def _remember(self, names: Iterable[str]) -> None:
+        """Note existing partitions, so batches for their hours skip the creation step."""
+        days: dict[int, set[str]] = {}
+        for name in names:
+            hour = partitions.TRADES.parse(name)
+            if hour is not None and name.startswith("trades_p"):
+                self._known.add(("trades", datetime_to_us(hour)))
+            for scheme in (partitions.CANDLES, partitions.LEVELS):
+                day = scheme.parse(name)
+                if day is not None:
+                    days.setdefault(datetime_to_us(day), set()).add(scheme.table)
+        self._known.update(("day", d) for d, tables in days.items() if len(tables) == 2)
 
     def forget_partitions(self) -> None:
         """Forget which partitions exist (after one was dropped under us)."""

@@ -18,6 +18,7 @@ from tickvault_writer.__main__ import check
 from tickvault_writer.maintenance import Maintenance
 from tickvault_writer.service import Writer
 from tickvault_writer.settings import WriterSettings
+from tickvault_writer.store import PgStore
 
 T0 = 1_723_161_300_000_000
 
@@ -133,3 +134,22 @@ def test_maintenance_runs_in_one_replica_at_a_time_and_creates_partitions_ahead(
             ).scalars()
         )
     assert f"candles_1m_p{datetime.now(UTC):%Y%m%d}" in names
+
+
+def test_a_new_connection_remembers_existing_partitions_so_batches_skip_creating_them(
+    make_writer: Callable[..., Writer], redis_client: redis.Redis, clean_db: Engine,
+    database_url: str,
+) -> None:
+    ticks = recorded_ticks()["BTCUSDT"][:10]
+    writer = make_writer()
+    feed(redis_client, writer.keys, ticks)
+    drain(writer, redis_client)
+    store = PgStore(database_url)
+    try:
+        store._connection()
+        hour = ticks[0].trade_time - ticks[0].trade_time % 3_600_000_000
+        day = ticks[0].trade_time - ticks[0].trade_time % 86_400_000_000
+        assert ("trades", hour) in store._known
+        assert ("day", day) in store._known
+    finally:
+        store.close()
