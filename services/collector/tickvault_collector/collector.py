@@ -90,7 +90,8 @@ class Collector:
                                settings.collector_connect_budget_window_s)
         self.runners = [
             ShardRunner(f"conn{i}", group, settings, budget, self.on_frame,
-                        self.backfiller.check_tail, self._reconnected)
+                        self.backfiller.check_tail, self._reconnected,
+                        self.publisher.congested, self.publisher.drained)
             for i, group in enumerate(
                 shard(list(statuses), settings.collector_streams_per_connection)
             )

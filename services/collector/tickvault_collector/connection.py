@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
@@ -71,6 +71,8 @@ class ShardRunner:
         on_frame: FrameHandler,
         on_replaced: Callable[[tuple[str, ...]], None],
         on_reconnect: Callable[[str], None],
+        congested: Callable[[], bool] = lambda: False,
+        drained: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.symbols = symbols
@@ -80,6 +82,8 @@ class ShardRunner:
         self._on_frame = on_frame
         self._on_replaced = on_replaced
         self._on_reconnect = on_reconnect
+        self._congested = congested
+        self._drained = drained
         self._events: asyncio.Queue[tuple[Link, str]] = asyncio.Queue()
         self._backoff = Backoff(settings.collector_backoff_initial_s,
                                 settings.collector_backoff_max_s)
@@ -183,8 +187,10 @@ class ShardRunner:
         reason = "closed"
         watchdog = asyncio.create_task(self._watch(link))
         try:
-            handler = self._on_frame
+            handler, congested = self._on_frame, self._congested
             async for frame in link.ws:
+                if congested() and self._drained is not None:
+                    await self._drained()
                 if handler(frame):
                     reason = "server_shutdown"
                     log.info("%s: serverShutdown on link %d", self.name, link.number)
