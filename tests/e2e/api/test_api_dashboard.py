@@ -87,7 +87,7 @@ def api_server(
         "TICKVAULT_REDIS_URL": redis_url,
         "TICKVAULT_REDIS_PREFIX": redis_prefix,
         "TICKVAULT_API_BIND": f"127.0.0.1:{port}",
-        "TICKVAULT_API_WORKERS": "1",
+        "TICKVAULT_API_WORKERS": "2",
         "TICKVAULT_API_THREADS": "8",
         "TICKVAULT_API_STREAM_MAX_SECONDS": "60",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
@@ -101,9 +101,10 @@ def api_server(
         wait_until(lambda: answers(base + "/readyz"), 30, "the API to be ready")
         yield base, list(last.values())
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        process.terminate()  # SIGTERM: Gunicorn stops its workers gracefully
+        status = process.wait(timeout=30)
         log.close()
+    assert status == 0, (tmp_path / "api.log").read_text()[-2000:]
 
 
 def test_dashboard_shows_live_prices_and_draws_the_chart(
@@ -178,3 +179,16 @@ def test_dashboard_shows_live_prices_and_draws_the_chart(
         finally:
             browser.close()
             publisher.close()
+
+
+def test_gunicorn_workers_share_metrics_and_stop_gracefully(
+    api_server: tuple[str, list[Tick]],
+) -> None:
+    base, _ = api_server
+    for _ in range(40):
+        with urllib.request.urlopen(base + "/api/v1/symbols", timeout=5) as response:
+            assert response.status == 200
+    with urllib.request.urlopen(base + "/metrics", timeout=5) as response:
+        metrics = response.read().decode()
+    line = 'tickvault_api_requests_total{route="/api/v1/symbols",status="200"} 40.0'
+    assert line in metrics, metrics[:2000]

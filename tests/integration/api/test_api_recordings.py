@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -218,3 +219,23 @@ def test_history_as_csv_streams_every_trade_with_a_header(
         for t in ts
     ]
     assert lines[1:] == want
+
+
+def test_random_windows_match_the_recording(
+    client: FlaskClient, trades: dict[str, list[ex.T]]
+) -> None:
+    rng = random.Random(20240809)
+    for symbol, ts in trades.items():
+        lo, hi = ts[0].ms - 5_000, ts[-1].ms + 5_000
+        for _ in range(25):
+            start = rng.randrange(lo, hi)
+            end = start + rng.choice((1, 999, 60_000, rng.randrange(1, hi - start + 2)))
+            window = ex.window(ts, start, end)
+            r = get(client, f"/api/v1/prices/{symbol}/range?start={start}&end={end}")
+            want = ex.range_of(window)
+            assert {k: r[k] for k in want} == want, (start, end)
+            s = get(client, f"/api/v1/prices/{symbol}/stats?start={start}&end={end}")
+            if window:
+                _assert_stats(s, ex.stats_of(window))
+            else:
+                assert s["count"] == 0 and s["mean"] is None and s["median"] is None
