@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 
 from sqlalchemy import text
-
 from tests.integration.api.loading import READ_ONLY_ROLE
+
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
 
