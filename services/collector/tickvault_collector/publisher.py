@@ -23,7 +23,7 @@ from typing import Any
 
 import hiredis
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from tickvault.codec import GapRecord, to_fields
 from tickvault.keys import RedisKeys
@@ -190,7 +190,9 @@ class Publisher:
             try:
                 await conn.read_response()
             except ResponseError as exc:
-                if not str(exc).startswith("NOSCRIPT"):
+                # redis-py raises NoScriptError without the "NOSCRIPT" prefix (a fresh or
+                # restarted Redis has no scripts loaded)
+                if not (isinstance(exc, NoScriptError) or str(exc).startswith("NOSCRIPT")):
                     raise
                 await self._redis.script_load(XADD_MANY)
                 await conn.send_packed_command(packed, check_health=False)
