@@ -18,15 +18,19 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import redis
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tickvault.cli.up_plan import Plan, UpOptions, build_plan
 from tickvault.cli.up_supervisor import Output, Supervisor
 from tickvault.config import Settings, load_settings
 from tickvault.db import migrate
+from tickvault.db.engine import make_engine
 from tickvault.logs import configure_logging, mask_secrets
 
 READY_TIMEOUT_S = 30.0
+DEMO_TABLES = "trades, candles_1m, price_levels_1m, trade_gaps"
 _POLL_S = 0.25
 
 
@@ -86,6 +90,8 @@ def _up(args: argparse.Namespace) -> int:
     output = Output(sys.stdout, width=max(map(len, names)), color=color)
     if not _migrate(plan.database_url, output):
         return 1
+    if plan.fresh_demo and not _empty_demo(plan, settings.redis_url, output):
+        return 1
     return asyncio.run(_run(plan, output, settings, options, args.stop_timeout))
 
 
@@ -99,6 +105,26 @@ def _migrate(url: str, output: Output) -> bool:
         output.line("up", "is PostgreSQL running? `make services` starts it")
         return False
     output.line("up", "database is at the latest revision")
+    return True
+
+
+def _empty_demo(plan: Plan, redis_url: str, output: Output) -> bool:
+    """Empty the demo's own tables and Redis keys: the synthetic market reuses its trade ids."""
+    output.line("up", f"starting the demo afresh: emptying its tables and {plan.redis_prefix}:*")
+    engine = make_engine(plan.database_url, application_name="tickvault-up")
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {DEMO_TABLES}"))
+        keys = list(client.scan_iter(match=f"{plan.redis_prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+    except (SQLAlchemyError, redis.RedisError, OSError) as exc:
+        output.line("up", f"cannot empty the demo's data: {mask_secrets(str(exc).strip())}")
+        return False
+    finally:
+        client.close()
+        engine.dispose()
     return True
 
 
@@ -138,14 +164,14 @@ async def _announce(
         market = f"replay exchange, synthetic market {','.join(settings.symbols)}"
     else:
         market = f"live Binance, {','.join(settings.symbols)}"
-    for text in (
+    for line in (
         f"tickvault is up ({market})",
         f"  dashboard  {plan.api_url}/",
         f"  API        {plan.api_url}/api/v1/prices/latest",
         f"  API docs   {plan.api_url}/docs",
         "Ctrl-C stops everything.",
     ):
-        supervisor.say(text)
+        supervisor.say(line)
 
 
 async def _wait_http(url: str, supervisor: Supervisor, timeout: float | None) -> bool:

@@ -56,6 +56,24 @@ class Plan:
     services: tuple[ServiceSpec, ...]
     api_url: str
     replay_rest_url: str | None
+    redis_prefix: str = ""
+    fresh_demo: bool = False
+
+
+def starts_afresh(settings: Settings, options: UpOptions) -> bool:
+    """Return whether a demo must empty its own database and keys before it starts.
+
+    The synthetic market numbers its trades from the same first id on every start, so the
+    trades of an earlier demo would shadow the new ones as "already stored". Only the demo's
+    own database and prefix are ever emptied: never ones the user chose.
+    """
+    chosen = settings.model_fields_set
+    return (
+        options.replay
+        and not options.recordings
+        and "database_url" not in chosen
+        and "redis_prefix" not in chosen
+    )
 
 
 def browse_url(bind: str) -> str:
@@ -149,7 +167,11 @@ def build_plan(
     common = tuple(sorted(shared.items()))
     services = tuple(ServiceSpec(s.name, s.argv, common + s.env) for s in children)
     database_url = shared.get("TICKVAULT_DATABASE_URL", settings.database_url)
-    return Plan(database_url, replay, services, browse_url(settings.api_bind), rest_url)
+    prefix = shared.get("TICKVAULT_REDIS_PREFIX", settings.redis_prefix)
+    return Plan(
+        database_url, replay, services, browse_url(settings.api_bind), rest_url,
+        prefix, starts_afresh(settings, options),
+    )
 
 
 def _number(value: float) -> str:

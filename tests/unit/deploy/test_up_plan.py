@@ -180,3 +180,17 @@ def test_up_refuses_a_recording_that_does_not_exist(
     args = build_parser().parse_args(["up", "--recording", "/no/such/file.gz"])
     assert args.handler(args) == 2
     assert capsys.readouterr().err == "tickvault up: no such recording: /no/such/file.gz\n"
+
+
+def test_only_a_synthetic_demo_on_its_own_database_and_prefix_starts_afresh() -> None:
+    def fresh(options: UpOptions, **values: Any) -> bool:
+        return build_plan(settings(**values), options, {}, python=PY, replay_port=1).fresh_demo
+
+    assert fresh(UpOptions(replay=True))
+    assert not fresh(UpOptions())
+    assert not fresh(UpOptions(replay=True, recordings=("/r.gz",)))
+    assert not fresh(UpOptions(replay=True), database_url="postgresql://me@h/mine")
+    assert not fresh(UpOptions(replay=True), redis_prefix="mine")
+    plan = build_plan(settings(), UpOptions(replay=True), {}, python=PY, replay_port=1)
+    assert plan.redis_prefix == "tickvault-demo"
+    assert plan.database_url.endswith("/tickvault_demo")
