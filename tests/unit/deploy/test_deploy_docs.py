@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.support.paths import REPO_ROOT
+
 from tickvault.config import Settings
 from tickvault_api.settings import ApiSettings
 from tickvault_collector.settings import CollectorSettings
