@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 UP_ARGS ?=
 
 .PHONY: help install test test-unit test-integration test-e2e lint typecheck services db-upgrade clean \
-	run demo compose-check
+	run demo compose-check bench chaos
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -53,6 +53,12 @@ demo: install services  ## the same offline on the replay exchange; RECORDING="a
 
 compose-check: install  ## validate docker-compose.yml and check it against the code
 	$(BIN)/python -m pytest tests/unit/deploy $(PYTEST_ARGS)
+
+bench: install  ## benchmark suite on private servers (~18 min): table + bench/results/latest.json
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+chaos: install  ## fault scenario on private servers; exits non-zero if a trade is lost or doubled
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,214 @@
+"""What the benchmark and chaos runners share: the services as processes, and small helpers.
+
+A :class:`Stack` is one deployment on private servers (see :mod:`servers`): its own
+database and Redis prefix, the replay exchange, collectors and writers started as the real
+console scripts (``python -m tickvault_*``) with ``TICKVAULT_*`` variables, each logging to
+a file in the run directory. :class:`Service` can be SIGKILLed, restarted and measured (RSS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.paths import TRADE_RECORDINGS  # noqa: E402
+from tests.support.replay import ReplayProcess, replay_process  # noqa: E402
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+
+
+def pct(values: list[float], q: float) -> float:
+    """Return the *q* quantile of *values* (nearest rank), or NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def poll(what: str, check: Callable[[], Any], timeout: float, every: float = 0.2) -> Any:
+    """Call *check* until it returns something truthy; raise TimeoutError naming *what*."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def rss_mb(pid: int) -> float:
+    """Return the resident set size of process *pid* in MiB (NaN when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def machine() -> dict[str, Any]:
+    """Describe this machine and checkout: CPUs, memory, CPU model, kernel, git commit."""
+    model = platform.processor() or "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_gb = float("nan")
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        first = Path("/proc/meminfo").read_text().splitlines()[0]
+        mem_gb = round(int(first.split()[1]) / 1024 / 1024, 1)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True, check=False).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return {"nproc": os.cpu_count(), "memory_gb": mem_gb, "cpu_model": model,
+            "kernel": platform.release(), "python": platform.python_version(),
+            "git_commit": commit, "git_dirty": bool(dirty)}
+
+
+@dataclass
+class Service:
+    """One service process, restartable with the same command and environment."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def start(self) -> Service:
+        """Start (or start again) the process, appending to its log."""
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT, cwd=self.log_path.parent)
+        log.close()
+        self.starts += 1
+        return self
+
+    @property
+    def pid(self) -> int:
+        """Return the process id."""
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        """Return whether the process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def rss_mb(self) -> float:
+        """Return the process's resident memory in MiB."""
+        return rss_mb(self.pid) if self.alive() else float("nan")
+
+    def kill(self) -> None:
+        """SIGKILL the process and reap it."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(30)
+
+    def stop(self, timeout: float = 60) -> int | None:
+        """SIGTERM the process; SIGKILL it if it does not exit in *timeout*; return status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.proc.returncode
+
+    def tail(self, lines: int = 20) -> str:
+        """Return the last *lines* of the log."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    """One tickvault deployment on given servers: database URL, Redis URL and prefix."""
+
+    database_url: str
+    redis_url: str
+    prefix: str
+    run_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
+
+    def env(self, replay: ReplayProcess | None = None, **more: str) -> dict[str, str]:
+        """Return the environment of a service of this stack."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")}
+        env.update({
+            "TICKVAULT_DATABASE_URL": self.database_url,
+            "TICKVAULT_API_DATABASE_URL": self.database_url,
+            "TICKVAULT_REDIS_URL": self.redis_url,
+            "TICKVAULT_REDIS_PREFIX": self.prefix,
+            "TICKVAULT_SYMBOLS": ",".join(SYMBOLS),
+            "TICKVAULT_RETENTION_HOURS": "0",  # the recordings are from 2024: keep them
+            "TICKVAULT_CANDLE_RETENTION_DAYS": "0",
+            "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
+            "TICKVAULT_WRITER_METRICS_PORT": "0",
+            "TICKVAULT_LOG_LEVEL": "INFO",
+        })
+        if replay is not None:
+            env["TICKVAULT_BINANCE_WS_URL"] = replay.ws_url
+            env["TICKVAULT_BINANCE_REST_URL"] = replay.rest_url
+        env.update(self.extra_env)
+        env.update(more)
+        return env
+
+    def service(self, name: str, module: str, env: dict[str, str], *args: str) -> Service:
+        """Start ``python -m <module> ARGS`` as service *name*."""
+        svc = Service(name, [sys.executable, "-m", module, *args], env,
+                      self.run_dir / f"{name}.log").start()
+        self.services.append(svc)
+        return svc
+
+    def collector(self, name: str, replay: ReplayProcess, **more: str) -> Service:
+        """Start a collector reading the replay exchange."""
+        env = self.env(replay, TICKVAULT_COLLECTOR_INSTANCE=name, **more)
+        return self.service(name, "tickvault_collector", env)
+
+    def writer(self, name: str, **more: str) -> Service:
+        """Start a writer replica with a stable consumer name (so a restart resumes it)."""
+        return self.service(name, "tickvault_writer",
+                            self.env(TICKVAULT_WRITER_CONSUMER=name, **more))
+
+    def stop_all(self) -> None:
+        """SIGTERM every service still running (SIGKILL after a grace period)."""
+        for svc in reversed(self.services):
+            svc.stop(30)
+
+
+@contextlib.contextmanager
+def replay(*args: str) -> Iterator[ReplayProcess]:
+    """Run the replay exchange over both real trade recordings with extra *args*."""
+    recordings: list[str] = []
+    for path in TRADE_RECORDINGS:
+        recordings += ["--recording", str(path)]
+    with replay_process(*recordings, *args) as proc:
+        yield proc
+
+
+def released(replay_proc: ReplayProcess) -> dict[str, tuple[int, int]]:
+    """Return ``{symbol: (first_trade_id, last_trade_id)}`` the replay has released so far."""
+    stats = replay_proc.stats()["symbols"]
+    return {s: (int(v["first_trade_id"]), int(v["last_trade_id"]))
+            for s, v in stats.items() if v.get("last_trade_id") is not None}

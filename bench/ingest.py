@@ -1,0 +1,143 @@
+"""End-to-end ingest against its baselines, in one run on one private PostgreSQL.
+
+1. **pipeline**: ``tickvault-replay --speed 0 --loop`` over both real recordings →
+   ``tickvault-collector`` → Redis Stream → ``tickvault-writer`` replicas → PostgreSQL, until
+   at least ``rows`` trades were released; the collector is then stopped (SIGTERM flushes)
+   and the writers drain. The rate is rows stored divided by the time from the first to the
+   last commit, read from PostgreSQL's own commit timestamps (``track_commit_timestamp``).
+2. **COPY ceiling**: the very rows the pipeline stored, read back, ``COPY``'d into ``trades``
+   of a fresh database on the same server (``bench/writer_throughput.py``'s ``run_copy``).
+3. **naive**: a sample of them, one ``INSERT`` + ``COMMIT`` each (its ``run_naive``).
+4. **bytes per trade**: table + indexes of the ``trades`` partitions over rows, after
+   ``VACUUM ANALYZE`` (``bench/foundation_storage.py``'s size query).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy import text
+
+from common import Stack, poll, replay
+from foundation_storage import SIZES
+from servers import PrivatePostgres
+from tickvault.db import migrate
+from tickvault.db.engine import make_engine
+from tickvault.keys import WRITER_GROUP, RedisKeys
+from tickvault.tick import Source, Tick
+from writer_throughput import run_copy, run_naive
+
+PREFIX = "tvbench-ingest"
+_ROWS = text(
+    "SELECT symbol, trade_id, price::text, quantity::text,"
+    " (extract(epoch FROM trade_time) * 1000000)::bigint,"
+    " (extract(epoch FROM event_time) * 1000000)::bigint, is_buyer_maker,"
+    " (extract(epoch FROM received_at) * 1000000)::bigint FROM trades ORDER BY trade_time"
+)
+_COMMITS = text(
+    "SELECT count(*), extract(epoch FROM min(pg_xact_commit_timestamp(xmin))),"
+    " extract(epoch FROM max(pg_xact_commit_timestamp(xmin))) FROM trades"
+)
+
+
+def fresh_database(pg: PrivatePostgres, name: str) -> str:
+    """Create and migrate database *name* on *pg*; return its URL."""
+    admin = make_engine(pg.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = pg.url(name)
+    migrate.upgrade(url, create_database=False)
+    return url
+
+
+def drained(client: redis.Redis, keys: RedisKeys) -> bool:
+    """Return whether the writers' group has read and acknowledged every entry."""
+    for group in client.xinfo_groups(keys.stream):
+        if group["name"] in (WRITER_GROUP, WRITER_GROUP.encode()):
+            return int(group["pending"]) == 0 and int(group["lag"] or 0) == 0
+    return False
+
+
+def run_pipeline(pg: PrivatePostgres, redis_url: str, run_dir: Path, *, rows: int,
+                 writers: int) -> tuple[str, dict[str, Any]]:
+    """Ingest at least *rows* trades end to end; return the database URL and the figures."""
+    url = fresh_database(pg, "tvbench_ingest")
+    stack = Stack(url, redis_url, PREFIX, run_dir)
+    keys = RedisKeys(PREFIX)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with replay("--speed", "0", "--loop", "--no-limits") as rp:
+            for i in range(writers):
+                stack.writer(f"ingest-writer{i}")
+            stack.collector("ingest-collector", rp)
+
+            def released() -> int:
+                return sum(int(v["trades_available"]) for v in rp.stats()["symbols"].values())
+
+            poll("the replay to release the trades", lambda: released() >= rows, 900, 0.5)
+            stack.services[-1].stop(60)
+            poll("the writers to drain the stream", lambda: drained(client, keys), 600, 0.2)
+    finally:
+        stack.stop_all()
+        for key in client.scan_iter(match=f"{PREFIX}:*"):
+            client.delete(key)
+        client.close()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        count, first, last = conn.execute(_COMMITS).one()
+    engine.dispose()
+    seconds = float(last) - float(first)
+    return url, {"rows": int(count), "seconds": round(seconds, 2),
+                 "trades_per_s": round(int(count) / seconds) if seconds > 0 else None,
+                 "writers": writers}
+
+
+def stored_ticks(url: str) -> list[Tick]:
+    """Return every stored trade as a tick, in trade-time order."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        out = [Tick(s, int(i), p, q, int(t), int(e), bool(m), int(r), Source.WS)
+               for s, i, p, q, t, e, m, r in conn.execute(_ROWS)]
+    engine.dispose()
+    return out
+
+
+def bytes_per_trade(url: str) -> dict[str, float]:
+    """Return table, index and total bytes of the trades partitions per row."""
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM ANALYZE trades"))
+        rows = conn.execute(text("SELECT count(*) FROM trades")).scalar_one()
+        _, heap, indexes, total = conn.execute(SIZES).one()
+    engine.dispose()
+    return {"heap": round(heap / rows, 1), "indexes": round(indexes / rows, 1),
+            "total": round(total / rows, 1), "rows": rows}
+
+
+def run_all(pg: PrivatePostgres, redis_url: str, run_dir: Path, *, rows: int, writers: int,
+            naive_rows: int) -> dict[str, Any]:
+    """Run the pipeline, the COPY ceiling and the naive baseline; return every figure."""
+    url, pipeline = run_pipeline(pg, redis_url, run_dir, rows=rows, writers=writers)
+    size = bytes_per_trade(url)
+    ticks = stored_ticks(url)
+    started = time.perf_counter()
+    copy = run_copy(fresh_database(pg, "tvbench_copy"), ticks)
+    naive = run_naive(fresh_database(pg, "tvbench_naive"), ticks[:naive_rows])
+    return {
+        "ingest_trades_per_s": pipeline["trades_per_s"],
+        "ingest_rows": pipeline["rows"],
+        "ingest_seconds": pipeline["seconds"],
+        "ingest_writers": writers,
+        "copy_ceiling_rows_per_s": round(copy["rows_per_s"]),
+        "naive_rows_per_s": round(naive["rows_per_s"]),
+        "naive_sample_rows": naive["rows"],
+        "bytes_per_trade": size["total"],
+        "bytes_per_trade_heap": size["heap"],
+        "bytes_per_trade_indexes": size["indexes"],
+        "baselines_seconds": round(time.perf_counter() - started, 1),
+    }

@@ -1,0 +1,97 @@
+"""The benchmark table: each figure, its baseline ratio and whether it meets its aim (pure)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+# key, label, aim text, check (None: no aim)
+Check = Callable[[dict[str, Any]], bool] | None
+ROWS: list[tuple[str, str, str, Check]] = [
+    ("ingest_trades_per_s", "ingest end to end (trades/s)", ">= 50,000 and >= 10x naive",
+     lambda r: r["ingest_trades_per_s"] >= 50_000 and r["ingest_vs_naive"] >= 10),
+    ("copy_ceiling_rows_per_s", "plain COPY, same rows (rows/s)", "baseline", None),
+    ("naive_rows_per_s", "INSERT+COMMIT per row (rows/s)", "baseline", None),
+    ("ingest_vs_copy", "ingest / COPY", "", None),
+    ("ingest_vs_naive", "ingest / naive", ">= 10", lambda r: r["ingest_vs_naive"] >= 10),
+    ("latency_cache_ms_p50", "frame->cache p50, recorded pace (ms)", "", None),
+    ("latency_cache_ms_p99", "frame->cache p99, recorded pace (ms)", "", None),
+    ("latency_db_ms_p50", "frame->commit p50, recorded pace (ms)", "", None),
+    ("latency_db_ms_p99", "frame->commit p99, recorded pace (ms)", "<= 100",
+     lambda r: r["latency_db_ms_p99"] <= 100),
+    ("latency_cache_ms_p50_50x", "frame->cache p50, 50x (ms)", "", None),
+    ("latency_cache_ms_p99_50x", "frame->cache p99, 50x (ms)", "", None),
+    ("latency_db_ms_p50_50x", "frame->commit p50, 50x (ms)", "", None),
+    ("latency_db_ms_p99_50x", "frame->commit p99, 50x (ms)", "", None),
+    ("api_latest_rps", "API latest (req/s)", ">= 0.8x bare",
+     lambda r: r["api_latest_vs_bare"] >= 0.8),
+    ("api_bare_rps", "bare Flask+Redis (req/s)", "baseline", None),
+    ("api_latest_vs_bare", "latest / bare", ">= 0.8", lambda r: r["api_latest_vs_bare"] >= 0.8),
+    ("api_latest_p99_ms", "API latest p99 (ms)", "", None),
+    ("api_at_p99_ms", "API at p99, full day (ms)", "<= 5", lambda r: r["api_at_p99_ms"] <= 5),
+    ("api_range_p99_ms", "API range p99, full day (ms)", "<= 5",
+     lambda r: r["api_range_p99_ms"] <= 5),
+    ("api_stats_day_ms", "API stats over a day (ms)", "<= 300",
+     lambda r: r["api_stats_day_ms"] <= 300),
+    ("collector_rss_mb", "collector RSS start/end of soak (MiB)", "flat",
+     lambda r: flat(r["collector_rss_mb"])),
+    ("writer_rss_mb", "writer RSS start/end of soak (MiB)", "flat",
+     lambda r: flat(r["writer_rss_mb"])),
+    ("bytes_per_trade", "bytes per stored trade (table+indexes)", "", None),
+]
+
+
+def flat(pair: list[float]) -> bool:
+    """Return whether memory stayed flat: grew by at most 10 % or 5 MiB, whichever is more."""
+    start, end = pair
+    return end - start <= max(5.0, 0.10 * start)
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
+        return None
+    return round(a / b, 2)
+
+
+def add_ratios(r: dict[str, Any]) -> None:
+    """Add the ratios against the baselines measured in the same run, and the aim verdicts."""
+    r["ingest_vs_copy"] = _ratio(r.get("ingest_trades_per_s"), r.get("copy_ceiling_rows_per_s"))
+    r["ingest_vs_naive"] = _ratio(r.get("ingest_trades_per_s"), r.get("naive_rows_per_s"))
+    r["api_latest_vs_bare"] = _ratio(r.get("api_latest_rps"), r.get("api_bare_rps"))
+    aims = {}
+    for key, _, _, check in ROWS:
+        if check is None:
+            continue
+        try:
+            aims[key] = bool(check(r))
+        except (KeyError, TypeError):
+            continue  # the step was skipped
+    r["aims_met"] = aims
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return " -> ".join(_fmt(v) for v in value)
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, int | float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
+    return str(value)
+
+
+def table(r: dict[str, Any]) -> str:
+    """Return the results as a plain-text table."""
+    m = r.get("machine", {})
+    lines = [f"tickvault bench — {m.get('cpu_model')} x{m.get('nproc')}, "
+             f"{m.get('memory_gb')} GB, commit {str(r.get('git_commit'))[:10]}",
+             f"{'figure':<42}{'value':>18}  {'aim':<28}{'met':>4}"]
+    aims = r.get("aims_met", {})
+    for key, label, aim, _ in ROWS:
+        if key not in r:
+            continue
+        met = "" if key not in aims else ("yes" if aims[key] else "NO")
+        lines.append(f"{label:<42}{_fmt(r[key]):>18}  {aim:<28}{met:>4}")
+    return "\n".join(lines)
