@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US, datetime_to_us, us_to_datetime
+from tickvault_api import median
 from tickvault_api.params import MINUTE_US, Window, ceil_to, floor_to
 from tickvault_api.shapes import Aggregate, TradeRow, median_ranks
 
@@ -64,22 +65,22 @@ _AGGREGATE = text(
     "LEFT JOIN LATERAL (SELECT h, ht FROM r ORDER BY h DESC, ht LIMIT 1) hi ON true "
     "LEFT JOIN LATERAL (SELECT lo, lt FROM r ORDER BY lo, lt LIMIT 1) lw ON true"
 )
-_MEDIAN = text(
-    """
-    WITH lv AS (
-        SELECT price, sum(n) AS n FROM (
-            SELECT price, trades AS n FROM price_levels_1m
-            WHERE symbol = :symbol AND minute >= :m1 AND minute < :m2
-            UNION ALL
-            SELECT price, 1 FROM trades WHERE symbol = :symbol
-              AND ((trade_time >= :start AND trade_time < :m1)
-                   OR (trade_time >= :m2 AND trade_time < :end))
-        ) x GROUP BY price
-    ), c AS MATERIALIZED (
-        SELECT price, sum(n) OVER (ORDER BY price) AS cum FROM lv
-    )
-    SELECT (SELECT min(price) FROM c WHERE cum >= :k1), (SELECT min(price) FROM c WHERE cum >= :k2)
-    """
+_SPANS = text(
+    "SELECT minute, low, high, trades FROM candles_1m "
+    "WHERE symbol = :symbol AND minute >= :m1 AND minute < :m2"
+)
+_EDGE_PRICES = text(
+    "SELECT price FROM trades WHERE symbol = :symbol "
+    "AND ((trade_time >= :start AND trade_time < :m1) OR (trade_time >= :m2 AND trade_time < :end))"
+)
+_LEVELS_BELOW = text(
+    "SELECT coalesce(sum(trades), 0) FROM price_levels_1m "
+    "WHERE symbol = :symbol AND minute = ANY(:minutes) AND price < :low"
+)
+_LEVELS_IN_BAND = text(
+    "SELECT price, sum(trades) FROM price_levels_1m "
+    "WHERE symbol = :symbol AND minute = ANY(:minutes) AND price >= :low AND price <= :high "
+    "GROUP BY price"
 )
 _CANDLES_FROM_MINUTES = text(
     "SELECT date_bin(:step, minute, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket, "
@@ -206,14 +207,35 @@ def aggregate(conn: Connection, symbol: str, window: Window | None) -> Aggregate
 def median_pair(
     conn: Connection, symbol: str, window: Window | None, count: int
 ) -> tuple[Decimal, Decimal] | None:
-    """Return the two middle prices of *window* (equal for an odd count)."""
+    """Return the two middle prices of *window* (equal for an odd count), exactly."""
     if count <= 0:
         return None
     k1, k2 = median_ranks(count)
-    row = conn.execute(_MEDIAN, {"symbol": symbol, "k1": k1, "k2": k2, **split(window)}).one()
-    if row[0] is None or row[1] is None:
-        return None
-    return row[0], row[1]
+    bounds = {"symbol": symbol, **split(window)}
+    spans = [median.Span(r[0], r[1], r[2], int(r[3])) for r in conn.execute(_SPANS, bounds)]
+    edges = [r[0] for r in conn.execute(_EDGE_PRICES, bounds)]
+    band = median.band(spans, edges, k1, k2)
+    below = band.below_whole  # counts the edge trades under the band too
+    if band.straddling:
+        below += int(
+            conn.execute(
+                _LEVELS_BELOW,
+                {"symbol": symbol, "minutes": list(band.straddling), "low": band.low},
+            ).scalar_one()
+        )
+    levels: list[tuple[Decimal, int]] = [(p, 1) for p in edges if band.low <= p <= band.high]
+    if band.overlapping:
+        rows = conn.execute(
+            _LEVELS_IN_BAND,
+            {
+                "symbol": symbol,
+                "minutes": list(band.overlapping),
+                "low": band.low,
+                "high": band.high,
+            },
+        )
+        levels += [(r[0], int(r[1])) for r in rows]
+    return median.kth(below, levels, k1), median.kth(below, levels, k2)
 
 
 def candles(
