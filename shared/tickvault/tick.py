@@ -8,9 +8,10 @@ microseconds with ``timeUnit=MICROSECOND``; both fit without loss.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+
+import msgspec
 
 _DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")  # ASCII digits only, unlike \d
 _SYMBOL = re.compile(r"[A-Z0-9_\-]{1,40}")
@@ -29,9 +30,13 @@ class Source(StrEnum):
     AUDIT = "audit"  # REST, filling a gap the auditor found in PostgreSQL
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """One Binance trade, normalized."""
+class Tick(msgspec.Struct, frozen=True, gc=False):
+    """One Binance trade, normalized.
+
+    A frozen ``msgspec.Struct`` rather than a dataclass: it is built once per trade in the
+    collector and again in the writer, and builds ~10x faster (measured); copy one with
+    ``msgspec.structs.replace``.
+    """
 
     symbol: str
     trade_id: int

@@ -30,7 +30,7 @@ def test_poison_entry_is_dead_lettered_with_reason_and_acknowledged(
     good = recorded_ticks()["BTCUSDT"][:2]
     keys = writer.keys
     redis_client.xadd(keys.stream, to_fields(good[0]))  # type: ignore[arg-type]
-    poison_id = redis_client.xadd(keys.stream, {"v": "1", "k": "t", "s": "BTCUSDT", "p": "x"})
+    poison_id = redis_client.xadd(keys.stream, {"t2": "BTCUSDT|1|x"})
     redis_client.xadd(keys.stream, to_fields(good[1]))  # type: ignore[arg-type]
 
     drain(writer, redis_client)
@@ -40,8 +40,8 @@ def test_poison_entry_is_dead_lettered_with_reason_and_acknowledged(
         assert conn.execute(text("SELECT count(*) FROM trades")).scalar() == 2
     [(_, fields)] = redis_client.xrange(keys.dead_letter)
     assert fields[b"entry_id"] == poison_id
-    assert fields[b"p"] == b"x" and fields[b"s"] == b"BTCUSDT"
-    assert fields[b"reason"].startswith(b"missing field")
+    assert fields[b"t2"] == b"BTCUSDT|1|x"
+    assert fields[b"reason"].startswith(b"malformed trade entry")
     assert writer.metrics.dead_lettered._value.get() == 1
     assert writer.totals.dead == 1
 

@@ -156,7 +156,7 @@ def test_row_the_database_refuses_is_isolated_and_dead_lettered(
     dead = redis_client.xrange(writer.keys.dead_letter)
     assert len(dead) == 1
     fields = dead[0][1]
-    assert fields[b"i"] == str(bad.trade_id).encode()
+    assert fields[b"t2"].split(b"|")[1] == str(bad.trade_id).encode()
     assert fields[b"reason"] == b"refused by PostgreSQL: numeric field overflow"
     assert writer.totals.dead == 1
 

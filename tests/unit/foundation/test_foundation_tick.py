@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
+import msgspec
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -121,10 +121,10 @@ def test_tick_is_immutable_and_slotted() -> None:
     tick = Tick("BTCUSDT", 1, "1.0", "2.0", T_US, T_US, True, T_US)
     assert tick.source is Source.WS
     assert tick.trade_datetime == datetime(2024, 8, 8, 23, 54, 15, 342_007, tzinfo=UTC)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         tick.price = "2.0"  # type: ignore[misc]
     assert not hasattr(tick, "__dict__")
-    assert dataclasses.replace(tick, source=Source.AUDIT).source == "audit"
+    assert msgspec.structs.replace(tick, source=Source.AUDIT).source == "audit"
 
 
 def test_sources_have_the_documented_names() -> None:

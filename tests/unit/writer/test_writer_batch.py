@@ -46,13 +46,13 @@ def test_ticks_and_gaps_decode_in_entry_order_with_their_ids() -> None:
 
 
 def test_undecodable_entry_becomes_a_dead_letter_with_its_reason() -> None:
-    bad = {b"v": b"1", b"k": b"t", b"s": b"BTCUSDT"}
-    batch = decode_entries([(b"7-1", bad), (b"7-2", {b"v": b"9"}), (b"7-3", to_fields(tick()))])
+    bad = {b"t2": b"BTCUSDT|42"}
+    batch = decode_entries([(b"7-1", bad), (b"7-2", {b"t9": b"x"}), (b"7-3", to_fields(tick()))])
     assert batch.ids == (b"7-1", b"7-2", b"7-3")
     assert [d.entry_id for d in batch.dead] == [b"7-1", b"7-2"]
     assert batch.dead[0].fields == bad
-    assert "missing field" in batch.dead[0].reason
-    assert "version" in batch.dead[1].reason
+    assert "malformed trade entry" in batch.dead[0].reason
+    assert "layout version" in batch.dead[1].reason
     assert len(batch.ticks) == 1
 
 
