@@ -41,9 +41,8 @@ def test_every_rank_is_found(whole: list[list[Decimal]], data: st.DataObject) ->
     everything = sorted(p for m in whole for p in m)
     k = data.draw(st.integers(1, len(everything)))
     spans = [median.Span(i, min(m), max(m), len(m)) for i, m in enumerate(whole)]
+    by_minute: dict[object, list[Decimal]] = dict(enumerate(whole))
     band = median.band(spans, [], k, k)
     below = band.below_whole + sum(1 for i in band.straddling for p in whole[i] if p < band.low)
-    in_band = [
-        (p, 1) for i in band.overlapping for p in whole[int(str(i))] if band.low <= p <= band.high
-    ]
+    in_band = [(p, 1) for i in band.overlapping for p in by_minute[i] if band.low <= p <= band.high]
     assert median.kth(below, in_band, k) == everything[k - 1]
