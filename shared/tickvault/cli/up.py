@@ -43,15 +43,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "logs until Ctrl-C. Live Binance by default; --replay runs the offline demo.",
     )
     parser.add_argument(
-        "--replay", action="store_true",
+        "--replay",
+        action="store_true",
         help="run against a local replay exchange (a seeded synthetic market by default)",
     )
     parser.add_argument(
-        "--recording", action="append", default=[], metavar="PATH",
+        "--recording",
+        action="append",
+        default=[],
+        metavar="PATH",
         help="replay this recorded Binance stream instead (repeatable; implies --replay)",
     )
     parser.add_argument(
-        "--speed", type=_non_negative, default=1.0,
+        "--speed",
+        type=_non_negative,
+        default=1.0,
         help="replay pace: 1 as recorded, 20 twenty times faster, 0 as fast as read (default 1)",
     )
     parser.add_argument("--seed", type=int, default=1, help="synthetic market seed (default 1)")
@@ -62,7 +68,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--writers", type=_positive, default=1, help="writer processes to run (default 1)"
     )
     parser.add_argument(
-        "--stop-timeout", type=_non_negative, default=15.0,
+        "--stop-timeout",
+        type=_non_negative,
+        default=15.0,
         help="seconds to wait for services to stop before killing them (default 15)",
     )
     parser.set_defaults(handler=_up)
@@ -231,4 +239,3 @@ def _number(text: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"not a finite number: {text}")
     return value
-

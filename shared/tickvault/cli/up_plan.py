@@ -169,8 +169,13 @@ def build_plan(
     database_url = shared.get("TICKVAULT_DATABASE_URL", settings.database_url)
     prefix = shared.get("TICKVAULT_REDIS_PREFIX", settings.redis_prefix)
     return Plan(
-        database_url, replay, services, browse_url(settings.api_bind), rest_url,
-        prefix, starts_afresh(settings, options),
+        database_url,
+        replay,
+        services,
+        browse_url(settings.api_bind),
+        rest_url,
+        prefix,
+        starts_afresh(settings, options),
     )
 
 

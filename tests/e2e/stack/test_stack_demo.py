@@ -127,8 +127,11 @@ def stack(
         "TICKVAULT_WRITER_METRICS_PORT": "0",
         "NO_COLOR": "1",
     }
-    for name in ("TICKVAULT_API_DATABASE_URL", "TICKVAULT_RETENTION_HOURS",
-                 "TICKVAULT_CANDLE_RETENTION_DAYS"):
+    for name in (
+        "TICKVAULT_API_DATABASE_URL",
+        "TICKVAULT_RETENTION_HOURS",
+        "TICKVAULT_CANDLE_RETENTION_DAYS",
+    ):
         env.pop(name, None)
     recordings = [arg for path in TRADE_RECORDINGS for arg in ("--recording", str(path))]
     workdir = tmp_path_factory.mktemp("stack")
@@ -136,17 +139,29 @@ def stack(
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [tickvault_command(), "up", "--replay", *recordings, "--speed", str(SPEED)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=workdir,
         )
     running = Stack(
-        process, log_path, f"http://127.0.0.1:{api_port}", database_url, redis_url, prefix,
+        process,
+        log_path,
+        f"http://127.0.0.1:{api_port}",
+        database_url,
+        redis_url,
+        prefix,
         {s: trades[-1].trade_id for s, trades in all_recorded_trades().items()},
     )
     try:
         wait_for(lambda: "tickvault is up" in running.log(), START_BOUND_S, "the API", running)
         replay = running.replay_url()
-        wait_for(lambda: running.get_from(replay, "/_replay/stats")["finished"], REPLAY_BOUND_S,
-                 "the replay to finish", running)
+        wait_for(
+            lambda: running.get_from(replay, "/_replay/stats")["finished"],
+            REPLAY_BOUND_S,
+            "the replay to finish",
+            running,
+        )
         wait_for(lambda: running.settled(), STORE_BOUND_S, "the writer to catch up", running)
         yield running
     finally:
@@ -184,8 +199,15 @@ def stored(stack: Stack) -> list[tuple[Any, ...]]:
 
 
 def as_row(t: RecordedTrade) -> tuple[Any, ...]:
-    return (t.symbol, t.trade_id, t.price, t.quantity, t.trade_time_ms, t.event_time_ms,
-            t.is_buyer_maker)
+    return (
+        t.symbol,
+        t.trade_id,
+        t.price,
+        t.quantity,
+        t.trade_time_ms,
+        t.event_time_ms,
+        t.is_buyer_maker,
+    )
 
 
 def ms(dt: datetime) -> int:
@@ -290,10 +312,14 @@ def check_latest(stack: Stack, recorded: dict[str, list[RecordedTrade]]) -> None
         last = max(trades, key=lambda t: t.trade_id)
         body = stack.get(f"/api/v1/prices/{symbol.lower()}/latest")
         assert (body["symbol"], body["price"], body["quantity"], body["trade_id"]) == (
-            symbol, last.price, last.quantity, last.trade_id
+            symbol,
+            last.price,
+            last.quantity,
+            last.trade_id,
         )
         assert (body["trade_time_ms"], body["trade_time"]) == (
-            last.trade_time_ms, iso_ms(last.trade_time_ms)
+            last.trade_time_ms,
+            iso_ms(last.trade_time_ms),
         )
 
 
@@ -304,7 +330,10 @@ def check_at(stack: Stack, trades: list[RecordedTrade]) -> None:
     want = max(before, key=lambda t: (t.trade_time_ms, t.trade_id))
     body = stack.get(f"/api/v1/prices/BTCUSDT/at?time={iso_ms(second_ms)}")
     assert (body["price"], body["trade_id"], body["trade_time_ms"], body["in_second"]) == (
-        want.price, want.trade_id, want.trade_time_ms, want.trade_time_ms >= second_ms
+        want.price,
+        want.trade_id,
+        want.trade_time_ms,
+        want.trade_time_ms >= second_ms,
     )
 
 

@@ -104,13 +104,14 @@ def test_every_command_is_a_console_script_with_those_flags(where: str, argv: li
 
 def test_every_tickvault_variable_is_a_setting_and_every_value_is_valid() -> None:
     known = {
-        f"TICKVAULT_{field.upper()}"
-        for cls in SETTINGS_OF.values()
-        for field in cls.model_fields
+        f"TICKVAULT_{field.upper()}" for cls in SETTINGS_OF.values() for field in cls.model_fields
     }
     used: set[str] = set()
-    for text in ((REPO_ROOT / "docker-compose.yml").read_text(), DOCKERFILE,
-                 (DEPLOY / "demo.env").read_text()):
+    for text in (
+        (REPO_ROOT / "docker-compose.yml").read_text(),
+        DOCKERFILE,
+        (DEPLOY / "demo.env").read_text(),
+    ):
         used |= set(re.findall(r"TICKVAULT_[A-Z0-9_]+", text))
     assert used - known == set()
     demo = dict(
@@ -140,10 +141,12 @@ def test_ports_agree_between_services_proxy_and_prometheus() -> None:
         for job in prometheus["scrape_configs"]
     }
     collector = CollectorSettings(
-        _env_file=None, **lower(environment(SERVICES["collector"]))  # type: ignore[call-arg]
+        _env_file=None,
+        **lower(environment(SERVICES["collector"])),  # type: ignore[call-arg]
     )
     writer = WriterSettings(
-        _env_file=None, **lower(environment(SERVICES["writer"]))  # type: ignore[call-arg]
+        _env_file=None,
+        **lower(environment(SERVICES["writer"])),  # type: ignore[call-arg]
     )
     assert scraped == {
         "collector": (["collector"], collector.collector_metrics_port),
@@ -153,8 +156,12 @@ def test_ports_agree_between_services_proxy_and_prometheus() -> None:
     exposed = {int(p) for p in re.findall(r"^EXPOSE (.+)$", DOCKERFILE, re.M)[0].split()}
     replay = argv_of(SERVICES["replay"]["command"])
     replay_port = int(replay[replay.index("--port") + 1])
-    assert exposed == {api_port, collector.collector_metrics_port, writer.writer_metrics_port,
-                       replay_port}
+    assert exposed == {
+        api_port,
+        collector.collector_metrics_port,
+        writer.writer_metrics_port,
+        replay_port,
+    }
     demo = (DEPLOY / "demo.env").read_text()
     assert f"TICKVAULT_BINANCE_WS_URL=ws://replay:{replay_port}" in demo
     assert f"TICKVAULT_BINANCE_REST_URL=http://replay:{replay_port}" in demo

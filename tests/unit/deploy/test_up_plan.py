@@ -42,8 +42,19 @@ def test_demo_uses_its_own_database_and_prefix_and_points_services_at_the_replay
     plan = build_plan(settings(), UpOptions(replay=True, seed=7), {}, python=PY, replay_port=9555)
     assert plan.replay is not None
     assert plan.replay.argv == (
-        PY, "-m", "tickvault_replay", "--host", "127.0.0.1", "--port", "9555",
-        "--synthetic", "BTCUSDT,ETHUSDT", "--seed", "7", "--speed", "1",
+        PY,
+        "-m",
+        "tickvault_replay",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "9555",
+        "--synthetic",
+        "BTCUSDT,ETHUSDT",
+        "--seed",
+        "7",
+        "--speed",
+        "1",
     )
     assert plan.replay_rest_url == "http://127.0.0.1:9555"
     demo_db = "postgresql://postgres@127.0.0.1:5432/tickvault_demo"
@@ -67,7 +78,12 @@ def test_demo_keeps_what_the_user_set_and_keeps_old_recordings_forever() -> None
     assert plan.database_url == mine
     assert plan.replay is not None
     assert plan.replay.argv[7:] == (
-        "--recording", "/data/a.txt.gz", "--recording", "/data/b.txt.gz", "--speed", "20"
+        "--recording",
+        "/data/a.txt.gz",
+        "--recording",
+        "/data/b.txt.gz",
+        "--speed",
+        "20",
     )
     env = env_of(plan.services[0])
     assert "TICKVAULT_DATABASE_URL" not in env
@@ -96,14 +112,15 @@ def test_several_writers_get_their_own_metrics_ports() -> None:
     plan = build_plan(settings(), UpOptions(writers=3), {}, python=PY)
     writers = [s for s in plan.services if s.name.startswith("writer")]
     assert [w.name for w in writers] == ["writer-1", "writer-2", "writer-3"]
-    assert [env_of(w)["TICKVAULT_WRITER_METRICS_PORT"] for w in writers] == [
-        "9102", "9103", "9104"
-    ]
+    assert [env_of(w)["TICKVAULT_WRITER_METRICS_PORT"] for w in writers] == ["9102", "9103", "9104"]
     based = build_plan(
         settings(), UpOptions(writers=2), {"TICKVAULT_WRITER_METRICS_PORT": "0"}, python=PY
     )
     assert [env_of(s).get("TICKVAULT_WRITER_METRICS_PORT") for s in based.services] == [
-        None, "0", "0", None
+        None,
+        "0",
+        "0",
+        None,
     ]
 
 
@@ -153,7 +170,10 @@ def test_up_parses_its_options() -> None:
         ["up", "--recording", "a.gz", "--recording", "b.gz", "--speed", "20", "--writers", "3"]
     )
     assert (args.recording, args.speed, args.writers, args.replay) == (
-        ["a.gz", "b.gz"], 20.0, 3, False
+        ["a.gz", "b.gz"],
+        20.0,
+        3,
+        False,
     )
 
 
