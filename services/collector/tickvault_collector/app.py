@@ -67,13 +67,23 @@ async def run(
         resume = await _resume(redis, keys, settings)
         collector = Collector(settings, redis, rest, metrics, statuses=statuses, resume=resume)
         if settings.collector_metrics_port:
-            start_http_server(settings.collector_metrics_port, registry=metrics.registry)
+            _serve_metrics(settings.collector_metrics_port, metrics.registry)
         await _serve(collector, redis, keys, settings, stop, resume)
         return 0
     finally:
         await rest.close()
         with contextlib.suppress(RedisError, OSError):
             await redis.aclose()
+
+
+def _serve_metrics(port: int, registry: CollectorRegistry) -> None:
+    """Serve Prometheus metrics on *port*; a busy port is logged, never fatal to capture."""
+    try:
+        start_http_server(port, registry=registry)
+    except OSError as exc:
+        log.warning("metrics not served: cannot listen on port %d (%s)", port, exc)
+    else:
+        log.info("metrics on http://0.0.0.0:%d/metrics", port)
 
 
 async def _validate_symbols(settings: CollectorSettings, rest: RestClient) -> dict[str, str]:

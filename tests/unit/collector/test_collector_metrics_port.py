@@ -1,0 +1,23 @@
+"""A busy metrics port is logged and never stops the collector."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tickvault_collector.app import _serve_metrics
+
+
+def test_busy_metrics_port_is_a_warning_not_a_crash(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with caplog.at_level(logging.WARNING, logger="tickvault_collector.app"):
+            _serve_metrics(port, CollectorRegistry())
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"metrics not served: cannot listen on port {port} (")
