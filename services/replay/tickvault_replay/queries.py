@@ -7,6 +7,7 @@ raises :class:`ApiError` with Binance's code and message.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -138,7 +139,9 @@ def kline_rows(params: Mapping[str, str], ctx: Context) -> Any:
     start, end = _times_us(params, "startTime"), _times_us(params, "endTime")
     reach = span_ms(interval) * 1000 * (limit + 1)
     if start is not None:
-        lo, hi = start, min(end if end is not None else 2**62, start + reach)
+        at = bisect_left(tape.trade_times, start)
+        anchor = tape.trade_times[at] if at < len(tape.trade_times) else start
+        lo, hi = start, min(end if end is not None else 2**62, anchor + reach)
     else:
         last = tape.trade_times[-1] if tape.trade_times else 0
         hi = end if end is not None else last
