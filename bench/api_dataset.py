@@ -28,7 +28,7 @@ def _chunks(symbol: str, count: int, rng: random.Random) -> Iterator[io.StringIO
     cents = START_CENTS[symbol]
     step_us = DAY_US / count
     seconds: dict[int, str] = {}
-    steps = (-2, -1, -1, 0, 0, 0, 1, 1, 2)
+    steps = tuple(range(-10, 11))  # cents per trade: a few hundred price levels a minute
     quantities = ("0.00010000", "0.00100000", "0.01200000", "0.50000000", "1.25000000")
     buf = io.StringIO()
     for i in range(count):

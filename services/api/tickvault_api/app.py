@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask_smorest import Api
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
@@ -23,6 +23,7 @@ from tickvault_api.stores import Stores
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+_STARTED = "tickvault.started"
 
 
 class _Api(Api):  # type: ignore[misc]
@@ -104,14 +105,19 @@ def _flatten(messages: Any, where: str = "") -> list[str]:
 
 
 def _register_metrics(app: Flask, ctx: ApiContext) -> None:
-    @app.before_request
-    def start_timer() -> None:
-        g.tickvault_started = time.perf_counter()
+    inner = app.wsgi_app
+
+    def timed(environ: dict[str, Any], start_response: Any) -> Any:
+        environ[_STARTED] = time.perf_counter()
+        return inner(environ, start_response)
+
+    app.wsgi_app = timed  # type: ignore[method-assign]
 
     @app.after_request
     def observe(response: Response) -> Response:
-        started = g.get("tickvault_started")
+        rule = request.url_rule
+        started = request.environ.get(_STARTED)
         if started is not None:
-            rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
-            ctx.metrics.observe(rule, response.status_code, time.perf_counter() - started)
+            route = rule.rule if rule is not None else "unmatched"
+            ctx.metrics.observe(route, response.status_code, time.perf_counter() - started)
         return response

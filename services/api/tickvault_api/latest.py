@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from flask import Response
 from flask_smorest import Blueprint
 
@@ -11,7 +12,7 @@ from tickvault.codec import LatestPrice, latest_from_hash
 from tickvault.keys import RedisKeys
 from tickvault_api import schemas
 from tickvault_api.context import ApiContext, json_response
-from tickvault_api.errors import NoData
+from tickvault_api.errors import NoData, Unavailable
 from tickvault_api.params import parse_symbol
 from tickvault_api.shapes import latest_body
 
@@ -19,7 +20,8 @@ from tickvault_api.shapes import latest_body
 def read_latest(ctx: ApiContext, symbols: tuple[str, ...]) -> dict[str, LatestPrice | None]:
     """Return the cached latest trade of each symbol (None when none is cached)."""
     keys = RedisKeys(ctx.settings.redis_prefix)
-    with ctx.stores.cache() as client:
+    client = ctx.stores.redis
+    try:
         if len(symbols) == 1:
             raw = [client.hgetall(keys.latest(symbols[0]))]
         else:
@@ -27,6 +29,8 @@ def read_latest(ctx: ApiContext, symbols: tuple[str, ...]) -> dict[str, LatestPr
             for symbol in symbols:
                 pipe.hgetall(keys.latest(symbol))
             raw = pipe.execute()
+    except redis.RedisError as exc:
+        raise Unavailable(f"Redis cannot answer right now ({type(exc).__name__})") from exc
     return {s: latest_from_hash(s, fields) for s, fields in zip(symbols, raw, strict=True)}
 
 
