@@ -9,8 +9,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import OperationalError
+
 from tickvault import __version__
 from tickvault.cli import db
+from tickvault.logs import mask_secrets
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tickvault`` command; return its exit status."""
     args = build_parser().parse_args(argv)
-    status: int = args.handler(args)
+    try:
+        status: int = args.handler(args)
+    except OperationalError as exc:
+        # The database cannot be reached: one line an operator can act on, not a traceback.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(f"tickvault: PostgreSQL is unreachable: {mask_secrets(reason)}", file=sys.stderr)  # noqa: T201
+        return 1
     return status
 
 
