@@ -27,9 +27,9 @@ MINUTE_US = 60 * SECOND_US
 HOUR_US = 60 * MINUTE_US
 DAY_US = 24 * HOUR_US
 
-_EPOCH_MS = re.compile(r"-?\d{1,16}")
-_MINUTE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})")
-_CURSOR = re.compile(r"(\d{1,19}):(\d{1,19})")
+_EPOCH_MS = re.compile(r"-?\d{1,16}", re.ASCII)
+_MINUTE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})", re.ASCII)
+_CURSOR = re.compile(r"(\d{1,19}):(\d{1,19})", re.ASCII)
 
 INTERVALS_US = {
     "1s": SECOND_US,
@@ -75,7 +75,7 @@ def parse_time(raw: str | None, name: str) -> int:
 
 def _parse_iso(text: str, name: str) -> int:
     try:
-        if len(text) > 40 or not text[:4].isdigit():
+        if len(text) > 40 or not (text[:4].isascii() and text[:4].isdigit()):
             raise ValueError(text)
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -143,7 +143,7 @@ def parse_limit(raw: str | None, default: int, maximum: int) -> int:
     """Parse a page size between 1 and *maximum*."""
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise InvalidParameter(f"parameter 'limit' = {_shown(raw)} must be an integer 1..{maximum}")
     return int(raw)
 

@@ -57,6 +57,7 @@ def test_milliseconds_and_microseconds_are_kept() -> None:
 @pytest.mark.parametrize(
     "raw",
     [
+        "١٧٢٣١٦١٦٠٠٠٠٠",
         "yesterday",
         "2024-13-01T00:00:00Z",
         "99999999999999999",
@@ -72,7 +73,11 @@ def test_bad_times_are_invalid_time(raw: str) -> None:
 
 
 @given(st.text(max_size=60))
-def test_no_text_crashes_the_time_parser(raw: str) -> None:
+def test_no_text_crashes_the_parsers(raw: str) -> None:
+    with contextlib.suppress(InvalidParameter):
+        parse_limit(raw, 10, 100)
+    with contextlib.suppress(InvalidTime):
+        parse_minute(raw)
     with contextlib.suppress(InvalidTime, InvalidParameter):
         parse_time(raw, "time")
 
@@ -119,7 +124,7 @@ def test_foreign_cursors_are_invalid_parameter(raw: str) -> None:
 def test_limits_and_choices() -> None:
     assert parse_limit(None, 100, 500) == 100
     assert parse_limit("500", 100, 500) == 500
-    for bad in ("0", "501", "-1", "1.5", "ten"):
+    for bad in ("0", "501", "-1", "1.5", "ten", "²", "١٢", "1" * 40):
         with pytest.raises(InvalidParameter):
             parse_limit(bad, 100, 500)
     assert parse_choice(None, "match", ("before", "nearest"), "before") == "before"
