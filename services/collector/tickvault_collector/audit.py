@@ -17,9 +17,10 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import msgspec
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, text
 
@@ -114,8 +115,15 @@ def _us(value: datetime) -> int:
 class Auditor:
     """One audit pass over every configured symbol."""
 
-    def __init__(self, symbols: tuple[str, ...], database_url: str, rest: RestClient,
-                 publisher: Publisher, *, tail: bool = True) -> None:
+    def __init__(
+        self,
+        symbols: tuple[str, ...],
+        database_url: str,
+        rest: RestClient,
+        publisher: Publisher,
+        *,
+        tail: bool = True,
+    ) -> None:
         self._symbols = symbols
         self._url = database_url
         self._rest = rest
@@ -134,25 +142,36 @@ class Auditor:
         scan = await asyncio.to_thread(scan_symbol, engine, symbol)
         latest = await self._latest(symbol) if self._tail else None
         plan = plan_symbol(scan.holes, scan.span, scan.records, latest)
-        report = SymbolReport(rows=scan.rows, holes=len(plan.holes),
-                              missing=sum(b - a + 1 for a, b in plan.holes))
+        report = SymbolReport(
+            rows=scan.rows, holes=len(plan.holes), missing=sum(b - a + 1 for a, b in plan.holes)
+        )
         now = _now_us()
-        await self._pub.publish([GapRecord(symbol, a, b, GapStatus.DETECTED, now, None, AUDITOR)
-                                 for a, b in plan.holes])
+        await self._pub.publish(
+            [GapRecord(symbol, a, b, GapStatus.DETECTED, now, None, AUDITOR) for a, b in plan.holes]
+        )
         report.refilled, report.unfillable = await self._refill(symbol, plan.fetch)
         done = _now_us()
         closing = [
-            GapRecord(symbol, a, b, _status(not _touches((a, b), report.unfillable)), now, done,
-                      AUDITOR)
+            GapRecord(
+                symbol, a, b, _status(not _touches((a, b), report.unfillable)), now, done, AUDITOR
+            )
             for a, b in plan.holes
         ]
         for record in scan.records:
             outcome = record_outcome(record, scan.span, plan.fetch, report.unfillable)
             if outcome is None or (not outcome and record.status == GapStatus.UNFILLABLE):
                 continue
-            closing.append(GapRecord(symbol, record.first_id, record.last_id,
-                                     _status(outcome), record.detected_at, done,
-                                     record.found_by))
+            closing.append(
+                GapRecord(
+                    symbol,
+                    record.first_id,
+                    record.last_id,
+                    _status(outcome),
+                    record.detected_at,
+                    done,
+                    record.found_by,
+                )
+            )
             report.records_closed += int(outcome)
         await self._pub.publish(closing)
         return report
@@ -178,7 +197,8 @@ class Auditor:
             except ExchangeError as exc:
                 failures += 1
                 if (exc.status is not None and 400 <= exc.status < 500) or (
-                        failures >= FAILED_PAGES_BEFORE_GIVING_UP):
+                    failures >= FAILED_PAGES_BEFORE_GIVING_UP
+                ):
                     log.warning("REST cannot serve %s from id %d (%s)", symbol, from_id, exc)
                     lost += [(g.next_id, g.last) for g in gaps]
                     break
@@ -191,7 +211,9 @@ class Auditor:
             if not plan.take and not plan.done:  # no progress: REST does not serve these ids
                 lost += [(g.next_id, g.last) for g in gaps]
                 break
-            await self._pub.publish([replace(ticks[i], source=Source.AUDIT) for i in plan.take])
+            await self._pub.publish(
+                [msgspec.structs.replace(ticks[i], source=Source.AUDIT) for i in plan.take]
+            )
             refilled += len(plan.take)
             for gap in plan.done:
                 if gap.partial:
