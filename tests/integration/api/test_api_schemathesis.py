@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import schemathesis
@@ -22,7 +23,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES = 40
+EXAMPLES = int(os.environ.get("TICKVAULT_SCHEMATHESIS_EXAMPLES", "40"))
 W = {"start": "2024-08-08T23:59:00Z", "end": "2024-08-09T00:02:00Z"}
 VALID: dict[str, list[dict[str, object]]] = {
     "/api/v1/prices/{symbol}/at": [
