@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 import redis
 from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role
 
@@ -185,3 +186,26 @@ def test_stream_sends_the_snapshot_then_each_new_price(
         publisher.close()
         response.close()
     assert event == b"event: price\ndata: " + messages[1] + b"\n\n"
+
+
+def test_api_recovers_after_postgresql_drops_its_connections(
+    api_settings: Callable[..., ApiSettings], admin_engine: Engine
+) -> None:
+    settings = api_settings()
+    app = create_app(settings)
+    client = app.test_client()
+    url = f"{BTC}/at?time=2024-08-09T00:01:00Z"
+    assert client.get(url).status_code == 200
+    database = make_url(settings.database_url).database
+    with admin_engine.connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = :db AND application_name = 'tickvault-api'"
+            ),
+            {"db": database},
+        ).scalar()
+    assert killed
+    statuses = [client.get(url).status_code for _ in range(3)]
+    assert statuses[-1] == 200 and statuses.count(503) <= 1, statuses
+    app.extensions["tickvault"].stores.close()
