@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 UP_ARGS ?=
 
-.PHONY: help install test test-unit test-integration test-e2e lint typecheck services db-upgrade clean \
+.PHONY: help install test test-tools test-unit test-integration test-e2e lint typecheck services db-upgrade clean \
 	run demo compose-check bench chaos
 
 help:  ## list the targets
@@ -29,8 +29,11 @@ lint: install  ## ruff and mypy --strict
 	$(BIN)/ruff format --check shared services tests bench || true
 	$(BIN)/mypy
 
-test: install services  ## every test tier: unit, integration, e2e
+test: install services test-tools  ## every test tier: unit, integration, e2e
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-tools:  ## make sure the system tools the tests drive are installed (Chromium)
+	@bash scripts/ensure-test-tools.sh
 
 test-unit: install  ## only the unit tier (no servers needed)
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
@@ -38,7 +41,7 @@ test-unit: install  ## only the unit tier (no servers needed)
 test-integration: install services  ## only the integration tier
 	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
 
-test-e2e: install services  ## only the end-to-end tier
+test-e2e: install services test-tools  ## only the end-to-end tier
 	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
 
 db-upgrade: install services  ## apply migrations (creates the database when missing)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
@@ -35,6 +36,16 @@ HOW_TO_START = (
     '--port 6379 --save "" --appendonly no)'
 )
 TIERS = ("unit", "integration", "e2e")
+
+# Property tests are bounded and must not flake on a shared, loaded machine: no per-example
+# deadline and no "too slow" health check; the example count stays bounded.
+settings.register_profile(
+    "tickvault",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    max_examples=int(os.environ.get("TICKVAULT_HYPOTHESIS_EXAMPLES", "100")),
+)
+settings.load_profile("tickvault")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
