@@ -99,8 +99,8 @@ def _wait_ready(proc: subprocess.Popen[bytes], port_file: Path, log_path: Path,
                 replay.stats()
                 return replay
         time.sleep(0.05)
-    raise TimeoutError("tickvault-replay did not answer within %.0f s:\n%s"
-                       % (timeout, log_path.read_text(errors="replace")))
+    log = log_path.read_text(errors="replace")
+    raise TimeoutError(f"tickvault-replay did not answer within {timeout:.0f} s:\n{log}")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -8,7 +8,6 @@ import time
 import urllib.request
 
 import pytest
-
 from tests.support.paths import TRADE_RECORDINGS
 from tests.support.replay import replay_process
 
@@ -43,6 +42,6 @@ def test_synthetic_market_runs_at_real_time() -> None:
 
 
 def test_a_bad_flag_exits_non_zero_with_one_line() -> None:
-    with pytest.raises(RuntimeError, match="exited 2"):
-        with replay_process("--synthetic", "BTCUSDT", "--speed", "-1"):
-            pass
+    with pytest.raises(RuntimeError, match="exited 2"), \
+            replay_process("--synthetic", "BTCUSDT", "--speed", "-1"):
+        pass

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from binance.spot import Spot
 from binance.websocket.spot.websocket_stream import SpotWebsocketStreamClient
-
 from tests.support.paths import TRADE_RECORDINGS
 from tests.support.recordings import all_recorded_trades
+
 from tickvault_replay import ReplayConfig, RunningReplay, running_replay
 
 pytestmark = pytest.mark.unit

@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 import websockets
+from tests.support.paths import BTC_TRADES
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.support.paths import BTC_TRADES
 from tickvault_replay import Limits, ReplayConfig, RunningReplay, running_replay
 
 pytestmark = pytest.mark.unit
@@ -33,9 +33,9 @@ def _run(scenario: Callable[[RunningReplay], Awaitable[Any]], **kw: Any) -> Any:
 
 
 async def _post(replay: RunningReplay, script: Any) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{replay.rest_url}/_replay/faults", json=script) as resp:
-            assert resp.status == 200, await resp.text()
+    url = f"{replay.rest_url}/_replay/faults"
+    async with aiohttp.ClientSession() as http, http.post(url, json=script) as resp:
+        assert resp.status == 200, await resp.text()
 
 
 async def _ids(ws: Any, count: int) -> list[int]:

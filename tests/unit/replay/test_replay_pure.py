@@ -10,8 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from tests.support.paths import BINANCE_DATA
+
 from tickvault_replay import loader
 from tickvault_replay.aggregate import AggBuilder, split_agg
 from tickvault_replay.control import handle

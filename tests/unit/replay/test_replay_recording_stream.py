@@ -7,9 +7,9 @@ import json
 
 import pytest
 import websockets
-
 from tests.support.paths import BTC_TRADES, ETH_TRADES, TRADE_RECORDINGS
 from tests.support.recordings import all_recorded_trades
+
 from tickvault_replay import ReplayConfig, running_replay
 
 pytestmark = pytest.mark.unit
@@ -77,10 +77,10 @@ def test_loop_shifts_ids_and_times_so_no_trade_id_repeats() -> None:
     async def scenario() -> list[dict[str, int]]:
         config = _config(recordings=(str(ETH_TRADES),), loop=True, speed=3000.0)
         async with running_replay(config) as replay:
-            async with websockets.connect(f"{replay.ws_url}/ws/ethusdt@trade", max_queue=None,
-                                          close_timeout=1) as ws:
-                async with asyncio.timeout(60):
-                    return [json.loads(await ws.recv()) for _ in range(count + 50)]
+            url = f"{replay.ws_url}/ws/ethusdt@trade"
+            async with websockets.connect(url, max_queue=None, close_timeout=1) as ws, \
+                    asyncio.timeout(60):
+                return [json.loads(await ws.recv()) for _ in range(count + 50)]
 
     frames = asyncio.run(scenario())
     ids = [f["t"] for f in frames]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
-
 from tests.support.paths import TRADE_RECORDINGS
 from tests.support.recordings import all_recorded_trades
+
 from tickvault_replay import Limits, ReplayConfig, RunningReplay, running_replay
 
 pytestmark = pytest.mark.unit
@@ -123,7 +124,7 @@ def test_recent_trades_aggtrades_klines_ticker_and_info_agree_with_the_recording
     assert [r["id"] for r in got["trades"]] == [t.trade_id for t in recorded[-3:]]
     assert got["micros"][0]["time"] == recorded[-1].trade_time_ms * 1000
     aggs = got["aggs"]
-    assert all(b["a"] == a["a"] + 1 and b["f"] == a["l"] + 1 for a, b in zip(aggs, aggs[1:]))
+    assert all(b["a"] == a["a"] + 1 and b["f"] == a["l"] + 1 for a, b in itertools.pairwise(aggs))
     assert sum(k[8] for k in got["klines"]) == len(recorded)
     assert got["klines"][-1][4] == recorded[-1].price
     assert got["price"] == {"symbol": "ETHUSDT", "price": recorded[-1].price}
