@@ -101,6 +101,9 @@ class Market:
         """Release every event of the source at the configured pace."""
         try:
             await self._pump()
+        except Exception:
+            log.exception("the market pump failed; no more events will be released")
+            raise
         finally:
             self._flush()
         self.finished = self.finite
