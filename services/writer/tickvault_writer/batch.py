@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 
 from tickvault.codec import GapRecord, GapStatus, from_fields
 from tickvault.errors import CodecError
-from tickvault.tick import Tick, is_plausible_time_us, is_symbol
+from tickvault.tick import MAX_TIME_US, MIN_TIME_US, Tick, is_plausible_time_us, is_symbol
+from tickvault_writer.fastpath import CannotPrepare, Prepared, prepare
 
 RawFields = Mapping[bytes, bytes]
 RawEntry = tuple[bytes, RawFields | None]
@@ -40,6 +41,7 @@ class Batch:
     gaps: tuple[GapRecord, ...]
     gap_ids: tuple[bytes, ...]  # entry id of each gap record, same order
     dead: tuple[DeadLetter, ...]
+    prepared: Prepared | None = None  # the ticks made ready for the fast path, when done
 
     @property
     def has_rows(self) -> bool:
@@ -47,8 +49,23 @@ class Batch:
         return bool(self.ticks or self.gaps)
 
 
+_GOOD_SYMBOLS: set[str] = set()  # symbols already checked: a handful, seen once per tick
+
+
 def check_tick(tick: Tick) -> str | None:
     """Return why *tick* cannot be stored, or None when it can."""
+    if (
+        tick.symbol in _GOOD_SYMBOLS
+        and 0 <= tick.trade_id <= MAX_BIGINT
+        and MIN_TIME_US <= tick.trade_time <= MAX_TIME_US
+        and MIN_TIME_US <= tick.event_time <= MAX_TIME_US
+        and MIN_TIME_US <= tick.received_at <= MAX_TIME_US
+    ):
+        return None  # the common case, without a call per check
+    return _why_not(tick)
+
+
+def _why_not(tick: Tick) -> str | None:
     if not is_symbol(tick.symbol):
         return f"symbol {tick.symbol!r} is not an upper-case Binance symbol"
     if not 0 <= tick.trade_id <= MAX_BIGINT:
@@ -57,6 +74,8 @@ def check_tick(tick: Tick) -> str | None:
         value: int = getattr(tick, name)
         if not is_plausible_time_us(value):
             return f"{name} {value} is not a plausible epoch-microsecond time"
+    if len(_GOOD_SYMBOLS) < 10_000:
+        _GOOD_SYMBOLS.add(tick.symbol)
     return None
 
 
@@ -105,6 +124,16 @@ def decode_entries(entries: Iterable[RawEntry]) -> Batch:
     return Batch(
         tuple(ids), tuple(ticks), tuple(tick_ids), tuple(gaps), tuple(gap_ids), tuple(dead)
     )
+
+
+def with_prepared(batch: Batch) -> Batch:
+    """Return the batch with its ticks prepared for the fast path."""
+    if not batch.ticks:
+        return batch
+    try:
+        return replace(batch, prepared=prepare(batch.ticks))
+    except CannotPrepare:
+        return batch  # the store takes the fallback path
 
 
 def latest_by_symbol(ticks: Iterable[Tick]) -> dict[str, Tick]:

@@ -22,7 +22,14 @@ import redis
 from tickvault.codec import to_fields
 from tickvault.errors import StoreUnavailable
 from tickvault.keys import RedisKeys
-from tickvault_writer.batch import Batch, DeadLetter, decode_entries, latest_by_symbol, split
+from tickvault_writer.batch import (
+    Batch,
+    DeadLetter,
+    decode_entries,
+    latest_by_symbol,
+    split,
+    with_prepared,
+)
 from tickvault_writer.cache import LatestCache
 from tickvault_writer.chores import Chores, Totals
 from tickvault_writer.maintenance import Maintenance
@@ -151,7 +158,7 @@ class Writer:
             self._warn_retry("redis", exc)
             self._stop.wait(0.5)
             return None
-        return decode_entries(entries) if entries else None
+        return with_prepared(decode_entries(entries)) if entries else None
 
     def close(self) -> None:
         """Stop maintenance, drop the heartbeat and close connections."""

@@ -1,8 +1,10 @@
 """The SQL of the write path: the staging table, the one-statement batch write, gap upserts.
 
-One statement per batch inserts the staged trades (``ON CONFLICT DO NOTHING``) and folds
-ONLY the rows actually inserted into ``candles_1m`` and ``price_levels_1m``, so a redelivered
-or duplicated trade is never counted twice. The candle merge is order-independent:
+The fast path (:data:`COPY_TRADES`, :data:`UPSERT_AGGREGATES`) serves a batch whose trades
+are all new. The fallback, one statement (:data:`WRITE_TRADES`), inserts the staged trades
+(``ON CONFLICT DO NOTHING``) and folds ONLY the rows actually inserted into ``candles_1m`` and
+``price_levels_1m``, so a redelivered or duplicated trade is never counted twice.
+The candle merge is order-independent:
 
 - open/close: the earliest/latest trade of the minute by (trade_time, trade_id);
 - high/low: greatest/least, with the earliest time that extreme was reached;
@@ -12,6 +14,8 @@ Rows are upserted in key order, so concurrent writers take row locks in the same
 """
 
 from __future__ import annotations
+
+from tickvault_writer import binary
 
 STAGING = "tv_staging"
 
@@ -37,6 +41,41 @@ WHERE p.relname IN ('trades', 'candles_1m', 'price_levels_1m')
 """
 
 COPY_STAGING = f"COPY {STAGING} (symbol, trade_id, price, quantity, t, e, m, r) FROM STDIN"
+
+CANDLE_COLUMNS = """symbol, minute, open, high, low, close, volume, trades, quote_volume, price_sum,
+         price_sq_sum, open_time, open_trade_id, close_time, close_trade_id, high_time, low_time"""
+
+# How a batch's candle merges into the stored one: order-independent (see the module doc).
+CANDLE_MERGE = """    ON CONFLICT (symbol, minute) DO UPDATE SET
+        open = CASE WHEN (EXCLUDED.open_time, EXCLUDED.open_trade_id)
+                         < (k.open_time, k.open_trade_id) THEN EXCLUDED.open ELSE k.open END,
+        open_time = LEAST(k.open_time, EXCLUDED.open_time),
+        open_trade_id = CASE WHEN (EXCLUDED.open_time, EXCLUDED.open_trade_id)
+                         < (k.open_time, k.open_trade_id)
+                         THEN EXCLUDED.open_trade_id ELSE k.open_trade_id END,
+        close = CASE WHEN (EXCLUDED.close_time, EXCLUDED.close_trade_id)
+                          > (k.close_time, k.close_trade_id) THEN EXCLUDED.close ELSE k.close END,
+        close_time = GREATEST(k.close_time, EXCLUDED.close_time),
+        close_trade_id = CASE WHEN (EXCLUDED.close_time, EXCLUDED.close_trade_id)
+                          > (k.close_time, k.close_trade_id)
+                          THEN EXCLUDED.close_trade_id ELSE k.close_trade_id END,
+        high = GREATEST(k.high, EXCLUDED.high),
+        high_time = CASE WHEN EXCLUDED.high > k.high THEN EXCLUDED.high_time
+                         WHEN EXCLUDED.high < k.high THEN k.high_time
+                         ELSE LEAST(k.high_time, EXCLUDED.high_time) END,
+        low = LEAST(k.low, EXCLUDED.low),
+        low_time = CASE WHEN EXCLUDED.low < k.low THEN EXCLUDED.low_time
+                        WHEN EXCLUDED.low > k.low THEN k.low_time
+                        ELSE LEAST(k.low_time, EXCLUDED.low_time) END,
+        volume = k.volume + EXCLUDED.volume,
+        trades = k.trades + EXCLUDED.trades,
+        quote_volume = k.quote_volume + EXCLUDED.quote_volume,
+        price_sum = k.price_sum + EXCLUDED.price_sum,
+        price_sq_sum = k.price_sq_sum + EXCLUDED.price_sq_sum"""
+
+LEVEL_MERGE = """    ON CONFLICT (symbol, minute, price) DO UPDATE SET
+        trades = pl.trades + EXCLUDED.trades,
+        volume = pl.volume + EXCLUDED.volume"""
 
 _US = "timestamptz 'epoch' + {} * interval '1 microsecond'"
 
@@ -89,32 +128,7 @@ cu AS (
            price_sq_sum, open_time, open_trade_id, close_time, close_trade_id, high_time, low_time
     FROM c
     ORDER BY symbol, minute
-    ON CONFLICT (symbol, minute) DO UPDATE SET
-        open = CASE WHEN (EXCLUDED.open_time, EXCLUDED.open_trade_id)
-                         < (k.open_time, k.open_trade_id) THEN EXCLUDED.open ELSE k.open END,
-        open_time = LEAST(k.open_time, EXCLUDED.open_time),
-        open_trade_id = CASE WHEN (EXCLUDED.open_time, EXCLUDED.open_trade_id)
-                         < (k.open_time, k.open_trade_id)
-                         THEN EXCLUDED.open_trade_id ELSE k.open_trade_id END,
-        close = CASE WHEN (EXCLUDED.close_time, EXCLUDED.close_trade_id)
-                          > (k.close_time, k.close_trade_id) THEN EXCLUDED.close ELSE k.close END,
-        close_time = GREATEST(k.close_time, EXCLUDED.close_time),
-        close_trade_id = CASE WHEN (EXCLUDED.close_time, EXCLUDED.close_trade_id)
-                          > (k.close_time, k.close_trade_id)
-                          THEN EXCLUDED.close_trade_id ELSE k.close_trade_id END,
-        high = GREATEST(k.high, EXCLUDED.high),
-        high_time = CASE WHEN EXCLUDED.high > k.high THEN EXCLUDED.high_time
-                         WHEN EXCLUDED.high < k.high THEN k.high_time
-                         ELSE LEAST(k.high_time, EXCLUDED.high_time) END,
-        low = LEAST(k.low, EXCLUDED.low),
-        low_time = CASE WHEN EXCLUDED.low < k.low THEN EXCLUDED.low_time
-                        WHEN EXCLUDED.low > k.low THEN k.low_time
-                        ELSE LEAST(k.low_time, EXCLUDED.low_time) END,
-        volume = k.volume + EXCLUDED.volume,
-        trades = k.trades + EXCLUDED.trades,
-        quote_volume = k.quote_volume + EXCLUDED.quote_volume,
-        price_sum = k.price_sum + EXCLUDED.price_sum,
-        price_sq_sum = k.price_sq_sum + EXCLUDED.price_sq_sum
+{CANDLE_MERGE}
     RETURNING 1
 ),
 lu AS (
@@ -123,12 +137,45 @@ lu AS (
     FROM ins
     GROUP BY 1, 2, 3
     ORDER BY 1, 2, 3
-    ON CONFLICT (symbol, minute, price) DO UPDATE SET
-        trades = pl.trades + EXCLUDED.trades,
-        volume = pl.volume + EXCLUDED.volume
+{LEVEL_MERGE}
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM cu), (SELECT count(*) FROM lu)
+"""
+
+# The fast path: every trade of the batch went in by binary COPY (tickvault_writer.binary),
+# so candles and levels come whole from tickvault_writer.aggregate, as arrays (text literals).
+COPY_TRADES = f"COPY trades {binary.COLUMNS} FROM STDIN (FORMAT binary)"
+
+UPSERT_AGGREGATES = f"""
+WITH c AS (
+    SELECT * FROM unnest(%s::text[], %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[],
+                         %s::numeric[], %s::numeric[], %s::int[], %s::numeric[], %s::numeric[],
+                         %s::numeric[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
+                         %s::bigint[], %s::bigint[])
+        AS v(symbol, m, open, high, low, close, volume, trades, quote_volume, price_sum,
+             price_sq_sum, ot, open_trade_id, ct, close_trade_id, ht, lt)
+),
+cu AS (
+    INSERT INTO candles_1m AS k ({CANDLE_COLUMNS})
+    SELECT symbol, {_US.format("m")}, open, high, low, close, volume, trades, quote_volume,
+           price_sum, price_sq_sum, {_US.format("ot")}, open_trade_id, {_US.format("ct")},
+           close_trade_id, {_US.format("ht")}, {_US.format("lt")}
+    FROM c
+    ORDER BY 1, 2
+{CANDLE_MERGE}
+    RETURNING 1
+),
+lu AS (
+    INSERT INTO price_levels_1m AS pl (symbol, minute, price, trades, volume)
+    SELECT v.symbol, {_US.format("v.m")}, v.price, v.trades, v.volume
+    FROM unnest(%s::text[], %s::bigint[], %s::numeric[], %s::int[], %s::numeric[])
+        AS v(symbol, m, price, trades, volume)
+    ORDER BY 1, 2, 3
+{LEVEL_MERGE}
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM cu), (SELECT count(*) FROM lu)
 """
 
 # Status only moves forward: detected -> unfillable -> filled.

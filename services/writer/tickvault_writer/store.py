@@ -1,8 +1,12 @@
 """PostgreSQL side of the writer: one transaction per batch through a raw psycopg2 connection.
 
-The hot path is ``COPY`` into a temporary staging table (created once per connection, emptied
-at every commit) and one statement that inserts trades and folds the inserted ones into the
-candles and price levels (:mod:`tickvault_writer.sql`). Partitions are made sure of before
+The fast path is a binary ``COPY`` straight into ``trades`` inside a savepoint, then one
+statement upserting the batch's candles and price levels, aggregated in Python
+(:mod:`tickvault_writer.fastpath`). When a trade was already stored, the COPY fails with a
+unique violation and the batch takes the fallback: ``COPY`` into a temporary staging table
+(created once per connection, emptied at every commit) and one statement that inserts trades
+``ON CONFLICT DO NOTHING`` and folds only the inserted ones into the candles and levels
+(:mod:`tickvault_writer.sql`). Partitions are made sure of before
 the transaction, through a separate short-lived connection, and remembered, so a batch whose
 hours are known costs no extra round trip.
 
@@ -20,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 from sqlalchemy import Engine
 from sqlalchemy.pool import NullPool
@@ -31,6 +36,7 @@ from tickvault.errors import StoreUnavailable, TickvaultError
 from tickvault.tick import datetime_to_us
 from tickvault_writer import sql
 from tickvault_writer.batch import Batch, merge_gaps
+from tickvault_writer.fastpath import CannotPrepare, prepare
 from tickvault_writer.staging import US_PER_HOUR, copy_rows, hour_instants, hours_of
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,7 @@ class WriteResult:
     gaps: int
     seconds: float
     committed_us: int = 0  # wall-clock epoch µs of the commit
+    fallback: bool = False  # some trade was already stored: the ON CONFLICT path ran
 
 
 class PgStore:
@@ -159,14 +166,20 @@ class PgStore:
             self.ensure_partitions(hours_of(batch.ticks))
         conn = self._connection()
         inserted = candles = levels = gaps = 0
+        fast: tuple[int, int] | None = None
         try:
             with conn.cursor() as cur:
                 if batch.ticks:
-                    cur.copy_expert(sql.COPY_STAGING, io.BytesIO(copy_rows(batch.ticks)))
-                    cur.execute(sql.WRITE_TRADES)
-                    row = cur.fetchone()
-                    assert row is not None
-                    inserted, candles, levels = row
+                    fast = _insert_all(cur, batch)
+                    if fast is None:
+                        rows = copy_rows(batch.ticks)
+                        cur.copy_expert(sql.COPY_STAGING, io.BytesIO(rows), size=len(rows))
+                        cur.execute(sql.WRITE_TRADES)
+                        row = cur.fetchone()
+                        assert row is not None
+                        inserted, candles, levels = row
+                    else:
+                        inserted, (candles, levels) = len(batch.ticks), fast
                 if batch.gaps:
                     merged = merge_gaps(batch.gaps)
                     cur.execute(sql.UPSERT_GAPS, _gap_columns(merged))
@@ -182,6 +195,7 @@ class PgStore:
             gaps=gaps,
             seconds=time.perf_counter() - started,
             committed_us=time.time_ns() // 1000,
+            fallback=bool(batch.ticks) and fast is None,
         )
 
     def _after_error(self, conn: psycopg2.extensions.connection, exc: psycopg2.Error) -> None:
@@ -200,6 +214,32 @@ class PgStore:
             self.forget_partitions()  # dropped by retention under us: make it again
             raise StoreUnavailable(f"partition vanished: {text}") from exc
         raise RowsRefused(text) from exc
+
+
+def _insert_all(cur: psycopg2.extensions.cursor, batch: Batch) -> tuple[int, int] | None:
+    """Try the fast path; return (candles, levels) upserted, or None when a trade was stored.
+
+    Binary ``COPY`` straight into ``trades`` (PostgreSQL's multi-row insert) inside a
+    savepoint: when every trade is new, the batch's own aggregates are the candles' and levels'
+    increments. One already stored (a redelivery, a replay after a crash, a duplicate within
+    the batch) fails the COPY with a unique violation; rolling back to the savepoint undoes
+    it whole, and the caller takes the ``ON CONFLICT DO NOTHING`` path.
+    """
+    try:
+        prepared = batch.prepared or prepare(batch.ticks)
+    except CannotPrepare:
+        return None
+    cur.execute("SAVEPOINT tv_fast")
+    try:
+        data = prepared.copy_data
+        cur.copy_expert(sql.COPY_TRADES, io.BytesIO(data), size=len(data))  # one read
+    except psycopg2.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT tv_fast")
+        return None
+    cur.execute(sql.UPSERT_AGGREGATES, prepared.params)
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def _gap_columns(gaps: list[GapRecord]) -> tuple[list[object], ...]:

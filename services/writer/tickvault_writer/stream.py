@@ -23,6 +23,11 @@ from tickvault_writer.batch import Batch, DeadLetter, RawEntry
 log = logging.getLogger(__name__)
 
 
+def _as_parsed(response: Any, **_options: Any) -> Any:
+    """Return a reply as the protocol parser gave it."""
+    return response
+
+
 def consumer_name() -> str:
     """Return a name unique to this process: host, pid and a random suffix."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -48,6 +53,10 @@ class StreamReader:
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self._own_pending = True  # start by re-reading what this name left unacknowledged
+        # Same connections, but XREADGROUP replies come back as hiredis parsed them: redis-py's
+        # own callback builds a dict and tuples per entry, which cost more than decoding it.
+        self._raw = redis.Redis(connection_pool=client.connection_pool)
+        self._raw.set_response_callback("XREADGROUP", _as_parsed)
 
     def ensure_group(self) -> None:
         """Create the consumer group (and the stream) unless they exist."""
@@ -81,13 +90,19 @@ class StreamReader:
         return self._xreadgroup(">", block=self.block_ms if block else None)
 
     def _xreadgroup(self, start: str, block: int | None) -> list[RawEntry]:
-        reply: Any = self.client.xreadgroup(
+        reply: Any = self._raw.xreadgroup(
             WRITER_GROUP, self.consumer, {self.keys.stream: start}, count=self.count, block=block
         )
         if not reply:
             return []
-        _, entries = reply[0]
-        return list(entries)
+        # RESP3 answers {stream: entries}, RESP2 [[stream, entries]]; an entry is [id, [f, v, ...]]
+        # or [id, nil] once trimmed from the stream.
+        entries = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
+        return [
+            (entry_id, None if flat is None else {flat[0]: flat[1]} if len(flat) == 2
+             else dict(zip(flat[::2], flat[1::2], strict=True)))
+            for entry_id, flat in entries
+        ]
 
     def claim_abandoned(self, limit: int = 100_000) -> int:
         """Take over entries idle longer than the claim timeout; return how many."""
