@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=20.0, help="synthetic trades/s per symbol")
     p.add_argument("--speed", type=float, default=1.0, help="0 = as fast as clients read")
     p.add_argument("--loop", action="store_true", help="repeat the recording, ids shifted")
+    p.add_argument("--start-now", action="store_true",
+                   help="start a recording's clock at launch, not at the first subscription")
     p.add_argument("--faults", metavar="FILE", help="fault script (JSON)")
     p.add_argument("--port-file", metavar="PATH", help="write the bound port here")
     p.add_argument("--retention", type=int, default=1_000_000, help="trades REST keeps/symbol")
@@ -64,7 +66,8 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
     synthetic = tuple(args.synthetic.split(",")) if args.synthetic else ()
     return ReplayConfig(tuple(args.recording or ()), synthetic, args.seed, args.rate,
                         args.speed, args.loop, args.host, args.port, args.faults,
-                        args.port_file, args.retention, limits=limits)
+                        args.port_file, args.retention, start_now=args.start_now,
+                        limits=limits)
 
 
 async def serve(config: ReplayConfig) -> None:

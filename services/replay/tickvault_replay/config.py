@@ -44,6 +44,7 @@ class ReplayConfig:
     port_file: str | None = None
     retention: int = 1_000_000
     first_id: int = 1_000_000
+    start_now: bool = False  # recordings: start the clock at launch, not at first subscription
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:

@@ -1,10 +1,11 @@
 """One market, one clock: releases events in time order to every subscribed connection.
 
 The pump walks the event source. At ``speed > 0`` an event is due at
-``origin + (event time - first event time) / speed``; at ``speed 0`` the pump runs as fast
-as the slowest subscriber drains (and waits while nobody is subscribed). Releasing a trade
-puts it on the REST tape first, then appends the shared pre-encoded frame to each
-subscriber's buffer; buffers are flushed once per batch.
+``origin + (event time - first event time) / speed``, and a recording's clock starts when
+its first client subscribes (``--start-now`` starts it at launch); at ``speed 0`` the pump
+runs as fast as the slowest subscriber drains (and waits while nobody is subscribed).
+Releasing a trade puts it on the REST tape first, then appends the shared pre-encoded frame
+to each subscriber's buffer; buffers are flushed once per batch.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ class Market:
     """The shared market: sessions, subscriptions, clock, REST tapes and fault hooks."""
 
     def __init__(self, source: Iterator[Event], *, symbols: list[str], streams: set[str],
-                 speed: float, store: TradeStore, lifetime_s: float, finite: bool) -> None:
+                 speed: float, store: TradeStore, lifetime_s: float, finite: bool,
+                 hold_until_subscribed: bool = False) -> None:
         self.symbols = symbols
+        self.hold_until_subscribed = hold_until_subscribed
         self.streams = streams
         self.speed = speed
         self.store = store
@@ -113,6 +116,9 @@ class Market:
         event = next(self._source, None)
         if event is None:
             return
+        if self.speed > 0 and self.hold_until_subscribed:
+            # A recording starts when its first listener subscribes, so no one misses its start.
+            await self._until_listening()
         self._origin = (time.monotonic(), event.time_us)
         batch = 0
         while event is not None:
@@ -133,10 +139,13 @@ class Market:
             batch += 1
             event = next(self._source, None)
 
-    async def _backpressure(self) -> None:
+    async def _until_listening(self) -> None:
         while not self._listeners:
             self._wake.clear()
             await self._wake.wait()
+
+    async def _backpressure(self) -> None:
+        await self._until_listening()
         while True:
             slow = [s for s in self.sessions if s.streams and s.alive and not s.silent
                     and s.buffered() > _HIGH_WATER]

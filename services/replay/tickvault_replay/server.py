@@ -43,7 +43,8 @@ class ReplayServer:
         self.store = TradeStore(config.retention)
         self.market = Market(source, symbols=symbols, streams=streams, speed=config.speed,
                              store=self.store, lifetime_s=config.limits.lifetime_s,
-                             finite=finite)
+                             finite=finite,
+                             hold_until_subscribed=bool(config.recordings) and not config.start_now)
         self.specs: dict[str, SymbolSpec] = {s: spec_for(s) for s in symbols}
         self.weights = WeightBook(config.limits.rest_weight_limit, config.limits.rest_window_s,
                                   config.limits.ban_s)

@@ -251,12 +251,6 @@ def expected_stats(trades: list[RecordedTrade]) -> dict[str, Any]:
         }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the replay exchange starts its clock when it starts, not when the collector "
-    "subscribes, so at --speed 20 the first seconds of the recordings are released before "
-    "anyone listens; remove this marker once it waits for the first subscriber",
-)
 def test_every_recorded_trade_is_stored_exactly_once(stored: list[tuple[Any, ...]]) -> None:
     recorded = all_recorded_trades()
     want = sorted(as_row(t) for trades in recorded.values() for t in trades)
