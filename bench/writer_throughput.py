@@ -4,7 +4,7 @@ In one run, on this machine, each in a fresh migrated database:
 
 1. **writer**: pre-fill a Redis stream with ``--rows`` ticks (the real BTCUSDT+ETHUSDT
    recordings looped with shifted ids and times), then time an in-process writer draining it
-   (decode, COPY to staging, insert + candles + price levels, cache, ack).
+   (read, decode, binary COPY into trades + candle/level upserts, cache, ack).
 2. **plain COPY**: the same rows, pre-formatted, ``COPY``'d into ``trades`` (partitions made
    beforehand; only the COPY and its commit are timed).
 3. **naive INSERT**: ``--naive-rows`` of them inserted one ``INSERT`` + ``COMMIT`` at a time;
