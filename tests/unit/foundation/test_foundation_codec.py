@@ -182,7 +182,7 @@ TRADE_CORRUPTIONS = [
     ("trade_id", "٤٢"),  # Arabic-Indic digits: int() takes them, PostgreSQL would not
     ("trade_id", str(2**63)),  # does not fit PostgreSQL's bigint
     ("trade_time", "1723161255342000.5"),
-    ("trade_time", str(MAX_TIME + 1)),  # past year 9999: no datetime can hold it
+    ("trade_time", str(MAX_TIME + 1)),  # past the codec's bound (year 5138)
     ("event_time", "abc"),
     ("received_at", ""),
     ("source", "rest"),
