@@ -9,10 +9,18 @@ In one run, on this machine, each in a fresh migrated database:
    beforehand; only the COPY and its commit are timed).
 3. **naive INSERT**: ``--naive-rows`` of them inserted one ``INSERT`` + ``COMMIT`` at a time;
    reported as a rate.
-4. **latency**: ``--latency-seconds`` of the recording fed at recorded pace, each trade stamped
+4. **replicas**: ``--replicas N [N ...]`` writer *processes* (default 1) draining a copy of
+   the same pre-filled stream as one consumer group, at each ``--replica-batch`` size
+   (default ``--batch``); aggregate sustained rows/s from the first commit to the last
+   (:mod:`writer_replicas`).
+5. **latency**: ``--latency-seconds`` of the recording fed at recorded pace, each trade stamped
    with the current time as its exchange time; exchange-to-commit p50/p99/max.
 
     python bench/writer_throughput.py [--rows 500000] [--batch 5000] [--json PATH]
+        [--replicas 1 2] [--replica-batch 5000 10000] [--only writer|copy|naive|latency|replicas]
+
+The 1-minute load average before and after each timed part is reported with it (this
+machine is shared).
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,12 +50,13 @@ from tests.support.recordings import all_recorded_trades  # noqa: E402
 from tickvault.codec import to_fields  # noqa: E402
 from tickvault.db import migrate, partitions  # noqa: E402
 from tickvault.db.engine import libpq_dsn, make_engine  # noqa: E402
-from tickvault.keys import RedisKeys  # noqa: E402
+from tickvault.keys import WRITER_GROUP, RedisKeys  # noqa: E402
 from tickvault.tick import Source, Tick, iso_ms, us_to_datetime  # noqa: E402
 from tickvault_writer.batch import Batch  # noqa: E402
 from tickvault_writer.service import Writer, tune_gc  # noqa: E402
 from tickvault_writer.settings import WriterSettings  # noqa: E402
 from tickvault_writer.store import PgStore, WriteResult  # noqa: E402
+from writer_replicas import run_replicas  # noqa: E402
 
 SERVER = os.environ.get("TICKVAULT_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("TICKVAULT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -134,13 +144,21 @@ def prefill(client: redis.Redis, keys: RedisKeys, ticks: list[Tick]) -> None:
     pipe.execute()
 
 
-def run_writer(url: str, ticks: list[Tick], batch: int, client: redis.Redis) -> dict[str, float]:
+def make_template(client: redis.Redis, ticks: list[Tick]) -> str:
+    """Pre-fill a stream (with the writers' group, nothing delivered) that runs copy."""
+    keys = RedisKeys(f"tvbench:{uuid.uuid4().hex[:8]}:template")
+    client.xgroup_create(keys.stream, WRITER_GROUP, id="0", mkstream=True)
+    prefill(client, keys, ticks)
+    return keys.stream
+
+
+def run_writer(url: str, ticks: list[Tick], batch: int, client: redis.Redis,
+               template: str) -> dict[str, float]:
     prefix = f"tvbench:{uuid.uuid4().hex[:8]}"
     keys = RedisKeys(prefix)
     writer = Writer(settings_for(url, prefix, batch), redis=client)
     try:
-        writer.reader.ensure_group()
-        prefill(client, keys, ticks)
+        client.copy(template, keys.stream)  # the pre-filled stream with its group
         make_partitions(url, ticks[:1])  # the writer makes the rest itself, as in production
         tune_gc()  # as tickvault-writer's main() does
         thread = threading.Thread(target=writer.run, daemon=True)
@@ -263,6 +281,45 @@ def run_latency(
     }
 
 
+def loaded(measure: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """Run *measure*, adding the 1-minute load average before and after it."""
+    before = os.getloadavg()[0]
+    result = measure()
+    return {**result, "load_before": before, "load_after": os.getloadavg()[0]}
+
+
+def load_text(r: Any) -> str:
+    if "load_before" not in r:
+        return ""
+    return f"   load {r['load_before']:.1f}->{r['load_after']:.1f}"
+
+
+def report(ticks: list[Tick], batch: int, results: dict[str, dict[str, float]],
+           replica_runs: list[dict[str, Any]]) -> None:
+    """Print the figures, each as a ratio to this run's COPY."""
+    print(f"rows: {len(ticks)} ({ticks[0].symbol} .. ; {iso_ms(ticks[0].trade_time)} .. "
+          f"{iso_ms(ticks[-1].trade_time)}), writer batch {batch}")
+    print(f"{'method':<14}{'rows/s':>12}{'seconds':>10}{'vs COPY':>10}")
+    copy_rate = results.get("copy", {}).get("rows_per_s")
+    for name in ("writer", "copy", "naive"):
+        if name in results:
+            r = results[name]
+            ratio = f"{r['rows_per_s'] / copy_rate:.2f}" if copy_rate else "-"
+            print(f"{name:<14}{r['rows_per_s']:>12,.0f}{r['seconds']:>10.2f}{ratio:>10}"
+                  f"{load_text(r)}")
+    for run in replica_runs:
+        rate = float(run["rows_per_s"])
+        run["vs_copy"] = rate / copy_rate if copy_rate else None
+        ratio = f"{rate / copy_rate:.2f}" if copy_rate else "-"
+        name = f"{run['replicas']}x b{run['batch']}"
+        print(f"{name:<14}{rate:>12,.0f}{run['seconds']:>10.2f}{ratio:>10}{load_text(run)}"
+              f"  (rows per replica {run['per_replica_rows']})")
+    if "latency" in results:
+        r = results["latency"]
+        print(f"exchange-to-commit at recorded pace ({r['trades']:.0f} trades): "
+              f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=500_000)
@@ -271,43 +328,54 @@ def main() -> int:
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     default_json = ROOT / "bench" / "results" / "writer_throughput.json"
     parser.add_argument("--json", default=str(default_json))
-    parser.add_argument("--only", choices=["writer", "copy", "naive", "latency"], default=None)
+    parser.add_argument("--only", choices=["writer", "copy", "naive", "latency", "replicas"],
+                        default=None)
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1],
+                        help="writer process counts to time, e.g. 1 2 (default 1)")
+    parser.add_argument("--replica-batch", type=int, nargs="+", default=None,
+                        help="batch sizes for the replica runs (default --batch)")
     args = parser.parse_args()
+    replica_batches = args.replica_batch or [args.batch]
 
     base = base_ticks()
     ticks = list(looped(base, args.rows))
     dbs = Databases()
     client = redis.Redis.from_url(REDIS)
     results: dict[str, dict[str, float]] = {}
+    replica_runs: list[dict[str, Any]] = []
+    template: str | None = None
     try:
+        if args.only in (None, "writer", "replicas"):
+            template = make_template(client, ticks)
         if args.only in (None, "writer"):
-            results["writer"] = run_writer(dbs.fresh(), ticks, args.batch, client)
+            stream = template
+            assert stream is not None
+            results["writer"] = loaded(lambda: run_writer(dbs.fresh(), ticks, args.batch, client,
+                                                           stream))
         if args.only in (None, "copy"):
-            results["copy"] = run_copy(dbs.fresh(), ticks)
+            results["copy"] = loaded(lambda: run_copy(dbs.fresh(), ticks))
+        if args.only in (None, "replicas"):
+            for b in replica_batches:
+                for n in args.replicas:
+                    assert template is not None
+                    replica_runs.append(run_replicas(settings_for, dbs.fresh(), template, n, b,
+                                                     client, REDIS))
         if args.only in (None, "naive"):
-            results["naive"] = run_naive(dbs.fresh(), ticks[: args.naive_rows])
+            results["naive"] = loaded(lambda: run_naive(dbs.fresh(), ticks[: args.naive_rows]))
         if args.only in (None, "latency") and args.latency_seconds > 0:
             results["latency"] = run_latency(dbs.fresh(), base, args.latency_seconds, client)
     finally:
+        if template is not None:
+            client.delete(template)
         client.close()
         dbs.drop()
 
-    print(f"rows: {len(ticks)} ({ticks[0].symbol} .. ; {iso_ms(ticks[0].trade_time)} .. "
-          f"{iso_ms(ticks[-1].trade_time)}), writer batch {args.batch}")
-    print(f"{'method':<14}{'rows/s':>12}{'seconds':>10}{'vs COPY':>10}")
-    copy_rate = results.get("copy", {}).get("rows_per_s")
-    for name in ("writer", "copy", "naive"):
-        if name in results:
-            r = results[name]
-            ratio = f"{r['rows_per_s'] / copy_rate:.2f}" if copy_rate else "-"
-            print(f"{name:<14}{r['rows_per_s']:>12,.0f}{r['seconds']:>10.2f}{ratio:>10}")
-    if "latency" in results:
-        r = results["latency"]
-        print(f"exchange-to-commit at recorded pace ({r['trades']:.0f} trades): "
-              f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms")
+    report(ticks, args.batch, results, replica_runs)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": len(ticks), "batch": args.batch, **results}, indent=2))
+    extra = {"replicas": replica_runs} if replica_runs else {}
+    out.write_text(json.dumps({"rows": len(ticks), "batch": args.batch, **results, **extra},
+                              indent=2))
     print(f"wrote {out}")
     return 0
 
