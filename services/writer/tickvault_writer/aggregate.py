@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from tickvault.tick import Tick
 
 US_PER_MINUTE = 60_000_000
+ZERO = Decimal(0)
 _EXACT = decimal.Context(prec=400, Emax=999_999, Emin=-999_999,
                          traps=[decimal.Inexact, decimal.Rounded, decimal.InvalidOperation])
 
 
-@dataclass(frozen=True, slots=True)
-class Level:
+class Level(NamedTuple):
     """The trades of one (symbol, minute, price)."""
 
     symbol: str
@@ -36,8 +37,7 @@ class Level:
     volume: str
 
 
-@dataclass(frozen=True, slots=True)
-class Candle:
+class Candle(NamedTuple):
     """One (symbol, minute)'s candle over the batch's trades, numbers as exact strings."""
 
     symbol: str
@@ -61,6 +61,10 @@ class Candle:
 
 # Per (symbol, minute, price string): [trades, quantities, first time, first id, last t, last id]
 _Fold = dict[tuple[str, int, str], list]  # type: ignore[type-arg]
+# Per price string of a minute: [value, price text, trades, volume, first time,
+#                                (first time, id, price text), (last time, id, price text)]
+_Row = list[Any]
+_VALUE = itemgetter(0)
 
 
 def _fold(ticks: Iterable[Tick]) -> _Fold:
@@ -83,67 +87,69 @@ def _fold(ticks: Iterable[Tick]) -> _Fold:
     return acc
 
 
-@dataclass(slots=True)
-class _Minute:
-    """What one (symbol, minute) gathers: its levels by price value, its first and last trade."""
+class _Parsed(dict[str, Decimal]):
+    """Decimal values of decimal strings, each string parsed once (quantities repeat)."""
 
-    levels: dict[Decimal, list]  # type: ignore[type-arg]  # [price text, trades, volume, time]
-    first: tuple[int, int, str]  # (time, id, price text)
-    last: tuple[int, int, str]
+    def __missing__(self, text: str) -> Decimal:
+        value = self[text] = Decimal(text)
+        return value
 
 
 def _text(value: Decimal) -> str:
-    return format(value, "f")
+    """Return the value in plain notation (``str`` turns to exponent form below 1e-6)."""
+    text = str(value)
+    return format(value, "f") if "E" in text else text
 
 
 def aggregate(ticks: Iterable[Tick]) -> tuple[list[Level], list[Candle]]:
     """Return the ticks' price levels and candles, each sorted by key."""
-    minutes: dict[tuple[str, int], _Minute] = {}
-    numbers: dict[str, Decimal] = {}  # quantities repeat: parse each distinct string once
+    minutes: dict[tuple[str, int], list[_Row]] = {}
+    number = _Parsed().__getitem__
     with decimal.localcontext(_EXACT):
         for (symbol, minute, price), (n, quantities, ft, fid, lt, lid) in _fold(ticks).items():
-            value = Decimal(price)
-            volume = Decimal(0)
-            for q in quantities:
-                d = numbers.get(q)
-                if d is None:
-                    d = numbers[q] = Decimal(q)
-                volume += d
-            m = minutes.get((symbol, minute))
-            if m is None:
-                m = minutes[(symbol, minute)] = _Minute({}, (ft, fid, price), (lt, lid, price))
+            volume = (ZERO + number(quantities[0]) if n == 1
+                      else sum(map(number, quantities), ZERO))
+            row = [Decimal(price), price, n, volume, ft, (ft, fid, price), (lt, lid, price)]
+            rows = minutes.get((symbol, minute))
+            if rows is None:
+                minutes[(symbol, minute)] = [row]
             else:
-                m.first = min(m.first, (ft, fid, price))
-                m.last = max(m.last, (lt, lid, price))
-            level = m.levels.get(value)  # "1.5" and "1.50" are one row of price_levels_1m
-            if level is None:
-                m.levels[value] = [price, n, volume, ft]
-            else:
-                level[1] += n
-                level[2] += volume
-                level[3] = min(level[3], ft)
+                rows.append(row)
         levels: list[Level] = []
         candles: list[Candle] = []
-        for (symbol, minute), m in sorted(minutes.items()):
-            levels += [Level(symbol, minute, row[0], row[1], _text(row[2]))
-                       for _, row in sorted(m.levels.items())]
-            candles.append(_candle(symbol, minute, m))
+        for (symbol, minute), rows in sorted(minutes.items()):
+            merged = _merge(rows)
+            levels += [Level(symbol, minute, r[1], r[2], _text(r[3])) for r in merged]
+            candles.append(_candle(symbol, minute, rows, merged))
     return levels, candles
 
 
-def _candle(symbol: str, minute: int, m: _Minute) -> Candle:
-    """Return the candle of one (symbol, minute) from its levels."""
-    high = m.levels[max(m.levels)]
-    low = m.levels[min(m.levels)]
-    rows = m.levels.items()
-    zero = Decimal(0)
-    (open_time, open_id, open_price), (close_time, close_id, close_price) = m.first, m.last
+def _merge(rows: list[_Row]) -> list[_Row]:
+    """Sort a minute's rows by price value; fold equal values ("1.5", "1.50") into the first."""
+    rows.sort(key=_VALUE)  # stable: of equal values, the first seen stays first
+    merged = [rows[0]]
+    for row in rows[1:]:
+        last = merged[-1]
+        if row[0] != last[0]:
+            merged.append(row)
+            continue
+        last[2] += row[2]
+        last[3] += row[3]
+        last[4] = min(last[4], row[4])
+    return merged
+
+
+def _candle(symbol: str, minute: int, rows: list[_Row], merged: list[_Row]) -> Candle:
+    """Return the candle of one (symbol, minute) from its rows and merged levels."""
+    low, high = merged[0], merged[-1]
+    open_time, open_id, open_price = min([r[5] for r in rows])
+    close_time, close_id, close_price = max([r[6] for r in rows])
     return Candle(
-        symbol, minute, open_price, high[0], low[0], close_price,
-        _text(sum((row[2] for row in m.levels.values()), zero)),
-        sum(row[1] for row in m.levels.values()),
-        _text(sum((value * row[2] for value, row in rows), zero)),
-        _text(sum((value * row[1] for value, row in rows), zero)),
-        _text(sum((value * value * row[1] for value, row in rows), zero)),
-        open_time, open_id, close_time, close_id, high[3], low[3],
+        symbol, minute, open_price, high[1], low[1], close_price,
+        _text(sum([r[3] for r in merged], ZERO)),
+        sum([r[2] for r in merged]),
+        _text(sum([r[0] * r[3] for r in merged], ZERO)),
+        _text(sum([r[0] * r[2] for r in merged], ZERO)),
+        _text(sum([r[0] * r[0] * r[2] for r in merged], ZERO)),
+        open_time, open_id, close_time, close_id, high[4], low[4],
     )

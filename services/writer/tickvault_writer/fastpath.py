@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from tickvault.tick import Tick
-from tickvault_writer.aggregate import aggregate
+from tickvault_writer.aggregate import Candle, Level, aggregate
 from tickvault_writer.binary import copy_binary
 
 
@@ -26,12 +26,16 @@ class Prepared:
     levels: int
 
 
-def _texts(values: Iterable[str]) -> str:
+def _texts(values: Iterable[object]) -> str:
     return "{" + ",".join([f'"{v}"' for v in values]) + "}"
 
 
 def _plain(values: Iterable[object]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
+
+
+def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[tuple[object, ...]]:
+    return list(zip(*rows, strict=True)) or [()] * width
 
 
 class CannotPrepare(ValueError):
@@ -45,18 +49,9 @@ def prepare(ticks: Sequence[Tick]) -> Prepared:
         copy_data = copy_binary(ticks)
     except (ArithmeticError, ValueError, struct.error) as exc:  # not for codec-checked ticks
         raise CannotPrepare(str(exc)) from exc
-    c = candles
+    symbol, *numbers = _columns(candles, len(Candle._fields))  # in the statement's order
+    level_symbol, *level_numbers = _columns(levels, len(Level._fields))
     params = (
-        _texts(x.symbol for x in c), _plain(x.minute for x in c), _plain(x.open for x in c),
-        _plain(x.high for x in c), _plain(x.low for x in c), _plain(x.close for x in c),
-        _plain(x.volume for x in c), _plain(x.trades for x in c),
-        _plain(x.quote_volume for x in c), _plain(x.price_sum for x in c),
-        _plain(x.price_sq_sum for x in c), _plain(x.open_time for x in c),
-        _plain(x.open_trade_id for x in c), _plain(x.close_time for x in c),
-        _plain(x.close_trade_id for x in c), _plain(x.high_time for x in c),
-        _plain(x.low_time for x in c),
-        _texts(x.symbol for x in levels), _plain(x.minute for x in levels),
-        _plain(x.price for x in levels), _plain(x.trades for x in levels),
-        _plain(x.volume for x in levels),
+        _texts(symbol), *map(_plain, numbers), _texts(level_symbol), *map(_plain, level_numbers)
     )
     return Prepared(copy_data, params, len(candles), len(levels))
