@@ -42,11 +42,14 @@ def recorded() -> dict[str, list[RecordedTrade]]:
 
 @pytest.fixture(scope="module")
 def exchange() -> Iterator[ReplayProcess]:
-    """The replay exchange with every recorded trade released to its REST endpoints."""
+    """The replay exchange with every recorded trade released to its REST endpoints.
+
+    Nobody subscribes here, so the clock starts at launch (`--start-now`).
+    """
     args: list[str] = []
     for path in TRADE_RECORDINGS:
         args += ["--recording", str(path)]
-    with replay_process(*args, "--speed", "2000") as replay:
+    with replay_process(*args, "--speed", "2000", "--start-now") as replay:
         _wait(lambda: replay.stats()["finished"], "the replay to release every trade")
         yield replay
 
