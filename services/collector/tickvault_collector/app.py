@@ -12,6 +12,8 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -20,6 +22,7 @@ from redis.exceptions import RedisError
 
 from tickvault.errors import ExchangeError, UnknownSymbol
 from tickvault.keys import RedisKeys
+from tickvault_collector.audit_task import AuditTask
 from tickvault_collector.collector import Collector
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.policy import Backoff
@@ -31,6 +34,9 @@ from tickvault_collector.settings import CollectorSettings
 log = logging.getLogger(__name__)
 
 STOP_FLUSH_TIMEOUT_S = 15.0
+STOP_TASKS_TIMEOUT_S = 3.0  # per round of cancelling the tasks at stop
+STOP_CLOSE_TIMEOUT_S = 2.0  # closing the REST session and the Redis pool
+T = TypeVar("T")
 
 
 async def run(
@@ -54,26 +60,48 @@ async def run(
     _install_signals(stop)
     try:
         try:
-            statuses = await _validate_symbols(settings, rest)
+            statuses = await _unless_stopped(stop, _validate_symbols(settings, rest))
         except UnknownSymbol as exc:
             log.error("%s", exc)
             print(f"tickvault-collector: {exc}", flush=True)  # noqa: T201 - the one line
             return 2
+        if statuses is None:
+            return 0
         for symbol, status in statuses.items():
             if status != "TRADING":
                 log.warning("%s is %s on the exchange: watched, no trades expected", symbol,
                             status)
         keys = RedisKeys(settings.redis_prefix)
-        resume = await _resume(redis, keys, settings)
+        resume = await _unless_stopped(stop, _resume(redis, keys, settings))
+        if resume is None:
+            return 0
         collector = Collector(settings, redis, rest, metrics, statuses=statuses, resume=resume)
         if settings.collector_metrics_port:
             _serve_metrics(settings.collector_metrics_port, metrics.registry)
-        await _serve(collector, redis, keys, settings, stop, resume)
+        await _serve(collector, redis, rest, keys, settings, stop, resume)
         return 0
     finally:
-        await rest.close()
-        with contextlib.suppress(RedisError, OSError):
-            await redis.aclose()
+        with contextlib.suppress(TimeoutError, OSError):
+            async with asyncio.timeout(STOP_CLOSE_TIMEOUT_S):
+                await rest.close()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(STOP_CLOSE_TIMEOUT_S):
+                await redis.aclose()
+
+
+async def _unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> T | None:
+    """Return *work*'s result, or None (having cancelled it) when *stop* is set first."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.wait([task])
+    return None
 
 
 def _serve_metrics(port: int, registry: CollectorRegistry) -> None:
@@ -117,7 +145,7 @@ async def _resume(redis: aioredis.Redis, keys: RedisKeys,
             await asyncio.sleep(backoff.next())
 
 
-async def _serve(collector: Collector, redis: aioredis.Redis, keys: RedisKeys,
+async def _serve(collector: Collector, redis: aioredis.Redis, rest: RestClient, keys: RedisKeys,
                  settings: CollectorSettings, stop: asyncio.Event,
                  resume: dict[str, int]) -> None:
     publisher = collector.publisher
@@ -128,6 +156,9 @@ async def _serve(collector: Collector, redis: aioredis.Redis, keys: RedisKeys,
         asyncio.create_task(_housekeeping(collector, redis, keys, settings), name="heartbeat"),
         *(asyncio.create_task(r.run(), name=r.name) for r in collector.runners),
     ]
+    if settings.collector_audit_interval_s > 0 and settings.symbols:
+        audit = AuditTask(settings, redis, rest, collector.metrics)
+        workers.append(asyncio.create_task(audit.run(), name="audit"))
     if resume:
         collector.backfiller.check_tail(list(resume))
     log.info("collector %s started: %d symbols on %d connections", settings.collector_instance,
@@ -138,9 +169,7 @@ async def _serve(collector: Collector, redis: aioredis.Redis, keys: RedisKeys,
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.error("task %s failed", task.get_name(), exc_info=task.exception())
     log.info("stopping: closing connections and flushing %d entries", len(publisher))
-    for task in workers:
-        task.cancel()
-    await asyncio.gather(*workers, return_exceptions=True)
+    await _cancel_all(workers)
     publisher.stop()
     try:
         await asyncio.wait_for(flusher, STOP_FLUSH_TIMEOUT_S)
@@ -150,6 +179,21 @@ async def _serve(collector: Collector, redis: aioredis.Redis, keys: RedisKeys,
     with contextlib.suppress(RedisError, OSError):
         await redis.delete(keys.heartbeat("collector", settings.collector_instance))
     log.info("stopped: %s", collector.summary())
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel *tasks* and wait for them, boundedly: re-cancel any that swallowed a cancel."""
+    pending = set(tasks)
+    for _ in range(3):
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=STOP_TASKS_TIMEOUT_S)
+        if not pending:
+            return
+        log.warning("tasks %s still running after a cancel; cancelling again",
+                    sorted(t.get_name() for t in pending))
+    log.error("tasks %s would not stop; stopping without them",
+              sorted(t.get_name() for t in pending))
 
 
 async def _housekeeping(collector: Collector, redis: aioredis.Redis, keys: RedisKeys,

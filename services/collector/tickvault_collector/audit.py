@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 AUDITOR = "auditor"
 FAILED_PAGES_BEFORE_GIVING_UP = 5
 LEASE_S = 900
+STATEMENT_TIMEOUT_MS = 60_000  # one symbol-hour query; bounds how long a stop waits for a scan
 
 _HOLES = text(
     "SELECT trade_id, nxt FROM (SELECT trade_id, lead(trade_id) OVER (ORDER BY trade_id) AS nxt"
@@ -74,6 +76,13 @@ class Scan:
     records: list[OpenRecord]
 
 
+Window = tuple[datetime, datetime]  # trade times audited: [from, to)
+
+
+class AuditStopped(Exception):
+    """The audit was asked to stop between two scan queries."""
+
+
 @dataclass(slots=True)
 class SymbolReport:
     """What one audit pass found and did for one symbol."""
@@ -86,24 +95,36 @@ class SymbolReport:
     records_closed: int = 0
 
 
-def scan_symbol(engine: Engine, symbol: str) -> Scan:
-    """Scan every ``trades`` partition for *symbol*'s holes; read its open gap records."""
+def scan_symbol(engine: Engine, symbol: str, window: Window | None = None,
+                stop: threading.Event | None = None) -> Scan:
+    """Scan *symbol*'s ``trades`` partitions (those in *window*, else all) for holes; read its
+    open gap records (those detected in *window*). Raise AuditStopped once *stop* is set."""
     pairs: list[tuple[int, int]] = []
     spans: list[IdRange] = []
     rows = 0
     with engine.connect() as conn:
         for start in sorted(existing_partitions(conn, TRADES).values()):
-            window = {"s": symbol, "lo": start, "hi": start + timedelta(hours=1)}
-            low, high, count = conn.execute(_SPAN, window).one()
+            lo, hi = start, start + timedelta(hours=1)
+            if window is not None:
+                lo, hi = max(lo, window[0]), min(hi, window[1])
+                if lo >= hi:
+                    continue
+            if stop is not None and stop.is_set():
+                raise AuditStopped(symbol)
+            bounds = {"s": symbol, "lo": lo, "hi": hi}
+            low, high, count = conn.execute(_SPAN, bounds).one()
             if not count:
                 continue
             rows += int(count)
             spans.append((int(low), int(high)))
-            pairs += [(int(a), int(b)) for a, b in conn.execute(_HOLES, window)]
+            pairs += [(int(a), int(b)) for a, b in conn.execute(_HOLES, bounds)]
         records = [
             OpenRecord(int(a), int(b), str(st), str(by), _us(at))
             for a, b, st, by, at in conn.execute(_OPEN, {"s": symbol})
         ]
+    if window is not None:
+        lo_us, hi_us = _us(window[0]), _us(window[1])
+        records = [r for r in records if lo_us <= r.detected_at < hi_us]
     span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
     return Scan(rows, span, merge(holes_between(pairs) + stitch(spans)), records)
 
@@ -129,17 +150,27 @@ class Auditor:
         self._rest = rest
         self._pub = publisher
         self._tail = tail
+        self._stop = threading.Event()
 
-    async def run_once(self) -> dict[str, SymbolReport]:
-        """Audit every symbol; return what was found and refilled."""
-        engine = make_engine(self._url, application_name="tickvault-auditor")
+    async def run_once(self, window: Window | None = None) -> dict[str, SymbolReport]:
+        """Audit every symbol (trade times in *window*, else all); return what was done.
+
+        Database work runs in a thread; a cancelled audit tells that thread to stop at its
+        next query, so it never outlives the collector by more than one query.
+        """
+        self._stop.clear()
+        engine = make_engine(
+            self._url, application_name="tickvault-auditor",
+            connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
+        )
         try:
-            return {s: await self._audit(engine, s) for s in self._symbols}
+            return {s: await self._audit(engine, s, window) for s in self._symbols}
         finally:
+            self._stop.set()
             engine.dispose()
 
-    async def _audit(self, engine: Engine, symbol: str) -> SymbolReport:
-        scan = await asyncio.to_thread(scan_symbol, engine, symbol)
+    async def _audit(self, engine: Engine, symbol: str, window: Window | None) -> SymbolReport:
+        scan = await asyncio.to_thread(scan_symbol, engine, symbol, window, self._stop)
         latest = await self._latest(symbol) if self._tail else None
         plan = plan_symbol(scan.holes, scan.span, scan.records, latest)
         report = SymbolReport(
@@ -250,3 +281,15 @@ class Lease:
         """Give the lease back if it is still ours."""
         if (await self._redis.get(self._key)) == self._token.encode():
             await self._redis.delete(self._key)
+
+    async def hold(self, seconds: float) -> None:
+        """Keep the lease *seconds* more if it is still ours (others skip until then)."""
+        await self._redis.eval(_HOLD, 1, self._key, self._token, max(1, int(seconds * 1000)))
+
+
+_HOLD = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""

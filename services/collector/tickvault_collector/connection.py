@@ -15,7 +15,6 @@ because make-before-break needs two sockets at once and the attempt budget spans
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -33,6 +32,8 @@ from tickvault_collector.policy import (
 from tickvault_collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 1.0  # a closing handshake behind a backlog of unread frames never completes
 
 # Frame handler: returns True when the frame asks for rotation (serverShutdown).
 FrameHandler = Callable[[str | bytes], bool]
@@ -56,6 +57,7 @@ class Link:
         self.number = number
         self.rotate_at = rotate_at
         self.delivered = False
+        self.paused = False  # the reader waits for the publisher: silence is ours, not theirs
         self.task: asyncio.Task[None] | None = None
 
 
@@ -100,9 +102,9 @@ class ShardRunner:
                 link, event = await self._events.get()
                 await self._handle(link, event)
         finally:
-            for held in (self.active, self.successor):
-                if held is not None:
-                    await self._close(held)
+            held = [link for link in (self.active, self.successor) if link is not None]
+            if held:
+                await asyncio.gather(*(self._close(link) for link in held))
 
     async def _handle(self, link: Link, event: str) -> None:
         if event == "delivered" and link is self.successor and self.active is not None:
@@ -137,7 +139,7 @@ class ShardRunner:
             try:
                 ws = await connect(
                     self._url, compression=None, ping_interval=None, max_queue=4096,
-                    open_timeout=10, close_timeout=2, max_size=2**22,
+                    open_timeout=10, close_timeout=CLOSE_TIMEOUT_S, max_size=2**22,
                     create_connection=_WatchedConnection, proxy=None,
                 )
             except InvalidStatus as exc:
@@ -190,7 +192,12 @@ class ShardRunner:
             handler, congested = self._on_frame, self._congested
             async for frame in link.ws:
                 if congested() and self._drained is not None:
-                    await self._drained()
+                    link.paused = True
+                    try:
+                        await self._drained()
+                    finally:
+                        link.paused = False
+                        link.ws.last_bytes = link.ws.loop.time()
                 if handler(frame):
                     reason = "server_shutdown"
                     log.info("%s: serverShutdown on link %d", self.name, link.number)
@@ -222,7 +229,7 @@ class ShardRunner:
         rotated = False
         while True:
             await asyncio.sleep(step)
-            if link.ws.loop.time() - link.ws.last_bytes > timeout:
+            if not link.paused and link.ws.loop.time() - link.ws.last_bytes > timeout:
                 log.warning("%s: link %d silent for %.0fs; reconnecting", self.name,
                             link.number, timeout)
                 link.ws.transport.abort()
@@ -233,11 +240,16 @@ class ShardRunner:
                 self._events.put_nowait((link, "rotate"))
 
     async def _close(self, link: Link) -> None:
+        """Close *link* within about ``CLOSE_TIMEOUT_S`` and end its reader.
+
+        A cancel of the caller is never swallowed here: the reader is awaited with
+        ``asyncio.wait`` (not by catching CancelledError, which would also catch ours).
+        """
         try:
-            await asyncio.wait_for(link.ws.close(), 3)
+            async with asyncio.timeout(CLOSE_TIMEOUT_S + 0.5):
+                await link.ws.close()
         except (TimeoutError, OSError, WebSocketException):
             link.ws.transport.abort()
         if link.task is not None and link.task is not asyncio.current_task():
             link.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await link.task
+            await asyncio.wait([link.task])

@@ -26,6 +26,9 @@ class Metrics:
     lag: Histogram
     buffer: Gauge
     overflow: Counter
+    audit_runs: Counter
+    audit_gaps: Counter
+    audit_refilled: Counter
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -55,4 +58,10 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         buffer=Gauge(p + "buffer_entries", "Entries waiting to be published", registry=reg),
         overflow=Counter(p + "buffer_overflow", "Trades dropped on a full buffer", registry=reg),
+        audit_runs=Counter(p + "audit_runs", "Scheduled gap audits by outcome", ["outcome"],
+                           registry=reg),
+        audit_gaps=Counter(p + "audit_gaps_found", "Holes the gap audit found in PostgreSQL",
+                           registry=reg),
+        audit_refilled=Counter(p + "audit_refilled_trades", "Trades the gap audit refilled",
+                               registry=reg),
     )

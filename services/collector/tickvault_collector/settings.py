@@ -36,4 +36,6 @@ class CollectorSettings(Settings):
     collector_buffer_max: int = Field(default=500_000, ge=100)
     collector_heartbeat_ttl_s: float = Field(default=15.0, ge=1)
     collector_summary_interval_s: float = Field(default=60.0, gt=0)
+    collector_audit_interval_s: float = Field(default=600.0, ge=0)
+    collector_audit_lookback_hours: int = Field(default=0, ge=0, le=24 * 3650)
     collector_instance: str = Field(default_factory=_default_instance, min_length=1)

@@ -1,0 +1,186 @@
+"""The running collector's scheduled gap audit (``TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S``).
+
+Every interval, one collector of many (the ``audit_lease`` key, held for the rest of the
+interval after a run) audits the trades of the look-back window with the same
+:class:`~tickvault_collector.audit.Auditor` as ``--audit-once``, minus the tail, which the
+live collector checks itself. It leaves alone what the writers may simply not have stored yet:
+only trade times older than ``SETTLE_S`` are audited, and a run is postponed while the writer
+group has not acknowledged a stream entry older than ``WRITERS_BEHIND_S`` (or one this
+collector's last audit published): refilled or backfilled trades waiting there are old.
+Database work runs in a thread; the frame path never waits for an audit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+from sqlalchemy.exc import SQLAlchemyError
+
+from tickvault.keys import WRITER_GROUP, RedisKeys
+from tickvault_collector.audit import Auditor, AuditStopped, Lease, SymbolReport
+from tickvault_collector.metrics import Metrics
+from tickvault_collector.publisher import Publisher
+from tickvault_collector.rest import RestClient
+from tickvault_collector.settings import CollectorSettings
+
+log = logging.getLogger(__name__)
+
+SETTLE_S = 60.0  # trades younger than this may still be on their way to PostgreSQL
+WRITERS_BEHIND_S = 10.0  # postpone while an entry this old waits for the writers
+LOOKBACK_CAP_HOURS = 48  # the default look-back: the retention, at most this
+FIRST_RUN_AFTER_S = 60.0  # the first run comes this long after start (or one interval)
+
+
+def lookback_hours(settings: CollectorSettings) -> int:
+    """Return the hours of trades each scheduled audit looks at."""
+    if settings.collector_audit_lookback_hours:
+        return settings.collector_audit_lookback_hours
+    retention = settings.retention_hours
+    return min(retention, LOOKBACK_CAP_HOURS) if retention else LOOKBACK_CAP_HOURS
+
+
+def entry_time(entry_id: object) -> float:
+    """Return the epoch seconds a stream entry id (``<ms>-<seq>``) was assigned at."""
+    raw = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return int(raw.split("-", 1)[0]) / 1000
+
+
+async def oldest_unstored(redis: aioredis.Redis, keys: RedisKeys) -> float | None:
+    """Return when the oldest entry the writers have not acknowledged was published (epoch
+    seconds, Redis clock), or None when they have acknowledged every entry."""
+    stream = keys.stream
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:  # no stream yet
+        return None
+    group = next((g for g in groups if g["name"] in (WRITER_GROUP, WRITER_GROUP.encode())),
+                 None)
+    if group is None:  # no writer has read yet: everything is unstored
+        first = await redis.xrange(stream, count=1)
+        return entry_time(first[0][0]) if first else None
+    times: list[float] = []
+    pending = await redis.xpending(stream, WRITER_GROUP)
+    if pending["pending"]:
+        times.append(entry_time(pending["min"]))
+    last = group["last-delivered-id"]
+    last = last if isinstance(last, bytes) else str(last).encode()
+    undelivered = await redis.xrange(stream, min=b"(" + last, count=1)
+    if undelivered:
+        times.append(entry_time(undelivered[0][0]))
+    return min(times) if times else None
+
+
+class AuditTask:
+    """Run the gap audit every interval while the collector runs."""
+
+    def __init__(self, settings: CollectorSettings, redis: aioredis.Redis, rest: RestClient,
+                 metrics: Metrics) -> None:
+        self._interval = settings.collector_audit_interval_s
+        self._hours = lookback_hours(settings)
+        self._redis = redis
+        self._metrics = metrics
+        keys = RedisKeys(settings.redis_prefix)
+        self._keys = keys
+        self._pub = Publisher(
+            redis, keys, metrics, maxlen=settings.stream_maxlen,
+            batch_size=settings.collector_batch_size, flush_ms=settings.collector_flush_ms,
+            capacity=settings.collector_buffer_max,
+            marks=lambda highs: {},  # audit ticks never move the resume marks
+        )
+        self._auditor = Auditor(settings.symbols, settings.database_url, rest, self._pub,
+                                tail=False)
+        self._lease = Lease(redis, keys)
+        self._published_until = 0.0  # Redis time our last audit's entries were all published
+
+    async def run(self) -> None:
+        """Audit every interval until cancelled."""
+        flusher = asyncio.create_task(self._pub.run(), name="audit-publisher")
+        try:
+            await asyncio.sleep(min(self._interval, FIRST_RUN_AFTER_S))
+            while True:
+                started = time.monotonic()
+                try:
+                    await self.run_once()
+                except Exception:  # an audit bug must never stop capture
+                    log.exception("audit failed")
+                    self._count("failed")
+                await asyncio.sleep(max(0.0, self._interval - (time.monotonic() - started)))
+        finally:
+            flusher.cancel()
+
+    async def run_once(self) -> str:
+        """Run one scheduled audit unless another collector holds the lease; return the outcome."""
+        started = time.monotonic()
+        try:
+            if not await self._lease.acquire():
+                log.info("audit skipped: another collector holds %s", self._keys.audit_lease)
+                return self._count("lease_held")
+        except (RedisError, OSError) as exc:
+            log.warning("audit skipped: Redis unreachable (%s)", exc)
+            return self._count("redis_unreachable")
+        try:
+            outcome = await self._audit(started)
+        except asyncio.CancelledError:
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(1):
+                    await self._lease.release()
+            raise
+        with contextlib.suppress(RedisError, OSError):
+            await self._lease.hold(self._interval - (time.monotonic() - started))
+        return self._count(outcome)
+
+    async def _audit(self, started: float) -> str:
+        try:
+            now = _redis_now(await self._redis.time())
+            since = await oldest_unstored(self._redis, self._keys)
+        except (RedisError, OSError) as exc:
+            log.warning("audit skipped: Redis unreachable (%s)", exc)
+            return "redis_unreachable"
+        if since is not None and (now - since > WRITERS_BEHIND_S or since <= self._published_until):
+            log.info("audit postponed: the writers have not stored an entry published %.0fs ago",
+                     now - since)
+            return "writers_behind"
+        wall = time.time()
+        window = (_dt(wall - self._hours * 3600), _dt(wall - SETTLE_S))
+        try:
+            reports = await self._auditor.run_once(window)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("audit skipped: PostgreSQL unreachable (%s)", type(exc).__name__)
+            return "db_unreachable"
+        except AuditStopped:
+            return "stopped"
+        self._published_until = _redis_now(await self._redis.time())
+        self._report(reports, time.monotonic() - started)
+        return "done"
+
+    def _report(self, reports: dict[str, SymbolReport], seconds: float) -> None:
+        rows = sum(r.rows for r in reports.values())
+        holes = sum(r.holes for r in reports.values())
+        refilled = sum(r.refilled for r in reports.values())
+        lost = {s: len(r.unfillable) for s, r in reports.items() if r.unfillable}
+        self._metrics.audit_gaps.inc(holes)
+        self._metrics.audit_refilled.inc(refilled)
+        log.info("audit: %d symbols, last %dh: rows=%d holes=%d missing=%d refilled=%d "
+                 "records_closed=%d unfillable_ranges=%d in %.1fs", len(reports), self._hours,
+                 rows, holes, sum(r.missing for r in reports.values()), refilled,
+                 sum(r.records_closed for r in reports.values()), sum(lost.values()), seconds)
+        if lost:
+            log.warning("audit: REST could not refill every hole (ranges by symbol: %s)", lost)
+
+    def _count(self, outcome: str) -> str:
+        self._metrics.audit_runs.labels(outcome).inc()
+        return outcome
+
+
+def _redis_now(reply: tuple[int, int]) -> float:
+    return reply[0] + reply[1] / 1e6
+
+
+def _dt(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
