@@ -124,15 +124,17 @@ class AuditTask:
         except (RedisError, OSError) as exc:
             log.warning("audit skipped: Redis unreachable (%s)", exc)
             return self._count("redis_unreachable")
+        finished = False
         try:
             outcome = await self._audit(started)
-        except asyncio.CancelledError:
+            finished = True
+        finally:  # done: others skip the rest of the interval; stopped or failed: free it
             with contextlib.suppress(RedisError, OSError, TimeoutError):
                 async with asyncio.timeout(1):
-                    await self._lease.release()
-            raise
-        with contextlib.suppress(RedisError, OSError):
-            await self._lease.hold(self._interval - (time.monotonic() - started))
+                    if finished:
+                        await self._lease.hold(self._interval - (time.monotonic() - started))
+                    else:
+                        await self._lease.release()
         return self._count(outcome)
 
     async def _audit(self, started: float) -> str:
@@ -155,7 +157,10 @@ class AuditTask:
             return "db_unreachable"
         except AuditStopped:
             return "stopped"
-        self._published_until = _redis_now(await self._redis.time())
+        try:
+            self._published_until = _redis_now(await self._redis.time())
+        except (RedisError, OSError):
+            self._published_until = time.time()
         self._report(reports, time.monotonic() - started)
         return "done"
 
