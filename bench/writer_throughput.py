@@ -16,7 +16,7 @@ In one run, on this machine, each in a fresh migrated database:
 5. **latency**: ``--latency-seconds`` of the recording fed at recorded pace, each trade stamped
    with the current time as its exchange time; exchange-to-commit p50/p99/max.
 
-    python bench/writer_throughput.py [--rows 500000] [--batch 5000] [--json PATH]
+    python bench/writer_throughput.py [--rows 500000] [--batch 10000] [--json PATH]
         [--replicas 1 2] [--replica-batch 5000 10000] [--only writer|copy|naive|latency|replicas]
 
 The 1-minute load average before and after each timed part is reported with it (this
@@ -60,6 +60,7 @@ from writer_replicas import run_replicas  # noqa: E402
 
 SERVER = os.environ.get("TICKVAULT_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("TICKVAULT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+DEFAULT_BATCH: int = WriterSettings.model_fields["writer_batch_size"].default
 
 
 def base_ticks() -> list[Tick]:
@@ -240,7 +241,7 @@ def run_latency(
     keys = RedisKeys(prefix)
     store = TimedStore(url)
     store.latencies = []
-    writer = Writer(settings_for(url, prefix, 5000), redis=client, store=store)
+    writer = Writer(settings_for(url, prefix, DEFAULT_BATCH), redis=client, store=store)
     writer.reader.ensure_group()
     now_us = time.time_ns() // 1000
     make_partitions(url, [Tick("X", 0, "1", "1", now_us + h * 3_600_000_000, 0, False, 0)
@@ -313,7 +314,8 @@ def report(ticks: list[Tick], batch: int, results: dict[str, dict[str, float]],
         ratio = f"{rate / copy_rate:.2f}" if copy_rate else "-"
         name = f"{run['replicas']}x b{run['batch']}"
         print(f"{name:<14}{rate:>12,.0f}{run['seconds']:>10.2f}{ratio:>10}{load_text(run)}"
-              f"  (rows per replica {run['per_replica_rows']})")
+              f"  writer CPU {run['cpu_us_per_row']:.2f} us/row, rows per replica "
+              f"{run['per_replica_rows']}")
     if "latency" in results:
         r = results["latency"]
         print(f"exchange-to-commit at recorded pace ({r['trades']:.0f} trades): "
@@ -323,7 +325,7 @@ def report(ticks: list[Tick], batch: int, results: dict[str, dict[str, float]],
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=500_000)
-    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--naive-rows", type=int, default=20_000)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     default_json = ROOT / "bench" / "results" / "writer_throughput.json"

@@ -10,7 +10,7 @@ from tickvault.config import Settings
 class WriterSettings(Settings):
     """Settings of ``tickvault-writer`` (env ``TICKVAULT_WRITER_*``)."""
 
-    writer_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    writer_batch_size: int = Field(default=10_000, ge=1, le=100_000)
     writer_block_ms: int = Field(default=50, ge=1, le=10_000)
     writer_claim_idle_ms: int = Field(default=30_000, ge=100)
     writer_consumer: str | None = None
