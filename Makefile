@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 UP_ARGS ?=
 
 .PHONY: help install test test-tools test-unit test-integration test-e2e lint typecheck services db-upgrade clean \
-	run demo compose-check bench chaos
+	run demo compose-check bench chaos bench-tools
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -24,9 +24,9 @@ $(STAMP): pyproject.toml
 services:  ## make sure PostgreSQL and Redis answer on loopback (starts local servers when down)
 	@bash scripts/ensure-services.sh
 
-lint: install  ## ruff and mypy --strict
+lint: install  ## ruff (lint and format) and mypy --strict
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check shared services tests bench || true
+	$(BIN)/ruff format --check shared services tests bench
 	$(BIN)/mypy
 
 test: install services test-tools  ## every test tier: unit, integration, e2e
@@ -57,11 +57,14 @@ demo: install services  ## the same offline on the replay exchange; RECORDING="a
 compose-check: install  ## validate docker-compose.yml and check it against the code
 	$(BIN)/python -m pytest tests/unit/deploy $(PYTEST_ARGS)
 
-bench: install  ## benchmark suite on private servers (~18 min): table + bench/results/latest.json
+bench: install bench-tools  ## benchmark suite on private servers (~18 min): table + bench/results/latest.json
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-chaos: install  ## fault scenario on private servers; exits non-zero if a trade is lost or doubled
+chaos: install bench-tools  ## fault scenario on private servers; exits non-zero if a trade is lost or doubled
 	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
+
+bench-tools:  ## make sure wrk and the PostgreSQL/Redis server binaries are installed
+	@bash scripts/ensure-bench-tools.sh
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -35,8 +35,16 @@ PREFIX = "tvbench-api"
 BENCH = Path(__file__).resolve().parent
 
 
-def run_api(pg: PrivatePostgres, redis_url: str, *, workers: int, threads: int,
-            seconds: int, connections: int, samples: int) -> dict[str, Any]:
+def run_api(
+    pg: PrivatePostgres,
+    redis_url: str,
+    *,
+    workers: int,
+    threads: int,
+    seconds: int,
+    connections: int,
+    samples: int,
+) -> dict[str, Any]:
     """Load the day, serve it, measure; return the figures."""
     url = fresh_database(pg, "tvbench_api")
     engine = make_engine(url)
@@ -45,25 +53,49 @@ def run_api(pg: PrivatePostgres, redis_url: str, *, workers: int, threads: int,
     engine.dispose()
     load_s = time.perf_counter() - t0
     client = redis.Redis.from_url(redis_url)
-    tick = Tick("BTCUSDT", 1, "61000.01000000", "0.00100000", DAY_MS * 1000, DAY_MS * 1000,
-                False, 0)
+    tick = Tick(
+        "BTCUSDT", 1, "61000.01000000", "0.00100000", DAY_MS * 1000, DAY_MS * 1000, False, 0
+    )
     client.hset(RedisKeys(PREFIX).latest("BTCUSDT"), mapping=latest_to_hash(tick))
     metrics_dir = tempfile.mkdtemp(prefix="tvbench-metrics-")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")},
-        "TICKVAULT_DATABASE_URL": url, "TICKVAULT_API_DATABASE_URL": url,
-        "TICKVAULT_REDIS_URL": redis_url, "TICKVAULT_REDIS_PREFIX": PREFIX,
-        "TICKVAULT_API_WORKERS": str(workers), "TICKVAULT_API_THREADS": str(threads),
-        "TICKVAULT_API_CACHE_TTL_SECONDS": "0", "TICKVAULT_RETENTION_HOURS": "0",
+        "TICKVAULT_DATABASE_URL": url,
+        "TICKVAULT_API_DATABASE_URL": url,
+        "TICKVAULT_REDIS_URL": redis_url,
+        "TICKVAULT_REDIS_PREFIX": PREFIX,
+        "TICKVAULT_API_WORKERS": str(workers),
+        "TICKVAULT_API_THREADS": str(threads),
+        "TICKVAULT_API_CACHE_TTL_SECONDS": "0",
+        "TICKVAULT_RETENTION_HOURS": "0",
         "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
     }
     api_port, bare_port = free_port(), free_port()
-    api = start([sys.executable, "-m", "tickvault_api"],
-                {**env, "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}"},
-                f"http://127.0.0.1:{api_port}/readyz")
-    bare = start([sys.executable, "-m", "gunicorn", "--chdir", str(BENCH), "-k", "gthread",
-                  "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{bare_port}",
-                  "api_bare:create()"], env, f"http://127.0.0.1:{bare_port}/latest/BTCUSDT")
+    api = start(
+        [sys.executable, "-m", "tickvault_api"],
+        {**env, "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}"},
+        f"http://127.0.0.1:{api_port}/readyz",
+    )
+    bare = start(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--chdir",
+            str(BENCH),
+            "-k",
+            "gthread",
+            "-w",
+            str(workers),
+            "--threads",
+            str(threads),
+            "-b",
+            f"127.0.0.1:{bare_port}",
+            "api_bare:create()",
+        ],
+        env,
+        f"http://127.0.0.1:{bare_port}/latest/BTCUSDT",
+    )
     try:
         api_url = f"http://127.0.0.1:{api_port}/api/v1/prices/BTCUSDT/latest"
         bare_url = f"http://127.0.0.1:{bare_port}/latest/BTCUSDT"
@@ -73,19 +105,24 @@ def run_api(pg: PrivatePostgres, redis_url: str, *, workers: int, threads: int,
         api_rps, api_p99 = wrk(api_url, seconds, connections)
         rng = random.Random(1)
         symbols = ("BTCUSDT", "ETHUSDT")
-        at = [f"/api/v1/prices/{rng.choice(symbols)}/at?time={DAY_MS + rng.randrange(86_400_000)}"
-              for _ in range(samples)]
+        at = [
+            f"/api/v1/prices/{rng.choice(symbols)}/at?time={DAY_MS + rng.randrange(86_400_000)}"
+            for _ in range(samples)
+        ]
         minutes = [
             f"/api/v1/prices/{rng.choice(symbols)}/range?minute="
-            + time.strftime("%Y-%m-%dT%H:%M",
-                            time.gmtime(DAY_MS // 1000 + 60 * rng.randrange(1440)))
+            + time.strftime(
+                "%Y-%m-%dT%H:%M", time.gmtime(DAY_MS // 1000 + 60 * rng.randrange(1440))
+            )
             for _ in range(samples)
         ]
         at_ms = timed("127.0.0.1", api_port, at)
         range_ms = timed("127.0.0.1", api_port, minutes)
         day = f"start={DAY_MS}&end={DAY_MS + 86_400_000}"
-        stats = {s: timed("127.0.0.1", api_port, [f"/api/v1/prices/{s}/stats?{day}"] * 7)
-                 for s in symbols}
+        stats = {
+            s: timed("127.0.0.1", api_port, [f"/api/v1/prices/{s}/stats?{day}"] * 7)
+            for s in symbols
+        }
     finally:
         for proc in (api, bare):
             proc.terminate()
@@ -94,15 +131,22 @@ def run_api(pg: PrivatePostgres, redis_url: str, *, workers: int, threads: int,
         client.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return {
-        "api_latest_rps": round(api_rps), "api_latest_p99_ms": round(api_p99, 2),
-        "api_bare_rps": round(bare_rps), "api_bare_p99_ms": round(bare_p99, 2),
-        "api_at_p50_ms": round(pct(at_ms, 0.5), 2), "api_at_p99_ms": round(pct(at_ms, 0.99), 2),
+        "api_latest_rps": round(api_rps),
+        "api_latest_p99_ms": round(api_p99, 2),
+        "api_bare_rps": round(bare_rps),
+        "api_bare_p99_ms": round(bare_p99, 2),
+        "api_at_p50_ms": round(pct(at_ms, 0.5), 2),
+        "api_at_p99_ms": round(pct(at_ms, 0.99), 2),
         "api_range_p50_ms": round(pct(range_ms, 0.5), 2),
         "api_range_p99_ms": round(pct(range_ms, 0.99), 2),
         "api_stats_day_ms": round(max(statistics.median(v) for v in stats.values()), 1),
-        "api_stats_day_ms_by_symbol": {s: round(statistics.median(v), 1)
-                                       for s, v in stats.items()},
+        "api_stats_day_ms_by_symbol": {s: round(statistics.median(v), 1) for s, v in stats.items()},
         "api_dataset_load_s": round(load_s, 1),
-        "api_settings": {"workers": workers, "threads": threads, "connections": connections,
-                         "wrk_seconds": seconds, "samples": samples},
+        "api_settings": {
+            "workers": workers,
+            "threads": threads,
+            "connections": connections,
+            "wrk_seconds": seconds,
+            "samples": samples,
+        },
     }

@@ -61,21 +61,36 @@ def trade_faults(first_btc: int, trades: int) -> list[dict[str, Any]]:
         {"type": "drop", "fraction": 0.01, "seed": 11},
         {"type": "duplicate", "fraction": 0.005, "seed": 12, "copies": 1},
     ]
-    faults += [{"type": "malformed", "fraction": 0.0005, "seed": 20 + i, "kind": kind}
-               for i, kind in enumerate(MALFORMED)]
+    faults += [
+        {"type": "malformed", "fraction": 0.0005, "seed": 20 + i, "kind": kind}
+        for i, kind in enumerate(MALFORMED)
+    ]
     btc = trades * BTC_SHARE
-    faults += [{"type": "abrupt_close", "symbol": "BTCUSDT",
-                "at_trade_id": first_btc + int(f * btc)} for f in (0.12, 0.3, 0.47, 0.72, 0.83)]
-    faults.append({"type": "server_shutdown", "symbol": "BTCUSDT",
-                   "at_trade_id": first_btc + int(0.58 * btc), "close_after_s": 0.5})
+    faults += [
+        {"type": "abrupt_close", "symbol": "BTCUSDT", "at_trade_id": first_btc + int(f * btc)}
+        for f in (0.12, 0.3, 0.47, 0.72, 0.83)
+    ]
+    faults.append(
+        {
+            "type": "server_shutdown",
+            "symbol": "BTCUSDT",
+            "at_trade_id": first_btc + int(0.58 * btc),
+            "close_after_s": 0.5,
+        }
+    )
     return faults
 
 
 class Scenario:
     """The process faults, fired as the replay passes fractions of the trades to release."""
 
-    def __init__(self, collectors: list[Service], writers: list[Service], pg: PrivatePostgres,
-                 rds: PrivateRedis) -> None:
+    def __init__(
+        self,
+        collectors: list[Service],
+        writers: list[Service],
+        pg: PrivatePostgres,
+        rds: PrivateRedis,
+    ) -> None:
         w = writers
         self.plan: list[tuple[float, str, Any]] = [
             (0.10, "SIGKILL writer", [w[0]]),
@@ -128,11 +143,17 @@ def main() -> int:
         with PrivatePostgres() as pg, PrivateRedis() as rds:
             url = pg.url("tvchaos")
             migrate.upgrade(url)
-            stack = Stack(url, rds.url, PREFIX, run_dir, extra_env={
-                "TICKVAULT_COLLECTOR_REST_WEIGHT_LIMIT": "1000000",
-                "TICKVAULT_COLLECTOR_QUIET_BACKFILL_S": "5",
-                "TICKVAULT_WRITER_CLAIM_IDLE_MS": "3000",
-            })
+            stack = Stack(
+                url,
+                rds.url,
+                PREFIX,
+                run_dir,
+                extra_env={
+                    "TICKVAULT_COLLECTOR_REST_WEIGHT_LIMIT": "1000000",
+                    "TICKVAULT_COLLECTOR_QUIET_BACKFILL_S": "5",
+                    "TICKVAULT_WRITER_CLAIM_IDLE_MS": "3000",
+                },
+            )
             keys = RedisKeys(PREFIX)
             client = redis.Redis.from_url(rds.url, socket_timeout=5)
             try:
@@ -153,9 +174,14 @@ def main() -> int:
     return 0 if verdict.ok else 1
 
 
-def run(args: argparse.Namespace, stack: Stack, pg: PrivatePostgres, rds: PrivateRedis,
-        client: redis.Redis, keys: RedisKeys,
-        ) -> tuple[Scenario, str, dict[str, tuple[int, int]]]:
+def run(
+    args: argparse.Namespace,
+    stack: Stack,
+    pg: PrivatePostgres,
+    rds: PrivateRedis,
+    client: redis.Redis,
+    keys: RedisKeys,
+) -> tuple[Scenario, str, dict[str, tuple[int, int]]]:
     """Run the pipeline under faults, stop it, audit; return the scenario, audit log, ids."""
     with replay("--speed", "0", "--loop", "--no-limits") as rp:
         writers = [stack.writer(f"chaos-writer{i}") for i in range(args.writers)]
@@ -178,11 +204,16 @@ def run(args: argparse.Namespace, stack: Stack, pg: PrivatePostgres, rds: Privat
         poll("the writers to drain", lambda: drained(client, keys), 600, 0.5)
         audit = subprocess.run(
             [sys.executable, "-m", "tickvault_collector", "--audit-once"],
-            env=stack.env(rp), capture_output=True, text=True, timeout=600, check=False,
+            env=stack.env(rp),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
         poll("the writers to store the audit", lambda: drained(client, keys), 600, 0.5)
-    audit_log = "\n".join(line for line in (audit.stdout + audit.stderr).splitlines()
-                          if "audit " in line)
+    audit_log = "\n".join(
+        line for line in (audit.stdout + audit.stderr).splitlines() if "audit " in line
+    )
     return scenario, f"exit {audit.returncode}\n{audit_log}", final
 
 
@@ -193,14 +224,24 @@ def _dead(client: redis.Redis, keys: RedisKeys) -> int:
         return -1
 
 
-def print_tables(args: argparse.Namespace, scenario: Scenario, audit: str, verdict: Any,
-                 dead: int, seconds: float) -> None:
+def print_tables(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    audit: str,
+    verdict: Any,
+    dead: int,
+    seconds: float,
+) -> None:
     from chaos_check import rows
 
-    print(f"\nfaults injected ({args.collectors} collectors, {args.writers} writers, "
-          f"{args.trades:,} trades at --speed 0)")
-    print("  replay: 1% of trade frames dropped, 0.5% duplicated, 0.2% preceded by a malformed"
-          " frame (truncated / wrong types / binary / unknown event),")
+    print(
+        f"\nfaults injected ({args.collectors} collectors, {args.writers} writers, "
+        f"{args.trades:,} trades at --speed 0)"
+    )
+    print(
+        "  replay: 1% of trade frames dropped, 0.5% duplicated, 0.2% preceded by a malformed"
+        " frame (truncated / wrong types / binary / unknown event),"
+    )
     print("          5 abrupt TCP closes and 1 serverShutdown on every connection")
     for what, took in scenario.done:
         print(f"  {what:<40} ({took:.1f} s)")

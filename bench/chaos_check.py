@@ -43,8 +43,10 @@ _LEVELS_STORED = "SELECT symbol, minute, price, trades, volume FROM price_levels
 
 
 def _both_ways(a: str, b: str) -> str:
-    return (f"SELECT (SELECT count(*) FROM ({a} EXCEPT {b}) x)"
-            f" + (SELECT count(*) FROM ({b} EXCEPT {a}) y)")
+    return (
+        f"SELECT (SELECT count(*) FROM ({a} EXCEPT {b}) x)"
+        f" + (SELECT count(*) FROM ({b} EXCEPT {a}) y)"
+    )
 
 
 @dataclass
@@ -66,10 +68,17 @@ class Verdict:
     @property
     def ok(self) -> bool:
         """Return whether nothing was lost, doubled or wrong, and every gap is filled."""
-        return (self.expected > 0 and not any(self.missing.values()) and not self.unexpected
-                and not self.doubled and not self.wrong_values and not self.wrong_times
-                and not self.candle_mismatches and not self.level_mismatches
-                and set(self.gaps) <= {"filled"})
+        return (
+            self.expected > 0
+            and not any(self.missing.values())
+            and not self.unexpected
+            and not self.doubled
+            and not self.wrong_values
+            and not self.wrong_times
+            and not self.candle_mismatches
+            and not self.level_mismatches
+            and set(self.gaps) <= {"filled"}
+        )
 
 
 @dataclass(frozen=True)
@@ -81,8 +90,9 @@ class Loop:
 
     @classmethod
     def of_recordings(cls) -> Loop:
-        trades = {s: sorted(ts, key=lambda t: t.trade_id) for s, ts in
-                  all_recorded_trades().items()}
+        trades = {
+            s: sorted(ts, key=lambda t: t.trade_id) for s, ts in all_recorded_trades().items()
+        }
         for ts in trades.values():  # ids are dense: index = id - first id
             assert ts[-1].trade_id - ts[0].trade_id + 1 == len(ts)
         events = [t.event_time_ms for ts in trades.values() for t in ts]
@@ -94,8 +104,7 @@ class Loop:
         first = recorded[0].trade_id
         k, index = divmod(trade_id - first, len(recorded))
         t = recorded[index]
-        return t.price, t.quantity, t.trade_time_ms * 1000 + k * self.time_span_us, \
-            t.is_buyer_maker
+        return t.price, t.quantity, t.trade_time_ms * 1000 + k * self.time_span_us, t.is_buyer_maker
 
 
 def check(engine: Engine, released: dict[str, tuple[int, int]]) -> Verdict:
@@ -119,14 +128,20 @@ def check(engine: Engine, released: dict[str, tuple[int, int]]) -> Verdict:
                     verdict.wrong_times += 1
             verdict.missing[symbol] = (last - first + 1) - len(seen)
         verdict.doubled = int(conn.execute(_DOUBLED).scalar_one())
-        verdict.candle_mismatches = int(conn.execute(
-            text(_both_ways(_CANDLES_FROM_TRADES, _CANDLES_STORED))).scalar_one())
-        verdict.level_mismatches = int(conn.execute(
-            text(_both_ways(_LEVELS_FROM_TRADES, _LEVELS_STORED))).scalar_one())
-        verdict.gaps = {str(s): int(n) for s, n in conn.execute(
-            text("SELECT status, count(*) FROM trade_gaps GROUP BY 1"))}
-        verdict.gaps_by_finder = {str(s): int(n) for s, n in conn.execute(
-            text("SELECT found_by, count(*) FROM trade_gaps GROUP BY 1"))}
+        verdict.candle_mismatches = int(
+            conn.execute(text(_both_ways(_CANDLES_FROM_TRADES, _CANDLES_STORED))).scalar_one()
+        )
+        verdict.level_mismatches = int(
+            conn.execute(text(_both_ways(_LEVELS_FROM_TRADES, _LEVELS_STORED))).scalar_one()
+        )
+        verdict.gaps = {
+            str(s): int(n)
+            for s, n in conn.execute(text("SELECT status, count(*) FROM trade_gaps GROUP BY 1"))
+        }
+        verdict.gaps_by_finder = {
+            str(s): int(n)
+            for s, n in conn.execute(text("SELECT found_by, count(*) FROM trade_gaps GROUP BY 1"))
+        }
     return verdict
 
 

@@ -32,8 +32,16 @@ from tests.support.paths import BTC_TRADES, ETH_TRADES  # noqa: E402
 from tests.support.replay import replay_process  # noqa: E402
 
 REDIS_URL = os.environ.get("TICKVAULT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-ARGS = ("--recording", str(BTC_TRADES), "--recording", str(ETH_TRADES), "--loop",
-        "--speed", "0", "--no-limits")
+ARGS = (
+    "--recording",
+    str(BTC_TRADES),
+    "--recording",
+    str(ETH_TRADES),
+    "--loop",
+    "--speed",
+    "0",
+    "--no-limits",
+)
 
 
 def cpu_s(pid: int) -> float:
@@ -60,19 +68,24 @@ async def bare_client(url: str, count: int) -> tuple[float, float]:
         return count / (time.perf_counter() - start), count / (time.process_time() - cpu)
 
 
-def run_collector(replay_ws: str, replay_rest: str,
-                  trades: int) -> tuple[float, float, float, float]:
+def run_collector(
+    replay_ws: str, replay_rest: str, trades: int
+) -> tuple[float, float, float, float]:
     """Return trades/s, trades per CPU-second and RSS at start and end of the collector."""
     prefix = f"tvbench:{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(REDIS_URL)
     stream = f"{prefix}:ticks"
     env = {
         **os.environ,
-        "TICKVAULT_REDIS_URL": REDIS_URL, "TICKVAULT_REDIS_PREFIX": prefix,
+        "TICKVAULT_REDIS_URL": REDIS_URL,
+        "TICKVAULT_REDIS_PREFIX": prefix,
         "TICKVAULT_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
-        "TICKVAULT_SYMBOLS": "BTCUSDT,ETHUSDT", "TICKVAULT_BINANCE_WS_URL": replay_ws,
-        "TICKVAULT_BINANCE_REST_URL": replay_rest, "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
-        "TICKVAULT_STREAM_MAXLEN": str(trades * 2), "TICKVAULT_LOG_LEVEL": "WARNING",
+        "TICKVAULT_SYMBOLS": "BTCUSDT,ETHUSDT",
+        "TICKVAULT_BINANCE_WS_URL": replay_ws,
+        "TICKVAULT_BINANCE_REST_URL": replay_rest,
+        "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
+        "TICKVAULT_STREAM_MAXLEN": str(trades * 2),
+        "TICKVAULT_LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen([sys.executable, "-m", "tickvault_collector"], env=env)
     try:
@@ -108,13 +121,19 @@ def main() -> None:
     with replay_process(*ARGS) as replay:
         rate, per_cpu, rss0, rss1 = run_collector(replay.ws_url, replay.rest_url, args.trades)
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"baseline (bare websockets reader): {base:,.0f} frames/s, "
-          f"{base_cpu:,.0f} frames per CPU-second")
-    print(f"collector into Redis:              {rate:,.0f} trades/s "
-          f"({rate / base:.2f} x baseline), {per_cpu:,.0f} trades per collector CPU-second "
-          f"({per_cpu / base_cpu:.2f} x baseline), over {args.trades:,} trades")
-    print(f"collector RSS: {rss0:.1f} MiB after warm-up, {rss1:.1f} MiB at end "
-          f"({rss1 - rss0:+.1f} MiB)")
+    print(
+        f"baseline (bare websockets reader): {base:,.0f} frames/s, "
+        f"{base_cpu:,.0f} frames per CPU-second"
+    )
+    print(
+        f"collector into Redis:              {rate:,.0f} trades/s "
+        f"({rate / base:.2f} x baseline), {per_cpu:,.0f} trades per collector CPU-second "
+        f"({per_cpu / base_cpu:.2f} x baseline), over {args.trades:,} trades"
+    )
+    print(
+        f"collector RSS: {rss0:.1f} MiB after warm-up, {rss1:.1f} MiB at end "
+        f"({rss1 - rss0:+.1f} MiB)"
+    )
 
 
 if __name__ == "__main__":

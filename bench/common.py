@@ -73,13 +73,28 @@ def machine() -> dict[str, Any]:
     with contextlib.suppress(OSError, ValueError, IndexError):
         first = Path("/proc/meminfo").read_text().splitlines()[0]
         mem_gb = round(int(first.split()[1]) / 1024 / 1024, 1)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True, check=False).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                           capture_output=True, text=True, check=False).stdout.strip()
-    return {"nproc": os.cpu_count(), "memory_gb": mem_gb, "cpu_model": model,
-            "kernel": platform.release(), "python": platform.python_version(),
-            "git_commit": commit, "git_dirty": bool(dirty)}
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "unknown"
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "git_commit": commit,
+        "git_dirty": bool(dirty),
+    }
 
 
 @dataclass
@@ -96,8 +111,9 @@ class Service:
     def start(self) -> Service:
         """Start (or start again) the process, appending to its log."""
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, cwd=self.log_path.parent)
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.log_path.parent
+        )
         log.close()
         self.starts += 1
         return self
@@ -155,18 +171,20 @@ class Stack:
     def env(self, replay: ReplayProcess | None = None, **more: str) -> dict[str, str]:
         """Return the environment of a service of this stack."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")}
-        env.update({
-            "TICKVAULT_DATABASE_URL": self.database_url,
-            "TICKVAULT_API_DATABASE_URL": self.database_url,
-            "TICKVAULT_REDIS_URL": self.redis_url,
-            "TICKVAULT_REDIS_PREFIX": self.prefix,
-            "TICKVAULT_SYMBOLS": ",".join(SYMBOLS),
-            "TICKVAULT_RETENTION_HOURS": "0",  # the recordings are from 2024: keep them
-            "TICKVAULT_CANDLE_RETENTION_DAYS": "0",
-            "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
-            "TICKVAULT_WRITER_METRICS_PORT": "0",
-            "TICKVAULT_LOG_LEVEL": "INFO",
-        })
+        env.update(
+            {
+                "TICKVAULT_DATABASE_URL": self.database_url,
+                "TICKVAULT_API_DATABASE_URL": self.database_url,
+                "TICKVAULT_REDIS_URL": self.redis_url,
+                "TICKVAULT_REDIS_PREFIX": self.prefix,
+                "TICKVAULT_SYMBOLS": ",".join(SYMBOLS),
+                "TICKVAULT_RETENTION_HOURS": "0",  # the recordings are from 2024: keep them
+                "TICKVAULT_CANDLE_RETENTION_DAYS": "0",
+                "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
+                "TICKVAULT_WRITER_METRICS_PORT": "0",
+                "TICKVAULT_LOG_LEVEL": "INFO",
+            }
+        )
         if replay is not None:
             env["TICKVAULT_BINANCE_WS_URL"] = replay.ws_url
             env["TICKVAULT_BINANCE_REST_URL"] = replay.rest_url
@@ -176,8 +194,9 @@ class Stack:
 
     def service(self, name: str, module: str, env: dict[str, str], *args: str) -> Service:
         """Start ``python -m <module> ARGS`` as service *name*."""
-        svc = Service(name, [sys.executable, "-m", module, *args], env,
-                      self.run_dir / f"{name}.log").start()
+        svc = Service(
+            name, [sys.executable, "-m", module, *args], env, self.run_dir / f"{name}.log"
+        ).start()
         self.services.append(svc)
         return svc
 
@@ -188,8 +207,9 @@ class Stack:
 
     def writer(self, name: str, **more: str) -> Service:
         """Start a writer replica with a stable consumer name (so a restart resumes it)."""
-        return self.service(name, "tickvault_writer",
-                            self.env(TICKVAULT_WRITER_CONSUMER=name, **more))
+        return self.service(
+            name, "tickvault_writer", self.env(TICKVAULT_WRITER_CONSUMER=name, **more)
+        )
 
     def stop_all(self) -> None:
         """SIGTERM every service still running (SIGKILL after a grace period)."""
@@ -210,5 +230,8 @@ def replay(*args: str) -> Iterator[ReplayProcess]:
 def released(replay_proc: ReplayProcess) -> dict[str, tuple[int, int]]:
     """Return ``{symbol: (first_trade_id, last_trade_id)}`` the replay has released so far."""
     stats = replay_proc.stats()["symbols"]
-    return {s: (int(v["first_trade_id"]), int(v["last_trade_id"]))
-            for s, v in stats.items() if v.get("last_trade_id") is not None}
+    return {
+        s: (int(v["first_trade_id"]), int(v["last_trade_id"]))
+        for s, v in stats.items()
+        if v.get("last_trade_id") is not None
+    }

@@ -63,8 +63,9 @@ def drained(client: redis.Redis, keys: RedisKeys) -> bool:
     return False
 
 
-def run_pipeline(pg: PrivatePostgres, redis_url: str, run_dir: Path, *, rows: int,
-                 writers: int) -> tuple[str, dict[str, Any]]:
+def run_pipeline(
+    pg: PrivatePostgres, redis_url: str, run_dir: Path, *, rows: int, writers: int
+) -> tuple[str, dict[str, Any]]:
     """Ingest at least *rows* trades end to end; return the database URL and the figures."""
     url = fresh_database(pg, "tvbench_ingest")
     stack = Stack(url, redis_url, PREFIX, run_dir)
@@ -77,8 +78,12 @@ def run_pipeline(pg: PrivatePostgres, redis_url: str, run_dir: Path, *, rows: in
             stack.collector("ingest-collector", rp)
 
             # The collector's stream entries (no faults: one per trade) pass *rows* first.
-            poll("the collector to publish the trades",
-                 lambda: client.xlen(keys.stream) >= rows, 900, 0.2)
+            poll(
+                "the collector to publish the trades",
+                lambda: client.xlen(keys.stream) >= rows,
+                900,
+                0.2,
+            )
             stack.services[-1].stop(60)
             poll("the writers to drain the stream", lambda: drained(client, keys), 600, 0.2)
     finally:
@@ -91,17 +96,22 @@ def run_pipeline(pg: PrivatePostgres, redis_url: str, run_dir: Path, *, rows: in
         count, first, last = conn.execute(_COMMITS).one()
     engine.dispose()
     seconds = float(last) - float(first)
-    return url, {"rows": int(count), "seconds": round(seconds, 2),
-                 "trades_per_s": round(int(count) / seconds) if seconds > 0 else None,
-                 "writers": writers}
+    return url, {
+        "rows": int(count),
+        "seconds": round(seconds, 2),
+        "trades_per_s": round(int(count) / seconds) if seconds > 0 else None,
+        "writers": writers,
+    }
 
 
 def stored_ticks(url: str) -> list[Tick]:
     """Return every stored trade as a tick, in trade-time order."""
     engine = make_engine(url)
     with engine.connect() as conn:
-        out = [Tick(s, int(i), p, q, int(t), int(e), bool(m), int(r), Source.WS)
-               for s, i, p, q, t, e, m, r in conn.execute(_ROWS)]
+        out = [
+            Tick(s, int(i), p, q, int(t), int(e), bool(m), int(r), Source.WS)
+            for s, i, p, q, t, e, m, r in conn.execute(_ROWS)
+        ]
     engine.dispose()
     return out
 
@@ -114,12 +124,17 @@ def bytes_per_trade(url: str) -> dict[str, float]:
         rows = conn.execute(text("SELECT count(*) FROM trades")).scalar_one()
         _, heap, indexes, total = conn.execute(SIZES).one()
     engine.dispose()
-    return {"heap": round(heap / rows, 1), "indexes": round(indexes / rows, 1),
-            "total": round(total / rows, 1), "rows": rows}
+    return {
+        "heap": round(heap / rows, 1),
+        "indexes": round(indexes / rows, 1),
+        "total": round(total / rows, 1),
+        "rows": rows,
+    }
 
 
-def run_all(pg: PrivatePostgres, redis_url: str, run_dir: Path, *, rows: int, writers: int,
-            naive_rows: int) -> dict[str, Any]:
+def run_all(
+    pg: PrivatePostgres, redis_url: str, run_dir: Path, *, rows: int, writers: int, naive_rows: int
+) -> dict[str, Any]:
     """Run the pipeline, the COPY ceiling and the naive baseline; return every figure."""
     url, pipeline = run_pipeline(pg, redis_url, run_dir, rows=rows, writers=writers)
     size = bytes_per_trade(url)

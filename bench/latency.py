@@ -90,8 +90,16 @@ def _sample_rss(services: list[Service], series: dict[str, list[float]]) -> None
         series.setdefault(svc.name, []).append(round(rss_mb(svc.pid), 1))
 
 
-def run_paced(pg: PrivatePostgres, redis_url: str, run_dir: Path, *, speed: float,
-              seconds: float, writers: int, tag: str) -> dict[str, Any]:
+def run_paced(
+    pg: PrivatePostgres,
+    redis_url: str,
+    run_dir: Path,
+    *,
+    speed: float,
+    seconds: float,
+    writers: int,
+    tag: str,
+) -> dict[str, Any]:
     """Run the pipeline at *speed* for *seconds*; return latency percentiles and RSS."""
     url = fresh_database(pg, f"tvbench_latency_{tag}")
     prefix = f"tvbench-latency-{tag}"
@@ -106,8 +114,12 @@ def run_paced(pg: PrivatePostgres, redis_url: str, run_dir: Path, *, speed: floa
             procs = [stack.writer(f"{tag}-writer{i}") for i in range(writers)]
             procs.append(stack.collector(f"{tag}-collector", rp))
             started = time.monotonic()
-            poll("the first trade in the cache",
-                 lambda: client.exists(keys.latest("BTCUSDT")), 60, 0.1)
+            poll(
+                "the first trade in the cache",
+                lambda: client.exists(keys.latest("BTCUSDT")),
+                60,
+                0.1,
+            )
             _sample_rss(procs, rss)
             pairs = [clock_pair(rp)]
             next_rss = time.monotonic() + RSS_EVERY_S
@@ -130,8 +142,13 @@ def run_paced(pg: PrivatePostgres, redis_url: str, run_dir: Path, *, speed: floa
     return _figures(url, pairs, speed, listener.seen, rss)
 
 
-def _figures(url: str, pairs: list[tuple[float, int]], speed: float,
-             seen: dict[tuple[str, int], float], rss: dict[str, list[float]]) -> dict[str, Any]:
+def _figures(
+    url: str,
+    pairs: list[tuple[float, int]],
+    speed: float,
+    seen: dict[tuple[str, int], float],
+    rss: dict[str, list[float]],
+) -> dict[str, Any]:
     wall0, clock0 = pairs[0]
 
     def sent(event_us: int) -> float:
@@ -143,17 +160,28 @@ def _figures(url: str, pairs: list[tuple[float, int]], speed: float,
     engine.dispose()
     first_sent = min(sent(int(e)) for _, _, e, _ in rows)
     events = {(s, int(i)): int(e) for s, i, e, _ in rows}
-    db = [(int(c) - sent(int(e))) / 1000 for _, _, e, c in rows
-          if sent(int(e)) - first_sent > WARMUP_S * 1e6]
-    cache = [(at - sent(events[key])) / 1000 for key, at in seen.items()
-             if key in events and sent(events[key]) - first_sent > WARMUP_S * 1e6]
+    db = [
+        (int(c) - sent(int(e))) / 1000
+        for _, _, e, c in rows
+        if sent(int(e)) - first_sent > WARMUP_S * 1e6
+    ]
+    cache = [
+        (at - sent(events[key])) / 1000
+        for key, at in seen.items()
+        if key in events and sent(events[key]) - first_sent > WARMUP_S * 1e6
+    ]
     # How far the replay's pace drifted from the first clock pair (should be ~0).
     drift = max(abs((w - wall0) - (c - clock0) / speed) for w, c in pairs) / 1000
     return {
-        "speed": speed, "trades": len(rows), "measured_db": len(db),
+        "speed": speed,
+        "trades": len(rows),
+        "measured_db": len(db),
         "measured_cache": len(cache),
-        "db_p50": round(pct(db, 0.5), 2), "db_p99": round(pct(db, 0.99), 2),
+        "db_p50": round(pct(db, 0.5), 2),
+        "db_p99": round(pct(db, 0.99), 2),
         "db_max": round(max(db), 2) if db else None,
-        "cache_p50": round(pct(cache, 0.5), 2), "cache_p99": round(pct(cache, 0.99), 2),
-        "clock_drift_ms": round(drift, 2), "rss_mb": rss,
+        "cache_p50": round(pct(cache, 0.5), 2),
+        "cache_p99": round(pct(cache, 0.99), 2),
+        "clock_drift_ms": round(drift, 2),
+        "rss_mb": rss,
     }

@@ -81,8 +81,9 @@ async def _raw_clients(port: int, count: int, seconds: float) -> float:
     loop = asyncio.get_running_loop()
     clients = []
     for _ in range(count):
-        _, proto = await loop.create_connection(lambda: Counter("127.0.0.1", port),
-                                                "127.0.0.1", port)
+        _, proto = await loop.create_connection(
+            lambda: Counter("127.0.0.1", port), "127.0.0.1", port
+        )
         clients.append(proto)
     await asyncio.gather(*(c.upgraded for c in clients))
     await asyncio.sleep(0.5)  # warm-up: the loop passes begin
@@ -104,8 +105,9 @@ async def _ws_clients(port: int, count: int, seconds: float) -> float:
     stop = time.perf_counter() + seconds + 0.5
 
     async def one(i: int) -> None:
-        async with websockets.connect(f"ws://127.0.0.1:{port}{PATH}", max_queue=None,
-                                      compression=None) as ws:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}{PATH}", max_queue=None, compression=None
+        ) as ws:
             while time.perf_counter() < stop:
                 await ws.recv()
                 counts[i] += 1
@@ -123,12 +125,23 @@ def main() -> int:
     args = p.parse_args()
     recs = [a for path in TRADE_RECORDINGS for a in ("--recording", str(path))]
     for count in args.clients:
-        with replay_process(*recs, "--loop", "--speed", "0", "--no-limits",
-                            "--retention", "200000", "--log-level", "WARNING") as replay:
+        with replay_process(
+            *recs,
+            "--loop",
+            "--speed",
+            "0",
+            "--no-limits",
+            "--retention",
+            "200000",
+            "--log-level",
+            "WARNING",
+        ) as replay:
             run = _raw_clients if args.client == "raw" else _ws_clients
             rate = asyncio.run(run(replay.port, count, args.seconds))
-        print(f"{count} client(s), {args.client}: {rate:,.0f} trade frames/s in total"
-              f" ({rate / count:,.0f} per client)")
+        print(
+            f"{count} client(s), {args.client}: {rate:,.0f} trade frames/s in total"
+            f" ({rate / count:,.0f} per client)"
+        )
     return 0
 
 

@@ -9,8 +9,12 @@ from typing import Any
 # key, label, aim text, check (None: no aim)
 Check = Callable[[dict[str, Any]], bool] | None
 ROWS: list[tuple[str, str, str, Check]] = [
-    ("ingest_trades_per_s", "ingest end to end (trades/s)", ">= 50,000 and >= 10x naive",
-     lambda r: r["ingest_trades_per_s"] >= 50_000 and r["ingest_vs_naive"] >= 10),
+    (
+        "ingest_trades_per_s",
+        "ingest end to end (trades/s)",
+        ">= 50,000 and >= 10x naive",
+        lambda r: r["ingest_trades_per_s"] >= 50_000 and r["ingest_vs_naive"] >= 10,
+    ),
     ("copy_ceiling_rows_per_s", "plain COPY, same rows (rows/s)", "baseline", None),
     ("naive_rows_per_s", "INSERT+COMMIT per row (rows/s)", "baseline", None),
     ("ingest_vs_copy", "ingest / COPY", "", None),
@@ -18,26 +22,50 @@ ROWS: list[tuple[str, str, str, Check]] = [
     ("latency_cache_ms_p50", "frame->cache p50, recorded pace (ms)", "", None),
     ("latency_cache_ms_p99", "frame->cache p99, recorded pace (ms)", "", None),
     ("latency_db_ms_p50", "frame->commit p50, recorded pace (ms)", "", None),
-    ("latency_db_ms_p99", "frame->commit p99, recorded pace (ms)", "<= 100",
-     lambda r: r["latency_db_ms_p99"] <= 100),
+    (
+        "latency_db_ms_p99",
+        "frame->commit p99, recorded pace (ms)",
+        "<= 100",
+        lambda r: r["latency_db_ms_p99"] <= 100,
+    ),
     ("latency_cache_ms_p50_50x", "frame->cache p50, 50x (ms)", "", None),
     ("latency_cache_ms_p99_50x", "frame->cache p99, 50x (ms)", "", None),
     ("latency_db_ms_p50_50x", "frame->commit p50, 50x (ms)", "", None),
     ("latency_db_ms_p99_50x", "frame->commit p99, 50x (ms)", "", None),
-    ("api_latest_rps", "API latest (req/s)", ">= 0.8x bare",
-     lambda r: r["api_latest_vs_bare"] >= 0.8),
+    (
+        "api_latest_rps",
+        "API latest (req/s)",
+        ">= 0.8x bare",
+        lambda r: r["api_latest_vs_bare"] >= 0.8,
+    ),
     ("api_bare_rps", "bare Flask+Redis (req/s)", "baseline", None),
     ("api_latest_vs_bare", "latest / bare", ">= 0.8", lambda r: r["api_latest_vs_bare"] >= 0.8),
     ("api_latest_p99_ms", "API latest p99 (ms)", "", None),
     ("api_at_p99_ms", "API at p99, full day (ms)", "<= 5", lambda r: r["api_at_p99_ms"] <= 5),
-    ("api_range_p99_ms", "API range p99, full day (ms)", "<= 5",
-     lambda r: r["api_range_p99_ms"] <= 5),
-    ("api_stats_day_ms", "API stats over a day (ms)", "<= 300",
-     lambda r: r["api_stats_day_ms"] <= 300),
-    ("collector_rss_mb", "collector RSS start/end of soak (MiB)", "flat",
-     lambda r: flat(r["collector_rss_mb"])),
-    ("writer_rss_mb", "writer RSS start/end of soak (MiB)", "flat",
-     lambda r: flat(r["writer_rss_mb"])),
+    (
+        "api_range_p99_ms",
+        "API range p99, full day (ms)",
+        "<= 5",
+        lambda r: r["api_range_p99_ms"] <= 5,
+    ),
+    (
+        "api_stats_day_ms",
+        "API stats over a day (ms)",
+        "<= 300",
+        lambda r: r["api_stats_day_ms"] <= 300,
+    ),
+    (
+        "collector_rss_mb",
+        "collector RSS start/end of soak (MiB)",
+        "flat",
+        lambda r: flat(r["collector_rss_mb"]),
+    ),
+    (
+        "writer_rss_mb",
+        "writer RSS start/end of soak (MiB)",
+        "flat",
+        lambda r: flat(r["writer_rss_mb"]),
+    ),
     ("bytes_per_trade", "bytes per stored trade (table+indexes)", "", None),
 ]
 
@@ -85,9 +113,11 @@ def _fmt(value: Any) -> str:
 def table(r: dict[str, Any]) -> str:
     """Return the results as a plain-text table."""
     m = r.get("machine", {})
-    lines = [f"tickvault bench — {m.get('cpu_model')} x{m.get('nproc')}, "
-             f"{m.get('memory_gb')} GB, commit {str(r.get('git_commit'))[:10]}",
-             f"{'figure':<42}{'value':>18}  {'aim':<28}{'met':>4}"]
+    lines = [
+        f"tickvault bench — {m.get('cpu_model')} x{m.get('nproc')}, "
+        f"{m.get('memory_gb')} GB, commit {str(r.get('git_commit'))[:10]}",
+        f"{'figure':<42}{'value':>18}  {'aim':<28}{'met':>4}",
+    ]
     aims = r.get("aims_met", {})
     for key, label, aim, _ in ROWS:
         if key not in r:

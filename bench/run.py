@@ -40,8 +40,12 @@ STEPS = ("ingest", "latency50", "api", "soak")
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Run the tickvault benchmark suite.")
-    p.add_argument("--soak-minutes", type=float, default=10.0,
-                   help="length of the recorded-pace soak (also the 1x latency run)")
+    p.add_argument(
+        "--soak-minutes",
+        type=float,
+        default=10.0,
+        help="length of the recorded-pace soak (also the 1x latency run)",
+    )
     p.add_argument("--ingest-trades", type=int, default=1_000_000)
     p.add_argument("--ingest-writers", type=int, default=2)
     p.add_argument("--writers", type=int, default=2, help="writer replicas in paced runs")
@@ -57,8 +61,9 @@ def parse() -> argparse.Namespace:
 
 
 def step(name: str, results: dict[str, Any]) -> float:
-    print(f"--- {name} ({datetime.now(UTC):%H:%M:%S} UTC, load {os.getloadavg()[0]:.1f})",
-          flush=True)
+    print(
+        f"--- {name} ({datetime.now(UTC):%H:%M:%S} UTC, load {os.getloadavg()[0]:.1f})", flush=True
+    )
     results.setdefault("steps", {})[name] = {"load_avg_1m_at_start": os.getloadavg()[0]}
     return time.monotonic()
 
@@ -68,8 +73,10 @@ def main() -> int:
     skip = {s for s in args.skip.split(",") if s}
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    results: dict[str, Any] = {"started_at": started.isoformat(timespec="seconds"),
-                               "machine": machine()}
+    results: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
     results["git_commit"] = results["machine"]["git_commit"]
     run_dir = Path(tempfile.mkdtemp(prefix="tvbench-run-"))
     # Import late: these pull in the services and the writer/API benchmarks.
@@ -81,26 +88,55 @@ def main() -> int:
         with PrivatePostgres() as pg, PrivateRedis() as rds:
             if "ingest" not in skip:
                 s = step("ingest", results)
-                results.update(run_all(pg, rds.url, run_dir, rows=args.ingest_trades,
-                                       writers=args.ingest_writers, naive_rows=args.naive_rows))
+                results.update(
+                    run_all(
+                        pg,
+                        rds.url,
+                        run_dir,
+                        rows=args.ingest_trades,
+                        writers=args.ingest_writers,
+                        naive_rows=args.naive_rows,
+                    )
+                )
                 results["steps"]["ingest"]["seconds"] = round(time.monotonic() - s)
             if "latency50" not in skip:
                 s = step("latency50", results)
-                fast = run_paced(pg, rds.url, run_dir, speed=50, seconds=args.fast_seconds,
-                                 writers=args.writers, tag="x50")
+                fast = run_paced(
+                    pg,
+                    rds.url,
+                    run_dir,
+                    speed=50,
+                    seconds=args.fast_seconds,
+                    writers=args.writers,
+                    tag="x50",
+                )
                 results.update(latency_keys(fast, "_50x"))
                 results["steps"]["latency50"]["seconds"] = round(time.monotonic() - s)
             if "api" not in skip:
                 s = step("api", results)
-                results.update(run_api(pg, rds.url, workers=args.api_workers,
-                                       threads=args.api_threads, seconds=args.api_seconds,
-                                       connections=32, samples=2000))
+                results.update(
+                    run_api(
+                        pg,
+                        rds.url,
+                        workers=args.api_workers,
+                        threads=args.api_threads,
+                        seconds=args.api_seconds,
+                        connections=32,
+                        samples=2000,
+                    )
+                )
                 results["steps"]["api"]["seconds"] = round(time.monotonic() - s)
             if "soak" not in skip:
                 s = step("soak", results)
-                slow = run_paced(pg, rds.url, run_dir, speed=1,
-                                 seconds=args.soak_minutes * 60, writers=args.writers,
-                                 tag="x1")
+                slow = run_paced(
+                    pg,
+                    rds.url,
+                    run_dir,
+                    speed=1,
+                    seconds=args.soak_minutes * 60,
+                    writers=args.writers,
+                    tag="x1",
+                )
                 results.update(latency_keys(slow, "_1x"))
                 results.update(latency_keys(slow, ""))
                 results.update(soak_keys(slow, args.soak_minutes))

@@ -47,29 +47,55 @@ class PrivatePostgres:
         self.dir = Path(tempfile.mkdtemp(prefix="tv-pg-"))
         self.data = self.dir / "data"
         self.log = self.dir / "server.log"
-        self.settings = {"listen_addresses": "127.0.0.1", "max_connections": "200",
-                         "track_commit_timestamp": "on", **(settings or {})}
+        self.settings = {
+            "listen_addresses": "127.0.0.1",
+            "max_connections": "200",
+            "track_commit_timestamp": "on",
+            **(settings or {}),
+        }
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             self._as_user = ["runuser", "-u", "postgres", "--"]
             shutil.chown(self.dir, "postgres", "postgres")
 
     def _run(self, *argv: str) -> None:
-        subprocess.run([*self._as_user, *argv], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
+        subprocess.run(
+            [*self._as_user, *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
 
     def init(self) -> PrivatePostgres:
         """Create the cluster (trust authentication, superuser ``postgres``)."""
-        self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-locale")
+        self._run(
+            _pg_bin("initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        )
         return self
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         opts = f"-p {self.port} -k {self.dir} " + " ".join(
-            f"-c {k}={v}" for k, v in self.settings.items())
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts,
-                  "-w", "-t", "60", "start")
+            f"-c {k}={v}" for k, v in self.settings.items()
+        )
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``immediate`` is a crash: no checkpoint, WAL replay on start)."""
@@ -119,9 +145,23 @@ class PrivateRedis:
         """Start the server and wait until it answers PING."""
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir), "--protected-mode", "no"],
-            stdout=(self.dir / "redis.log").open("ab"), stderr=subprocess.STDOUT,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+                "--protected-mode",
+                "no",
+            ],
+            stdout=(self.dir / "redis.log").open("ab"),
+            stderr=subprocess.STDOUT,
         )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
         deadline = time.monotonic() + 30

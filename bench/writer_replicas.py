@@ -80,13 +80,23 @@ def sustained(commits: list[Commit]) -> dict[str, float]:
     first, last = ordered[0][0], ordered[-1][0]
     after_first = sum(n for _, n in ordered) - ordered[0][1]
     seconds = (last - first) / 1e6
-    return {"seconds": seconds, "rows_per_s": after_first / seconds if seconds > 0 else 0.0,
-            "rows": float(sum(n for _, n in ordered)), "batches": float(len(ordered))}
+    return {
+        "seconds": seconds,
+        "rows_per_s": after_first / seconds if seconds > 0 else 0.0,
+        "rows": float(sum(n for _, n in ordered)),
+        "batches": float(len(ordered)),
+    }
 
 
 def run_replicas(
-    settings_for: Any, url: str, template: str, replicas: int, batch: int,
-    client: redis.Redis, redis_url: str, timeout: float = 300.0,
+    settings_for: Any,
+    url: str,
+    template: str,
+    replicas: int,
+    batch: int,
+    client: redis.Redis,
+    redis_url: str,
+    timeout: float = 300.0,
 ) -> dict[str, Any]:
     """Copy the pre-filled *template* stream, drain it with *replicas* writers, time it."""
     prefix = f"tvbench:{uuid.uuid4().hex[:8]}"
@@ -95,8 +105,10 @@ def run_replicas(
     ready, out = ctx.Queue(), ctx.Queue()
     go, stop = ctx.Event(), ctx.Event()
     settings = settings_for(url, prefix, batch)
-    procs = [ctx.Process(target=replica, args=(settings, redis_url, ready, go, stop, out))
-             for _ in range(replicas)]
+    procs = [
+        ctx.Process(target=replica, args=(settings, redis_url, ready, go, stop, out))
+        for _ in range(replicas)
+    ]
     results: list[tuple[int, list[Commit], float]] = []
     try:
         client.copy(template, keys.stream)  # the stream with its group, nothing delivered
@@ -129,8 +141,12 @@ def run_replicas(
     commits = [c for _, cs, _ in results for c in cs]
     figure: dict[str, Any] = sustained(commits)
     cpu_s = sum(cpu for _, _, cpu in results)
-    figure.update(replicas=replicas, batch=batch, load_before=load_before,
-                  load_after=load_after, cpu_us_per_row=cpu_s / figure["rows"] * 1e6,
-                  per_replica_rows=[sum(n for _, n in cs) for _, cs, _ in results])
+    figure.update(
+        replicas=replicas,
+        batch=batch,
+        load_before=load_before,
+        load_after=load_after,
+        cpu_us_per_row=cpu_s / figure["rows"] * 1e6,
+        per_replica_rows=[sum(n for _, n in cs) for _, cs, _ in results],
+    )
     return figure
-

@@ -58,7 +58,9 @@ from tickvault_writer.settings import WriterSettings  # noqa: E402
 from tickvault_writer.store import PgStore, WriteResult  # noqa: E402
 from writer_replicas import run_replicas  # noqa: E402
 
-SERVER = os.environ.get("TICKVAULT_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVER = os.environ.get(
+    "TICKVAULT_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS = os.environ.get("TICKVAULT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 DEFAULT_BATCH: int = WriterSettings.model_fields["writer_batch_size"].default
 
@@ -69,9 +71,17 @@ def base_ticks() -> list[Tick]:
     for trades in all_recorded_trades().values():
         for t in trades:
             out.append(
-                Tick(t.symbol, t.trade_id, t.price, t.quantity, t.trade_time_ms * 1000,
-                     t.event_time_ms * 1000, t.is_buyer_maker, t.event_time_ms * 1000 + 900,
-                     Source.WS)
+                Tick(
+                    t.symbol,
+                    t.trade_id,
+                    t.price,
+                    t.quantity,
+                    t.trade_time_ms * 1000,
+                    t.event_time_ms * 1000,
+                    t.is_buyer_maker,
+                    t.event_time_ms * 1000 + 900,
+                    Source.WS,
+                )
             )
     out.sort(key=lambda t: (t.trade_time, t.symbol, t.trade_id))
     return out
@@ -87,9 +97,17 @@ def looped(base: list[Tick], rows: int) -> Iterator[Tick]:
             if n == rows:
                 return
             shift = lap * span_us
-            yield Tick(t.symbol, t.trade_id + lap * id_span[t.symbol], t.price, t.quantity,
-                       t.trade_time + shift, t.event_time + shift, t.is_buyer_maker,
-                       t.received_at + shift, t.source)
+            yield Tick(
+                t.symbol,
+                t.trade_id + lap * id_span[t.symbol],
+                t.price,
+                t.quantity,
+                t.trade_time + shift,
+                t.event_time + shift,
+                t.is_buyer_maker,
+                t.received_at + shift,
+                t.source,
+            )
             n += 1
         lap += 1
 
@@ -130,9 +148,15 @@ def make_partitions(url: str, ticks: list[Tick]) -> None:
 
 def settings_for(url: str, prefix: str, batch: int) -> WriterSettings:
     return WriterSettings(  # type: ignore[call-arg]
-        _env_file=None, database_url=url, redis_url=REDIS, redis_prefix=prefix,
-        retention_hours=0, writer_maintenance_interval_s=0, writer_metrics_port=0,
-        writer_batch_size=batch, writer_summary_interval_s=3600,
+        _env_file=None,
+        database_url=url,
+        redis_url=REDIS,
+        redis_prefix=prefix,
+        retention_hours=0,
+        writer_maintenance_interval_s=0,
+        writer_metrics_port=0,
+        writer_batch_size=batch,
+        writer_summary_interval_s=3600,
     )
 
 
@@ -153,8 +177,9 @@ def make_template(client: redis.Redis, ticks: list[Tick]) -> str:
     return keys.stream
 
 
-def run_writer(url: str, ticks: list[Tick], batch: int, client: redis.Redis,
-               template: str) -> dict[str, float]:
+def run_writer(
+    url: str, ticks: list[Tick], batch: int, client: redis.Redis, template: str
+) -> dict[str, float]:
     prefix = f"tvbench:{uuid.uuid4().hex[:8]}"
     keys = RedisKeys(prefix)
     writer = Writer(settings_for(url, prefix, batch), redis=client)
@@ -182,8 +207,10 @@ def trade_row(t: Tick) -> str:
     def ts(us: int) -> str:
         return us_to_datetime(us).isoformat()
 
-    return (f"{t.symbol}\t{ts(t.trade_time)}\t{t.trade_id}\t{t.price}\t{t.quantity}\t"
-            f"{ts(t.event_time)}\t{'t' if t.is_buyer_maker else 'f'}\t{ts(t.received_at)}\n")
+    return (
+        f"{t.symbol}\t{ts(t.trade_time)}\t{t.trade_id}\t{t.price}\t{t.quantity}\t"
+        f"{ts(t.event_time)}\t{'t' if t.is_buyer_maker else 'f'}\t{ts(t.received_at)}\n"
+    )
 
 
 COLUMNS = "(symbol, trade_time, trade_id, price, quantity, event_time, is_buyer_maker, received_at)"
@@ -212,9 +239,19 @@ def run_naive(url: str, ticks: list[Tick]) -> dict[str, float]:
         started = time.perf_counter()
         with conn.cursor() as cur:
             for t in ticks:
-                cur.execute(sql, (t.symbol, us_to_datetime(t.trade_time), t.trade_id, t.price,
-                                  t.quantity, us_to_datetime(t.event_time), t.is_buyer_maker,
-                                  us_to_datetime(t.received_at)))
+                cur.execute(
+                    sql,
+                    (
+                        t.symbol,
+                        us_to_datetime(t.trade_time),
+                        t.trade_id,
+                        t.price,
+                        t.quantity,
+                        us_to_datetime(t.event_time),
+                        t.is_buyer_maker,
+                        us_to_datetime(t.received_at),
+                    ),
+                )
                 conn.commit()
         elapsed = time.perf_counter() - started
     finally:
@@ -244,8 +281,9 @@ def run_latency(
     writer = Writer(settings_for(url, prefix, DEFAULT_BATCH), redis=client, store=store)
     writer.reader.ensure_group()
     now_us = time.time_ns() // 1000
-    make_partitions(url, [Tick("X", 0, "1", "1", now_us + h * 3_600_000_000, 0, False, 0)
-                          for h in range(2)])  # what maintenance makes ahead in production
+    make_partitions(
+        url, [Tick("X", 0, "1", "1", now_us + h * 3_600_000_000, 0, False, 0) for h in range(2)]
+    )  # what maintenance makes ahead in production
     thread = threading.Thread(target=writer.run, daemon=True)
     thread.start()
     start_rec, start = base[0].trade_time, time.monotonic()
@@ -260,8 +298,17 @@ def run_latency(
             if delay > 0:
                 time.sleep(delay)
             now_us = time.time_ns() // 1000
-            live = Tick(t.symbol, t.trade_id, t.price, t.quantity, now_us, now_us,
-                        t.is_buyer_maker, now_us, t.source)
+            live = Tick(
+                t.symbol,
+                t.trade_id,
+                t.price,
+                t.quantity,
+                now_us,
+                now_us,
+                t.is_buyer_maker,
+                now_us,
+                t.source,
+            )
             feeder.xadd(keys.stream, to_fields(live))  # type: ignore[arg-type]
             sent += 1
         deadline = time.monotonic() + 30
@@ -295,31 +342,42 @@ def load_text(r: Any) -> str:
     return f"   load {r['load_before']:.1f}->{r['load_after']:.1f}"
 
 
-def report(ticks: list[Tick], batch: int, results: dict[str, dict[str, float]],
-           replica_runs: list[dict[str, Any]]) -> None:
+def report(
+    ticks: list[Tick],
+    batch: int,
+    results: dict[str, dict[str, float]],
+    replica_runs: list[dict[str, Any]],
+) -> None:
     """Print the figures, each as a ratio to this run's COPY."""
-    print(f"rows: {len(ticks)} ({ticks[0].symbol} .. ; {iso_ms(ticks[0].trade_time)} .. "
-          f"{iso_ms(ticks[-1].trade_time)}), writer batch {batch}")
+    print(
+        f"rows: {len(ticks)} ({ticks[0].symbol} .. ; {iso_ms(ticks[0].trade_time)} .. "
+        f"{iso_ms(ticks[-1].trade_time)}), writer batch {batch}"
+    )
     print(f"{'method':<14}{'rows/s':>12}{'seconds':>10}{'vs COPY':>10}")
     copy_rate = results.get("copy", {}).get("rows_per_s")
     for name in ("writer", "copy", "naive"):
         if name in results:
             r = results[name]
             ratio = f"{r['rows_per_s'] / copy_rate:.2f}" if copy_rate else "-"
-            print(f"{name:<14}{r['rows_per_s']:>12,.0f}{r['seconds']:>10.2f}{ratio:>10}"
-                  f"{load_text(r)}")
+            print(
+                f"{name:<14}{r['rows_per_s']:>12,.0f}{r['seconds']:>10.2f}{ratio:>10}{load_text(r)}"
+            )
     for run in replica_runs:
         rate = float(run["rows_per_s"])
         run["vs_copy"] = rate / copy_rate if copy_rate else None
         ratio = f"{rate / copy_rate:.2f}" if copy_rate else "-"
         name = f"{run['replicas']}x b{run['batch']}"
-        print(f"{name:<14}{rate:>12,.0f}{run['seconds']:>10.2f}{ratio:>10}{load_text(run)}"
-              f"  writer CPU {run['cpu_us_per_row']:.2f} us/row, rows per replica "
-              f"{run['per_replica_rows']}")
+        print(
+            f"{name:<14}{rate:>12,.0f}{run['seconds']:>10.2f}{ratio:>10}{load_text(run)}"
+            f"  writer CPU {run['cpu_us_per_row']:.2f} us/row, rows per replica "
+            f"{run['per_replica_rows']}"
+        )
     if "latency" in results:
         r = results["latency"]
-        print(f"exchange-to-commit at recorded pace ({r['trades']:.0f} trades): "
-              f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms")
+        print(
+            f"exchange-to-commit at recorded pace ({r['trades']:.0f} trades): "
+            f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms"
+        )
 
 
 def main() -> int:
@@ -330,12 +388,23 @@ def main() -> int:
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     default_json = ROOT / "bench" / "results" / "writer_throughput.json"
     parser.add_argument("--json", default=str(default_json))
-    parser.add_argument("--only", choices=["writer", "copy", "naive", "latency", "replicas"],
-                        default=None)
-    parser.add_argument("--replicas", type=int, nargs="+", default=[1],
-                        help="writer process counts to time, e.g. 1 2 (default 1)")
-    parser.add_argument("--replica-batch", type=int, nargs="+", default=None,
-                        help="batch sizes for the replica runs (default --batch)")
+    parser.add_argument(
+        "--only", choices=["writer", "copy", "naive", "latency", "replicas"], default=None
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="writer process counts to time, e.g. 1 2 (default 1)",
+    )
+    parser.add_argument(
+        "--replica-batch",
+        type=int,
+        nargs="+",
+        default=None,
+        help="batch sizes for the replica runs (default --batch)",
+    )
     args = parser.parse_args()
     replica_batches = args.replica_batch or [args.batch]
 
@@ -352,16 +421,18 @@ def main() -> int:
         if args.only in (None, "writer"):
             stream = template
             assert stream is not None
-            results["writer"] = loaded(lambda: run_writer(dbs.fresh(), ticks, args.batch, client,
-                                                           stream))
+            results["writer"] = loaded(
+                lambda: run_writer(dbs.fresh(), ticks, args.batch, client, stream)
+            )
         if args.only in (None, "copy"):
             results["copy"] = loaded(lambda: run_copy(dbs.fresh(), ticks))
         if args.only in (None, "replicas"):
             for b in replica_batches:
                 for n in args.replicas:
                     assert template is not None
-                    replica_runs.append(run_replicas(settings_for, dbs.fresh(), template, n, b,
-                                                     client, REDIS))
+                    replica_runs.append(
+                        run_replicas(settings_for, dbs.fresh(), template, n, b, client, REDIS)
+                    )
         if args.only in (None, "naive"):
             results["naive"] = loaded(lambda: run_naive(dbs.fresh(), ticks[: args.naive_rows]))
         if args.only in (None, "latency") and args.latency_seconds > 0:
@@ -376,8 +447,9 @@ def main() -> int:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     extra = {"replicas": replica_runs} if replica_runs else {}
-    out.write_text(json.dumps({"rows": len(ticks), "batch": args.batch, **results, **extra},
-                              indent=2))
+    out.write_text(
+        json.dumps({"rows": len(ticks), "batch": args.batch, **results, **extra}, indent=2)
+    )
     print(f"wrote {out}")
     return 0
 

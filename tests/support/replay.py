@@ -1,7 +1,7 @@
 """Run ``tickvault-replay`` as a real subprocess for collector, writer and e2e tests.
 
-    with replay_process("--recording", str(BTC_TRADES), "--speed", "0") as replay:
-        replay.ws_url, replay.rest_url, replay.stats(), replay.post_faults({...})
+with replay_process("--recording", str(BTC_TRADES), "--speed", "0") as replay:
+    replay.ws_url, replay.rest_url, replay.stats(), replay.post_faults({...})
 """
 
 from __future__ import annotations
@@ -41,8 +41,12 @@ class ReplayProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def _request(self, method: str, path: str, body: bytes | None = None) -> Any:
-        req = urllib.request.Request(self.rest_url + path, data=body, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.rest_url + path,
+            data=body,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
 
@@ -53,8 +57,9 @@ class ReplayProcess:
 
     def post_faults(self, script: dict[str, Any] | list[Any]) -> dict[str, Any]:
         """Activate faults (fault-script JSON) through ``POST /_replay/faults``."""
-        result: dict[str, Any] = self._request("POST", "/_replay/faults",
-                                               json.dumps(script).encode())
+        result: dict[str, Any] = self._request(
+            "POST", "/_replay/faults", json.dumps(script).encode()
+        )
         return result
 
     def clear_faults(self) -> None:
@@ -74,9 +79,18 @@ def replay_process(*args: str, timeout: float = STARTUP_TIMEOUT_S) -> Iterator[R
         log_path = Path(tmp) / "replay.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "tickvault_replay", "--port", "0",
-                 "--port-file", str(port_file), *args],
-                stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "tickvault_replay",
+                    "--port",
+                    "0",
+                    "--port-file",
+                    str(port_file),
+                    *args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
             try:
                 replay = _wait_ready(proc, port_file, log_path, timeout)
@@ -85,13 +99,16 @@ def replay_process(*args: str, timeout: float = STARTUP_TIMEOUT_S) -> Iterator[R
                 _stop(proc)
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], port_file: Path, log_path: Path,
-                timeout: float) -> ReplayProcess:
+def _wait_ready(
+    proc: subprocess.Popen[bytes], port_file: Path, log_path: Path, timeout: float
+) -> ReplayProcess:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"tickvault-replay exited {proc.returncode}:\n"
-                               + log_path.read_text(errors="replace"))
+            raise RuntimeError(
+                f"tickvault-replay exited {proc.returncode}:\n"
+                + log_path.read_text(errors="replace")
+            )
         text = port_file.read_text().strip() if port_file.exists() else ""
         if text.isdigit():
             replay = ReplayProcess(int(text), proc, log_path)

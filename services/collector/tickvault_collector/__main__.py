@@ -34,11 +34,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="tickvault-collector",
         description="Capture every Binance trade of TICKVAULT_SYMBOLS into the Redis Stream.",
     )
-    parser.add_argument("--check", action="store_true",
-                        help="exit 0 when a collector heartbeat is fresh, 1 otherwise")
-    parser.add_argument("--audit-once", action="store_true",
-                        help="find trade ids missing from PostgreSQL, refill them from REST, "
-                             "exit (0: all refilled, 1: some unfillable, 3: lease held)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 when a collector heartbeat is fresh, 1 otherwise",
+    )
+    parser.add_argument(
+        "--audit-once",
+        action="store_true",
+        help="find trade ids missing from PostgreSQL, refill them from REST, "
+        "exit (0: all refilled, 1: some unfillable, 3: lease held)",
+    )
     args = parser.parse_args(argv)
     settings = load_settings(CollectorSettings)
     if args.check:

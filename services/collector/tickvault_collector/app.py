@@ -69,8 +69,7 @@ async def run(
             return 0
         for symbol, status in statuses.items():
             if status != "TRADING":
-                log.warning("%s is %s on the exchange: watched, no trades expected", symbol,
-                            status)
+                log.warning("%s is %s on the exchange: watched, no trades expected", symbol, status)
         keys = RedisKeys(settings.redis_prefix)
         resume = await _unless_stopped(stop, _resume(redis, keys, settings))
         if resume is None:
@@ -128,14 +127,16 @@ async def _validate_symbols(settings: CollectorSettings, rest: RestClient) -> di
                 log.warning(
                     "Binance is unreachable at %s (%s); retrying with backoff. Without "
                     "internet access, run the offline replay with `make demo`.",
-                    settings.binance_rest_url, exc,
+                    settings.binance_rest_url,
+                    exc,
                 )
                 warned = True
             await asyncio.sleep(backoff.next())
 
 
-async def _resume(redis: aioredis.Redis, keys: RedisKeys,
-                  settings: CollectorSettings) -> dict[str, int]:
+async def _resume(
+    redis: aioredis.Redis, keys: RedisKeys, settings: CollectorSettings
+) -> dict[str, int]:
     backoff = Backoff(settings.collector_backoff_initial_s, settings.collector_backoff_max_s)
     while True:
         try:
@@ -145,9 +146,15 @@ async def _resume(redis: aioredis.Redis, keys: RedisKeys,
             await asyncio.sleep(backoff.next())
 
 
-async def _serve(collector: Collector, redis: aioredis.Redis, rest: RestClient, keys: RedisKeys,
-                 settings: CollectorSettings, stop: asyncio.Event,
-                 resume: dict[str, int]) -> None:
+async def _serve(
+    collector: Collector,
+    redis: aioredis.Redis,
+    rest: RestClient,
+    keys: RedisKeys,
+    settings: CollectorSettings,
+    stop: asyncio.Event,
+    resume: dict[str, int],
+) -> None:
     publisher = collector.publisher
     flusher = asyncio.create_task(publisher.run(), name="publisher")
     workers = [
@@ -161,8 +168,12 @@ async def _serve(collector: Collector, redis: aioredis.Redis, rest: RestClient, 
         workers.append(asyncio.create_task(audit.run(), name="audit"))
     if resume:
         collector.backfiller.check_tail(list(resume))
-    log.info("collector %s started: %d symbols on %d connections", settings.collector_instance,
-             len(settings.symbols), len(collector.runners))
+    log.info(
+        "collector %s started: %d symbols on %d connections",
+        settings.collector_instance,
+        len(settings.symbols),
+        len(collector.runners),
+    )
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([stopper, flusher, *workers], return_when=asyncio.FIRST_COMPLETED)
     for task in workers:
@@ -190,22 +201,27 @@ async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
         _, pending = await asyncio.wait(pending, timeout=STOP_TASKS_TIMEOUT_S)
         if not pending:
             return
-        log.warning("tasks %s still running after a cancel; cancelling again",
-                    sorted(t.get_name() for t in pending))
-    log.error("tasks %s would not stop; stopping without them",
-              sorted(t.get_name() for t in pending))
+        log.warning(
+            "tasks %s still running after a cancel; cancelling again",
+            sorted(t.get_name() for t in pending),
+        )
+    log.error(
+        "tasks %s would not stop; stopping without them", sorted(t.get_name() for t in pending)
+    )
 
 
-async def _housekeeping(collector: Collector, redis: aioredis.Redis, keys: RedisKeys,
-                        settings: CollectorSettings) -> None:
+async def _housekeeping(
+    collector: Collector, redis: aioredis.Redis, keys: RedisKeys, settings: CollectorSettings
+) -> None:
     """Refresh the heartbeat, sync metrics and log the periodic summary."""
     ttl = settings.collector_heartbeat_ttl_s
     key = keys.heartbeat("collector", settings.collector_instance)
     next_summary = time.monotonic() + settings.collector_summary_interval_s
     while True:
         collector.sync_metrics()
-        beat = orjson.dumps({"time_us": time.time_ns() // 1000,
-                             "published": collector.publisher.published})
+        beat = orjson.dumps(
+            {"time_us": time.time_ns() // 1000, "published": collector.publisher.published}
+        )
         try:
             await redis.set(key, beat, ex=max(1, int(ttl)))
         except (RedisError, OSError) as exc:

@@ -95,8 +95,9 @@ class SymbolReport:
     records_closed: int = 0
 
 
-def scan_symbol(engine: Engine, symbol: str, window: Window | None = None,
-                stop: threading.Event | None = None) -> Scan:
+def scan_symbol(
+    engine: Engine, symbol: str, window: Window | None = None, stop: threading.Event | None = None
+) -> Scan:
     """Scan *symbol*'s ``trades`` partitions (those in *window*, else all) for holes; read its
     open gap records (those detected in *window*). Raise AuditStopped once *stop* is set."""
     pairs: list[tuple[int, int]] = []
@@ -160,7 +161,8 @@ class Auditor:
         """
         self._stop.clear()
         engine = make_engine(
-            self._url, application_name="tickvault-auditor",
+            self._url,
+            application_name="tickvault-auditor",
             connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
         )
         try:

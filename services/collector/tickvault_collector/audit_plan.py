@@ -61,8 +61,14 @@ def stitch(spans: list[IdRange]) -> list[IdRange]:
     return holes
 
 
-def plan_symbol(holes: list[IdRange], span: IdRange | None, records: list[OpenRecord],
-                latest: int | None, *, extend: bool = True) -> SymbolPlan:
+def plan_symbol(
+    holes: list[IdRange],
+    span: IdRange | None,
+    records: list[OpenRecord],
+    latest: int | None,
+    *,
+    extend: bool = True,
+) -> SymbolPlan:
     """Return what to refill for one symbol.
 
     *span* is the lowest and highest id stored (None: nothing stored). With *extend*, the
@@ -87,8 +93,9 @@ def plan_symbol(holes: list[IdRange], span: IdRange | None, records: list[OpenRe
     return SymbolPlan(merge(found), merge(fetch))
 
 
-def record_outcome(record: OpenRecord, span: IdRange | None, fetched: list[IdRange],
-                   unfillable: list[IdRange]) -> bool | None:
+def record_outcome(
+    record: OpenRecord, span: IdRange | None, fetched: list[IdRange], unfillable: list[IdRange]
+) -> bool | None:
     """Return True when *record*'s ids are all stored or refilled, False when some cannot be,
     None when the record lies outside what this pass looked at."""
     covered = merge(([span] if span else []) + fetched)

@@ -20,8 +20,12 @@ from tickvault_collector.settings import CollectorSettings
 log = logging.getLogger(__name__)
 
 
-async def audit_once(settings: CollectorSettings, *, redis: aioredis.Redis | None = None,
-                     rest: RestClient | None = None) -> int:
+async def audit_once(
+    settings: CollectorSettings,
+    *,
+    redis: aioredis.Redis | None = None,
+    rest: RestClient | None = None,
+) -> int:
     """Run one audit pass; return 0 when every missing id was refilled, 1 when some were not,
     3 when another auditor holds the lease."""
     redis = redis or aioredis.Redis.from_url(settings.redis_url)
@@ -33,8 +37,12 @@ async def audit_once(settings: CollectorSettings, *, redis: aioredis.Redis | Non
     )
     keys = RedisKeys(settings.redis_prefix)
     publisher = Publisher(
-        redis, keys, metrics, maxlen=settings.stream_maxlen,
-        batch_size=settings.collector_batch_size, flush_ms=settings.collector_flush_ms,
+        redis,
+        keys,
+        metrics,
+        maxlen=settings.stream_maxlen,
+        batch_size=settings.collector_batch_size,
+        flush_ms=settings.collector_flush_ms,
         capacity=settings.collector_buffer_max,
         marks=lambda highs: {},  # never move the live collector's resume marks
     )
@@ -46,8 +54,9 @@ async def audit_once(settings: CollectorSettings, *, redis: aioredis.Redis | Non
             return 3
         flusher = asyncio.create_task(publisher.run(), name="audit-publisher")
         try:
-            reports = await Auditor(settings.symbols, settings.database_url, rest,
-                                    publisher).run_once()
+            reports = await Auditor(
+                settings.symbols, settings.database_url, rest, publisher
+            ).run_once()
         finally:
             publisher.stop()
             await flusher
@@ -63,6 +72,8 @@ async def audit_once(settings: CollectorSettings, *, redis: aioredis.Redis | Non
 
 def describe(symbol: str, r: SymbolReport) -> str:
     """Return the one-line summary of a symbol's audit."""
-    return (f"audit {symbol}: rows={r.rows} holes={r.holes} missing={r.missing} "
-            f"refilled={r.refilled} unfillable_ranges={len(r.unfillable)} "
-            f"records_closed={r.records_closed}")
+    return (
+        f"audit {symbol}: rows={r.rows} holes={r.holes} missing={r.missing} "
+        f"refilled={r.refilled} unfillable_ranges={len(r.unfillable)} "
+        f"records_closed={r.records_closed}"
+    )

@@ -59,8 +59,7 @@ async def oldest_unstored(redis: aioredis.Redis, keys: RedisKeys) -> float | Non
         groups = await redis.xinfo_groups(stream)
     except ResponseError:  # no stream yet
         return None
-    group = next((g for g in groups if g["name"] in (WRITER_GROUP, WRITER_GROUP.encode())),
-                 None)
+    group = next((g for g in groups if g["name"] in (WRITER_GROUP, WRITER_GROUP.encode())), None)
     if group is None:  # no writer has read yet: everything is unstored
         first = await redis.xrange(stream, count=1)
         return entry_time(first[0][0]) if first else None
@@ -79,8 +78,9 @@ async def oldest_unstored(redis: aioredis.Redis, keys: RedisKeys) -> float | Non
 class AuditTask:
     """Run the gap audit every interval while the collector runs."""
 
-    def __init__(self, settings: CollectorSettings, redis: aioredis.Redis, rest: RestClient,
-                 metrics: Metrics) -> None:
+    def __init__(
+        self, settings: CollectorSettings, redis: aioredis.Redis, rest: RestClient, metrics: Metrics
+    ) -> None:
         self._interval = settings.collector_audit_interval_s
         self._hours = lookback_hours(settings)
         self._redis = redis
@@ -88,13 +88,18 @@ class AuditTask:
         keys = RedisKeys(settings.redis_prefix)
         self._keys = keys
         self._pub = Publisher(
-            redis, keys, metrics, maxlen=settings.stream_maxlen,
-            batch_size=settings.collector_batch_size, flush_ms=settings.collector_flush_ms,
+            redis,
+            keys,
+            metrics,
+            maxlen=settings.stream_maxlen,
+            batch_size=settings.collector_batch_size,
+            flush_ms=settings.collector_flush_ms,
             capacity=settings.collector_buffer_max,
             marks=lambda highs: {},  # audit ticks never move the resume marks
         )
-        self._auditor = Auditor(settings.symbols, settings.database_url, rest, self._pub,
-                                tail=False)
+        self._auditor = Auditor(
+            settings.symbols, settings.database_url, rest, self._pub, tail=False
+        )
         self._lease = Lease(redis, keys)
         self._published_until = 0.0  # Redis time our last audit's entries were all published
 
@@ -145,8 +150,10 @@ class AuditTask:
             log.warning("audit skipped: Redis unreachable (%s)", exc)
             return "redis_unreachable"
         if since is not None and (now - since > WRITERS_BEHIND_S or since <= self._published_until):
-            log.info("audit postponed: the writers have not stored an entry published %.0fs ago",
-                     now - since)
+            log.info(
+                "audit postponed: the writers have not stored an entry published %.0fs ago",
+                now - since,
+            )
             return "writers_behind"
         wall = time.time()
         window = (_dt(wall - self._hours * 3600), _dt(wall - SETTLE_S))
@@ -171,10 +178,19 @@ class AuditTask:
         lost = {s: len(r.unfillable) for s, r in reports.items() if r.unfillable}
         self._metrics.audit_gaps.inc(holes)
         self._metrics.audit_refilled.inc(refilled)
-        log.info("audit: %d symbols, last %dh: rows=%d holes=%d missing=%d refilled=%d "
-                 "records_closed=%d unfillable_ranges=%d in %.1fs", len(reports), self._hours,
-                 rows, holes, sum(r.missing for r in reports.values()), refilled,
-                 sum(r.records_closed for r in reports.values()), sum(lost.values()), seconds)
+        log.info(
+            "audit: %d symbols, last %dh: rows=%d holes=%d missing=%d refilled=%d "
+            "records_closed=%d unfillable_ranges=%d in %.1fs",
+            len(reports),
+            self._hours,
+            rows,
+            holes,
+            sum(r.missing for r in reports.values()),
+            refilled,
+            sum(r.records_closed for r in reports.values()),
+            sum(lost.values()),
+            seconds,
+        )
         if lost:
             log.warning("audit: REST could not refill every hole (ranges by symbol: %s)", lost)
 

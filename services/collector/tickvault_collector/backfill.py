@@ -94,12 +94,14 @@ class Backfiller:
             ticks = await self._rest.historical_trades(symbol, from_id, now)
         except ExchangeError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
-                log.warning("REST refuses %s from id %d (%s); gaps unfillable", symbol,
-                            from_id, exc)
+                log.warning(
+                    "REST refuses %s from id %d (%s); gaps unfillable", symbol, from_id, exc
+                )
                 await self._give_up(gaps)
             else:
-                log.warning("backfill of %s from id %d failed: %s; will retry", symbol,
-                            from_id, exc)
+                log.warning(
+                    "backfill of %s from id %d failed: %s; will retry", symbol, from_id, exc
+                )
                 await asyncio.sleep(5)
             return
         if not ticks:

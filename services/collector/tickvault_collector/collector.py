@@ -78,20 +78,39 @@ class Collector:
         self._last_check: dict[str, float] = {}
         self._malformed_window = (0.0, 0)
         self.publisher = Publisher(
-            redis, self.keys, metrics, maxlen=settings.stream_maxlen,
-            batch_size=settings.collector_batch_size, flush_ms=settings.collector_flush_ms,
-            capacity=settings.collector_buffer_max, marks=self._marks,
+            redis,
+            self.keys,
+            metrics,
+            maxlen=settings.stream_maxlen,
+            batch_size=settings.collector_batch_size,
+            flush_ms=settings.collector_flush_ms,
+            capacity=settings.collector_buffer_max,
+            marks=self._marks,
         )
         self.backfiller = Backfiller(
-            rest, self.book, self.sequencer, self.publisher, self.open_gap, self._gap_closed,
+            rest,
+            self.book,
+            self.sequencer,
+            self.publisher,
+            self.open_gap,
+            self._gap_closed,
             self._backfilled,
         )
-        budget = ConnectBudget(settings.collector_connect_budget,
-                               settings.collector_connect_budget_window_s)
+        budget = ConnectBudget(
+            settings.collector_connect_budget, settings.collector_connect_budget_window_s
+        )
         self.runners = [
-            ShardRunner(f"conn{i}", group, settings, budget, self.on_frame,
-                        self.backfiller.check_tail, self._reconnected,
-                        self.publisher.congested, self.publisher.drained)
+            ShardRunner(
+                f"conn{i}",
+                group,
+                settings,
+                budget,
+                self.on_frame,
+                self.backfiller.check_tail,
+                self._reconnected,
+                self.publisher.congested,
+                self.publisher.drained,
+            )
             for i, group in enumerate(
                 shard(list(statuses), settings.collector_streams_per_connection)
             )
@@ -135,8 +154,9 @@ class Collector:
         elif isinstance(parsed, Unknown):
             self.counts.unknown += 1
         elif isinstance(parsed, ControlReply) and parsed.error is not None:
-            log.warning("exchange answered request %s with an error: %s",
-                        parsed.request_id, parsed.error)
+            log.warning(
+                "exchange answered request %s with an error: %s", parsed.request_id, parsed.error
+            )
         return False
 
     def _dropped(self, symbol: str, trade_id: int) -> None:
@@ -166,8 +186,9 @@ class Collector:
         now = time.time_ns() // 1000
         too_old, wanted = cap_gap(first, last, self.settings.collector_backfill_max_trades)
         if too_old is not None:
-            log.warning("%s: ids %d..%d are beyond the backfill cap; recorded unfillable",
-                        symbol, *too_old)
+            log.warning(
+                "%s: ids %d..%d are beyond the backfill cap; recorded unfillable", symbol, *too_old
+            )
             self.publisher.put_record(
                 GapRecord(symbol, too_old[0], too_old[1], GapStatus.UNFILLABLE, now, now)
             )
@@ -187,8 +208,9 @@ class Collector:
             self.counts.filled += 1
         else:
             self.counts.unfillable += 1
-            log.warning("%s: ids %d..%d could not all be backfilled", gap.symbol, gap.first,
-                        gap.last)
+            log.warning(
+                "%s: ids %d..%d could not all be backfilled", gap.symbol, gap.first, gap.last
+            )
         self._dirty.add(gap.symbol)
 
     def _marks(self, highs: dict[str, int]) -> dict[str, int]:
@@ -222,7 +244,8 @@ class Collector:
             await asyncio.sleep(min(1.0, quiet / 4))
             now = time.monotonic()
             due = [
-                s for s, status in self._statuses.items()
+                s
+                for s, status in self._statuses.items()
                 if status == "TRADING"
                 and self.sequencer.last(s) is not None
                 and now - self._last_trade.get(s, now) > quiet
@@ -237,10 +260,16 @@ class Collector:
         """Copy the hot-path counters into Prometheus."""
         c, s, m = self.counts, self._synced, self.metrics
         for name, metric in (
-            ("frames", m.frames), ("trades", m.trades), ("malformed", m.malformed),
-            ("unknown", m.unknown), ("duplicates", m.duplicates), ("overflow", m.overflow),
-            ("gaps", m.gaps_detected), ("filled", m.gaps_filled),
-            ("unfillable", m.gaps_unfillable), ("backfilled", m.backfilled),
+            ("frames", m.frames),
+            ("trades", m.trades),
+            ("malformed", m.malformed),
+            ("unknown", m.unknown),
+            ("duplicates", m.duplicates),
+            ("overflow", m.overflow),
+            ("gaps", m.gaps_detected),
+            ("filled", m.gaps_filled),
+            ("unfillable", m.gaps_unfillable),
+            ("backfilled", m.backfilled),
         ):
             delta = getattr(c, name) - getattr(s, name)
             if delta:

@@ -87,8 +87,9 @@ class ShardRunner:
         self._congested = congested
         self._drained = drained
         self._events: asyncio.Queue[tuple[Link, str]] = asyncio.Queue()
-        self._backoff = Backoff(settings.collector_backoff_initial_s,
-                                settings.collector_backoff_max_s)
+        self._backoff = Backoff(
+            settings.collector_backoff_initial_s, settings.collector_backoff_max_s
+        )
         self._count = 0
         self._warned_unreachable = False
         self.active: Link | None = None
@@ -138,9 +139,15 @@ class ShardRunner:
             self._budget.spend(time.monotonic())
             try:
                 ws = await connect(
-                    self._url, compression=None, ping_interval=None, max_queue=4096,
-                    open_timeout=10, close_timeout=CLOSE_TIMEOUT_S, max_size=2**22,
-                    create_connection=_WatchedConnection, proxy=None,
+                    self._url,
+                    compression=None,
+                    ping_interval=None,
+                    max_queue=4096,
+                    open_timeout=10,
+                    close_timeout=CLOSE_TIMEOUT_S,
+                    max_size=2**22,
+                    create_connection=_WatchedConnection,
+                    proxy=None,
                 )
             except InvalidStatus as exc:
                 await asyncio.sleep(self._refused(exc))
@@ -157,8 +164,9 @@ class ShardRunner:
             )
             link = Link(ws, self._count, rotate_at)
             link.task = asyncio.create_task(self._read(link), name=f"{self.name}-link")
-            log.info("%s: link %d open (%s), %d streams", self.name, link.number, why,
-                     len(self.symbols))
+            log.info(
+                "%s: link %d open (%s), %d streams", self.name, link.number, why, len(self.symbols)
+            )
             self._warned_unreachable = False
             return link
 
@@ -179,7 +187,9 @@ class ShardRunner:
             log.warning(
                 "%s: Binance is unreachable at %s (%s); retrying with backoff. "
                 "Without internet access, run the offline replay with `make demo`.",
-                self.name, self._s.binance_ws_url, exc,
+                self.name,
+                self._s.binance_ws_url,
+                exc,
             )
             self._warned_unreachable = True
         self._on_reconnect("unreachable")
@@ -230,8 +240,9 @@ class ShardRunner:
         while True:
             await asyncio.sleep(step)
             if not link.paused and link.ws.loop.time() - link.ws.last_bytes > timeout:
-                log.warning("%s: link %d silent for %.0fs; reconnecting", self.name,
-                            link.number, timeout)
+                log.warning(
+                    "%s: link %d silent for %.0fs; reconnecting", self.name, link.number, timeout
+                )
                 link.ws.transport.abort()
                 return True
             if not rotated and time.monotonic() >= link.rotate_at:

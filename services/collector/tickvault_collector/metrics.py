@@ -48,20 +48,26 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         backfilled=Counter(p + "backfilled_trades", "Trades published from REST", registry=reg),
         reconnects=Counter(p + "reconnects", "WebSocket reconnects", ["reason"], registry=reg),
         backfill_requests=Counter(
-            p + "rest_requests", "REST requests by path and status", ["path", "status"],
+            p + "rest_requests",
+            "REST requests by path and status",
+            ["path", "status"],
             registry=reg,
         ),
         lag=Histogram(
-            p + "publish_lag_seconds", "Exchange trade time to Redis publish",
+            p + "publish_lag_seconds",
+            "Exchange trade time to Redis publish",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=reg,
         ),
         buffer=Gauge(p + "buffer_entries", "Entries waiting to be published", registry=reg),
         overflow=Counter(p + "buffer_overflow", "Trades dropped on a full buffer", registry=reg),
-        audit_runs=Counter(p + "audit_runs", "Scheduled gap audits by outcome", ["outcome"],
-                           registry=reg),
-        audit_gaps=Counter(p + "audit_gaps_found", "Holes the gap audit found in PostgreSQL",
-                           registry=reg),
-        audit_refilled=Counter(p + "audit_refilled_trades", "Trades the gap audit refilled",
-                               registry=reg),
+        audit_runs=Counter(
+            p + "audit_runs", "Scheduled gap audits by outcome", ["outcome"], registry=reg
+        ),
+        audit_gaps=Counter(
+            p + "audit_gaps_found", "Holes the gap audit found in PostgreSQL", registry=reg
+        ),
+        audit_refilled=Counter(
+            p + "audit_refilled_trades", "Trades the gap audit refilled", registry=reg
+        ),
     )

@@ -69,8 +69,9 @@ class RestClient:
             )
         return self._session
 
-    async def get(self, path: str, params: dict[str, Any], weight: int,
-                  *, attempts: int | None = None) -> bytes:
+    async def get(
+        self, path: str, params: dict[str, Any], weight: int, *, attempts: int | None = None
+    ) -> bytes:
         """GET *path*; return the body of a 200, retrying what is transient."""
         delay, tried = 0.5, 0
         while True:

@@ -59,8 +59,17 @@ def parse_trades(symbol: str, body: bytes, received_at: int) -> list[Tick]:
         if not is_plausible_time_us(when):
             raise FrameError(f"bad time in trade {row.id} of {symbol}")
         ticks.append(
-            Tick(symbol, row.id, row.price, row.qty, when, when, row.isBuyerMaker,
-                 received_at, Source.BACKFILL)
+            Tick(
+                symbol,
+                row.id,
+                row.price,
+                row.qty,
+                when,
+                when,
+                row.isBuyerMaker,
+                received_at,
+                Source.BACKFILL,
+            )
         )
     ids = [t.trade_id for t in ticks]
     if ids != sorted(ids):

@@ -41,8 +41,9 @@ async def resume_points(
 
 
 def _from_database(url: str, symbols: list[str]) -> dict[str, int]:
-    engine = make_engine(url, application_name="tickvault-collector",
-                         connect_args={"connect_timeout": 5})
+    engine = make_engine(
+        url, application_name="tickvault-collector", connect_args={"connect_timeout": 5}
+    )
     try:
         with engine.connect() as conn:
             out = {}

@@ -19,20 +19,28 @@ log = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
-    p = argparse.ArgumentParser(prog="tickvault-replay",
-                                description="A Binance-compatible exchange replaying trades.")
+    p = argparse.ArgumentParser(
+        prog="tickvault-replay", description="A Binance-compatible exchange replaying trades."
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=9443, help="0 binds a free port")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--recording", action="append", metavar="[SYMBOL=]FILE",
-                     help="a recording to replay (repeatable)")
+    src.add_argument(
+        "--recording",
+        action="append",
+        metavar="[SYMBOL=]FILE",
+        help="a recording to replay (repeatable)",
+    )
     src.add_argument("--synthetic", metavar="SYMBOLS", help="e.g. BTCUSDT,ETHUSDT")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rate", type=float, default=20.0, help="synthetic trades/s per symbol")
     p.add_argument("--speed", type=float, default=1.0, help="0 = as fast as clients read")
     p.add_argument("--loop", action="store_true", help="repeat the recording, ids shifted")
-    p.add_argument("--start-now", action="store_true",
-                   help="start a recording's clock at launch, not at the first subscription")
+    p.add_argument(
+        "--start-now",
+        action="store_true",
+        help="start a recording's clock at launch, not at the first subscription",
+    )
     p.add_argument("--faults", metavar="FILE", help="fault script (JSON)")
     p.add_argument("--port-file", metavar="PATH", help="write the bound port here")
     p.add_argument("--retention", type=int, default=1_000_000, help="trades REST keeps/symbol")
@@ -57,17 +65,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> ReplayConfig:
     """Return the config the parsed flags describe."""
-    limits = Limits(args.ping_interval, args.pong_timeout, args.lifetime, args.ws_msg_rate,
-                    args.max_streams, args.max_connects, args.connect_window,
-                    args.rest_weight_limit, args.rest_window, args.ban_seconds,
-                    args.strict_ids, args.strict_pong)
+    limits = Limits(
+        args.ping_interval,
+        args.pong_timeout,
+        args.lifetime,
+        args.ws_msg_rate,
+        args.max_streams,
+        args.max_connects,
+        args.connect_window,
+        args.rest_weight_limit,
+        args.rest_window,
+        args.ban_seconds,
+        args.strict_ids,
+        args.strict_pong,
+    )
     if args.no_limits:
         limits = limits.without_limits()
     synthetic = tuple(args.synthetic.split(",")) if args.synthetic else ()
-    return ReplayConfig(tuple(args.recording or ()), synthetic, args.seed, args.rate,
-                        args.speed, args.loop, args.host, args.port, args.faults,
-                        args.port_file, args.retention, start_now=args.start_now,
-                        limits=limits)
+    return ReplayConfig(
+        tuple(args.recording or ()),
+        synthetic,
+        args.seed,
+        args.rate,
+        args.speed,
+        args.loop,
+        args.host,
+        args.port,
+        args.faults,
+        args.port_file,
+        args.retention,
+        start_now=args.start_now,
+        limits=limits,
+    )
 
 
 async def serve(config: ReplayConfig) -> None:
@@ -89,8 +118,9 @@ async def serve(config: ReplayConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the replay exchange; return the exit status."""
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level, json_lines=os.environ.get("TICKVAULT_LOG_JSON") == "1",
-                      service="replay")
+    configure_logging(
+        args.log_level, json_lines=os.environ.get("TICKVAULT_LOG_JSON") == "1", service="replay"
+    )
     try:
         config = config_from_args(args)
         asyncio.run(serve(config))

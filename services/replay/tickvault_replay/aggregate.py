@@ -26,20 +26,36 @@ def build_agg(trades: list[Trade], agg_id: int) -> AggTrade:
     """Return the aggregate of a non-empty group of fills."""
     first, last = trades[0], trades[-1]
     qty = add_all([t.qty for t in trades])
-    return AggTrade(first.symbol, agg_id, first.price, qty, first.id, last.id, first.time_us,
-                    last.event_us, first.buyer_maker, first.best_match)
+    return AggTrade(
+        first.symbol,
+        agg_id,
+        first.price,
+        qty,
+        first.id,
+        last.id,
+        first.time_us,
+        last.event_us,
+        first.buyer_maker,
+        first.best_match,
+    )
 
 
 def agg_event(agg: AggTrade) -> Event:
     """Return the ``@aggTrade`` event of an aggregate."""
-    return Event(agg.event_us, f"{agg.symbol.lower()}@aggTrade", agg.symbol, agg_payload(agg),
-                 agg=agg)
+    return Event(
+        agg.event_us, f"{agg.symbol.lower()}@aggTrade", agg.symbol, agg_payload(agg), agg=agg
+    )
 
 
 def trade_event(trade: Trade) -> Event:
     """Return the ``@trade`` event of a trade."""
-    return Event(trade.event_us, f"{trade.symbol.lower()}@trade", trade.symbol,
-                 trade_payload(trade), trade=trade)
+    return Event(
+        trade.event_us,
+        f"{trade.symbol.lower()}@trade",
+        trade.symbol,
+        trade_payload(trade),
+        trade=trade,
+    )
 
 
 class AggBuilder:
@@ -67,7 +83,11 @@ class AggBuilder:
         if group is not None:
             head = group.trades[-1]
             same = (head.time_us, head.buyer_maker, head.price, head.id + 1) == (
-                trade.time_us, trade.buyer_maker, trade.price, trade.id)
+                trade.time_us,
+                trade.buyer_maker,
+                trade.price,
+                trade.id,
+            )
             if not same:
                 closed = self._close(trade.symbol)
                 group = None
@@ -82,8 +102,9 @@ class AggBuilder:
         return [self._close(s) for s in list(self._open)]
 
 
-def with_aggs(events: Iterable[Event], symbols: set[str],
-              next_ids: dict[str, int] | None = None) -> Iterator[Event]:
+def with_aggs(
+    events: Iterable[Event], symbols: set[str], next_ids: dict[str, int] | None = None
+) -> Iterator[Event]:
     """Yield *events* with derived ``@aggTrade`` events inserted for the trades of *symbols*."""
     builder = AggBuilder(next_ids)
     for event in events:
@@ -103,8 +124,18 @@ def split_agg(agg: AggTrade) -> list[Trade]:
     """Return the fills of an aggregate, its quantity split evenly on its last place."""
     count = agg.last_id - agg.first_id + 1
     if count <= 1 or agg.first_id < 0:
-        return [Trade(agg.symbol, agg.first_id, agg.price, agg.qty, agg.time_us, agg.event_us,
-                      agg.buyer_maker, agg.best_match)]
+        return [
+            Trade(
+                agg.symbol,
+                agg.first_id,
+                agg.price,
+                agg.qty,
+                agg.time_us,
+                agg.event_us,
+                agg.buyer_maker,
+                agg.best_match,
+            )
+        ]
     digits = places(agg.qty)
     units = to_units(agg.qty, digits)
     share, rest = divmod(units, count)
@@ -113,6 +144,16 @@ def split_agg(agg: AggTrade) -> list[Trade]:
     out = []
     for i in range(count):
         part = share + (rest if i == count - 1 else 0)
-        out.append(Trade(agg.symbol, agg.first_id + i, agg.price, format_units(part, digits),
-                         agg.time_us, agg.event_us, agg.buyer_maker, agg.best_match))
+        out.append(
+            Trade(
+                agg.symbol,
+                agg.first_id + i,
+                agg.price,
+                format_units(part, digits),
+                agg.time_us,
+                agg.event_us,
+                agg.buyer_maker,
+                agg.best_match,
+            )
+        )
     return out

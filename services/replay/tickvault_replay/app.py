@@ -94,8 +94,9 @@ class RunningReplay:
 async def running_replay(config: ReplayConfig) -> AsyncIterator[RunningReplay]:
     """Serve the replay exchange in this event loop (``port=0`` picks a free port)."""
     server = ReplayServer(config)
-    runner = web.AppRunner(create_app(config, server), handle_signals=False, access_log=None,
-                           shutdown_timeout=5.0)
+    runner = web.AppRunner(
+        create_app(config, server), handle_signals=False, access_log=None, shutdown_timeout=5.0
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)

@@ -24,8 +24,15 @@ class Limits:
 
     def without_limits(self) -> Limits:
         """Return these limits with every limit switched off (pings still sent)."""
-        return replace(self, pong_timeout_s=0, lifetime_s=0, ws_msg_rate=0, max_streams=0,
-                       max_connects=0, rest_weight_limit=0)
+        return replace(
+            self,
+            pong_timeout_s=0,
+            lifetime_s=0,
+            ws_msg_rate=0,
+            max_streams=0,
+            max_connects=0,
+            rest_weight_limit=0,
+        )
 
 
 @dataclass(frozen=True, slots=True)

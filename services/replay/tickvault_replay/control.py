@@ -54,8 +54,14 @@ def valid_id(value: Any, strict: bool) -> bool:
     return False
 
 
-def handle(text: bytes | str, streams: dict[str, None], combined: bool, *, max_streams: int,
-           strict_ids: bool = False) -> Reply:
+def handle(
+    text: bytes | str,
+    streams: dict[str, None],
+    combined: bool,
+    *,
+    max_streams: int,
+    strict_ids: bool = False,
+) -> Reply:
     """Answer one control message given the connection's streams and ``combined`` property."""
     try:
         request = orjson.loads(text)
@@ -64,16 +70,23 @@ def handle(text: bytes | str, streams: dict[str, None], combined: bool, *, max_s
     if not isinstance(request, dict):
         return _error(2, "Invalid request: expected a JSON object")
     if "method" not in request:
-        return _error(2, "Invalid request: missing field `method` at line 1 column "
-                      f"{len(text)}", request.get("id", _NO_ID))
+        return _error(
+            2,
+            f"Invalid request: missing field `method` at line 1 column {len(text)}",
+            request.get("id", _NO_ID),
+        )
     request_id = request.get("id", _NO_ID)
     if request_id is _NO_ID or not valid_id(request_id, strict_ids):
         return _error(2, "Invalid request: request ID must be an unsigned integer")
     method = request["method"]
     if method not in _METHODS:
         expected = ", ".join(f"`{m}`" for m in _METHODS)
-        return _error(2, f"Invalid request: unknown variant `{method}`, expected one of "
-                      f"{expected} at line 1 column 28", request_id)
+        return _error(
+            2,
+            f"Invalid request: unknown variant `{method}`, expected one of "
+            f"{expected} at line 1 column 28",
+            request_id,
+        )
     params = request.get("params", [])
     if not isinstance(params, list):
         return _error(2, "Invalid request: invalid type: expected a sequence", request_id)
@@ -86,8 +99,9 @@ def handle(text: bytes | str, streams: dict[str, None], combined: bool, *, max_s
     return _property(method, params, request_id, combined)
 
 
-def _subscription(method: str, params: list[Any], request_id: Any, streams: dict[str, None],
-                  max_streams: int) -> Reply:
+def _subscription(
+    method: str, params: list[Any], request_id: Any, streams: dict[str, None], max_streams: int
+) -> Reply:
     if not all(is_stream_name(p) for p in params):
         return _error(2, "Invalid request: invalid stream", request_id)
     names = list(dict.fromkeys(params))

@@ -98,8 +98,18 @@ class RestError(_Fault, tag="rest_error"):
     path: str | None = None
 
 
-Fault = (Drop | Duplicate | Delay | Malformed | Silence | AbruptClose | ServerShutdown
-         | Lifetime | Handshake429 | RestError)
+Fault = (
+    Drop
+    | Duplicate
+    | Delay
+    | Malformed
+    | Silence
+    | AbruptClose
+    | ServerShutdown
+    | Lifetime
+    | Handshake429
+    | RestError
+)
 ConnFault = Silence | AbruptClose | ServerShutdown
 
 
@@ -164,8 +174,11 @@ class Action:
 def make_rule(fault: Drop | Duplicate | Delay | Malformed) -> TradeRule:
     """Return the running rule of a trade fault."""
     count = fault.count
-    if count is None and isinstance(fault, Malformed) and not (
-            fault.trade_ids or fault.from_id is not None or fault.fraction is not None):
+    if (
+        count is None
+        and isinstance(fault, Malformed)
+        and not (fault.trade_ids or fault.from_id is not None or fault.fraction is not None)
+    ):
         count = 1
     ids = frozenset(fault.trade_ids) if fault.trade_ids is not None else None
     return TradeRule(fault, count, ids, random.Random(fault.seed))

@@ -100,12 +100,30 @@ def parse_jsonl(line: str, symbol: str | None) -> Frame | Trade | AggTrade | Non
         raise FormatError("a REST-shaped trade needs a symbol: use SYMBOL-... or SYMBOL=path")
     if "id" in data and "price" in data:
         t = _us(int(data["time"]))
-        return Trade(symbol, int(data["id"]), str(data["price"]), str(data["qty"]), t, t,
-                     bool(data["isBuyerMaker"]), bool(data.get("isBestMatch", True)))
+        return Trade(
+            symbol,
+            int(data["id"]),
+            str(data["price"]),
+            str(data["qty"]),
+            t,
+            t,
+            bool(data["isBuyerMaker"]),
+            bool(data.get("isBestMatch", True)),
+        )
     if "a" in data and "f" in data:
         t = _us(int(data["T"]))
-        return AggTrade(symbol, int(data["a"]), str(data["p"]), str(data["q"]), int(data["f"]),
-                        int(data["l"]), t, t, bool(data["m"]), bool(data.get("M", True)))
+        return AggTrade(
+            symbol,
+            int(data["a"]),
+            str(data["p"]),
+            str(data["q"]),
+            int(data["f"]),
+            int(data["l"]),
+            t,
+            t,
+            bool(data["m"]),
+            bool(data.get("M", True)),
+        )
     return None
 
 
@@ -126,12 +144,30 @@ def _us(value: int) -> int:
 def trade_from_frame(frame: Frame) -> Trade:
     """Return the trade of a ``trade`` event."""
     d = frame.data
-    return Trade(str(d["s"]), int(d["t"]), str(d["p"]), str(d["q"]), _us(int(d["T"])),
-                 _us(int(d["E"])), bool(d["m"]), bool(d.get("M", True)))
+    return Trade(
+        str(d["s"]),
+        int(d["t"]),
+        str(d["p"]),
+        str(d["q"]),
+        _us(int(d["T"])),
+        _us(int(d["E"])),
+        bool(d["m"]),
+        bool(d.get("M", True)),
+    )
 
 
 def agg_from_frame(frame: Frame) -> AggTrade:
     """Return the aggregate trade of an ``aggTrade`` event."""
     d = frame.data
-    return AggTrade(str(d["s"]), int(d["a"]), str(d["p"]), str(d["q"]), int(d["f"]), int(d["l"]),
-                    _us(int(d["T"])), _us(int(d["E"])), bool(d["m"]), bool(d.get("M", True)))
+    return AggTrade(
+        str(d["s"]),
+        int(d["a"]),
+        str(d["p"]),
+        str(d["q"]),
+        int(d["f"]),
+        int(d["l"]),
+        _us(int(d["T"])),
+        _us(int(d["E"])),
+        bool(d["m"]),
+        bool(d.get("M", True)),
+    )

@@ -38,8 +38,9 @@ class _Counter:
 class FaultInjector:
     """The active faults; trade rules are consulted only while any exist."""
 
-    def __init__(self, apply_conn: Callable[[ConnFault], None],
-                 set_lifetime: Callable[[float], None]) -> None:
+    def __init__(
+        self, apply_conn: Callable[[ConnFault], None], set_lifetime: Callable[[float], None]
+    ) -> None:
         self._apply_conn = apply_conn
         self._set_lifetime = set_lifetime
         self.rules: list[TradeRule] = []
@@ -61,8 +62,9 @@ class FaultInjector:
             elif isinstance(fault, Handshake429):
                 self._handshakes.append(_Counter(429, fault.count, fault.retry_after))
             elif isinstance(fault, RestError):
-                self._rest.append(_Counter(fault.status, fault.count, fault.retry_after,
-                                           fault.path))
+                self._rest.append(
+                    _Counter(fault.status, fault.count, fault.retry_after, fault.path)
+                )
             elif fault.at_trade_id is not None:
                 key = ((fault.symbol or "*").upper(), fault.at_trade_id)
                 self.triggers.setdefault(key, []).append(fault)

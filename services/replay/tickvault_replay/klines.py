@@ -12,8 +12,24 @@ from tickvault_replay.model import Trade
 _EXACT = Context(prec=60)
 _PLACES = Decimal("0.00000001")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d",
-             "3d", "1w", "1M")
+INTERVALS = (
+    "1s",
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+    "1w",
+    "1M",
+)
 _WEEK_OFFSET_MS = 4 * 86_400_000  # the epoch is a Thursday; Binance weeks start on Monday
 
 
@@ -58,8 +74,18 @@ def klines(trades: Sequence[Trade], interval: str, scale: int = 1) -> list[list[
         if current is None or current[0] != open_ms:
             if current is not None:
                 rows.append(_row(current, interval, scale))
-            current = [open_ms, price, price, price, price, Decimal(0), Decimal(0), 0,
-                       Decimal(0), Decimal(0)]
+            current = [
+                open_ms,
+                price,
+                price,
+                price,
+                price,
+                Decimal(0),
+                Decimal(0),
+                0,
+                Decimal(0),
+                Decimal(0),
+            ]
         current[2] = max(current[2], price)
         current[3] = min(current[3], price)
         current[4] = price
@@ -75,6 +101,17 @@ def klines(trades: Sequence[Trade], interval: str, scale: int = 1) -> list[list[
 
 
 def _row(c: list[Any], interval: str, scale: int) -> list[Any]:
-    return [c[0] * scale, _fmt(c[1]), _fmt(c[2]), _fmt(c[3]), _fmt(c[4]), _fmt(c[5]),
-            bucket_end(c[0], interval) * scale + (scale - 1), _fmt(c[6]), c[7], _fmt(c[8]),
-            _fmt(c[9]), "0"]
+    return [
+        c[0] * scale,
+        _fmt(c[1]),
+        _fmt(c[2]),
+        _fmt(c[3]),
+        _fmt(c[4]),
+        _fmt(c[5]),
+        bucket_end(c[0], interval) * scale + (scale - 1),
+        _fmt(c[6]),
+        c[7],
+        _fmt(c[8]),
+        _fmt(c[9]),
+        "0",
+    ]

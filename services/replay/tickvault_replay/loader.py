@@ -63,7 +63,7 @@ def read_lines(path: Path) -> Iterator[str]:
     """Yield the non-empty lines of a plain or gzipped text file."""
     with path.open("rb") as probe:
         gz = probe.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rt", encoding="utf-8") if gz else path.open(encoding="utf-8")) as fh:
+    with gzip.open(path, "rt", encoding="utf-8") if gz else path.open(encoding="utf-8") as fh:
         for line in fh:
             line = line.rstrip("\r\n")
             if line.strip():
@@ -158,7 +158,9 @@ def _describe(events: list[Event]) -> Recording:
     times = [e.time_us for e in events if e.time_us] or [0]
     symbols = tuple(dict.fromkeys(e.symbol for e in events if e.trade or e.agg))
     return Recording(
-        events, symbols, max(times) - min(times) + 1000,
+        events,
+        symbols,
+        max(times) - min(times) + 1000,
         {s: max(v) - min(v) + 1 for s, v in ids.items()},
         {s: max(v) - min(v) + 1 for s, v in aggs.items()},
     )
@@ -191,19 +193,40 @@ def shifted(rec: Recording, event: Event, k: int) -> Event:
     t = event.trade
     if t is not None:
         sid = rec.id_spans.get(t.symbol, 0) * k
-        trade = Trade(t.symbol, t.id + sid, t.price, t.qty, t.time_us + dt, t.event_us + dt,
-                      t.buyer_maker, t.best_match)
+        trade = Trade(
+            t.symbol,
+            t.id + sid,
+            t.price,
+            t.qty,
+            t.time_us + dt,
+            t.event_us + dt,
+            t.buyer_maker,
+            t.best_match,
+        )
         return Event(event.time_us + dt, event.stream, event.symbol, b"", trade=trade)
     a = event.agg
     if a is not None:
         sid = rec.id_spans.get(a.symbol, 0) * k
-        agg = AggTrade(a.symbol, a.id + rec.agg_spans.get(a.symbol, 0) * k, a.price, a.qty,
-                       a.first_id + sid, a.last_id + sid, a.time_us + dt, a.event_us + dt,
-                       a.buyer_maker, a.best_match)
+        agg = AggTrade(
+            a.symbol,
+            a.id + rec.agg_spans.get(a.symbol, 0) * k,
+            a.price,
+            a.qty,
+            a.first_id + sid,
+            a.last_id + sid,
+            a.time_us + dt,
+            a.event_us + dt,
+            a.buyer_maker,
+            a.best_match,
+        )
         return Event(event.time_us + dt, event.stream, event.symbol, b"", agg=agg)
     du = 10**9 * k
-    return Event(event.time_us + dt, event.stream, event.symbol,
-                 _shift_generic(event.payload, dt // 1000, du))
+    return Event(
+        event.time_us + dt,
+        event.stream,
+        event.symbol,
+        _shift_generic(event.payload, dt // 1000, du),
+    )
 
 
 def passes(rec: Recording, loop: bool) -> Iterator[Event]:

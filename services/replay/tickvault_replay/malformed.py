@@ -36,5 +36,7 @@ def malformed_frame(kind: str, event: Event, variant: int) -> bytes:
         ).encode()
     else:
         raw = b'{"e":"mysteryEvent","E":%d,"s":"%s","x":"unknown"}' % (
-            event.time_us // (1 if variant & 2 else 1000), event.symbol.encode())
+            event.time_us // (1 if variant & 2 else 1000),
+            event.symbol.encode(),
+        )
     return ws_frame(combined(event.stream, raw) if variant & 1 else raw)

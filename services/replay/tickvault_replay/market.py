@@ -34,9 +34,18 @@ _SLOW_CLIENT = 64 << 20
 class Market:
     """The shared market: sessions, subscriptions, clock, REST tapes and fault hooks."""
 
-    def __init__(self, source: Iterator[Event], *, symbols: list[str], streams: set[str],
-                 speed: float, store: TradeStore, lifetime_s: float, finite: bool,
-                 hold_until_subscribed: bool = False) -> None:
+    def __init__(
+        self,
+        source: Iterator[Event],
+        *,
+        symbols: list[str],
+        streams: set[str],
+        speed: float,
+        store: TradeStore,
+        lifetime_s: float,
+        finite: bool,
+        hold_until_subscribed: bool = False,
+    ) -> None:
         self.symbols = symbols
         self.hold_until_subscribed = hold_until_subscribed
         self.streams = streams
@@ -147,8 +156,11 @@ class Market:
     async def _backpressure(self) -> None:
         await self._until_listening()
         while True:
-            slow = [s for s in self.sessions if s.streams and s.alive and not s.silent
-                    and s.buffered() > _HIGH_WATER]
+            slow = [
+                s
+                for s in self.sessions
+                if s.streams and s.alive and not s.silent and s.buffered() > _HIGH_WATER
+            ]
             if not slow:
                 break
             await asyncio.sleep(0.001)
@@ -238,8 +250,9 @@ class Market:
             elif isinstance(fault, ServerShutdown):
                 payload = shutdown_payload(self.clock_us() // 1000, session.combined)
                 session.send_now(ws_frame(payload))
-                loop.call_later(fault.close_after_s, self.close_later, session, 1001,
-                                "server shutdown")
+                loop.call_later(
+                    fault.close_after_s, self.close_later, session, 1001, "server shutdown"
+                )
 
     def close_later(self, session: Session, code: int, reason: str) -> None:
         """Close *session* from a synchronous callback."""
@@ -260,8 +273,9 @@ class Market:
         if self.lifetime_s > 0:
             loop = asyncio.get_running_loop()
             when = loop.time() + max(0.0, session.opened + self.lifetime_s - time.monotonic())
-            session.lifetime_handle = loop.call_at(when, self.close_later, session, 1001,
-                                                   "going away")
+            session.lifetime_handle = loop.call_at(
+                when, self.close_later, session, 1001, "going away"
+            )
 
     # ------------------------------------------------------------ stats
     def stats(self) -> dict[str, Any]:
@@ -275,5 +289,9 @@ class Market:
                 "trades_available": tape.released,
                 "frames_sent": self._frames_sent.get(symbol, 0),
             }
-        return {"symbols": symbols, "finished": self.finished,
-                "connections": len(self.sessions), "clock_ms": self.clock_us() // 1000}
+        return {
+            "symbols": symbols,
+            "finished": self.finished,
+            "connections": len(self.sessions),
+            "clock_ms": self.clock_us() // 1000,
+        }

@@ -48,8 +48,10 @@ def _int(params: Mapping[str, str], name: str) -> int | None:
     if raw is None or raw == "":
         return None
     if not _DIGITS.match(raw):
-        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is "
-                       "'^[0-9]{1,20}$'.")
+        raise ApiError(
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
+        )
     return int(raw)
 
 
@@ -67,8 +69,10 @@ def _symbol(params: Mapping[str, str], ctx: Context) -> str:
     if not symbol:
         raise ApiError(-1102, _SYMBOL_MISSING)
     if not _SYMBOL.match(symbol):
-        raise ApiError(-1100, "Illegal characters found in parameter 'symbol'; legal range is "
-                       "'^[A-Z0-9-_.]{1,20}$'.")
+        raise ApiError(
+            -1100,
+            "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'.",
+        )
     if symbol not in ctx.specs:
         raise ApiError(-1121, "Invalid symbol.")
     return symbol
@@ -87,17 +91,29 @@ def _times_us(params: Mapping[str, str], name: str) -> int | None:
 
 def trade_row(trade: Trade, micros: bool) -> dict[str, Any]:
     """Return a trade in ``/api/v3/trades`` shape."""
-    return {"id": trade.id, "price": trade.price, "qty": trade.qty,
-            "quoteQty": quote_qty(trade.price, trade.qty),
-            "time": trade.time_us if micros else trade.time_us // 1000,
-            "isBuyerMaker": trade.buyer_maker, "isBestMatch": trade.best_match}
+    return {
+        "id": trade.id,
+        "price": trade.price,
+        "qty": trade.qty,
+        "quoteQty": quote_qty(trade.price, trade.qty),
+        "time": trade.time_us if micros else trade.time_us // 1000,
+        "isBuyerMaker": trade.buyer_maker,
+        "isBestMatch": trade.best_match,
+    }
 
 
 def agg_row(agg: AggTrade, micros: bool) -> dict[str, Any]:
     """Return an aggregate in ``/api/v3/aggTrades`` shape."""
-    return {"a": agg.id, "p": agg.price, "q": agg.qty, "f": agg.first_id, "l": agg.last_id,
-            "T": agg.time_us if micros else agg.time_us // 1000, "m": agg.buyer_maker,
-            "M": agg.best_match}
+    return {
+        "a": agg.id,
+        "p": agg.price,
+        "q": agg.qty,
+        "f": agg.first_id,
+        "l": agg.last_id,
+        "T": agg.time_us if micros else agg.time_us // 1000,
+        "m": agg.buyer_maker,
+        "M": agg.best_match,
+    }
 
 
 def recent_trades(params: Mapping[str, str], ctx: Context) -> Any:
@@ -131,8 +147,9 @@ def kline_rows(params: Mapping[str, str], ctx: Context) -> Any:
     tape = _tape(params, ctx)
     interval = params.get("interval")
     if not interval:
-        raise ApiError(-1102, "Mandatory parameter 'interval' was not sent, was empty/null, "
-                       "or malformed.")
+        raise ApiError(
+            -1102, "Mandatory parameter 'interval' was not sent, was empty/null, or malformed."
+        )
     if interval not in INTERVALS:
         raise ApiError(-1120, "Invalid interval.")
     limit = _limit(params)

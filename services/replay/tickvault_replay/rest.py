@@ -11,23 +11,30 @@ from tickvault_replay.queries import ENDPOINTS, ApiError, Context
 from tickvault_replay.server import ReplayServer
 
 _UNKNOWN = {"code": -1000, "msg": "An unknown error occurred while processing the request."}
-_SERVER_ERROR = {"code": -1001, "msg": "Internal error; unable to process your request. "
-                 "Please try again."}
+_SERVER_ERROR = {
+    "code": -1001,
+    "msg": "Internal error; unable to process your request. Please try again.",
+}
 
 
 def _json(body: object, status: int, headers: dict[str, str]) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, headers=headers,
-                        content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(body), status=status, headers=headers, content_type="application/json"
+    )
 
 
 def _weight_message(server: ReplayServer, banned: bool) -> str:
     if banned:
         until = int((time.time() + server.limits.ban_s) * 1000)
-        return (f"Way too much request weight used; IP banned until {until}. Please use "
-                "WebSocket Streams for live updates to avoid bans.")
-    return (f"Too much request weight used; current limit is {server.limits.rest_weight_limit} "
-            "request weight per 1 MINUTE. Please use WebSocket Streams for live updates to "
-            "avoid polling the API.")
+        return (
+            f"Way too much request weight used; IP banned until {until}. Please use "
+            "WebSocket Streams for live updates to avoid bans."
+        )
+    return (
+        f"Too much request weight used; current limit is {server.limits.rest_weight_limit} "
+        "request weight per 1 MINUTE. Please use WebSocket Streams for live updates to "
+        "avoid polling the API."
+    )
 
 
 async def api(request: web.Request, server: ReplayServer) -> web.Response:

@@ -28,8 +28,9 @@ def _source(config: ReplayConfig) -> tuple[Iterator[Event], list[str], set[str],
     symbols = list(dict.fromkeys(s.strip().upper() for s in config.synthetic if s.strip()))
     start_us = int(time.time() * 1e6)
     events = synthetic_events(symbols, config.seed, config.rate, start_us, config.first_id)
-    streams = {f"{s.lower()}@{kind}" for s in symbols for kind in ("trade", "aggTrade",
-                                                                   "bookTicker")}
+    streams = {
+        f"{s.lower()}@{kind}" for s in symbols for kind in ("trade", "aggTrade", "bookTicker")
+    }
     return events, symbols, streams, False
 
 
@@ -41,13 +42,20 @@ class ReplayServer:
         self.limits = config.limits
         source, symbols, streams, finite = _source(config)
         self.store = TradeStore(config.retention)
-        self.market = Market(source, symbols=symbols, streams=streams, speed=config.speed,
-                             store=self.store, lifetime_s=config.limits.lifetime_s,
-                             finite=finite,
-                             hold_until_subscribed=bool(config.recordings) and not config.start_now)
+        self.market = Market(
+            source,
+            symbols=symbols,
+            streams=streams,
+            speed=config.speed,
+            store=self.store,
+            lifetime_s=config.limits.lifetime_s,
+            finite=finite,
+            hold_until_subscribed=bool(config.recordings) and not config.start_now,
+        )
         self.specs: dict[str, SymbolSpec] = {s: spec_for(s) for s in symbols}
-        self.weights = WeightBook(config.limits.rest_weight_limit, config.limits.rest_window_s,
-                                  config.limits.ban_s)
+        self.weights = WeightBook(
+            config.limits.rest_weight_limit, config.limits.rest_window_s, config.limits.ban_s
+        )
         self.attempts = AttemptBook(config.limits.max_connects, config.limits.connect_window_s)
 
     def initial_faults(self) -> list[Fault]:

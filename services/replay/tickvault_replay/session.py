@@ -39,8 +39,15 @@ class Session:
         "ws",
     )
 
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, peer: str, *,
-                 combined: bool, micros: bool) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        peer: str,
+        *,
+        combined: bool,
+        micros: bool,
+    ) -> None:
         self.ws = ws
         self.transport = transport
         self.peer = peer

@@ -68,8 +68,9 @@ class SymbolTape:
         hi = bisect_right(self.trade_times, end_us)
         return self.trades[lo:hi]
 
-    def agg_query(self, from_id: int | None, start_us: int | None, end_us: int | None,
-                  limit: int) -> list[AggTrade]:
+    def agg_query(
+        self, from_id: int | None, start_us: int | None, end_us: int | None, limit: int
+    ) -> list[AggTrade]:
         """Return aggregates as ``/api/v3/aggTrades`` selects them."""
         if from_id is not None:
             start = bisect_left(self.agg_ids, from_id)

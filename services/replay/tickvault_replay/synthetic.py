@@ -29,16 +29,20 @@ def _mean_fills() -> float:
     return float(sum(float(k) ** -_FILL_ALPHA for k in range(1, _MAX_FILLS + 1)))
 
 
-def orders(spec: SymbolSpec, seed: int, rate: float, start_us: int,
-           first_id: int) -> Iterator[tuple[list[Trade], Event]]:
+def orders(
+    spec: SymbolSpec, seed: int, rate: float, start_us: int, first_id: int
+) -> Iterator[tuple[list[Trade], Event]]:
     """Yield each taker order's fills and the bookTicker that follows it."""
     rng = random.Random(f"{seed}:{spec.symbol}")
     tick = to_units(spec.tick, _PLACES)
     step = to_units(spec.step, _PLACES)
     anchor = to_units(spec.price, _PLACES) // tick
     level = anchor
-    base_steps = max(1, to_units("0.0005", _PLACES) * 60000 // max(1, anchor * tick // 10**8)
-                     // step) if anchor * tick >= 10**8 else 50
+    base_steps = (
+        max(1, to_units("0.0005", _PLACES) * 60000 // max(1, anchor * tick // 10**8) // step)
+        if anchor * tick >= 10**8
+        else 50
+    )
     order_rate = rate / _mean_fills()
     sigma = max(1.0, anchor * 3e-5)
     now, hot, regime_end = start_us, False, start_us
@@ -56,8 +60,17 @@ def orders(spec: SymbolSpec, seed: int, rate: float, start_us: int,
         fills = []
         for _ in range(min(_MAX_FILLS, int(rng.paretovariate(_FILL_ALPHA)))):
             steps = min(10**7, max(1, int(rng.paretovariate(_SIZE_ALPHA) * base_steps / 3)))
-            fills.append(Trade(spec.symbol, trade_id, format_units(level * tick, _PLACES),
-                               format_units(steps * step, _PLACES), now, now, sell))
+            fills.append(
+                Trade(
+                    spec.symbol,
+                    trade_id,
+                    format_units(level * tick, _PLACES),
+                    format_units(steps * step, _PLACES),
+                    now,
+                    now,
+                    sell,
+                )
+            )
             trade_id += 1
             if rng.random() < 0.35:
                 level += -1 if sell else 1
@@ -72,16 +85,18 @@ def orders(spec: SymbolSpec, seed: int, rate: float, start_us: int,
         yield fills, Event(now, f"{spec.symbol.lower()}@bookTicker", spec.symbol, book)
 
 
-def _symbol_events(spec: SymbolSpec, seed: int, rate: float, start_us: int,
-                   first_id: int) -> Iterator[Event]:
+def _symbol_events(
+    spec: SymbolSpec, seed: int, rate: float, start_us: int, first_id: int
+) -> Iterator[Event]:
     for fills, book in orders(spec, seed, rate, start_us, first_id):
         for trade in fills:
             yield trade_event(trade)
         yield book
 
 
-def synthetic_events(symbols: list[str], seed: int, rate: float, start_us: int,
-                     first_id: int = 1_000_000) -> Iterator[Event]:
+def synthetic_events(
+    symbols: list[str], seed: int, rate: float, start_us: int, first_id: int = 1_000_000
+) -> Iterator[Event]:
     """Yield the endless, time-ordered events of a synthetic market on *symbols*."""
     streams = [_symbol_events(spec_for(s), seed, rate, start_us, first_id) for s in symbols]
     merged = heapq.merge(*streams, key=lambda e: e.time_us)

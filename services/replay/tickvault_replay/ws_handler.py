@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_TOO_MANY = {"code": -1003, "msg": "Too many requests; please use the websocket for live "
-             "updates to avoid bans."}
+_TOO_MANY = {
+    "code": -1003,
+    "msg": "Too many requests; please use the websocket for live updates to avoid bans.",
+}
 
 
 async def websocket(request: web.Request, server: ReplayServer) -> web.StreamResponse:
@@ -36,11 +38,13 @@ async def websocket(request: web.Request, server: ReplayServer) -> web.StreamRes
     if refusal is not None or not allowed:
         retry = refusal.retry_after if refusal else int(server.limits.connect_window_s)
         return web.json_response(_TOO_MANY, status=429, headers={"Retry-After": str(retry)})
-    ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=1 << 16,
-                               timeout=2.0, decode_text=False)
+    ws = web.WebSocketResponse(
+        autoping=False, compress=False, max_msg_size=1 << 16, timeout=2.0, decode_text=False
+    )
     if not ws.can_prepare(request).ok:
-        return web.json_response({"code": -1100, "msg": "Expected a WebSocket upgrade."},
-                                 status=400)
+        return web.json_response(
+            {"code": -1100, "msg": "Expected a WebSocket upgrade."}, status=400
+        )
     await ws.prepare(request)
     transport = request.transport
     if transport is None:
@@ -69,8 +73,13 @@ async def _read(session: Session, server: ReplayServer) -> None:
         if session.silent:
             continue
         if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-            reply = handle(msg.data, session.streams, session.combined,
-                           max_streams=limits.max_streams, strict_ids=limits.strict_ids)
+            reply = handle(
+                msg.data,
+                session.streams,
+                session.combined,
+                max_streams=limits.max_streams,
+                strict_ids=limits.strict_ids,
+            )
             if reply.subscribe:
                 market.subscribe(session, reply.subscribe)
             if reply.unsubscribe:
@@ -84,7 +93,8 @@ async def _read(session: Session, server: ReplayServer) -> None:
         elif msg.type is WSMsgType.PONG:
             data = bytes(msg.data)
             if session.pinged_at is not None and (
-                    not limits.strict_pong or data in session.ping_payloads):
+                not limits.strict_pong or data in session.ping_payloads
+            ):
                 session.pinged_at = None
                 session.ping_payloads.clear()
 

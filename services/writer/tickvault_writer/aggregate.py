@@ -23,8 +23,12 @@ from tickvault.tick import Tick
 
 US_PER_MINUTE = 60_000_000
 ZERO = Decimal(0)
-_EXACT = decimal.Context(prec=400, Emax=999_999, Emin=-999_999,
-                         traps=[decimal.Inexact, decimal.Rounded, decimal.InvalidOperation])
+_EXACT = decimal.Context(
+    prec=400,
+    Emax=999_999,
+    Emin=-999_999,
+    traps=[decimal.Inexact, decimal.Rounded, decimal.InvalidOperation],
+)
 
 
 class Level(NamedTuple):
@@ -107,8 +111,7 @@ def aggregate(ticks: Iterable[Tick]) -> tuple[list[Level], list[Candle]]:
     number = _Parsed().__getitem__
     with decimal.localcontext(_EXACT):
         for (symbol, minute, price), (n, quantities, ft, fid, lt, lid) in _fold(ticks).items():
-            volume = (ZERO + number(quantities[0]) if n == 1
-                      else sum(map(number, quantities), ZERO))
+            volume = ZERO + number(quantities[0]) if n == 1 else sum(map(number, quantities), ZERO)
             row = [Decimal(price), price, n, volume, ft, (ft, fid, price), (lt, lid, price)]
             rows = minutes.get((symbol, minute))
             if rows is None:
@@ -145,11 +148,21 @@ def _candle(symbol: str, minute: int, rows: list[_Row], merged: list[_Row]) -> C
     open_time, open_id, open_price = min([r[5] for r in rows])
     close_time, close_id, close_price = max([r[6] for r in rows])
     return Candle(
-        symbol, minute, open_price, high[1], low[1], close_price,
+        symbol,
+        minute,
+        open_price,
+        high[1],
+        low[1],
+        close_price,
         _text(sum([r[3] for r in merged], ZERO)),
         sum([r[2] for r in merged]),
         _text(sum([r[0] * r[3] for r in merged], ZERO)),
         _text(sum([r[0] * r[2] for r in merged], ZERO)),
         _text(sum([r[0] * r[0] * r[2] for r in merged], ZERO)),
-        open_time, open_id, close_time, close_id, high[4], low[4],
+        open_time,
+        open_id,
+        close_time,
+        close_id,
+        high[4],
+        low[4],
     )

@@ -59,8 +59,24 @@ def copy_binary(ticks: Iterable[Tick]) -> bytes:
         start = starts.get(t.symbol) or starts.setdefault(t.symbol, _row_start(t.symbol))
         price = nums.get(t.price) or nums.setdefault(t.price, numeric_field(t.price))
         qty = nums.get(t.quantity) or nums.setdefault(t.quantity, numeric_field(t.quantity))
-        add((start, price, qty, fixed(8, t.trade_time - PG_EPOCH_US, 8, t.trade_id,
-                                       8, t.event_time - PG_EPOCH_US, 1, t.is_buyer_maker,
-                                       8, t.received_at - PG_EPOCH_US)))
+        add(
+            (
+                start,
+                price,
+                qty,
+                fixed(
+                    8,
+                    t.trade_time - PG_EPOCH_US,
+                    8,
+                    t.trade_id,
+                    8,
+                    t.event_time - PG_EPOCH_US,
+                    1,
+                    t.is_buyer_maker,
+                    8,
+                    t.received_at - PG_EPOCH_US,
+                ),
+            )
+        )
     parts.append(TRAILER)
     return b"".join(parts)

@@ -46,8 +46,11 @@ class LatestCache:
         pipe = self._client.pipeline(transaction=False)
         for symbol in sorted(latest):
             tick = latest[symbol]
-            args: list[str | bytes] = [self._keys.latest_channel, str(tick.trade_id),
-                                       latest_message(tick)]
+            args: list[str | bytes] = [
+                self._keys.latest_channel,
+                str(tick.trade_id),
+                latest_message(tick),
+            ]
             for field, value in latest_to_hash(tick).items():
                 args += (field, value)
             self._script(keys=[self._keys.latest(symbol)], args=args, client=pipe)

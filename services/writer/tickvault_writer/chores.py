@@ -77,8 +77,12 @@ class Chores:
     def beat(self) -> None:
         """Refresh this replica's heartbeat key."""
         value = orjson.dumps(
-            {"consumer": self._reader.consumer, "pid": os.getpid(), "time": time.time(),
-             "inserted": self._totals.inserted}
+            {
+                "consumer": self._reader.consumer,
+                "pid": os.getpid(),
+                "time": time.time(),
+                "inserted": self._totals.inserted,
+            }
         )
         ttl_ms = int(self._settings.writer_heartbeat_ttl_s * 1000)
         self._reader.client.set(self._key, value, px=ttl_ms)
@@ -105,7 +109,13 @@ class Chores:
             log.info(
                 "%.0f rows/s; totals: %d inserted, %d duplicates, %d dead-lettered, %d gap "
                 "records, %d batches; pending %d, lag %s",
-                rate, t.inserted, t.duplicates, t.dead, t.gaps, t.batches, self.pending,
+                rate,
+                t.inserted,
+                t.duplicates,
+                t.dead,
+                t.gaps,
+                t.batches,
+                self.pending,
                 "?" if self.lag is None else self.lag,
             )
         self._last_summary = (now, inserted)

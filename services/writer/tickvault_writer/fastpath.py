@@ -52,6 +52,9 @@ def prepare(ticks: Sequence[Tick]) -> Prepared:
     symbol, *numbers = _columns(candles, len(Candle._fields))  # in the statement's order
     level_symbol, *level_numbers = _columns(levels, len(Level._fields))
     params = (
-        _texts(symbol), *map(_plain, numbers), _texts(level_symbol), *map(_plain, level_numbers)
+        _texts(symbol),
+        *map(_plain, numbers),
+        _texts(level_symbol),
+        *map(_plain, level_numbers),
     )
     return Prepared(copy_data, params, len(candles), len(levels))

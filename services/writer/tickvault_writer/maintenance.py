@@ -79,7 +79,8 @@ class Maintenance:
             self._lease.release()
         self.runs += 1
         log.info(
-            "partition maintenance: %d created, %d dropped", len(report.created),
+            "partition maintenance: %d created, %d dropped",
+            len(report.created),
             len(report.dropped),
         )
         return True

@@ -26,7 +26,8 @@ class WriterMetrics:
             "tickvault_writer_duplicates_skipped", "Trades already stored, skipped", registry=r
         )
         self.dead_lettered = Counter(
-            "tickvault_writer_dead_lettered", "Stream entries moved to the dead-letter stream",
+            "tickvault_writer_dead_lettered",
+            "Stream entries moved to the dead-letter stream",
             registry=r,
         )
         self.gaps = Counter("tickvault_writer_gap_records", "Gap records upserted", registry=r)
@@ -34,28 +35,37 @@ class WriterMetrics:
             "tickvault_writer_cache_updates", "Latest-price hashes moved forward", registry=r
         )
         self.retries = Counter(
-            "tickvault_writer_retries", "Batches retried after a store failure", ["store"],
+            "tickvault_writer_retries",
+            "Batches retried after a store failure",
+            ["store"],
             registry=r,
         )
         self.batch_size = Histogram(
-            "tickvault_writer_batch_size", "Stream entries per batch", buckets=_SIZE_BUCKETS,
+            "tickvault_writer_batch_size",
+            "Stream entries per batch",
+            buckets=_SIZE_BUCKETS,
             registry=r,
         )
         self.commit_seconds = Histogram(
-            "tickvault_writer_commit_seconds", "Time to store one batch in PostgreSQL",
-            buckets=_COMMIT_BUCKETS, registry=r,
+            "tickvault_writer_commit_seconds",
+            "Time to store one batch in PostgreSQL",
+            buckets=_COMMIT_BUCKETS,
+            registry=r,
         )
         self.latency = Histogram(
             "tickvault_writer_exchange_to_commit_seconds",
-            "Time from a trade's exchange time to its commit", buckets=_LATENCY_BUCKETS,
+            "Time from a trade's exchange time to its commit",
+            buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.pending = Gauge(
-            "tickvault_writer_pending_entries", "Entries delivered to the group, not yet acked",
+            "tickvault_writer_pending_entries",
+            "Entries delivered to the group, not yet acked",
             registry=r,
         )
         self.lag = Gauge(
-            "tickvault_writer_stream_lag", "Entries in the stream not yet delivered to the group",
+            "tickvault_writer_stream_lag",
+            "Entries in the stream not yet delivered to the group",
             registry=r,
         )
 

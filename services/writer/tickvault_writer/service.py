@@ -60,7 +60,9 @@ def tune_gc() -> None:
 def redis_client(url: str, block_ms: int) -> redis.Redis:
     """Return a bytes-responses Redis client whose timeouts suit blocking stream reads."""
     return redis.Redis.from_url(
-        url, socket_connect_timeout=5, socket_timeout=max(10.0, block_ms / 1000 + 5),
+        url,
+        socket_connect_timeout=5,
+        socket_timeout=max(10.0, block_ms / 1000 + 5),
         health_check_interval=30,
     )
 
@@ -86,8 +88,11 @@ class Writer:
         self.cache = cache or LatestCache(self.redis, self.keys)
         self.metrics = metrics or WriterMetrics()
         self.reader = StreamReader(
-            self.redis, self.keys, consumer or settings.writer_consumer or consumer_name(),
-            count=settings.writer_batch_size, block_ms=settings.writer_block_ms,
+            self.redis,
+            self.keys,
+            consumer or settings.writer_consumer or consumer_name(),
+            count=settings.writer_batch_size,
+            block_ms=settings.writer_block_ms,
             claim_idle_ms=settings.writer_claim_idle_ms,
         )
         self.totals = Totals()
@@ -278,7 +283,9 @@ class Writer:
             if held is not None:
                 log.warning(
                     "dead-lettered entry %s: %s (%d more dead-lettered since the last line)",
-                    dead[0].entry_id.decode(), dead[0].reason, held + len(dead) - 1,
+                    dead[0].entry_id.decode(),
+                    dead[0].reason,
+                    held + len(dead) - 1,
                 )
 
     def _warn_retry(self, store: str, exc: BaseException) -> None:
@@ -290,16 +297,22 @@ class Writer:
 
 def _refused_letters(batch: Batch, reason: str) -> list[DeadLetter]:
     why = f"refused by PostgreSQL: {reason}"
-    letters = [DeadLetter(i, to_fields(t), why) for t, i in zip(batch.ticks, batch.tick_ids,
-                                                                  strict=True)]
-    letters += [DeadLetter(i, to_fields(g), why) for g, i in zip(batch.gaps, batch.gap_ids,
-                                                                   strict=True)]
+    letters = [
+        DeadLetter(i, to_fields(t), why) for t, i in zip(batch.ticks, batch.tick_ids, strict=True)
+    ]
+    letters += [
+        DeadLetter(i, to_fields(g), why) for g, i in zip(batch.gaps, batch.gap_ids, strict=True)
+    ]
     return letters
 
 
 def _add(a: WriteResult, b: WriteResult) -> WriteResult:
     return WriteResult(
-        a.inserted + b.inserted, a.duplicates + b.duplicates, a.candles + b.candles,
-        a.levels + b.levels, a.gaps + b.gaps, a.seconds + b.seconds,
+        a.inserted + b.inserted,
+        a.duplicates + b.duplicates,
+        a.candles + b.candles,
+        a.levels + b.levels,
+        a.gaps + b.gaps,
+        a.seconds + b.seconds,
         max(a.committed_us, b.committed_us),
     )

@@ -104,7 +104,8 @@ class PgStore:
     def _partition_engine(self) -> Engine:
         if self._engine is None:
             self._engine = make_engine(
-                self._url, application_name=f"{self._application_name}-partitions",
+                self._url,
+                application_name=f"{self._application_name}-partitions",
                 poolclass=NullPool,
             )
         return self._engine

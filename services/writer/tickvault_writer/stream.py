@@ -99,8 +99,14 @@ class StreamReader:
         # or [id, nil] once trimmed from the stream.
         entries = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
         return [
-            (entry_id, None if flat is None else {flat[0]: flat[1]} if len(flat) == 2
-             else dict(zip(flat[::2], flat[1::2], strict=True)))
+            (
+                entry_id,
+                None
+                if flat is None
+                else {flat[0]: flat[1]}
+                if len(flat) == 2
+                else dict(zip(flat[::2], flat[1::2], strict=True)),
+            )
             for entry_id, flat in entries
         ]
 
@@ -109,8 +115,12 @@ class StreamReader:
         claimed, start = 0, "0-0"
         while claimed < limit:
             reply: Any = self.client.xautoclaim(
-                self.keys.stream, WRITER_GROUP, self.consumer, self.claim_idle_ms,
-                start_id=start, count=self.count,
+                self.keys.stream,
+                WRITER_GROUP,
+                self.consumer,
+                self.claim_idle_ms,
+                start_id=start,
+                count=self.count,
             )  # not JUSTID: redis-py drops the cursor from a JUSTID reply
             start, ids = reply[0], reply[1]
             claimed += len(ids)

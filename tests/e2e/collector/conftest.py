@@ -36,8 +36,11 @@ class StreamContent:
     last_id: bytes = b"-"
 
 
-def read_stream(client: redis.Redis, stream: str, content: StreamContent | None = None,
-                ) -> StreamContent:
+def read_stream(
+    client: redis.Redis,
+    stream: str,
+    content: StreamContent | None = None,
+) -> StreamContent:
     """Read the stream (from where *content* stopped) and decode every entry."""
     content = content or StreamContent()
     start = content.last_id
@@ -59,7 +62,9 @@ def read_stream(client: redis.Redis, stream: str, content: StreamContent | None 
 def missing_ids(content: StreamContent, expected: dict[str, list[RecordedTrade]]) -> int:
     """Return how many recorded trade ids the stream does not hold yet."""
     return sum(
-        1 for symbol, trades in expected.items() for t in trades
+        1
+        for symbol, trades in expected.items()
+        for t in trades
         if t.trade_id not in content.ticks.get(symbol, {})
     )
 
@@ -73,7 +78,10 @@ def assert_exact(content: StreamContent, expected: dict[str, list[RecordedTrade]
         for t in trades:
             tick = got[t.trade_id]
             assert (tick.price, tick.quantity, tick.is_buyer_maker) == (
-                t.price, t.quantity, t.is_buyer_maker), t.trade_id
+                t.price,
+                t.quantity,
+                t.is_buyer_maker,
+            ), t.trade_id
             assert tick.trade_time // 1000 == t.trade_time_ms
         assert set(got) == {t.trade_id for t in trades}, f"{symbol}: ids outside the recording"
 
@@ -110,7 +118,9 @@ class CollectorProcess:
 
 @pytest.fixture
 def start_collector(
-    redis_url: str, redis_prefix: str, tmp_path: Path,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
 ) -> Iterator[Callable[..., CollectorProcess]]:
     """A factory starting the collector on a replay, with this test's Redis prefix."""
     started: list[CollectorProcess] = []
@@ -136,7 +146,9 @@ def start_collector(
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "tickvault_collector"],
-                env={**os.environ, **values}, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, **values},
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         run = CollectorProcess(proc, log_path)
         started.append(run)
@@ -148,8 +160,7 @@ def start_collector(
             run.kill()
 
 
-def seed_resume(client: redis.Redis, prefix: str,
-                expected: dict[str, list[RecordedTrade]]) -> None:
+def seed_resume(client: redis.Redis, prefix: str, expected: dict[str, list[RecordedTrade]]) -> None:
     """Tell the collector it has seen everything before the recordings' first trades.
 
     The replay's clock may run before the collector connects (as the real market does); a
@@ -162,8 +173,11 @@ def seed_resume(client: redis.Redis, prefix: str,
 
 
 def wait_for_every_trade(
-    client: redis.Redis, prefix: str, expected: dict[str, list[RecordedTrade]],
-    collector: CollectorProcess, timeout: float,
+    client: redis.Redis,
+    prefix: str,
+    expected: dict[str, list[RecordedTrade]],
+    collector: CollectorProcess,
+    timeout: float,
 ) -> StreamContent:
     """Poll the stream until it holds every recorded id (or fail with the collector's log)."""
     stream = RedisKeys(prefix).stream
@@ -175,5 +189,7 @@ def wait_for_every_trade(
             return content
         assert collector.process.poll() is None, "collector exited:\n" + collector.log()[-4000:]
         time.sleep(0.2)
-    pytest.fail(f"{missing_ids(content, expected)} trade ids still missing after {timeout:.0f}s;"
-                f" collector log tail:\n{collector.log()[-4000:]}")
+    pytest.fail(
+        f"{missing_ids(content, expected)} trade ids still missing after {timeout:.0f}s;"
+        f" collector log tail:\n{collector.log()[-4000:]}"
+    )

@@ -28,7 +28,10 @@ Recorded = dict[str, list[RecordedTrade]]
 
 
 def test_every_trade_is_captured_at_full_speed(
-    start_collector: Start, redis_client: redis.Redis, redis_prefix: str, recorded: Recorded,
+    start_collector: Start,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    recorded: Recorded,
 ) -> None:
     with replay_process(*RECORDINGS, "--speed", "0") as replay:
         collector = start_collector(replay)
@@ -42,7 +45,10 @@ def test_every_trade_is_captured_at_full_speed(
 
 
 def test_every_trade_is_captured_at_recorded_pace(
-    start_collector: Start, redis_client: redis.Redis, redis_prefix: str, recorded: Recorded,
+    start_collector: Start,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    recorded: Recorded,
 ) -> None:
     seed_resume(redis_client, redis_prefix, recorded)
     with replay_process(*RECORDINGS, "--speed", "50", "--ping-interval", "1") as replay:
@@ -54,7 +60,10 @@ def test_every_trade_is_captured_at_recorded_pace(
 
 
 def test_a_killed_collector_resumes_without_losing_a_trade(
-    start_collector: Start, redis_client: redis.Redis, redis_prefix: str, recorded: Recorded,
+    start_collector: Start,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    recorded: Recorded,
 ) -> None:
     stream = RedisKeys(redis_prefix).stream
     seed_resume(redis_client, redis_prefix, recorded)
@@ -86,7 +95,10 @@ def test_an_unknown_symbol_stops_the_collector_with_status_2_naming_it(
 
 
 def test_check_reports_a_running_collector_and_sigterm_exits_0(
-    start_collector: Start, redis_client: redis.Redis, redis_prefix: str, redis_url: str,
+    start_collector: Start,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    redis_url: str,
     recorded: Recorded,
 ) -> None:
     env = {"TICKVAULT_REDIS_URL": redis_url, "TICKVAULT_REDIS_PREFIX": redis_prefix}
@@ -94,8 +106,11 @@ def test_check_reports_a_running_collector_and_sigterm_exits_0(
     def check() -> int:
         import os
 
-        return subprocess.run([sys.executable, "-m", "tickvault_collector", "--check"],
-                              env={**os.environ, **env}, timeout=30).returncode
+        return subprocess.run(
+            [sys.executable, "-m", "tickvault_collector", "--check"],
+            env={**os.environ, **env},
+            timeout=30,
+        ).returncode
 
     assert check() == 1
     with replay_process(*RECORDINGS, "--speed", "0") as replay:

@@ -23,7 +23,9 @@ EXIT_WITHIN_S = 8.0
 
 
 def test_sigterm_during_a_full_speed_flood_with_drops_exits_0_within_seconds(
-    start_collector: Start, redis_client: redis.Redis, redis_prefix: str,
+    start_collector: Start,
+    redis_client: redis.Redis,
+    redis_prefix: str,
 ) -> None:
     stream = RedisKeys(redis_prefix).stream
     content = StreamContent()
@@ -43,8 +45,7 @@ def test_sigterm_during_a_full_speed_flood_with_drops_exits_0_within_seconds(
         took = time.monotonic() - began
     log = collector.log()
     assert took < EXIT_WITHIN_S, f"exit took {took:.1f}s:\n{log[-4000:]}"
-    final = re.findall(r"stopped: frames=\d+ trades=(\d+) .*backfilled=(\d+) .*buffered=(\d+)",
-                       log)
+    final = re.findall(r"stopped: frames=\d+ trades=(\d+) .*backfilled=(\d+) .*buffered=(\d+)", log)
     assert len(final) == 1, log[-4000:]
     trades, backfilled, buffered = (int(v) for v in final[0])
     assert buffered == 0

@@ -20,8 +20,7 @@ def test_the_process_serves_reports_stats_takes_faults_and_exits_0_on_sigterm() 
         stats = replay.stats()
         assert set(stats) == {"symbols", "finished", "connections", "clock_ms"}
         assert stats["symbols"]["BTCUSDT"]["last_trade_id"] is None
-        assert replay.post_faults({"faults": [{"type": "drop", "trade_ids": [1]}]}) == {
-            "loaded": 1}
+        assert replay.post_faults({"faults": [{"type": "drop", "trade_ids": [1]}]}) == {"loaded": 1}
         url = f"{replay.rest_url}/api/v3/exchangeInfo"
         with urllib.request.urlopen(url, timeout=10) as resp:
             symbols = [s["symbol"] for s in json.loads(resp.read())["symbols"]]
@@ -42,6 +41,8 @@ def test_synthetic_market_runs_at_real_time() -> None:
 
 
 def test_a_bad_flag_exits_non_zero_with_one_line() -> None:
-    with pytest.raises(RuntimeError, match="exited 2"), \
-            replay_process("--synthetic", "BTCUSDT", "--speed", "-1"):
+    with (
+        pytest.raises(RuntimeError, match="exited 2"),
+        replay_process("--synthetic", "BTCUSDT", "--speed", "-1"),
+    ):
         pass

@@ -36,8 +36,11 @@ class Services:
     def start(self, name: str, module: str, **env: str) -> None:
         with (self.logs / f"{name}.log").open("wb") as log:
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", module], env={**self.env, **env}, stdout=log,
-                stderr=subprocess.STDOUT, cwd=self.logs,
+                [sys.executable, "-m", module],
+                env={**self.env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.logs,
             )
 
     def terminate(self) -> dict[str, int]:
@@ -94,8 +97,9 @@ def test_replay_collector_and_two_writers_store_every_recorded_trade_once(
         services.start("writer-1", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1")
         services.start("writer-2", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w2")
         services.start("collector", "tickvault_collector")
-        wait_for(lambda: trade_count(clean_db) >= expected, 100, "every recorded trade",
-                 interval=0.2)
+        wait_for(
+            lambda: trade_count(clean_db) >= expected, 100, "every recorded trade", interval=0.2
+        )
         wait_for(lambda: group_state(redis_client, keys) == (0, 0), 30, "the drain")
         codes = services.terminate()
     assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}

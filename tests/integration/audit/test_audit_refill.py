@@ -31,8 +31,16 @@ from tickvault_writer.settings import WriterSettings
 
 
 def _tick(t: RecordedTrade) -> Tick:
-    return Tick(t.symbol, t.trade_id, t.price, t.quantity, t.trade_time_ms * 1000,
-                t.event_time_ms * 1000, t.is_buyer_maker, t.event_time_ms * 1000 + 777)
+    return Tick(
+        t.symbol,
+        t.trade_id,
+        t.price,
+        t.quantity,
+        t.trade_time_ms * 1000,
+        t.event_time_ms * 1000,
+        t.is_buyer_maker,
+        t.event_time_ms * 1000 + 777,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,19 +84,25 @@ def _feed(client: redis.Redis, keys: RedisKeys, entries: list[Tick | GapRecord])
 
 def _stored(engine: Engine) -> dict[tuple[str, int], tuple[str, str]]:
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT symbol, trade_id, price::text, quantity::text "
-                                 "FROM trades"))
+        rows = conn.execute(
+            text("SELECT symbol, trade_id, price::text, quantity::text FROM trades")
+        )
         return {(s, int(i)): (p, q) for s, i, p, q in rows}
 
 
 def _delete(engine: Engine, symbol: str, ids: list[int]) -> None:
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM trades WHERE symbol = :s AND trade_id = ANY(:ids)"),
-                     {"s": symbol, "ids": ids})
+        conn.execute(
+            text("DELETE FROM trades WHERE symbol = :s AND trade_id = ANY(:ids)"),
+            {"s": symbol, "ids": ids},
+        )
 
 
-def _published_after(client: redis.Redis, keys: RedisKeys, after: bytes,
-                     ) -> list[Tick | GapRecord]:
+def _published_after(
+    client: redis.Redis,
+    keys: RedisKeys,
+    after: bytes,
+) -> list[Tick | GapRecord]:
     return [from_fields(f) for _, f in client.xrange(keys.stream, min=b"(" + after)]
 
 
@@ -98,12 +112,17 @@ def _last_entry(client: redis.Redis, keys: RedisKeys) -> bytes:
 
 
 @pytest.fixture
-def stored_recordings(clean_db: Engine, make_settings: Callable[..., Any],
-                      redis_client: redis.Redis, redis_prefix: str,
-                      recorded: dict[str, list[RecordedTrade]]) -> Iterator[Writer]:
+def stored_recordings(
+    clean_db: Engine,
+    make_settings: Callable[..., Any],
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    recorded: dict[str, list[RecordedTrade]],
+) -> Iterator[Writer]:
     """Both recordings stored in ``trades`` through a writer; yield that writer."""
-    settings = make_settings(WriterSettings, retention_hours=0, writer_metrics_port=0,
-                             writer_maintenance_interval_s=0)
+    settings = make_settings(
+        WriterSettings, retention_hours=0, writer_metrics_port=0, writer_maintenance_interval_s=0
+    )
     writer = Writer(settings, redis=redis_client)
     writer.reader.ensure_group()
     keys = RedisKeys(redis_prefix)
@@ -114,8 +133,12 @@ def stored_recordings(clean_db: Engine, make_settings: Callable[..., Any],
 
 
 def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
-    stored_recordings: Writer, clean_db: Engine, make_settings: Callable[..., Any],
-    redis_client: redis.Redis, redis_prefix: str, exchange: ReplayProcess,
+    stored_recordings: Writer,
+    clean_db: Engine,
+    make_settings: Callable[..., Any],
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    exchange: ReplayProcess,
     recorded: dict[str, list[RecordedTrade]],
 ) -> None:
     keys = RedisKeys(redis_prefix)
@@ -123,70 +146,106 @@ def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
     btc = [t.trade_id for t in recorded["BTCUSDT"]]
     eth = [t.trade_id for t in recorded["ETHUSDT"]]
     # A run, singles, both sides of the 00:00 partition edge, and BTC's last seven (the tail).
-    edge = next(i for i, t in enumerate(recorded["BTCUSDT"])
-                if t.trade_time_ms // 3_600_000 != recorded["BTCUSDT"][0].trade_time_ms
-                // 3_600_000)
+    edge = next(
+        i
+        for i, t in enumerate(recorded["BTCUSDT"])
+        if t.trade_time_ms // 3_600_000 != recorded["BTCUSDT"][0].trade_time_ms // 3_600_000
+    )
     gone = {
-        "BTCUSDT": sorted({*btc[100:150], btc[500], btc[502], *btc[edge - 3:edge + 2],
-                           *btc[-7:]}),
+        "BTCUSDT": sorted(
+            {*btc[100:150], btc[500], btc[502], *btc[edge - 3 : edge + 2], *btc[-7:]}
+        ),
         "ETHUSDT": [eth[1], eth[7000]],
     }
     for symbol, ids in gone.items():
         _delete(clean_db, symbol, ids)
     # A gap the collector saw and whose trades did arrive: the auditor closes its record.
-    _feed(redis_client, keys, [GapRecord("ETHUSDT", eth[20], eth[29], GapStatus.DETECTED,
-                                         1_700_000_000_000_000)])
+    _feed(
+        redis_client,
+        keys,
+        [GapRecord("ETHUSDT", eth[20], eth[29], GapStatus.DETECTED, 1_700_000_000_000_000)],
+    )
     _drain(stored_recordings, redis_client, keys)
     before = _last_entry(redis_client, keys)
 
-    settings = make_settings(CollectorSettings, binance_rest_url=exchange.rest_url,
-                             symbols="BTCUSDT,ETHUSDT", collector_metrics_port=0)
+    settings = make_settings(
+        CollectorSettings,
+        binance_rest_url=exchange.rest_url,
+        symbols="BTCUSDT,ETHUSDT",
+        collector_metrics_port=0,
+    )
     assert asyncio.run(audit_once(settings)) == 0
 
     published = _published_after(redis_client, keys, before)
     ticks = [e for e in published if isinstance(e, Tick)]
     assert sorted((t.symbol, t.trade_id) for t in ticks) == sorted(
-        (s, i) for s, ids in gone.items() for i in ids)
+        (s, i) for s, ids in gone.items() for i in ids
+    )
     assert {t.source for t in ticks} == {Source.AUDIT}
     assert all((t.price, t.quantity) == full[(t.symbol, t.trade_id)] for t in ticks)
     records = [e for e in published if isinstance(e, GapRecord)]
-    holes = {("BTCUSDT", btc[100], btc[149]), ("BTCUSDT", btc[500], btc[500]),
-             ("BTCUSDT", btc[502], btc[502]), ("BTCUSDT", btc[edge - 3], btc[edge + 1]),
-             ("BTCUSDT", btc[-7], btc[-1]), ("ETHUSDT", eth[1], eth[1]),
-             ("ETHUSDT", eth[7000], eth[7000])}
-    auditor = {(r.symbol, r.first_id, r.last_id, r.status) for r in records
-               if r.found_by == "auditor"}
+    holes = {
+        ("BTCUSDT", btc[100], btc[149]),
+        ("BTCUSDT", btc[500], btc[500]),
+        ("BTCUSDT", btc[502], btc[502]),
+        ("BTCUSDT", btc[edge - 3], btc[edge + 1]),
+        ("BTCUSDT", btc[-7], btc[-1]),
+        ("ETHUSDT", eth[1], eth[1]),
+        ("ETHUSDT", eth[7000], eth[7000]),
+    }
+    auditor = {
+        (r.symbol, r.first_id, r.last_id, r.status) for r in records if r.found_by == "auditor"
+    }
     assert auditor == {(*h, s) for h in holes for s in (GapStatus.DETECTED, GapStatus.FILLED)}
 
     _drain(stored_recordings, redis_client, keys)
     assert _stored(clean_db) == full
     with clean_db.connect() as conn:
-        gaps = set(conn.execute(text("SELECT symbol, first_id, last_id, status, found_by "
-                                     "FROM trade_gaps")).all())
+        gaps = set(
+            conn.execute(
+                text("SELECT symbol, first_id, last_id, status, found_by FROM trade_gaps")
+            ).all()
+        )
     assert gaps == {(*h, "filled", "auditor") for h in holes} | {
-        ("ETHUSDT", eth[20], eth[29], "filled", "collector")}
+        ("ETHUSDT", eth[20], eth[29], "filled", "collector")
+    }
 
 
 def test_second_audit_finds_nothing_and_publishes_no_trade(
-    stored_recordings: Writer, clean_db: Engine, make_settings: Callable[..., Any],
-    redis_client: redis.Redis, redis_prefix: str, exchange: ReplayProcess,
+    stored_recordings: Writer,
+    clean_db: Engine,
+    make_settings: Callable[..., Any],
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    exchange: ReplayProcess,
 ) -> None:
     keys = RedisKeys(redis_prefix)
     before = _last_entry(redis_client, keys)
-    settings = make_settings(CollectorSettings, binance_rest_url=exchange.rest_url,
-                             symbols="BTCUSDT,ETHUSDT", collector_metrics_port=0)
+    settings = make_settings(
+        CollectorSettings,
+        binance_rest_url=exchange.rest_url,
+        symbols="BTCUSDT,ETHUSDT",
+        collector_metrics_port=0,
+    )
     assert asyncio.run(audit_once(settings)) == 0
     assert _published_after(redis_client, keys, before) == []
 
 
 def test_audit_does_nothing_while_another_auditor_holds_the_lease(
-    make_settings: Callable[..., Any], redis_client: redis.Redis, redis_prefix: str,
-    database_url: str, exchange: ReplayProcess,
+    make_settings: Callable[..., Any],
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    database_url: str,
+    exchange: ReplayProcess,
 ) -> None:
     keys = RedisKeys(redis_prefix)
     redis_client.set(keys.audit_lease, b"someone-else", ex=60)
-    settings = make_settings(CollectorSettings, binance_rest_url=exchange.rest_url,
-                             symbols="BTCUSDT,ETHUSDT", collector_metrics_port=0)
+    settings = make_settings(
+        CollectorSettings,
+        binance_rest_url=exchange.rest_url,
+        symbols="BTCUSDT,ETHUSDT",
+        collector_metrics_port=0,
+    )
     assert asyncio.run(audit_once(settings)) == 3
     assert redis_client.get(keys.audit_lease) == b"someone-else"
     assert redis_client.exists(keys.stream) == 0

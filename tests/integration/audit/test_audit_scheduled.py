@@ -48,8 +48,12 @@ def exchange() -> Iterator[ReplayProcess]:
         yield replay
 
 
-def _wait(predicate: Callable[[], Any], what: str, timeout: float = 60,
-          logs: Callable[[], str] = lambda: "") -> None:
+def _wait(
+    predicate: Callable[[], Any],
+    what: str,
+    timeout: float = 60,
+    logs: Callable[[], str] = lambda: "",
+) -> None:
     end = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < end, f"timed out waiting for {what}\n{logs()[-4000:]}"
@@ -57,29 +61,47 @@ def _wait(predicate: Callable[[], Any], what: str, timeout: float = 60,
 
 
 def _tick(t: RecordedTrade) -> Tick:
-    return Tick(t.symbol, t.trade_id, t.price, t.quantity, t.trade_time_ms * 1000,
-                t.event_time_ms * 1000, t.is_buyer_maker, t.event_time_ms * 1000 + 5)
+    return Tick(
+        t.symbol,
+        t.trade_id,
+        t.price,
+        t.quantity,
+        t.trade_time_ms * 1000,
+        t.event_time_ms * 1000,
+        t.is_buyer_maker,
+        t.event_time_ms * 1000 + 5,
+    )
 
 
 def _stored(engine: Engine) -> dict[tuple[str, int], tuple[str, str]]:
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT symbol, trade_id, price::text, quantity::text "
-                                 "FROM trades"))
+        rows = conn.execute(
+            text("SELECT symbol, trade_id, price::text, quantity::text FROM trades")
+        )
         return {(s, int(i)): (p, q) for s, i, p, q in rows}
 
 
 def _gaps(engine: Engine) -> set[tuple[str, int, int, str, str]]:
     with engine.connect() as conn:
-        return set(conn.execute(text("SELECT symbol, first_id, last_id, status, found_by "
-                                     "FROM trade_gaps")).all())
+        return set(
+            conn.execute(
+                text("SELECT symbol, first_id, last_id, status, found_by FROM trade_gaps")
+            ).all()
+        )
 
 
 @pytest.fixture
-def writer(clean_db: Engine, make_settings: Callable[..., Any], redis_client: redis.Redis,
-           redis_prefix: str, recorded: dict[str, list[RecordedTrade]]) -> Iterator[Writer]:
+def writer(
+    clean_db: Engine,
+    make_settings: Callable[..., Any],
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    recorded: dict[str, list[RecordedTrade]],
+) -> Iterator[Writer]:
     """Both recordings stored in ``trades`` through a writer, every entry acknowledged."""
-    settings = make_settings(WriterSettings, retention_hours=0, writer_metrics_port=0,
-                             writer_maintenance_interval_s=0)
+    settings = make_settings(
+        WriterSettings, retention_hours=0, writer_metrics_port=0, writer_maintenance_interval_s=0
+    )
     writer = Writer(settings, redis=redis_client)
     writer.reader.ensure_group()
     keys = RedisKeys(redis_prefix)
@@ -105,9 +127,12 @@ class Collectors:
     def start(self, **extra: str) -> int:
         log_path = self.tmp_path / f"collector-{len(self.started)}.log"
         with log_path.open("wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "tickvault_collector"],
-                                    env={**os.environ, **self.env, **extra}, stdout=out,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tickvault_collector"],
+                env={**os.environ, **self.env, **extra},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         self.started.append((proc, log_path))
         return len(self.started) - 1
 
@@ -125,19 +150,23 @@ class Collectors:
 
 
 @pytest.fixture
-def collectors(database_url: str, redis_url: str, redis_prefix: str, exchange: ReplayProcess,
-               tmp_path: Path) -> Iterator[Collectors]:
-    group = Collectors({
-        "TICKVAULT_REDIS_URL": redis_url,
-        "TICKVAULT_REDIS_PREFIX": redis_prefix,
-        "TICKVAULT_DATABASE_URL": database_url,
-        "TICKVAULT_SYMBOLS": "BTCUSDT,ETHUSDT",
-        "TICKVAULT_BINANCE_WS_URL": exchange.ws_url,
-        "TICKVAULT_BINANCE_REST_URL": exchange.rest_url,
-        "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
-        "TICKVAULT_COLLECTOR_AUDIT_LOOKBACK_HOURS": str(LOOKBACK_HOURS),
-        "TICKVAULT_LOG_LEVEL": "INFO",
-    }, tmp_path)
+def collectors(
+    database_url: str, redis_url: str, redis_prefix: str, exchange: ReplayProcess, tmp_path: Path
+) -> Iterator[Collectors]:
+    group = Collectors(
+        {
+            "TICKVAULT_REDIS_URL": redis_url,
+            "TICKVAULT_REDIS_PREFIX": redis_prefix,
+            "TICKVAULT_DATABASE_URL": database_url,
+            "TICKVAULT_SYMBOLS": "BTCUSDT,ETHUSDT",
+            "TICKVAULT_BINANCE_WS_URL": exchange.ws_url,
+            "TICKVAULT_BINANCE_REST_URL": exchange.rest_url,
+            "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
+            "TICKVAULT_COLLECTOR_AUDIT_LOOKBACK_HOURS": str(LOOKBACK_HOURS),
+            "TICKVAULT_LOG_LEVEL": "INFO",
+        },
+        tmp_path,
+    )
     yield group
     for proc, _ in group.started:
         if proc.poll() is None:
@@ -145,20 +174,26 @@ def collectors(database_url: str, redis_url: str, redis_prefix: str, exchange: R
             proc.wait(timeout=10)
 
 
-def _delete_holes(engine: Engine, recorded: dict[str, list[RecordedTrade]],
-                  ) -> dict[str, list[int]]:
+def _delete_holes(
+    engine: Engine,
+    recorded: dict[str, list[RecordedTrade]],
+) -> dict[str, list[int]]:
     btc = [t.trade_id for t in recorded["BTCUSDT"]]
     eth = [t.trade_id for t in recorded["ETHUSDT"]]
     gone = {"BTCUSDT": btc[300:340], "ETHUSDT": [eth[5000]]}
     with engine.begin() as conn:
         for symbol, ids in gone.items():
-            conn.execute(text("DELETE FROM trades WHERE symbol = :s AND trade_id = ANY(:ids)"),
-                         {"s": symbol, "ids": ids})
+            conn.execute(
+                text("DELETE FROM trades WHERE symbol = :s AND trade_id = ANY(:ids)"),
+                {"s": symbol, "ids": ids},
+            )
     return gone
 
 
-def _audit_entries(client: redis.Redis, keys: RedisKeys,
-                   ) -> tuple[list[Tick], list[GapRecord]]:
+def _audit_entries(
+    client: redis.Redis,
+    keys: RedisKeys,
+) -> tuple[list[Tick], list[GapRecord]]:
     entries = [from_fields(f) for _, f in client.xrange(keys.stream)]  # type: ignore[union-attr, arg-type]
     ticks = [e for e in entries if isinstance(e, Tick) and e.source is Source.AUDIT]
     records = [e for e in entries if isinstance(e, GapRecord) and e.found_by == "auditor"]
@@ -170,25 +205,39 @@ def _expected_gaps(gone: dict[str, list[int]]) -> set[tuple[str, int, int, str, 
 
 
 def test_a_running_collector_refills_a_hole_within_its_audit_interval(
-    writer: Writer, clean_db: Engine, collectors: Collectors, redis_client: redis.Redis,
-    redis_prefix: str, recorded: dict[str, list[RecordedTrade]],
+    writer: Writer,
+    clean_db: Engine,
+    collectors: Collectors,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    recorded: dict[str, list[RecordedTrade]],
 ) -> None:
     keys = RedisKeys(redis_prefix)
     full = _stored(clean_db)
     gone = _delete_holes(clean_db, recorded)
     assert len(_stored(clean_db)) == len(full) - 41
     collectors.start(TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S="1")
-    _wait(lambda: writer.step() >= 0 and _stored(clean_db) == full, "the holes to be refilled",
-          timeout=60, logs=collectors.logs)
-    _wait(lambda: writer.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
-          "the auditor's gap records", logs=collectors.logs)
+    _wait(
+        lambda: writer.step() >= 0 and _stored(clean_db) == full,
+        "the holes to be refilled",
+        timeout=60,
+        logs=collectors.logs,
+    )
+    _wait(
+        lambda: writer.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
+        "the auditor's gap records",
+        logs=collectors.logs,
+    )
     ticks, records = _audit_entries(redis_client, keys)
     assert sorted((t.symbol, t.trade_id) for t in ticks) == sorted(
-        (s, i) for s, ids in gone.items() for i in ids)
+        (s, i) for s, ids in gone.items() for i in ids
+    )
     assert all((t.price, t.quantity) == full[(t.symbol, t.trade_id)] for t in ticks)
     assert sorted((r.symbol, r.first_id, r.last_id, r.status) for r in records) == sorted(
-        (s, ids[0], ids[-1], st) for s, ids in gone.items()
-        for st in (GapStatus.DETECTED, GapStatus.FILLED))
+        (s, ids[0], ids[-1], st)
+        for s, ids in gone.items()
+        for st in (GapStatus.DETECTED, GapStatus.FILLED)
+    )
     assert collectors.stop() == [0]
     log = collectors.log(0)
     assert "holes=2 missing=41 refilled=41" in log
@@ -196,8 +245,12 @@ def test_a_running_collector_refills_a_hole_within_its_audit_interval(
 
 
 def test_the_lease_lets_one_collector_of_two_audit_at_a_time(
-    writer: Writer, clean_db: Engine, collectors: Collectors, redis_client: redis.Redis,
-    redis_prefix: str, recorded: dict[str, list[RecordedTrade]],
+    writer: Writer,
+    clean_db: Engine,
+    collectors: Collectors,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    recorded: dict[str, list[RecordedTrade]],
 ) -> None:
     keys = RedisKeys(redis_prefix)
     full = _stored(clean_db)
@@ -206,21 +259,37 @@ def test_the_lease_lets_one_collector_of_two_audit_at_a_time(
     for _ in range(2):
         collectors.start(TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S="4")
     # While someone else audits, neither collector does.
-    _wait(lambda: all("another collector holds" in collectors.log(i) for i in (0, 1)),
-          "both collectors to find the lease held", logs=collectors.logs)
+    _wait(
+        lambda: all("another collector holds" in collectors.log(i) for i in (0, 1)),
+        "both collectors to find the lease held",
+        logs=collectors.logs,
+    )
     assert _audit_entries(redis_client, keys) == ([], [])
     redis_client.delete(keys.audit_lease)
-    _wait(lambda: writer.step() >= 0 and _stored(clean_db) == full, "the holes to be refilled",
-          timeout=60, logs=collectors.logs)
-    _wait(lambda: writer.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
-          "the auditor's gap records", logs=collectors.logs)
+    _wait(
+        lambda: writer.step() >= 0 and _stored(clean_db) == full,
+        "the holes to be refilled",
+        timeout=60,
+        logs=collectors.logs,
+    )
+    _wait(
+        lambda: writer.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
+        "the auditor's gap records",
+        logs=collectors.logs,
+    )
     # Both collectors keep trying; the holes were refilled by one of them, once.
-    _wait(lambda: writer.step() >= 0 and sum(
-        collectors.log(i).count("another collector holds") for i in (0, 1)) >= 3,
-        "another turn of both schedules", logs=collectors.logs)
+    _wait(
+        lambda: (
+            writer.step() >= 0
+            and sum(collectors.log(i).count("another collector holds") for i in (0, 1)) >= 3
+        ),
+        "another turn of both schedules",
+        logs=collectors.logs,
+    )
     ticks, records = _audit_entries(redis_client, keys)
     assert sorted((t.symbol, t.trade_id) for t in ticks) == sorted(
-        (s, i) for s, ids in gone.items() for i in ids)
+        (s, i) for s, ids in gone.items() for i in ids
+    )
     assert len(records) == 4
     assert collectors.stop() == [0, 0]
     assert collectors.logs().count("refilled=41") == 1

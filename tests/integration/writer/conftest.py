@@ -22,7 +22,9 @@ def writer_settings(
 
     def make(**overrides: Any) -> WriterSettings:
         values: dict[str, Any] = {
-            "retention_hours": 0, "candle_retention_days": 0, "writer_maintenance_interval_s": 0,
+            "retention_hours": 0,
+            "candle_retention_days": 0,
+            "writer_maintenance_interval_s": 0,
             "writer_metrics_port": 0,
             "writer_batch_size": 3000,
         }

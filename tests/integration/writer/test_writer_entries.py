@@ -71,8 +71,15 @@ def test_gap_records_land_in_trade_gaps_and_status_only_moves_forward(
         ).all()
     assert [tuple(r) for r in rows] == [
         ("BTCUSDT", 10, 10, "unfillable", "audit", us_to_datetime(T0 + 1), None),
-        ("ETHUSDT", 1520540000, 1520540004, "filled", "collector", us_to_datetime(T0),
-         us_to_datetime(T0 + 5_000_000)),
+        (
+            "ETHUSDT",
+            1520540000,
+            1520540004,
+            "filled",
+            "collector",
+            us_to_datetime(T0),
+            us_to_datetime(T0 + 5_000_000),
+        ),
     ]
 
 
@@ -103,7 +110,8 @@ def test_cache_only_moves_forward_and_announces_each_move(
 
 
 def test_check_exits_0_only_while_a_fresh_heartbeat_exists(
-    make_writer: Callable[..., Writer], writer_settings: Callable[..., WriterSettings],
+    make_writer: Callable[..., Writer],
+    writer_settings: Callable[..., WriterSettings],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = writer_settings(writer_heartbeat_ttl_s=0.3)
@@ -137,7 +145,9 @@ def test_maintenance_runs_in_one_replica_at_a_time_and_creates_partitions_ahead(
 
 
 def test_a_new_connection_remembers_existing_partitions_so_batches_skip_creating_them(
-    make_writer: Callable[..., Writer], redis_client: redis.Redis, clean_db: Engine,
+    make_writer: Callable[..., Writer],
+    redis_client: redis.Redis,
+    clean_db: Engine,
     database_url: str,
 ) -> None:
     ticks = recorded_ticks()["BTCUSDT"][:10]

@@ -143,7 +143,9 @@ class RefusingStore(PgStore):
 
 
 def test_row_the_database_refuses_is_isolated_and_dead_lettered(
-    make_writer: Callable[..., Writer], redis_client: redis.Redis, clean_db: Engine,
+    make_writer: Callable[..., Writer],
+    redis_client: redis.Redis,
+    clean_db: Engine,
     database_url: str,
 ) -> None:
     ticks = recorded_ticks()["ETHUSDT"][:500]
@@ -168,7 +170,9 @@ def run_in_thread(writer: Writer) -> threading.Thread:
 
 
 def test_terminated_database_sessions_are_retried_and_the_writer_catches_up(
-    make_writer: Callable[..., Writer], redis_client: redis.Redis, clean_db: Engine,
+    make_writer: Callable[..., Writer],
+    redis_client: redis.Redis,
+    clean_db: Engine,
 ) -> None:
     ticks = recorded_ticks()["BTCUSDT"]
     writer = make_writer()
@@ -188,8 +192,11 @@ def test_terminated_database_sessions_are_retried_and_the_writer_catches_up(
 
 
 def test_unreachable_database_keeps_entries_pending_then_catches_up(
-    writer_settings: Callable[..., WriterSettings], make_writer: Callable[..., Writer],
-    redis_client: redis.Redis, clean_db: Engine, database_url: str,
+    writer_settings: Callable[..., WriterSettings],
+    make_writer: Callable[..., Writer],
+    redis_client: redis.Redis,
+    clean_db: Engine,
+    database_url: str,
 ) -> None:
     url = make_url(database_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
@@ -202,8 +209,11 @@ def test_unreachable_database_keeps_entries_pending_then_catches_up(
         wait_for(lambda: group_state(redis_client, writer.keys) == (0, 0), 30, "first drain")
         proxy.cut()
         feed(redis_client, writer.keys, ticks[5000:])
-        wait_for(lambda: writer.metrics.retries.labels("postgresql")._value.get() >= 3, 30,
-                 "retries while PostgreSQL is unreachable")
+        wait_for(
+            lambda: writer.metrics.retries.labels("postgresql")._value.get() >= 3,
+            30,
+            "retries while PostgreSQL is unreachable",
+        )
         pending, _ = group_state(redis_client, writer.keys)
         assert pending > 0  # delivered, not acknowledged while the database is away
         assert len(stored_trades(clean_db)) == 5000
@@ -217,8 +227,10 @@ def test_unreachable_database_keeps_entries_pending_then_catches_up(
 
 
 def test_entries_of_a_dead_consumer_are_claimed_after_the_idle_timeout(
-    writer_settings: Callable[..., WriterSettings], make_writer: Callable[..., Writer],
-    redis_client: redis.Redis, clean_db: Engine,
+    writer_settings: Callable[..., WriterSettings],
+    make_writer: Callable[..., Writer],
+    redis_client: redis.Redis,
+    clean_db: Engine,
 ) -> None:
     ticks = recorded_ticks()["BTCUSDT"][:300]
     writer = make_writer(writer_settings(writer_claim_idle_ms=200))
@@ -226,6 +238,10 @@ def test_entries_of_a_dead_consumer_are_claimed_after_the_idle_timeout(
     # A replica that read everything and died before acknowledging.
     redis_client.xreadgroup(WRITER_GROUP, "dead-replica", {writer.keys.stream: ">"}, count=1000)
     assert group_state(redis_client, writer.keys) == (300, 0)
-    wait_for(lambda: (writer.step(), group_state(redis_client, writer.keys))[1] == (0, 0),
-             10, "the claim", interval=0.02)
+    wait_for(
+        lambda: (writer.step(), group_state(redis_client, writer.keys))[1] == (0, 0),
+        10,
+        "the claim",
+        interval=0.02,
+    )
     assert len(stored_trades(clean_db)) == 300

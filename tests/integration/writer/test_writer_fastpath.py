@@ -44,7 +44,12 @@ def test_a_batch_of_new_trades_takes_the_fast_path_with_exact_candles(
     assert len(stored) == 5000
     for t in ticks:
         assert stored[(t.symbol, t.trade_id)] == (
-            t.price, t.quantity, t.trade_time, t.event_time, t.received_at, t.is_buyer_maker
+            t.price,
+            t.quantity,
+            t.trade_time,
+            t.event_time,
+            t.received_at,
+            t.is_buyer_maker,
         )
     assert_candles_recomputed(clean_db)
 
@@ -92,19 +97,36 @@ def test_a_batch_not_prepared_beforehand_is_prepared_by_the_store(
 def test_binary_numerics_keep_the_value_and_scale_postgresql_parses_from_the_string(
     store: PgStore, clean_db: Engine
 ) -> None:
-    prices = ["0", "0.0", "1", "10000", "100000000", "0.0001", "0.00000001", "000123.4500",
-              "99999999.99999999", "12345678901234567890.123456789012345678901234567890",
-              "10000.00010000", "7.5", "7.50"]
+    prices = [
+        "0",
+        "0.0",
+        "1",
+        "10000",
+        "100000000",
+        "0.0001",
+        "0.00000001",
+        "000123.4500",
+        "99999999.99999999",
+        "12345678901234567890.123456789012345678901234567890",
+        "10000.00010000",
+        "7.5",
+        "7.50",
+    ]
     # "0.0" a minute later: which of two equal lows a candle shows is arbitrary, as in SQL.
     times = [T0 + i + (60_000_000 if p == "0.0" else 0) for i, p in enumerate(prices)]
-    ticks = [Tick("TESTUSDT", i + 1, p, p, t, t, i % 2 == 0, t, Source.WS)
-             for i, (p, t) in enumerate(zip(prices, times, strict=True))]
+    ticks = [
+        Tick("TESTUSDT", i + 1, p, p, t, t, i % 2 == 0, t, Source.WS)
+        for i, (p, t) in enumerate(zip(prices, times, strict=True))
+    ]
     assert not store.write(batch_of(ticks)).fallback
     with clean_db.connect() as conn:
-        got = conn.execute(text(
-            "SELECT price::text, quantity::text FROM trades ORDER BY trade_id")).all()
-        want = [conn.execute(text("SELECT CAST(:p AS numeric)::text"), {"p": p}).scalar()
-                for p in prices]
+        got = conn.execute(
+            text("SELECT price::text, quantity::text FROM trades ORDER BY trade_id")
+        ).all()
+        want = [
+            conn.execute(text("SELECT CAST(:p AS numeric)::text"), {"p": p}).scalar()
+            for p in prices
+        ]
     assert [tuple(r) for r in got] == [(w, w) for w in want]
     # "7.5" and "7.50" are one price level of that minute.
     assert_candles_recomputed(clean_db)

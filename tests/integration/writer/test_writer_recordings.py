@@ -46,7 +46,12 @@ def test_every_recorded_trade_is_stored_once_despite_shuffling_and_duplicates(
     assert len(stored) == len(ticks) == 34419
     for t in ticks:
         assert stored[(t.symbol, t.trade_id)] == (
-            t.price, t.quantity, t.trade_time, t.event_time, t.received_at, t.is_buyer_maker
+            t.price,
+            t.quantity,
+            t.trade_time,
+            t.event_time,
+            t.received_at,
+            t.is_buyer_maker,
         )
     assert writer.totals.inserted == len(ticks)
     assert writer.totals.duplicates == 5000
@@ -55,7 +60,10 @@ def test_every_recorded_trade_is_stored_once_despite_shuffling_and_duplicates(
         cached = latest_from_hash(symbol, redis_client.hgetall(keys.latest(symbol)))
         assert cached is not None
         assert (cached.trade_id, cached.price, cached.quantity, cached.trade_time) == (
-            last.trade_id, last.price, last.quantity, last.trade_time
+            last.trade_id,
+            last.price,
+            last.quantity,
+            last.trade_time,
         )
     stored_candles, recomputed = candles_match(clean_db)
     assert len(stored_candles) == 24  # 12 minutes of both symbols (23:54 .. 00:05)

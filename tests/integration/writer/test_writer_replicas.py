@@ -39,7 +39,9 @@ class Replicas:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "tickvault_writer"],
                 env={**self.env, "TICKVAULT_WRITER_CONSUMER": name},
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.logs,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.logs,
             )
         self.procs[name] = proc
         return proc
@@ -138,7 +140,8 @@ def test_sigterm_finishes_the_batch_in_flight_and_exits_0_with_nothing_pending(
     pending, lag = group_state(redis_client, keys)
     assert pending == 0
     delivered = next(
-        int(g["entries-read"]) for g in redis_client.xinfo_groups(keys.stream)
+        int(g["entries-read"])
+        for g in redis_client.xinfo_groups(keys.stream)
         if g["name"] == WRITER_GROUP.encode()
     )
     assert delivered == len(ticks) - lag

@@ -239,9 +239,23 @@ def terminate_backends(engine: Engine, application_name: str) -> int:
 
 
 CANDLE_COLUMNS = (
-    "symbol", "minute", "open", "high", "low", "close", "volume", "trades", "quote_volume",
-    "price_sum", "price_sq_sum", "open_time", "open_trade_id", "close_time", "close_trade_id",
-    "high_time", "low_time",
+    "symbol",
+    "minute",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "trades",
+    "quote_volume",
+    "price_sum",
+    "price_sq_sum",
+    "open_time",
+    "open_trade_id",
+    "close_time",
+    "close_trade_id",
+    "high_time",
+    "low_time",
 )
 
 

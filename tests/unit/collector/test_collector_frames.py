@@ -28,25 +28,38 @@ def test_every_recorded_frame_parses_into_the_exact_tick() -> None:
         for trade in read_trades(path):
             tick = parse_frame(trade.raw, RECEIVED)
             assert tick == Tick(
-                trade.symbol, trade.trade_id, trade.price, trade.quantity,
-                trade.trade_time_ms * 1000, trade.event_time_ms * 1000, trade.is_buyer_maker,
-                RECEIVED, Source.WS,
+                trade.symbol,
+                trade.trade_id,
+                trade.price,
+                trade.quantity,
+                trade.trade_time_ms * 1000,
+                trade.event_time_ms * 1000,
+                trade.is_buyer_maker,
+                RECEIVED,
+                Source.WS,
             )
 
 
 def test_microsecond_frames_keep_their_microseconds() -> None:
-    frame = ('{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343123,'
-             '"s":"BTCUSDT","t":3735683259,"p":"61837.63000000","q":"0.02000000",'
-             '"T":1723161255342999,"m":false,"M":true}}')
+    frame = (
+        '{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343123,'
+        '"s":"BTCUSDT","t":3735683259,"p":"61837.63000000","q":"0.02000000",'
+        '"T":1723161255342999,"m":false,"M":true}}'
+    )
     tick = parse_frame(frame, RECEIVED)
     assert isinstance(tick, Tick)
     assert (tick.trade_time, tick.event_time, tick.is_buyer_maker) == (
-        1723161255342999, 1723161255343123, False)
+        1723161255342999,
+        1723161255343123,
+        False,
+    )
 
 
 def test_raw_trade_frames_and_legacy_keys_are_accepted() -> None:
-    frame = ('{"e":"trade","E":1723161255343,"s":"ETHUSDT","t":7,"p":"2.5","q":"1",'
-             '"b":11,"a":12,"T":1723161255342,"m":true}')
+    frame = (
+        '{"e":"trade","E":1723161255343,"s":"ETHUSDT","t":7,"p":"2.5","q":"1",'
+        '"b":11,"a":12,"T":1723161255342,"m":true}'
+    )
     tick = parse_frame(frame, RECEIVED)
     assert isinstance(tick, Tick)
     assert (tick.symbol, tick.trade_id, tick.price, tick.quantity) == ("ETHUSDT", 7, "2.5", "1")
@@ -55,7 +68,8 @@ def test_raw_trade_frames_and_legacy_keys_are_accepted() -> None:
 def test_server_shutdown_is_recognised_in_both_shapes() -> None:
     raw = parse_frame('{"e":"serverShutdown","E":1770123456789}', RECEIVED)
     combined = parse_frame(
-        '{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1770123456789}}', RECEIVED)
+        '{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1770123456789}}', RECEIVED
+    )
     assert raw == combined == ServerShutdown(1770123456789000)
 
 
@@ -68,15 +82,18 @@ def test_control_replies_carry_result_or_error() -> None:
 
 
 def test_unknown_events_are_classified_not_failed() -> None:
-    assert parse_frame('{"stream":"btcusdt@bookTicker","data":{"u":1,"s":"BTCUSDT"}}',
-                       RECEIVED) == Unknown("btcusdt@bookTicker")
+    assert parse_frame(
+        '{"stream":"btcusdt@bookTicker","data":{"u":1,"s":"BTCUSDT"}}', RECEIVED
+    ) == Unknown("btcusdt@bookTicker")
     assert parse_frame('{"e":"mysteryEvent","E":1}', RECEIVED) == Unknown("mysteryEvent")
     assert parse_frame("[1,2]", RECEIVED) == Unknown("array")
 
 
 def test_malformed_frames_say_why() -> None:
-    good = ('{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343,"s":"BTCUSDT",'
-            '"t":1,"p":"1.0","q":"2.0","T":1723161255342,"m":true}}')
+    good = (
+        '{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343,"s":"BTCUSDT",'
+        '"t":1,"p":"1.0","q":"2.0","T":1723161255342,"m":true}}'
+    )
     cases = {
         "truncated": good[: len(good) // 2],
         "wrong types": good.replace('"t":1', '"t":"1"'),
@@ -109,9 +126,16 @@ def test_arbitrary_input_never_raises(frame: str | bytes) -> None:
 
 _JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["e", "E", "s", "t", "p", "q", "T", "m", "stream", "data", "id",
-                         "result", "error"]), inner, max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["e", "E", "s", "t", "p", "q", "T", "m", "stream", "data", "id", "result", "error"]
+            ),
+            inner,
+            max_size=8,
+        )
+    ),
     max_leaves=20,
 )
 

@@ -34,7 +34,8 @@ def test_a_large_gap_is_filled_over_several_pages() -> None:
     plan = plan_page([gap], 2100, list(range(2100, 3100)))
     assert (len(plan.take), plan.done, plan.next_from) == (501, [gap], None)
     assert gap.record(GapStatus.FILLED, 5) == GapRecord(
-        "BTCUSDT", 100, 2600, GapStatus.FILLED, 1_000, 5)
+        "BTCUSDT", 100, 2600, GapStatus.FILLED, 1_000, 5
+    )
 
 
 def test_ids_rest_no_longer_holds_make_the_gap_partial() -> None:

@@ -35,7 +35,8 @@ def test_symbols_are_sharded_under_the_per_connection_cap() -> None:
 
 def test_stream_url_lowercases_and_asks_for_microseconds() -> None:
     assert stream_url("ws://h:1/", ["BTCUSDT", "ETHUSDT"]) == (
-        "ws://h:1/stream?streams=btcusdt@trade/ethusdt@trade&timeUnit=MICROSECOND")
+        "ws://h:1/stream?streams=btcusdt@trade/ethusdt@trade&timeUnit=MICROSECOND"
+    )
 
 
 def test_backoff_grows_to_its_cap_and_resets() -> None:
@@ -90,15 +91,35 @@ def test_retry_after_is_read_with_a_floor_and_a_default() -> None:
 
 
 def test_rest_trade_pages_become_backfill_ticks() -> None:
-    body = (b'[{"id":1111471896,"price":"61000.01000000","qty":"0.00100000","quoteQty":"61.0",'
-            b'"time":1634944148263,"isBuyerMaker":true,"isBestMatch":true}]')
+    body = (
+        b'[{"id":1111471896,"price":"61000.01000000","qty":"0.00100000","quoteQty":"61.0",'
+        b'"time":1634944148263,"isBuyerMaker":true,"isBestMatch":true}]'
+    )
     [tick] = parse_trades("BTCUSDT", body, 42)
-    assert (tick.trade_id, tick.price, tick.quantity, tick.trade_time, tick.event_time,
-            tick.is_buyer_maker, tick.received_at, tick.source) == (
-        1111471896, "61000.01000000", "0.00100000", 1634944148263000, 1634944148263000,
-        True, 42, Source.BACKFILL)
-    for bad in (b"{", b'[{"id":1}]', b'[{"id":1,"price":"x","qty":"1","time":1634944148263,'
-                b'"isBuyerMaker":true}]'):
+    assert (
+        tick.trade_id,
+        tick.price,
+        tick.quantity,
+        tick.trade_time,
+        tick.event_time,
+        tick.is_buyer_maker,
+        tick.received_at,
+        tick.source,
+    ) == (
+        1111471896,
+        "61000.01000000",
+        "0.00100000",
+        1634944148263000,
+        1634944148263000,
+        True,
+        42,
+        Source.BACKFILL,
+    )
+    for bad in (
+        b"{",
+        b'[{"id":1}]',
+        b'[{"id":1,"price":"x","qty":"1","time":1634944148263,"isBuyerMaker":true}]',
+    ):
         with pytest.raises(FrameError):
             parse_trades("BTCUSDT", bad, 0)
 

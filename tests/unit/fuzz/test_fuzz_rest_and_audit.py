@@ -21,17 +21,39 @@ from tickvault_collector.restparse import parse_error, parse_exchange_info, pars
 RECEIVED = 1_723_161_255_342_000
 
 _VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.text(max_size=12)
     | st.sampled_from(["61837.63000000", "0.00100000", "1e5", "-1", "NaN", "١٢"]),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(["id", "price", "qty", "time", "isBuyerMaker",
-                                       "symbols", "symbol", "status", "code", "msg"]),
-                      inner, max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "price",
+                    "qty",
+                    "time",
+                    "isBuyerMaker",
+                    "symbols",
+                    "symbol",
+                    "status",
+                    "code",
+                    "msg",
+                ]
+            ),
+            inner,
+            max_size=6,
+        )
+    ),
     max_leaves=25,
 )
-_BODIES = st.one_of(st.binary(max_size=400),
-                    _VALUES.map(lambda v: json.dumps(v).encode()),
-                    st.lists(_VALUES, max_size=4).map(lambda v: json.dumps(v).encode()))
+_BODIES = st.one_of(
+    st.binary(max_size=400),
+    _VALUES.map(lambda v: json.dumps(v).encode()),
+    st.lists(_VALUES, max_size=4).map(lambda v: json.dumps(v).encode()),
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -85,7 +107,7 @@ def test_scan_pairs_and_partition_spans_find_every_hole_between_stored_ids(
 ) -> None:
     ids = sorted(stored)
     # Split the stored ids into consecutive "partitions", as the auditor scans them.
-    chunks = [ids[len(ids) * k // parts: len(ids) * (k + 1) // parts] for k in range(parts)]
+    chunks = [ids[len(ids) * k // parts : len(ids) * (k + 1) // parts] for k in range(parts)]
     pairs = [(a, b) for chunk in chunks for a, b in itertools.pairwise(chunk)]
     spans = [(c[0], c[-1]) for c in chunks if c]
     found = merge(holes_between(pairs) + stitch(spans))
@@ -93,8 +115,11 @@ def test_scan_pairs_and_partition_spans_find_every_hole_between_stored_ids(
     assert found == expected
 
 
-@given(_IDS, st.lists(st.tuples(st.integers(0, 130), st.integers(0, 10)), max_size=4),
-       st.none() | st.integers(0, 140))
+@given(
+    _IDS,
+    st.lists(st.tuples(st.integers(0, 130), st.integers(0, 10)), max_size=4),
+    st.none() | st.integers(0, 140),
+)
 def test_the_plan_fetches_every_missing_id_of_open_records_and_the_tail(
     stored: set[int], gaps: list[tuple[int, int]], latest: int | None
 ) -> None:

@@ -48,8 +48,7 @@ def replay_in_thread(config: ReplayConfig) -> Iterator[RunningReplay]:
 
 def test_binance_connector_streams_trades_and_backfills_from_the_replay() -> None:
     recorded = all_recorded_trades()["BTCUSDT"]
-    config = ReplayConfig(recordings=tuple(str(p) for p in TRADE_RECORDINGS), speed=0.0,
-                          port=0)
+    config = ReplayConfig(recordings=tuple(str(p) for p in TRADE_RECORDINGS), speed=0.0, port=0)
     messages: list[dict[str, Any]] = []
     got = threading.Event()
 
@@ -59,8 +58,9 @@ def test_binance_connector_streams_trades_and_backfills_from_the_replay() -> Non
             got.set()
 
     with replay_in_thread(config) as replay:
-        stream = SpotWebsocketStreamClient(stream_url=replay.ws_url, on_message=on_message,
-                                           is_combined=True)
+        stream = SpotWebsocketStreamClient(
+            stream_url=replay.ws_url, on_message=on_message, is_combined=True
+        )
         try:
             stream.trade(symbol="btcusdt", id=1)
             assert got.wait(30), f"only {len(messages)} messages"

@@ -45,14 +45,24 @@ async def _ids(ws: Any, count: int) -> list[int]:
 
 def test_dropped_ids_are_missing_on_the_websocket_but_served_by_rest() -> None:
     async def scenario(replay: RunningReplay) -> tuple[list[int], list[int]]:
-        await _post(replay, {"faults": [
-            {"type": "drop", "symbol": "BTCUSDT", "trade_ids": [FIRST + 1]},
-            {"type": "drop", "from_id": FIRST + 4, "to_id": FIRST + 6}]})
+        await _post(
+            replay,
+            {
+                "faults": [
+                    {"type": "drop", "symbol": "BTCUSDT", "trade_ids": [FIRST + 1]},
+                    {"type": "drop", "from_id": FIRST + 4, "to_id": FIRST + 6},
+                ]
+            },
+        )
         async with websockets.connect(replay.ws_url + TRADE_URL, close_timeout=0.5) as ws:
             ids = await _ids(ws, 6)
-        async with aiohttp.ClientSession() as http, http.get(
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(
                 f"{replay.rest_url}/api/v3/historicalTrades",
-                params={"symbol": "BTCUSDT", "fromId": str(FIRST), "limit": "10"}) as resp:
+                params={"symbol": "BTCUSDT", "fromId": str(FIRST), "limit": "10"},
+            ) as resp,
+        ):
             rest = [row["id"] for row in await resp.json()]
         return ids, rest
 
@@ -118,8 +128,10 @@ def test_a_delayed_frame_is_overtaken_by_later_ones() -> None:
 
 def test_a_silent_socket_sends_neither_data_nor_pings() -> None:
     async def scenario(replay: RunningReplay) -> tuple[set[str], set[str]]:
-        async with aiohttp.ClientSession() as http, http.ws_connect(
-                f"{replay.ws_url}/ws/btcusdt@trade", autoping=False) as ws:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(f"{replay.ws_url}/ws/btcusdt@trade", autoping=False) as ws,
+        ):
             before: set[str] = set()
             async with asyncio.timeout(10):
                 while before != {"TEXT", "PING"}:
@@ -133,16 +145,16 @@ def test_a_silent_socket_sends_neither_data_nor_pings() -> None:
             return before, after
 
     limits = Limits(ping_interval_s=0.1)
-    before, after = _run(scenario, recordings=(), synthetic=("BTCUSDT",), rate=200.0,
-                         speed=1.0, limits=limits)
+    before, after = _run(
+        scenario, recordings=(), synthetic=("BTCUSDT",), rate=200.0, speed=1.0, limits=limits
+    )
     assert before == {"TEXT", "PING"}
     assert after <= {"TEXT"}  # frames already in flight may still land
 
 
 def test_an_abrupt_close_at_a_trade_id_is_a_1006_for_the_client() -> None:
     async def scenario(replay: RunningReplay) -> tuple[list[int], int | None]:
-        await _post(replay, {"type": "abrupt_close", "symbol": "BTCUSDT",
-                             "at_trade_id": FIRST + 4})
+        await _post(replay, {"type": "abrupt_close", "symbol": "BTCUSDT", "at_trade_id": FIRST + 4})
         got: list[int] = []
         async with websockets.connect(replay.ws_url + TRADE_URL) as ws:
             with pytest.raises(ConnectionClosed) as closed:
@@ -211,17 +223,25 @@ def test_scripted_handshake_429s_refuse_the_next_connections_only() -> None:
 
 def test_rest_error_bursts_answer_the_next_requests_then_recover() -> None:
     async def scenario(replay: RunningReplay) -> list[tuple[int, Any, str | None]]:
-        await _post(replay, [
-            {"type": "rest_error", "status": 429, "count": 1, "retry_after": 2},
-            {"type": "rest_error", "status": 503, "count": 2,
-             "path": "/api/v3/historicalTrades"}])
+        await _post(
+            replay,
+            [
+                {"type": "rest_error", "status": 429, "count": 1, "retry_after": 2},
+                {
+                    "type": "rest_error",
+                    "status": 503,
+                    "count": 2,
+                    "path": "/api/v3/historicalTrades",
+                },
+            ],
+        )
         out = []
         async with aiohttp.ClientSession() as http:
             for _ in range(4):
-                async with http.get(f"{replay.rest_url}/api/v3/historicalTrades",
-                                    params={"symbol": "BTCUSDT"}) as resp:
-                    out.append((resp.status, await resp.json(),
-                                resp.headers.get("Retry-After")))
+                async with http.get(
+                    f"{replay.rest_url}/api/v3/historicalTrades", params={"symbol": "BTCUSDT"}
+                ) as resp:
+                    out.append((resp.status, await resp.json(), resp.headers.get("Retry-After")))
         return out
 
     results = _run(scenario)

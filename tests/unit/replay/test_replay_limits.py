@@ -18,8 +18,9 @@ pytestmark = pytest.mark.unit
 
 
 def _run(scenario: Callable[[RunningReplay], Awaitable[Any]], **limits: Any) -> Any:
-    config = ReplayConfig(synthetic=("BTCUSDT", "ETHUSDT"), rate=50.0, speed=1.0, port=0,
-                          limits=Limits(**limits))
+    config = ReplayConfig(
+        synthetic=("BTCUSDT", "ETHUSDT"), rate=50.0, speed=1.0, port=0, limits=Limits(**limits)
+    )
 
     async def main() -> Any:
         async with running_replay(config) as replay:
@@ -46,8 +47,9 @@ def test_subscribing_past_the_stream_cap_is_refused() -> None:
     async def scenario(replay: RunningReplay) -> list[Any]:
         async with websockets.connect(f"{replay.ws_url}/ws") as ws:
             replies = []
-            for n, params in enumerate([["btcusdt@trade", "ethusdt@trade"], ["a@trade"],
-                                        ["b@trade"]]):
+            for n, params in enumerate(
+                [["btcusdt@trade", "ethusdt@trade"], ["a@trade"], ["b@trade"]]
+            ):
                 await ws.send(json.dumps({"method": "SUBSCRIBE", "params": params, "id": n}))
                 async with asyncio.timeout(5):
                     while "id" not in (reply := json.loads(await ws.recv())):
@@ -57,15 +59,16 @@ def test_subscribing_past_the_stream_cap_is_refused() -> None:
 
     replies = _run(scenario, max_streams=3)
     assert replies[:2] == [{"result": None, "id": 0}, {"result": None, "id": 1}]
-    assert replies[2] == {"error": {"code": 2, "msg": "Invalid request: too many streams"},
-                          "id": 2}
+    assert replies[2] == {"error": {"code": 2, "msg": "Invalid request: too many streams"}, "id": 2}
 
 
 def test_pings_every_interval_and_a_close_when_no_pong_comes() -> None:
     async def scenario(replay: RunningReplay) -> tuple[int, int | None]:
         pings = 0
-        async with aiohttp.ClientSession() as http, http.ws_connect(
-                f"{replay.ws_url}/ws", autoping=False) as ws:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(f"{replay.ws_url}/ws", autoping=False) as ws,
+        ):
             async with asyncio.timeout(10):
                 while True:
                     msg = await ws.receive()
@@ -107,8 +110,7 @@ def test_too_many_connection_attempts_get_429_on_the_handshake() -> None:
 def test_uppercase_streams_are_acked_but_deliver_nothing() -> None:
     async def scenario(replay: RunningReplay) -> tuple[Any, list[Any]]:
         async with websockets.connect(f"{replay.ws_url}/ws") as ws:
-            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["BTCUSDT@trade"],
-                                      "id": 7}))
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["BTCUSDT@trade"], "id": 7}))
             ack = json.loads(await ws.recv())
             extra: list[Any] = []
             with pytest.raises(TimeoutError):
@@ -125,8 +127,9 @@ def test_set_property_combined_switches_the_payload_shape() -> None:
         async with websockets.connect(f"{replay.ws_url}/ws/btcusdt@trade") as ws:
             async with asyncio.timeout(10):
                 raw = json.loads(await ws.recv())
-                await ws.send(json.dumps({"method": "SET_PROPERTY",
-                                          "params": ["combined", True], "id": 1}))
+                await ws.send(
+                    json.dumps({"method": "SET_PROPERTY", "params": ["combined", True], "id": 1})
+                )
                 while "id" not in (ack := json.loads(await ws.recv())):
                     pass
                 wrapped = json.loads(await ws.recv())

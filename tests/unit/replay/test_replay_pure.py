@@ -31,8 +31,7 @@ BOOK_PART1 = BINANCE_DATA / "ws_spot_btcusdt_trade_bookticker_depth_20240808T235
 
 def test_formats_are_detected_from_their_first_line() -> None:
     assert detect('1723161254087896568 {"stream":"btcusdt@trade","data":{}}') == "ns"
-    assert detect("wss://stream.binance.com:9443/stream?streams=a <-> 1617566590.3") == \
-        "cryptofeed"
+    assert detect("wss://stream.binance.com:9443/stream?streams=a <-> 1617566590.3") == "cryptofeed"
     assert detect('{"e":"trade"}') == "jsonl"
     assert detect("1,60000.01000000,0.00100000,60.00001,1735689600010866,True,True") == "csv"
 
@@ -46,21 +45,45 @@ def test_public_data_csv_rows_read_microseconds_and_milliseconds() -> None:
 
 def test_csv_and_jsonl_recordings_load_with_the_symbol_from_the_file_name(tmp_path: Path) -> None:
     csv = tmp_path / "BTCUSDT-trades-2025-01-01.csv"
-    csv.write_text("7,60000.01000000,0.00100000,60.00001000,1735689600010866,True,True\n"
-                   "8,60000.02000000,0.00200000,120.00004000,1735689600020000,False,True\n")
+    csv.write_text(
+        "7,60000.01000000,0.00100000,60.00001000,1735689600010866,True,True\n"
+        "8,60000.02000000,0.00200000,120.00004000,1735689600020000,False,True\n"
+    )
     jsonl = tmp_path / "rest.jsonl"
-    jsonl.write_text(json.dumps({"id": 1, "price": "2.5", "qty": "1", "quoteQty": "2.5",
-                                 "time": 1, "isBuyerMaker": True, "isBestMatch": True}) + "\n")
+    jsonl.write_text(
+        json.dumps(
+            {
+                "id": 1,
+                "price": "2.5",
+                "qty": "1",
+                "quoteQty": "2.5",
+                "time": 1,
+                "isBuyerMaker": True,
+                "isBestMatch": True,
+            }
+        )
+        + "\n"
+    )
     rec = loader.load([str(csv), f"ETHUSDT={jsonl}"])
     trades = [e.trade for e in rec.events if e.trade]
-    assert [(t.symbol, t.id) for t in trades] == [("ETHUSDT", 1), ("BTCUSDT", 7),
-                                                  ("BTCUSDT", 8)]
+    assert [(t.symbol, t.id) for t in trades] == [("ETHUSDT", 1), ("BTCUSDT", 7), ("BTCUSDT", 8)]
     last = next(e for e in rec.events if e.trade and e.trade.id == 8)
     frame = event_frame(last, COMBINED_MS)
     assert frame[:2] == b"\x81\x7e"  # text frame, 16-bit length
-    assert json.loads(frame[4:]) == {"stream": "btcusdt@trade", "data": {
-        "e": "trade", "E": 1735689600020, "s": "BTCUSDT", "t": 8, "p": "60000.02000000",
-        "q": "0.00200000", "T": 1735689600020, "m": False, "M": True}}
+    assert json.loads(frame[4:]) == {
+        "stream": "btcusdt@trade",
+        "data": {
+            "e": "trade",
+            "E": 1735689600020,
+            "s": "BTCUSDT",
+            "t": 8,
+            "p": "60000.02000000",
+            "q": "0.00200000",
+            "T": 1735689600020,
+            "m": False,
+            "M": True,
+        },
+    }
 
 
 def test_hftbacktest_file_serves_every_recorded_stream_and_skips_the_snapshot() -> None:
@@ -68,8 +91,11 @@ def test_hftbacktest_file_serves_every_recorded_stream_and_skips_the_snapshot() 
     with gzip.open(BOOK_PART1, "rt") as fh:
         lines = fh.read().splitlines()
     assert len(events) == len(lines) - 1
-    assert {e.stream for e in events} == {"btcusdt@trade", "btcusdt@bookTicker",
-                                          "btcusdt@depth@100ms"}
+    assert {e.stream for e in events} == {
+        "btcusdt@trade",
+        "btcusdt@bookTicker",
+        "btcusdt@depth@100ms",
+    }
 
 
 def test_cryptofeed_aggtrades_are_served_as_recorded_and_expanded_into_trades() -> None:
@@ -99,29 +125,55 @@ def test_quote_quantity_is_the_exact_product() -> None:
     assert quote_qty("0.00001234", "0.00000001") == "0.0000000000001234"
 
 
-@pytest.mark.parametrize(("request_text", "reply"), [
-    ('{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}', {"result": None, "id": 1}),
-    ('{"method":"LIST_SUBSCRIPTIONS","id":3}', {"result": ["ethusdt@trade"], "id": 3}),
-    ('{"method":"GET_PROPERTY","params":["combined"],"id":2}', {"result": False, "id": 2}),
-    ('{"method":"SUBSCRIBE","params":["btc usdt"],"id":4}',
-     {"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": 4}),
-    ('{"method":"SET_PROPERTY","params":["nope",true],"id":5}',
-     {"error": {"code": 0, "msg": "Unknown property"}, "id": 5}),
-    ('{"method":"SET_PROPERTY","params":["combined","yes"],"id":6}',
-     {"error": {"code": 1, "msg": "Invalid value type: expected Boolean"}, "id": 6}),
-    ('{"method":"SUBSCRIBE","params":[],"id":{"x":1}}',
-     {"error": {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}}),
-    ('{"method":"LIST_SUBSCRIPTIONS","params":[1],"id":7}',
-     {"error": {"code": 2, "msg": "Invalid request: too many parameters"}, "id": 7}),
-])
+@pytest.mark.parametrize(
+    ("request_text", "reply"),
+    [
+        ('{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}', {"result": None, "id": 1}),
+        ('{"method":"LIST_SUBSCRIPTIONS","id":3}', {"result": ["ethusdt@trade"], "id": 3}),
+        ('{"method":"GET_PROPERTY","params":["combined"],"id":2}', {"result": False, "id": 2}),
+        (
+            '{"method":"SUBSCRIBE","params":["btc usdt"],"id":4}',
+            {"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": 4},
+        ),
+        (
+            '{"method":"SET_PROPERTY","params":["nope",true],"id":5}',
+            {"error": {"code": 0, "msg": "Unknown property"}, "id": 5},
+        ),
+        (
+            '{"method":"SET_PROPERTY","params":["combined","yes"],"id":6}',
+            {"error": {"code": 1, "msg": "Invalid value type: expected Boolean"}, "id": 6},
+        ),
+        (
+            '{"method":"SUBSCRIBE","params":[],"id":{"x":1}}',
+            {
+                "error": {
+                    "code": 2,
+                    "msg": "Invalid request: request ID must be an unsigned integer",
+                }
+            },
+        ),
+        (
+            '{"method":"LIST_SUBSCRIPTIONS","params":[1],"id":7}',
+            {"error": {"code": 2, "msg": "Invalid request: too many parameters"}, "id": 7},
+        ),
+    ],
+)
 def test_control_messages_get_binances_answers(request_text: str, reply: object) -> None:
     got = handle(request_text, {"ethusdt@trade": None}, False, max_streams=1024)
     assert json.loads(got.body) == reply
 
 
 def test_garbage_control_messages_get_error_bodies_never_exceptions() -> None:
-    for text in ["", "{", "[]", "null", '{"id":1}', '{"method":"FOO","id":1}', "\x00" * 9,
-                 '{"method":"SUBSCRIBE","params":"x","id":1}']:
+    for text in [
+        "",
+        "{",
+        "[]",
+        "null",
+        '{"id":1}',
+        '{"method":"FOO","id":1}',
+        "\x00" * 9,
+        '{"method":"SUBSCRIBE","params":"x","id":1}',
+    ]:
         body = json.loads(handle(text, {}, False, max_streams=1024).body)
         assert body["error"]["code"] in (2, 3)
 
@@ -140,8 +192,9 @@ def test_message_rate_allows_five_a_second() -> None:
 
 
 def test_fault_scripts_are_validated() -> None:
-    faults = parse_script(b'{"faults":[{"type":"drop","trade_ids":[1]},'
-                          b'{"type":"lifetime","seconds":2}]}')
+    faults = parse_script(
+        b'{"faults":[{"type":"drop","trade_ids":[1]},{"type":"lifetime","seconds":2}]}'
+    )
     assert len(faults) == 2
     for bad in [b'{"type":"explode"}', b'{"type":"drop","trade_ids":"x"}', b"nope"]:
         with pytest.raises(FaultError):
@@ -155,8 +208,10 @@ def test_synthetic_market_is_seeded_on_the_tick_with_consecutive_ids() -> None:
 
     first, again, other = take(3), take(3), take(4)
     assert first == again and first != other
-    for symbol, tick, step, low, high in [("BTCUSDT", "0.01", "0.00001", 50000, 70000),
-                                          ("ETHUSDT", "0.01", "0.0001", 2000, 3200)]:
+    for symbol, tick, step, low, high in [
+        ("BTCUSDT", "0.01", "0.00001", 50000, 70000),
+        ("ETHUSDT", "0.01", "0.0001", 2000, 3200),
+    ]:
         trades = [t for t in first if t.symbol == symbol]
         assert [t.id for t in trades] == list(range(trades[0].id, trades[0].id + len(trades)))
         for t in trades:

@@ -16,8 +16,11 @@ pytestmark = pytest.mark.unit
 
 
 def _config(**kw: object) -> ReplayConfig:
-    base: dict[str, object] = {"recordings": tuple(str(p) for p in TRADE_RECORDINGS),
-                               "speed": 0.0, "port": 0}
+    base: dict[str, object] = {
+        "recordings": tuple(str(p) for p in TRADE_RECORDINGS),
+        "speed": 0.0,
+        "port": 0,
+    }
     base.update(kw)
     return ReplayConfig(**base)  # type: ignore[arg-type]
 
@@ -45,12 +48,17 @@ def test_every_recorded_trade_frame_arrives_byte_identical_in_recorded_order() -
     for symbol, trades in expected.items():
         assert got[symbol] == [t.raw for t in trades]
         assert [json.loads(g)["data"] for g in got[symbol]] == [
-            json.loads(t.raw)["data"] for t in trades]
+            json.loads(t.raw)["data"] for t in trades
+        ]
     assert stats["finished"] is True
     symbols = stats["symbols"]
     assert isinstance(symbols, dict)
-    assert symbols["BTCUSDT"] == {"first_trade_id": 3735683259, "last_trade_id": 3735703162,
-                                  "trades_available": 19904, "frames_sent": 19904}
+    assert symbols["BTCUSDT"] == {
+        "first_trade_id": 3735683259,
+        "last_trade_id": 3735703162,
+        "trades_available": 19904,
+        "frames_sent": 19904,
+    }
     assert symbols["ETHUSDT"]["trades_available"] == 14515
 
 
@@ -78,8 +86,10 @@ def test_loop_shifts_ids_and_times_so_no_trade_id_repeats() -> None:
         config = _config(recordings=(str(ETH_TRADES),), loop=True, speed=3000.0)
         async with running_replay(config) as replay:
             url = f"{replay.ws_url}/ws/ethusdt@trade"
-            async with websockets.connect(url, max_queue=None, close_timeout=1) as ws, \
-                    asyncio.timeout(60):
+            async with (
+                websockets.connect(url, max_queue=None, close_timeout=1) as ws,
+                asyncio.timeout(60),
+            ):
                 return [json.loads(await ws.recv()) for _ in range(count + 50)]
 
     frames = asyncio.run(scenario())

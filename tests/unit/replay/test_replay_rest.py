@@ -21,8 +21,11 @@ Call = Callable[..., Awaitable[tuple[int, Any, dict[str, str]]]]
 
 
 def _run(scenario: Callable[[Call], Awaitable[Any]], **kw: Any) -> Any:
-    base: dict[str, Any] = {"recordings": tuple(str(p) for p in TRADE_RECORDINGS),
-                            "speed": 0.0, "port": 0}
+    base: dict[str, Any] = {
+        "recordings": tuple(str(p) for p in TRADE_RECORDINGS),
+        "speed": 0.0,
+        "port": 0,
+    }
     base.update(kw)
 
     async def main() -> Any:
@@ -30,10 +33,12 @@ def _run(scenario: Callable[[Call], Awaitable[Any]], **kw: Any) -> Any:
             await _drain(replay)
             async with aiohttp.ClientSession() as http:
 
-                async def call(path: str, headers: dict[str, str] | None = None,
-                               **params: str) -> tuple[int, Any, dict[str, str]]:
-                    async with http.get(replay.rest_url + path, params=params,
-                                        headers=headers or {}) as resp:
+                async def call(
+                    path: str, headers: dict[str, str] | None = None, **params: str
+                ) -> tuple[int, Any, dict[str, str]]:
+                    async with http.get(
+                        replay.rest_url + path, params=params, headers=headers or {}
+                    ) as resp:
                         return resp.status, await resp.json(), dict(resp.headers)
 
                 return await scenario(call)
@@ -46,8 +51,10 @@ async def _drain(replay: RunningReplay) -> None:
     market = replay.server.market
     import websockets
 
-    async with websockets.connect(f"{replay.ws_url}/ws/btcusdt@trade", max_queue=None,
-                                  close_timeout=0.5), asyncio.timeout(60):
+    async with (
+        websockets.connect(f"{replay.ws_url}/ws/btcusdt@trade", max_queue=None, close_timeout=0.5),
+        asyncio.timeout(60),
+    ):
         while not market.finished:
             await asyncio.sleep(0.01)
 
@@ -57,8 +64,9 @@ def test_historical_trades_from_an_id_are_exactly_the_recorded_trades() -> None:
     start = recorded[5000].trade_id
 
     async def scenario(call: Call) -> Any:
-        return await call("/api/v3/historicalTrades", symbol="BTCUSDT", fromId=str(start),
-                          limit="1000")
+        return await call(
+            "/api/v3/historicalTrades", symbol="BTCUSDT", fromId=str(start), limit="1000"
+        )
 
     status, rows, headers = _run(scenario)
     assert status == 200
@@ -66,10 +74,21 @@ def test_historical_trades_from_an_id_are_exactly_the_recorded_trades() -> None:
     expected = recorded[5000:6000]
     assert [r["id"] for r in rows] == [t.trade_id for t in expected]
     for row, trade in zip(rows, expected, strict=True):
-        assert list(row) == ["id", "price", "qty", "quoteQty", "time", "isBuyerMaker",
-                             "isBestMatch"]
+        assert list(row) == [
+            "id",
+            "price",
+            "qty",
+            "quoteQty",
+            "time",
+            "isBuyerMaker",
+            "isBestMatch",
+        ]
         assert (row["price"], row["qty"], row["time"], row["isBuyerMaker"]) == (
-            trade.price, trade.quantity, trade.trade_time_ms, trade.is_buyer_maker)
+            trade.price,
+            trade.quantity,
+            trade.trade_time_ms,
+            trade.is_buyer_maker,
+        )
         assert Decimal(row["quoteQty"]) == Decimal(trade.price) * Decimal(trade.quantity)
         assert row["isBestMatch"] is True
 
@@ -88,8 +107,7 @@ def test_errors_use_binance_codes() -> None:
             out.append((status, body["code"]))
         return out
 
-    assert _run(scenario) == [(400, -1121), (400, -1102), (400, -1120), (400, -1100),
-                              (400, -1128)]
+    assert _run(scenario) == [(400, -1121), (400, -1102), (400, -1120), (400, -1100), (400, -1128)]
 
 
 def test_unknown_symbol_body_is_exactly_binances() -> None:
@@ -108,16 +126,22 @@ def test_recent_trades_aggtrades_klines_ticker_and_info_agree_with_the_recording
         for name, path, params in [
             ("trades", "/api/v3/trades", {"symbol": "ETHUSDT", "limit": "3"}),
             ("aggs", "/api/v3/aggTrades", {"symbol": "ETHUSDT", "limit": "1000"}),
-            ("klines", "/api/v3/klines", {"symbol": "ETHUSDT", "interval": "1m",
-                                          "startTime": "0", "limit": "1000"}),
+            (
+                "klines",
+                "/api/v3/klines",
+                {"symbol": "ETHUSDT", "interval": "1m", "startTime": "0", "limit": "1000"},
+            ),
             ("price", "/api/v3/ticker/price", {"symbol": "ETHUSDT"}),
             ("info", "/api/v3/exchangeInfo", {"symbol": "ETHUSDT"}),
             ("time", "/api/v3/time", {}),
             ("ping", "/api/v3/ping", {}),
         ]:
             out[name] = (await call(path, **params))[1]
-        out["micros"] = (await call("/api/v3/trades", {"X-MBX-TIME-UNIT": "MICROSECOND"},
-                                    symbol="ETHUSDT", limit="1"))[1]
+        out["micros"] = (
+            await call(
+                "/api/v3/trades", {"X-MBX-TIME-UNIT": "MICROSECOND"}, symbol="ETHUSDT", limit="1"
+            )
+        )[1]
         return out
 
     got = _run(scenario)

@@ -27,11 +27,24 @@ def test_candles_order_by_time_then_id_whatever_the_arrival_order() -> None:
     ]
     levels, candles = aggregate(ticks)
     assert candles[0] == Candle(
-        "BTCUSDT", M, "10.00", "11.00", "9.00", "9.0", "7.75", 5,
+        "BTCUSDT",
+        M,
+        "10.00",
+        "11.00",
+        "9.00",
+        "9.0",
+        "7.75",
+        5,
         # Σ p·q = 21.000 + 15.000 + 2.2500 + 11.00 + 27.000, scale of the widest product
         "76.2500",
-        "49.50", "493.2500",  # Σp and Σp² at PostgreSQL's scales
-        M + 5, 11, M + 50_000_000, 15, M + 40_000_000, M + 30_000_000,
+        "49.50",
+        "493.2500",  # Σp and Σp² at PostgreSQL's scales
+        M + 5,
+        11,
+        M + 50_000_000,
+        15,
+        M + 40_000_000,
+        M + 30_000_000,
     )
     assert candles[1].open == candles[1].close == "10.5"
     assert candles[1].trades == 1
@@ -74,7 +87,7 @@ def test_numeric_fields_are_base_10000_groups_with_weight_and_display_scale() ->
 def test_copy_stream_frames_each_row_and_converts_times_to_postgresql_epoch() -> None:
     data = copy_binary([tick(7, "1.5", "2", M)])
     assert data.startswith(HEADER) and data.endswith(TRAILER)
-    row = data[len(HEADER):-len(TRAILER)]
+    row = data[len(HEADER) : -len(TRAILER)]
     assert row[:13] == struct.pack(">hi", 8, 7) + b"BTCUSDT"
     assert row.endswith(struct.pack(">iq", 8, M - PG_EPOCH_US))
     assert struct.pack(">iq", 8, 7) in row

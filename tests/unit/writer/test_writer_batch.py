@@ -20,9 +20,15 @@ T0 = 1_723_161_255_342_000  # the first BTCUSDT trade of the recording, in µs
 
 def tick(trade_id: int = 3735683259, symbol: str = "BTCUSDT", **kw: object) -> Tick:
     values: dict[str, object] = {
-        "symbol": symbol, "trade_id": trade_id, "price": "61837.63000000",
-        "quantity": "0.02000000", "trade_time": T0, "event_time": T0 + 1000,
-        "is_buyer_maker": False, "received_at": T0 + 5000, "source": Source.WS,
+        "symbol": symbol,
+        "trade_id": trade_id,
+        "price": "61837.63000000",
+        "quantity": "0.02000000",
+        "trade_time": T0,
+        "event_time": T0 + 1000,
+        "is_buyer_maker": False,
+        "received_at": T0 + 5000,
+        "source": Source.WS,
     }
     values.update(kw)
     return Tick(**values)  # type: ignore[arg-type]

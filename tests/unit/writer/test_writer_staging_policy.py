@@ -14,10 +14,20 @@ T0 = 1_723_161_255_342_000
 
 def test_copy_rows_keep_binance_strings_and_integer_microseconds() -> None:
     ticks = [
-        Tick("BTCUSDT", 3735683259, "61837.63000000", "0.02000000", T0, T0 + 1, False, T0 + 2,
-             Source.WS),
-        Tick("ETHUSDT", 1520538925, "2683.80000000", "0.00200000", T0, T0, True, T0,
-             Source.BACKFILL),
+        Tick(
+            "BTCUSDT",
+            3735683259,
+            "61837.63000000",
+            "0.02000000",
+            T0,
+            T0 + 1,
+            False,
+            T0 + 2,
+            Source.WS,
+        ),
+        Tick(
+            "ETHUSDT", 1520538925, "2683.80000000", "0.00200000", T0, T0, True, T0, Source.BACKFILL
+        ),
     ]
     assert copy_rows(ticks) == (
         b"BTCUSDT\t3735683259\t61837.63000000\t0.02000000\t1723161255342000\t1723161255342001"
@@ -40,7 +50,12 @@ def test_hours_of_ticks_are_floored_to_utc_hours() -> None:
 
 def test_backoff_doubles_up_to_the_cap_with_jitter_between_half_and_full() -> None:
     assert list(islice(backoff_delays(0.1, 1.0, rng=lambda: 1.0), 6)) == [
-        0.1, 0.2, 0.4, 0.8, 1.0, 1.0
+        0.1,
+        0.2,
+        0.4,
+        0.8,
+        1.0,
+        1.0,
     ]
     assert list(islice(backoff_delays(0.1, 1.0, rng=lambda: 0.0), 2)) == [0.05, 0.1]
 
