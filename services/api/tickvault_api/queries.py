@@ -22,21 +22,34 @@ from tickvault_api.shapes import Aggregate, TradeRow, median_ranks
 
 _TRADE_COLUMNS = "trade_id, price, quantity, trade_time, is_buyer_maker"
 
-_BEFORE = text(
-    f"SELECT {_TRADE_COLUMNS} FROM trades WHERE symbol = :symbol AND trade_time < :t "
+# "The trade just before/after T" looks in widening windows: a bounded one lets PostgreSQL
+# prune to a partition or two at plan time (an unbounded one plans every hourly partition,
+# ~1 s with thousands of them), and within a window that holds a trade the answer is the
+# same as the unbounded one. The last step is unbounded, so nothing is ever missed.
+_LOOKS = (3_600_000_000, 86_400_000_000, None)  # 1 hour, 1 day, everything (µs)
+_BEFORE = (
+    f"SELECT {_TRADE_COLUMNS} FROM trades WHERE symbol = :symbol AND trade_time < :t {{bound}}"
     "ORDER BY trade_time DESC, trade_id DESC LIMIT 1"
 )
-_AT_OR_BEFORE = text(
-    f"SELECT {_TRADE_COLUMNS} FROM trades WHERE symbol = :symbol AND trade_time <= :t "
+_AT_OR_BEFORE = (
+    f"SELECT {_TRADE_COLUMNS} FROM trades WHERE symbol = :symbol AND trade_time <= :t {{bound}}"
     "ORDER BY trade_time DESC, trade_id DESC LIMIT 1"
 )
-_AFTER = text(
-    f"SELECT {_TRADE_COLUMNS} FROM trades WHERE symbol = :symbol AND trade_time > :t "
+_AFTER = (
+    f"SELECT {_TRADE_COLUMNS} FROM trades WHERE symbol = :symbol AND trade_time > :t {{bound}}"
     "ORDER BY trade_time, trade_id LIMIT 1"
 )
+_LOWER = "AND trade_time >= :bound "
+_UPPER = "AND trade_time <= :bound "
+_SEARCHES = {
+    sql: tuple(text(sql.format(bound=b)) for b in (bound, ""))
+    for sql, bound in ((_BEFORE, _LOWER), (_AT_OR_BEFORE, _LOWER), (_AFTER, _UPPER))
+}
 _HISTORY = text(
     f"SELECT {_TRADE_COLUMNS} FROM trades WHERE symbol = :symbol "
     "AND trade_time >= :start AND trade_time < :end "
+    # Implied by the row comparison, but only a plain bound lets the planner prune partitions.
+    "AND trade_time >= :after_time "
     "AND (trade_time, trade_id) > (:after_time, :after_id) "
     "ORDER BY trade_time, trade_id LIMIT :limit"
 )
@@ -130,18 +143,40 @@ def _trade(row: Any) -> TradeRow:
     )
 
 
+def _nearest_one(conn: Connection, sql: str, symbol: str, t_us: int) -> TradeRow | None:
+    """Run one of the before/after searches in widening windows around *t_us*."""
+    bounded, unbounded = _SEARCHES[sql]
+    step = -1 if sql is not _AFTER else 1
+    for look in _LOOKS:
+        params: dict[str, Any] = {"symbol": symbol, "t": us_to_datetime(t_us)}
+        if look is None:
+            row = conn.execute(unbounded, params).first()
+        else:
+            try:
+                params["bound"] = us_to_datetime(t_us + step * look)
+            except OverflowError:  # near datetime's limits: only the unbounded search is left
+                continue
+            row = conn.execute(bounded, params).first()
+        if row is not None:
+            return _trade(row)
+    return None
+
+
 def trade_before(conn: Connection, symbol: str, end_us: int) -> TradeRow | None:
     """Return the last trade strictly before *end_us* (ties by trade id)."""
-    row = conn.execute(_BEFORE, {"symbol": symbol, "t": us_to_datetime(end_us)}).first()
-    return None if row is None else _trade(row)
+    return _nearest_one(conn, _BEFORE, symbol, end_us)
 
 
 def trade_nearest(conn: Connection, symbol: str, at_us: int) -> TradeRow | None:
     """Return the trade closest to *at_us*; on equal distance the earlier one."""
-    t = us_to_datetime(at_us)
-    before = conn.execute(_AT_OR_BEFORE, {"symbol": symbol, "t": t}).first()
-    after = conn.execute(_AFTER, {"symbol": symbol, "t": t}).first()
-    candidates = [_trade(r) for r in (before, after) if r is not None]
+    candidates = [
+        r
+        for r in (
+            _nearest_one(conn, _AT_OR_BEFORE, symbol, at_us),
+            _nearest_one(conn, _AFTER, symbol, at_us),
+        )
+        if r is not None
+    ]
     if not candidates:
         return None
     return min(candidates, key=lambda r: (abs(r.trade_time - at_us), r.trade_time))
