@@ -14,16 +14,14 @@ import os
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from api_dataset import load
-from api_latency import DAY_MS, free_port, pct, start, timed, wrk
+from api_latency import DAY_MS, pct, start_pair, timed, wrk
 from ingest import fresh_database
 from servers import PrivatePostgres
 from tickvault.codec import latest_to_hash
@@ -32,7 +30,6 @@ from tickvault.keys import RedisKeys
 from tickvault.tick import Tick
 
 PREFIX = "tvbench-api"
-BENCH = Path(__file__).resolve().parent
 
 
 def run_api(
@@ -70,35 +67,9 @@ def run_api(
         "TICKVAULT_RETENTION_HOURS": "0",
         "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
     }
-    api_port, bare_port = free_port(), free_port()
-    api = start(
-        [sys.executable, "-m", "tickvault_api"],
-        {**env, "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}"},
-        f"http://127.0.0.1:{api_port}/readyz",
-    )
-    bare = start(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--chdir",
-            str(BENCH),
-            "-k",
-            "gthread",
-            "-w",
-            str(workers),
-            "--threads",
-            str(threads),
-            "-b",
-            f"127.0.0.1:{bare_port}",
-            "api_bare:create()",
-        ],
-        env,
-        f"http://127.0.0.1:{bare_port}/latest/BTCUSDT",
-    )
+    api, bare, api_port, _ = pair = start_pair(env, workers, threads)
+    api_url, bare_url = pair.api_url, pair.bare_url
     try:
-        api_url = f"http://127.0.0.1:{api_port}/api/v1/prices/BTCUSDT/latest"
-        bare_url = f"http://127.0.0.1:{bare_port}/latest/BTCUSDT"
         wrk(api_url, 2, connections)
         wrk(bare_url, 2, connections)
         bare_rps, bare_p99 = wrk(bare_url, seconds, connections)

@@ -26,7 +26,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from sqlalchemy.engine import make_url
@@ -68,6 +68,45 @@ def start(cmd: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[b
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(ready)
     return proc
+
+
+class Pair(NamedTuple):
+    """The API and the bare Flask + Redis endpoint, running under the same Gunicorn settings."""
+
+    api: subprocess.Popen[bytes]
+    bare: subprocess.Popen[bytes]
+    api_port: int
+    bare_port: int
+
+    @property
+    def api_url(self) -> str:
+        """Return the API's latest-price URL."""
+        return f"http://127.0.0.1:{self.api_port}/api/v1/prices/BTCUSDT/latest"
+
+    @property
+    def bare_url(self) -> str:
+        """Return the bare endpoint's latest-price URL."""
+        return f"http://127.0.0.1:{self.bare_port}/latest/BTCUSDT"
+
+
+def start_pair(env: dict[str, str], workers: int, threads: int) -> Pair:
+    """Start the API and the bare endpoint with the same workers and threads; wait for both."""
+    api_port, bare_port = free_port(), free_port()
+    api = start(
+        [sys.executable, "-m", "tickvault_api"],
+        {**env, "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}"},
+        f"http://127.0.0.1:{api_port}/readyz",
+    )
+    bare = start(
+        [
+            sys.executable, "-m", "gunicorn", "--chdir", str(Path(__file__).parent),
+            "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+            "-b", f"127.0.0.1:{bare_port}", "api_bare:create()",
+        ],
+        env,
+        f"http://127.0.0.1:{bare_port}/latest/BTCUSDT",
+    )  # fmt: skip
+    return Pair(api, bare, api_port, bare_port)
 
 
 def wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
@@ -173,35 +212,9 @@ def main() -> int:
         "TICKVAULT_API_CACHE_TTL_SECONDS": "0",
         "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
     }
-    api_port, bare_port = free_port(), free_port()
-    api = start(
-        [sys.executable, "-m", "tickvault_api"],
-        {**env, "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}"},
-        f"http://127.0.0.1:{api_port}/readyz",
-    )
-    bare = start(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--chdir",
-            str(Path(__file__).parent),
-            "-k",
-            "gthread",
-            "-w",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "-b",
-            f"127.0.0.1:{bare_port}",
-            "api_bare:create()",
-        ],
-        env,
-        f"http://127.0.0.1:{bare_port}/latest/BTCUSDT",
-    )
+    api, bare, api_port, _ = pair = start_pair(env, args.workers, args.threads)
+    api_url, bare_url = pair.api_url, pair.bare_url
     try:
-        api_url = f"http://127.0.0.1:{api_port}/api/v1/prices/BTCUSDT/latest"
-        bare_url = f"http://127.0.0.1:{bare_port}/latest/BTCUSDT"
         wrk(api_url, 2, args.connections)  # warm up both
         wrk(bare_url, 2, args.connections)
         # Alternate the two a few times: other load on the machine hits both alike.
