@@ -10,84 +10,21 @@ equals the recordings again, byte for byte.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import redis
 from sqlalchemy import Engine, text
-from tests.support.paths import TRADE_RECORDINGS
-from tests.support.recordings import RecordedTrade, all_recorded_trades
-from tests.support.replay import ReplayProcess, replay_process
+from tests.integration.audit.audit_support import drain, feed, stored
+from tests.support.recordings import RecordedTrade
+from tests.support.replay import ReplayProcess
 
-from tickvault.codec import GapRecord, GapStatus, from_fields, to_fields
+from tickvault.codec import GapRecord, GapStatus, from_fields
 from tickvault.keys import RedisKeys
 from tickvault.tick import Source, Tick
 from tickvault_collector.audit_run import audit_once
 from tickvault_collector.settings import CollectorSettings
 from tickvault_writer.service import Writer
-from tickvault_writer.settings import WriterSettings
-
-
-def _tick(t: RecordedTrade) -> Tick:
-    return Tick(
-        t.symbol,
-        t.trade_id,
-        t.price,
-        t.quantity,
-        t.trade_time_ms * 1000,
-        t.event_time_ms * 1000,
-        t.is_buyer_maker,
-        t.event_time_ms * 1000 + 777,
-    )
-
-
-@pytest.fixture(scope="module")
-def recorded() -> dict[str, list[RecordedTrade]]:
-    return all_recorded_trades()
-
-
-@pytest.fixture(scope="module")
-def exchange() -> Iterator[ReplayProcess]:
-    """The replay exchange with every recorded trade released to its REST endpoints.
-
-    Nobody subscribes here, so the clock starts at launch (`--start-now`).
-    """
-    args: list[str] = []
-    for path in TRADE_RECORDINGS:
-        args += ["--recording", str(path)]
-    with replay_process(*args, "--speed", "2000", "--start-now") as replay:
-        _wait(lambda: replay.stats()["finished"], "the replay to release every trade")
-        yield replay
-
-
-def _wait(predicate: Callable[[], Any], what: str, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def _drain(writer: Writer, client: redis.Redis, keys: RedisKeys) -> None:
-    """Let the writer store every entry in the stream."""
-    total = client.xlen(keys.stream)
-    _wait(lambda: writer.step() >= 0 and writer.totals.entries >= total, "the writer")
-
-
-def _feed(client: redis.Redis, keys: RedisKeys, entries: list[Tick | GapRecord]) -> None:
-    pipe = client.pipeline(transaction=False)
-    for entry in entries:
-        pipe.xadd(keys.stream, to_fields(entry))  # type: ignore[arg-type]
-    pipe.execute()
-
-
-def _stored(engine: Engine) -> dict[tuple[str, int], tuple[str, str]]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT symbol, trade_id, price::text, quantity::text FROM trades")
-        )
-        return {(s, int(i)): (p, q) for s, i, p, q in rows}
 
 
 def _delete(engine: Engine, symbol: str, ids: list[int]) -> None:
@@ -111,27 +48,6 @@ def _last_entry(client: redis.Redis, keys: RedisKeys) -> bytes:
     return bytes(entries[0][0]) if entries else b"0-0"
 
 
-@pytest.fixture
-def stored_recordings(
-    clean_db: Engine,
-    make_settings: Callable[..., Any],
-    redis_client: redis.Redis,
-    redis_prefix: str,
-    recorded: dict[str, list[RecordedTrade]],
-) -> Iterator[Writer]:
-    """Both recordings stored in ``trades`` through a writer; yield that writer."""
-    settings = make_settings(
-        WriterSettings, retention_hours=0, writer_metrics_port=0, writer_maintenance_interval_s=0
-    )
-    writer = Writer(settings, redis=redis_client)
-    writer.reader.ensure_group()
-    keys = RedisKeys(redis_prefix)
-    _feed(redis_client, keys, [_tick(t) for trades in recorded.values() for t in trades])
-    _drain(writer, redis_client, keys)
-    yield writer
-    writer.close()
-
-
 def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
     stored_recordings: Writer,
     clean_db: Engine,
@@ -142,7 +58,7 @@ def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
     recorded: dict[str, list[RecordedTrade]],
 ) -> None:
     keys = RedisKeys(redis_prefix)
-    full = _stored(clean_db)
+    full = stored(clean_db)
     btc = [t.trade_id for t in recorded["BTCUSDT"]]
     eth = [t.trade_id for t in recorded["ETHUSDT"]]
     # A run, singles, both sides of the 00:00 partition edge, and BTC's last seven (the tail).
@@ -160,12 +76,12 @@ def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
     for symbol, ids in gone.items():
         _delete(clean_db, symbol, ids)
     # A gap the collector saw and whose trades did arrive: the auditor closes its record.
-    _feed(
+    feed(
         redis_client,
         keys,
         [GapRecord("ETHUSDT", eth[20], eth[29], GapStatus.DETECTED, 1_700_000_000_000_000)],
     )
-    _drain(stored_recordings, redis_client, keys)
+    drain(stored_recordings, redis_client, keys)
     before = _last_entry(redis_client, keys)
 
     settings = make_settings(
@@ -198,8 +114,8 @@ def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
     }
     assert auditor == {(*h, s) for h in holes for s in (GapStatus.DETECTED, GapStatus.FILLED)}
 
-    _drain(stored_recordings, redis_client, keys)
-    assert _stored(clean_db) == full
+    drain(stored_recordings, redis_client, keys)
+    assert stored(clean_db) == full
     with clean_db.connect() as conn:
         gaps = set(
             conn.execute(

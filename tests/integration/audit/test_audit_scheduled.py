@@ -12,73 +12,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 from sqlalchemy import Engine, text
-from tests.support.paths import TRADE_RECORDINGS
-from tests.support.recordings import RecordedTrade, all_recorded_trades
-from tests.support.replay import ReplayProcess, replay_process
+from tests.integration.audit.audit_support import stored, wait
+from tests.support.recordings import RecordedTrade
+from tests.support.replay import ReplayProcess
 
-from tickvault.codec import GapRecord, GapStatus, from_fields, to_fields
+from tickvault.codec import GapRecord, GapStatus, from_fields
 from tickvault.keys import RedisKeys
 from tickvault.tick import Source, Tick
 from tickvault_writer.service import Writer
-from tickvault_writer.settings import WriterSettings
 
 LOOKBACK_HOURS = 24 * 3650  # the recordings are from 2024
-
-
-@pytest.fixture(scope="module")
-def recorded() -> dict[str, list[RecordedTrade]]:
-    return all_recorded_trades()
-
-
-@pytest.fixture(scope="module")
-def exchange() -> Iterator[ReplayProcess]:
-    args: list[str] = []
-    for path in TRADE_RECORDINGS:
-        args += ["--recording", str(path)]
-    with replay_process(*args, "--speed", "2000", "--start-now") as replay:
-        _wait(lambda: replay.stats()["finished"], "the replay to release every trade")
-        yield replay
-
-
-def _wait(
-    predicate: Callable[[], Any],
-    what: str,
-    timeout: float = 60,
-    logs: Callable[[], str] = lambda: "",
-) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, f"timed out waiting for {what}\n{logs()[-4000:]}"
-        time.sleep(0.05)
-
-
-def _tick(t: RecordedTrade) -> Tick:
-    return Tick(
-        t.symbol,
-        t.trade_id,
-        t.price,
-        t.quantity,
-        t.trade_time_ms * 1000,
-        t.event_time_ms * 1000,
-        t.is_buyer_maker,
-        t.event_time_ms * 1000 + 5,
-    )
-
-
-def _stored(engine: Engine) -> dict[tuple[str, int], tuple[str, str]]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT symbol, trade_id, price::text, quantity::text FROM trades")
-        )
-        return {(s, int(i)): (p, q) for s, i, p, q in rows}
 
 
 def _gaps(engine: Engine) -> set[tuple[str, int, int, str, str]]:
@@ -88,32 +37,6 @@ def _gaps(engine: Engine) -> set[tuple[str, int, int, str, str]]:
                 text("SELECT symbol, first_id, last_id, status, found_by FROM trade_gaps")
             ).all()
         )
-
-
-@pytest.fixture
-def writer(
-    clean_db: Engine,
-    make_settings: Callable[..., Any],
-    redis_client: redis.Redis,
-    redis_prefix: str,
-    recorded: dict[str, list[RecordedTrade]],
-) -> Iterator[Writer]:
-    """Both recordings stored in ``trades`` through a writer, every entry acknowledged."""
-    settings = make_settings(
-        WriterSettings, retention_hours=0, writer_metrics_port=0, writer_maintenance_interval_s=0
-    )
-    writer = Writer(settings, redis=redis_client)
-    writer.reader.ensure_group()
-    keys = RedisKeys(redis_prefix)
-    pipe = redis_client.pipeline(transaction=False)
-    for trades in recorded.values():
-        for t in trades:
-            pipe.xadd(keys.stream, to_fields(_tick(t)))  # type: ignore[arg-type]
-    pipe.execute()
-    total = redis_client.xlen(keys.stream)
-    _wait(lambda: writer.step() >= 0 and writer.totals.entries >= total, "the writer")
-    yield writer
-    writer.close()
 
 
 class Collectors:
@@ -205,7 +128,7 @@ def _expected_gaps(gone: dict[str, list[int]]) -> set[tuple[str, int, int, str, 
 
 
 def test_a_running_collector_refills_a_hole_within_its_audit_interval(
-    writer: Writer,
+    stored_recordings: Writer,
     clean_db: Engine,
     collectors: Collectors,
     redis_client: redis.Redis,
@@ -213,18 +136,18 @@ def test_a_running_collector_refills_a_hole_within_its_audit_interval(
     recorded: dict[str, list[RecordedTrade]],
 ) -> None:
     keys = RedisKeys(redis_prefix)
-    full = _stored(clean_db)
+    full = stored(clean_db)
     gone = _delete_holes(clean_db, recorded)
-    assert len(_stored(clean_db)) == len(full) - 41
+    assert len(stored(clean_db)) == len(full) - 41
     collectors.start(TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S="1")
-    _wait(
-        lambda: writer.step() >= 0 and _stored(clean_db) == full,
+    wait(
+        lambda: stored_recordings.step() >= 0 and stored(clean_db) == full,
         "the holes to be refilled",
         timeout=60,
         logs=collectors.logs,
     )
-    _wait(
-        lambda: writer.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
+    wait(
+        lambda: stored_recordings.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
         "the auditor's gap records",
         logs=collectors.logs,
     )
@@ -245,7 +168,7 @@ def test_a_running_collector_refills_a_hole_within_its_audit_interval(
 
 
 def test_the_lease_lets_one_collector_of_two_audit_at_a_time(
-    writer: Writer,
+    stored_recordings: Writer,
     clean_db: Engine,
     collectors: Collectors,
     redis_client: redis.Redis,
@@ -253,34 +176,34 @@ def test_the_lease_lets_one_collector_of_two_audit_at_a_time(
     recorded: dict[str, list[RecordedTrade]],
 ) -> None:
     keys = RedisKeys(redis_prefix)
-    full = _stored(clean_db)
+    full = stored(clean_db)
     gone = _delete_holes(clean_db, recorded)
     redis_client.set(keys.audit_lease, b"someone-else", ex=120)
     for _ in range(2):
         collectors.start(TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S="4")
     # While someone else audits, neither collector does.
-    _wait(
+    wait(
         lambda: all("another collector holds" in collectors.log(i) for i in (0, 1)),
         "both collectors to find the lease held",
         logs=collectors.logs,
     )
     assert _audit_entries(redis_client, keys) == ([], [])
     redis_client.delete(keys.audit_lease)
-    _wait(
-        lambda: writer.step() >= 0 and _stored(clean_db) == full,
+    wait(
+        lambda: stored_recordings.step() >= 0 and stored(clean_db) == full,
         "the holes to be refilled",
         timeout=60,
         logs=collectors.logs,
     )
-    _wait(
-        lambda: writer.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
+    wait(
+        lambda: stored_recordings.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
         "the auditor's gap records",
         logs=collectors.logs,
     )
     # Both collectors keep trying; the holes were refilled by one of them, once.
-    _wait(
+    wait(
         lambda: (
-            writer.step() >= 0
+            stored_recordings.step() >= 0
             and sum(collectors.log(i).count("another collector holds") for i in (0, 1)) >= 3
         ),
         "another turn of both schedules",
