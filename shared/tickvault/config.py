@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tickvault.logs import mask_secrets
-from tickvault.tick import is_symbol
+from tickvault.symbols import Selection
 
 ENV_PREFIX = "TICKVAULT_"
 
@@ -75,13 +75,7 @@ class Settings(BaseSettings):
     @classmethod
     def _symbols(cls, value: Any) -> tuple[str, ...]:
         items = value.split(",") if isinstance(value, str) else list(value)
-        symbols = tuple(dict.fromkeys(str(s).strip().upper() for s in items if str(s).strip()))
-        if not symbols:
-            raise ValueError("must name at least one symbol, e.g. BTCUSDT,ETHUSDT")
-        bad = [s for s in symbols if not is_symbol(s)]
-        if bad:
-            raise ValueError(f"not a Binance symbol: {', '.join(bad)}")
-        return symbols
+        return Selection.parse(str(item) for item in items).terms()
 
     @field_validator("api_bind")
     @classmethod
@@ -111,6 +105,11 @@ class Settings(BaseSettings):
         if self.api_database_url is None:
             object.__setattr__(self, "api_database_url", self.database_url)
         return self
+
+    @property
+    def selection(self) -> Selection:
+        """Return ``TICKVAULT_SYMBOLS`` parsed: explicit names, ``ALL`` and patterns."""
+        return Selection.parse(self.symbols)
 
     @property
     def api_db_url(self) -> str:

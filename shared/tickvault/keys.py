@@ -44,6 +44,11 @@ class RedisKeys:
         """Return the SCAN pattern matching every instance's heartbeat of *service*."""
         return f"{self.prefix}:heartbeat:{service}:*"
 
+    @property
+    def symbols(self) -> str:
+        """Return the hash of tracked symbols and their status (collector writes, API reads)."""
+        return f"{self.prefix}:symbols"
+
     def collector_last_id(self, symbol: str) -> str:
         """Return the key holding the last trade id the collector published for *symbol*."""
         return f"{self.prefix}:collector:last_id:{symbol}"
