@@ -8,7 +8,7 @@ import orjson
 
 from tickvault_replay.model import AggTrade, Event, Trade
 
-_TIME_KEYS = ("E", "T")
+_TIME_KEYS = ("E", "T", "O", "C")  # event, trade, and a ticker's window open and close
 
 
 def _bool(flag: bool) -> str:
@@ -52,18 +52,22 @@ def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 
 
 def to_micros(payload: bytes) -> bytes:
-    """Return a generic payload with its event and trade times in microseconds."""
+    """Return a generic payload (an object or an ``@arr`` array) with times in microseconds."""
     data = orjson.loads(payload)
-    if isinstance(data, dict):
-        for key in _TIME_KEYS:
-            if isinstance(data.get(key), int):
-                data[key] *= 1000
-        kline = data.get("k")
-        if isinstance(kline, dict):
-            for key in ("t", "T"):
-                if isinstance(kline.get(key), int):
-                    kline[key] *= 1000
+    for item in data if isinstance(data, list) else [data]:
+        if isinstance(item, dict):
+            _scale_times(item, _TIME_KEYS)
+            kline = item.get("k")
+            if isinstance(kline, dict):
+                _scale_times(kline, ("t", "T"))
     return orjson.dumps(data)
+
+
+def _scale_times(data: dict[str, object], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            data[key] = value * 1000
 
 
 def event_frame(event: Event, variant: int) -> bytes:
