@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,58 +17,24 @@ from tests.integration.writer.writer_support import (
 from tests.support.paths import BTC_TRADES, ETH_TRADES
 from tests.support.recordings import all_recorded_trades
 from tests.support.replay import replay_process
+from tests.support.services import Services, stack_env
 
 from tickvault.codec import latest_from_hash
 from tickvault.keys import RedisKeys
-
-
-class Services:
-    """The collector and writer processes of one test, with their logs."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, module: str, **env: str) -> None:
-        with (self.logs / f"{name}.log").open("wb") as log:
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", module],
-                env={**self.env, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.logs,
-            )
-
-    def terminate(self) -> dict[str, int]:
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGTERM)
-        codes = {name: proc.wait(30) for name, proc in self.procs.items()}
-        self.procs.clear()
-        return codes
-
-    def kill(self) -> None:
-        for proc in self.procs.values():
-            proc.kill()
-            proc.wait(10)
 
 
 @pytest.fixture
 def services(
     database_url: str, redis_url: str, redis_prefix: str, clean_db: Engine, tmp_path: Path
 ) -> Iterator[Services]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")},
-        "TICKVAULT_DATABASE_URL": database_url,
-        "TICKVAULT_REDIS_URL": redis_url,
-        "TICKVAULT_REDIS_PREFIX": redis_prefix,
-        "TICKVAULT_SYMBOLS": "BTCUSDT,ETHUSDT",
-        "TICKVAULT_RETENTION_HOURS": "0",  # the recordings are from 2024: keep them
-        "TICKVAULT_CANDLE_RETENTION_DAYS": "0",
-        "TICKVAULT_WRITER_METRICS_PORT": "0",
-        "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
-        "TICKVAULT_COLLECTOR_QUIET_BACKFILL_S": "2",
-        "TICKVAULT_WRITER_CLAIM_IDLE_MS": "2000",
-    }
+    env = stack_env(
+        database_url,
+        redis_url,
+        redis_prefix,
+        SYMBOLS="BTCUSDT,ETHUSDT",
+        RETENTION_HOURS="0",  # the recordings are from 2024: keep them
+        CANDLE_RETENTION_DAYS="0",
+    )
     made = Services(env, tmp_path)
     yield made
     made.kill()

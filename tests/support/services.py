@@ -1,0 +1,68 @@
+"""Run tickvault's services as real subprocesses for end-to-end tests, each logging to a file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+
+def stack_env(database_url: str, redis_url: str, redis_prefix: str, **more: str) -> dict[str, str]:
+    """Return the environment of a test's services: this test's database and Redis prefix,
+    no metrics ports, writers that claim idle entries soon, and *more* (``TICKVAULT_`` names)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")}
+    env.update(
+        {
+            "TICKVAULT_DATABASE_URL": database_url,
+            "TICKVAULT_REDIS_URL": redis_url,
+            "TICKVAULT_REDIS_PREFIX": redis_prefix,
+            "TICKVAULT_WRITER_METRICS_PORT": "0",
+            "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
+            "TICKVAULT_WRITER_CLAIM_IDLE_MS": "2000",
+        }
+    )
+    env.update({f"TICKVAULT_{k}": v for k, v in more.items()})
+    return env
+
+
+class Services:
+    """The service processes of one test (``python -m <module>``), with their logs."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, module: str, **env: str) -> None:
+        """Start ``python -m module`` as *name*, with *env* on top of the shared variables."""
+        with (self.logs / f"{name}.log").open("wb") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", module],
+                env={**self.env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.logs,
+            )
+
+    def log(self, name: str) -> str:
+        """Return what *name* logged so far."""
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def running(self, name: str) -> bool:
+        """Return whether *name* still runs."""
+        return self.procs[name].poll() is None
+
+    def terminate(self) -> dict[str, int]:
+        """SIGTERM every process; return their exit statuses."""
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        codes = {name: proc.wait(30) for name, proc in self.procs.items()}
+        self.procs.clear()
+        return codes
+
+    def kill(self) -> None:
+        """SIGKILL whatever still runs."""
+        for proc in self.procs.values():
+            proc.kill()
+            proc.wait(10)
