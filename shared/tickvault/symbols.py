@@ -38,6 +38,7 @@ class Status(StrEnum):
     POST_TRADING = "POST_TRADING"
     END_OF_DAY = "END_OF_DAY"
     AUCTION_MATCH = "AUCTION_MATCH"
+    CANCEL_ONLY = "CANCEL_ONLY"
     UNLISTED = "UNLISTED"  # named in the configuration, not (or no longer) listed by the exchange
 
     @classmethod
@@ -123,6 +124,28 @@ class Selection:
                 if text == Status.TRADING and self.matches(symbol):
                     chosen[symbol] = Status.TRADING
         return chosen
+
+
+def reported(
+    selection: Selection, fields: Mapping[bytes, bytes]
+) -> dict[str, tuple[Status, int] | None]:
+    """Return what *selection* tracks according to the symbols hash *fields* (collector-filled):
+    every explicit name first, in configured order, then each reported symbol ``ALL`` or a
+    pattern matches, by name; with its ``(status, since_us)`` when the hash holds one."""
+    found: dict[str, tuple[Status, int] | None] = dict.fromkeys(selection.names)
+    matched: dict[str, tuple[Status, int] | None] = {}
+    for raw_name, raw_value in fields.items():
+        try:
+            name = raw_name.decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if not is_name(name):
+            continue
+        if name in found:
+            found[name] = parse_status_value(raw_value)
+        elif not selection.is_explicit and selection.matches(name):
+            matched[name] = parse_status_value(raw_value)
+    return found | dict(sorted(matched.items()))
 
 
 def unusable(universe: Iterable[str]) -> list[str]:

@@ -1,8 +1,9 @@
-"""Start, run and stop a collector: validate symbols, resume, run every task, exit cleanly.
+"""Start, run and stop a collector: read the universe, resume, run every task, exit cleanly.
 
 :func:`run` takes its collaborators (Redis client, REST client, metrics registry) so tests
-inject them through the same door production uses. It returns the process exit status:
-0 after a clean stop, 2 when a configured symbol does not exist on the exchange.
+inject them through the same door production uses. It returns the process exit status, 0
+after a clean stop. A configured symbol the exchange does not list is logged and reported
+(status ``UNLISTED``); the others are captured.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, start_http_server
 from redis.exceptions import RedisError
 
-from tickvault.errors import ExchangeError, UnknownSymbol
+from tickvault.errors import ExchangeError, FrameError
 from tickvault.keys import RedisKeys
 from tickvault_collector.audit_task import AuditTask
 from tickvault_collector.collector import Collector
 from tickvault_collector.metrics import make_metrics
-from tickvault_collector.rest import RestClient
-from tickvault_collector.restparse import WeightGate
+from tickvault_collector.pool import Connections
+from tickvault_collector.refresh import SymbolRefresh
+from tickvault_collector.rest import RestClient, make_rest
 from tickvault_collector.resume import resume_points
 from tickvault_collector.settings import CollectorSettings
+from tickvault_collector.universe import Tracker, Universe
 
 log = logging.getLogger(__name__)
 
@@ -49,34 +52,34 @@ async def run(
     """Run the collector until *stop* is set (or SIGTERM/SIGINT); return the exit status."""
     metrics = make_metrics(registry)
     redis = redis or aioredis.Redis.from_url(settings.redis_url)
-    rest = rest or RestClient(
-        settings.binance_rest_url,
-        WeightGate(settings.collector_rest_weight_limit, settings.collector_rest_weight_share),
-        on_request=lambda path, status: metrics.backfill_requests.labels(path, status).inc(),
-        backoff_max=settings.collector_backoff_max_s,
+    rest = rest or make_rest(
+        settings, lambda path, status: metrics.backfill_requests.labels(path, status).inc()
     )
     stop = stop or asyncio.Event()
     _install_signals(stop)
     try:
-        try:
-            statuses = await _unless_stopped(stop, _validate_symbols(settings, rest))
-        except UnknownSymbol as exc:
-            log.error("%s", exc)
-            print(f"tickvault-collector: {exc}", flush=True)  # noqa: T201 - the one line
-            return 2
-        if statuses is None:
+        collector = Collector(settings, redis, rest, metrics)
+        refresh = SymbolRefresh(
+            settings, Tracker(settings.selection), collector, rest, redis, metrics
+        )
+        universe = await _unless_stopped(stop, _first_universe(settings, rest, refresh))
+        if universe is None:
             return 0
-        for symbol, status in statuses.items():
-            if status != "TRADING":
-                log.warning("%s is %s on the exchange: watched, no trades expected", symbol, status)
+        refresh.first(universe)
+        tracked = tuple(refresh.tracker.statuses)
         keys = RedisKeys(settings.redis_prefix)
-        resume = await _unless_stopped(stop, _resume(redis, keys, settings))
+        resume = await _unless_stopped(stop, _resume(redis, keys, tracked, settings))
         if resume is None:
             return 0
-        collector = Collector(settings, redis, rest, metrics, statuses=statuses, resume=resume)
+        collector.track(tracked, resume=resume, after_start=False)
+        connections = Connections(
+            settings, collector, metrics, on_ticker_replaced=refresh.check_tails_soon
+        )
+        connections.add(refresh.tracker.trading())
+        refresh.connect(connections)
         if settings.collector_metrics_port:
             _serve_metrics(settings.collector_metrics_port, metrics.registry)
-        await _serve(collector, redis, rest, keys, settings, stop, resume)
+        await _serve(collector, refresh, connections, redis, rest, keys, settings, stop)
         return 0
     finally:
         with contextlib.suppress(TimeoutError, OSError):
@@ -112,34 +115,41 @@ def _serve_metrics(port: int, registry: CollectorRegistry) -> None:
         log.info("metrics on http://0.0.0.0:%d/metrics", port)
 
 
-async def _validate_symbols(settings: CollectorSettings, rest: RestClient) -> dict[str, str]:
-    """Ask exchangeInfo about the symbols, retrying while the exchange cannot be reached."""
+async def _first_universe(
+    settings: CollectorSettings, rest: RestClient, refresh: SymbolRefresh
+) -> Universe:
+    """Read exchangeInfo, retrying while the exchange cannot be reached or answers nothing
+    usable (nothing can be chosen without it)."""
     backoff = settings.retry_policy().backoff()
-    warned = False
+    warned: set[str] = set()
     while True:
         try:
-            return await rest.exchange_info(settings.symbols)
-        except UnknownSymbol:
-            raise
+            return await rest.universe()
+        except FrameError as exc:
+            refresh.count("unusable")
+            if "unusable" not in warned:
+                log.error("exchangeInfo answer unusable (%s); asking again", exc)
+                warned.add("unusable")
         except ExchangeError as exc:
-            if not warned:
+            refresh.count("failed")
+            if "unreachable" not in warned:
                 log.warning(
                     "Binance is unreachable at %s (%s); retrying with backoff. Without "
                     "internet access, run the offline replay with `make demo`.",
                     settings.binance_rest_url,
                     exc,
                 )
-                warned = True
-            await asyncio.sleep(backoff.next())
+                warned.add("unreachable")
+        await asyncio.sleep(backoff.next())
 
 
 async def _resume(
-    redis: aioredis.Redis, keys: RedisKeys, settings: CollectorSettings
+    redis: aioredis.Redis, keys: RedisKeys, symbols: tuple[str, ...], settings: CollectorSettings
 ) -> dict[str, int]:
     backoff = settings.retry_policy().backoff()
     while True:
         try:
-            return await resume_points(redis, keys, settings.symbols, settings.database_url)
+            return await resume_points(redis, keys, symbols, settings.database_url)
         except (RedisError, OSError) as exc:
             log.warning("Redis unreachable at start (%s); retrying", exc)
             await asyncio.sleep(backoff.next())
@@ -147,31 +157,34 @@ async def _resume(
 
 async def _serve(
     collector: Collector,
+    refresh: SymbolRefresh,
+    connections: Connections,
     redis: aioredis.Redis,
     rest: RestClient,
     keys: RedisKeys,
     settings: CollectorSettings,
     stop: asyncio.Event,
-    resume: dict[str, int],
 ) -> None:
     publisher = collector.publisher
     flusher = asyncio.create_task(publisher.run(), name="publisher")
     workers = [
         asyncio.create_task(collector.backfiller.run(), name="backfill"),
-        asyncio.create_task(collector.watch_quiet(), name="quiet"),
+        asyncio.create_task(collector.watch_tails(), name="tails"),
+        asyncio.create_task(refresh.run(), name="symbols"),
         asyncio.create_task(_housekeeping(collector, redis, keys, settings), name="heartbeat"),
-        *(asyncio.create_task(r.run(), name=r.name) for r in collector.runners),
+        asyncio.create_task(connections.run(), name="connections"),
     ]
-    if settings.collector_audit_interval_s > 0 and settings.symbols:
-        audit = AuditTask(settings, redis, rest, collector.metrics)
+    if settings.collector_audit_interval_s > 0:
+        audit = AuditTask(
+            settings, redis, rest, collector.metrics, lambda: sorted(collector.tracked)
+        )
         workers.append(asyncio.create_task(audit.run(), name="audit"))
-    if resume:
-        collector.backfiller.check_tail(list(resume))
     log.info(
-        "collector %s started: %d symbols on %d connections",
+        "collector %s started: %d symbols tracked, %d trading, on %d connections",
         settings.collector_instance,
-        len(settings.symbols),
-        len(collector.runners),
+        len(collector.tracked),
+        len(refresh.tracker.trading()),
+        len(connections),
     )
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([stopper, flusher, *workers], return_when=asyncio.FIRST_COMPLETED)
@@ -219,7 +232,12 @@ async def _housekeeping(
     while True:
         collector.sync_metrics()
         beat = orjson.dumps(
-            {"time_us": time.time_ns() // 1000, "published": collector.publisher.published}
+            {
+                "time_us": time.time_ns() // 1000,
+                "published": collector.publisher.published,
+                "symbols": len(collector.tracked),
+                "repair": collector.backlog(),
+            }
         )
         try:
             await redis.set(key, beat, ex=max(1, int(ttl)))

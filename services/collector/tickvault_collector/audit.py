@@ -18,6 +18,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,7 +29,7 @@ from sqlalchemy import Engine, text
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.db.engine import make_engine
 from tickvault.db.partitions import TRADES, existing_partitions
-from tickvault.errors import ExchangeError
+from tickvault.errors import ExchangeError, FrameError
 from tickvault.keys import RedisKeys
 from tickvault.lease import AsyncLease
 from tickvault.tick import Source, datetime_to_us
@@ -44,6 +45,7 @@ from tickvault_collector.audit_plan import (
 from tickvault_collector.gaps import GapBook, plan_page
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import PAGE_RETRY, RestClient
+from tickvault_collector.schedule import Priority
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +142,7 @@ class Auditor:
 
     def __init__(
         self,
-        symbols: tuple[str, ...],
+        symbols: Callable[[], Sequence[str]],
         database_url: str,
         rest: RestClient,
         publisher: Publisher,
@@ -167,14 +169,16 @@ class Auditor:
             connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
         )
         try:
-            return {s: await self._audit(engine, s, window) for s in self._symbols}
+            latest = await self._latest() if self._tail else {}
+            return {s: await self._audit(engine, s, window, latest.get(s)) for s in self._symbols()}
         finally:
             self._stop.set()
             engine.dispose()
 
-    async def _audit(self, engine: Engine, symbol: str, window: Window | None) -> SymbolReport:
+    async def _audit(
+        self, engine: Engine, symbol: str, window: Window | None, latest: int | None
+    ) -> SymbolReport:
         scan = await asyncio.to_thread(scan_symbol, engine, symbol, window, self._stop)
-        latest = await self._latest(symbol) if self._tail else None
         plan = plan_symbol(scan.holes, scan.span, scan.records, latest)
         report = SymbolReport(
             rows=scan.rows, holes=len(plan.holes), missing=sum(b - a + 1 for a, b in plan.holes)
@@ -210,12 +214,14 @@ class Auditor:
         await self._pub.publish(closing)
         return report
 
-    async def _latest(self, symbol: str) -> int | None:
+    async def _latest(self) -> dict[str, int]:
+        """Return every trading symbol's latest id from one ticker/24hr (weight 80)."""
         try:
-            return await self._rest.latest_trade_id(symbol)
-        except ExchangeError as exc:
-            log.warning("latest trade id of %s unavailable (%s); tail not audited", symbol, exc)
-            return None
+            tickers = await self._rest.tickers(Priority.AUDIT)
+        except (ExchangeError, FrameError) as exc:
+            log.warning("latest trade ids unavailable (%s); tails not audited", exc)
+            return {}
+        return {row.symbol: row.last_id for row in tickers.rows if row.last_id >= 0}
 
     async def _refill(self, symbol: str, fetch: list[IdRange]) -> tuple[int, list[IdRange]]:
         """Fetch *fetch* from REST page by page and publish the rows; return (rows, lost)."""
@@ -227,7 +233,9 @@ class Auditor:
         while gaps := book.gaps(symbol):
             from_id = min(g.next_id for g in gaps)
             try:
-                ticks = await self._rest.historical_trades(symbol, from_id, _now_us())
+                ticks = await self._rest.historical_trades(
+                    symbol, from_id, _now_us(), Priority.AUDIT
+                )
             except ExchangeError as exc:
                 failures += 1
                 if (exc.status is not None and 400 <= exc.status < 500) or (

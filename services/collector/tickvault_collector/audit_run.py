@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from tickvault.errors import LeaseLost
 from tickvault.keys import RedisKeys
+from tickvault.symbols import reported
 from tickvault_collector.audit import Auditor, SymbolReport, audit_lease
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.publisher import Publisher
-from tickvault_collector.rest import RestClient
-from tickvault_collector.restparse import WeightGate
+from tickvault_collector.rest import RestClient, make_rest
 from tickvault_collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,7 @@ async def audit_once(
     3 when another auditor holds the lease (or took it over while this one ran)."""
     redis = redis or aioredis.Redis.from_url(settings.redis_url)
     metrics = make_metrics()
-    rest = rest or RestClient(
-        settings.binance_rest_url,
-        WeightGate(settings.collector_rest_weight_limit, settings.collector_rest_weight_share),
-        backoff_max=settings.collector_backoff_max_s,
-    )
+    rest = rest or make_rest(settings)
     keys = RedisKeys(settings.redis_prefix)
     publisher = Publisher(
         redis,
@@ -55,8 +52,9 @@ async def audit_once(
             return 3
         flusher = asyncio.create_task(publisher.run(), name="audit-publisher")
         try:
+            symbols = await tracked_symbols(settings, redis, keys)
             reports = await lease.run(
-                Auditor(settings.symbols, settings.database_url, rest, publisher).run_once()
+                Auditor(lambda: symbols, settings.database_url, rest, publisher).run_once()
             )
         except LeaseLost as exc:
             log.warning("audit stopped: %s", exc)
@@ -72,6 +70,18 @@ async def audit_once(
         await rest.close()
         with contextlib.suppress(RedisError, OSError):
             await redis.aclose()
+
+
+async def tracked_symbols(
+    settings: CollectorSettings, redis: aioredis.Redis, keys: RedisKeys
+) -> list[str]:
+    """Return the symbols to audit: the explicit names, and what ``ALL`` or a pattern matches
+    in the symbols hash the running collector keeps."""
+    selection = settings.selection
+    fields: dict[bytes, bytes] = {}
+    if not selection.is_explicit:
+        fields = cast(dict[bytes, bytes], await redis.hgetall(keys.symbols))
+    return list(reported(selection, fields))
 
 
 def describe(symbol: str, r: SymbolReport) -> str:

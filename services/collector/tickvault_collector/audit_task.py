@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
@@ -80,7 +81,12 @@ class AuditTask:
     """Run the gap audit every interval while the collector runs."""
 
     def __init__(
-        self, settings: CollectorSettings, redis: aioredis.Redis, rest: RestClient, metrics: Metrics
+        self,
+        settings: CollectorSettings,
+        redis: aioredis.Redis,
+        rest: RestClient,
+        metrics: Metrics,
+        symbols: Callable[[], Sequence[str]],
     ) -> None:
         self._interval = settings.collector_audit_interval_s
         self._hours = lookback_hours(settings)
@@ -98,9 +104,7 @@ class AuditTask:
             capacity=settings.collector_buffer_max,
             marks=lambda highs: {},  # audit ticks never move the resume marks
         )
-        self._auditor = Auditor(
-            settings.symbols, settings.database_url, rest, self._pub, tail=False
-        )
+        self._auditor = Auditor(symbols, settings.database_url, rest, self._pub, tail=False)
         self._lease = audit_lease(redis, keys)
         self._published_until = 0.0  # Redis time our last audit's entries were all published
 

@@ -1,9 +1,11 @@
-"""Fill gaps from REST and check the tail: the collector's only REST consumer at run time.
+"""Fill the live capture's gaps from REST: the collector's backfill, most urgent first.
 
-Two kinds of work arrive: open gaps (in the :class:`~tickvault_collector.gaps.GapBook`) and
-tail checks (a symbol whose connection was replaced, or that has been quiet: ask for its
-latest trade id, since a loss at the end of a burst shows no jump until the next trade).
-One ``historicalTrades`` page serves every gap of a symbol it covers.
+Gaps arrive in the :class:`~tickvault_collector.gaps.GapBook` from the sequencer (a jump in
+ids), the tail checks (:mod:`tickvault_collector.tails`) and the buffer. The backfiller asks
+the book which symbol to repair next (the oldest gap, then the busiest symbol) and fetches one
+``historicalTrades`` page for it, which serves every gap of that symbol it covers. Its
+requests go first in the REST scheduler. A symbol whose requests fail rests for a while, so
+it never holds up the others.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from collections.abc import Callable
 
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.errors import ExchangeError
+from tickvault.retry import Backoff
 from tickvault.tick import Tick
 from tickvault_collector.gaps import Gap, GapBook, plan_page
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import PAGE_RETRY, RestClient
-from tickvault_collector.sequencer import Sequencer
 
 log = logging.getLogger(__name__)
 
@@ -27,37 +29,28 @@ EMPTY_PAGES_BEFORE_GIVING_UP = 5
 
 
 class Backfiller:
-    """Drain open gaps and pending tail checks, one REST page at a time."""
+    """Drain open gaps one REST page at a time, the most urgent symbol first."""
 
     def __init__(
         self,
         rest: RestClient,
         book: GapBook,
-        sequencer: Sequencer,
         publisher: Publisher,
-        open_gap: Callable[[str, int, int], None],
         on_closed: Callable[[Gap, GapStatus], None],
         on_rows: Callable[[int], None],
     ) -> None:
         self._rest = rest
         self._book = book
-        self._seq = sequencer
         self._pub = publisher
-        self._open_gap = open_gap
         self._on_closed = on_closed
         self._on_rows = on_rows
-        self._tail: set[str] = set()
         self._wake = asyncio.Event()
         self._misses: dict[str, int] = {}
-        self._backoff = PAGE_RETRY.backoff()
+        self._failures: dict[str, Backoff] = {}
+        self._resting: dict[str, float] = {}  # symbol -> monotonic time it may be tried again
 
     def wake(self) -> None:
         """Say that new gaps are open."""
-        self._wake.set()
-
-    def check_tail(self, symbols: tuple[str, ...] | list[str]) -> None:
-        """Queue a latest-trade-id check for *symbols*."""
-        self._tail.update(symbols)
         self._wake.set()
 
     async def run(self) -> None:
@@ -65,30 +58,31 @@ class Backfiller:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._tail or self._book.symbols():
-                while self._tail:
-                    await self._check(self._tail.pop())
-                for symbol in self._book.symbols():
-                    await self._fill(symbol)
-                    while self._tail:
-                        await self._check(self._tail.pop())
+            while self._book.total_open():
+                symbol = self._book.next_symbol(self._rested())
+                if symbol is None:
+                    await self._rest_a_while()
+                    continue
+                await self._fill(symbol)
 
-    async def _check(self, symbol: str) -> None:
+    def _rested(self) -> dict[str, float]:
+        now = time.monotonic()
+        for symbol in [s for s, until in self._resting.items() if until <= now]:
+            del self._resting[symbol]
+        return self._resting
+
+    async def _rest_a_while(self) -> None:
+        """Wait for the first resting symbol, or for a new gap."""
+        wait = max(0.0, min(self._resting.values()) - time.monotonic())
         try:
-            latest = await self._rest.latest_trade_id(symbol)
-        except ExchangeError as exc:
-            log.warning("latest trade id of %s unavailable: %s", symbol, exc)
-            return
-        if latest is None:
-            return
-        skipped = self._seq.advance_to(symbol, latest)
-        if skipped is not None:
-            self._open_gap(symbol, *skipped)
+            async with asyncio.timeout(wait):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+        self._wake.clear()
 
     async def _fill(self, symbol: str) -> None:
         gaps = self._book.gaps(symbol)
-        if not gaps:
-            return
         from_id = min(g.next_id for g in gaps)
         now = time.time_ns() // 1000
         try:
@@ -103,7 +97,7 @@ class Backfiller:
                 log.warning(
                     "backfill of %s from id %d failed: %s; will retry", symbol, from_id, exc
                 )
-                await asyncio.sleep(self._backoff.next())
+                self._rest_symbol(symbol)
             return
         if not ticks:
             misses = self._misses.get(symbol, 0) + 1
@@ -111,10 +105,10 @@ class Backfiller:
             if misses >= EMPTY_PAGES_BEFORE_GIVING_UP:
                 await self._give_up(gaps)
             else:
-                await asyncio.sleep(self._backoff.next())
+                self._rest_symbol(symbol)
             return
         self._misses.pop(symbol, None)
-        self._backoff.reset()
+        self._failures.pop(symbol, None)
         plan = plan_page(gaps, from_id, [t.trade_id for t in ticks])
         done_at = time.time_ns() // 1000
         statuses = [GapStatus.UNFILLABLE if g.partial else GapStatus.FILLED for g in plan.done]
@@ -126,6 +120,11 @@ class Backfiller:
             self._book.close(gap)
             self._on_closed(gap, status)
 
+    def _rest_symbol(self, symbol: str) -> None:
+        """Try *symbol* again only after a backoff; the others go on meanwhile."""
+        backoff = self._failures.setdefault(symbol, PAGE_RETRY.backoff())
+        self._resting[symbol] = time.monotonic() + backoff.next()
+
     async def _give_up(self, gaps: list[Gap]) -> None:
         now = time.time_ns() // 1000
         await self._pub.publish([g.record(GapStatus.UNFILLABLE, now) for g in gaps])
@@ -133,3 +132,4 @@ class Backfiller:
             self._book.close(gap)
             self._on_closed(gap, GapStatus.UNFILLABLE)
         self._misses.pop(gaps[0].symbol, None)
+        self._failures.pop(gaps[0].symbol, None)

@@ -2,6 +2,10 @@
 
 :meth:`Collector.on_frame` is the hot path (one call per WebSocket frame): parse, sequence,
 queue. Counters on that path are plain integers, copied into Prometheus once a second.
+:meth:`Collector.on_tickers` takes the all-market ticker stream (once a second) and hands
+each row to the tail checks (:mod:`tickvault_collector.tails`); :meth:`Collector.watch_tails`
+turns what they find into gaps. Per-symbol state is a few integers (sequencer, resume mark);
+nothing runs per symbol per second.
 """
 
 from __future__ import annotations
@@ -9,28 +13,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from tickvault.codec import GapRecord, GapStatus
+from tickvault.errors import FrameError
 from tickvault.keys import RedisKeys
 from tickvault.throttle import ThrottledLog
 from tickvault.tick import Tick
 from tickvault_collector.backfill import Backfiller
-from tickvault_collector.connection import ShardRunner
 from tickvault_collector.frames import ControlReply, Malformed, ServerShutdown, Unknown, parse_frame
 from tickvault_collector.gaps import Gap, GapBook
 from tickvault_collector.metrics import Metrics
-from tickvault_collector.policy import ConnectBudget, shard
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient
+from tickvault_collector.schedule import Priority
 from tickvault_collector.sequencer import DUPLICATE, GAP, Sequencer, cap_gap
 from tickvault_collector.settings import CollectorSettings
+from tickvault_collector.tails import FeedClock, Tails
+from tickvault_collector.tickers import TickerRow, Tickers, parse_stream_tickers
 
 log = logging.getLogger(__name__)
 
+Special = ServerShutdown | ControlReply | None  # what a connection must act on itself
+
 MALFORMED_LOGS_PER_MINUTE = 5
+TAILS_SHOWN = 5  # symbols named per tail-check log line
+TAIL_PATIENCE_S = 60.0  # a symbol behind the ticker this long is a gap, however busy the feed
 
 
 @dataclass(slots=True)
@@ -47,6 +58,9 @@ class Counts:
     filled: int = 0
     unfillable: int = 0
     backfilled: int = 0
+    ticker_rows: int = 0
+    ticker_bad: int = 0
+    tail_gaps: int = 0
 
 
 class Collector:
@@ -58,9 +72,6 @@ class Collector:
         redis: aioredis.Redis,
         rest: RestClient,
         metrics: Metrics,
-        *,
-        statuses: dict[str, str],
-        resume: dict[str, int],
     ) -> None:
         self.settings = settings
         self.keys = RedisKeys(settings.redis_prefix)
@@ -68,16 +79,20 @@ class Collector:
         self.counts = Counts()
         self._synced = Counts()
         self._redis = redis
-        self._statuses = statuses
-        self._symbols = frozenset(statuses)
-        self.sequencer = Sequencer(resume)
+        self.tracked: set[str] = set()
+        self.stopped: set[str] = set()  # tracked, not trading: unsubscribed, position kept
+        self.sequencer = Sequencer()
         self.book = GapBook()
+        self.tails = Tails(
+            self.sequencer, grace_s=settings.collector_tail_grace_s, patience_s=TAIL_PATIENCE_S
+        )
         self._overflow: dict[str, list[int]] = {}
-        self._high: dict[str, int] = dict(resume)
+        self._high: dict[str, int] = {}
         self._dirty: set[str] = set()
-        self._last_trade: dict[str, float] = {}
-        self._last_check: dict[str, float] = {}
         self._malformed_log = ThrottledLog(log, 60.0, burst=MALFORMED_LOGS_PER_MINUTE)
+        self._ticker_log = ThrottledLog(log, 60.0)
+        # sees ticker rows of symbols not captured live (untracked, or tracked and stopped)
+        self.notice: Callable[[TickerRow], None] = lambda row: None
         self.publisher = Publisher(
             redis,
             self.keys,
@@ -88,54 +103,34 @@ class Collector:
             capacity=settings.collector_buffer_max,
             marks=self._marks,
         )
+        self._rest = rest
+        self._weights = dict.fromkeys(Priority, 0)
         self.backfiller = Backfiller(
-            rest,
-            self.book,
-            self.sequencer,
-            self.publisher,
-            self.open_gap,
-            self._gap_closed,
-            self._backfilled,
+            rest, self.book, self.publisher, self._gap_closed, self._backfilled
         )
-        budget = ConnectBudget(
-            settings.collector_connect_budget, settings.collector_connect_budget_window_s
-        )
-        self.runners = [
-            ShardRunner(
-                f"conn{i}",
-                group,
-                settings,
-                budget,
-                self.on_frame,
-                self.backfiller.check_tail,
-                self._reconnected,
-                self.publisher.congested,
-                self.publisher.drained,
-            )
-            for i, group in enumerate(
-                shard(list(statuses), settings.collector_streams_per_connection)
-            )
-        ]
 
     # ------------------------------------------------------------------ hot path
 
-    def on_frame(self, frame: str | bytes) -> bool:
-        """Handle one frame; return True when it announces a server shutdown."""
+    def on_frame(self, frame: str | bytes, clock: FeedClock) -> Special:
+        """Handle one frame of a trade connection whose feed *clock* it moves; return it
+        parsed when the connection must act on it (a shutdown, a control reply)."""
         counts = self.counts
         counts.frames += 1
-        parsed = parse_frame(frame, time.time_ns() // 1000)
+        received = time.time_ns() // 1000
+        parsed = parse_frame(frame, received)
         if type(parsed) is Tick:
             symbol = parsed.symbol
-            if symbol not in self._symbols:
+            if symbol not in self.tracked:
                 counts.unknown += 1
-                return False
+                return None
+            clock.event_us = parsed.event_time
+            clock.received_us = received
             verdict = self.sequencer.offer(symbol, parsed.trade_id)
             if verdict == DUPLICATE:
                 counts.duplicates += 1
-                return False
+                return None
             if verdict == GAP:
                 self.open_gap(symbol, self.sequencer.gap_first, parsed.trade_id - 1)
-            self._last_trade[symbol] = time.monotonic()
             if self.publisher.offer(parsed):
                 counts.trades += 1
                 if symbol in self._overflow:
@@ -143,12 +138,76 @@ class Collector:
                     self.open_gap(symbol, first, last)
             else:
                 self._dropped(symbol, parsed.trade_id)
-            return False
+            return None
         return self._other(parsed)
 
-    def _other(self, parsed: object) -> bool:
+    def on_tickers(self, frame: str | bytes, clock: FeedClock) -> Special:
+        """Handle one frame of the ticker connection (like :meth:`on_frame`)."""
+        self.counts.frames += 1
+        now = time.time_ns() // 1000
+        try:
+            tickers = parse_stream_tickers(frame)
+        except FrameError:
+            return self._other(parse_frame(frame, now))
+        clock.received_us = now
+        self.take_tickers(tickers, now)
+        return None
+
+    def take_tickers(self, tickers: Tickers, now_us: int) -> None:
+        """Compare each row of a ticker answer (stream or REST) with what was captured."""
+        counts = self.counts
+        counts.ticker_rows += len(tickers.rows)
+        if tickers.bad:
+            counts.ticker_bad += tickers.bad
+            self._ticker_log.warning(
+                "%d ticker rows unreadable or of names tickvault cannot store (%s); "
+                "the other rows are used",
+                tickers.bad,
+                ", ".join(tickers.bad_names[:5]) or "no name",
+            )
+        tracked, stopped, observe = self.tracked, self.stopped, self.tails.observe
+        for row in tickers.rows:
+            if row.symbol not in tracked:
+                self.notice(row)
+                continue
+            if row.symbol in stopped:
+                self.notice(row)
+            missed = observe(row, now_us)
+            if missed is not None:
+                self.open_gap(row.symbol, *missed)
+
+    async def watch_tails(self) -> None:
+        """Turn what the tail checks find into gaps, once a second."""
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.time_ns() // 1000
+            due = self.tails.due(now, hold=self.publisher.congested())
+            if not due:
+                continue
+            self.counts.tail_gaps += len(due)
+            log.info(
+                "%d symbols behind the ticker, their tails go to backfill: %s%s",
+                len(due),
+                ", ".join(f"{s} {a}..{b}" for s, a, b in due[:TAILS_SHOWN]),
+                f" and {len(due) - TAILS_SHOWN} more" if len(due) > TAILS_SHOWN else "",
+            )
+            for symbol, first, last in due:
+                self.open_gap(symbol, first, last)
+
+    def track(self, symbols: Iterable[str], *, resume: dict[str, int], after_start: bool) -> None:
+        """Start tracking *symbols* (resume points where known); a symbol tracked after start
+        without one starts at its first id (the tickers say which)."""
+        for symbol in symbols:
+            self.tracked.add(symbol)
+            mark = resume.get(symbol)
+            if mark is not None and self.sequencer.start(symbol, mark):
+                self._high.setdefault(symbol, mark)
+            elif after_start:
+                self.tails.await_first(symbol)
+
+    def _other(self, parsed: object) -> Special:
         if isinstance(parsed, ServerShutdown):
-            return True
+            return parsed
         if isinstance(parsed, Malformed):
             self.counts.malformed += 1
             self._malformed_log.warning("malformed frame (%s): %s", parsed.reason, parsed.sample)
@@ -158,7 +217,9 @@ class Collector:
             log.warning(
                 "exchange answered request %s with an error: %s", parsed.request_id, parsed.error
             )
-        return False
+        if isinstance(parsed, ControlReply):
+            return parsed
+        return None
 
     def _dropped(self, symbol: str, trade_id: int) -> None:
         """Remember a tick the full buffer refused, as part of a run to backfill later."""
@@ -226,28 +287,6 @@ class Collector:
 
     # ------------------------------------------------------------------ housekeeping
 
-    def _reconnected(self, reason: str) -> None:
-        self.metrics.reconnects.labels(reason).inc()
-
-    async def watch_quiet(self) -> None:
-        """Ask REST about symbols that have been quiet for a while (tail losses)."""
-        quiet = self.settings.collector_quiet_backfill_s
-        while True:
-            await asyncio.sleep(min(1.0, quiet / 4))
-            now = time.monotonic()
-            due = [
-                s
-                for s, status in self._statuses.items()
-                if status == "TRADING"
-                and self.sequencer.last(s) is not None
-                and now - self._last_trade.get(s, now) > quiet
-                and now - self._last_check.get(s, 0.0) > quiet
-            ]
-            for symbol in due:
-                self._last_check[symbol] = now
-            if due:
-                self.backfiller.check_tail(due)
-
     def sync_metrics(self) -> None:
         """Copy the hot-path counters into Prometheus."""
         c, s, m = self.counts, self._synced, self.metrics
@@ -262,12 +301,28 @@ class Collector:
             ("filled", m.gaps_filled),
             ("unfillable", m.gaps_unfillable),
             ("backfilled", m.backfilled),
+            ("ticker_rows", m.ticker_rows),
+            ("ticker_bad", m.ticker_bad),
+            ("tail_gaps", m.tail_gaps),
         ):
             delta = getattr(c, name) - getattr(s, name)
             if delta:
                 metric.inc(delta)
                 setattr(s, name, getattr(c, name))
         m.buffer.set(len(self.publisher))
+        for use, spent in self._rest.scheduler.spent.items():
+            if spent != self._weights[use]:
+                m.rest_weight.labels(use.name.lower()).inc(spent - self._weights[use])
+                self._weights[use] = spent
+        calls, oldest = self.book.backlog(time.time_ns() // 1000)
+        m.repair_calls.set(calls)
+        m.repair_oldest.set(oldest)
+        m.tails_behind.set(len(self.tails))
+
+    def backlog(self) -> dict[str, float]:
+        """Return the repair backlog: REST calls queued and the oldest open gap's age (s)."""
+        calls, oldest = self.book.backlog(time.time_ns() // 1000)
+        return {"calls_queued": calls, "oldest_gap_s": round(oldest, 1)}
 
     def summary(self) -> str:
         """Return the periodic one-line summary."""

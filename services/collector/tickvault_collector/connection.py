@@ -1,12 +1,17 @@
-"""WebSocket connections of one shard of symbols: open, read, watch, rotate, reconnect.
+"""WebSocket connections: open, subscribe, read, watch, rotate, reconnect.
 
-A :class:`ShardRunner` keeps one live :class:`Link` per shard. Each link reads frames and
-hands them to the collector's ``on_frame``. It ends on a close (any reason), a silent socket
-(no bytes at all, not even a ping, for ``silence_timeout``) or an error. Before its lifetime
-runs out, and at once on ``serverShutdown``, the runner opens a successor (make-before-break)
-and closes the old link only once the successor delivers a frame; trades seen on both are
-dropped as duplicates by the sequencer. Every replacement triggers ``on_replaced`` so the
-collector asks REST whether trades happened in between.
+A :class:`ShardRunner` keeps one live :class:`Link` carrying a set of streams that can grow
+and shrink while it runs (:meth:`ShardRunner.subscribe`, :meth:`ShardRunner.unsubscribe`).
+A link opens on the bare combined endpoint and subscribes its streams with SUBSCRIBE messages
+(:func:`~tickvault_collector.policy.subscription_messages`), sent by the link's own sender at
+most ``CONTROL_PER_S`` a second; it is *ready* once the exchange has acknowledged every
+stream it opened with. Each frame goes to the runner's :class:`LinkOwner` (the collector).
+
+A link ends on a close (any reason), a silent socket (no bytes at all, not even a ping, for
+``silence_timeout``) or an error. Before its lifetime runs out, and at once on
+``serverShutdown``, the runner opens a successor (make-before-break) and closes the old link
+only once the successor is ready; trades seen on both are dropped as duplicates by the
+sequencer. Every replacement is reported to the owner (``replaced``).
 
 The reconnect loop is written here rather than with ``async for ws in connect(...)``,
 because make-before-break needs two sockets at once and the attempt budget spans every shard.
@@ -15,22 +20,62 @@ because make-before-break needs two sockets at once and the attempt budget spans
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Iterable
+from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from tickvault_collector.policy import ConnectBudget, lifetime, stream_url
+from tickvault_collector.frames import ControlReply, ServerShutdown
+from tickvault_collector.policy import (
+    CONTROL_PER_S,
+    ConnectBudget,
+    combined_url,
+    lifetime,
+    subscription_messages,
+)
 from tickvault_collector.settings import CollectorSettings
+from tickvault_collector.tails import FeedClock
 
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 1.0  # a closing handshake behind a backlog of unread frames never completes
 
-# Frame handler: returns True when the frame asks for rotation (serverShutdown).
-FrameHandler = Callable[[str | bytes], bool]
+
+class LinkOwner(Protocol):
+    """What a runner's links report to, and ask of, the collector."""
+
+    def on_frame(
+        self, frame: str | bytes, clock: FeedClock
+    ) -> ServerShutdown | ControlReply | None:
+        """Handle one frame; return it parsed when it is a shutdown or a control reply."""
+
+    def replaced(self, runner: ShardRunner) -> None:
+        """Say that *runner*'s connection was replaced (trades may have been missed)."""
+
+    def reconnected(self, reason: str) -> None:
+        """Count a reconnect and why."""
+
+    def subscribed(self, method: str) -> None:
+        """Count one SUBSCRIBE or UNSUBSCRIBE message sent."""
+
+    def congested(self) -> bool:
+        """Return whether readers should pause until :meth:`drained`."""
+
+    async def drained(self) -> None:
+        """Wait until readers may go on."""
+
+
+class LinkEvent(enum.Enum):
+    """What a link tells its runner."""
+
+    READY = "ready"  # every stream it opened with is subscribed
+    ROTATE = "rotate"  # its lifetime is up, or the server is shutting down
+    CLOSED = "closed"  # it ended (the reason travels with the event)
 
 
 class _WatchedConnection(ClientConnection):
@@ -44,82 +89,108 @@ class _WatchedConnection(ClientConnection):
 
 
 class Link:
-    """One open WebSocket and the task reading it."""
+    """One open WebSocket, the task reading it and the control messages it still has to send."""
 
     def __init__(self, ws: _WatchedConnection, number: int, rotate_at: float) -> None:
         self.ws = ws
         self.number = number
         self.rotate_at = rotate_at
-        self.delivered = False
+        self.ready = False
         self.paused = False  # the reader waits for the publisher: silence is ours, not theirs
         self.task: asyncio.Task[None] | None = None
+        self.sender: asyncio.Task[None] | None = None
+        self.outbox: deque[tuple[str, list[str]]] = deque()  # (method, streams) to send
+        self.wake = asyncio.Event()
+        self.opening: set[int] = set()  # ids of the SUBSCRIBEs it opened with, not yet acked
+
+    def send(self, method: str, streams: list[str]) -> None:
+        """Queue (un)subscribing *streams*."""
+        if streams:
+            self.outbox.append((method, streams))
+            self.wake.set()
 
 
 class ShardRunner:
-    """Keep one shard of symbols connected, for as long as the collector runs."""
+    """Keep one connection carrying a changing set of streams, for as long as it runs."""
 
     def __init__(
         self,
         name: str,
-        symbols: tuple[str, ...],
+        streams: Iterable[str],
         settings: CollectorSettings,
         budget: ConnectBudget,
-        on_frame: FrameHandler,
-        on_replaced: Callable[[tuple[str, ...]], None],
-        on_reconnect: Callable[[str], None],
-        congested: Callable[[], bool] = lambda: False,
-        drained: Callable[[], Awaitable[None]] | None = None,
+        owner: LinkOwner,
     ) -> None:
         self.name = name
-        self.symbols = symbols
+        self.streams: dict[str, None] = dict.fromkeys(streams)  # in subscription order
+        self.clock = FeedClock()
         self._s = settings
-        self._url = stream_url(settings.binance_ws_url, symbols)
+        self._url = combined_url(settings.binance_ws_url)
         self._budget = budget
-        self._on_frame = on_frame
-        self._on_replaced = on_replaced
-        self._on_reconnect = on_reconnect
-        self._congested = congested
-        self._drained = drained
-        self._events: asyncio.Queue[tuple[Link, str]] = asyncio.Queue()
+        self._owner = owner
+        self._events: asyncio.Queue[tuple[Link, LinkEvent, str]] = asyncio.Queue()
         self._retry = settings.retry_policy()
         self._backoff = self._retry.backoff()
         self._count = 0
+        self._next_id = 1
         self._warned_unreachable = False
         self.active: Link | None = None
         self.successor: Link | None = None
+        self.first_ready = asyncio.Event()  # set once a link has subscribed every stream
+
+    def subscribe(self, streams: Iterable[str]) -> None:
+        """Add *streams* (on the open links at once, on every later link from the start)."""
+        new = [s for s in streams if s not in self.streams]
+        self.streams.update(dict.fromkeys(new))
+        for link in (self.active, self.successor):
+            if link is not None:
+                link.send("SUBSCRIBE", new)
+
+    def unsubscribe(self, streams: Iterable[str]) -> None:
+        """Remove *streams* from this connection."""
+        gone = [s for s in streams if s in self.streams]
+        for stream in gone:
+            del self.streams[stream]
+        for link in (self.active, self.successor):
+            if link is not None:
+                link.send("UNSUBSCRIBE", gone)
 
     async def run(self) -> None:
         """Connect and keep connected until cancelled."""
         try:
             self.active = await self._open("start")
             while True:
-                link, event = await self._events.get()
-                await self._handle(link, event)
+                await self._handle(*await self._events.get())
         finally:
             held = [link for link in (self.active, self.successor) if link is not None]
             if held:
                 await asyncio.gather(*(self._close(link) for link in held))
 
-    async def _handle(self, link: Link, event: str) -> None:
-        if event == "delivered" and link is self.successor and self.active is not None:
+    async def _handle(self, link: Link, event: LinkEvent, reason: str) -> None:
+        owner = self._owner
+        if event is LinkEvent.READY and link is self.successor and self.active is not None:
             old, self.active, self.successor = self.active, link, None
-            log.info("%s: link %d delivers; closing link %d", self.name, link.number, old.number)
+            log.info(
+                "%s: link %d subscribed every stream and delivers; closing link %d",
+                self.name,
+                link.number,
+                old.number,
+            )
             await self._close(old)
-            self._on_replaced(self.symbols)
-        elif event == "rotate" and link is self.active and self.successor is None:
-            self._on_reconnect("rotate")
+            owner.replaced(self)
+        elif event is LinkEvent.ROTATE and link is self.active and self.successor is None:
+            owner.reconnected("rotate")
             self.successor = await self._open("rotate")
-        elif event.startswith("closed:"):
-            reason = event.removeprefix("closed:")
+        elif event is LinkEvent.CLOSED:
             if link is self.successor:
                 self.successor = None
             elif link is self.active:
-                self._on_reconnect(reason)
+                owner.reconnected(reason)
                 if self.successor is not None:
                     self.active, self.successor = self.successor, None
                 else:
                     self.active = await self._open(reason)
-                self._on_replaced(self.symbols)
+                owner.replaced(self)
 
     async def _open(self, why: str) -> Link:
         """Open and start reading a new link, retrying with backoff until it works."""
@@ -138,7 +209,7 @@ class ShardRunner:
                     max_queue=4096,
                     open_timeout=10,
                     close_timeout=CLOSE_TIMEOUT_S,
-                    max_size=2**22,
+                    max_size=2**24,
                     create_connection=_WatchedConnection,
                     proxy=None,
                 )
@@ -156,9 +227,11 @@ class ShardRunner:
                 self._s.collector_lifetime_s, self._s.collector_lifetime_jitter_s
             )
             link = Link(ws, self._count, rotate_at)
+            link.send("SUBSCRIBE", list(self.streams))
             link.task = asyncio.create_task(self._read(link), name=f"{self.name}-link")
+            link.sender = asyncio.create_task(self._send(link), name=f"{self.name}-send")
             log.info(
-                "%s: link %d open (%s), %d streams", self.name, link.number, why, len(self.symbols)
+                "%s: link %d open (%s), %d streams", self.name, link.number, why, len(self.streams)
             )
             self._warned_unreachable = False
             return link
@@ -169,10 +242,10 @@ class ShardRunner:
             wait = self._retry.limited_wait(exc.response.headers.get("Retry-After"))
             wait *= 2 if status == 418 else 1  # a ban: Binance lengthens it on a repeat
             log.warning("%s: handshake refused with %d; backing off %.0fs", self.name, status, wait)
-            self._on_reconnect(f"http_{status}")
+            self._owner.reconnected(f"http_{status}")
             return wait
         log.error("%s: handshake refused with HTTP %d; retrying", self.name, status)
-        self._on_reconnect(f"http_{status}")
+        self._owner.reconnected(f"http_{status}")
         return max(self._backoff.next(), self._s.collector_backoff_max_s)
 
     def _unreachable(self, exc: BaseException) -> None:
@@ -185,30 +258,73 @@ class ShardRunner:
                 exc,
             )
             self._warned_unreachable = True
-        self._on_reconnect("unreachable")
+        self._owner.reconnected("unreachable")
+
+    async def _send(self, link: Link) -> None:
+        """Send the link's queued (un)subscriptions, at most ``CONTROL_PER_S`` a second."""
+        opening = True
+        gap = 1.0 / CONTROL_PER_S
+        while True:
+            while not link.outbox:
+                if opening:
+                    opening = False
+                    self._opened(link)
+                link.wake.clear()
+                await link.wake.wait()
+            method, streams = link.outbox.popleft()
+            messages = subscription_messages(method, streams, self._next_id)
+            self._next_id += len(messages)
+            if opening:  # every id first: an early ack must not make the link ready
+                link.opening.update(request_id for request_id, _, _ in messages)
+            for _, body, _ in messages:
+                try:
+                    await link.ws.send(body.decode())
+                except ConnectionClosed:
+                    return  # the reader reports the close
+                self._owner.subscribed(method)
+                await asyncio.sleep(gap)
+
+    def _opened(self, link: Link) -> None:
+        """Everything the link opened with is sent; it is ready once all of it is acked."""
+        if not link.opening and not link.ready:
+            self._ready(link)
+
+    def _ready(self, link: Link) -> None:
+        link.ready = True
+        self.first_ready.set()
+        self._backoff.reset()
+        self._events.put_nowait((link, LinkEvent.READY, ""))
+
+    def _control(self, link: Link, reply: ServerShutdown | ControlReply) -> str | None:
+        """Act on a shutdown or an acknowledgement; return "server_shutdown" for the former."""
+        if isinstance(reply, ServerShutdown):
+            log.info("%s: serverShutdown on link %d", self.name, link.number)
+            self._events.put_nowait((link, LinkEvent.ROTATE, "server_shutdown"))
+            return "server_shutdown"
+        if isinstance(reply.request_id, int) and reply.request_id in link.opening:
+            link.opening.discard(reply.request_id)
+            if not link.opening and not link.outbox and not link.ready:
+                self._ready(link)
+        return None
 
     async def _read(self, link: Link) -> None:
         """Read frames until the link ends, then report why."""
         reason = "closed"
         watchdog = asyncio.create_task(self._watch(link))
         try:
-            handler, congested = self._on_frame, self._congested
+            owner, clock = self._owner, self.clock
+            handler, congested = owner.on_frame, owner.congested
             async for frame in link.ws:
-                if congested() and self._drained is not None:
+                if congested():
                     link.paused = True
                     try:
-                        await self._drained()
+                        await owner.drained()
                     finally:
                         link.paused = False
                         link.ws.last_bytes = link.ws.loop.time()
-                if handler(frame):
-                    reason = "server_shutdown"
-                    log.info("%s: serverShutdown on link %d", self.name, link.number)
-                    self._events.put_nowait((link, "rotate"))
-                if not link.delivered:
-                    link.delivered = True
-                    self._backoff.reset()
-                    self._events.put_nowait((link, "delivered"))
+                special = handler(frame, clock)
+                if special is not None:
+                    reason = self._control(link, special) or reason
             code = link.ws.close_code
             reason = f"close_{code}" if code is not None else "closed"
         except ConnectionClosed as exc:
@@ -220,10 +336,12 @@ class ShardRunner:
             log.warning("%s: link %d failed: %r", self.name, link.number, exc)
         finally:
             watchdog.cancel()
+            if link.sender is not None:
+                link.sender.cancel()
         if watchdog.done() and not watchdog.cancelled() and watchdog.result():
             reason = "silent"
         log.info("%s: link %d ended (%s)", self.name, link.number, reason)
-        self._events.put_nowait((link, "closed:" + reason))
+        self._events.put_nowait((link, LinkEvent.CLOSED, reason))
 
     async def _watch(self, link: Link) -> bool:
         """Close a silent link; ask for rotation when its lifetime is up. True when silent."""
@@ -241,7 +359,7 @@ class ShardRunner:
             if not rotated and time.monotonic() >= link.rotate_at:
                 rotated = True
                 log.info("%s: link %d reached its lifetime; rotating", self.name, link.number)
-                self._events.put_nowait((link, "rotate"))
+                self._events.put_nowait((link, LinkEvent.ROTATE, "lifetime"))
 
     async def _close(self, link: Link) -> None:
         """Close *link* within about ``CLOSE_TIMEOUT_S`` and end its reader.
@@ -249,6 +367,8 @@ class ShardRunner:
         A cancel of the caller is never swallowed here: the reader is awaited with
         ``asyncio.wait`` (not by catching CancelledError, which would also catch ours).
         """
+        if link.sender is not None:
+            link.sender.cancel()
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT_S + 0.5):
                 await link.ws.close()

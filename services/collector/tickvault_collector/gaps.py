@@ -1,16 +1,27 @@
-"""Open gaps per symbol and how a page of REST trades closes them (pure).
+"""Open gaps per symbol, which to repair first, and how a page of REST trades closes them
+(pure).
 
 A gap is a fixed id range from the moment its ``detected`` record is published until it is
 ``filled`` or ``unfillable`` (the writer keys ``trade_gaps`` on the range). One
-``historicalTrades`` page may cover several gaps: :func:`plan_page` picks the rows that fall
-inside open gaps and says which gaps that completes.
+``historicalTrades`` page may cover several gaps of a symbol: :func:`plan_page` picks the rows
+that fall inside open gaps and says which gaps that completes.
+
+REST bounds how fast anything is repaired (a page of 1,000 trades costs 25 of the minute's
+6,000 weight), so the order matters: :meth:`GapBook.next_symbol` repairs the oldest gap first
+(REST forgets the oldest trades first), and among gaps found in the same second (a cut
+connection's symbols) the symbol missing the most ids, the busiest. :meth:`GapBook.backlog`
+says how many calls the open gaps still need and how old the oldest is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from tickvault.codec import GapRecord, GapStatus
+
+PAGE = 1000  # trades per historicalTrades call
+SAME_TIME_US = 1_000_000  # gaps found within this of each other count as equally old
 
 
 @dataclass(slots=True)
@@ -59,9 +70,11 @@ class GapBook:
 
     def close(self, gap: Gap) -> None:
         """Forget a gap that was filled or given up."""
-        gaps = self._open.get(gap.symbol, [])
-        if gap in gaps:
+        gaps = self._open.get(gap.symbol)
+        if gaps is not None and gap in gaps:
             gaps.remove(gap)
+            if not gaps:
+                del self._open[gap.symbol]
 
     def gaps(self, symbol: str) -> list[Gap]:
         """Return the open gaps of *symbol*, lowest ids first."""
@@ -79,6 +92,44 @@ class GapBook:
     def total_open(self) -> int:
         """Return the number of open gaps over all symbols."""
         return sum(len(g) for g in self._open.values())
+
+    def next_symbol(self, skip: Container[str] = ()) -> str | None:
+        """Return the symbol to repair next (not one in *skip*): oldest gap first, then the
+        most ids missing."""
+        best, best_key = None, (0, 0)
+        for symbol, gaps in self._open.items():
+            if symbol in skip:
+                continue
+            key = (
+                min(g.detected_at for g in gaps) // SAME_TIME_US,
+                -sum(g.last - g.next_id + 1 for g in gaps),
+            )
+            if best is None or key < best_key:
+                best, best_key = symbol, key
+        return best
+
+    def backlog(self, now_us: int) -> tuple[int, float]:
+        """Return the REST calls the open gaps still need and the oldest one's age (s)."""
+        calls = 0
+        oldest = now_us
+        for gaps in self._open.values():
+            calls += pages_needed(gaps)
+            oldest = min(oldest, min(g.detected_at for g in gaps))
+        return calls, max(0.0, (now_us - oldest) / 1e6)
+
+
+def pages_needed(gaps: list[Gap]) -> int:
+    """Return the historicalTrades calls that fill *gaps* (one symbol's), a page covering
+    every gap it reaches."""
+    pages, covered = 0, -1
+    for gap in sorted(gaps, key=lambda g: g.next_id):
+        start = max(gap.next_id, covered + 1)
+        if start > gap.last:
+            continue
+        count = -(-(gap.last - start + 1) // PAGE)
+        pages += count
+        covered = start + count * PAGE - 1
+    return pages
 
 
 def plan_page(gaps: list[Gap], from_id: int, ids: list[int]) -> PagePlan:

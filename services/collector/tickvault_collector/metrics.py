@@ -29,6 +29,19 @@ class Metrics:
     audit_runs: Counter
     audit_gaps: Counter
     audit_refilled: Counter
+    ticker_rows: Counter
+    ticker_bad: Counter
+    tail_gaps: Counter
+    tails_behind: Gauge
+    repair_calls: Gauge
+    repair_oldest: Gauge
+    symbols: Gauge
+    universe_refreshes: Counter
+    universe_bad_entries: Counter
+    status_changes: Counter
+    subscription_messages: Counter
+    connections: Gauge
+    rest_weight: Counter
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -70,4 +83,43 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         audit_refilled=Counter(
             p + "audit_refilled_trades", "Trades the gap audit refilled", registry=reg
         ),
+        ticker_rows=Counter(p + "ticker_rows", "Ticker rows compared with capture", registry=reg),
+        ticker_bad=Counter(
+            p + "ticker_bad_rows", "Ticker rows unreadable or of unusable names", registry=reg
+        ),
+        tail_gaps=Counter(
+            p + "tail_gaps", "Gaps found because a ticker was ahead of capture", registry=reg
+        ),
+        tails_behind=Gauge(
+            p + "tails_behind", "Symbols a ticker shows ahead of capture, waiting", registry=reg
+        ),
+        repair_calls=Gauge(
+            p + "repair_calls_queued", "historicalTrades calls the open gaps need", registry=reg
+        ),
+        repair_oldest=Gauge(
+            p + "repair_oldest_gap_seconds", "Age of the oldest open gap", registry=reg
+        ),
+        symbols=Gauge(p + "symbols", "Tracked symbols by status", ["status"], registry=reg),
+        universe_refreshes=Counter(
+            p + "universe_refreshes",
+            "exchangeInfo reads by outcome (ok, partial, unusable, failed)",
+            ["outcome"],
+            registry=reg,
+        ),
+        universe_bad_entries=Counter(
+            p + "universe_bad_entries",
+            "exchangeInfo entries unreadable or of names tickvault cannot store",
+            registry=reg,
+        ),
+        status_changes=Counter(
+            p + "status_changes", "Tracked symbols whose status changed", registry=reg
+        ),
+        subscription_messages=Counter(
+            p + "subscription_messages",
+            "SUBSCRIBE/UNSUBSCRIBE messages sent",
+            ["method"],
+            registry=reg,
+        ),
+        connections=Gauge(p + "connections", "Open trade and ticker connections", registry=reg),
+        rest_weight=Counter(p + "rest_weight", "REST weight spent by use", ["use"], registry=reg),
     )

@@ -1,28 +1,86 @@
-"""Connection policy (pure): sharding, stream URLs, lifetimes, the connection-attempt budget.
+"""Connection policy (pure): stream names, subscription messages, lifetimes, the
+connection-attempt budget.
 
-Binance allows 1024 streams per connection and 300 connection attempts per 5 minutes per
-IP. Waits between attempts follow the collector's :class:`~tickvault.retry.RetryPolicy`
-(:meth:`CollectorSettings.retry_policy`).
+Binance allows 1024 streams per connection, 5 incoming messages a second per connection
+(every client message counts: SUBSCRIBE, UNSUBSCRIBE, pings and pongs alike) and 300
+connection attempts per 5 minutes per IP, and a client message above 4,096 bytes gets no
+answer at all. A connection opens on the bare combined endpoint and subscribes its streams
+with SUBSCRIBE messages kept under :data:`MAX_MESSAGE_BYTES`
+(:func:`subscription_messages`), at most :data:`CONTROL_PER_S` a second, which leaves room
+for the pongs. Waits between attempts follow the collector's
+:class:`~tickvault.retry.RetryPolicy` (:meth:`CollectorSettings.retry_policy`).
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Sequence
-from urllib.parse import quote
+from collections.abc import Iterable, Sequence
+
+import orjson
+
+MAX_STREAMS = 1024  # per connection (Binance)
+MAX_MESSAGE_BYTES = 4000  # a SUBSCRIBE above 4,088 payload bytes is never answered
+CONTROL_PER_S = 3.0  # of the 5 messages a second Binance allows, the rest for pongs
 
 
-def shard(symbols: Sequence[str], per_connection: int) -> list[tuple[str, ...]]:
-    """Split *symbols* into groups of at most *per_connection* (never more than 1024)."""
-    size = max(1, min(per_connection, 1024))
-    return [tuple(symbols[i : i + size]) for i in range(0, len(symbols), size)]
+def trade_stream(symbol: str) -> str:
+    """Return the name of *symbol*'s trade stream (names are lower-case)."""
+    return symbol.lower() + "@trade"
 
 
-def stream_url(base: str, symbols: Sequence[str]) -> str:
-    """Return the combined-stream URL of *symbols*' trade streams, in microseconds."""
-    names = "/".join(quote(s.lower(), safe="") + "@trade" for s in symbols)
-    return f"{base.rstrip('/')}/stream?streams={names}&timeUnit=MICROSECOND"
+def symbol_of(stream: str) -> str:
+    """Return the symbol of a trade stream name."""
+    return stream.removesuffix("@trade").upper()
+
+
+def combined_url(base: str) -> str:
+    """Return the combined-stream endpoint without streams, asking for microseconds."""
+    return f"{base.rstrip('/')}/stream?timeUnit=MICROSECOND"
+
+
+def subscription_messages(
+    method: str, streams: Iterable[str], first_id: int, max_bytes: int = MAX_MESSAGE_BYTES
+) -> list[tuple[int, bytes, list[str]]]:
+    """Return ``(id, JSON text, streams)`` per message that (un)subscribes *streams*, each
+    message under *max_bytes*, with ids counting up from *first_id*."""
+    messages: list[tuple[int, bytes, list[str]]] = []
+    chunk: list[str] = []
+    size = 0
+
+    def flush() -> None:
+        request_id = first_id + len(messages)
+        body = orjson.dumps({"method": method, "params": chunk, "id": request_id})
+        messages.append((request_id, body, list(chunk)))
+
+    base = len(orjson.dumps({"method": method, "params": [], "id": 2**62}))
+    for stream in streams:
+        cost = len(orjson.dumps(stream)) + 1
+        if chunk and base + size + cost > max_bytes:
+            flush()
+            chunk, size = [], 0
+        chunk.append(stream)
+        size += cost
+    if chunk:
+        flush()
+    return messages
+
+
+def place(
+    wanted: Sequence[str], rooms: Sequence[int], per_connection: int
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Spread *wanted* over connections with *rooms* free streams each, filling them in
+    order; return what goes to each existing connection, and the new connections needed
+    (of *per_connection* streams each) for the rest."""
+    out: list[list[str]] = [[] for _ in rooms]
+    at = 0
+    for index, room in enumerate(rooms):
+        take = max(0, min(room, len(wanted) - at))
+        out[index] = list(wanted[at : at + take])
+        at += take
+    size = max(1, min(per_connection, MAX_STREAMS))
+    new = [list(wanted[i : i + size]) for i in range(at, len(wanted), size)]
+    return out, new
 
 
 class ConnectBudget:

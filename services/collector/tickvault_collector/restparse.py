@@ -1,4 +1,4 @@
-"""Turn Binance REST bodies into typed values (pure): trade pages, exchangeInfo, weights.
+"""Turn Binance REST bodies into typed values (pure): trade pages, error bodies, weights.
 
 The :class:`WeightGate` paces requests under ``X-MBX-USED-WEIGHT-1M``: Binance counts weight
 per calendar minute, so when the next request would pass the share we allow ourselves, the
@@ -24,22 +24,12 @@ class _RestTrade(msgspec.Struct):
     isBuyerMaker: bool
 
 
-class _SymbolInfo(msgspec.Struct):
-    symbol: str
-    status: str = "TRADING"
-
-
-class _ExchangeInfo(msgspec.Struct):
-    symbols: list[_SymbolInfo]
-
-
 class _ErrorBody(msgspec.Struct):
     code: int = 0
     msg: str = ""
 
 
 _TRADES = msgspec.json.Decoder(list[_RestTrade])
-_INFO = msgspec.json.Decoder(_ExchangeInfo)
 _ERROR = msgspec.json.Decoder(_ErrorBody)
 _ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError, UnicodeError)
 
@@ -76,15 +66,6 @@ def parse_trades(symbol: str, body: bytes, received_at: int) -> list[Tick]:
     return ticks
 
 
-def parse_exchange_info(body: bytes) -> dict[str, str]:
-    """Return ``{symbol: status}`` from an exchangeInfo body; FrameError if bad."""
-    try:
-        info = _INFO.decode(body)
-    except _ERRORS as exc:
-        raise FrameError(f"bad exchangeInfo: {exc}") from exc
-    return {s.symbol: s.status for s in info.symbols}
-
-
 def parse_error(body: bytes) -> tuple[int, str]:
     """Return Binance's ``(code, msg)`` from an error body, or ``(0, excerpt)``."""
     try:
@@ -108,12 +89,13 @@ class WeightGate:
         """Return the weight we allow ourselves per minute."""
         return max(1, int(self.limit * self.share))
 
-    def delay(self, cost: int, now: float) -> float:
-        """Return how long to wait before spending *cost* weight at wall time *now*."""
+    def delay(self, cost: int, now: float, ceiling: float = 1.0) -> float:
+        """Return how long to wait before spending *cost* weight at wall time *now*, using at
+        most *ceiling* of the budget (a request alone in a fresh minute always goes)."""
         minute = int(now // 60)
-        if minute != self.minute:
+        if minute != self.minute or self.used == 0:
             return 0.0
-        if self.used + cost <= self.budget:
+        if self.used + cost <= self.budget * ceiling:
             return 0.0
         return (minute + 1) * 60 - now + 0.05
 

@@ -14,6 +14,8 @@ from tickvault.keys import RedisKeys
 
 log = logging.getLogger(__name__)
 
+SHOWN = 5  # symbols named in the start-up line
+
 _LAST_STORED = text(
     "SELECT trade_id FROM trades WHERE symbol = :s ORDER BY trade_time DESC, trade_id DESC LIMIT 1"
 )
@@ -34,9 +36,14 @@ async def resume_points(
             points.update(await asyncio.to_thread(_from_database, database_url, missing))
         except (SQLAlchemyError, OSError) as exc:
             log.warning("PostgreSQL unreachable (%s); resuming from Redis only", type(exc).__name__)
-    for symbol in symbols:
-        if symbol in points:
-            log.info("%s resumes after trade id %d", symbol, points[symbol])
+    if points:
+        named = list(points)[:SHOWN]
+        more = len(points) - len(named)
+        log.info(
+            "%s%s",
+            ", ".join(f"{s} resumes after trade id {points[s]}" for s in named),
+            f" and {more} more symbols resume from their last id" if more else "",
+        )
     return points
 
 

@@ -15,16 +15,20 @@ GAP = 2
 class Sequencer:
     """The highest trade id accepted per symbol, and the verdict on each new one."""
 
-    __slots__ = ("_last", "gap_first")
+    __slots__ = ("_first", "_last", "gap_first")
 
     def __init__(self, start: dict[str, int] | None = None) -> None:
         self._last: dict[str, int] = dict(start or {})
+        self._first: dict[str, int] = {}  # the first id accepted of a symbol without a start
         self.gap_first = 0  # first missing id of the last GAP verdict (its end is t - 1)
 
     def offer(self, symbol: str, trade_id: int) -> int:
         """Return ACCEPT, DUPLICATE or GAP for *trade_id* and remember it when not a duplicate."""
         last = self._last.get(symbol)
-        if last is None or trade_id == last + 1:
+        if last is None:
+            self._last[symbol] = self._first[symbol] = trade_id
+            return ACCEPT
+        if trade_id == last + 1:
             self._last[symbol] = trade_id
             return ACCEPT
         if trade_id <= last:
@@ -40,6 +44,17 @@ class Sequencer:
             return None
         self._last[symbol] = latest
         return (last + 1, latest)
+
+    def start(self, symbol: str, last: int) -> bool:
+        """Start *symbol* after id *last* unless it has a position; return whether it did."""
+        if symbol in self._last:
+            return False
+        self._last[symbol] = last
+        return True
+
+    def first(self, symbol: str) -> int | None:
+        """Return the first id accepted for *symbol* when it began without a position."""
+        return self._first.get(symbol)
 
     def last(self, symbol: str) -> int | None:
         """Return the highest id accepted for *symbol*, or None before the first one."""

@@ -18,8 +18,9 @@ def _default_instance() -> str:
 class CollectorSettings(Settings):
     """Settings of ``tickvault-collector`` (env ``TICKVAULT_COLLECTOR_*``)."""
 
-    collector_streams_per_connection: int = Field(default=200, ge=1, le=1024)
-    collector_quiet_backfill_s: float = Field(default=30.0, gt=0)
+    collector_streams_per_connection: int = Field(default=1024, ge=1, le=1024)
+    collector_symbols_refresh_s: float = Field(default=300.0, gt=0)
+    collector_tail_grace_s: float = Field(default=5.0, gt=0)
     collector_backfill_max_trades: int = Field(default=1_000_000, ge=0)
     collector_metrics_port: int = Field(default=9101, ge=0, le=65535)
     collector_silence_timeout_s: float = Field(default=60.0, gt=0)

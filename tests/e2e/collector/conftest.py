@@ -134,7 +134,7 @@ def start_collector(
             "TICKVAULT_BINANCE_WS_URL": replay.ws_url,
             "TICKVAULT_BINANCE_REST_URL": replay.rest_url,
             "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
-            "TICKVAULT_COLLECTOR_QUIET_BACKFILL_S": "2",
+            "TICKVAULT_COLLECTOR_TAIL_GRACE_S": "2",
             "TICKVAULT_COLLECTOR_SILENCE_TIMEOUT_S": "4",
             "TICKVAULT_COLLECTOR_BACKOFF_MAX_S": "2",
             "TICKVAULT_COLLECTOR_RATE_LIMITED_BACKOFF_S": "1",

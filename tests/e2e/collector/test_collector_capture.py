@@ -22,6 +22,7 @@ from tests.support.replay import replay_process
 
 from tickvault.codec import GapStatus
 from tickvault.keys import RedisKeys
+from tickvault.symbols import Status, parse_status_value
 
 Start = Callable[..., CollectorProcess]
 Recorded = dict[str, list[RecordedTrade]]
@@ -85,13 +86,26 @@ def test_a_killed_collector_resumes_without_losing_a_trade(
     assert any(g.status is GapStatus.FILLED for g in content.gaps)
 
 
-def test_an_unknown_symbol_stops_the_collector_with_status_2_naming_it(
+def test_a_symbol_the_exchange_does_not_list_is_reported_and_the_others_are_captured(
     start_collector: Start,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    recorded: Recorded,
 ) -> None:
+    seed_resume(redis_client, redis_prefix, recorded)
     with replay_process(*RECORDINGS, "--speed", "0") as replay:
-        collector = start_collector(replay, symbols="BTCUSDT,NOSUCHCOIN")
-        assert collector.process.wait(timeout=30) == 2
-    assert "NOSUCHCOIN" in collector.log()
+        collector = start_collector(replay, symbols="BTCUSDT,NOSUCHCOIN,ETHUSDT")
+        content = wait_for_every_trade(redis_client, redis_prefix, recorded, collector, 60)
+        reported = redis_client.hgetall(RedisKeys(redis_prefix).symbols)
+        assert collector.terminate() == 0
+    assert_exact(content, recorded)
+    assert {k: parse_status_value(v)[0] for k, v in reported.items()} == {  # type: ignore[index]
+        b"BTCUSDT": Status.TRADING,
+        b"ETHUSDT": Status.TRADING,
+        b"NOSUCHCOIN": Status.UNLISTED,
+    }
+    typo = [line for line in collector.log().splitlines() if "NOSUCHCOIN" in line]
+    assert "ERROR" in typo[0] and "does not list" in typo[0]
 
 
 def test_check_reports_a_running_collector_and_sigterm_exits_0(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tickvault.codec import GapRecord, GapStatus
-from tickvault_collector.gaps import GapBook, plan_page
+from tickvault_collector.gaps import GapBook, pages_needed, plan_page
 
 
 def _book(*ranges: tuple[int, int]) -> GapBook:
@@ -64,3 +64,32 @@ def test_the_book_reports_the_lowest_missing_id_and_forgets_closed_gaps() -> Non
     assert book.first_missing("BTCUSDT") == 50
     assert book.first_missing("ETHUSDT") is None
     assert (book.total_open(), book.symbols()) == (1, ["BTCUSDT"])
+
+
+def test_the_oldest_gap_is_repaired_first_then_the_busiest_symbol() -> None:
+    book = GapBook()
+    book.open("QUIET", 5, 5, 2_000_000)  # found in the same second as BUSY's
+    book.open("BUSY", 100, 400, 2_500_000)
+    book.open("LATE", 1, 9000, 9_000_000)
+    book.open("OLD", 7, 7, 1_000_000)
+    assert book.next_symbol() == "OLD"
+    assert book.next_symbol(skip={"OLD"}) == "BUSY"
+    assert book.next_symbol(skip={"OLD", "BUSY"}) == "QUIET"
+    assert book.next_symbol(skip={"OLD", "BUSY", "QUIET"}) == "LATE"
+    book.close(book.gaps("OLD")[0])
+    assert book.next_symbol() == "BUSY"
+    assert book.next_symbol(skip={"BUSY", "QUIET", "LATE"}) is None
+
+
+def test_the_backlog_counts_calls_with_one_page_per_reach_and_the_oldest_age() -> None:
+    book = GapBook()
+    book.open("A", 10, 12, 1_000_000)
+    book.open("A", 500, 600, 1_500_000)  # within the same page as 10..12
+    book.open("A", 5000, 7500, 1_500_000)  # three more pages
+    book.open("B", 1, 1, 3_000_000)
+    assert book.backlog(11_000_000) == (5, 10.0)
+    assert pages_needed(book.gaps("A")) == 4
+    assert GapBook().backlog(5) == (0, 0.0)
+    for gap in book.gaps("A") + book.gaps("B"):
+        book.close(gap)
+    assert book.total_open() == 0 and book.symbols() == []

@@ -1,29 +1,58 @@
-"""Connection policy and REST pacing: sharding, URLs, budgets, weights."""
+"""Connection policy and REST pacing: placing streams, subscription messages, budgets,
+weights."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 
 from tickvault.errors import FrameError
 from tickvault.tick import Source
-from tickvault_collector.policy import ConnectBudget, lifetime, shard, stream_url
-from tickvault_collector.restparse import WeightGate, parse_error, parse_exchange_info, parse_trades
+from tickvault_collector.policy import (
+    MAX_MESSAGE_BYTES,
+    ConnectBudget,
+    combined_url,
+    lifetime,
+    place,
+    subscription_messages,
+    symbol_of,
+    trade_stream,
+)
+from tickvault_collector.restparse import WeightGate, parse_error, parse_trades
 
 
-def test_symbols_are_sharded_under_the_per_connection_cap() -> None:
-    symbols = [f"S{i}" for i in range(450)]
-    groups = shard(symbols, 200)
-    assert [len(g) for g in groups] == [200, 200, 50]
-    assert [len(g) for g in shard(symbols, 5000)] == [450]
-    assert sum(groups, ()) == tuple(symbols)
+def test_streams_fill_open_connections_before_new_ones_are_opened() -> None:
+    wanted = [f"s{i}@trade" for i in range(450)]
+    existing, new = place(wanted, [0, 30, 100], 200)
+    assert [len(x) for x in existing] == [0, 30, 100]
+    assert [len(x) for x in new] == [200, 120]
+    assert [s for chunk in existing + new for s in chunk] == wanted
+    assert place(wanted, [], 5000)[1] == [wanted]  # never above Binance's 1,024: 450 fit one
+    assert [len(x) for x in place(wanted * 3, [], 5000)[1]] == [1024, 326]
+    assert place(["a@trade"], [5], 200) == ([["a@trade"]], [])
 
 
-def test_stream_url_lowercases_and_asks_for_microseconds() -> None:
-    assert stream_url("ws://h:1/", ["BTCUSDT", "ETHUSDT"]) == (
-        "ws://h:1/stream?streams=btcusdt@trade/ethusdt@trade&timeUnit=MICROSECOND"
-    )
+def test_subscriptions_are_split_under_binances_message_size_with_rising_ids() -> None:
+    streams = [trade_stream(f"SYMBOL{i}USDT") for i in range(1024)]
+    messages = subscription_messages("SUBSCRIBE", streams, 7)
+    assert [m[0] for m in messages] == list(range(7, 7 + len(messages)))
+    assert len(messages) == 6  # ~20 bytes a name, 4,000 a message
+    sent: list[str] = []
+    for request_id, body, chunk in messages:
+        assert len(body) <= MAX_MESSAGE_BYTES
+        request = json.loads(body)
+        assert request == {"method": "SUBSCRIBE", "params": chunk, "id": request_id}
+        sent += chunk
+    assert sent == streams
+    assert subscription_messages("UNSUBSCRIBE", [], 1) == []
+
+
+def test_stream_names_are_lower_case_trade_streams_on_the_bare_combined_endpoint() -> None:
+    assert trade_stream("BTCUSDT") == "btcusdt@trade"
+    assert symbol_of("btcusdt@trade") == "BTCUSDT"
+    assert combined_url("ws://h:1/") == "ws://h:1/stream?timeUnit=MICROSECOND"
 
 
 def test_connect_budget_waits_for_the_window() -> None:
@@ -88,8 +117,13 @@ def test_rest_trade_pages_become_backfill_ticks() -> None:
             parse_trades("BTCUSDT", bad, 0)
 
 
-def test_exchange_info_and_error_bodies() -> None:
-    body = b'{"symbols":[{"symbol":"BTCUSDT","status":"TRADING"},{"symbol":"X","status":"BREAK"}]}'
-    assert parse_exchange_info(body) == {"BTCUSDT": "TRADING", "X": "BREAK"}
+def test_a_weight_gate_ceiling_keeps_part_of_the_budget_for_more_urgent_requests() -> None:
+    gate = WeightGate(limit=6000, share=0.5)
+    gate.spend(2000, 600.0)
+    assert gate.delay(25, 601.0, 0.6) == pytest.approx(59.05)
+    assert gate.delay(25, 601.0, 1.0) == 0
+
+
+def test_error_bodies() -> None:
     assert parse_error(b'{"code":-1121,"msg":"Invalid symbol."}') == (-1121, "Invalid symbol.")
     assert parse_error(b"<html>") == (0, "<html>")

@@ -51,3 +51,11 @@ def test_cap_keeps_the_newest_ids_and_splits_off_the_rest() -> None:
     assert cap_gap(1, 10, 100) == (None, (1, 10))
     assert cap_gap(1, 10, 4) == ((1, 6), (7, 10))
     assert cap_gap(1, 10, 0) == ((1, 10), (11, 10))
+
+
+def test_a_symbol_starts_once_and_remembers_its_first_accepted_id() -> None:
+    seq = Sequencer({"A": 10})
+    assert not seq.start("A", 3)
+    assert seq.start("B", 99) and seq.last("B") == 99 and seq.first("B") is None
+    assert seq.offer("C", 7) == ACCEPT and seq.offer("C", 8) == ACCEPT
+    assert (seq.first("C"), seq.first("A")) == (7, None)

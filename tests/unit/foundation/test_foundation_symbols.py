@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tickvault.config import Settings
-from tickvault.symbols import Selection, Status, parse_status_value, status_value, unusable
+from tickvault.symbols import (
+    Selection,
+    Status,
+    parse_status_value,
+    reported,
+    status_value,
+    unusable,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -70,3 +77,20 @@ def test_status_values_round_trip_and_junk_is_none() -> None:
     assert parse_status_value(status_value(Status.HALT, 17)) == (Status.HALT, 17)
     for junk in (b"", b"{}", b'{"status": "NOPE", "since_us": 1}', b"[1]", b'{"status": 1}'):
         assert parse_status_value(junk) is None
+
+
+def test_what_a_selection_tracks_comes_from_the_symbols_hash_names_first() -> None:
+    fields = {
+        b"ETHUSDT": status_value(Status.TRADING, 5),
+        b"BNBBTC": status_value(Status.TRADING, 5),
+        b"ADAUSDT": status_value(Status.HALT, 9),
+        b"BTCUSDT": b"not json",
+        b"\xff\xfe": status_value(Status.TRADING, 1),
+    }
+    assert reported(Selection.parse(["ZZZUSDT", "*USDT"]), fields) == {
+        "ZZZUSDT": None,
+        "ADAUSDT": (Status.HALT, 9),
+        "BTCUSDT": None,
+        "ETHUSDT": (Status.TRADING, 5),
+    }
+    assert list(reported(Selection.parse(["BNBBTC", "ETHUSDT"]), fields)) == ["BNBBTC", "ETHUSDT"]

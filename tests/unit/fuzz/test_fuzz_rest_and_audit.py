@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from tickvault.errors import FrameError
 from tickvault.tick import is_decimal_string
 from tickvault_collector.audit_plan import OpenRecord, holes_between, merge, plan_symbol, stitch
-from tickvault_collector.restparse import parse_error, parse_exchange_info, parse_trades
+from tickvault_collector.restparse import parse_error, parse_trades
+from tickvault_collector.tickers import parse_rest_tickers, parse_stream_tickers
+from tickvault_collector.universe import parse_universe
 
 RECEIVED = 1_723_161_255_342_000
 
@@ -39,6 +41,15 @@ _VALUES = st.recursive(
                     "symbols",
                     "symbol",
                     "status",
+                    "firstId",
+                    "lastId",
+                    "closeTime",
+                    "s",
+                    "F",
+                    "L",
+                    "E",
+                    "stream",
+                    "data",
                     "code",
                     "msg",
                 ]
@@ -72,13 +83,27 @@ def test_any_trades_page_parses_or_raises_frame_error_only(body: bytes) -> None:
 @given(_BODIES)
 def test_any_exchange_info_or_error_body_never_raises_anything_else(body: bytes) -> None:
     try:
-        statuses = parse_exchange_info(body)
-        assert all(isinstance(k, str) and isinstance(v, str) for k, v in statuses.items())
+        universe = parse_universe(body)
+        assert universe.statuses
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in universe.statuses.items())
     except FrameError:
         pass
     code, message = parse_error(body)
     assert isinstance(code, int)
     assert isinstance(message, str)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_BODIES)
+def test_any_ticker_body_gives_usable_rows_or_raises_frame_error_only(body: bytes) -> None:
+    for parse in (parse_rest_tickers, parse_stream_tickers):
+        try:
+            tickers = parse(body)
+        except FrameError:
+            continue
+        assert tickers.bad >= 0
+        for row in tickers.rows:
+            assert (row.last_id < 0 and row.first_id < 0) or 0 <= row.first_id <= row.last_id
 
 
 _IDS = st.sets(st.integers(0, 120), max_size=60)

@@ -1,0 +1,167 @@
+"""The connections of one collector: trade streams spread over as few as Binance allows, and
+the all-market ticker stream on a connection of its own.
+
+:class:`Connections` places each symbol's trade stream on an open connection with room
+(``STREAMS_PER_CONNECTION``, at most 1,024) and opens a new connection only when all are
+full; a stopped symbol is unsubscribed from its connection, whose room the next symbol takes.
+Connection attempts of every connection share one budget (300 per 5 minutes per IP on
+Binance). Each trade connection's feed clock goes to the tail checks of its symbols.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+
+from tickvault_collector.collector import Collector, Special
+from tickvault_collector.connection import ShardRunner
+from tickvault_collector.metrics import Metrics
+from tickvault_collector.policy import ConnectBudget, place, symbol_of, trade_stream
+from tickvault_collector.settings import CollectorSettings
+from tickvault_collector.tails import FeedClock
+from tickvault_collector.tickers import TICKER_STREAM
+
+log = logging.getLogger(__name__)
+
+# The ticker connection opens after the trade connections (a recording replay starts its
+# clock at the first subscription, which must be a trade stream's), but never later than this.
+TICKER_AFTER_S = 10.0
+
+
+class _Owner:
+    """What every connection reports to: metrics, and the publisher's backpressure."""
+
+    def __init__(self, collector: Collector, metrics: Metrics) -> None:
+        self._collector = collector
+        self._metrics = metrics
+        self.congested = collector.publisher.congested
+        self.drained = collector.publisher.drained
+
+    def on_frame(self, frame: str | bytes, clock: FeedClock) -> Special:
+        return self._collector.on_frame(frame, clock)
+
+    def replaced(self, runner: ShardRunner) -> None:
+        """Nothing to ask REST: the tickers show what the cut connection missed."""
+
+    def reconnected(self, reason: str) -> None:
+        self._metrics.reconnects.labels(reason).inc()
+
+    def subscribed(self, method: str) -> None:
+        self._metrics.subscription_messages.labels(method).inc()
+
+
+class _TickerOwner(_Owner):
+    """The ticker connection: rows go to the tail checks; after a gap in it, ask REST."""
+
+    def __init__(
+        self, collector: Collector, metrics: Metrics, on_replaced: Callable[[], None]
+    ) -> None:
+        super().__init__(collector, metrics)
+        self.on_frame = collector.on_tickers  # type: ignore[method-assign]
+        self._on_replaced = on_replaced
+
+    def replaced(self, runner: ShardRunner) -> None:
+        self._on_replaced()
+
+
+class Connections:
+    """Every trade connection and the ticker connection of one collector."""
+
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        collector: Collector,
+        metrics: Metrics,
+        *,
+        on_ticker_replaced: Callable[[], None],
+    ) -> None:
+        self._s = settings
+        self._collector = collector
+        self._metrics = metrics
+        self._budget = ConnectBudget(
+            settings.collector_connect_budget, settings.collector_connect_budget_window_s
+        )
+        self._owner = _Owner(collector, metrics)
+        self.ticker = ShardRunner(
+            "ticker",
+            [TICKER_STREAM],
+            settings,
+            self._budget,
+            _TickerOwner(collector, metrics, on_ticker_replaced),
+        )
+        self.runners: list[ShardRunner] = []
+        self._where: dict[str, ShardRunner] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = False
+
+    def __len__(self) -> int:
+        return len(self.runners) + 1
+
+    def add(self, symbols: Iterable[str]) -> None:
+        """Subscribe *symbols*' trade streams, on open connections while they have room."""
+        wanted = [trade_stream(s) for s in dict.fromkeys(symbols) if s not in self._where]
+        if not wanted:
+            return
+        per = self._s.collector_streams_per_connection
+        rooms = [per - len(r.streams) for r in self.runners]
+        existing, new = place(wanted, rooms, per)
+        for runner, streams in zip(self.runners, existing, strict=True):
+            if streams:
+                runner.subscribe(streams)
+                self._register(runner, streams)
+        for streams in new:
+            runner = ShardRunner(
+                f"conn{len(self.runners)}", streams, self._s, self._budget, self._owner
+            )
+            self.runners.append(runner)
+            self._register(runner, streams)
+            if self._running:
+                self._start(runner)
+        self._metrics.connections.set(len(self))
+
+    def remove(self, symbols: Iterable[str]) -> None:
+        """Unsubscribe *symbols*' trade streams."""
+        for symbol in symbols:
+            runner = self._where.pop(symbol, None)
+            if runner is not None:
+                runner.unsubscribe([trade_stream(symbol)])
+                self._collector.tails.clocks.pop(symbol, None)
+
+    async def run(self) -> None:
+        """Run every connection until cancelled; the ticker's once the trade connections
+        have subscribed (or after ``TICKER_AFTER_S``)."""
+        self._running = True
+        for runner in self.runners:
+            self._start(runner)
+        try:
+            if self.runners:
+                waits = [asyncio.ensure_future(r.first_ready.wait()) for r in self.runners]
+                await asyncio.wait(waits, timeout=TICKER_AFTER_S)
+                for wait in waits:
+                    wait.cancel()
+            self._start(self.ticker)
+            await asyncio.Event().wait()
+        finally:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
+
+    def _register(self, runner: ShardRunner, streams: list[str]) -> None:
+        clocks = self._collector.tails.clocks
+        for stream in streams:
+            symbol = symbol_of(stream)
+            self._where[symbol] = runner
+            clocks[symbol] = runner.clock
+
+    def _start(self, runner: ShardRunner) -> None:
+        task = asyncio.create_task(runner.run(), name=runner.name)
+        self._tasks.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("connection %s failed", task.get_name(), exc_info=task.exception())
