@@ -6,6 +6,7 @@
     ├── ConfigError            bad configuration; the process exits with status 2
     ├── CodecError             a stream entry that cannot be decoded (dead-lettered)
     ├── FrameError             a Binance frame that cannot be parsed (counted, never fatal)
+    ├── InvalidTick            a trade breaking an invariant of Tick (also a ValueError)
     ├── ExchangeError          Binance (or the replay exchange) answered with an error
     │   ├── RateLimited        HTTP 429/418; ``retry_after`` seconds to wait
     │   └── UnknownSymbol      exchangeInfo does not list a requested symbol
@@ -30,6 +31,13 @@ class CodecError(TickvaultError):
 
 class FrameError(TickvaultError):
     """A WebSocket frame is not a valid Binance payload."""
+
+
+class InvalidTick(TickvaultError, ValueError):
+    """A trade's fields break an invariant of :class:`~tickvault.tick.Tick`.
+
+    A ``ValueError`` too, so msgspec reports it as a validation error when it builds one.
+    """
 
 
 class ExchangeError(TickvaultError):
