@@ -130,11 +130,6 @@ def datetime_to_us(dt: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def ms_to_us(ms: int) -> int:
-    """Convert epoch milliseconds to epoch microseconds."""
-    return ms * 1000
-
-
 def iso_ms(us: int) -> str:
     """Format epoch µs as ISO 8601 UTC with milliseconds and a ``Z`` (the API's time format)."""
     return us_to_datetime(us).strftime("%Y-%m-%dT%H:%M:%S.") + f"{(us // 1000) % 1000:03d}Z"

@@ -20,7 +20,6 @@ from tickvault.tick import (
     is_plausible_time_us,
     is_symbol,
     iso_ms,
-    ms_to_us,
     us_to_datetime,
 )
 
@@ -75,10 +74,6 @@ def test_iso_ms_formats_utc_milliseconds_with_z(us: int, text: str) -> None:
 def test_iso_ms_parses_back_to_the_millisecond(us: int) -> None:
     parsed = datetime.strptime(iso_ms(us), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert datetime_to_us(parsed) == us - us % 1000
-
-
-def test_ms_to_us() -> None:
-    assert ms_to_us(1_723_161_255_342) == 1_723_161_255_342_000
 
 
 @pytest.mark.parametrize(
