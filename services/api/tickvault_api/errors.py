@@ -20,8 +20,10 @@ from collections.abc import Iterable
 
 import orjson
 
+from tickvault.errors import TickvaultError
 
-class ApiError(Exception):
+
+class ApiError(TickvaultError):
     """An error answered to the client as ``{"error": {"code", "message"}}``."""
 
     status = 400

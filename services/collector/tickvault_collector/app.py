@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, start_http_server
 from redis.exceptions import RedisError
 
-from tickvault.errors import ExchangeError, UnknownSymbol
+from tickvault.errors import ConfigError, ExchangeError, UnknownSymbol
 from tickvault.keys import RedisKeys
 from tickvault_collector.audit_task import AuditTask
 from tickvault_collector.collector import Collector
@@ -60,7 +60,7 @@ async def run(
     try:
         try:
             statuses = await _unless_stopped(stop, _validate_symbols(settings, rest))
-        except UnknownSymbol as exc:
+        except ConfigError as exc:
             log.error("%s", exc)
             print(f"tickvault-collector: {exc}", flush=True)  # noqa: T201 - the one line
             return 2

@@ -28,7 +28,7 @@ from sqlalchemy import Engine, text
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.db.engine import make_engine
 from tickvault.db.partitions import TRADES, existing_partitions
-from tickvault.errors import ExchangeError
+from tickvault.errors import ExchangeError, TickvaultError
 from tickvault.keys import RedisKeys
 from tickvault.lease import AsyncLease
 from tickvault.tick import Source, datetime_to_us
@@ -80,7 +80,7 @@ class Scan:
 Window = tuple[datetime, datetime]  # trade times audited: [from, to)
 
 
-class AuditStopped(Exception):
+class AuditStopped(TickvaultError):
     """The audit was asked to stop between two scan queries."""
 
 

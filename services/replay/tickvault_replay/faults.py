@@ -15,6 +15,7 @@ from typing import Literal
 
 import msgspec
 
+from tickvault.errors import TickvaultError
 from tickvault_replay.model import Trade
 
 
@@ -117,7 +118,7 @@ class _Script(msgspec.Struct, forbid_unknown_fields=True):
     faults: list[Fault]
 
 
-class FaultError(ValueError):
+class FaultError(TickvaultError, ValueError):
     """A fault script that does not match the schema."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from tickvault.errors import TickvaultError
 from tickvault_replay.decimals import quote_qty
 from tickvault_replay.klines import INTERVALS, klines, span_ms
 from tickvault_replay.model import AggTrade, Trade
@@ -25,7 +26,7 @@ _DIGITS = re.compile(r"^[0-9]{1,20}$")
 _SYMBOL_MISSING = "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
 
 
-class ApiError(Exception):
+class ApiError(TickvaultError):
     """A Binance error body: HTTP status, code and message."""
 
     def __init__(self, code: int, msg: str, status: int = 400) -> None:

@@ -18,10 +18,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from tickvault.errors import TickvaultError
+
 TIMEOUT = 30.0
 
 
-class QueryFailed(Exception):
+class QueryFailed(TickvaultError):
     """The API answered with an error, or could not be reached."""
 
 
