@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import orjson
 
 from tickvault.errors import TickvaultError
-
 from tickvault_replay.listings import Listings, Status
 from tickvault_replay.store import TradeStore
 
