@@ -44,6 +44,8 @@ def create_app(
     """Create the API application (*redis* and *db* replace the clients made from settings)."""
     settings = settings or load_settings(ApiSettings)
     app = Flask(__name__, static_folder="static", static_url_path="/static")
+    # "/prices//latest" names an empty symbol: answer 404, never redirect to "/prices/latest".
+    app.url_map.merge_slashes = False
     app.config.update(
         API_TITLE="tickvault",
         API_VERSION="1",

@@ -29,6 +29,11 @@ HOUR_US = 60 * MINUTE_US
 DAY_US = 24 * HOUR_US
 
 _EPOCH_MS = re.compile(r"-?\d{1,16}", re.ASCII)
+# ISO 8601 extended format: a date, then optionally hh:mm[:ss[.f]] and Z or an offset.
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?",
+    re.ASCII,
+)
 _MINUTE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})", re.ASCII)
 _CURSOR = re.compile(r"(\d{1,19}):(\d{1,19})", re.ASCII)
 
@@ -76,7 +81,9 @@ def parse_time(raw: str | None, name: str) -> int:
 
 def _parse_iso(text: str, name: str) -> int:
     try:
-        if len(text) > 40 or not (text[:4].isascii() and text[:4].isdigit()):
+        # The shape first: CPython's fromisoformat stops at a NUL, and reads "T00:00.5" as
+        # half a second past 00:00 (ISO 8601 would mean 30 s).
+        if not _ISO.fullmatch(text):
             raise ValueError(text)
         parsed = datetime.fromisoformat(text)
     except ValueError:

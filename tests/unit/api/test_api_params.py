@@ -66,6 +66,11 @@ def test_milliseconds_and_microseconds_are_kept() -> None:
         "-5",
         "T00:00",
         "2024-08-09T00:00:00ZZ",
+        "2024-08-09T00:00:00Z\x00",  # CPython's fromisoformat stops at the NUL
+        "2024-08-09T00:00:00\x00junk",
+        "2024-08-09T00:00:00\u200b",
+        "2024-08-09T00:00.5",  # CPython reads half a second; ISO 8601 would mean 30 s
+        "2024-08-09T00.5",
     ],
 )
 def test_bad_times_are_invalid_time(raw: str) -> None:
