@@ -213,11 +213,11 @@ def history_batches(
     however many trades the window holds, and each fetch is its own statement, bounded by
     the statement timeout.
     """
-    result = conn.execution_options(yield_per=size).execute(
-        _EXPORT, _history_params(symbol, window, after)
+    result = conn.execute(
+        _EXPORT.execution_options(yield_per=size), _history_params(symbol, window, after)
     )
     try:
-        for batch in result.partitions():
+        for batch in result.partitions(size):
             yield [_trade(r) for r in batch]
     finally:
         result.close()
