@@ -7,7 +7,8 @@ from importlib import resources
 from alembic import command
 from alembic.config import Config
 
-from tickvault.db.engine import create_database_if_missing, sqlalchemy_url
+from tickvault.db.engine import create_database_if_missing
+from tickvault.db.urls import sqlalchemy_url
 
 
 def alembic_config(url: str) -> Config:
