@@ -6,13 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from tests.support.servers import ReplicatedPostgres
 
 from tickvault.db.engine import make_engine
+from tickvault.db.replica import ReplicaState, is_recovery_conflict, replica_state
 from tickvault.db.urls import PREFER_STANDBY
 
 WHERE = text("SELECT pg_is_in_recovery(), inet_server_port()")
@@ -86,3 +91,65 @@ def test_an_engine_follows_the_primary_after_the_standby_is_promoted(
             assert conn.execute(text("SELECT sum(n) FROM kept")).scalar() == 3
     finally:
         engine.dispose()
+
+
+def test_replica_lag_is_measured_and_is_zero_once_replayed(
+    replicated_postgres: ReplicatedPostgres,
+) -> None:
+    pair = replicated_postgres
+    assert pair.standby is not None
+    standby = make_engine(pair.url("postgres", attrs="standby"), session_attrs=None)
+    primary = make_engine(pair.url("postgres"))
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    try:
+        with primary.connect() as conn:
+            assert replica_state(conn) == ReplicaState(standby=False, lag_seconds=0.0)
+        pair.standby.query("SELECT pg_wal_replay_pause()")
+        try:
+            with primary.begin() as conn:
+                conn.execute(text(f"CREATE TABLE {table} (n int)"))
+            time.sleep(1.5)
+            with primary.begin() as conn:
+                conn.execute(text(f"INSERT INTO {table} VALUES (1)"))  # received, not replayed
+            deadline = time.monotonic() + 30
+            while True:
+                with standby.connect() as conn:
+                    state = replica_state(conn)
+                if state.lag_seconds and state.lag_seconds >= 1.0:
+                    break
+                assert time.monotonic() < deadline, state
+                time.sleep(0.1)
+            assert state.standby
+        finally:
+            pair.standby.query("SELECT pg_wal_replay_resume()")
+        pair.wait_replayed()
+        with standby.connect() as conn:
+            assert replica_state(conn) == ReplicaState(standby=True, lag_seconds=0.0)
+    finally:
+        with primary.begin() as conn:
+            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        standby.dispose()
+        primary.dispose()
+
+
+def test_a_query_cancelled_by_replay_is_recognised_as_a_recovery_conflict() -> None:
+    with ReplicatedPostgres(settings={"max_standby_streaming_delay": "0"}) as pair:
+        assert pair.standby is not None
+        pair.primary.query("CREATE TABLE doomed AS SELECT 1 AS n")
+        pair.wait_replayed()
+        standby = make_engine(pair.url("postgres", attrs="standby"), session_attrs=None)
+        try:
+            with pytest.raises(DBAPIError) as cancelled, standby.connect() as conn:
+                # Holds a lock on `doomed` while the primary drops it: replay cannot wait.
+                pair.primary.query("SELECT 1")  # (the primary is up)
+                conn.execute(text("SELECT n FROM doomed")).all()
+                dropper = threading.Timer(0.5, pair.primary.query, ("DROP TABLE doomed",))
+                dropper.start()
+                try:
+                    conn.execute(text("SELECT pg_sleep(20) FROM doomed")).all()
+                finally:
+                    dropper.join()
+            assert is_recovery_conflict(cancelled.value), cancelled.value
+            assert not is_recovery_conflict(DBAPIError("SELECT 1", {}, Exception("boom")))
+        finally:
+            standby.dispose()
