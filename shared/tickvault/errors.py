@@ -9,7 +9,8 @@
     ├── ExchangeError          Binance (or the replay exchange) answered with an error
     │   ├── RateLimited        HTTP 429/418; ``retry_after`` seconds to wait
     │   └── UnknownSymbol      exchangeInfo does not list a requested symbol
-    └── StoreUnavailable       Redis or PostgreSQL cannot be reached right now
+    ├── StoreUnavailable       Redis or PostgreSQL cannot be reached right now
+    └── LeaseLost              a lease expired or passed on while its work ran (work stopped)
 """
 
 from __future__ import annotations
@@ -54,3 +55,7 @@ class UnknownSymbol(ExchangeError):
 
 class StoreUnavailable(TickvaultError):
     """A backing store (Redis or PostgreSQL) cannot be reached."""
+
+
+class LeaseLost(TickvaultError):
+    """A lease could not be kept while its work ran; the work was stopped."""

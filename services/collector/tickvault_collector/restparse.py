@@ -7,7 +7,6 @@ gate waits for the minute to turn.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import msgspec
@@ -93,19 +92,6 @@ def parse_error(body: bytes) -> tuple[int, str]:
     except _ERRORS:
         return 0, body[:200].decode("utf-8", "replace")
     return err.code, err.msg
-
-
-def retry_after(value: str | None, default: float) -> float:
-    """Return the seconds of a ``Retry-After`` header (at least 1), or *default*."""
-    if value is None:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        return default
-    if not math.isfinite(seconds) or seconds < 0:
-        return default
-    return max(1.0, seconds)
 
 
 @dataclass(slots=True)
