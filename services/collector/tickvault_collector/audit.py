@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import msgspec
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, text
 
@@ -41,9 +40,10 @@ from tickvault_collector.audit_plan import (
     record_outcome,
     stitch,
 )
-from tickvault_collector.gaps import GapBook, plan_page
+from tickvault_collector.gaps import GapBook
 from tickvault_collector.publisher import Publisher
-from tickvault_collector.rest import PAGE_RETRY, RestClient
+from tickvault_collector.refill import Refiller
+from tickvault_collector.rest import RestClient
 
 log = logging.getLogger(__name__)
 
@@ -222,37 +222,23 @@ class Auditor:
         book = GapBook()
         for first, last in fetch:
             book.open(symbol, first, last, 0)
-        refilled, failures, backoff = 0, 0, PAGE_RETRY.backoff()
+        refiller = Refiller(
+            self._rest,
+            book,
+            source=Source.AUDIT,
+            empty_pages=1,
+            failures=FAILED_PAGES_BEFORE_GIVING_UP,
+        )
+        refilled = 0
         lost: list[IdRange] = []
-        while gaps := book.gaps(symbol):
-            from_id = min(g.next_id for g in gaps)
-            try:
-                ticks = await self._rest.historical_trades(symbol, from_id, _now_us())
-            except ExchangeError as exc:
-                failures += 1
-                if (exc.status is not None and 400 <= exc.status < 500) or (
-                    failures >= FAILED_PAGES_BEFORE_GIVING_UP
-                ):
-                    log.warning("REST cannot serve %s from id %d (%s)", symbol, from_id, exc)
-                    lost += [(g.next_id, g.last) for g in gaps]
-                    break
-                await asyncio.sleep(backoff.next())
-                continue
-            if not ticks:
-                lost += [(g.next_id, g.last) for g in gaps]
-                break
-            plan = plan_page(gaps, from_id, [t.trade_id for t in ticks])
-            if not plan.take and not plan.done:  # no progress: REST does not serve these ids
-                lost += [(g.next_id, g.last) for g in gaps]
-                break
-            await self._pub.publish(
-                [msgspec.structs.replace(ticks[i], source=Source.AUDIT) for i in plan.take]
-            )
-            refilled += len(plan.take)
-            for gap in plan.done:
-                if gap.partial:
-                    lost.append((gap.first, gap.last))
-                book.close(gap)
+        while book.gaps(symbol):
+            page = await refiller.page(symbol)
+            if page.ticks:
+                await self._pub.publish(page.ticks)
+            refiller.settle(page)
+            refilled += len(page.ticks)
+            lost += [(g.first, g.last) for g in page.done if g.partial]
+            lost += [(g.next_id, g.last) for g in page.given_up]
         return refilled, merge(lost)
 
 
