@@ -18,7 +18,7 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
@@ -135,24 +135,17 @@ def _us(value: datetime) -> int:
     return datetime_to_us(value)
 
 
+@dataclass(eq=False)
 class Auditor:
-    """One audit pass over every configured symbol."""
+    """One audit pass over every configured symbol (the tail too, unless *tail* is False)."""
 
-    def __init__(
-        self,
-        symbols: tuple[str, ...],
-        database_url: str,
-        rest: RestClient,
-        publisher: Publisher,
-        *,
-        tail: bool = True,
-    ) -> None:
-        self._symbols = symbols
-        self._url = database_url
-        self._rest = rest
-        self._pub = publisher
-        self._tail = tail
-        self._stop = threading.Event()
+    symbols: tuple[str, ...]
+    database_url: str
+    rest: RestClient
+    publisher: Publisher
+    _: KW_ONLY
+    tail: bool = True
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
 
     async def run_once(self, window: Window | None = None) -> dict[str, SymbolReport]:
         """Audit every symbol (trade times in *window*, else all); return what was done.
@@ -162,25 +155,25 @@ class Auditor:
         """
         self._stop.clear()
         engine = make_engine(
-            self._url,
+            self.database_url,
             application_name="tickvault-auditor",
             connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
         )
         try:
-            return {s: await self._audit(engine, s, window) for s in self._symbols}
+            return {s: await self._audit(engine, s, window) for s in self.symbols}
         finally:
             self._stop.set()
             engine.dispose()
 
     async def _audit(self, engine: Engine, symbol: str, window: Window | None) -> SymbolReport:
         scan = await asyncio.to_thread(scan_symbol, engine, symbol, window, self._stop)
-        latest = await self._latest(symbol) if self._tail else None
+        latest = await self._latest(symbol) if self.tail else None
         plan = plan_symbol(scan.holes, scan.span, scan.records, latest)
         report = SymbolReport(
             rows=scan.rows, holes=len(plan.holes), missing=sum(b - a + 1 for a, b in plan.holes)
         )
         now = _now_us()
-        await self._pub.publish(
+        await self.publisher.publish(
             [GapRecord(symbol, a, b, GapStatus.DETECTED, now, None, AUDITOR) for a, b in plan.holes]
         )
         report.refilled, report.unfillable = await self._refill(symbol, plan.fetch)
@@ -207,12 +200,12 @@ class Auditor:
                 )
             )
             report.records_closed += int(outcome)
-        await self._pub.publish(closing)
+        await self.publisher.publish(closing)
         return report
 
     async def _latest(self, symbol: str) -> int | None:
         try:
-            return await self._rest.latest_trade_id(symbol)
+            return await self.rest.latest_trade_id(symbol)
         except ExchangeError as exc:
             log.warning("latest trade id of %s unavailable (%s); tail not audited", symbol, exc)
             return None
@@ -223,7 +216,7 @@ class Auditor:
         for first, last in fetch:
             book.open(symbol, first, last, 0)
         refiller = Refiller(
-            self._rest,
+            self.rest,
             book,
             source=Source.AUDIT,
             empty_pages=1,
@@ -234,7 +227,7 @@ class Auditor:
         while book.gaps(symbol):
             page = await refiller.page(symbol)
             if page.ticks:
-                await self._pub.publish(page.ticks)
+                await self.publisher.publish(page.ticks)
             refiller.settle(page)
             refilled += len(page.ticks)
             lost += [(g.first, g.last) for g in page.done if g.partial]

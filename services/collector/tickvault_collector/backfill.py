@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from typing import Protocol
 
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.errors import ExchangeError
@@ -28,30 +28,33 @@ log = logging.getLogger(__name__)
 EMPTY_PAGES_BEFORE_GIVING_UP = 5
 
 
+class GapOwner(Protocol):
+    """The open gaps, the sequence and the publisher a backfiller works for (the collector)."""
+
+    book: GapBook
+    sequencer: Sequencer
+    publisher: Publisher
+
+    def open_gap(self, symbol: str, first: int, last: int) -> None:
+        """Record ids ``first..last`` of *symbol* as missing."""
+
+    def gap_closed(self, gap: Gap, status: GapStatus) -> None:
+        """Count a gap filled or given up."""
+
+    def backfilled(self, rows: int) -> None:
+        """Count trades published from REST."""
+
+
 class Backfiller:
     """Drain open gaps and pending tail checks, one REST page at a time."""
 
-    def __init__(
-        self,
-        rest: RestClient,
-        book: GapBook,
-        sequencer: Sequencer,
-        publisher: Publisher,
-        open_gap: Callable[[str, int, int], None],
-        on_closed: Callable[[Gap, GapStatus], None],
-        on_rows: Callable[[int], None],
-    ) -> None:
+    def __init__(self, rest: RestClient, owner: GapOwner) -> None:
         self._rest = rest
-        self._book = book
-        self._seq = sequencer
-        self._pub = publisher
-        self._open_gap = open_gap
-        self._on_closed = on_closed
-        self._on_rows = on_rows
+        self._owner = owner
         self._tail: set[str] = set()
         self._wake = asyncio.Event()
         self._refill = Refiller(
-            rest, book, source=Source.BACKFILL, empty_pages=EMPTY_PAGES_BEFORE_GIVING_UP
+            rest, owner.book, source=Source.BACKFILL, empty_pages=EMPTY_PAGES_BEFORE_GIVING_UP
         )
 
     def wake(self) -> None:
@@ -68,10 +71,11 @@ class Backfiller:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._tail or self._book.symbols():
+            book = self._owner.book
+            while self._tail or book.symbols():
                 while self._tail:
                     await self._check(self._tail.pop())
-                for symbol in self._book.symbols():
+                for symbol in book.symbols():
                     await self._fill(symbol)
                     while self._tail:
                         await self._check(self._tail.pop())
@@ -84,9 +88,9 @@ class Backfiller:
             return
         if latest is None:
             return
-        skipped = self._seq.advance_to(symbol, latest)
+        skipped = self._owner.sequencer.advance_to(symbol, latest)
         if skipped is not None:
-            self._open_gap(symbol, *skipped)
+            self._owner.open_gap(symbol, *skipped)
 
     async def _fill(self, symbol: str) -> None:
         page = await self._refill.page(symbol)
@@ -97,8 +101,8 @@ class Backfiller:
         done_at = time.time_ns() // 1000
         entries: list[Tick | GapRecord] = list(page.ticks)
         entries += [gap.record(status, done_at) for gap, status in closed]
-        await self._pub.publish(entries)
+        await self._owner.publisher.publish(entries)
         self._refill.settle(page)
-        self._on_rows(len(page.ticks))
+        self._owner.backfilled(len(page.ticks))
         for gap, status in closed:
-            self._on_closed(gap, status)
+            self._owner.gap_closed(gap, status)

@@ -79,15 +79,7 @@ class Collector:
         self._last_check: dict[str, float] = {}
         self._malformed_log = ThrottledLog(log, 60.0, burst=MALFORMED_LOGS_PER_MINUTE)
         self.publisher = Publisher.from_settings(settings, redis, metrics, marks=self._marks)
-        self.backfiller = Backfiller(
-            rest,
-            self.book,
-            self.sequencer,
-            self.publisher,
-            self.open_gap,
-            self._gap_closed,
-            self._backfilled,
-        )
+        self.backfiller = Backfiller(rest, self)
         budget = ConnectBudget(
             settings.collector_connect_budget, settings.collector_connect_budget_window_s
         )
@@ -173,10 +165,12 @@ class Collector:
         self.counts.gaps += 1
         self.backfiller.wake()
 
-    def _backfilled(self, rows: int) -> None:
+    def backfilled(self, rows: int) -> None:
+        """Count trades published from REST."""
         self.counts.backfilled += rows
 
-    def _gap_closed(self, gap: Gap, status: GapStatus) -> None:
+    def gap_closed(self, gap: Gap, status: GapStatus) -> None:
+        """Count a gap filled or given up (and log the latter)."""
         if status is GapStatus.FILLED:
             self.counts.filled += 1
         else:
