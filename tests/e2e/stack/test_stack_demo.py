@@ -26,9 +26,10 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import text
+from tests.support.db import rows
 from tests.support.paths import TRADE_RECORDINGS
 from tests.support.recordings import RecordedTrade, all_recorded_trades
+from tests.support.redis_keys import delete_prefix
 
 from tickvault.cli.up import free_port
 from tickvault.codec import latest_from_hash
@@ -172,13 +173,7 @@ def stack(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        client = redis.Redis.from_url(redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture(scope="module")
@@ -186,16 +181,14 @@ def stored(stack: Stack) -> list[tuple[Any, ...]]:
     """Every stored trade as (symbol, id, price, quantity, trade ms, event ms, maker), sorted."""
     engine = make_engine(stack.database_url, application_name="tickvault-e2e-stack")
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT symbol, trade_id, price::text, quantity::text, trade_time, "
-                    "event_time, is_buyer_maker FROM trades"
-                )
-            ).all()
+        found = rows(
+            engine,
+            "SELECT symbol, trade_id, price::text, quantity::text, trade_time, "
+            "event_time, is_buyer_maker FROM trades",
+        )
     finally:
         engine.dispose()
-    return sorted((r[0], r[1], r[2], r[3], ms(r[4]), ms(r[5]), r[6]) for r in rows)
+    return sorted((r[0], r[1], r[2], r[3], ms(r[4]), ms(r[5]), r[6]) for r in found)
 
 
 def as_row(t: RecordedTrade) -> tuple[Any, ...]:

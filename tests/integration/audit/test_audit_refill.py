@@ -48,6 +48,17 @@ def _last_entry(client: redis.Redis, keys: RedisKeys) -> bytes:
     return bytes(entries[0][0]) if entries else b"0-0"
 
 
+def _audit_once(make_settings: Callable[..., Any], exchange: ReplayProcess) -> int:
+    """Run ``tickvault-collector --audit-once`` against the replay exchange; return its status."""
+    settings = make_settings(
+        CollectorSettings,
+        binance_rest_url=exchange.rest_url,
+        symbols="BTCUSDT,ETHUSDT",
+        collector_metrics_port=0,
+    )
+    return asyncio.run(audit_once(settings))
+
+
 def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
     stored_recordings: Writer,
     clean_db: Engine,
@@ -84,13 +95,7 @@ def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
     drain(stored_recordings, redis_client, keys)
     before = _last_entry(redis_client, keys)
 
-    settings = make_settings(
-        CollectorSettings,
-        binance_rest_url=exchange.rest_url,
-        symbols="BTCUSDT,ETHUSDT",
-        collector_metrics_port=0,
-    )
-    assert asyncio.run(audit_once(settings)) == 0
+    assert _audit_once(make_settings, exchange) == 0
 
     published = _published_after(redis_client, keys, before)
     ticks = [e for e in published if isinstance(e, Tick)]
@@ -137,13 +142,7 @@ def test_second_audit_finds_nothing_and_publishes_no_trade(
 ) -> None:
     keys = RedisKeys(redis_prefix)
     before = _last_entry(redis_client, keys)
-    settings = make_settings(
-        CollectorSettings,
-        binance_rest_url=exchange.rest_url,
-        symbols="BTCUSDT,ETHUSDT",
-        collector_metrics_port=0,
-    )
-    assert asyncio.run(audit_once(settings)) == 0
+    assert _audit_once(make_settings, exchange) == 0
     assert _published_after(redis_client, keys, before) == []
 
 
@@ -156,12 +155,6 @@ def test_audit_does_nothing_while_another_auditor_holds_the_lease(
 ) -> None:
     keys = RedisKeys(redis_prefix)
     redis_client.set(keys.audit_lease, b"someone-else", ex=60)
-    settings = make_settings(
-        CollectorSettings,
-        binance_rest_url=exchange.rest_url,
-        symbols="BTCUSDT,ETHUSDT",
-        collector_metrics_port=0,
-    )
-    assert asyncio.run(audit_once(settings)) == 3
+    assert _audit_once(make_settings, exchange) == 3
     assert redis_client.get(keys.audit_lease) == b"someone-else"
     assert redis_client.exists(keys.stream) == 0

@@ -127,30 +127,53 @@ def _expected_gaps(gone: dict[str, list[int]]) -> set[tuple[str, int, int, str, 
     return {(s, ids[0], ids[-1], "filled", "auditor") for s, ids in gone.items()}
 
 
+def _wait_refilled(
+    writer: Writer,
+    db: Engine,
+    collectors: Collectors,
+    full: dict[tuple[str, int], tuple[str, str]],
+    gone: dict[str, list[int]],
+) -> None:
+    """Wait (the writer storing meanwhile) for the holes and the auditor's gap records."""
+    wait(
+        lambda: writer.step() >= 0 and stored(db) == full,
+        "the holes to be refilled",
+        timeout=60,
+        logs=collectors.logs,
+    )
+    wait(
+        lambda: writer.step() >= 0 and _gaps(db) == _expected_gaps(gone),
+        "the auditor's gap records",
+        logs=collectors.logs,
+    )
+
+
+Holes = tuple[dict[tuple[str, int], tuple[str, str]], dict[str, list[int]]]
+
+
+@pytest.fixture
+def holes(
+    stored_recordings: Writer, clean_db: Engine, recorded: dict[str, list[RecordedTrade]]
+) -> Holes:
+    """Every recorded trade stored, then two holes (41 trades) punched: (full, gone)."""
+    full = stored(clean_db)
+    gone = _delete_holes(clean_db, recorded)
+    assert len(stored(clean_db)) == len(full) - 41
+    return full, gone
+
+
 def test_a_running_collector_refills_a_hole_within_its_audit_interval(
     stored_recordings: Writer,
     clean_db: Engine,
     collectors: Collectors,
     redis_client: redis.Redis,
     redis_prefix: str,
-    recorded: dict[str, list[RecordedTrade]],
+    holes: Holes,
 ) -> None:
     keys = RedisKeys(redis_prefix)
-    full = stored(clean_db)
-    gone = _delete_holes(clean_db, recorded)
-    assert len(stored(clean_db)) == len(full) - 41
+    full, gone = holes
     collectors.start(TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S="1")
-    wait(
-        lambda: stored_recordings.step() >= 0 and stored(clean_db) == full,
-        "the holes to be refilled",
-        timeout=60,
-        logs=collectors.logs,
-    )
-    wait(
-        lambda: stored_recordings.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
-        "the auditor's gap records",
-        logs=collectors.logs,
-    )
+    _wait_refilled(stored_recordings, clean_db, collectors, full, gone)
     ticks, records = _audit_entries(redis_client, keys)
     assert sorted((t.symbol, t.trade_id) for t in ticks) == sorted(
         (s, i) for s, ids in gone.items() for i in ids
@@ -173,11 +196,10 @@ def test_the_lease_lets_one_collector_of_two_audit_at_a_time(
     collectors: Collectors,
     redis_client: redis.Redis,
     redis_prefix: str,
-    recorded: dict[str, list[RecordedTrade]],
+    holes: Holes,
 ) -> None:
     keys = RedisKeys(redis_prefix)
-    full = stored(clean_db)
-    gone = _delete_holes(clean_db, recorded)
+    full, gone = holes
     redis_client.set(keys.audit_lease, b"someone-else", ex=120)
     for _ in range(2):
         collectors.start(TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S="4")
@@ -189,17 +211,7 @@ def test_the_lease_lets_one_collector_of_two_audit_at_a_time(
     )
     assert _audit_entries(redis_client, keys) == ([], [])
     redis_client.delete(keys.audit_lease)
-    wait(
-        lambda: stored_recordings.step() >= 0 and stored(clean_db) == full,
-        "the holes to be refilled",
-        timeout=60,
-        logs=collectors.logs,
-    )
-    wait(
-        lambda: stored_recordings.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
-        "the auditor's gap records",
-        logs=collectors.logs,
-    )
+    _wait_refilled(stored_recordings, clean_db, collectors, full, gone)
     # Both collectors keep trying; the holes were refilled by one of them, once.
     wait(
         lambda: (
