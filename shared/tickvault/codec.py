@@ -14,8 +14,10 @@ the attributes joined by ``|`` (no attribute can contain one):
   until filled).
 
 The same module owns the latest-price cache hash (:func:`latest_to_hash`,
-:func:`latest_from_hash`) and the live-price pub/sub message (:func:`latest_message`), so the
-writer that fills them and the API that reads them cannot disagree.
+:func:`latest_from_hash`), the live-price pub/sub message (:func:`latest_message`,
+:func:`latest_from_message`) and the one JSON body of a latest price (:func:`latest_json`, the
+REST answer, every Server-Sent Event and the CLI's table columns), so the writer that fills
+them and the API that reads them cannot disagree.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-import orjson
+import msgspec
 
 from tickvault.errors import CodecError, InvalidTick
-from tickvault.tick import Source, Tick, is_decimal_string, iso_ms
+from tickvault.tick import DECIMAL_PATTERN, SYMBOL_PATTERN, Source, Tick, is_decimal_string, iso_ms
 
 TRADE_FIELD = b"t2"
 GAP_FIELD = b"g2"
@@ -41,7 +44,7 @@ MAX_TIME = 10**17 - 1
 
 FieldMap = Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
 
-_SYM = rb"([A-Z0-9_\-]{1,40})"
+_SYM = f"({SYMBOL_PATTERN})".encode()
 _ID = rb"([0-9]{1,18})"
 _TIME = rb"([0-9]{1,17})"
 _GAP = re.compile(
@@ -252,15 +255,78 @@ def latest_from_hash(symbol: str, fields: FieldMap) -> LatestPrice | None:
     return latest
 
 
+_Symbol = Annotated[str, msgspec.Meta(pattern=rf"^{SYMBOL_PATTERN}\Z")]
+_Decimal = Annotated[str, msgspec.Meta(pattern=rf"^{DECIMAL_PATTERN}\Z")]
+_Id = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
+_Time = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME)]
+
+
+class _LatestMessage(msgspec.Struct, frozen=True):
+    """The pub/sub message: every field of a :class:`LatestPrice`, exact, times in µs."""
+
+    symbol: _Symbol
+    trade_id: _Id
+    price: _Decimal
+    quantity: _Decimal
+    trade_time_us: _Time
+    event_time_us: _Time
+    is_buyer_maker: bool
+
+
+_MESSAGE_DECODER = msgspec.json.Decoder(_LatestMessage)
+
+
 def latest_message(tick: Tick) -> bytes:
-    """Encode the pub/sub message announcing a new latest price (JSON, API field names)."""
-    return orjson.dumps(
-        {
-            "symbol": tick.symbol,
-            "price": tick.price,
-            "quantity": tick.quantity,
-            "trade_id": tick.trade_id,
-            "trade_time": iso_ms(tick.trade_time),
-            "trade_time_ms": tick.trade_time // 1000,
-        }
+    """Encode the pub/sub message announcing a new latest price."""
+    return msgspec.json.encode(
+        _LatestMessage(
+            tick.symbol,
+            tick.trade_id,
+            tick.price,
+            tick.quantity,
+            tick.trade_time,
+            tick.event_time,
+            tick.is_buyer_maker,
+        )
     )
+
+
+def latest_from_message(raw: bytes | str) -> LatestPrice | None:
+    """Decode a pub/sub message of :func:`latest_message`; ``None`` when it is not one."""
+    try:
+        m = _MESSAGE_DECODER.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    return LatestPrice(
+        m.symbol,
+        m.trade_id,
+        m.price,
+        m.quantity,
+        m.trade_time_us,
+        m.event_time_us,
+        m.is_buyer_maker,
+    )
+
+
+LATEST_JSON_FIELDS = (
+    "symbol",
+    "price",
+    "quantity",
+    "trade_id",
+    "trade_time",
+    "trade_time_ms",
+    "age_ms",
+)
+
+
+def latest_json(price: LatestPrice, now_us: int) -> dict[str, str | int]:
+    """Return the JSON body of a latest price (:data:`LATEST_JSON_FIELDS`), aged at *now_us*."""
+    return {
+        "symbol": price.symbol,
+        "price": price.price,
+        "quantity": price.quantity,
+        "trade_id": price.trade_id,
+        "trade_time": iso_ms(price.trade_time),
+        "trade_time_ms": price.trade_time // 1000,
+        "age_ms": max(0, (now_us - price.trade_time) // 1000),
+    }

@@ -19,8 +19,10 @@ import msgspec
 
 from tickvault.errors import InvalidTick
 
-_DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")  # ASCII digits only, unlike \d
-_SYMBOL = re.compile(r"[A-Z0-9_\-]{1,40}")
+DECIMAL_PATTERN = r"[0-9]{1,30}(?:\.[0-9]{1,30})?"  # ASCII digits only, unlike \d
+SYMBOL_PATTERN = r"[A-Z0-9_\-]{1,40}"
+_DECIMAL = re.compile(DECIMAL_PATTERN)
+_SYMBOL = re.compile(SYMBOL_PATTERN)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Epoch-microsecond bounds we accept: 2009-01-01 .. 2100-01-01.

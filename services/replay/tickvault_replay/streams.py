@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# <symbol>@<type>[@<modifier>...] or an all-market stream such as !miniTicker@arr.
-_STREAM = re.compile(r"^(?:[^\s@/!\"]+|![A-Za-z]+)@[A-Za-z0-9_]+(?:@[A-Za-z0-9_:+.\-]+)*$")
+# <symbol>@<type>[@<modifier>...] or an all-market stream such as !ticker_1h@arr.
+_STREAM = re.compile(r"^(?:[^\s@/!\"]+|![A-Za-z0-9_]+)@[A-Za-z0-9_]+(?:@[A-Za-z0-9_:+.\-]+)*$")
 
 
 @dataclass(frozen=True, slots=True)
