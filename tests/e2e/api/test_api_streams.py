@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-import redis
+from tests.support.redis_keys import delete_prefix
 from tests.support.sse import SseClients
 
 from tickvault.cli.up import free_port
@@ -80,13 +80,7 @@ def demo(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        client = redis.Redis.from_url(redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_prefix(redis_url, prefix)
 
 
 def test_200_streams_leave_health_and_latest_answering_and_all_receive_prices(
