@@ -26,6 +26,7 @@ from tickvault.cli.up import free_port
 from tickvault.codec import latest_message, to_fields
 from tickvault.config import Settings
 from tickvault.keys import WRITER_GROUP, RedisKeys
+from tickvault.lease import Lease
 from tickvault.logs import mask_secrets
 from tickvault.symbols import Status, status_value
 from tickvault.tick import Tick
@@ -33,7 +34,6 @@ from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
 from tickvault_collector.publisher import XADD_MANY
 from tickvault_writer.cache import LATEST_SCRIPT
-from tickvault_writer.lease import RELEASE_SCRIPT
 
 PASSWORDS = {"collector": "c0ll ector/&pw", "writer": "wr1ter-pw", "api": "api:pw@x"}
 KEYS = RedisKeys("tickvault")
@@ -119,6 +119,8 @@ def test_the_collector_can_run_its_commands_and_nothing_of_the_others(acl_redis:
     assert c.set(KEYS.audit_lease, "token", nx=True, ex=30)
     assert c.get(KEYS.audit_lease) == b"token"
     assert c.pexpire(KEYS.audit_lease, 1000) and c.delete(KEYS.audit_lease)
+    lease = Lease(c, KEYS.audit_lease, 30)  # the commands AsyncLease sends, synchronously
+    assert lease.acquire() and lease.renew() and lease.hold(30) and lease.release()
     c.hset(KEYS.symbols, "BTCUSDT", status_value(Status.TRADING, T0))
     assert c.hgetall(KEYS.symbols) and c.hdel(KEYS.symbols, "BTCUSDT") == 1
     c.time()
@@ -161,8 +163,8 @@ def test_the_writer_can_run_its_commands_and_nothing_of_the_others(acl_redis: in
     assert latest(keys=[KEYS.latest("XRPUSDT")], args=args) == 1
     w.set(KEYS.heartbeat("writer", "w1"), b"{}", px=30_000)
     assert w.exists(KEYS.heartbeat("writer", "w1"))
-    assert w.set(KEYS.maintenance_lease, "tok", nx=True, px=30_000)
-    assert w.register_script(RELEASE_SCRIPT)(keys=[KEYS.maintenance_lease], args=["tok"]) == 1
+    lease = Lease(w, KEYS.maintenance_lease, 30)  # redis-py's Lock: SET NX PX and Lua scripts
+    assert lease.acquire() and lease.renew() and lease.hold(30) and lease.release()
     for forbidden in (
         lambda: w.hset(KEYS.symbols, "X", "1"),
         lambda: w.set(KEYS.collector_last_id("BTCUSDT"), 1),
