@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,34 @@ def tickvault_script() -> str:
     script = Path(sys.executable).with_name("tickvault")
     assert script.exists(), f"{script} is missing: install the project (make install)"
     return str(script)
+
+
+def stack_env(database_url: str, redis_url: str, prefix: str, api_port: int) -> dict[str, str]:
+    """Return the environment of a private ``tickvault up`` stack: its own database, Redis
+    prefix and API port, metrics ports off (a developer's ``make demo`` may hold them)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")}
+    return clean | {
+        "TICKVAULT_DATABASE_URL": database_url,
+        "TICKVAULT_REDIS_URL": redis_url,
+        "TICKVAULT_REDIS_PREFIX": prefix,
+        "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}",
+        "TICKVAULT_SYMBOLS": "BTCUSDT,ETHUSDT",
+        "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
+        "TICKVAULT_WRITER_METRICS_PORT": "0",
+        "NO_COLOR": "1",
+    }
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Stop a running command as an orchestrator does: SIGTERM, then SIGKILL after *timeout*."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def run_tickvault(

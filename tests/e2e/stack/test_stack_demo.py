@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import redis
+from tests.support.cli import stack_env, terminate
 from tests.support.db import rows
 from tests.support.paths import TRADE_RECORDINGS
 from tests.support.recordings import RecordedTrade, all_recorded_trades
@@ -116,24 +117,7 @@ def stack(
     database_url = new_database()
     api_port = free_port()
     prefix = f"tvtest:stack{os.getpid()}"
-    env = {
-        **os.environ,
-        "TICKVAULT_DATABASE_URL": database_url,
-        "TICKVAULT_REDIS_URL": redis_url,
-        "TICKVAULT_REDIS_PREFIX": prefix,
-        "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}",
-        "TICKVAULT_SYMBOLS": "BTCUSDT,ETHUSDT",
-        # metrics ports off: a developer's `make demo` may hold the defaults
-        "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
-        "TICKVAULT_WRITER_METRICS_PORT": "0",
-        "NO_COLOR": "1",
-    }
-    for name in (
-        "TICKVAULT_API_DATABASE_URL",
-        "TICKVAULT_RETENTION_HOURS",
-        "TICKVAULT_CANDLE_RETENTION_DAYS",
-    ):
-        env.pop(name, None)
+    env = stack_env(database_url, redis_url, prefix, api_port)
     recordings = [arg for path in TRADE_RECORDINGS for arg in ("--recording", str(path))]
     workdir = tmp_path_factory.mktemp("stack")
     log_path = workdir / "up.log"
@@ -166,13 +150,7 @@ def stack(
         wait_for(lambda: running.settled(), STORE_BOUND_S, "the writer to catch up", running)
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process)
         delete_prefix(redis_url, prefix)
 
 
