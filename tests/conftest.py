@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from tests.support.redis_cluster import PrivateRedisCluster
+from tests.support.redis_keys import delete_prefix, new_prefix
 from tests.support.servers import ReplicatedPostgres
 
 from tickvault.config import Settings
@@ -141,15 +142,9 @@ def redis_url() -> str:
 @pytest.fixture
 def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards."""
-    prefix = f"tvtest:{uuid.uuid4().hex[:12]}"
+    prefix = new_prefix()
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture

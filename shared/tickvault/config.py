@@ -1,6 +1,6 @@
 """Configuration from the environment (and a ``.env`` file), validated once at start.
 
-:class:`Settings` holds the variables of SPEC §2 plus the knobs every service shares; each
+:class:`Settings` holds the variables every service shares (the README's configuration table); each
 service subclasses it with its own. :func:`load_settings` is the one door: on a bad value it
 prints one line naming the variable and exits with status 2. Secrets (passwords in URLs) are
 masked in :meth:`Settings.safe_dict`, which is what gets printed or logged.

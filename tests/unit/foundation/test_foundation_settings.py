@@ -4,12 +4,11 @@ bad value, and passwords masked wherever settings are shown."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.cli import run_tickvault
 
 from tickvault.config import Settings
 
@@ -165,13 +164,6 @@ def test_services_extend_settings_with_their_own_variables(bare_env: pytest.Monk
     assert (settings.writer_batch_size, settings.retention_hours) == (250, 24)
 
 
-def tickvault_script() -> str:
-    """Return the ``tickvault`` console script installed next to this interpreter."""
-    script = Path(sys.executable).with_name("tickvault")
-    assert script.exists(), f"{script} is missing: install the project (make install)"
-    return str(script)
-
-
 @pytest.mark.parametrize(("variable", "raw"), BAD_VALUES)
 def test_bad_value_exits_2_with_one_line_naming_the_variable(
     tmp_path: Path, variable: str, raw: str
@@ -184,19 +176,9 @@ def test_bad_value_exits_2_with_one_line_naming_the_variable(
 def refused_line(cwd: Path, variables: dict[str, str]) -> str:
     """Run ``tickvault db upgrade`` with *variables*; return its one line, having checked
     that it exited 2."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")}
     # Should validation wrongly pass, the command must not touch a real database.
-    env["TICKVAULT_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/tickvault_never"
-    env.update(variables)
-    done = subprocess.run(
-        [tickvault_script(), "db", "upgrade"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {"TICKVAULT_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/tickvault_never"}
+    done = run_tickvault("db", "upgrade", env=env | variables, cwd=cwd, timeout=60)
     output = (done.stdout + done.stderr).splitlines()
     assert done.returncode == 2, done.stderr
     assert len(output) == 1, output
