@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from tickvault_replay.decimals import format_units, to_units
+from tickvault_replay.listings import Status
 from tickvault_replay.symbols import KNOWN, SymbolSpec, quote_of
 
 # quote asset -> how many of the 1,695 real symbols quote in it
@@ -148,8 +149,11 @@ def universe_from_file(path: Path, count: int, seed: int) -> list[SymbolSpec]:
 
 def _file_spec(entry: Any, usd_of: dict[str, float], rng: random.Random) -> SymbolSpec:
     symbol, base, quote = str(entry["symbol"]), str(entry["baseAsset"]), str(entry["quoteAsset"])
+    status = str(entry.get("status", "TRADING"))
+    if status not in Status.__members__:
+        raise ValueError(f"unknown status {status!r}")
     usd = usd_of.setdefault(base, math.exp(rng.gauss(0.0, 2.5)))
-    spec = priced_spec(symbol, base, quote, usd, str(entry.get("status", "TRADING")))
+    spec = priced_spec(symbol, base, quote, usd, status)
     tick = _filter_value(entry, "PRICE_FILTER", "tickSize")
     step = _filter_value(entry, "LOT_SIZE", "stepSize")
     if not tick or not step or to_units(tick, _PLACES) <= 0 or to_units(step, _PLACES) <= 0:
