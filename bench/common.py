@@ -1,6 +1,6 @@
 """What the benchmark and chaos runners share: the services as processes, and small helpers.
 
-A :class:`Stack` is one deployment on private servers (see :mod:`servers`): its own
+A :class:`Stack` is one deployment on private servers (:mod:`tests.support.servers`): its own
 database and Redis prefix, the replay exchange, collectors and writers started as the real
 console scripts (``python -m tickvault_*``) with ``TICKVAULT_*`` variables, each logging to
 a file in the run directory. :class:`Service` can be SIGKILLed, restarted and measured (RSS).

@@ -20,12 +20,11 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, start_http_server
 from redis.exceptions import RedisError
 
-from tickvault.errors import ExchangeError, UnknownSymbol
+from tickvault.errors import ConfigError, ExchangeError, UnknownSymbol
 from tickvault.keys import RedisKeys
 from tickvault_collector.audit_task import AuditTask
 from tickvault_collector.collector import Collector
 from tickvault_collector.metrics import make_metrics
-from tickvault_collector.policy import Backoff
 from tickvault_collector.rest import RestClient
 from tickvault_collector.restparse import WeightGate
 from tickvault_collector.resume import resume_points
@@ -61,7 +60,7 @@ async def run(
     try:
         try:
             statuses = await _unless_stopped(stop, _validate_symbols(settings, rest))
-        except UnknownSymbol as exc:
+        except ConfigError as exc:
             log.error("%s", exc)
             print(f"tickvault-collector: {exc}", flush=True)  # noqa: T201 - the one line
             return 2
@@ -115,7 +114,7 @@ def _serve_metrics(port: int, registry: CollectorRegistry) -> None:
 
 async def _validate_symbols(settings: CollectorSettings, rest: RestClient) -> dict[str, str]:
     """Ask exchangeInfo about the symbols, retrying while the exchange cannot be reached."""
-    backoff = Backoff(settings.collector_backoff_initial_s, settings.collector_backoff_max_s)
+    backoff = settings.retry_policy().backoff()
     warned = False
     while True:
         try:
@@ -137,7 +136,7 @@ async def _validate_symbols(settings: CollectorSettings, rest: RestClient) -> di
 async def _resume(
     redis: aioredis.Redis, keys: RedisKeys, settings: CollectorSettings
 ) -> dict[str, int]:
-    backoff = Backoff(settings.collector_backoff_initial_s, settings.collector_backoff_max_s)
+    backoff = settings.retry_policy().backoff()
     while True:
         try:
             return await resume_points(redis, keys, settings.symbols, settings.database_url)

@@ -8,14 +8,14 @@ edges. Holes, the stored tail up to the exchange's latest id, and every ``trade_
 not yet ``filled`` are refilled from ``historicalTrades`` through the collector's own paced
 REST client and published to the stream (``source=audit``) with gap records
 (``found_by=auditor``), so the writer stores them exactly once like any other entry.
-One auditor runs at a time (the ``audit_lease`` key).
+One auditor runs at a time (the ``audit_lease`` key, renewed while the audit runs: a lease
+that cannot be kept stops the audit, so two audits never overlap).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,8 +28,9 @@ from sqlalchemy import Engine, text
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.db.engine import make_engine
 from tickvault.db.partitions import TRADES, existing_partitions
-from tickvault.errors import ExchangeError
+from tickvault.errors import ExchangeError, TickvaultError
 from tickvault.keys import RedisKeys
+from tickvault.lease import AsyncLease
 from tickvault.tick import Source, datetime_to_us
 from tickvault_collector.audit_plan import (
     IdRange,
@@ -42,13 +43,13 @@ from tickvault_collector.audit_plan import (
 )
 from tickvault_collector.gaps import GapBook, plan_page
 from tickvault_collector.publisher import Publisher
-from tickvault_collector.rest import RestClient
+from tickvault_collector.rest import PAGE_RETRY, RestClient
 
 log = logging.getLogger(__name__)
 
 AUDITOR = "auditor"
 FAILED_PAGES_BEFORE_GIVING_UP = 5
-LEASE_S = 900
+LEASE_S = 60.0  # renewed every third of it while an audit runs; a dead auditor frees it soon
 STATEMENT_TIMEOUT_MS = 60_000  # one symbol-hour query; bounds how long a stop waits for a scan
 
 _HOLES = text(
@@ -79,7 +80,7 @@ class Scan:
 Window = tuple[datetime, datetime]  # trade times audited: [from, to)
 
 
-class AuditStopped(Exception):
+class AuditStopped(TickvaultError):
     """The audit was asked to stop between two scan queries."""
 
 
@@ -221,7 +222,7 @@ class Auditor:
         book = GapBook()
         for first, last in fetch:
             book.open(symbol, first, last, 0)
-        refilled, failures = 0, 0
+        refilled, failures, backoff = 0, 0, PAGE_RETRY.backoff()
         lost: list[IdRange] = []
         while gaps := book.gaps(symbol):
             from_id = min(g.next_id for g in gaps)
@@ -235,7 +236,7 @@ class Auditor:
                     log.warning("REST cannot serve %s from id %d (%s)", symbol, from_id, exc)
                     lost += [(g.next_id, g.last) for g in gaps]
                     break
-                await asyncio.sleep(0.5 * failures)
+                await asyncio.sleep(backoff.next())
                 continue
             if not ticks:
                 lost += [(g.next_id, g.last) for g in gaps]
@@ -267,31 +268,6 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-class Lease:
-    """The ``audit_lease`` key: one auditor at a time, released when done."""
-
-    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
-        self._redis = redis
-        self._key = keys.audit_lease
-        self._token = secrets.token_hex(8)
-
-    async def acquire(self) -> bool:
-        """Take the lease unless another auditor holds it."""
-        return bool(await self._redis.set(self._key, self._token, nx=True, ex=LEASE_S))
-
-    async def release(self) -> None:
-        """Give the lease back if it is still ours."""
-        if (await self._redis.get(self._key)) == self._token.encode():
-            await self._redis.delete(self._key)
-
-    async def hold(self, seconds: float) -> None:
-        """Keep the lease *seconds* more if it is still ours (others skip until then)."""
-        await self._redis.eval(_HOLD, 1, self._key, self._token, max(1, int(seconds * 1000)))
-
-
-_HOLD = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
+def audit_lease(redis: aioredis.Redis, keys: RedisKeys) -> AsyncLease:
+    """Return the ``audit_lease``: one auditor at a time, renewed while its audit runs."""
+    return AsyncLease(redis, keys.audit_lease, LEASE_S)

@@ -9,8 +9,9 @@ import logging
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from tickvault.errors import LeaseLost
 from tickvault.keys import RedisKeys
-from tickvault_collector.audit import Auditor, Lease, SymbolReport
+from tickvault_collector.audit import Auditor, SymbolReport, audit_lease
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient
@@ -27,7 +28,7 @@ async def audit_once(
     rest: RestClient | None = None,
 ) -> int:
     """Run one audit pass; return 0 when every missing id was refilled, 1 when some were not,
-    3 when another auditor holds the lease."""
+    3 when another auditor holds the lease (or took it over while this one ran)."""
     redis = redis or aioredis.Redis.from_url(settings.redis_url)
     metrics = make_metrics()
     rest = rest or RestClient(
@@ -46,7 +47,7 @@ async def audit_once(
         capacity=settings.collector_buffer_max,
         marks=lambda highs: {},  # never move the live collector's resume marks
     )
-    lease = Lease(redis, keys)
+    lease = audit_lease(redis, keys)
     flusher: asyncio.Task[None] | None = None
     try:
         if not await lease.acquire():
@@ -54,9 +55,12 @@ async def audit_once(
             return 3
         flusher = asyncio.create_task(publisher.run(), name="audit-publisher")
         try:
-            reports = await Auditor(
-                settings.symbols, settings.database_url, rest, publisher
-            ).run_once()
+            reports = await lease.run(
+                Auditor(settings.symbols, settings.database_url, rest, publisher).run_once()
+            )
+        except LeaseLost as exc:
+            log.warning("audit stopped: %s", exc)
+            return 3
         finally:
             publisher.stop()
             await flusher

@@ -22,8 +22,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
+from tickvault.errors import LeaseLost
 from tickvault.keys import WRITER_GROUP, RedisKeys
-from tickvault_collector.audit import Auditor, AuditStopped, Lease, SymbolReport
+from tickvault_collector.audit import Auditor, AuditStopped, SymbolReport, audit_lease
 from tickvault_collector.metrics import Metrics
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient
@@ -100,7 +101,7 @@ class AuditTask:
         self._auditor = Auditor(
             settings.symbols, settings.database_url, rest, self._pub, tail=False
         )
-        self._lease = Lease(redis, keys)
+        self._lease = audit_lease(redis, keys)
         self._published_until = 0.0  # Redis time our last audit's entries were all published
 
     async def run(self) -> None:
@@ -131,8 +132,11 @@ class AuditTask:
             return self._count("redis_unreachable")
         finished = False
         try:
-            outcome = await self._audit(started)
+            outcome = await self._lease.run(self._audit(started))
             finished = True
+        except LeaseLost as exc:
+            log.warning("audit stopped: %s", exc)
+            outcome = "lease_lost"
         finally:  # done: others skip the rest of the interval; stopped or failed: free it
             with contextlib.suppress(RedisError, OSError, TimeoutError):
                 async with asyncio.timeout(1):

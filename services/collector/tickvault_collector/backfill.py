@@ -18,7 +18,7 @@ from tickvault.errors import ExchangeError
 from tickvault.tick import Tick
 from tickvault_collector.gaps import Gap, GapBook, plan_page
 from tickvault_collector.publisher import Publisher
-from tickvault_collector.rest import RestClient
+from tickvault_collector.rest import PAGE_RETRY, RestClient
 from tickvault_collector.sequencer import Sequencer
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class Backfiller:
         self._tail: set[str] = set()
         self._wake = asyncio.Event()
         self._misses: dict[str, int] = {}
+        self._backoff = PAGE_RETRY.backoff()
 
     def wake(self) -> None:
         """Say that new gaps are open."""
@@ -102,7 +103,7 @@ class Backfiller:
                 log.warning(
                     "backfill of %s from id %d failed: %s; will retry", symbol, from_id, exc
                 )
-                await asyncio.sleep(5)
+                await asyncio.sleep(self._backoff.next())
             return
         if not ticks:
             misses = self._misses.get(symbol, 0) + 1
@@ -110,9 +111,10 @@ class Backfiller:
             if misses >= EMPTY_PAGES_BEFORE_GIVING_UP:
                 await self._give_up(gaps)
             else:
-                await asyncio.sleep(0.5 * misses)
+                await asyncio.sleep(self._backoff.next())
             return
         self._misses.pop(symbol, None)
+        self._backoff.reset()
         plan = plan_page(gaps, from_id, [t.trade_id for t in ticks])
         done_at = time.time_ns() // 1000
         statuses = [GapStatus.UNFILLABLE if g.partial else GapStatus.FILLED for g in plan.done]

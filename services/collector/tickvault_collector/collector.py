@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.keys import RedisKeys
+from tickvault.throttle import ThrottledLog
 from tickvault.tick import Tick
 from tickvault_collector.backfill import Backfiller
 from tickvault_collector.connection import ShardRunner
@@ -76,7 +77,7 @@ class Collector:
         self._dirty: set[str] = set()
         self._last_trade: dict[str, float] = {}
         self._last_check: dict[str, float] = {}
-        self._malformed_window = (0.0, 0)
+        self._malformed_log = ThrottledLog(log, 60.0, burst=MALFORMED_LOGS_PER_MINUTE)
         self.publisher = Publisher(
             redis,
             self.keys,
@@ -150,7 +151,7 @@ class Collector:
             return True
         if isinstance(parsed, Malformed):
             self.counts.malformed += 1
-            self._log_malformed(parsed)
+            self._malformed_log.warning("malformed frame (%s): %s", parsed.reason, parsed.sample)
         elif isinstance(parsed, Unknown):
             self.counts.unknown += 1
         elif isinstance(parsed, ControlReply) and parsed.error is not None:
@@ -169,15 +170,6 @@ class Collector:
         if run is not None:
             self.open_gap(symbol, run[0], run[1])
         self._overflow[symbol] = [trade_id, trade_id]
-
-    def _log_malformed(self, bad: Malformed) -> None:
-        start, logged = self._malformed_window
-        now = time.monotonic()
-        if now - start > 60:
-            start, logged = now, 0
-        if logged < MALFORMED_LOGS_PER_MINUTE:
-            log.warning("malformed frame (%s): %s", bad.reason, bad.sample)
-        self._malformed_window = (start, logged + 1)
 
     # ------------------------------------------------------------------ gaps
 

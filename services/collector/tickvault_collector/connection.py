@@ -22,13 +22,7 @@ from collections.abc import Awaitable, Callable
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from tickvault_collector.policy import (
-    Backoff,
-    ConnectBudget,
-    handshake_backoff,
-    lifetime,
-    stream_url,
-)
+from tickvault_collector.policy import ConnectBudget, lifetime, stream_url
 from tickvault_collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
@@ -87,9 +81,8 @@ class ShardRunner:
         self._congested = congested
         self._drained = drained
         self._events: asyncio.Queue[tuple[Link, str]] = asyncio.Queue()
-        self._backoff = Backoff(
-            settings.collector_backoff_initial_s, settings.collector_backoff_max_s
-        )
+        self._retry = settings.retry_policy()
+        self._backoff = self._retry.backoff()
         self._count = 0
         self._warned_unreachable = False
         self.active: Link | None = None
@@ -172,9 +165,9 @@ class ShardRunner:
 
     def _refused(self, exc: InvalidStatus) -> float:
         status = exc.response.status_code
-        header = exc.response.headers.get("Retry-After")
         if status in (429, 418):
-            wait = handshake_backoff(status, header, self._s.collector_rate_limited_backoff_s)
+            wait = self._retry.limited_wait(exc.response.headers.get("Retry-After"))
+            wait *= 2 if status == 418 else 1  # a ban: Binance lengthens it on a repeat
             log.warning("%s: handshake refused with %d; backing off %.0fs", self.name, status, wait)
             self._on_reconnect(f"http_{status}")
             return wait

@@ -1,7 +1,8 @@
-"""Connection policy (pure): sharding, stream URLs, backoff, the connection-attempt budget.
+"""Connection policy (pure): sharding, stream URLs, lifetimes, the connection-attempt budget.
 
 Binance allows 1024 streams per connection and 300 connection attempts per 5 minutes per
-IP; a handshake answered 429/418 means back off for minutes, honouring ``Retry-After``.
+IP. Waits between attempts follow the collector's :class:`~tickvault.retry.RetryPolicy`
+(:meth:`CollectorSettings.retry_policy`).
 """
 
 from __future__ import annotations
@@ -22,26 +23,6 @@ def stream_url(base: str, symbols: Sequence[str]) -> str:
     """Return the combined-stream URL of *symbols*' trade streams, in microseconds."""
     names = "/".join(quote(s.lower(), safe="") + "@trade" for s in symbols)
     return f"{base.rstrip('/')}/stream?streams={names}&timeUnit=MICROSECOND"
-
-
-class Backoff:
-    """Capped exponential backoff with full jitter; reset after a connection delivers."""
-
-    def __init__(self, initial: float, cap: float, rng: random.Random | None = None) -> None:
-        self.initial = initial
-        self.cap = cap
-        self._attempt = 0
-        self._rng = rng or random.Random()
-
-    def next(self) -> float:
-        """Return the delay before the next attempt and grow the following one."""
-        ceiling = min(self.cap, self.initial * 2**self._attempt)
-        self._attempt = min(self._attempt + 1, 32)
-        return self._rng.uniform(ceiling / 2, ceiling)
-
-    def reset(self) -> None:
-        """Start again from the initial delay."""
-        self._attempt = 0
 
 
 class ConnectBudget:
@@ -69,15 +50,3 @@ def lifetime(base: float, jitter: float, rng: random.Random | None = None) -> fl
     """Return when to rotate a new connection: *base* seconds minus up to *jitter*."""
     r = rng or random
     return max(1.0, base - r.uniform(0, jitter))
-
-
-def handshake_backoff(status: int, header: str | None, default: float) -> float:
-    """Return the wait after a 429/418 handshake: ``Retry-After`` or *default*, the longer."""
-    try:
-        hinted = float(header) if header is not None else 0.0
-    except ValueError:
-        hinted = 0.0
-    if hinted != hinted or hinted < 0:  # NaN or negative
-        hinted = 0.0
-    wait = max(hinted, default)
-    return wait * 2 if status == 418 else wait

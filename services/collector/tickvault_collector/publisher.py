@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -27,6 +26,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from tickvault.codec import GapRecord, to_fields
 from tickvault.keys import RedisKeys
+from tickvault.retry import RetryPolicy
 from tickvault.tick import Source, Tick
 from tickvault_collector.metrics import Metrics
 
@@ -47,6 +47,7 @@ while i <= n do
 end
 return added
 """
+REDIS_RETRY = RetryPolicy(0.1, 5.0)
 MarksFn = Callable[[dict[str, int]], dict[str, int]]
 
 
@@ -127,7 +128,7 @@ class Publisher:
 
     async def run(self) -> None:
         """Flush until :meth:`stop` is called and the FIFO is empty."""
-        delay = 0.1
+        backoff = REDIS_RETRY.backoff()
         while True:
             if not self._fifo:
                 if self._stopping:
@@ -144,12 +145,12 @@ class Publisher:
                     log.warning("Redis unreachable (%s); buffering %d entries", exc, len(self))
                 self.healthy = False
                 self._below.set()  # readers must keep reading; overflow turns into gaps
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(backoff.next())
                 continue
             if not self.healthy:
                 log.info("Redis reachable again; %d entries still buffered", len(self))
-            self.healthy, delay = True, 0.1
+            self.healthy = True
+            backoff.reset()
 
     def stop(self) -> None:
         """Ask the flusher to publish what is queued and return."""

@@ -2,7 +2,7 @@
 
 Every request passes the :class:`~tickvault_collector.restparse.WeightGate`, asks for
 microsecond times (``X-MBX-TIME-UNIT``), honours 429/418 ``Retry-After`` and retries 5xx and
-network failures with capped backoff. 4xx answers other than 429/418 raise
+network failures under a :class:`~tickvault.retry.RetryPolicy`. 4xx answers other than 429/418 raise
 :class:`~tickvault.errors.ExchangeError` at once.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,13 +18,13 @@ import aiohttp
 import orjson
 
 from tickvault.errors import ExchangeError, FrameError, UnknownSymbol
+from tickvault.retry import RetryPolicy
 from tickvault.tick import Tick
 from tickvault_collector.restparse import (
     WeightGate,
     parse_error,
     parse_exchange_info,
     parse_trades,
-    retry_after,
 )
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,8 @@ log = logging.getLogger(__name__)
 W_TRADES = 25
 W_EXCHANGE_INFO = 20
 PAGE = 1000
+# Between failed or empty pages of a refill (each page already retried its own request).
+PAGE_RETRY = RetryPolicy(0.5, 5.0)
 
 
 class RestClient:
@@ -45,14 +46,13 @@ class RestClient:
         *,
         on_request: Callable[[str, int], None] | None = None,
         backoff_max: float = 30.0,
-        rate_limited_default: float = 60.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._gate = gate
         self._on_request = on_request or (lambda path, status: None)
-        self._backoff_max = backoff_max
-        self._rl_default = rate_limited_default
+        # REST answers Retry-After to the second: honour it as sent (60 s when absent).
+        self._retry = RetryPolicy(0.5, backoff_max, limited_default=60.0, limited_floor=1.0)
         self._session = session
         self._own_session = session is None
 
@@ -73,7 +73,7 @@ class RestClient:
         self, path: str, params: dict[str, Any], weight: int, *, attempts: int | None = None
     ) -> bytes:
         """GET *path*; return the body of a 200, retrying what is transient."""
-        delay, tried = 0.5, 0
+        backoff, tried = self._retry.backoff(), 0
         while True:
             await self._pace(weight)
             tried += 1
@@ -82,24 +82,23 @@ class RestClient:
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 if attempts is not None and tried >= attempts:
                     raise ExchangeError(f"GET {path} failed: {exc}") from exc
+                delay = backoff.next()
                 log.debug("GET %s failed (%s); retrying in %.1fs", path, exc, delay)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, self._backoff_max)
+                await asyncio.sleep(delay)
                 continue
             self._on_request(path, status)
             self._gate.observe(headers.get("X-MBX-USED-WEIGHT-1M"), time.time())
             if status == 200:
                 return body
             if status in (429, 418):
-                wait = retry_after(headers.get("Retry-After"), self._rl_default)
+                wait = self._retry.limited_wait(headers.get("Retry-After"))
                 log.warning("REST %s answered %d; waiting %.0fs (Retry-After)", path, status, wait)
                 await asyncio.sleep(wait)
                 continue
             if status >= 500:
                 if attempts is not None and tried >= attempts:
                     raise ExchangeError(f"GET {path}: HTTP {status}", status=status)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, self._backoff_max)
+                await asyncio.sleep(backoff.next())
                 continue
             code, msg = parse_error(body)
             raise ExchangeError(f"GET {path}: HTTP {status} {code} {msg}", status=status, code=code)

@@ -8,6 +8,7 @@ import socket
 from pydantic import Field
 
 from tickvault.config import Settings
+from tickvault.retry import RetryPolicy
 
 
 def _default_instance() -> str:
@@ -39,3 +40,17 @@ class CollectorSettings(Settings):
     collector_audit_interval_s: float = Field(default=600.0, ge=0)
     collector_audit_lookback_hours: int = Field(default=0, ge=0, le=24 * 3650)
     collector_instance: str = Field(default_factory=_default_instance, min_length=1)
+
+    def retry_policy(self) -> RetryPolicy:
+        """Return how the collector waits between attempts to reach Binance or Redis.
+
+        A 429/418 answer waits for ``Retry-After`` but never less than
+        ``TICKVAULT_COLLECTOR_RATE_LIMITED_BACKOFF_S`` (Binance bans an IP that hammers it).
+        """
+        limited = self.collector_rate_limited_backoff_s
+        return RetryPolicy(
+            self.collector_backoff_initial_s,
+            self.collector_backoff_max_s,
+            limited_default=limited,
+            limited_floor=limited,
+        )

@@ -13,12 +13,29 @@ import orjson
 import redis
 
 from tickvault.keys import RedisKeys
+from tickvault.throttle import ThrottledLog
 from tickvault_writer.metrics import WriterMetrics
-from tickvault_writer.policy import Every, Throttle
 from tickvault_writer.settings import WriterSettings
 from tickvault_writer.stream import StreamReader
 
 log = logging.getLogger(__name__)
+
+
+class Every:
+    """Says when a periodic chore is due (the first call is always due)."""
+
+    def __init__(self, interval: float, clock: Callable[[], float]) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._next = float("-inf")
+
+    def due(self) -> bool:
+        """Return whether the chore is due now, and if so schedule the next one."""
+        now = self._clock()
+        if now < self._next:
+            return False
+        self._next = now + self._interval
+        return True
 
 
 @dataclass
@@ -54,7 +71,7 @@ class Chores:
         self._claim = Every(min(30.0, max(0.05, settings.writer_claim_idle_ms / 2000)), clock)
         self._gauges = Every(5.0, clock)
         self._summary = Every(settings.writer_summary_interval_s, clock)
-        self._warn = Throttle(10.0, clock)
+        self._warn = ThrottledLog(log, 10.0, clock=clock)
         self._last_summary: tuple[float, int] | None = None
         self.pending = 0
         self.lag: int | None = None
@@ -69,8 +86,7 @@ class Chores:
             if self._gauges.due():
                 self.refresh_gauges()
         except redis.RedisError as exc:
-            if self._warn.allow() is not None:
-                log.warning("Redis chore failed (%s); will retry", exc)
+            self._warn.warning("Redis chore failed (%s); will retry", exc)
         if self._summary.due():
             self.summarise()
 

@@ -11,6 +11,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from tickvault.errors import TickvaultError
 from tickvault.tick import Tick
 from tickvault_writer.aggregate import Candle, Level, aggregate
 from tickvault_writer.binary import copy_binary
@@ -38,7 +39,7 @@ def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[tuple[objec
     return list(zip(*rows, strict=True)) or [()] * width
 
 
-class CannotPrepare(ValueError):
+class CannotPrepare(TickvaultError):
     """The ticks cannot take the fast path (the fallback SQL path still can store them)."""
 
 

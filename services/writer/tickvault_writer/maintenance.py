@@ -16,7 +16,7 @@ from sqlalchemy.pool import NullPool
 from tickvault.db.engine import make_engine
 from tickvault.db.partitions import maintain
 from tickvault.keys import RedisKeys
-from tickvault_writer.lease import Lease
+from tickvault.lease import Lease
 from tickvault_writer.settings import WriterSettings
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class Maintenance:
         self._lease = Lease(
             client,
             RedisKeys(settings.redis_prefix).maintenance_lease,
-            int(settings.writer_maintenance_lease_s * 1000),
+            settings.writer_maintenance_lease_s,
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -13,7 +13,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -22,6 +22,8 @@ import redis
 from tickvault.codec import to_fields
 from tickvault.errors import StoreUnavailable
 from tickvault.keys import RedisKeys
+from tickvault.retry import Backoff, RetryPolicy
+from tickvault.throttle import ThrottledLog
 from tickvault_writer.batch import (
     Batch,
     DeadLetter,
@@ -34,7 +36,6 @@ from tickvault_writer.cache import LatestCache
 from tickvault_writer.chores import Chores, Totals
 from tickvault_writer.maintenance import Maintenance
 from tickvault_writer.metrics import WriterMetrics
-from tickvault_writer.policy import Throttle, backoff_delays
 from tickvault_writer.settings import WriterSettings
 from tickvault_writer.store import PgStore, RowsRefused, WriteResult
 from tickvault_writer.stream import StreamReader, consumer_name
@@ -99,9 +100,9 @@ class Writer:
         self.chores = Chores(settings, self.reader, self.metrics, self.totals, clock)
         self.maintenance = Maintenance(settings, self.redis)
         self._stop = threading.Event()
-        self._retry_cap = settings.writer_retry_max_s
-        self._warn = Throttle(5.0, clock)
-        self._dead_log = Throttle(1.0, clock)
+        self._retry = RetryPolicy(0.05, settings.writer_retry_max_s)
+        self._warn = ThrottledLog(log, 5.0, clock=clock)
+        self._dead_log = ThrottledLog(log, 1.0, clock=clock)
 
     @property
     def consumer(self) -> str:
@@ -129,7 +130,7 @@ class Writer:
         log.info("writer %s consuming %s", self.consumer, self.keys.stream)
         self._retry_redis(self.reader.ensure_group, ignore_stop=False)
         self.maintenance.start()
-        delays: Iterator[float] | None = None
+        delays: Backoff | None = None
         inflight: tuple[Batch, Future[Stored]] | None = None
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="store") as pool:
@@ -147,8 +148,8 @@ class Writer:
                         log.exception("batch failed; re-reading pending entries")
                         inflight = None
                         self.reader.reread_pending()
-                        delays = delays or backoff_delays(0.1, self._retry_cap)
-                        self._stop.wait(next(delays))
+                        delays = delays or self._retry.backoff()
+                        self._stop.wait(delays.next())
         finally:
             self.close()
         log.info("writer %s stopped (%d rows inserted)", self.consumer, self.totals.inserted)
@@ -212,7 +213,7 @@ class Writer:
         return True
 
     def _store_retrying(self, batch: Batch) -> Stored:
-        delays = backoff_delays(0.05, self._retry_cap)
+        delays = self._retry.backoff()
         while True:
             try:
                 return self._store_isolating(batch)
@@ -221,7 +222,7 @@ class Writer:
                 if self._stop.is_set():
                     log.warning("stopping with %d entries left pending", len(batch.ids))
                     return None
-                self._wait(next(delays))
+                self._wait(delays.next())
 
     def _store_isolating(self, batch: Batch) -> tuple[WriteResult, list[DeadLetter]]:
         """Write the batch; when PostgreSQL refuses its data, bisect down to the bad rows."""
@@ -237,7 +238,7 @@ class Writer:
 
     def _retry_redis(self, op: Callable[[], T], *, ignore_stop: bool = True) -> T | None:
         """Run a Redis step until it succeeds; None when a stop came while Redis was down."""
-        delays = backoff_delays(0.05, self._retry_cap)
+        delays = self._retry.backoff()
         while True:
             try:
                 return op()
@@ -245,7 +246,7 @@ class Writer:
                 self._warn_retry("redis", exc)
                 if self._stop.is_set() and ignore_stop:
                     return None
-                self._wait(next(delays))
+                self._wait(delays.next())
 
     def _wait(self, seconds: float) -> None:
         """Wait before a retry, keeping the heartbeat fresh (the replica is alive)."""
@@ -279,20 +280,16 @@ class Writer:
         if dead:
             m.dead_lettered.inc(len(dead))
             t.dead += len(dead)
-            held = self._dead_log.allow()
-            if held is not None:
-                log.warning(
-                    "dead-lettered entry %s: %s (%d more dead-lettered since the last line)",
-                    dead[0].entry_id.decode(),
-                    dead[0].reason,
-                    held + len(dead) - 1,
-                )
+            self._dead_log.warning(
+                "dead-lettered entry %s: %s (%d more in its batch)",
+                dead[0].entry_id.decode(),
+                dead[0].reason,
+                len(dead) - 1,
+            )
 
     def _warn_retry(self, store: str, exc: BaseException) -> None:
         self.metrics.retries.labels(store).inc()
-        held = self._warn.allow()
-        if held is not None:
-            log.warning("%s unavailable (%s); retrying (%d retries not logged)", store, exc, held)
+        self._warn.warning("%s unavailable (%s); retrying", store, exc)
 
 
 def _refused_letters(batch: Batch, reason: str) -> list[DeadLetter]:

@@ -1,9 +1,9 @@
 """Encode ticks as the rows ``COPY`` loads into the staging table (text format).
 
 Pure. Times travel as integer epoch microseconds and become ``timestamptz`` inside
-PostgreSQL, exactly; prices and quantities travel as the exact strings Binance sent. The
-batch's symbols were checked by :func:`tickvault_writer.batch.check_tick`, so no field can
-hold a tab, a newline or a backslash that the text format would need to escape.
+PostgreSQL, exactly; prices and quantities travel as the exact strings Binance sent. Every
+field was checked when its :class:`~tickvault.tick.Tick` was built, so none can hold a tab, a
+newline or a backslash that the text format would need to escape.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from tests.support.recordings import RecordedTrade, all_recorded_trades
 from tickvault.codec import from_fields, to_fields
 from tickvault.db.models import Trade
 from tickvault.db.partitions import TRADES, ensure_partitions
-from tickvault.tick import Tick, ms_to_us, us_to_datetime
+from tickvault.tick import Tick, us_to_datetime
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -35,8 +35,8 @@ def as_tick(trade: RecordedTrade) -> Tick:
         trade_id=trade.trade_id,
         price=trade.price,
         quantity=trade.quantity,
-        trade_time=ms_to_us(trade.trade_time_ms),
-        event_time=ms_to_us(trade.event_time_ms),
+        trade_time=trade.trade_time_ms * 1000,
+        event_time=trade.event_time_ms * 1000,
         is_buyer_maker=trade.is_buyer_maker,
         received_at=trade.received_ns // 1000,
     )

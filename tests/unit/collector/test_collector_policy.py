@@ -1,4 +1,4 @@
-"""Connection policy and REST pacing: sharding, URLs, backoff, budgets, weights."""
+"""Connection policy and REST pacing: sharding, URLs, budgets, weights."""
 
 from __future__ import annotations
 
@@ -8,21 +8,8 @@ import pytest
 
 from tickvault.errors import FrameError
 from tickvault.tick import Source
-from tickvault_collector.policy import (
-    Backoff,
-    ConnectBudget,
-    handshake_backoff,
-    lifetime,
-    shard,
-    stream_url,
-)
-from tickvault_collector.restparse import (
-    WeightGate,
-    parse_error,
-    parse_exchange_info,
-    parse_trades,
-    retry_after,
-)
+from tickvault_collector.policy import ConnectBudget, lifetime, shard, stream_url
+from tickvault_collector.restparse import WeightGate, parse_error, parse_exchange_info, parse_trades
 
 
 def test_symbols_are_sharded_under_the_per_connection_cap() -> None:
@@ -39,15 +26,6 @@ def test_stream_url_lowercases_and_asks_for_microseconds() -> None:
     )
 
 
-def test_backoff_grows_to_its_cap_and_resets() -> None:
-    b = Backoff(0.5, 4.0, random.Random(1))
-    delays = [b.next() for _ in range(8)]
-    assert all(0.25 <= d <= 4.0 for d in delays)
-    assert delays[-1] >= 2.0
-    b.reset()
-    assert b.next() <= 0.5
-
-
 def test_connect_budget_waits_for_the_window() -> None:
     budget = ConnectBudget(3, 300)
     for t in (0.0, 1.0, 2.0):
@@ -55,13 +33,6 @@ def test_connect_budget_waits_for_the_window() -> None:
         budget.spend(t)
     assert budget.wait(10.0) == 290.0
     assert budget.wait(300.5) == 0
-
-
-def test_handshake_backoff_honours_retry_after_and_bans() -> None:
-    assert handshake_backoff(429, "300", 120) == 300
-    assert handshake_backoff(429, None, 120) == 120
-    assert handshake_backoff(429, "junk", 60) == 60
-    assert handshake_backoff(418, "100", 60) == 200
 
 
 def test_lifetime_is_jittered_below_the_base() -> None:
@@ -81,13 +52,6 @@ def test_weight_gate_waits_for_the_next_minute_once_the_share_is_spent() -> None
     assert gate.delay(25, now + 60) == 0  # a new minute
     gate.observe("10", now + 2)
     assert gate.delay(25, now + 2) == 0
-
-
-def test_retry_after_is_read_with_a_floor_and_a_default() -> None:
-    assert retry_after("7", 60) == 7
-    assert retry_after("0", 60) == 1
-    assert retry_after(None, 60) == 60
-    assert retry_after("soon", 60) == 60
 
 
 def test_rest_trade_pages_become_backfill_ticks() -> None:

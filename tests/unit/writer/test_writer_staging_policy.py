@@ -1,12 +1,11 @@
-"""The COPY rows the writer stages, and its timing policies."""
+"""The COPY rows the writer stages, and when its chores are due."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from itertools import islice
 
 from tickvault.tick import Source, Tick
-from tickvault_writer.policy import Every, Throttle, backoff_delays
+from tickvault_writer.chores import Every
 from tickvault_writer.staging import copy_rows, hour_instants, hours_of
 
 T0 = 1_723_161_255_342_000
@@ -46,28 +45,6 @@ def test_hours_of_ticks_are_floored_to_utc_hours() -> None:
         datetime(2024, 8, 8, 23, tzinfo=UTC),
         datetime(2024, 8, 9, 0, tzinfo=UTC),
     ]
-
-
-def test_backoff_doubles_up_to_the_cap_with_jitter_between_half_and_full() -> None:
-    assert list(islice(backoff_delays(0.1, 1.0, rng=lambda: 1.0), 6)) == [
-        0.1,
-        0.2,
-        0.4,
-        0.8,
-        1.0,
-        1.0,
-    ]
-    assert list(islice(backoff_delays(0.1, 1.0, rng=lambda: 0.0), 2)) == [0.05, 0.1]
-
-
-def test_throttle_lets_one_event_per_interval_and_counts_the_rest() -> None:
-    now = [0.0]
-    throttle = Throttle(10.0, lambda: now[0])
-    assert throttle.allow() == 0
-    assert throttle.allow() is None
-    assert throttle.allow() is None
-    now[0] = 10.0
-    assert throttle.allow() == 2
 
 
 def test_every_is_due_at_once_then_once_per_interval() -> None:

@@ -1,0 +1,72 @@
+"""TICKVAULT_SYMBOLS as names, ALL and patterns, and the symbols-hash values."""
+
+from __future__ import annotations
+
+import pytest
+
+from tickvault.config import Settings
+from tickvault.symbols import Selection, Status, parse_status_value, status_value, unusable
+
+pytestmark = pytest.mark.unit
+
+UNIVERSE = {
+    "BTCUSDT": "TRADING",
+    "ETHUSDT": "TRADING",
+    "ETHBTC": "TRADING",
+    "BNBUSDT": "BREAK",
+    "DOGEUSDT": "HALT",
+    "btcusdt": "TRADING",
+    "这是测试币456": "TRADING",
+    "NEWCOIN": "SOMETHING_NEW",
+}
+
+
+def test_explicit_names_are_tracked_whatever_their_status() -> None:
+    chosen = Selection.parse(["btcusdt", "BNBUSDT", "TYPOUSDT"]).choose(UNIVERSE)
+    assert chosen == {
+        "BTCUSDT": Status.TRADING,
+        "BNBUSDT": Status.BREAK,
+        "TYPOUSDT": Status.UNLISTED,
+    }
+
+
+def test_all_takes_every_trading_symbol_tickvault_can_store() -> None:
+    chosen = Selection.parse(["ALL"]).choose(UNIVERSE)
+    assert chosen == dict.fromkeys(("BTCUSDT", "ETHUSDT", "ETHBTC"), Status.TRADING)
+
+
+def test_patterns_and_names_mix() -> None:
+    selection = Selection.parse(["*usdt", "ETHBTC", "*USDT", "nothing*"])
+    assert selection.terms() == ("*USDT", "NOTHING*", "ETHBTC")
+    assert selection.choose(UNIVERSE) == {
+        "ETHBTC": Status.TRADING,
+        "BTCUSDT": Status.TRADING,
+        "ETHUSDT": Status.TRADING,
+    }
+
+
+def test_an_undocumented_status_of_a_named_symbol_counts_as_halted() -> None:
+    assert Selection.parse(["NEWCOIN"]).choose(UNIVERSE) == {"NEWCOIN": Status.HALT}
+
+
+@pytest.mark.parametrize("bad", ["BTC/USDT", "**/..", " , ", "", "A" * 41, "BTC USDT"])
+def test_bad_terms_are_refused_with_the_term_named(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"symbol|must name"):
+        Selection.parse(bad.split(","))
+
+
+def test_settings_hold_the_canonical_terms(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKVAULT_SYMBOLS", "all, *usdt ,btcusdt,BTCUSDT")
+    settings = Settings()
+    assert settings.symbols == ("ALL", "*USDT", "BTCUSDT")
+    assert settings.selection == Selection(("BTCUSDT",), ("*USDT",), all=True)
+
+
+def test_unusable_names_are_reported() -> None:
+    assert unusable(UNIVERSE) == ["btcusdt", "这是测试币456"]
+
+
+def test_status_values_round_trip_and_junk_is_none() -> None:
+    assert parse_status_value(status_value(Status.HALT, 17)) == (Status.HALT, 17)
+    for junk in (b"", b"{}", b'{"status": "NOPE", "since_us": 1}', b"[1]", b'{"status": 1}'):
+        assert parse_status_value(junk) is None
