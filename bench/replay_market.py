@@ -28,27 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.replay import ReplayProcess, replay_process  # noqa: E402
+from tests.support.replay_market import subscribe_batches  # noqa: E402
 
 from common import cpu_s, rss_mb  # noqa: E402
 
-MESSAGE_BYTES = 4088
 PER_CONNECTION = 1000
 WARM_UP_S = 10.0
 
 
-def _chunks(names: list[str]) -> list[list[str]]:
-    out: list[list[str]] = [[]]
-    for name in names:
-        trial = json.dumps({"method": "SUBSCRIBE", "params": [*out[-1], name], "id": 999999})
-        if len(trial.encode()) > MESSAGE_BYTES:
-            out.append([])
-        out[-1].append(name)
-    return out
-
-
 async def _connection(url: str, streams: list[str], counts: list[int], stop: asyncio.Event) -> None:
     async with websockets.connect(url, max_queue=None, compression=None) as ws:
-        for n, chunk in enumerate(_chunks(streams)):
+        for n, chunk in enumerate(subscribe_batches(streams)):
             await ws.send(json.dumps({"method": "SUBSCRIBE", "params": chunk, "id": n}))
             await asyncio.sleep(0.25)
         while not stop.is_set():
@@ -87,7 +77,7 @@ async def _load(replay: ReplayProcess, seconds: float) -> dict[str, Any]:
         asyncio.create_task(_connection(f"{replay.ws_url}/stream", g, counts, stop)) for g in groups
     ]
     tasks.append(asyncio.create_task(_poll_rest(replay, stop)))
-    await asyncio.sleep(WARM_UP_S + 0.25 * max(len(_chunks(g)) for g in groups))
+    await asyncio.sleep(WARM_UP_S + 0.25 * max(len(subscribe_batches(g)) for g in groups))
     pid = replay.process.pid
     trades0 = sum(v["trades_available"] for v in replay.stats()["symbols"].values())
     cpu0, frames0, t0 = cpu_s(pid), counts[0], time.monotonic()
