@@ -14,8 +14,10 @@ the attributes joined by ``|`` (no attribute can contain one):
   until filled).
 
 The same module owns the latest-price cache hash (:func:`latest_to_hash`,
-:func:`latest_from_hash`) and the live-price pub/sub message (:func:`latest_message`), so the
-writer that fills them and the API that reads them cannot disagree.
+:func:`latest_from_hash`), the live-price pub/sub message (:func:`latest_message`,
+:func:`latest_from_message`) and the one JSON body of a latest price (:func:`latest_json`, the
+REST answer, every Server-Sent Event and the CLI's table columns), so the writer that fills
+them and the API that reads them cannot disagree.
 """
 
 from __future__ import annotations
@@ -24,30 +26,27 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-import orjson
+import msgspec
 
-from tickvault.errors import CodecError
-from tickvault.tick import Source, Tick, is_decimal_string, iso_ms
+from tickvault.errors import CodecError, InvalidTick
+from tickvault.tick import DECIMAL_PATTERN, SYMBOL_PATTERN, Source, Tick, is_decimal_string, iso_ms
 
 TRADE_FIELD = b"t2"
 GAP_FIELD = b"g2"
 
-# Bounds enforced by the pattern itself (digit counts), so decoding needs no range checks:
-# ids below 10**18 (PostgreSQL's bigint holds them), times below 10**17 µs (year 5138,
-# which Python's datetime and PostgreSQL's timestamptz hold).
+# A gap record's bounds, enforced by its pattern (digit counts): ids below 10**18
+# (PostgreSQL's bigint holds them), times below 10**17 µs (year 5138, which Python's
+# datetime and PostgreSQL's timestamptz hold). A trade's bounds are the Tick's own.
 MAX_ID = 10**18 - 1
 MAX_TIME = 10**17 - 1
 
 FieldMap = Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
 
-_SYM = rb"([A-Z0-9_\-]{1,40})"
+_SYM = f"({SYMBOL_PATTERN})".encode()
 _ID = rb"([0-9]{1,18})"
 _TIME = rb"([0-9]{1,17})"
-_DEC = rb"([0-9]{1,30}(?:\.[0-9]{1,30})?)"
-_TRADE = re.compile(
-    rb"\|".join((_SYM, _ID, _DEC, _DEC, _TIME, _TIME, _TIME, rb"([01])", rb"(ws|backfill|audit)"))
-)
 _GAP = re.compile(
     rb"\|".join(
         (
@@ -64,6 +63,8 @@ _GAP = re.compile(
 
 
 _SOURCES = {s.value.encode(): s for s in Source}
+_MAKER = {b"1": True, b"0": False}
+_TRADE_ERRORS = (InvalidTick, ValueError, KeyError, UnicodeDecodeError)
 
 
 class GapStatus(StrEnum):
@@ -137,23 +138,30 @@ def from_fields(fields: FieldMap) -> Tick | GapRecord:
 
 
 def _decode_trade(value: bytes) -> Tick:
-    match = _TRADE.fullmatch(value)
-    if match is None:
-        raise CodecError(f"malformed trade entry {value[:120]!r}")
-    symbol, trade_id, price, quantity, trade_time, event_time, received, maker, source = (
-        match.groups()
-    )
-    return Tick(
-        symbol.decode(),
-        int(trade_id),
-        price.decode(),
-        quantity.decode(),
-        int(trade_time),
-        int(event_time),
-        maker == b"1",
-        int(received),
-        _SOURCES[source],
-    )
+    """Split a trade entry into its attributes; the :class:`Tick` constructor checks them."""
+    parts = value.split(b"|")
+    if len(parts) != 9:
+        raise CodecError(f"malformed trade entry {value[:120]!r}: {len(parts)} attributes, not 9")
+    symbol, trade_id, price, quantity, trade_time, event_time, received, maker, source = parts
+    # int() would also take "+1", " 1" or "1_0": only plain ASCII digits are the layout's.
+    if not (trade_id.isdigit() and trade_time.isdigit() and event_time.isdigit()):
+        raise CodecError(f"malformed trade entry {value[:120]!r}: an id or time is not digits")
+    if not received.isdigit():
+        raise CodecError(f"malformed trade entry {value[:120]!r}: received_at is not digits")
+    try:
+        return Tick(
+            symbol.decode("ascii"),
+            int(trade_id),
+            price.decode("ascii"),
+            quantity.decode("ascii"),
+            int(trade_time),
+            int(event_time),
+            _MAKER[maker],
+            int(received),
+            _SOURCES[source],
+        )
+    except _TRADE_ERRORS as exc:
+        raise CodecError(f"malformed trade entry {value[:120]!r}: {exc}") from exc
 
 
 def _decode_gap(value: bytes) -> GapRecord:
@@ -247,15 +255,78 @@ def latest_from_hash(symbol: str, fields: FieldMap) -> LatestPrice | None:
     return latest
 
 
+_Symbol = Annotated[str, msgspec.Meta(pattern=rf"^{SYMBOL_PATTERN}\Z")]
+_Decimal = Annotated[str, msgspec.Meta(pattern=rf"^{DECIMAL_PATTERN}\Z")]
+_Id = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
+_Time = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME)]
+
+
+class _LatestMessage(msgspec.Struct, frozen=True):
+    """The pub/sub message: every field of a :class:`LatestPrice`, exact, times in µs."""
+
+    symbol: _Symbol
+    trade_id: _Id
+    price: _Decimal
+    quantity: _Decimal
+    trade_time_us: _Time
+    event_time_us: _Time
+    is_buyer_maker: bool
+
+
+_MESSAGE_DECODER = msgspec.json.Decoder(_LatestMessage)
+
+
 def latest_message(tick: Tick) -> bytes:
-    """Encode the pub/sub message announcing a new latest price (JSON, API field names)."""
-    return orjson.dumps(
-        {
-            "symbol": tick.symbol,
-            "price": tick.price,
-            "quantity": tick.quantity,
-            "trade_id": tick.trade_id,
-            "trade_time": iso_ms(tick.trade_time),
-            "trade_time_ms": tick.trade_time // 1000,
-        }
+    """Encode the pub/sub message announcing a new latest price."""
+    return msgspec.json.encode(
+        _LatestMessage(
+            tick.symbol,
+            tick.trade_id,
+            tick.price,
+            tick.quantity,
+            tick.trade_time,
+            tick.event_time,
+            tick.is_buyer_maker,
+        )
     )
+
+
+def latest_from_message(raw: bytes | str) -> LatestPrice | None:
+    """Decode a pub/sub message of :func:`latest_message`; ``None`` when it is not one."""
+    try:
+        m = _MESSAGE_DECODER.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    return LatestPrice(
+        m.symbol,
+        m.trade_id,
+        m.price,
+        m.quantity,
+        m.trade_time_us,
+        m.event_time_us,
+        m.is_buyer_maker,
+    )
+
+
+LATEST_JSON_FIELDS = (
+    "symbol",
+    "price",
+    "quantity",
+    "trade_id",
+    "trade_time",
+    "trade_time_ms",
+    "age_ms",
+)
+
+
+def latest_json(price: LatestPrice, now_us: int) -> dict[str, str | int]:
+    """Return the JSON body of a latest price (:data:`LATEST_JSON_FIELDS`), aged at *now_us*."""
+    return {
+        "symbol": price.symbol,
+        "price": price.price,
+        "quantity": price.quantity,
+        "trade_id": price.trade_id,
+        "trade_time": iso_ms(price.trade_time),
+        "trade_time_ms": price.trade_time // 1000,
+        "age_ms": max(0, (now_us - price.trade_time) // 1000),
+    }

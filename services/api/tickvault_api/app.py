@@ -12,18 +12,24 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from tickvault.config import load_settings
+from tickvault.keys import RedisKeys
 from tickvault_api import latest, ops, prices, schemas, stream
 from tickvault_api.cache import ResultCache
-from tickvault_api.context import ApiContext, json_response
-from tickvault_api.errors import ApiError, Unavailable, envelope
+from tickvault_api.context import ApiContext, json_response, wall_clock_us
+from tickvault_api.errors import ApiError, TooBusy, Unavailable, envelope
+from tickvault_api.hub import PriceHub
+from tickvault_api.limits import Slots
 from tickvault_api.metrics import ApiMetrics
 from tickvault_api.settings import ApiSettings
 from tickvault_api.stores import Stores
+from tickvault_api.tracked import TrackedSymbols
 
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 _STARTED = "tickvault.started"
+STREAM_RETRY_AFTER_S = 5  # Retry-After of a live stream refused at the per-process limit
+EXPORT_RETRY_AFTER_S = 30  # Retry-After of a CSV export refused at the per-process limit
 
 
 class _Api(Api):  # type: ignore[misc]
@@ -38,6 +44,8 @@ def create_app(
     """Create the API application (*redis* and *db* replace the clients made from settings)."""
     settings = settings or load_settings(ApiSettings)
     app = Flask(__name__, static_folder="static", static_url_path="/static")
+    # "/prices//latest" names an empty symbol: answer 404, never redirect to "/prices/latest".
+    app.url_map.merge_slashes = False
     app.config.update(
         API_TITLE="tickvault",
         API_VERSION="1",
@@ -52,7 +60,7 @@ def create_app(
         ttl_seconds=settings.api_cache_ttl_seconds,
         grace_seconds=settings.api_cache_grace_seconds,
     )
-    ctx = ApiContext(settings=settings, stores=stores, cache=cache, metrics=ApiMetrics())
+    ctx = make_context(settings, stores, cache)
     app.extensions["tickvault"] = ctx
 
     api = _Api(app, spec_kwargs={"info": {"description": "Exact Binance trade prices."}})
@@ -66,13 +74,47 @@ def create_app(
     return app
 
 
+def make_context(settings: ApiSettings, stores: Stores, cache: ResultCache) -> ApiContext:
+    """Wire the per-process collaborators: tracked symbols, the price hub and the limits."""
+    metrics = ApiMetrics()
+    keys = RedisKeys(settings.redis_prefix)
+    symbols = TrackedSymbols(
+        settings.selection, stores.read_symbols, ttl_seconds=settings.api_symbols_refresh_seconds
+    )
+    hub = PriceHub(
+        lambda: stores.redis,
+        keys.latest_channel,
+        lambda: stores.read_latest(symbols.current()),
+        buffer=settings.api_stream_buffer,
+        metrics=metrics,
+        clock_us=wall_clock_us,
+    )
+    streams = Slots(
+        "live streams",
+        settings.api_max_streams,
+        retry_after=STREAM_RETRY_AFTER_S,
+        refused=metrics.refused.labels("streams"),
+    )
+    exports = Slots(
+        "CSV exports",
+        settings.api_max_exports,
+        retry_after=EXPORT_RETRY_AFTER_S,
+        in_use=metrics.exports,
+        refused=metrics.refused.labels("exports"),
+    )
+    return ApiContext(settings, stores, cache, metrics, symbols, hub, streams, exports)
+
+
 def _register_error_handlers(app: Flask, ctx: ApiContext) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         if isinstance(error, Unavailable):
             ctx.metrics.unavailable.inc()
             log.warning("answering 503: %s", error.message)
-        return json_response(error.body(), error.status)
+        response = json_response(error.body(), error.status)
+        if isinstance(error, TooBusy):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -1,4 +1,4 @@
-"""What every view needs, in one value: settings, stores, cache, metrics and a clock."""
+"""What every view needs, in one value: settings, stores, caches, limits, metrics and a clock."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import orjson
 from flask import Response
 
 from tickvault_api.cache import ResultCache
+from tickvault_api.hub import PriceHub
+from tickvault_api.limits import Slots
 from tickvault_api.metrics import ApiMetrics
 from tickvault_api.settings import ApiSettings
 from tickvault_api.stores import Stores
+from tickvault_api.tracked import Tracked, TrackedSymbols
 
 
 def wall_clock_us() -> int:
@@ -29,12 +32,16 @@ class ApiContext:
     stores: Stores
     cache: ResultCache
     metrics: ApiMetrics
+    symbols: TrackedSymbols
+    hub: PriceHub
+    streams: Slots
+    exports: Slots
     clock_us: Callable[[], int] = field(default=wall_clock_us)
 
     @property
-    def tracked(self) -> tuple[str, ...]:
-        """Return the tracked symbols."""
-        return self.settings.symbols
+    def tracked(self) -> Tracked:
+        """Return the tracked symbols (refreshed from Redis at most every few seconds)."""
+        return self.symbols.current()
 
 
 def json_response(body: Any, status: int = 200) -> Response:

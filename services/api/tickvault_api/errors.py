@@ -2,26 +2,33 @@
 
 ::
 
-    ApiError                        carries the HTTP status and the SPEC §4 code
-    ├── InvalidParameter   400      ``invalid_parameter``
-    ├── InvalidTime        400      ``invalid_time``
-    ├── InvalidRange       400      ``invalid_range`` (start not before end)
-    ├── RangeTooLarge      400      ``range_too_large``
-    ├── UnknownSymbol      404      ``unknown_symbol`` (the message lists tracked symbols)
-    ├── NoData             404      ``no_data``
-    ├── NotFound           404      ``not_found`` (no such path)
-    ├── MethodNotAllowed   405      ``method_not_allowed``
-    └── Unavailable        503      ``unavailable`` (a backing store is down)
+    TickvaultError (tickvault.errors)
+    └── ApiError                        carries the HTTP status and the SPEC §4 code
+        ├── InvalidParameter   400      ``invalid_parameter``
+        ├── InvalidTime        400      ``invalid_time``
+        ├── InvalidRange       400      ``invalid_range`` (start not before end)
+        ├── RangeTooLarge      400      ``range_too_large``
+        ├── UnknownSymbol      404      ``unknown_symbol`` (the message names a few tracked ones)
+        ├── NoData             404      ``no_data``
+        ├── TooBusy            429      ``too_busy`` (a per-process limit; ``Retry-After`` set)
+        └── Unavailable        503      ``unavailable`` (a backing store is down)
+
+Unknown paths and methods (404 ``not_found``, 405 ``method_not_allowed``) are werkzeug's own
+exceptions, answered with the same envelope by the app's error handler.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import orjson
 
+from tickvault.errors import TickvaultError
 
-class ApiError(Exception):
+LISTED_SYMBOLS = 20  # an unknown_symbol message names at most this many tracked symbols
+
+
+class ApiError(TickvaultError):
     """An error answered to the client as ``{"error": {"code", "message"}}``."""
 
     status = 400
@@ -64,9 +71,14 @@ class UnknownSymbol(ApiError):
     status = 404
     code = "unknown_symbol"
 
-    def __init__(self, symbol: str, tracked: Iterable[str]) -> None:
+    def __init__(self, symbol: str, tracked: Sequence[str]) -> None:
         shown = symbol if len(symbol) <= 40 else symbol[:40] + "…"
-        super().__init__(f"symbol {shown!r} is not tracked; tracked symbols: {', '.join(tracked)}")
+        if len(tracked) <= LISTED_SYMBOLS:
+            which = f"tracked symbols: {', '.join(tracked)}"
+        else:
+            first = ", ".join(tracked[:LISTED_SYMBOLS])
+            which = f"{len(tracked)} are tracked ({first}, …): GET /api/v1/symbols lists them"
+        super().__init__(f"symbol {shown!r} is not tracked; {which}")
 
 
 class NoData(ApiError):
@@ -76,18 +88,15 @@ class NoData(ApiError):
     code = "no_data"
 
 
-class NotFound(ApiError):
-    """No such path."""
+class TooBusy(ApiError):
+    """A per-process limit (live streams, CSV exports) is reached; try again later."""
 
-    status = 404
-    code = "not_found"
+    status = 429
+    code = "too_busy"
 
-
-class MethodNotAllowed(ApiError):
-    """The path exists but not with this method."""
-
-    status = 405
-    code = "method_not_allowed"
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(ApiError):

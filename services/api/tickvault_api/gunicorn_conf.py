@@ -1,7 +1,11 @@
 """Gunicorn configuration of ``tickvault-api`` (read by Gunicorn with ``-c``).
 
-Threaded workers (``gthread``); ``TICKVAULT_API_WORKERS`` processes of
-``TICKVAULT_API_THREADS`` threads each, bound to ``TICKVAULT_API_BIND``; access log off unless
+``TICKVAULT_API_WORKERS`` processes of Gunicorn's ``gevent`` worker class, bound to
+``TICKVAULT_API_BIND``: every connection is a greenlet, so an idle live stream costs memory,
+not a thread, and a slow request never holds a thread others wait for. psycopg2 is made
+cooperative with psycogreen in each worker; redis-py is, through gevent's socket patching.
+Each worker accepts up to ``TICKVAULT_API_MAX_STREAMS`` streams plus
+``TICKVAULT_API_CONNECTIONS`` other connections. Access log off unless
 ``TICKVAULT_API_ACCESS_LOG=1``. The app is loaded in each worker after the fork (no
 ``preload_app``), and ``post_fork`` drops any client a worker might have inherited, so no
 socket is ever shared between processes.
@@ -18,8 +22,8 @@ _settings = load_settings(ApiSettings)
 
 bind = [_settings.api_bind]
 workers = _settings.api_workers
-threads = _settings.api_threads
-worker_class = "gthread"
+worker_class = "gevent"
+worker_connections = _settings.api_max_streams + _settings.api_connections
 preload_app = False
 graceful_timeout = _settings.api_graceful_timeout
 timeout = 30
@@ -30,12 +34,26 @@ loglevel = _settings.log_level.lower()
 proc_name = "tickvault-api"
 
 
+def _context(worker: Any) -> Any:
+    app = getattr(worker, "wsgi", None)
+    return getattr(app, "extensions", {}).get("tickvault") if app is not None else None
+
+
 def post_fork(server: Any, worker: Any) -> None:
     """Forget any client created before the fork (there should be none)."""
-    app = getattr(worker, "wsgi", None)
-    ctx = getattr(app, "extensions", {}).get("tickvault") if app is not None else None
+    ctx = _context(worker)
     if ctx is not None:
         ctx.stores.reset()
+
+
+def post_worker_init(worker: Any) -> None:
+    """Make psycopg2 cooperative, and end the live streams as soon as the worker stops."""
+    from psycogreen.gevent import patch_psycopg
+
+    patch_psycopg()
+    ctx = _context(worker)
+    if ctx is not None:
+        ctx.hub.stop_when(lambda: bool(worker.alive))
 
 
 def child_exit(server: Any, worker: Any) -> None:

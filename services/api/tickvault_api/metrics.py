@@ -1,8 +1,9 @@
 """Prometheus metrics of the API, safe under Gunicorn's several worker processes.
 
 ``tickvault-api`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before any worker
-starts; each worker then writes its samples there and ``/metrics`` merges them. Without the
-variable (tests, ``flask run``) each app keeps its own registry.
+starts; each worker then writes its samples there and ``/metrics`` merges them (gauges sum
+over the live workers). Without the variable (tests, ``flask run``) each app keeps its own
+registry.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -23,7 +25,7 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class ApiMetrics:
-    """The counters and histograms one app updates."""
+    """The counters, gauges and histograms one app updates."""
 
     content_type = CONTENT_TYPE_LATEST
 
@@ -45,6 +47,39 @@ class ApiMetrics:
         self.unavailable = Counter(
             "tickvault_api_unavailable",
             "Requests answered 503 because a backing store was down",
+            registry=self.registry,
+        )
+        self.streams = Gauge(
+            "tickvault_api_streams",
+            "Live-price streams (Server-Sent Events) open",
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+        self.streams_dropped = Counter(
+            "tickvault_api_streams_dropped",
+            "Live-price streams ended because the client read slower than prices arrived",
+            registry=self.registry,
+        )
+        self.unreadable_messages = Counter(
+            "tickvault_api_unreadable_messages",
+            "Live-price pub/sub messages that could not be decoded (skipped)",
+            registry=self.registry,
+        )
+        self.exports = Gauge(
+            "tickvault_api_exports",
+            "CSV exports being streamed",
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+        self.exports_cut = Counter(
+            "tickvault_api_exports_cut",
+            "CSV exports cut off (connection aborted) at TICKVAULT_API_EXPORT_MAX_SECONDS",
+            registry=self.registry,
+        )
+        self.refused = Counter(
+            "tickvault_api_refused",
+            "Requests answered 429 because a per-process limit was reached, by limit",
+            ("limit",),
             registry=self.registry,
         )
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tickvault.codec import MAX_ID, MAX_TIME
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US, datetime_to_us, iso_ms
 from tickvault_api.errors import (
     InvalidParameter,
@@ -28,6 +29,11 @@ HOUR_US = 60 * MINUTE_US
 DAY_US = 24 * HOUR_US
 
 _EPOCH_MS = re.compile(r"-?\d{1,16}", re.ASCII)
+# ISO 8601 extended format: a date, then optionally hh:mm[:ss[.f]] and Z or an offset.
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?",
+    re.ASCII,
+)
 _MINUTE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})", re.ASCII)
 _CURSOR = re.compile(r"(\d{1,19}):(\d{1,19})", re.ASCII)
 
@@ -75,7 +81,9 @@ def parse_time(raw: str | None, name: str) -> int:
 
 def _parse_iso(text: str, name: str) -> int:
     try:
-        if len(text) > 40 or not (text[:4].isascii() and text[:4].isdigit()):
+        # The shape first: CPython's fromisoformat stops at a NUL, and reads "T00:00.5" as
+        # half a second past 00:00 (ISO 8601 would mean 30 s).
+        if not _ISO.fullmatch(text):
             raise ValueError(text)
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -128,22 +136,13 @@ def check_window(window: Window, max_width_us: int) -> Window:
     return window
 
 
-def parse_choice(raw: str | None, name: str, choices: Sequence[str], default: str) -> str:
-    """Return *raw* when it is one of *choices* (``default`` when absent)."""
-    if raw is None or raw == "":
-        return default
-    if raw not in choices:
-        raise InvalidParameter(
-            f"parameter {name!r} = {_shown(raw)} must be one of {', '.join(choices)}"
-        )
-    return raw
-
-
 def parse_limit(raw: str | None, default: int, maximum: int) -> int:
     """Parse a page size between 1 and *maximum*."""
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
+    # The length check first: int() refuses (ValueError) strings of thousands of digits.
+    short = len(raw.lstrip("0")) <= len(str(maximum))
+    if not (raw.isascii() and raw.isdigit() and short) or not 1 <= int(raw) <= maximum:
         raise InvalidParameter(f"parameter 'limit' = {_shown(raw)} must be an integer 1..{maximum}")
     return int(raw)
 
@@ -161,9 +160,11 @@ def decode_cursor(raw: str) -> tuple[int, int]:
     except (binascii.Error, UnicodeError, ValueError):
         text = ""
     match = _CURSOR.fullmatch(text)
-    if not match:
-        raise InvalidParameter("parameter 'cursor' is not a cursor this API returned")
-    return int(match.group(1)), int(match.group(2))
+    if match:
+        trade_time, trade_id = int(match.group(1)), int(match.group(2))
+        if trade_time <= MAX_TIME and trade_id <= MAX_ID:  # what a stored trade can hold
+            return trade_time, trade_id
+    raise InvalidParameter("parameter 'cursor' is not a cursor this API returned")
 
 
 def floor_to(us: int, step: int) -> int:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import orjson
-from flask import Response, stream_with_context
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from tickvault.tick import iso_ms
@@ -16,6 +19,7 @@ from tickvault_api import queries, schemas
 from tickvault_api.context import ApiContext, json_response
 from tickvault_api.errors import InvalidParameter, NoData, RangeTooLarge
 from tickvault_api.exact import exact_midpoint, fmt
+from tickvault_api.limits import abort_connection, bound_writes
 from tickvault_api.params import (
     HOUR_US,
     INTERVALS_US,
@@ -31,10 +35,11 @@ from tickvault_api.params import (
     parse_time,
     parse_window,
 )
-from tickvault_api.shapes import at_body, range_body, stats_body, times, trade_body
+from tickvault_api.shapes import TradeRow, at_body, range_body, stats_body, times, trade_body
 
+log = logging.getLogger(__name__)
 ERRORS = (400, 404, 503)
-CSV_CHUNK = 5000
+CSV_CHUNK = 1000  # rows per fetch and per write: a few ms of CPU, so other requests interleave
 
 
 def _documented_errors(blp: Blueprint) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -244,41 +249,62 @@ def answer_gaps(ctx: ApiContext, args: dict[str, Any]) -> Response:
     return json_response({"gaps": out})
 
 
+CSV_HEADER = "trade_id,price,quantity,trade_time,trade_time_ms,is_buyer_maker\n"
+
+
+def _csv_rows(rows: list[TradeRow]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerows(
+        (
+            r.trade_id,
+            fmt(r.price),
+            fmt(r.quantity),
+            iso_ms(r.trade_time),
+            r.trade_time // 1000,
+            "true" if r.is_buyer_maker else "false",
+        )
+        for r in rows
+    )
+    return buf.getvalue()
+
+
 def _csv_response(
     ctx: ApiContext, symbol: str, window: Window, after: tuple[int, int] | None
 ) -> Response:
-    """Stream every trade of *window* (after the cursor, if any) as CSV with a header."""
-    # Fail before the first byte when PostgreSQL is down, so the client gets a 503.
-    with ctx.stores.db() as conn:
-        first = queries.history_page(conn, symbol, window, after, CSV_CHUNK)
+    """Stream every trade of *window* (after the cursor, if any) as CSV with a header.
+
+    At most ``TICKVAULT_API_MAX_EXPORTS`` at once per process (429 beyond); rows come from a
+    server-side cursor, ``CSV_CHUNK`` at a time, so memory is constant; an export still
+    running after ``TICKVAULT_API_EXPORT_MAX_SECONDS`` is cut off by aborting the connection
+    (never by ending the file cleanly, which would look complete).
+    """
+    held = ExitStack()  # the export slot and the database connection, until the last row
+    held.callback(ctx.exports.acquire().release)
+    try:
+        conn = held.enter_context(ctx.stores.db())
+        batches = queries.history_batches(conn, symbol, window, after, CSV_CHUNK)
+        first = next(batches, [])  # a failure here is still a clean 503, before any byte
+    except BaseException:
+        held.close()
+        raise
+    budget = ctx.settings.api_export_max_seconds
+    environ = request.environ
+    bound_writes(environ)
 
     def generate() -> Iterator[str]:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(
-            ["trade_id", "price", "quantity", "trade_time", "trade_time_ms", "is_buyer_maker"]
-        )
-        rows = first
-        while True:
-            for r in rows:
-                writer.writerow(
-                    [
-                        r.trade_id,
-                        fmt(r.price),
-                        fmt(r.quantity),
-                        iso_ms(r.trade_time),
-                        r.trade_time // 1000,
-                        "true" if r.is_buyer_maker else "false",
-                    ]
-                )
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-            if len(rows) < CSV_CHUNK:
-                return
-            position = (rows[-1].trade_time, rows[-1].trade_id)
-            with ctx.stores.db() as conn:
-                rows = queries.history_page(conn, symbol, window, position, CSV_CHUNK)
+        deadline = time.monotonic() + budget
+        with held:
+            yield CSV_HEADER + _csv_rows(first)
+            for rows in batches:
+                if time.monotonic() > deadline:
+                    ctx.metrics.exports_cut.inc()
+                    log.warning("cut off a CSV export of %s after %g s", symbol, budget)
+                    abort_connection(environ, f"the export took longer than {budget:g} s")
+                    return
+                yield _csv_rows(rows)
 
     headers = {"Content-Disposition": f'attachment; filename="{symbol}-trades.csv"'}
-    return Response(stream_with_context(generate()), mimetype="text/csv", headers=headers)
+    response = Response(generate(), mimetype="text/csv", headers=headers)
+    response.call_on_close(held.close)  # also when the body is never iterated
+    return response

@@ -8,6 +8,7 @@ parts are exact, so the combined answer equals a computation over raw trades.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -45,14 +46,16 @@ _SEARCHES = {
     sql: tuple(text(sql.format(bound=b)) for b in (bound, ""))
     for sql, bound in ((_BEFORE, _LOWER), (_AT_OR_BEFORE, _LOWER), (_AFTER, _UPPER))
 }
-_HISTORY = text(
+_HISTORY_ALL = (
     f"SELECT {_TRADE_COLUMNS} FROM trades WHERE symbol = :symbol "
     "AND trade_time >= :start AND trade_time < :end "
     # Implied by the row comparison, but only a plain bound lets the planner prune partitions.
     "AND trade_time >= :after_time "
     "AND (trade_time, trade_id) > (:after_time, :after_id) "
-    "ORDER BY trade_time, trade_id LIMIT :limit"
+    "ORDER BY trade_time, trade_id"
 )
+_HISTORY = text(_HISTORY_ALL + " LIMIT :limit")
+_EXPORT = text(_HISTORY_ALL)
 
 # Rows of one shape from both sources: a candle per whole minute, a trade per edge trade.
 _PARTS = """
@@ -182,23 +185,42 @@ def trade_nearest(conn: Connection, symbol: str, at_us: int) -> TradeRow | None:
     return min(candidates, key=lambda r: (abs(r.trade_time - at_us), r.trade_time))
 
 
+def _history_params(symbol: str, window: Window, after: tuple[int, int] | None) -> dict[str, Any]:
+    after_time, after_id = after if after is not None else (window.start, -1)
+    return {
+        "symbol": symbol,
+        "start": us_to_datetime(window.start),
+        "end": us_to_datetime(window.end),
+        "after_time": us_to_datetime(after_time),
+        "after_id": after_id,
+    }
+
+
 def history_page(
     conn: Connection, symbol: str, window: Window, after: tuple[int, int] | None, limit: int
 ) -> list[TradeRow]:
     """Return up to *limit* trades of *window* after the (time, id) keyset position."""
-    after_time, after_id = after if after is not None else (window.start, -1)
-    rows = conn.execute(
-        _HISTORY,
-        {
-            "symbol": symbol,
-            "start": us_to_datetime(window.start),
-            "end": us_to_datetime(window.end),
-            "after_time": us_to_datetime(after_time),
-            "after_id": after_id,
-            "limit": limit,
-        },
-    )
+    rows = conn.execute(_HISTORY, {**_history_params(symbol, window, after), "limit": limit})
     return [_trade(r) for r in rows]
+
+
+def history_batches(
+    conn: Connection, symbol: str, window: Window, after: tuple[int, int] | None, size: int
+) -> Iterator[list[TradeRow]]:
+    """Yield every trade of *window* after the keyset position, *size* at a time.
+
+    The rows come from a server-side cursor (``yield_per``): memory stays at one batch
+    however many trades the window holds, and each fetch is its own statement, bounded by
+    the statement timeout.
+    """
+    result = conn.execute(
+        _EXPORT.execution_options(yield_per=size), _history_params(symbol, window, after)
+    )
+    try:
+        for batch in result.partitions(size):
+            yield [_trade(r) for r in batch]
+    finally:
+        result.close()
 
 
 def split(window: Window | None) -> dict[str, datetime]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from tickvault.symbols import Status
 from tickvault_api.params import FORMATS, INTERVALS_US, MATCHES
 
 TIME_DOC = "ISO 8601 (with Z or an offset; none means UTC) or integer epoch milliseconds"
@@ -85,7 +86,9 @@ class CandlesQuery(WindowQuery):
 
 
 class StreamQuery(_Query):
-    symbols = fields.String(metadata={"description": "comma-separated; default: all tracked"})
+    symbols = fields.String(
+        metadata={"description": "comma-separated tracked symbols; default: every one"}
+    )
 
 
 class GapsQuery(_Query):
@@ -101,15 +104,27 @@ class ErrorBody(Schema):
     error = fields.Nested(ErrorDetail, required=True)
 
 
-class SymbolInfo(Schema):
-    symbol = fields.String(required=True)
-    has_data = fields.Boolean(required=True)
+SymbolInfo = Schema.from_dict(
+    {
+        "symbol": fields.String(required=True),
+        "has_data": fields.Boolean(required=True),
+        "status": fields.String(
+            required=True,
+            allow_none=True,
+            validate=validate.OneOf([s.value for s in Status]),
+            metadata={"description": "as the collector reports it; null until it has"},
+        ),
+        **_times("status_since", True),
+    },
+    name="SymbolInfo",
+)
 
 
 class SymbolsBody(Schema):
     symbols = fields.List(fields.Nested(SymbolInfo), required=True)
 
 
+# Describes tickvault.codec.latest_json, the one builder of this body (REST, streams, CLI).
 LatestBody = Schema.from_dict(
     {
         "symbol": fields.String(required=True),

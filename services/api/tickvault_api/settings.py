@@ -11,7 +11,7 @@ class ApiSettings(Settings):
     """Settings of ``tickvault-api`` (env ``TICKVAULT_API_*`` on top of the shared ones)."""
 
     api_workers: int = Field(default=2, ge=1, le=64)
-    api_threads: int = Field(default=8, ge=1, le=256)
+    api_connections: int = Field(default=1000, ge=10, le=100_000)
     api_access_log: bool = False
     api_graceful_timeout: int = Field(default=10, ge=1, le=600)
     api_max_window_hours: int = Field(default=31 * 24, ge=1, le=24 * 3650)
@@ -20,7 +20,13 @@ class ApiSettings(Settings):
     api_history_default_limit: int = Field(default=1000, ge=1, le=100_000)
     api_statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
     api_db_pool_size: int = Field(default=8, ge=1, le=256)
+    api_redis_pool_size: int = Field(default=64, ge=2, le=10_000)
     api_cache_ttl_seconds: float = Field(default=60.0, ge=0, le=86_400)
     api_cache_entries: int = Field(default=2048, ge=0, le=1_000_000)
     api_cache_grace_seconds: float = Field(default=10.0, ge=0, le=86_400)
+    api_symbols_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)
     api_stream_max_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    api_max_streams: int = Field(default=5000, ge=1, le=100_000)
+    api_stream_buffer: int = Field(default=256, ge=1, le=100_000)
+    api_max_exports: int = Field(default=2, ge=1, le=256)
+    api_export_max_seconds: float = Field(default=300.0, ge=1, le=86_400)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tickvault.codec import LatestPrice
 from tickvault.tick import iso_ms
 from tickvault_api import exact
 from tickvault_api.params import Window
@@ -56,18 +55,6 @@ def times(name: str, us: int | None) -> dict[str, Any]:
 def dec(value: Decimal | None) -> str | None:
     """Format an optional decimal."""
     return None if value is None else exact.fmt(value)
-
-
-def latest_body(price: LatestPrice, now_us: int) -> dict[str, Any]:
-    """Return the body of ``/prices/{symbol}/latest``."""
-    return {
-        "symbol": price.symbol,
-        "price": price.price,
-        "quantity": price.quantity,
-        "trade_id": price.trade_id,
-        **times("trade_time", price.trade_time),
-        "age_ms": max(0, (now_us - price.trade_time) // 1000),
-    }
 
 
 def at_body(symbol: str, requested_us: int, second_start: int, row: TradeRow) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -26,7 +26,9 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from tickvault.codec import LatestPrice, latest_from_hash
 from tickvault.db.engine import make_engine
+from tickvault.keys import RedisKeys
 from tickvault_api.errors import Unavailable
 from tickvault_api.settings import ApiSettings
 
@@ -40,6 +42,7 @@ class Stores:
         self, settings: ApiSettings, *, redis_client: Any = None, engine: Engine | None = None
     ) -> None:
         self._settings = settings
+        self._keys = RedisKeys(settings.redis_prefix)
         self._injected_redis = redis_client
         self._injected_engine = engine
         self._lock = threading.Lock()
@@ -61,12 +64,17 @@ class Stores:
             if self._pid == os.getpid():
                 return
             s = self._settings
-            self._redis = self._injected_redis or redis.Redis.from_url(
-                s.redis_url,
-                socket_connect_timeout=2,
-                socket_timeout=5,
-                health_check_interval=30,
-                max_connections=max(64, s.api_threads * 4),
+            # A blocking pool: under many concurrent requests one waits for a free connection
+            # (up to 5 s) instead of failing with "too many connections".
+            self._redis = self._injected_redis or redis.Redis(
+                connection_pool=redis.BlockingConnectionPool.from_url(
+                    s.redis_url,
+                    socket_connect_timeout=2,
+                    socket_timeout=5,
+                    health_check_interval=30,
+                    max_connections=s.api_redis_pool_size,
+                    timeout=5,
+                )
             )
             self._engine = self._injected_engine or make_engine(
                 s.api_db_url,
@@ -111,13 +119,36 @@ class Stores:
         except (PoolTimeout, DisconnectionError) as exc:
             raise Unavailable(f"PostgreSQL cannot answer right now ({type(exc).__name__})") from exc
 
-    @contextmanager
-    def cache(self) -> Iterator[Any]:
-        """Yield the Redis client; a Redis failure becomes ``unavailable``."""
+    def read_latest(self, symbols: Sequence[str]) -> dict[str, LatestPrice | None]:
+        """Return the cached latest trade of each symbol (None when none is cached)."""
+        client = self.redis
         try:
-            yield self.redis
+            if len(symbols) == 1:
+                raw = [client.hgetall(self._keys.latest(symbols[0]))]
+            else:
+                pipe = client.pipeline(transaction=False)
+                for symbol in symbols:
+                    pipe.hgetall(self._keys.latest(symbol))
+                raw = pipe.execute()
         except redis.RedisError as exc:
-            raise Unavailable(f"Redis cannot answer right now ({type(exc).__name__})") from exc
+            raise _redis_down(exc) from exc
+        return {s: latest_from_hash(s, fields) for s, fields in zip(symbols, raw, strict=True)}
+
+    def have_latest(self, symbols: Sequence[str]) -> dict[str, bool]:
+        """Return whether a latest trade is cached for each symbol."""
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for symbol in symbols:
+                pipe.exists(self._keys.latest(symbol))
+            found = pipe.execute()
+        except redis.RedisError as exc:
+            raise _redis_down(exc) from exc
+        return {s: bool(n) for s, n in zip(symbols, found, strict=True)}
+
+    def read_symbols(self) -> dict[bytes, bytes]:
+        """Return the symbols hash the collector fills (raises redis errors as they are)."""
+        raw: dict[bytes, bytes] = self.redis.hgetall(self._keys.symbols)
+        return raw
 
     def ping(self) -> dict[str, bool]:
         """Return whether each store answers."""
@@ -137,6 +168,10 @@ class Stores:
             self._engine.dispose()
         if self._redis is not None and self._injected_redis is None:
             self._redis.close()
+
+
+def _redis_down(exc: redis.RedisError) -> Unavailable:
+    return Unavailable(f"Redis cannot answer right now ({type(exc).__name__})")
 
 
 def _db_message(exc: DBAPIError) -> str:

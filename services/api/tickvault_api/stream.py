@@ -1,52 +1,54 @@
-"""Server-Sent Events: one event per new latest price, relayed from Redis pub/sub.
+"""Server-Sent Events: the latest price of each symbol asked for, then one event per new one.
 
-Each connection first gets the current latest price of every symbol asked for, then every
-message the writer publishes on :attr:`~tickvault.keys.RedisKeys.latest_channel`. A
-connection is closed after ``TICKVAULT_API_STREAM_MAX_SECONDS`` (browsers reconnect by
-themselves) so that long-lived streams cannot pin every worker thread forever.
+The view registers the client with the process's :class:`~tickvault_api.hub.PriceHub` (one
+Redis subscription per process, fanned out) and returns a generator that waits on the
+client's bounded buffer: an idle stream costs a little memory and no thread (under
+Gunicorn's gevent workers each is a greenlet). A keep-alive comment goes out after
+``KEEPALIVE_SECONDS`` of silence; the stream closes after ``TICKVAULT_API_STREAM_MAX_SECONDS``
+(browsers reconnect by themselves, after the ``retry`` delay). At most
+``TICKVAULT_API_MAX_STREAMS`` streams per process; the next one is answered 429.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import orjson
-import redis
-from flask import Response, stream_with_context
+from flask import Response, request
 from flask_smorest import Blueprint
 
-from tickvault.keys import RedisKeys
 from tickvault_api import schemas
 from tickvault_api.context import ApiContext
-from tickvault_api.errors import Unavailable
-from tickvault_api.latest import read_latest
+from tickvault_api.errors import envelope
+from tickvault_api.hub import StreamEnd, Subscriber, price_event, sse_event
+from tickvault_api.limits import bound_writes
 from tickvault_api.params import parse_symbol
-from tickvault_api.shapes import latest_body
+from tickvault_api.tracked import Tracked
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
+RETRY = b"retry: 2000\n\n"
+SLOW = sse_event(
+    envelope("slow_client", "the stream was ended: it was read slower than prices arrived"),
+    event="error",
+)
 
 
-def sse_event(data: bytes, event: str = "price") -> bytes:
-    """Encode one Server-Sent Event."""
-    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
-
-
-def parse_symbols(raw: str | None, tracked: tuple[str, ...]) -> tuple[str, ...]:
-    """Return the tracked symbols named in a comma-separated list (all when empty)."""
+def parse_symbols(raw: str | None, tracked: Tracked) -> tuple[str, ...] | None:
+    """Return the tracked symbols named in a comma-separated list (None: every symbol)."""
     if raw is None or not raw.strip():
-        return tracked
+        return None
     names = [part for part in raw.split(",") if part.strip()]
-    return tuple(dict.fromkeys(parse_symbol(name, tracked) for name in names)) or tracked
+    if not names:
+        return None
+    return tuple(dict.fromkeys(parse_symbol(name, tracked) for name in names))
 
 
 def make_blueprint(ctx: ApiContext) -> Blueprint:
     """Return the blueprint of the live stream."""
     blp = Blueprint("stream", __name__, url_prefix="/api/v1", description="Live prices (SSE)")
-    keys = RedisKeys(ctx.settings.redis_prefix)
 
     @blp.route("/stream")
     @blp.arguments(schemas.StreamQuery, location="query", error_status_code=400)
@@ -60,55 +62,56 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
     )
     @blp.alt_response(400, schema=schemas.ErrorBody)
     @blp.alt_response(404, schema=schemas.ErrorBody)
+    @blp.alt_response(429, schema=schemas.ErrorBody)
     @blp.alt_response(503, schema=schemas.ErrorBody)
     def stream(args: dict[str, Any]) -> Response:
-        """Server-Sent Events: one `price` event per new latest price."""
-        wanted = parse_symbols(args.get("symbols"), ctx.tracked)
-        snapshot = read_latest(ctx, wanted)
+        """Server-Sent Events: each symbol's latest price, then a `price` event per new one."""
+        tracked = ctx.tracked
+        wanted = parse_symbols(args.get("symbols"), tracked)
+        slot = ctx.streams.acquire()
         try:
-            pubsub = ctx.stores.redis.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(keys.latest_channel)
-        except redis.RedisError as exc:
-            raise Unavailable(f"Redis cannot answer right now ({type(exc).__name__})") from exc
+            sub, snapshot = ctx.hub.join(None if wanted is None else frozenset(wanted))
+        except BaseException:
+            slot.release()
+            raise
         now = ctx.clock_us()
-        first = [
-            sse_event(orjson.dumps(latest_body(p, now))) for p in snapshot.values() if p is not None
-        ]
-        body = _relay(pubsub, set(wanted), first, ctx.settings.api_stream_max_seconds)
+        order = tracked if wanted is None else wanted
+        first = b"".join(price_event(p, now) for s in order if (p := snapshot.get(s)))
+        bound_writes(request.environ)
+
+        def done() -> None:  # idempotent; also runs when the body is never iterated
+            ctx.hub.leave(sub)
+            slot.release()
+
+        body = relay(sub, first, ctx.settings.api_stream_max_seconds, done)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return Response(stream_with_context(body), mimetype="text/event-stream", headers=headers)
+        response = Response(body, mimetype="text/event-stream", headers=headers)
+        response.call_on_close(done)
+        return response
 
     return blp
 
 
-def _relay(
-    pubsub: Any, wanted: set[str], first: list[bytes], max_seconds: float
+def relay(
+    sub: Subscriber, first: bytes, max_seconds: float, done: Callable[[], None]
 ) -> Iterator[bytes]:
-    """Yield the snapshot, then every wanted message, until the time is up or Redis fails."""
+    """Yield the first events, then the client's events as they come, until the time is up."""
     try:
-        yield b"retry: 2000\n\n"
-        yield from first
+        yield RETRY + first
         deadline = time.monotonic() + max_seconds
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=1.0)
-            if message is None:
-                if time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
-                    quiet_since = time.monotonic()
-                    yield b": keepalive\n\n"
-                continue
-            data = message.get("data")
-            if not isinstance(data, bytes | str):
-                continue
-            try:
-                symbol = orjson.loads(data).get("symbol")
-            except (orjson.JSONDecodeError, AttributeError):
-                continue
-            if symbol in wanted:
-                quiet_since = time.monotonic()
-                yield sse_event(data if isinstance(data, bytes) else data.encode())
-    except redis.RedisError as exc:
-        log.warning("live stream ended: Redis failed (%s)", type(exc).__name__)
-        yield sse_event(b'{"code": "unavailable"}', event="error")
+        written = time.monotonic()
+        while (now := time.monotonic()) < deadline:
+            events = sub.take(min(deadline - now, KEEPALIVE_SECONDS - (now - written)))
+            if sub.ended is StreamEnd.SLOW:
+                yield SLOW
+                return
+            if sub.ended is not None:
+                return
+            if events:
+                yield b"".join(e.data for e in events)
+                written = time.monotonic()
+            elif time.monotonic() - written >= KEEPALIVE_SECONDS:
+                yield b": keepalive\n\n"
+                written = time.monotonic()
     finally:
-        pubsub.close()
+        done()

@@ -28,7 +28,7 @@ from tickvault_collector.collector import Collector
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.pool import Connections
 from tickvault_collector.refresh import SymbolRefresh
-from tickvault_collector.rest import RestClient, make_rest
+from tickvault_collector.rest import RestClient
 from tickvault_collector.resume import resume_points
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.universe import Tracker, Universe
@@ -52,9 +52,7 @@ async def run(
     """Run the collector until *stop* is set (or SIGTERM/SIGINT); return the exit status."""
     metrics = make_metrics(registry)
     redis = redis or aioredis.Redis.from_url(settings.redis_url)
-    rest = rest or make_rest(
-        settings, lambda path, status: metrics.backfill_requests.labels(path, status).inc()
-    )
+    rest = rest or RestClient.from_settings(settings, metrics)
     stop = stop or asyncio.Event()
     _install_signals(stop)
     try:

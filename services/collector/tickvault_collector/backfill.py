@@ -3,49 +3,51 @@
 Gaps arrive in the :class:`~tickvault_collector.gaps.GapBook` from the sequencer (a jump in
 ids), the tail checks (:mod:`tickvault_collector.tails`) and the buffer. The backfiller asks
 the book which symbol to repair next (the oldest gap, then the busiest symbol) and fetches one
-``historicalTrades`` page for it, which serves every gap of that symbol it covers. Its
-requests go first in the REST scheduler. A symbol whose requests fail rests for a while, so
-it never holds up the others.
+``historicalTrades`` page for it (:class:`~tickvault_collector.refill.Refiller`), which serves
+every gap of that symbol it covers. Its requests go first in the REST scheduler. A symbol
+whose page brought nothing (a failure, an empty answer) rests for a while, so it never holds
+up the others.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Callable
+from typing import Protocol
 
 from tickvault.codec import GapRecord, GapStatus
-from tickvault.errors import ExchangeError
 from tickvault.retry import Backoff
-from tickvault.tick import Tick
-from tickvault_collector.gaps import Gap, GapBook, plan_page
+from tickvault.tick import Source, Tick
+from tickvault_collector.gaps import Gap, GapBook
 from tickvault_collector.publisher import Publisher
+from tickvault_collector.refill import Refiller
 from tickvault_collector.rest import PAGE_RETRY, RestClient
 
-log = logging.getLogger(__name__)
-
 EMPTY_PAGES_BEFORE_GIVING_UP = 5
+
+
+class GapOwner(Protocol):
+    """The open gaps and the publisher a backfiller works for (the collector)."""
+
+    book: GapBook
+    publisher: Publisher
+
+    def gap_closed(self, gap: Gap, status: GapStatus) -> None:
+        """Count a gap filled or given up."""
+
+    def backfilled(self, rows: int) -> None:
+        """Count trades published from REST."""
 
 
 class Backfiller:
     """Drain open gaps one REST page at a time, the most urgent symbol first."""
 
-    def __init__(
-        self,
-        rest: RestClient,
-        book: GapBook,
-        publisher: Publisher,
-        on_closed: Callable[[Gap, GapStatus], None],
-        on_rows: Callable[[int], None],
-    ) -> None:
-        self._rest = rest
-        self._book = book
-        self._pub = publisher
-        self._on_closed = on_closed
-        self._on_rows = on_rows
+    def __init__(self, rest: RestClient, owner: GapOwner) -> None:
+        self._owner = owner
         self._wake = asyncio.Event()
-        self._misses: dict[str, int] = {}
+        self._refill = Refiller(
+            rest, owner.book, source=Source.BACKFILL, empty_pages=EMPTY_PAGES_BEFORE_GIVING_UP
+        )
         self._failures: dict[str, Backoff] = {}
         self._resting: dict[str, float] = {}  # symbol -> monotonic time it may be tried again
 
@@ -55,15 +57,19 @@ class Backfiller:
 
     async def run(self) -> None:
         """Work until cancelled."""
+        book = self._owner.book
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._book.total_open():
-                symbol = self._book.next_symbol(self._rested())
+            while book.total_open():
+                symbol = book.next_symbol(self._rested())
                 if symbol is None:
                     await self._rest_a_while()
-                    continue
-                await self._fill(symbol)
+                elif not await self._fill(symbol):
+                    backoff = self._failures.setdefault(symbol, PAGE_RETRY.backoff())
+                    self._resting[symbol] = time.monotonic() + backoff.next()
+                else:
+                    self._failures.pop(symbol, None)
 
     def _rested(self) -> dict[str, float]:
         now = time.monotonic()
@@ -72,7 +78,7 @@ class Backfiller:
         return self._resting
 
     async def _rest_a_while(self) -> None:
-        """Wait for the first resting symbol, or for a new gap."""
+        """Wait for the first resting symbol's turn, or for a new gap."""
         wait = max(0.0, min(self._resting.values()) - time.monotonic())
         try:
             async with asyncio.timeout(wait):
@@ -81,55 +87,19 @@ class Backfiller:
             pass
         self._wake.clear()
 
-    async def _fill(self, symbol: str) -> None:
-        gaps = self._book.gaps(symbol)
-        from_id = min(g.next_id for g in gaps)
-        now = time.time_ns() // 1000
-        try:
-            ticks = await self._rest.historical_trades(symbol, from_id, now)
-        except ExchangeError as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
-                log.warning(
-                    "REST refuses %s from id %d (%s); gaps unfillable", symbol, from_id, exc
-                )
-                await self._give_up(gaps)
-            else:
-                log.warning(
-                    "backfill of %s from id %d failed: %s; will retry", symbol, from_id, exc
-                )
-                self._rest_symbol(symbol)
-            return
-        if not ticks:
-            misses = self._misses.get(symbol, 0) + 1
-            self._misses[symbol] = misses
-            if misses >= EMPTY_PAGES_BEFORE_GIVING_UP:
-                await self._give_up(gaps)
-            else:
-                self._rest_symbol(symbol)
-            return
-        self._misses.pop(symbol, None)
-        self._failures.pop(symbol, None)
-        plan = plan_page(gaps, from_id, [t.trade_id for t in ticks])
+    async def _fill(self, symbol: str) -> bool:
+        """Fetch one page for *symbol*; return whether it got anywhere."""
+        page = await self._refill.page(symbol)
+        closed = [(g, GapStatus.UNFILLABLE if g.partial else GapStatus.FILLED) for g in page.done]
+        closed += [(g, GapStatus.UNFILLABLE) for g in page.given_up]
+        if not (page.ticks or closed):
+            return False
         done_at = time.time_ns() // 1000
-        statuses = [GapStatus.UNFILLABLE if g.partial else GapStatus.FILLED for g in plan.done]
-        entries: list[Tick | GapRecord] = [ticks[i] for i in plan.take]
-        entries += [g.record(st, done_at) for g, st in zip(plan.done, statuses, strict=True)]
-        await self._pub.publish(entries)
-        self._on_rows(len(plan.take))
-        for gap, status in zip(plan.done, statuses, strict=True):
-            self._book.close(gap)
-            self._on_closed(gap, status)
-
-    def _rest_symbol(self, symbol: str) -> None:
-        """Try *symbol* again only after a backoff; the others go on meanwhile."""
-        backoff = self._failures.setdefault(symbol, PAGE_RETRY.backoff())
-        self._resting[symbol] = time.monotonic() + backoff.next()
-
-    async def _give_up(self, gaps: list[Gap]) -> None:
-        now = time.time_ns() // 1000
-        await self._pub.publish([g.record(GapStatus.UNFILLABLE, now) for g in gaps])
-        for gap in gaps:
-            self._book.close(gap)
-            self._on_closed(gap, GapStatus.UNFILLABLE)
-        self._misses.pop(gaps[0].symbol, None)
-        self._failures.pop(gaps[0].symbol, None)
+        entries: list[Tick | GapRecord] = list(page.ticks)
+        entries += [gap.record(status, done_at) for gap, status in closed]
+        await self._owner.publisher.publish(entries)
+        self._refill.settle(page)
+        self._owner.backfilled(len(page.ticks))
+        for gap, status in closed:
+            self._owner.gap_closed(gap, status)
+        return True

@@ -93,21 +93,10 @@ class Collector:
         self._ticker_log = ThrottledLog(log, 60.0)
         # sees ticker rows of symbols not captured live (untracked, or tracked and stopped)
         self.notice: Callable[[TickerRow], None] = lambda row: None
-        self.publisher = Publisher(
-            redis,
-            self.keys,
-            metrics,
-            maxlen=settings.stream_maxlen,
-            batch_size=settings.collector_batch_size,
-            flush_ms=settings.collector_flush_ms,
-            capacity=settings.collector_buffer_max,
-            marks=self._marks,
-        )
+        self.publisher = Publisher.from_settings(settings, redis, metrics, marks=self._marks)
         self._rest = rest
         self._weights = dict.fromkeys(Priority, 0)
-        self.backfiller = Backfiller(
-            rest, self.book, self.publisher, self._gap_closed, self._backfilled
-        )
+        self.backfiller = Backfiller(rest, self)
 
     # ------------------------------------------------------------------ hot path
 
@@ -126,10 +115,10 @@ class Collector:
             clock.event_us = parsed.event_time
             clock.received_us = received
             verdict = self.sequencer.offer(symbol, parsed.trade_id)
-            if verdict == DUPLICATE:
+            if verdict is DUPLICATE:
                 counts.duplicates += 1
                 return None
-            if verdict == GAP:
+            if verdict is GAP:
                 self.open_gap(symbol, self.sequencer.gap_first, parsed.trade_id - 1)
             if self.publisher.offer(parsed):
                 counts.trades += 1
@@ -253,10 +242,12 @@ class Collector:
         self.counts.gaps += 1
         self.backfiller.wake()
 
-    def _backfilled(self, rows: int) -> None:
+    def backfilled(self, rows: int) -> None:
+        """Count trades published from REST."""
         self.counts.backfilled += rows
 
-    def _gap_closed(self, gap: Gap, status: GapStatus) -> None:
+    def gap_closed(self, gap: Gap, status: GapStatus) -> None:
+        """Count a gap filled or given up (and log the latter)."""
         if status is GapStatus.FILLED:
             self.counts.filled += 1
         else:
@@ -286,6 +277,27 @@ class Collector:
         return marks
 
     # ------------------------------------------------------------------ housekeeping
+
+    # ------------------------------------------------------------------ LinkOwner
+
+    def replaced(self, runner: object) -> None:
+        """Nothing to ask REST: the tickers show what a replaced connection missed."""
+
+    def reconnected(self, reason: str) -> None:
+        """Count a reconnect by reason."""
+        self.metrics.reconnects.labels(reason).inc()
+
+    def subscribed(self, method: str) -> None:
+        """Count one SUBSCRIBE or UNSUBSCRIBE message sent."""
+        self.metrics.subscription_messages.labels(method).inc()
+
+    def congested(self) -> bool:
+        """Return whether readers should pause: the publisher is behind."""
+        return self.publisher.congested()
+
+    async def drained(self) -> None:
+        """Wait until the publisher has caught up."""
+        await self.publisher.drained()
 
     def sync_metrics(self) -> None:
         """Copy the hot-path counters into Prometheus."""

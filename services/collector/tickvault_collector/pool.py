@@ -14,12 +14,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 
-from tickvault_collector.collector import Collector, Special
+from tickvault_collector.collector import Collector
 from tickvault_collector.connection import ShardRunner
 from tickvault_collector.metrics import Metrics
 from tickvault_collector.policy import ConnectBudget, place, symbol_of, trade_stream
 from tickvault_collector.settings import CollectorSettings
-from tickvault_collector.tails import FeedClock
 from tickvault_collector.tickers import TICKER_STREAM
 
 log = logging.getLogger(__name__)
@@ -29,39 +28,20 @@ log = logging.getLogger(__name__)
 TICKER_AFTER_S = 10.0
 
 
-class _Owner:
-    """What every connection reports to: metrics, and the publisher's backpressure."""
+class _TickerOwner:
+    """The ticker connection's owner: rows go to the tail checks, a replacement asks REST
+    for what the stream missed; the rest is the collector's."""
 
-    def __init__(self, collector: Collector, metrics: Metrics) -> None:
-        self._collector = collector
-        self._metrics = metrics
-        self.congested = collector.publisher.congested
-        self.drained = collector.publisher.drained
-
-    def on_frame(self, frame: str | bytes, clock: FeedClock) -> Special:
-        return self._collector.on_frame(frame, clock)
-
-    def replaced(self, runner: ShardRunner) -> None:
-        """Nothing to ask REST: the tickers show what the cut connection missed."""
-
-    def reconnected(self, reason: str) -> None:
-        self._metrics.reconnects.labels(reason).inc()
-
-    def subscribed(self, method: str) -> None:
-        self._metrics.subscription_messages.labels(method).inc()
-
-
-class _TickerOwner(_Owner):
-    """The ticker connection: rows go to the tail checks; after a gap in it, ask REST."""
-
-    def __init__(
-        self, collector: Collector, metrics: Metrics, on_replaced: Callable[[], None]
-    ) -> None:
-        super().__init__(collector, metrics)
-        self.on_frame = collector.on_tickers  # type: ignore[method-assign]
+    def __init__(self, collector: Collector, on_replaced: Callable[[], None]) -> None:
+        self.on_frame = collector.on_tickers
+        self.reconnected = collector.reconnected
+        self.subscribed = collector.subscribed
+        self.congested = collector.congested
+        self.drained = collector.drained
         self._on_replaced = on_replaced
 
     def replaced(self, runner: ShardRunner) -> None:
+        """Read ticker/24hr: the stream missed what changed while it was down."""
         self._on_replaced()
 
 
@@ -82,13 +62,12 @@ class Connections:
         self._budget = ConnectBudget(
             settings.collector_connect_budget, settings.collector_connect_budget_window_s
         )
-        self._owner = _Owner(collector, metrics)
         self.ticker = ShardRunner(
             "ticker",
             [TICKER_STREAM],
             settings,
             self._budget,
-            _TickerOwner(collector, metrics, on_ticker_replaced),
+            _TickerOwner(collector, on_ticker_replaced),
         )
         self.runners: list[ShardRunner] = []
         self._where: dict[str, ShardRunner] = {}
@@ -112,7 +91,7 @@ class Connections:
                 self._register(runner, streams)
         for streams in new:
             runner = ShardRunner(
-                f"conn{len(self.runners)}", streams, self._s, self._budget, self._owner
+                f"conn{len(self.runners)}", streams, self._s, self._budget, self._collector
             )
             self.runners.append(runner)
             self._register(runner, streams)

@@ -20,6 +20,7 @@ from tickvault.errors import ExchangeError, FrameError
 from tickvault.retry import RetryPolicy
 from tickvault.tick import Tick
 from tickvault_collector.gaps import PAGE
+from tickvault_collector.metrics import Metrics
 from tickvault_collector.restparse import WeightGate, parse_error, parse_trades
 from tickvault_collector.schedule import Priority, RestScheduler
 from tickvault_collector.settings import CollectorSettings
@@ -54,6 +55,20 @@ class RestClient:
         self._retry = RetryPolicy(0.5, backoff_max, limited_default=60.0, limited_floor=1.0)
         self._session = session
         self._own_session = session is None
+
+    @classmethod
+    def from_settings(cls, settings: CollectorSettings, metrics: Metrics) -> RestClient:
+        """Return the client of *settings*' REST URL, scheduled within the weight budget and
+        counted in *metrics*."""
+        gate = WeightGate(
+            settings.collector_rest_weight_limit, settings.collector_rest_weight_share
+        )
+        return cls(
+            settings.binance_rest_url,
+            RestScheduler(gate),
+            on_request=lambda path, status: metrics.backfill_requests.labels(path, status).inc(),
+            backoff_max=settings.collector_backoff_max_s,
+        )
 
     async def close(self) -> None:
         """Close the HTTP session if this client made it."""
@@ -144,16 +159,3 @@ class RestClient:
             return parse_trades(symbol, body, received_at)
         except FrameError as exc:
             raise ExchangeError(str(exc)) from exc
-
-
-def make_rest(
-    settings: CollectorSettings, on_request: Callable[[str, int], None] | None = None
-) -> RestClient:
-    """Return the REST client *settings* describe, with its scheduler and weight budget."""
-    gate = WeightGate(settings.collector_rest_weight_limit, settings.collector_rest_weight_share)
-    return RestClient(
-        settings.binance_rest_url,
-        RestScheduler(gate),
-        on_request=on_request,
-        backoff_max=settings.collector_backoff_max_s,
-    )

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from tickvault.errors import TickvaultError
 from tickvault_replay.model import Trade
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
@@ -165,7 +166,7 @@ class _Script(msgspec.Struct, forbid_unknown_fields=True):
     faults: list[Fault]
 
 
-class FaultError(ValueError):
+class FaultError(TickvaultError, ValueError):
     """A fault script that does not match the schema."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from tickvault.errors import TickvaultError
 from tickvault_replay.model import AggTrade, Trade
 
 _NS_LINE = re.compile(r"^\d{15,} [\[{]")
@@ -25,7 +26,7 @@ _DATA_KEY = b',"data":'
 _MICROS_FROM = 10**14  # a 2025+ archive time has 16 digits: microseconds
 
 
-class FormatError(ValueError):
+class FormatError(TickvaultError, ValueError):
     """A recording line or file that no known format explains."""
 
 

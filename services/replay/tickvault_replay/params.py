@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from tickvault.errors import TickvaultError
 from tickvault_replay.listings import Listings, Status
 from tickvault_replay.store import TradeStore
 
@@ -19,7 +20,7 @@ _SYMBOL_MISSING = "Mandatory parameter 'symbol' was not sent, was empty/null, or
 _FILTERS = (Status.TRADING, Status.HALT, Status.BREAK)  # what symbolStatus accepts
 
 
-class ApiError(Exception):
+class ApiError(TickvaultError):
     """A Binance error body: HTTP status, code and message."""
 
     def __init__(self, code: int, msg: str, status: int = 400) -> None:

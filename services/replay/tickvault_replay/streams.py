@@ -35,8 +35,3 @@ def parse_route(path: str, query: Mapping[str, str]) -> Route | None:
         names = query.get("streams", "")
         return Route(True, micros, [s for s in names.split("/") if s])
     return None
-
-
-def stream_symbol(name: str) -> str:
-    """Return the upper-case symbol of a stream name (``btcusdt@trade`` -> ``BTCUSDT``)."""
-    return name.split("@", 1)[0].upper()

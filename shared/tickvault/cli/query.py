@@ -18,10 +18,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from tickvault.codec import LATEST_JSON_FIELDS
+from tickvault.errors import TickvaultError
+
 TIMEOUT = 30.0
 
 
-class QueryFailed(Exception):
+class QueryFailed(TickvaultError):
     """The API answered with an error, or could not be reached."""
 
 
@@ -140,7 +143,7 @@ def render(cmd: str, body: Any) -> Table:
     """Return a rich table of an answer."""
     if cmd == "latest":
         rows = body.get("prices", [body])
-        return _table(rows, ("symbol", "price", "quantity", "trade_id", "trade_time", "age_ms"))
+        return _table(rows, tuple(f for f in LATEST_JSON_FIELDS if f != "trade_time_ms"))
     if cmd == "history":
         columns = ("trade_id", "price", "quantity", "trade_time", "is_buyer_maker")
         return _table(body["trades"], columns, title=body["symbol"])

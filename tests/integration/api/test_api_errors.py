@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import msgspec
+import orjson
 import psycopg2
 import pytest
 import redis
@@ -13,8 +15,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role
 
+from tickvault.codec import LATEST_JSON_FIELDS, latest_from_message, latest_json, latest_message
 from tickvault.db.engine import libpq_dsn
 from tickvault.keys import RedisKeys
+from tickvault.tick import Tick
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
 
@@ -170,12 +174,24 @@ def test_stream_sends_the_snapshot_then_each_new_price(
     received: list[bytes] = []
     while not any(b"event: price" in c for c in received):
         received.append(next(chunks))
-    assert b'"symbol":"BTCUSDT"' in b"".join(received)
+    first = next(line for line in b"".join(received).split(b"\n") if line.startswith(b"data: "))
+    snapshot = orjson.loads(first.removeprefix(b"data: "))
+    assert snapshot["symbol"] == "BTCUSDT" and set(snapshot) == set(LATEST_JSON_FIELDS)
     publisher = redis.Redis.from_url(app.extensions["tickvault"].settings.redis_url)
     channel = RedisKeys(redis_prefix).latest_channel
+    newer = Tick(
+        "BTCUSDT",
+        snapshot["trade_id"] + 1,
+        "61000.01000000",
+        "0.00100000",
+        snapshot["trade_time_ms"] * 1000 + 1000,
+        snapshot["trade_time_ms"] * 1000 + 2000,
+        True,
+        0,
+    )
     messages = [
-        b'{"symbol":"ETHUSDT","price":"1.00000000","trade_id":1}',
-        b'{"symbol":"BTCUSDT","price":"61000.01000000","trade_id":99}',
+        latest_message(msgspec.structs.replace(newer, symbol="ETHUSDT", trade_id=10**12)),
+        latest_message(newer),
     ]
     timer = threading.Timer(0.2, lambda: [publisher.publish(channel, m) for m in messages])
     timer.start()
@@ -185,7 +201,12 @@ def test_stream_sends_the_snapshot_then_each_new_price(
         timer.join()
         publisher.close()
         response.close()
-    assert event == b"event: price\ndata: " + messages[1] + b"\n\n"
+    assert event.startswith(b"event: price\ndata: ") and event.endswith(b"\n\n")
+    body = orjson.loads(event.removeprefix(b"event: price\ndata: "))
+    price = latest_from_message(messages[1])
+    assert price is not None
+    # the same body as GET /prices/BTCUSDT/latest, aged when it was relayed
+    assert body == latest_json(price, price.trade_time + body["age_ms"] * 1000)
 
 
 def test_api_recovers_after_postgresql_drops_its_connections(

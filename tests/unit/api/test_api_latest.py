@@ -45,9 +45,11 @@ def test_latest_answers_from_the_cache(app: Any) -> None:
     every = app.test_client().get("/api/v1/prices/latest").get_json()
     assert [p["symbol"] for p in every["prices"]] == ["BTCUSDT"]
     symbols = app.test_client().get("/api/v1/symbols").get_json()["symbols"]
+    # the collector has not reported statuses (no symbols hash): status is null
+    unreported = {"status": None, "status_since": None, "status_since_ms": None}
     assert symbols == [
-        {"symbol": "BTCUSDT", "has_data": True},
-        {"symbol": "ETHUSDT", "has_data": False},
+        {"symbol": "BTCUSDT", "has_data": True, **unreported},
+        {"symbol": "ETHUSDT", "has_data": False, **unreported},
     ]
 
 

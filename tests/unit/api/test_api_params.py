@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tickvault.codec import MAX_ID, MAX_TIME
 from tickvault_api.errors import (
     InvalidParameter,
     InvalidRange,
@@ -21,7 +23,6 @@ from tickvault_api.params import (
     Window,
     decode_cursor,
     encode_cursor,
-    parse_choice,
     parse_limit,
     parse_minute,
     parse_symbol,
@@ -65,6 +66,11 @@ def test_milliseconds_and_microseconds_are_kept() -> None:
         "-5",
         "T00:00",
         "2024-08-09T00:00:00ZZ",
+        "2024-08-09T00:00:00Z\x00",  # CPython's fromisoformat stops at the NUL
+        "2024-08-09T00:00:00\x00junk",
+        "2024-08-09T00:00:00\u200b",
+        "2024-08-09T00:00.5",  # CPython reads half a second; ISO 8601 would mean 30 s
+        "2024-08-09T00.5",
     ],
 )
 def test_bad_times_are_invalid_time(raw: str) -> None:
@@ -110,23 +116,52 @@ def test_symbols_are_case_insensitive_and_unknown_ones_list_the_tracked() -> Non
         parse_symbol("DOGEUSDT", ("BTCUSDT", "ETHUSDT"))
 
 
-@given(st.integers(0, 2**62), st.integers(0, 2**62))
+def test_an_unknown_symbol_among_thousands_names_a_few_and_where_to_look() -> None:
+    tracked = tuple(f"S{i:04d}USDT" for i in range(2000))
+    with pytest.raises(UnknownSymbol) as caught:
+        parse_symbol("x" * 5000, tracked)
+    message = caught.value.message
+    assert len(message) < 600, message
+    assert "2000 are tracked (S0000USDT, " in message and "GET /api/v1/symbols" in message
+    assert "S0020USDT" not in message and "x" * 41 not in message
+
+
+@given(st.integers(0, MAX_TIME), st.integers(0, MAX_ID))
 def test_cursors_round_trip(t: int, i: int) -> None:
     assert decode_cursor(encode_cursor(t, i)) == (t, i)
 
 
-@pytest.mark.parametrize("raw", ["", "zzz", "!!!!", "LTE6MQ", "YWJj", "é"])
+def b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "zzz",
+        "!!!!",
+        "LTE6MQ",
+        "YWJj",
+        "é",
+        b64("9999999999999999999:1"),  # a time no datetime holds: was a 500
+        b64(f"{MAX_TIME + 1}:1"),
+        b64(f"1:{MAX_ID + 1}"),
+        b64("1:1\n"),
+        b64("١:1"),
+        "\x00",
+    ],
+)
 def test_foreign_cursors_are_invalid_parameter(raw: str) -> None:
     with pytest.raises(InvalidParameter):
         decode_cursor(raw)
 
 
-def test_limits_and_choices() -> None:
+def test_limits() -> None:
     assert parse_limit(None, 100, 500) == 100
     assert parse_limit("500", 100, 500) == 500
-    for bad in ("0", "501", "-1", "1.5", "ten", "²", "١٢", "1" * 40):
+    assert parse_limit("0500", 100, 500) == 500
+    # "9" * 5000 is past Python's int() digit limit: a ValueError, once a 500
+    for bad in ("0", "501", "-1", "1.5", "ten", "²", "١٢", "1" * 40, "9" * 5000, "5\x00"):
         with pytest.raises(InvalidParameter):
             parse_limit(bad, 100, 500)
-    assert parse_choice(None, "match", ("before", "nearest"), "before") == "before"
-    with pytest.raises(InvalidParameter):
-        parse_choice("after", "match", ("before", "nearest"), "before")

@@ -11,6 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tickvault.codec import (
+    LATEST_JSON_FIELDS,
     MAX_ID,
     MAX_TIME,
     GapRecord,
@@ -18,29 +19,32 @@ from tickvault.codec import (
     LatestPrice,
     from_fields,
     latest_from_hash,
+    latest_from_message,
+    latest_json,
     latest_message,
     latest_to_hash,
     to_fields,
 )
 from tickvault.errors import CodecError
-from tickvault.tick import Source, Tick
+from tickvault.tick import MAX_TIME_US, MAX_TRADE_ID, MIN_TIME_US, Source, Tick, iso_ms
 
 symbols = st.from_regex(r"[A-Z0-9_\-]{1,40}", fullmatch=True)
 decimals = st.from_regex(r"[0-9]{1,30}(\.[0-9]{1,30})?", fullmatch=True)
 ids = st.integers(min_value=0, max_value=MAX_ID)
 times = st.integers(min_value=0, max_value=MAX_TIME)
+tick_times = st.integers(min_value=MIN_TIME_US, max_value=MAX_TIME_US)  # what a Tick accepts
 finders = st.text(min_size=1, max_size=64).filter(str.isprintable)
 
 ticks = st.builds(
     Tick,
     symbol=symbols,
-    trade_id=ids,
+    trade_id=st.integers(min_value=0, max_value=MAX_TRADE_ID),
     price=decimals,
     quantity=decimals,
-    trade_time=times,
-    event_time=times,
+    trade_time=tick_times,
+    event_time=tick_times,
     is_buyer_maker=st.booleans(),
-    received_at=times,
+    received_at=st.integers(min_value=0, max_value=MAX_TIME_US),
     source=st.sampled_from(Source),
 )
 
@@ -325,12 +329,55 @@ def test_unreadable_latest_hash_is_none(fields: dict[Any, Any]) -> None:
     assert latest_from_hash("BTCUSDT", fields) is None
 
 
-def test_latest_message_is_json_with_api_field_names() -> None:
+def test_latest_message_carries_every_field_exactly() -> None:
     assert orjson.loads(latest_message(REAL_TICK)) == {
+        "symbol": "BTCUSDT",
+        "trade_id": 3735683259,
+        "price": "61837.63000000",
+        "quantity": "0.02000000",
+        "trade_time_us": REAL_TICK.trade_time,
+        "event_time_us": REAL_TICK.event_time,
+        "is_buyer_maker": REAL_TICK.is_buyer_maker,
+    }
+
+
+@given(ticks)
+@example(REAL_TICK)
+def test_latest_message_round_trips(tick: Tick) -> None:
+    assert latest_from_message(latest_message(tick)) == expected_latest(tick)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"symbol":"BTCUSDT","price":"1.00000000","trade_id":1}',
+        latest_message(REAL_TICK).replace(b'"BTCUSDT"', b'"btcusdt"'),
+        latest_message(REAL_TICK).replace(b'"BTCUSDT"', b'"BTCUSDT\\n"'),
+        latest_message(REAL_TICK).replace(b'"61837.63000000"', b'"6.1e4"'),
+        latest_message(REAL_TICK).replace(b"3735683259", b"-1"),
+        latest_message(REAL_TICK).replace(b"3735683259", b"true"),
+        latest_message(REAL_TICK).replace(b"3735683259", b"1" * 30),
+        latest_message(REAL_TICK).replace(b'"is_buyer_maker":false', b'"is_buyer_maker":0'),
+    ],
+)
+def test_unreadable_latest_message_is_none(raw: bytes) -> None:
+    assert latest_from_message(raw) is None
+
+
+def test_latest_json_is_the_api_body_aged_at_now() -> None:
+    price = expected_latest(REAL_TICK)
+    body = latest_json(price, REAL_TICK.trade_time + 1_234_567)
+    assert body == {
         "symbol": "BTCUSDT",
         "price": "61837.63000000",
         "quantity": "0.02000000",
         "trade_id": 3735683259,
-        "trade_time": "2024-08-08T23:54:15.342Z",
-        "trade_time_ms": 1723161255342,
+        "trade_time": iso_ms(REAL_TICK.trade_time),
+        "trade_time_ms": REAL_TICK.trade_time // 1000,
+        "age_ms": 1234,
     }
+    assert tuple(body) == LATEST_JSON_FIELDS
+    assert latest_json(price, REAL_TICK.trade_time - 5_000)["age_ms"] == 0  # clock skew

@@ -1,0 +1,130 @@
+"""Which symbols the API answers for, and the status the collector reports for each.
+
+``TICKVAULT_SYMBOLS`` (:class:`tickvault.symbols.Selection`) names symbols, ``ALL`` or
+patterns. The API tracks every explicit name, plus — when the selection holds ``ALL`` or a
+pattern — every symbol of the collector's Redis hash :attr:`tickvault.keys.RedisKeys.symbols`
+that the selection matches. The hash also gives each symbol's status (``TRADING``, ``HALT``,
+``UNLISTED``, …); a symbol the collector has not reported yet has none.
+
+Reading and parsing a hash of 2,000 symbols on every request would cost more than the
+request, so each process keeps the result for ``TICKVAULT_API_SYMBOLS_REFRESH_SECONDS``
+(:class:`TrackedSymbols`). When Redis fails, the last good answer is kept; with none, an
+explicit selection still answers with its names and a pattern selection is ``unavailable``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import overload
+
+import redis
+
+from tickvault.symbols import Selection, Status, is_name, parse_status_value
+from tickvault_api.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+
+class Tracked(Sequence[str]):
+    """The tracked symbols (explicit names first, in their configured order, then by name).
+
+    A sequence of names with an O(1) ``in``, and each reported symbol's status.
+    """
+
+    __slots__ = ("_index", "statuses", "symbols")
+
+    def __init__(
+        self, symbols: tuple[str, ...], statuses: Mapping[str, tuple[Status, int]] | None = None
+    ) -> None:
+        self.symbols = symbols
+        self.statuses = statuses or {}  # (status, since µs); absent: not reported yet
+        self._index = frozenset(symbols)
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._index
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[str, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> str | tuple[str, ...]:
+        return self.symbols[index]
+
+
+def tracked_from(selection: Selection, reported: Mapping[bytes, bytes]) -> Tracked:
+    """Return what *selection* tracks, given the symbols hash the collector fills (pure)."""
+    statuses: dict[str, tuple[Status, int]] = {}
+    matched: list[str] = []
+    explicit = set(selection.names)
+    for raw_name, raw_value in reported.items():
+        try:
+            name = raw_name.decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if not is_name(name):
+            continue
+        if name not in explicit:
+            if selection.is_explicit or not selection.matches(name):
+                continue
+            matched.append(name)
+        status = parse_status_value(raw_value)
+        if status is not None:
+            statuses[name] = status
+    symbols = (*selection.names, *sorted(matched))
+    return Tracked(symbols, statuses)
+
+
+class TrackedSymbols:
+    """The tracked symbols of one process, re-read from Redis at most every *ttl_seconds*."""
+
+    def __init__(
+        self,
+        selection: Selection,
+        read_hash: Callable[[], Mapping[bytes, bytes]],
+        *,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._selection = selection
+        self._read_hash = read_hash
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: Tracked | None = None
+        self._expires = float("-inf")
+
+    def current(self) -> Tracked:
+        """Return the tracked symbols, refreshing them when they are older than the TTL."""
+        value = self._value
+        if value is not None and self._clock() < self._expires:
+            return value
+        with self._lock:  # one refresh at a time; the others wait for its answer
+            if self._value is not None and self._clock() < self._expires:
+                return self._value
+            return self._refresh()
+
+    def _refresh(self) -> Tracked:
+        try:
+            fresh = tracked_from(self._selection, self._read_hash())
+        except redis.RedisError as exc:
+            if self._value is not None:
+                log.warning("keeping the tracked symbols: Redis failed (%s)", type(exc).__name__)
+                self._expires = self._clock() + min(self._ttl, 1.0)
+                return self._value
+            if self._selection.is_explicit:
+                names = self._selection.names
+                return Tracked(names)
+            raise Unavailable(
+                f"Redis cannot answer right now ({type(exc).__name__}), so the symbols "
+                "matched by TICKVAULT_SYMBOLS are not known"
+            ) from exc
+        self._value, self._expires = fresh, self._clock() + self._ttl
+        return fresh
