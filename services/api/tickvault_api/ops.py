@@ -25,13 +25,18 @@ def make_health_blueprint(ctx: ApiContext) -> Blueprint:
     @blp.response(200, schemas.HealthBody)
     @blp.alt_response(503, schema=schemas.ErrorBody)
     def readyz() -> Response:
-        """Readiness: Redis and PostgreSQL both answer."""
+        """Readiness: Redis and PostgreSQL both answer. With collectors running, ``repair``
+        says how many REST calls their open gaps still need and how old the oldest is."""
         status = ctx.stores.ping()
         down = [name for name, ok in status.items() if not ok]
         if down:
             message = f"not ready: {' and '.join(down)} cannot be reached"
             return json_response(envelope("unavailable", message), 503)
-        return json_response({"status": "ready", **status})
+        body: dict[str, object] = {"status": "ready", **status}
+        backlog = ctx.stores.repair_backlog()
+        if backlog is not None:
+            body["repair"] = backlog
+        return json_response(body)
 
     return blp
 

@@ -249,7 +249,16 @@ class GapsBody(Schema):
     gaps = fields.List(fields.Nested(GapItem), required=True)
 
 
+class RepairBacklog(Schema):
+    collectors = fields.Integer(metadata={"description": "collectors with a fresh heartbeat"})
+    calls_queued = fields.Integer(
+        metadata={"description": "historicalTrades calls their open gaps still need"}
+    )
+    oldest_gap_s = fields.Float(metadata={"description": "age of the oldest open gap"})
+
+
 class HealthBody(Schema):
     status = fields.String(required=True)
     redis = fields.Boolean()
     postgresql = fields.Boolean()
+    repair = fields.Nested(RepairBacklog)

@@ -28,6 +28,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tickvault.codec import LatestPrice, latest_from_hash
 from tickvault.db.engine import make_engine
+from tickvault.heartbeat import parse_beat, repair_backlog
 from tickvault.keys import RedisKeys
 from tickvault_api.errors import Unavailable
 from tickvault_api.settings import ApiSettings
@@ -149,6 +150,15 @@ class Stores:
         """Return the symbols hash the collector fills (raises redis errors as they are)."""
         raw: dict[bytes, bytes] = self.redis.hgetall(self._keys.symbols)
         return raw
+
+    def repair_backlog(self) -> dict[str, Any] | None:
+        """Return the live collectors' repair backlog from their heartbeats (None: none)."""
+        with suppress(redis.RedisError):
+            keys = list(self.redis.scan_iter(match=self._keys.heartbeat_pattern("collector")))
+            if keys:
+                beats = (parse_beat(raw) for raw in self.redis.mget(keys))
+                return repair_backlog(b for b in beats if b is not None)
+        return None
 
     def ping(self) -> dict[str, bool]:
         """Return whether each store answers."""

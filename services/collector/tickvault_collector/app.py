@@ -16,12 +16,12 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
-import orjson
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, start_http_server
 from redis.exceptions import RedisError
 
 from tickvault.errors import ExchangeError, FrameError
+from tickvault.heartbeat import beat_value
 from tickvault.keys import RedisKeys
 from tickvault_collector.audit_task import AuditTask
 from tickvault_collector.collector import Collector
@@ -229,16 +229,8 @@ async def _housekeeping(
     next_summary = time.monotonic() + settings.collector_summary_interval_s
     while True:
         collector.sync_metrics()
-        beat = orjson.dumps(
-            {
-                "time_us": time.time_ns() // 1000,
-                "published": collector.publisher.published,
-                "symbols": len(collector.tracked),
-                "repair": collector.backlog(),
-            }
-        )
         try:
-            await redis.set(key, beat, ex=max(1, int(ttl)))
+            await redis.set(key, beat_value(collector.beat()), ex=max(1, int(ttl)))
         except (RedisError, OSError) as exc:
             log.debug("heartbeat not written: %s", exc)
         if time.monotonic() >= next_summary:

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.errors import FrameError
+from tickvault.heartbeat import CollectorBeat
 from tickvault.keys import RedisKeys
 from tickvault.throttle import ThrottledLog
 from tickvault.tick import Tick
@@ -331,10 +332,13 @@ class Collector:
         m.repair_oldest.set(oldest)
         m.tails_behind.set(len(self.tails))
 
-    def backlog(self) -> dict[str, float]:
-        """Return the repair backlog: REST calls queued and the oldest open gap's age (s)."""
-        calls, oldest = self.book.backlog(time.time_ns() // 1000)
-        return {"calls_queued": calls, "oldest_gap_s": round(oldest, 1)}
+    def beat(self) -> CollectorBeat:
+        """Return the heartbeat: trades published, symbols tracked, the repair backlog."""
+        now = time.time_ns() // 1000
+        calls, oldest = self.book.backlog(now)
+        return CollectorBeat(
+            now, self.publisher.published, len(self.tracked), calls, round(oldest, 1)
+        )
 
     def summary(self) -> str:
         """Return the periodic one-line summary."""

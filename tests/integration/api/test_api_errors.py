@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 import orjson
@@ -17,6 +19,7 @@ from tests.integration.api.loading import READ_ONLY_ROLE, as_role
 
 from tickvault.codec import LATEST_JSON_FIELDS, latest_from_message, latest_json, latest_message
 from tickvault.db.engine import libpq_dsn
+from tickvault.heartbeat import CollectorBeat, beat_value
 from tickvault.keys import RedisKeys
 from tickvault.tick import Tick
 from tickvault_api import create_app
@@ -148,6 +151,26 @@ def test_api_role_cannot_write(recordings_db: str) -> None:
             conn.rollback()
     finally:
         conn.close()
+
+
+def test_readyz_shows_the_collectors_repair_backlog_from_their_heartbeats(
+    client: FlaskClient, redis_client: Any, redis_prefix: str
+) -> None:
+    keys = RedisKeys(redis_prefix)
+    now = time.time_ns() // 1000
+    redis_client.set(
+        keys.heartbeat("collector", "a"), beat_value(CollectorBeat(now, 9, 2, 40, 12.5))
+    )
+    redis_client.set(
+        keys.heartbeat("collector", "b"), beat_value(CollectorBeat(now, 1, 1, 2, 30.0))
+    )
+    redis_client.set(keys.heartbeat("collector", "old"), b"an older collector's value")
+    assert client.get("/readyz").get_json() == {
+        "status": "ready",
+        "redis": True,
+        "postgresql": True,
+        "repair": {"collectors": 2, "calls_queued": 42, "oldest_gap_s": 30.0},
+    }
 
 
 def test_readyz_and_metrics_when_healthy(client: FlaskClient) -> None:
