@@ -98,6 +98,45 @@ ROWS: list[tuple[str, str, str, Check]] = [
         lambda r: flat(r["writer_rss_mb"]),
     ),
     ("bytes_per_trade", "bytes per stored trade (table+indexes)", "", None),
+    ("market_symbols", "whole market: symbols (ALL)", "", None),
+    ("market_trades_per_s", "whole market: trades/s", "", None),
+    (
+        "market_collector_cpu_pct",
+        "whole market: collector CPU (% of a core)",
+        "< 30",
+        lambda r: r["market_collector_cpu_pct"] < 30,
+    ),
+    ("market_baseline_collector_cpu_pct", "2 symbols, same rate: CPU (%)", "baseline", None),
+    ("market_cpu_vs_baseline", "whole market / 2 symbols, CPU", "", None),
+    (
+        "market_collector_rss_mb",
+        "whole market: collector RSS, highest (MiB)",
+        "< 250",
+        lambda r: r["market_collector_rss_mb"] < 250,
+    ),
+    (
+        "market_rest_weight_steady_mean",
+        "whole market: REST weight/min, steady mean",
+        "< 600 (10 % of 6,000)",
+        lambda r: r["market_rest_weight_steady_mean"] < 600,
+    ),
+    ("market_rest_weight_steady_peak", "whole market: REST weight/min, steady peak", "", None),
+    (
+        "market_rest_weight_peak",
+        "whole market: REST weight/min, peak",
+        "< 6,000",
+        lambda r: r["market_rest_weight_peak"] < 6000,
+    ),
+    ("market_rest_weight_mean", "whole market: REST weight/min, mean", "", None),
+    (
+        "market_trades_lost",
+        "whole market: trades lost",
+        "0",
+        lambda r: r["market_trades_lost"] == 0,
+    ),
+    ("market_gaps_filled", "whole market: gaps repaired", "", None),
+    ("market_gap_repair_s_p99", "whole market: gap found -> filled p99 (s)", "", None),
+    ("market_gap_repair_s_p99_steady", "  after the first minute, p99 (s)", "", None),
 ]
 
 

@@ -39,7 +39,7 @@ from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 from common import machine  # noqa: E402
 from report import add_ratios, table  # noqa: E402
 
-STEPS = ("ingest", "latency50", "api", "streams", "soak")
+STEPS = ("ingest", "latency50", "api", "streams", "soak", "market")
 
 
 def parse() -> argparse.Namespace:
@@ -60,6 +60,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--api-threads", type=int, default=8, help="threads of the bare app")
     p.add_argument("--streams", default="0,1000,5000", help="open streams per latest run")
     p.add_argument("--baseline-ref", default="main", help="git ref of the 'before' API")
+    p.add_argument("--market-minutes", type=float, default=10.0, help="whole-market run")
+    p.add_argument("--market-symbols", type=int, default=2000)
     p.add_argument("--skip", default="", help=f"comma-separated steps to skip: {STEPS}")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs")
@@ -90,6 +92,7 @@ def main() -> int:
     from api_streams import run_streams
     from ingest import run_all
     from latency import run_paced
+    from market import run_market
 
     try:
         with PrivatePostgres() as pg, PrivateRedis() as rds:
@@ -161,6 +164,18 @@ def main() -> int:
                 results.update(latency_keys(slow, ""))
                 results.update(soak_keys(slow, args.soak_minutes))
                 results["steps"]["soak"]["seconds"] = round(time.monotonic() - s)
+            if "market" not in skip:
+                s = step("market", results)
+                results.update(
+                    run_market(
+                        pg,
+                        rds.url,
+                        run_dir,
+                        symbols=args.market_symbols,
+                        minutes=args.market_minutes,
+                    )
+                )
+                results["steps"]["market"]["seconds"] = round(time.monotonic() - s)
     finally:
         if args.keep_logs:
             print(f"service logs kept in {run_dir}")

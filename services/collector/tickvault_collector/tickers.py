@@ -63,6 +63,11 @@ class _StreamEntry(msgspec.Struct):
 
 class _Combined(msgspec.Struct):
     stream: str
+    data: list[_StreamEntry]
+
+
+class _CombinedRaw(msgspec.Struct):
+    stream: str
     data: list[msgspec.Raw]
 
 
@@ -70,6 +75,7 @@ _REST = msgspec.json.Decoder(list[_RestRow])
 _STREAM = msgspec.json.Decoder(list[_StreamEntry])
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _COMBINED = msgspec.json.Decoder(_Combined)
+_COMBINED_RAW = msgspec.json.Decoder(_CombinedRaw)
 _ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError, UnicodeError)
 
 
@@ -85,14 +91,14 @@ def parse_rest_tickers(body: bytes) -> Tickers:
 def parse_stream_tickers(frame: str | bytes) -> Tickers:
     """Read one ``!ticker_1h@arr`` frame (combined or raw); FrameError when it is not one."""
     try:
-        combined = _COMBINED.decode(frame)
+        return _rows([_from_stream(e) for e in _COMBINED.decode(frame).data])
+    except _ERRORS:
+        pass
+    try:
+        entries = _COMBINED_RAW.decode(frame).data
     except _ERRORS:
         return _salvage(frame, _from_stream_raw, TICKER_STREAM)
-    raw = b"[" + b",".join(bytes(r) for r in combined.data) + b"]"
-    try:
-        return _rows([_from_stream(e) for e in _STREAM.decode(raw)])
-    except _ERRORS:
-        return _salvage(raw, _from_stream_raw, TICKER_STREAM)
+    return _salvage_rows(entries, _from_stream_raw)
 
 
 def _from_rest(row: _RestRow) -> TickerRow:
@@ -117,6 +123,10 @@ def _salvage(body: str | bytes, parse: Callable[[msgspec.Raw], TickerRow], what:
         raws = _RAW_LIST.decode(body)
     except _ERRORS as exc:
         raise FrameError(f"bad {what} answer: {exc}") from exc
+    return _salvage_rows(raws, parse)
+
+
+def _salvage_rows(raws: list[msgspec.Raw], parse: Callable[[msgspec.Raw], TickerRow]) -> Tickers:
     rows: list[TickerRow] = []
     bad = 0
     for raw in raws:

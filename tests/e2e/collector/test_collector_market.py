@@ -13,7 +13,8 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 from tests.integration.writer.writer_support import wait_for
-from tests.support.replay import ReplayProcess, replay_process
+from tests.support.market import exchange, holes, owed, seed_positions, stored
+from tests.support.replay import replay_process
 from tests.support.services import Services, stack_env
 
 from tickvault.keys import RedisKeys
@@ -45,20 +46,6 @@ def services(
     made.kill()
 
 
-def stored(engine: Engine) -> dict[str, tuple[int, int, int]]:
-    """Return ``symbol -> (count, lowest id, highest id)`` of what PostgreSQL holds."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT symbol, count(*), min(trade_id), max(trade_id) FROM trades GROUP BY 1")
-        )
-        return {str(s): (int(n), int(lo), int(hi)) for s, n, lo, hi in rows}
-
-
-def exchange(replay: ReplayProcess) -> dict[str, dict[str, Any]]:
-    """Return the replay's symbols (listed or once listed) with their status and ids."""
-    return {v["symbol"]: v for v in replay.get("/_replay/symbols")["symbols"]}
-
-
 def statuses(client: redis.Redis, prefix: str) -> dict[str, Status]:
     """Return the status the collector reports per symbol in the symbols hash."""
     out = {}
@@ -67,28 +54,6 @@ def statuses(client: redis.Redis, prefix: str) -> dict[str, Status]:
         if parsed is not None:
             out[name.decode()] = parsed[0]
     return out
-
-
-def holes(
-    have: dict[str, tuple[int, int, int]], ranges: dict[str, tuple[int, int]]
-) -> dict[str, tuple[int, int, int]]:
-    """Return the symbols whose stored ids are not exactly ``first..last`` of *ranges*, with
-    what is stored instead (count, lowest, highest)."""
-    out = {}
-    for symbol, (first, last) in ranges.items():
-        count, low, high = have.get(symbol, (0, first, first - 1))
-        if low != first or high < last or count != high - low + 1:
-            out[symbol] = (count, low, high)
-    return out
-
-
-def seed_positions(client: redis.Redis, prefix: str, market: dict[str, Any]) -> dict[str, int]:
-    """Tell the collector it has every trade so far (as a previous run would have); return
-    the marks."""
-    keys = RedisKeys(prefix)
-    marks = {s: v["next_trade_id"] - 1 for s, v in market.items() if v["next_trade_id"]}
-    client.mset({keys.collector_last_id(s): mark for s, mark in marks.items()})
-    return marks
 
 
 def by_rate(market: dict[str, dict[str, Any]]) -> list[str]:
@@ -151,11 +116,7 @@ def test_the_whole_market_is_captured_exactly_once_through_listings_halts_and_cu
         replay.clear_faults()
         time.sleep(3)  # frames in flight when the drops stopped
         final = exchange(replay)
-        ranges = {
-            s: (marks.get(s, v["first_trade_id"] - 1) + 1, v["last_trade_id"])
-            for s, v in final.items()
-            if v["last_trade_id"] is not None and v["last_trade_id"] > marks.get(s, -1)
-        }
+        ranges = owed(marks, final)
         try:
             wait_for(lambda: not holes(stored(clean_db), ranges), 90, "every trade", interval=1.0)
         except AssertionError:
