@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy.engine import make_url
 
 from tickvault.config import Settings
+from tickvault.symbols import Selection
 
 DEMO_DATABASE = "tickvault_demo"
 DEMO_REDIS_PREFIX = "tickvault-demo"
 REPLAY_HOST = "127.0.0.1"
+DEMO_MARKET = 300  # symbols of the synthetic market a replay runs for ALL or a pattern
 DEFAULT_WRITER_METRICS_PORT = 9102
 _ANY_HOST = {"0.0.0.0", "::", "[::]", "*", ""}
 
@@ -113,13 +115,16 @@ def demo_overrides(settings: Settings, options: UpOptions) -> dict[str, str]:
 def replay_spec(
     options: UpOptions, symbols: tuple[str, ...], *, python: str, port: int
 ) -> ServiceSpec:
-    """Return the replay exchange's process: recordings when given, else the seeded market."""
+    """Return the replay exchange's process: recordings when given, else the seeded market of
+    the configured names, or a whole synthetic market for ``ALL`` or a pattern."""
     argv = [python, "-m", "tickvault_replay", "--host", REPLAY_HOST, "--port", str(port)]
     if options.recordings:
         for path in options.recordings:
             argv += ["--recording", path]
-    else:
+    elif Selection.parse(symbols).is_explicit:
         argv += ["--synthetic", ",".join(symbols), "--seed", str(options.seed)]
+    else:
+        argv += ["--synthetic-market", str(DEMO_MARKET), "--seed", str(options.seed)]
     argv += ["--speed", _number(options.speed)]
     return ServiceSpec("replay", tuple(argv))
 

@@ -69,6 +69,15 @@ def test_demo_uses_its_own_database_and_prefix_and_points_services_at_the_replay
         }
 
 
+def test_a_demo_of_all_symbols_or_a_pattern_replays_a_whole_synthetic_market() -> None:
+    for symbols in ("ALL", "*USDT,BTCUSDT"):
+        plan = build_plan(
+            settings(symbols=symbols), UpOptions(replay=True, seed=3), {}, python=PY, replay_port=1
+        )
+        assert plan.replay is not None
+        assert plan.replay.argv[7:] == ("--synthetic-market", "300", "--seed", "3", "--speed", "1")
+
+
 def test_demo_keeps_what_the_user_set_and_keeps_old_recordings_forever() -> None:
     mine = "postgresql://me:pw@db.example:5433/mine"
     opts = UpOptions(replay=True, recordings=("/data/a.txt.gz", "/data/b.txt.gz"), speed=20)
