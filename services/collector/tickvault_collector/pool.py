@@ -62,6 +62,7 @@ class Connections:
         self._budget = ConnectBudget(
             settings.collector_connect_budget, settings.collector_connect_budget_window_s
         )
+        self._on_ticker_ready = on_ticker_replaced
         self.ticker = ShardRunner(
             "ticker",
             [TICKER_STREAM],
@@ -120,6 +121,8 @@ class Connections:
                 for wait in waits:
                     wait.cancel()
             self._start(self.ticker)
+            await self.ticker.first_ready.wait()
+            self._on_ticker_ready()  # what traded before the stream began: ask REST once
             await asyncio.Event().wait()
         finally:
             tasks = list(self._tasks)

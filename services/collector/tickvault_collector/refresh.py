@@ -7,7 +7,8 @@ applies it to the :class:`~tickvault_collector.universe.Tracker`, subscribes wha
 unsubscribes what stopped (positions are kept), and writes every status change to the Redis
 hash :attr:`tickvault.keys.RedisKeys.symbols` that the API reads. Each round also reads
 ``ticker/24hr`` (weight 80) for every symbol's latest id, as a check behind the free ticker
-stream; the same happens at once when the ticker connection was replaced.
+stream; the same happens as soon as the ticker stream runs (what traded before it began)
+and whenever the ticker connection was replaced.
 
 An answer that cannot be used keeps the last good list (nothing is unsubscribed on its word);
 a partial one takes nothing away. Every outcome is counted and logged.
@@ -81,7 +82,7 @@ class SymbolRefresh:
         self._subs: Subscriptions | None = None
         self._wake = asyncio.Event()
         self._early_at: float | None = None  # monotonic time of an early refresh asked for
-        self._tails_wanted = True
+        self._tails_wanted = False  # asked for once the ticker stream runs (check_tails_soon)
         self._last_round = time.monotonic()
         self._seen: dict[str, int] = {}  # latest id the tickers showed of symbols not captured
         self._unusable: set[str] = set()
