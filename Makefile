@@ -24,10 +24,11 @@ $(STAMP): pyproject.toml
 services:  ## make sure PostgreSQL and Redis answer on loopback (starts local servers when down)
 	@bash scripts/ensure-services.sh
 
-lint: install  ## ruff (lint and format) and mypy --strict
+lint: install  ## ruff (lint and format), mypy --strict and the import-linter contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check shared services tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: install services test-tools  ## every test tier: unit, integration, e2e
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

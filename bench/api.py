@@ -19,11 +19,11 @@ import time
 from typing import Any
 
 import redis
+from tests.support.servers import PrivatePostgres
 
 from api_dataset import load
 from api_latency import DAY_MS, pct, start_pair, timed, wrk
 from ingest import fresh_database
-from servers import PrivatePostgres
 from tickvault.codec import latest_to_hash
 from tickvault.db.engine import make_engine
 from tickvault.keys import RedisKeys

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.support
 
 import redis  # noqa: E402
+from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
 from common import Service, Stack, poll, released, replay  # noqa: E402
-from servers import PrivatePostgres, PrivateRedis  # noqa: E402
 from tickvault.db import migrate  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.keys import WRITER_GROUP, RedisKeys  # noqa: E402

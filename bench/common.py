@@ -1,6 +1,6 @@
 """What the benchmark and chaos runners share: the services as processes, and small helpers.
 
-A :class:`Stack` is one deployment on private servers (see :mod:`servers`): its own
+A :class:`Stack` is one deployment on private servers (:mod:`tests.support.servers`): its own
 database and Redis prefix, the replay exchange, collectors and writers started as the real
 console scripts (``python -m tickvault_*``) with ``TICKVAULT_*`` variables, each logging to
 a file in the run directory. :class:`Service` can be SIGKILLed, restarted and measured (RSS).
@@ -48,6 +48,12 @@ def poll(what: str, check: Callable[[], Any], timeout: float, every: float = 0.2
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+def cpu_s(pid: int) -> float:
+    """Return the user + system CPU seconds process *pid* has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:

@@ -31,7 +31,7 @@ from tickvault.db import migrate  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.db.models import Trade  # noqa: E402
 from tickvault.db.partitions import TRADES, ensure_partitions  # noqa: E402
-from tickvault.tick import ms_to_us, us_to_datetime  # noqa: E402
+from tickvault.tick import us_to_datetime  # noqa: E402
 
 SERVER = os.environ.get(
     "TICKVAULT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -44,14 +44,14 @@ SIZES = text(
 
 
 def row(trade: RecordedTrade) -> dict[str, Any]:
-    at = us_to_datetime(ms_to_us(trade.trade_time_ms))
+    at = us_to_datetime(trade.trade_time_ms * 1000)
     return {
         "symbol": trade.symbol,
         "trade_id": trade.trade_id,
         "price": Decimal(trade.price),
         "quantity": Decimal(trade.quantity),
         "trade_time": at,
-        "event_time": us_to_datetime(ms_to_us(trade.event_time_ms)),
+        "event_time": us_to_datetime(trade.event_time_ms * 1000),
         "is_buyer_maker": trade.is_buyer_maker,
         "received_at": us_to_datetime(trade.received_ns // 1000),
     }

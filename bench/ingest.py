@@ -20,10 +20,10 @@ from typing import Any
 
 import redis
 from sqlalchemy import text
+from tests.support.servers import PrivatePostgres
 
 from common import Stack, poll, replay
 from foundation_storage import SIZES
-from servers import PrivatePostgres
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
 from tickvault.keys import WRITER_GROUP, RedisKeys

@@ -30,10 +30,10 @@ import orjson
 import redis
 from sqlalchemy import text
 from tests.support.replay import ReplayProcess
+from tests.support.servers import PrivatePostgres
 
 from common import Service, Stack, pct, poll, replay, rss_mb
 from ingest import drained, fresh_database
-from servers import PrivatePostgres
 from tickvault.db.engine import make_engine
 from tickvault.keys import RedisKeys
 

@@ -7,6 +7,12 @@
   prefix, so runs never see each other's data. The servers come from
   ``TICKVAULT_TEST_DATABASE_URL`` / ``TICKVAULT_TEST_REDIS_URL``; when they do not answer the
   tests fail (never skip) with a message saying how to start them.
+- Tests of clustering and replication get private servers of their own, started only when a
+  test asks for them, on free loopback ports in temporary directories (see
+  ``tests/support/servers.py``): ``redis_cluster`` (three masters, three replicas, shared by
+  the session) and ``replicated_postgres`` (a primary and a streaming standby, shared);
+  ``new_redis_cluster`` and ``new_replicated_postgres`` give a test servers of its own to
+  kill or promote.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ import redis
 from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from tests.support.redis_cluster import PrivateRedisCluster
+from tests.support.redis_keys import delete_prefix, new_prefix
+from tests.support.servers import ReplicatedPostgres
 
 from tickvault.config import Settings
 from tickvault.db import migrate
@@ -133,15 +142,9 @@ def redis_url() -> str:
 @pytest.fixture
 def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards."""
-    prefix = f"tvtest:{uuid.uuid4().hex[:12]}"
+    prefix = new_prefix()
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture
@@ -172,3 +175,35 @@ def make_settings(
         return cls(_env_file=None, **values)  # type: ignore[call-arg]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[PrivateRedisCluster]:
+    """A Redis Cluster of three masters and three replicas, shared by the session.
+
+    Tests use their own key prefix and leave every node running; one that kills a node takes
+    ``new_redis_cluster`` instead.
+    """
+    with PrivateRedisCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def new_redis_cluster() -> Iterator[PrivateRedisCluster]:
+    """A Redis Cluster of this test's own (about two seconds to start), free to break."""
+    with PrivateRedisCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def replicated_postgres() -> Iterator[ReplicatedPostgres]:
+    """A PostgreSQL primary with one streaming standby, shared by the session."""
+    with ReplicatedPostgres() as pair:
+        yield pair
+
+
+@pytest.fixture
+def new_replicated_postgres() -> Iterator[ReplicatedPostgres]:
+    """A primary and standby of this test's own, free to stop and promote."""
+    with ReplicatedPostgres() as pair:
+        yield pair

@@ -30,29 +30,23 @@ from typing import Annotated
 
 import msgspec
 
-from tickvault.errors import CodecError
-from tickvault.tick import Source, Tick, is_decimal_string, iso_ms
+from tickvault.errors import CodecError, InvalidTick
+from tickvault.tick import DECIMAL_PATTERN, SYMBOL_PATTERN, Source, Tick, is_decimal_string, iso_ms
 
 TRADE_FIELD = b"t2"
 GAP_FIELD = b"g2"
 
-# Bounds enforced by the pattern itself (digit counts), so decoding needs no range checks:
-# ids below 10**18 (PostgreSQL's bigint holds them), times below 10**17 µs (year 5138,
-# which Python's datetime and PostgreSQL's timestamptz hold).
+# A gap record's bounds, enforced by its pattern (digit counts): ids below 10**18
+# (PostgreSQL's bigint holds them), times below 10**17 µs (year 5138, which Python's
+# datetime and PostgreSQL's timestamptz hold). A trade's bounds are the Tick's own.
 MAX_ID = 10**18 - 1
 MAX_TIME = 10**17 - 1
 
 FieldMap = Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
 
-_SYMBOL_RE = r"[A-Z0-9_\-]{1,40}"
-_DECIMAL_RE = r"[0-9]{1,30}(?:\.[0-9]{1,30})?"
-_SYM = f"({_SYMBOL_RE})".encode()
+_SYM = f"({SYMBOL_PATTERN})".encode()
 _ID = rb"([0-9]{1,18})"
 _TIME = rb"([0-9]{1,17})"
-_DEC = f"({_DECIMAL_RE})".encode()
-_TRADE = re.compile(
-    rb"\|".join((_SYM, _ID, _DEC, _DEC, _TIME, _TIME, _TIME, rb"([01])", rb"(ws|backfill|audit)"))
-)
 _GAP = re.compile(
     rb"\|".join(
         (
@@ -69,6 +63,8 @@ _GAP = re.compile(
 
 
 _SOURCES = {s.value.encode(): s for s in Source}
+_MAKER = {b"1": True, b"0": False}
+_TRADE_ERRORS = (InvalidTick, ValueError, KeyError, UnicodeDecodeError)
 
 
 class GapStatus(StrEnum):
@@ -142,23 +138,30 @@ def from_fields(fields: FieldMap) -> Tick | GapRecord:
 
 
 def _decode_trade(value: bytes) -> Tick:
-    match = _TRADE.fullmatch(value)
-    if match is None:
-        raise CodecError(f"malformed trade entry {value[:120]!r}")
-    symbol, trade_id, price, quantity, trade_time, event_time, received, maker, source = (
-        match.groups()
-    )
-    return Tick(
-        symbol.decode(),
-        int(trade_id),
-        price.decode(),
-        quantity.decode(),
-        int(trade_time),
-        int(event_time),
-        maker == b"1",
-        int(received),
-        _SOURCES[source],
-    )
+    """Split a trade entry into its attributes; the :class:`Tick` constructor checks them."""
+    parts = value.split(b"|")
+    if len(parts) != 9:
+        raise CodecError(f"malformed trade entry {value[:120]!r}: {len(parts)} attributes, not 9")
+    symbol, trade_id, price, quantity, trade_time, event_time, received, maker, source = parts
+    # int() would also take "+1", " 1" or "1_0": only plain ASCII digits are the layout's.
+    if not (trade_id.isdigit() and trade_time.isdigit() and event_time.isdigit()):
+        raise CodecError(f"malformed trade entry {value[:120]!r}: an id or time is not digits")
+    if not received.isdigit():
+        raise CodecError(f"malformed trade entry {value[:120]!r}: received_at is not digits")
+    try:
+        return Tick(
+            symbol.decode("ascii"),
+            int(trade_id),
+            price.decode("ascii"),
+            quantity.decode("ascii"),
+            int(trade_time),
+            int(event_time),
+            _MAKER[maker],
+            int(received),
+            _SOURCES[source],
+        )
+    except _TRADE_ERRORS as exc:
+        raise CodecError(f"malformed trade entry {value[:120]!r}: {exc}") from exc
 
 
 def _decode_gap(value: bytes) -> GapRecord:
@@ -252,8 +255,8 @@ def latest_from_hash(symbol: str, fields: FieldMap) -> LatestPrice | None:
     return latest
 
 
-_Symbol = Annotated[str, msgspec.Meta(pattern=rf"^{_SYMBOL_RE}\Z")]
-_Decimal = Annotated[str, msgspec.Meta(pattern=rf"^{_DECIMAL_RE}\Z")]
+_Symbol = Annotated[str, msgspec.Meta(pattern=rf"^{SYMBOL_PATTERN}\Z")]
+_Decimal = Annotated[str, msgspec.Meta(pattern=rf"^{DECIMAL_PATTERN}\Z")]
 _Id = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
 _Time = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME)]
 

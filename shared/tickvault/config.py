@@ -1,6 +1,6 @@
 """Configuration from the environment (and a ``.env`` file), validated once at start.
 
-:class:`Settings` holds the variables of SPEC §2 plus the knobs every service shares; each
+:class:`Settings` holds the variables every service shares (the README's configuration table); each
 service subclasses it with its own. :func:`load_settings` is the one door: on a bad value it
 prints one line naming the variable and exits with status 2. Secrets (passwords in URLs) are
 masked in :meth:`Settings.safe_dict`, which is what gets printed or logged.
@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tickvault.db.urls import parse_database_url
+from tickvault.keys import MAX_SHARDS, RedisKeys
 from tickvault.logs import mask_secrets
 from tickvault.symbols import Selection
 
@@ -28,6 +30,18 @@ def _check_url(value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def cluster_problem(redis_url: str, prefix: str) -> str | None:
+    """Return why *redis_url* and *prefix* cannot address a Redis Cluster, or None."""
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return "TICKVAULT_REDIS_URL is a unix socket: a Redis Cluster is reached over TCP"
+    if parts.path.strip("/") not in ("", "0"):
+        return "TICKVAULT_REDIS_URL names a database other than 0: a Redis Cluster has only 0"
+    if "{" in prefix or "}" in prefix:
+        return "TICKVAULT_REDIS_PREFIX holds a brace, which would break the keys' hash tags"
+    return None
+
+
 class Settings(BaseSettings):
     """Settings shared by every tickvault service."""
 
@@ -36,7 +50,9 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False
     redis_prefix: str = "tickvault"
+    stream_shards: int = Field(default=1, ge=1, le=MAX_SHARDS)
     database_url: str = "postgresql://postgres@127.0.0.1:5432/tickvault"
     api_database_url: str | None = None
     symbols: Annotated[tuple[str, ...], NoDecode] = ("BTCUSDT", "ETHUSDT")
@@ -59,7 +75,8 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return _check_url(value, ("postgresql", "postgresql+psycopg2", "postgres"))
+        parse_database_url(value)  # a ValueError names what is wrong (hosts, ports, scheme)
+        return value
 
     @field_validator("binance_ws_url")
     @classmethod
@@ -106,6 +123,20 @@ class Settings(BaseSettings):
             object.__setattr__(self, "api_database_url", self.database_url)
         return self
 
+    @model_validator(mode="after")
+    def _cluster_fits(self) -> Settings:
+        if self.redis_cluster:
+            # Raised here, pydantic names no field: describe_error says TICKVAULT_REDIS_CLUSTER.
+            problem = cluster_problem(self.redis_url, self.redis_prefix)
+            if problem:
+                raise ValueError(f"TICKVAULT_REDIS_CLUSTER=true, but {problem}")
+        return self
+
+    @property
+    def redis_keys(self) -> RedisKeys:
+        """Return the deployment's Redis names (prefix, stream shards, cluster hash tags)."""
+        return RedisKeys(self.redis_prefix, self.stream_shards, self.redis_cluster)
+
     @property
     def selection(self) -> Selection:
         """Return ``TICKVAULT_SYMBOLS`` parsed: explicit names, ``ALL`` and patterns."""
@@ -134,9 +165,10 @@ S = TypeVar("S", bound=Settings)
 def describe_error(error: ValidationError, cls: type[Settings]) -> str:
     """Turn the first validation error into one line naming the environment variable."""
     first = error.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else "?"
-    variable = ENV_PREFIX + field.upper()
     message = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:  # a check across fields: its message names the variables
+        return f"invalid configuration: {message}"
+    variable = ENV_PREFIX + str(first["loc"][0]).upper()
     value = first.get("input")
     shown = (
         "" if value is None or isinstance(value, dict) else f" (got {mask_secrets(str(value))!r})"

@@ -1,16 +1,31 @@
-"""The tickvault exception hierarchy, shared by every service.
+"""The tickvault exception hierarchy: every error tickvault raises on purpose is a
+:class:`TickvaultError`.
+
+The classes below are shared by every service; a service defines its own subclasses next to
+the code that raises them (named with their module). Only a module-private exception that
+never leaves its module may stand outside the tree.
 
 ::
 
     TickvaultError
-    ├── ConfigError            bad configuration; the process exits with status 2
-    ├── CodecError             a stream entry that cannot be decoded (dead-lettered)
-    ├── FrameError             a Binance frame that cannot be parsed (counted, never fatal)
-    ├── ExchangeError          Binance (or the replay exchange) answered with an error
-    │   ├── RateLimited        HTTP 429/418; ``retry_after`` seconds to wait
-    │   └── UnknownSymbol      exchangeInfo does not list a requested symbol
-    ├── StoreUnavailable       Redis or PostgreSQL cannot be reached right now
-    └── LeaseLost              a lease expired or passed on while its work ran (work stopped)
+    ├── ConfigError              bad configuration; the process exits with status 2
+    │   ├── UnknownSymbol        a configured symbol the exchange does not list
+    │   └── UniverseError        tickvault_replay.universe: an unusable --universe file
+    ├── CodecError               a stream entry that cannot be decoded (dead-lettered)
+    ├── FrameError               a Binance frame or REST body that cannot be parsed
+    ├── InvalidTick              a trade breaking an invariant of Tick (also a ValueError)
+    ├── ExchangeError            Binance (or the replay exchange) answered with an error
+    │   └── UnknownSymbol        (also a ConfigError, above)
+    ├── StoreUnavailable         Redis or PostgreSQL cannot be reached right now
+    ├── LeaseLost                a lease expired or passed on while its work ran
+    ├── QueryFailed              tickvault.cli.query: the API refused or could not answer
+    ├── AuditStopped             tickvault_collector.audit: the audit was asked to stop
+    ├── CannotPrepare            tickvault_writer.fastpath: a batch cannot take the fast path
+    ├── RowsRefused              tickvault_writer.store: PostgreSQL refused a batch's data
+    ├── ApiError                 tickvault_api.errors: an API error answer (its own tree)
+    ├── ApiError                 tickvault_replay.params: a Binance-style error answer
+    ├── FaultError               tickvault_replay.faults: a fault script that cannot run
+    └── FormatError              tickvault_replay.formats: a recording line that cannot be read
 """
 
 from __future__ import annotations
@@ -32,6 +47,13 @@ class FrameError(TickvaultError):
     """A WebSocket frame is not a valid Binance payload."""
 
 
+class InvalidTick(TickvaultError, ValueError):
+    """A trade's fields break an invariant of :class:`~tickvault.tick.Tick`.
+
+    A ``ValueError`` too, so msgspec reports it as a validation error when it builds one.
+    """
+
+
 class ExchangeError(TickvaultError):
     """The exchange answered a request with an error."""
 
@@ -41,16 +63,8 @@ class ExchangeError(TickvaultError):
         self.code = code
 
 
-class RateLimited(ExchangeError):
-    """The exchange asked us to slow down (HTTP 429) or banned us for a while (HTTP 418)."""
-
-    def __init__(self, message: str, *, status: int, retry_after: float) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
-
-
-class UnknownSymbol(ExchangeError):
-    """A configured symbol is not listed by the exchange."""
+class UnknownSymbol(ConfigError, ExchangeError):
+    """A configured symbol is not listed by the exchange (a configuration error: exit 2)."""
 
 
 class StoreUnavailable(TickvaultError):

@@ -3,6 +3,10 @@
 Prices and quantities keep the exact decimal string Binance sent (never a float). Times are
 integer microseconds since the Unix epoch (UTC): Binance sends milliseconds by default and
 microseconds with ``timeUnit=MICROSECOND``; both fit without loss.
+
+The constructor is the only validation of a trade: a WebSocket frame, a REST page and a
+stream entry all become a ``Tick`` or are refused with
+:class:`~tickvault.errors.InvalidTick`, so everything downstream trusts a ``Tick``.
 """
 
 from __future__ import annotations
@@ -13,13 +17,20 @@ from enum import StrEnum
 
 import msgspec
 
-_DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")  # ASCII digits only, unlike \d
-_SYMBOL = re.compile(r"[A-Z0-9_\-]{1,40}")
+from tickvault.errors import InvalidTick
+
+DECIMAL_PATTERN = r"[0-9]{1,30}(?:\.[0-9]{1,30})?"  # ASCII digits only, unlike \d
+SYMBOL_PATTERN = r"[A-Z0-9_\-]{1,40}"
+_DECIMAL = re.compile(DECIMAL_PATTERN)
+_SYMBOL = re.compile(SYMBOL_PATTERN)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Epoch-microsecond bounds we accept: 2009-01-01 .. 2100-01-01.
 MIN_TIME_US = 1_230_768_000_000_000
 MAX_TIME_US = 4_102_444_800_000_000
+MAX_TRADE_ID = 2**63 - 1  # PostgreSQL's bigint
+_decimal = _DECIMAL.fullmatch
+_symbol = _SYMBOL.fullmatch
 
 
 class Source(StrEnum):
@@ -35,7 +46,12 @@ class Tick(msgspec.Struct, frozen=True, gc=False):
 
     A frozen ``msgspec.Struct`` rather than a dataclass: it is built once per trade in the
     collector and again in the writer, and builds ~10x faster (measured); copy one with
-    ``msgspec.structs.replace``.
+    ``msgspec.structs.replace`` (which validates the copy too).
+
+    Invariants, checked when built: an upper-case Binance symbol, a trade id that fits
+    PostgreSQL's ``bigint``, plain non-negative decimal strings, exchange times within
+    2009..2100 (which catches milliseconds or nanoseconds mistaken for microseconds) and a
+    receipt time before 2100.
     """
 
     symbol: str
@@ -48,10 +64,46 @@ class Tick(msgspec.Struct, frozen=True, gc=False):
     received_at: int  # µs since the epoch, UTC, when tickvault received it
     source: Source = Source.WS
 
+    def __post_init__(self) -> None:
+        """Refuse a trade that breaks an invariant (raise :class:`InvalidTick`)."""
+        try:
+            if (
+                MIN_TIME_US <= self.trade_time <= MAX_TIME_US
+                and MIN_TIME_US <= self.event_time <= MAX_TIME_US
+                and 0 <= self.received_at <= MAX_TIME_US
+                and 0 <= self.trade_id <= MAX_TRADE_ID
+                and _decimal(self.price) is not None
+                and _decimal(self.quantity) is not None
+                and _symbol(self.symbol) is not None
+            ):
+                return
+        except TypeError:  # a field of the wrong type: say which below
+            pass
+        raise InvalidTick(_why_invalid(self))
+
     @property
     def trade_datetime(self) -> datetime:
         """Return the trade time as an aware UTC datetime."""
         return us_to_datetime(self.trade_time)
+
+
+def _why_invalid(tick: Tick) -> str:
+    """Return what is wrong with a trade that failed its invariants."""
+    if not (isinstance(tick.symbol, str) and is_symbol(tick.symbol)):
+        return f"symbol {tick.symbol!r} is not an upper-case Binance symbol"
+    if not (type(tick.trade_id) is int and 0 <= tick.trade_id <= MAX_TRADE_ID):
+        return f"trade id {tick.trade_id!r} is out of range"
+    for name in ("price", "quantity"):
+        text = getattr(tick, name)
+        if not (isinstance(text, str) and is_decimal_string(text)):
+            return f"{name} {text!r} is not a plain decimal string"
+    for name in ("trade_time", "event_time"):
+        value = getattr(tick, name)
+        if not (type(value) is int and is_plausible_time_us(value)):
+            return f"{name} {value!r} is not a plausible epoch-microsecond time"
+    if not (type(tick.received_at) is int and 0 <= tick.received_at <= MAX_TIME_US):
+        return f"received_at {tick.received_at!r} is not an epoch-microsecond time before 2100"
+    return "invalid trade"
 
 
 def is_decimal_string(text: str) -> bool:
@@ -78,11 +130,6 @@ def datetime_to_us(dt: datetime) -> int:
     """Convert an aware datetime to epoch microseconds, exactly."""
     delta = dt - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def ms_to_us(ms: int) -> int:
-    """Convert epoch milliseconds to epoch microseconds."""
-    return ms * 1000
 
 
 def iso_ms(us: int) -> str:

@@ -16,3 +16,4 @@ BINANCE_DATA = SHARED_DIR / "data" / "binance"
 BTC_TRADES = BINANCE_DATA / "ws_spot_btcusdt_trade_only_20240808T2354Z-20240809T0005Z.txt.gz"
 ETH_TRADES = BINANCE_DATA / "ws_spot_ethusdt_trade_only_20240808T2354Z-20240809T0005Z.txt.gz"
 TRADE_RECORDINGS = (BTC_TRADES, ETH_TRADES)
+FULL_EXCHANGE_INFO = BINANCE_DATA / "rest" / "exchangeInfo_full_20211012_cryptofeed.json.gz"

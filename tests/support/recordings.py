@@ -13,6 +13,8 @@ from pathlib import Path
 
 from tests.support.paths import TRADE_RECORDINGS
 
+from tickvault.tick import Source, Tick
+
 
 @dataclass(frozen=True)
 class RecordedTrade:
@@ -27,6 +29,20 @@ class RecordedTrade:
     trade_time_ms: int
     event_time_ms: int
     is_buyer_maker: bool
+
+    def tick(self, received_at: int | None = None) -> Tick:
+        """Return the tick the collector makes of this trade (received when recorded)."""
+        return Tick(
+            symbol=self.symbol,
+            trade_id=self.trade_id,
+            price=self.price,
+            quantity=self.quantity,
+            trade_time=self.trade_time_ms * 1000,
+            event_time=self.event_time_ms * 1000,
+            is_buyer_maker=self.is_buyer_maker,
+            received_at=self.received_ns // 1000 if received_at is None else received_at,
+            source=Source.WS,
+        )
 
 
 def read_trades(path: Path) -> list[RecordedTrade]:

@@ -1,7 +1,8 @@
 """Run ``tickvault-replay`` as a real subprocess for collector, writer and e2e tests.
 
 with replay_process("--recording", str(BTC_TRADES), "--speed", "0") as replay:
-    replay.ws_url, replay.rest_url, replay.stats(), replay.post_faults({...})
+    replay.ws_url, replay.rest_url, replay.stats(), replay.post_faults({...}),
+    replay.get("/api/v3/exchangeInfo"), replay.set_symbol("NEWUSDT"), replay.rest_report()
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,6 +67,29 @@ class ReplayProcess:
     def clear_faults(self) -> None:
         """Deactivate every fault."""
         self._request("DELETE", "/_replay/faults")
+
+    def get(self, path: str, **params: str) -> Any:
+        """Return the parsed JSON of ``GET path?params`` (REST or control API)."""
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        return self._request("GET", path + query)
+
+    def set_symbol(self, symbol: str, **fields: Any) -> dict[str, Any]:
+        """List *symbol* or change its status (``PUT /_replay/symbols/SYMBOL``)."""
+        path = f"/_replay/symbols/{urllib.parse.quote(symbol)}"
+        result: dict[str, Any] = self._request("PUT", path, json.dumps(fields).encode())
+        return result
+
+    def delist(self, symbol: str) -> dict[str, Any]:
+        """Delist *symbol* (``DELETE /_replay/symbols/SYMBOL``)."""
+        result: dict[str, Any] = self._request(
+            "DELETE", f"/_replay/symbols/{urllib.parse.quote(symbol)}"
+        )
+        return result
+
+    def rest_report(self) -> dict[str, Any]:
+        """Return the REST weight accounting (``GET /_replay/rest``)."""
+        result: dict[str, Any] = self._request("GET", "/_replay/rest")
+        return result
 
     def log(self) -> str:
         """Return what the process logged so far."""

@@ -20,13 +20,12 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, start_http_server
 from redis.exceptions import RedisError
 
-from tickvault.errors import ExchangeError, UnknownSymbol
+from tickvault.errors import ConfigError, ExchangeError, UnknownSymbol
 from tickvault.keys import RedisKeys
 from tickvault_collector.audit_task import AuditTask
 from tickvault_collector.collector import Collector
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.rest import RestClient
-from tickvault_collector.restparse import WeightGate
 from tickvault_collector.resume import resume_points
 from tickvault_collector.settings import CollectorSettings
 
@@ -49,18 +48,13 @@ async def run(
     """Run the collector until *stop* is set (or SIGTERM/SIGINT); return the exit status."""
     metrics = make_metrics(registry)
     redis = redis or aioredis.Redis.from_url(settings.redis_url)
-    rest = rest or RestClient(
-        settings.binance_rest_url,
-        WeightGate(settings.collector_rest_weight_limit, settings.collector_rest_weight_share),
-        on_request=lambda path, status: metrics.backfill_requests.labels(path, status).inc(),
-        backoff_max=settings.collector_backoff_max_s,
-    )
+    rest = rest or RestClient.from_settings(settings, metrics)
     stop = stop or asyncio.Event()
     _install_signals(stop)
     try:
         try:
             statuses = await _unless_stopped(stop, _validate_symbols(settings, rest))
-        except UnknownSymbol as exc:
+        except ConfigError as exc:
             log.error("%s", exc)
             print(f"tickvault-collector: {exc}", flush=True)  # noqa: T201 - the one line
             return 2

@@ -18,17 +18,16 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 
-import msgspec
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, text
 
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.db.engine import make_engine
 from tickvault.db.partitions import TRADES, existing_partitions
-from tickvault.errors import ExchangeError
+from tickvault.errors import ExchangeError, TickvaultError
 from tickvault.keys import RedisKeys
 from tickvault.lease import AsyncLease
 from tickvault.tick import Source, datetime_to_us
@@ -41,9 +40,10 @@ from tickvault_collector.audit_plan import (
     record_outcome,
     stitch,
 )
-from tickvault_collector.gaps import GapBook, plan_page
+from tickvault_collector.gaps import GapBook
 from tickvault_collector.publisher import Publisher
-from tickvault_collector.rest import PAGE_RETRY, RestClient
+from tickvault_collector.refill import Refiller
+from tickvault_collector.rest import RestClient
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Scan:
 Window = tuple[datetime, datetime]  # trade times audited: [from, to)
 
 
-class AuditStopped(Exception):
+class AuditStopped(TickvaultError):
     """The audit was asked to stop between two scan queries."""
 
 
@@ -135,24 +135,17 @@ def _us(value: datetime) -> int:
     return datetime_to_us(value)
 
 
+@dataclass(eq=False)
 class Auditor:
-    """One audit pass over every configured symbol."""
+    """One audit pass over every configured symbol (the tail too, unless *tail* is False)."""
 
-    def __init__(
-        self,
-        symbols: tuple[str, ...],
-        database_url: str,
-        rest: RestClient,
-        publisher: Publisher,
-        *,
-        tail: bool = True,
-    ) -> None:
-        self._symbols = symbols
-        self._url = database_url
-        self._rest = rest
-        self._pub = publisher
-        self._tail = tail
-        self._stop = threading.Event()
+    symbols: tuple[str, ...]
+    database_url: str
+    rest: RestClient
+    publisher: Publisher
+    _: KW_ONLY
+    tail: bool = True
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
 
     async def run_once(self, window: Window | None = None) -> dict[str, SymbolReport]:
         """Audit every symbol (trade times in *window*, else all); return what was done.
@@ -162,25 +155,25 @@ class Auditor:
         """
         self._stop.clear()
         engine = make_engine(
-            self._url,
+            self.database_url,
             application_name="tickvault-auditor",
             connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
         )
         try:
-            return {s: await self._audit(engine, s, window) for s in self._symbols}
+            return {s: await self._audit(engine, s, window) for s in self.symbols}
         finally:
             self._stop.set()
             engine.dispose()
 
     async def _audit(self, engine: Engine, symbol: str, window: Window | None) -> SymbolReport:
         scan = await asyncio.to_thread(scan_symbol, engine, symbol, window, self._stop)
-        latest = await self._latest(symbol) if self._tail else None
+        latest = await self._latest(symbol) if self.tail else None
         plan = plan_symbol(scan.holes, scan.span, scan.records, latest)
         report = SymbolReport(
             rows=scan.rows, holes=len(plan.holes), missing=sum(b - a + 1 for a, b in plan.holes)
         )
         now = _now_us()
-        await self._pub.publish(
+        await self.publisher.publish(
             [GapRecord(symbol, a, b, GapStatus.DETECTED, now, None, AUDITOR) for a, b in plan.holes]
         )
         report.refilled, report.unfillable = await self._refill(symbol, plan.fetch)
@@ -207,12 +200,12 @@ class Auditor:
                 )
             )
             report.records_closed += int(outcome)
-        await self._pub.publish(closing)
+        await self.publisher.publish(closing)
         return report
 
     async def _latest(self, symbol: str) -> int | None:
         try:
-            return await self._rest.latest_trade_id(symbol)
+            return await self.rest.latest_trade_id(symbol)
         except ExchangeError as exc:
             log.warning("latest trade id of %s unavailable (%s); tail not audited", symbol, exc)
             return None
@@ -222,37 +215,23 @@ class Auditor:
         book = GapBook()
         for first, last in fetch:
             book.open(symbol, first, last, 0)
-        refilled, failures, backoff = 0, 0, PAGE_RETRY.backoff()
+        refiller = Refiller(
+            self.rest,
+            book,
+            source=Source.AUDIT,
+            empty_pages=1,
+            failures=FAILED_PAGES_BEFORE_GIVING_UP,
+        )
+        refilled = 0
         lost: list[IdRange] = []
-        while gaps := book.gaps(symbol):
-            from_id = min(g.next_id for g in gaps)
-            try:
-                ticks = await self._rest.historical_trades(symbol, from_id, _now_us())
-            except ExchangeError as exc:
-                failures += 1
-                if (exc.status is not None and 400 <= exc.status < 500) or (
-                    failures >= FAILED_PAGES_BEFORE_GIVING_UP
-                ):
-                    log.warning("REST cannot serve %s from id %d (%s)", symbol, from_id, exc)
-                    lost += [(g.next_id, g.last) for g in gaps]
-                    break
-                await asyncio.sleep(backoff.next())
-                continue
-            if not ticks:
-                lost += [(g.next_id, g.last) for g in gaps]
-                break
-            plan = plan_page(gaps, from_id, [t.trade_id for t in ticks])
-            if not plan.take and not plan.done:  # no progress: REST does not serve these ids
-                lost += [(g.next_id, g.last) for g in gaps]
-                break
-            await self._pub.publish(
-                [msgspec.structs.replace(ticks[i], source=Source.AUDIT) for i in plan.take]
-            )
-            refilled += len(plan.take)
-            for gap in plan.done:
-                if gap.partial:
-                    lost.append((gap.first, gap.last))
-                book.close(gap)
+        while book.gaps(symbol):
+            page = await refiller.page(symbol)
+            if page.ticks:
+                await self.publisher.publish(page.ticks)
+            refiller.settle(page)
+            refilled += len(page.ticks)
+            lost += [(g.first, g.last) for g in page.done if g.partial]
+            lost += [(g.next_id, g.last) for g in page.given_up]
         return refilled, merge(lost)
 
 

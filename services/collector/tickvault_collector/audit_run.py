@@ -15,7 +15,6 @@ from tickvault_collector.audit import Auditor, SymbolReport, audit_lease
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient
-from tickvault_collector.restparse import WeightGate
 from tickvault_collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
@@ -31,22 +30,9 @@ async def audit_once(
     3 when another auditor holds the lease (or took it over while this one ran)."""
     redis = redis or aioredis.Redis.from_url(settings.redis_url)
     metrics = make_metrics()
-    rest = rest or RestClient(
-        settings.binance_rest_url,
-        WeightGate(settings.collector_rest_weight_limit, settings.collector_rest_weight_share),
-        backoff_max=settings.collector_backoff_max_s,
-    )
+    rest = rest or RestClient.from_settings(settings, metrics)
     keys = RedisKeys(settings.redis_prefix)
-    publisher = Publisher(
-        redis,
-        keys,
-        metrics,
-        maxlen=settings.stream_maxlen,
-        batch_size=settings.collector_batch_size,
-        flush_ms=settings.collector_flush_ms,
-        capacity=settings.collector_buffer_max,
-        marks=lambda highs: {},  # never move the live collector's resume marks
-    )
+    publisher = Publisher.from_settings(settings, redis, metrics)
     lease = audit_lease(redis, keys)
     flusher: asyncio.Task[None] | None = None
     try:

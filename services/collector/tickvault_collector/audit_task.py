@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
 from datetime import UTC, datetime
@@ -76,6 +77,19 @@ async def oldest_unstored(redis: aioredis.Redis, keys: RedisKeys) -> float | Non
     return min(times) if times else None
 
 
+class Outcome(enum.StrEnum):
+    """How a scheduled audit ended (the ``outcome`` label of ``audit_runs``)."""
+
+    DONE = "done"
+    LEASE_HELD = "lease_held"  # another collector audits this interval
+    LEASE_LOST = "lease_lost"  # the lease could not be kept: the audit was stopped
+    WRITERS_BEHIND = "writers_behind"  # postponed: the writers have old entries to store
+    REDIS_UNREACHABLE = "redis_unreachable"
+    DB_UNREACHABLE = "db_unreachable"
+    STOPPED = "stopped"  # the collector is stopping
+    FAILED = "failed"  # a bug: logged with its traceback
+
+
 class AuditTask:
     """Run the gap audit every interval while the collector runs."""
 
@@ -88,16 +102,7 @@ class AuditTask:
         self._metrics = metrics
         keys = RedisKeys(settings.redis_prefix)
         self._keys = keys
-        self._pub = Publisher(
-            redis,
-            keys,
-            metrics,
-            maxlen=settings.stream_maxlen,
-            batch_size=settings.collector_batch_size,
-            flush_ms=settings.collector_flush_ms,
-            capacity=settings.collector_buffer_max,
-            marks=lambda highs: {},  # audit ticks never move the resume marks
-        )
+        self._pub = Publisher.from_settings(settings, redis, metrics)
         self._auditor = Auditor(
             settings.symbols, settings.database_url, rest, self._pub, tail=False
         )
@@ -115,28 +120,28 @@ class AuditTask:
                     await self.run_once()
                 except Exception:  # an audit bug must never stop capture
                     log.exception("audit failed")
-                    self._count("failed")
+                    self._count(Outcome.FAILED)
                 await asyncio.sleep(max(0.0, self._interval - (time.monotonic() - started)))
         finally:
             flusher.cancel()
 
-    async def run_once(self) -> str:
+    async def run_once(self) -> Outcome:
         """Run one scheduled audit unless another collector holds the lease; return the outcome."""
         started = time.monotonic()
         try:
             if not await self._lease.acquire():
                 log.info("audit skipped: another collector holds %s", self._keys.audit_lease)
-                return self._count("lease_held")
+                return self._count(Outcome.LEASE_HELD)
         except (RedisError, OSError) as exc:
             log.warning("audit skipped: Redis unreachable (%s)", exc)
-            return self._count("redis_unreachable")
+            return self._count(Outcome.REDIS_UNREACHABLE)
         finished = False
         try:
             outcome = await self._lease.run(self._audit(started))
             finished = True
         except LeaseLost as exc:
             log.warning("audit stopped: %s", exc)
-            outcome = "lease_lost"
+            outcome = Outcome.LEASE_LOST
         finally:  # done: others skip the rest of the interval; stopped or failed: free it
             with contextlib.suppress(RedisError, OSError, TimeoutError):
                 async with asyncio.timeout(1):
@@ -146,34 +151,34 @@ class AuditTask:
                         await self._lease.release()
         return self._count(outcome)
 
-    async def _audit(self, started: float) -> str:
+    async def _audit(self, started: float) -> Outcome:
         try:
             now = _redis_now(await self._redis.time())
             since = await oldest_unstored(self._redis, self._keys)
         except (RedisError, OSError) as exc:
             log.warning("audit skipped: Redis unreachable (%s)", exc)
-            return "redis_unreachable"
+            return Outcome.REDIS_UNREACHABLE
         if since is not None and (now - since > WRITERS_BEHIND_S or since <= self._published_until):
             log.info(
                 "audit postponed: the writers have not stored an entry published %.0fs ago",
                 now - since,
             )
-            return "writers_behind"
+            return Outcome.WRITERS_BEHIND
         wall = time.time()
         window = (_dt(wall - self._hours * 3600), _dt(wall - SETTLE_S))
         try:
             reports = await self._auditor.run_once(window)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("audit skipped: PostgreSQL unreachable (%s)", type(exc).__name__)
-            return "db_unreachable"
+            return Outcome.DB_UNREACHABLE
         except AuditStopped:
-            return "stopped"
+            return Outcome.STOPPED
         try:
             self._published_until = _redis_now(await self._redis.time())
         except (RedisError, OSError):
             self._published_until = time.time()
         self._report(reports, time.monotonic() - started)
-        return "done"
+        return Outcome.DONE
 
     def _report(self, reports: dict[str, SymbolReport], seconds: float) -> None:
         rows = sum(r.rows for r in reports.values())
@@ -198,7 +203,7 @@ class AuditTask:
         if lost:
             log.warning("audit: REST could not refill every hole (ranges by symbol: %s)", lost)
 
-    def _count(self, outcome: str) -> str:
+    def _count(self, outcome: Outcome) -> Outcome:
         self._metrics.audit_runs.labels(outcome).inc()
         return outcome
 

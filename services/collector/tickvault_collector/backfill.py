@@ -3,7 +3,8 @@
 Two kinds of work arrive: open gaps (in the :class:`~tickvault_collector.gaps.GapBook`) and
 tail checks (a symbol whose connection was replaced, or that has been quiet: ask for its
 latest trade id, since a loss at the end of a burst shows no jump until the next trade).
-One ``historicalTrades`` page serves every gap of a symbol it covers.
+One ``historicalTrades`` page serves every gap of a symbol it covers
+(:class:`~tickvault_collector.refill.Refiller`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from typing import Protocol
 
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.errors import ExchangeError
-from tickvault.tick import Tick
-from tickvault_collector.gaps import Gap, GapBook, plan_page
+from tickvault.tick import Source, Tick
+from tickvault_collector.gaps import Gap, GapBook
 from tickvault_collector.publisher import Publisher
-from tickvault_collector.rest import PAGE_RETRY, RestClient
+from tickvault_collector.refill import Refiller
+from tickvault_collector.rest import RestClient
 from tickvault_collector.sequencer import Sequencer
 
 log = logging.getLogger(__name__)
@@ -26,30 +28,34 @@ log = logging.getLogger(__name__)
 EMPTY_PAGES_BEFORE_GIVING_UP = 5
 
 
+class GapOwner(Protocol):
+    """The open gaps, the sequence and the publisher a backfiller works for (the collector)."""
+
+    book: GapBook
+    sequencer: Sequencer
+    publisher: Publisher
+
+    def open_gap(self, symbol: str, first: int, last: int) -> None:
+        """Record ids ``first..last`` of *symbol* as missing."""
+
+    def gap_closed(self, gap: Gap, status: GapStatus) -> None:
+        """Count a gap filled or given up."""
+
+    def backfilled(self, rows: int) -> None:
+        """Count trades published from REST."""
+
+
 class Backfiller:
     """Drain open gaps and pending tail checks, one REST page at a time."""
 
-    def __init__(
-        self,
-        rest: RestClient,
-        book: GapBook,
-        sequencer: Sequencer,
-        publisher: Publisher,
-        open_gap: Callable[[str, int, int], None],
-        on_closed: Callable[[Gap, GapStatus], None],
-        on_rows: Callable[[int], None],
-    ) -> None:
+    def __init__(self, rest: RestClient, owner: GapOwner) -> None:
         self._rest = rest
-        self._book = book
-        self._seq = sequencer
-        self._pub = publisher
-        self._open_gap = open_gap
-        self._on_closed = on_closed
-        self._on_rows = on_rows
+        self._owner = owner
         self._tail: set[str] = set()
         self._wake = asyncio.Event()
-        self._misses: dict[str, int] = {}
-        self._backoff = PAGE_RETRY.backoff()
+        self._refill = Refiller(
+            rest, owner.book, source=Source.BACKFILL, empty_pages=EMPTY_PAGES_BEFORE_GIVING_UP
+        )
 
     def wake(self) -> None:
         """Say that new gaps are open."""
@@ -65,10 +71,11 @@ class Backfiller:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._tail or self._book.symbols():
+            book = self._owner.book
+            while self._tail or book.symbols():
                 while self._tail:
                     await self._check(self._tail.pop())
-                for symbol in self._book.symbols():
+                for symbol in book.symbols():
                     await self._fill(symbol)
                     while self._tail:
                         await self._check(self._tail.pop())
@@ -81,55 +88,21 @@ class Backfiller:
             return
         if latest is None:
             return
-        skipped = self._seq.advance_to(symbol, latest)
+        skipped = self._owner.sequencer.advance_to(symbol, latest)
         if skipped is not None:
-            self._open_gap(symbol, *skipped)
+            self._owner.open_gap(symbol, *skipped)
 
     async def _fill(self, symbol: str) -> None:
-        gaps = self._book.gaps(symbol)
-        if not gaps:
+        page = await self._refill.page(symbol)
+        closed = [(g, GapStatus.UNFILLABLE if g.partial else GapStatus.FILLED) for g in page.done]
+        closed += [(g, GapStatus.UNFILLABLE) for g in page.given_up]
+        if not (page.ticks or closed):
             return
-        from_id = min(g.next_id for g in gaps)
-        now = time.time_ns() // 1000
-        try:
-            ticks = await self._rest.historical_trades(symbol, from_id, now)
-        except ExchangeError as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
-                log.warning(
-                    "REST refuses %s from id %d (%s); gaps unfillable", symbol, from_id, exc
-                )
-                await self._give_up(gaps)
-            else:
-                log.warning(
-                    "backfill of %s from id %d failed: %s; will retry", symbol, from_id, exc
-                )
-                await asyncio.sleep(self._backoff.next())
-            return
-        if not ticks:
-            misses = self._misses.get(symbol, 0) + 1
-            self._misses[symbol] = misses
-            if misses >= EMPTY_PAGES_BEFORE_GIVING_UP:
-                await self._give_up(gaps)
-            else:
-                await asyncio.sleep(self._backoff.next())
-            return
-        self._misses.pop(symbol, None)
-        self._backoff.reset()
-        plan = plan_page(gaps, from_id, [t.trade_id for t in ticks])
         done_at = time.time_ns() // 1000
-        statuses = [GapStatus.UNFILLABLE if g.partial else GapStatus.FILLED for g in plan.done]
-        entries: list[Tick | GapRecord] = [ticks[i] for i in plan.take]
-        entries += [g.record(st, done_at) for g, st in zip(plan.done, statuses, strict=True)]
-        await self._pub.publish(entries)
-        self._on_rows(len(plan.take))
-        for gap, status in zip(plan.done, statuses, strict=True):
-            self._book.close(gap)
-            self._on_closed(gap, status)
-
-    async def _give_up(self, gaps: list[Gap]) -> None:
-        now = time.time_ns() // 1000
-        await self._pub.publish([g.record(GapStatus.UNFILLABLE, now) for g in gaps])
-        for gap in gaps:
-            self._book.close(gap)
-            self._on_closed(gap, GapStatus.UNFILLABLE)
-        self._misses.pop(gaps[0].symbol, None)
+        entries: list[Tick | GapRecord] = list(page.ticks)
+        entries += [gap.record(status, done_at) for gap, status in closed]
+        await self._owner.publisher.publish(entries)
+        self._refill.settle(page)
+        self._owner.backfilled(len(page.ticks))
+        for gap, status in closed:
+            self._owner.gap_closed(gap, status)

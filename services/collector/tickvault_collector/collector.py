@@ -78,40 +78,13 @@ class Collector:
         self._last_trade: dict[str, float] = {}
         self._last_check: dict[str, float] = {}
         self._malformed_log = ThrottledLog(log, 60.0, burst=MALFORMED_LOGS_PER_MINUTE)
-        self.publisher = Publisher(
-            redis,
-            self.keys,
-            metrics,
-            maxlen=settings.stream_maxlen,
-            batch_size=settings.collector_batch_size,
-            flush_ms=settings.collector_flush_ms,
-            capacity=settings.collector_buffer_max,
-            marks=self._marks,
-        )
-        self.backfiller = Backfiller(
-            rest,
-            self.book,
-            self.sequencer,
-            self.publisher,
-            self.open_gap,
-            self._gap_closed,
-            self._backfilled,
-        )
+        self.publisher = Publisher.from_settings(settings, redis, metrics, marks=self._marks)
+        self.backfiller = Backfiller(rest, self)
         budget = ConnectBudget(
             settings.collector_connect_budget, settings.collector_connect_budget_window_s
         )
         self.runners = [
-            ShardRunner(
-                f"conn{i}",
-                group,
-                settings,
-                budget,
-                self.on_frame,
-                self.backfiller.check_tail,
-                self._reconnected,
-                self.publisher.congested,
-                self.publisher.drained,
-            )
+            ShardRunner(f"conn{i}", group, settings, budget, self)
             for i, group in enumerate(
                 shard(list(statuses), settings.collector_streams_per_connection)
             )
@@ -130,10 +103,10 @@ class Collector:
                 counts.unknown += 1
                 return False
             verdict = self.sequencer.offer(symbol, parsed.trade_id)
-            if verdict == DUPLICATE:
+            if verdict is DUPLICATE:
                 counts.duplicates += 1
                 return False
-            if verdict == GAP:
+            if verdict is GAP:
                 self.open_gap(symbol, self.sequencer.gap_first, parsed.trade_id - 1)
             self._last_trade[symbol] = time.monotonic()
             if self.publisher.offer(parsed):
@@ -192,10 +165,12 @@ class Collector:
         self.counts.gaps += 1
         self.backfiller.wake()
 
-    def _backfilled(self, rows: int) -> None:
+    def backfilled(self, rows: int) -> None:
+        """Count trades published from REST."""
         self.counts.backfilled += rows
 
-    def _gap_closed(self, gap: Gap, status: GapStatus) -> None:
+    def gap_closed(self, gap: Gap, status: GapStatus) -> None:
+        """Count a gap filled or given up (and log the latter)."""
         if status is GapStatus.FILLED:
             self.counts.filled += 1
         else:
@@ -226,8 +201,23 @@ class Collector:
 
     # ------------------------------------------------------------------ housekeeping
 
-    def _reconnected(self, reason: str) -> None:
+    # ------------------------------------------------------------------ ShardOwner
+
+    def replaced(self, symbols: tuple[str, ...]) -> None:
+        """Ask REST about the tail of symbols whose connection was replaced."""
+        self.backfiller.check_tail(symbols)
+
+    def reconnected(self, reason: str) -> None:
+        """Count a reconnect by reason."""
         self.metrics.reconnects.labels(reason).inc()
+
+    def congested(self) -> bool:
+        """Return whether readers should pause: the publisher is behind."""
+        return self.publisher.congested()
+
+    async def drained(self) -> None:
+        """Wait until the publisher has caught up."""
+        await self.publisher.drained()
 
     async def watch_quiet(self) -> None:
         """Ask REST about symbols that have been quiet for a while (tail losses)."""

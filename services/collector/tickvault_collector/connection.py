@@ -1,12 +1,12 @@
 """WebSocket connections of one shard of symbols: open, read, watch, rotate, reconnect.
 
 A :class:`ShardRunner` keeps one live :class:`Link` per shard. Each link reads frames and
-hands them to the collector's ``on_frame``. It ends on a close (any reason), a silent socket
-(no bytes at all, not even a ping, for ``silence_timeout``) or an error. Before its lifetime
-runs out, and at once on ``serverShutdown``, the runner opens a successor (make-before-break)
-and closes the old link only once the successor delivers a frame; trades seen on both are
-dropped as duplicates by the sequencer. Every replacement triggers ``on_replaced`` so the
-collector asks REST whether trades happened in between.
+hands them to its :class:`ShardOwner` (the collector). It ends on a close (any reason), a
+silent socket (no bytes at all, not even a ping, for ``silence_timeout``) or an error.
+Before its lifetime runs out, and at once on ``serverShutdown``, the runner opens a
+successor (make-before-break) and closes the old link only once the successor delivers a
+frame; trades seen on both are dropped as duplicates by the sequencer. Every replacement
+calls the owner's ``replaced`` so the collector asks REST whether trades happened in between.
 
 The reconnect loop is written here rather than with ``async for ws in connect(...)``,
 because make-before-break needs two sockets at once and the attempt budget spans every shard.
@@ -15,9 +15,10 @@ because make-before-break needs two sockets at once and the attempt budget spans
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
@@ -29,8 +30,32 @@ log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 1.0  # a closing handshake behind a backlog of unread frames never completes
 
-# Frame handler: returns True when the frame asks for rotation (serverShutdown).
-FrameHandler = Callable[[str | bytes], bool]
+
+class ShardOwner(Protocol):
+    """What a shard's connections report to, and ask of, the collector."""
+
+    def on_frame(self, frame: str | bytes) -> bool:
+        """Handle one frame; return True when it announces a server shutdown."""
+
+    def replaced(self, symbols: tuple[str, ...]) -> None:
+        """Say that the shard's connection was replaced (trades may have been missed)."""
+
+    def reconnected(self, reason: str) -> None:
+        """Count a reconnect and why."""
+
+    def congested(self) -> bool:
+        """Return whether readers should pause until :meth:`drained`."""
+
+    async def drained(self) -> None:
+        """Wait until readers may go on."""
+
+
+class LinkEvent(enum.Enum):
+    """What a link tells its runner."""
+
+    DELIVERED = "delivered"  # its first frame arrived
+    ROTATE = "rotate"  # its lifetime is up, or the server is shutting down
+    CLOSED = "closed"  # it ended (the reason travels with the event)
 
 
 class _WatchedConnection(ClientConnection):
@@ -64,23 +89,15 @@ class ShardRunner:
         symbols: tuple[str, ...],
         settings: CollectorSettings,
         budget: ConnectBudget,
-        on_frame: FrameHandler,
-        on_replaced: Callable[[tuple[str, ...]], None],
-        on_reconnect: Callable[[str], None],
-        congested: Callable[[], bool] = lambda: False,
-        drained: Callable[[], Awaitable[None]] | None = None,
+        owner: ShardOwner,
     ) -> None:
         self.name = name
         self.symbols = symbols
         self._s = settings
         self._url = stream_url(settings.binance_ws_url, symbols)
         self._budget = budget
-        self._on_frame = on_frame
-        self._on_replaced = on_replaced
-        self._on_reconnect = on_reconnect
-        self._congested = congested
-        self._drained = drained
-        self._events: asyncio.Queue[tuple[Link, str]] = asyncio.Queue()
+        self._owner = owner
+        self._events: asyncio.Queue[tuple[Link, LinkEvent, str]] = asyncio.Queue()
         self._retry = settings.retry_policy()
         self._backoff = self._retry.backoff()
         self._count = 0
@@ -93,33 +110,32 @@ class ShardRunner:
         try:
             self.active = await self._open("start")
             while True:
-                link, event = await self._events.get()
-                await self._handle(link, event)
+                await self._handle(*await self._events.get())
         finally:
             held = [link for link in (self.active, self.successor) if link is not None]
             if held:
                 await asyncio.gather(*(self._close(link) for link in held))
 
-    async def _handle(self, link: Link, event: str) -> None:
-        if event == "delivered" and link is self.successor and self.active is not None:
+    async def _handle(self, link: Link, event: LinkEvent, reason: str) -> None:
+        owner = self._owner
+        if event is LinkEvent.DELIVERED and link is self.successor and self.active is not None:
             old, self.active, self.successor = self.active, link, None
             log.info("%s: link %d delivers; closing link %d", self.name, link.number, old.number)
             await self._close(old)
-            self._on_replaced(self.symbols)
-        elif event == "rotate" and link is self.active and self.successor is None:
-            self._on_reconnect("rotate")
+            owner.replaced(self.symbols)
+        elif event is LinkEvent.ROTATE and link is self.active and self.successor is None:
+            owner.reconnected("rotate")
             self.successor = await self._open("rotate")
-        elif event.startswith("closed:"):
-            reason = event.removeprefix("closed:")
+        elif event is LinkEvent.CLOSED:
             if link is self.successor:
                 self.successor = None
             elif link is self.active:
-                self._on_reconnect(reason)
+                owner.reconnected(reason)
                 if self.successor is not None:
                     self.active, self.successor = self.successor, None
                 else:
                     self.active = await self._open(reason)
-                self._on_replaced(self.symbols)
+                owner.replaced(self.symbols)
 
     async def _open(self, why: str) -> Link:
         """Open and start reading a new link, retrying with backoff until it works."""
@@ -169,10 +185,10 @@ class ShardRunner:
             wait = self._retry.limited_wait(exc.response.headers.get("Retry-After"))
             wait *= 2 if status == 418 else 1  # a ban: Binance lengthens it on a repeat
             log.warning("%s: handshake refused with %d; backing off %.0fs", self.name, status, wait)
-            self._on_reconnect(f"http_{status}")
+            self._owner.reconnected(f"http_{status}")
             return wait
         log.error("%s: handshake refused with HTTP %d; retrying", self.name, status)
-        self._on_reconnect(f"http_{status}")
+        self._owner.reconnected(f"http_{status}")
         return max(self._backoff.next(), self._s.collector_backoff_max_s)
 
     def _unreachable(self, exc: BaseException) -> None:
@@ -185,30 +201,31 @@ class ShardRunner:
                 exc,
             )
             self._warned_unreachable = True
-        self._on_reconnect("unreachable")
+        self._owner.reconnected("unreachable")
 
     async def _read(self, link: Link) -> None:
         """Read frames until the link ends, then report why."""
         reason = "closed"
         watchdog = asyncio.create_task(self._watch(link))
         try:
-            handler, congested = self._on_frame, self._congested
+            owner = self._owner
+            handler, congested = owner.on_frame, owner.congested
             async for frame in link.ws:
-                if congested() and self._drained is not None:
+                if congested():
                     link.paused = True
                     try:
-                        await self._drained()
+                        await owner.drained()
                     finally:
                         link.paused = False
                         link.ws.last_bytes = link.ws.loop.time()
                 if handler(frame):
                     reason = "server_shutdown"
                     log.info("%s: serverShutdown on link %d", self.name, link.number)
-                    self._events.put_nowait((link, "rotate"))
+                    self._events.put_nowait((link, LinkEvent.ROTATE, reason))
                 if not link.delivered:
                     link.delivered = True
                     self._backoff.reset()
-                    self._events.put_nowait((link, "delivered"))
+                    self._events.put_nowait((link, LinkEvent.DELIVERED, ""))
             code = link.ws.close_code
             reason = f"close_{code}" if code is not None else "closed"
         except ConnectionClosed as exc:
@@ -223,7 +240,7 @@ class ShardRunner:
         if watchdog.done() and not watchdog.cancelled() and watchdog.result():
             reason = "silent"
         log.info("%s: link %d ended (%s)", self.name, link.number, reason)
-        self._events.put_nowait((link, "closed:" + reason))
+        self._events.put_nowait((link, LinkEvent.CLOSED, reason))
 
     async def _watch(self, link: Link) -> bool:
         """Close a silent link; ask for rotation when its lifetime is up. True when silent."""
@@ -241,7 +258,7 @@ class ShardRunner:
             if not rotated and time.monotonic() >= link.rotate_at:
                 rotated = True
                 log.info("%s: link %d reached its lifetime; rotating", self.name, link.number)
-                self._events.put_nowait((link, "rotate"))
+                self._events.put_nowait((link, LinkEvent.ROTATE, "lifetime"))
 
     async def _close(self, link: Link) -> None:
         """Close *link* within about ``CLOSE_TIMEOUT_S`` and end its reader.

@@ -12,28 +12,27 @@ magnitude tells them apart and everything leaves here in epoch microseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
-from tickvault.tick import Source, Tick, is_decimal_string, is_plausible_time_us, is_symbol
+from tickvault.errors import InvalidTick
+from tickvault.tick import Tick
 
 # An epoch time below this is in milliseconds (1e14 ms is the year 5138; 1e14 µs is 1973).
 _MS_BELOW = 100_000_000_000_000
-
-NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class _TradeData(msgspec.Struct):
     """The ``@trade`` payload; unknown keys (``M``, legacy ``b``/``a``) are ignored."""
 
     e: str
-    E: NonNegative
+    E: int
     s: str
-    t: NonNegative
+    t: int
     p: str
     q: str
-    T: NonNegative
+    T: int
     m: bool
 
 
@@ -101,17 +100,12 @@ def parse_frame(frame: str | bytes, received_at: int) -> Parsed:
 
 
 def _trade(data: _TradeData, received_at: int, frame: str) -> Tick | Malformed:
-    trade_time = to_us(data.T)
-    event_time = to_us(data.E)
-    if not (is_decimal_string(data.p) and is_decimal_string(data.q)):
-        return Malformed("price or quantity is not a decimal string", _sample(frame))
-    if not (is_plausible_time_us(trade_time) and is_plausible_time_us(event_time)):
-        return Malformed("trade or event time out of range", _sample(frame))
-    if not is_symbol(data.s):
-        return Malformed("symbol is not a Binance symbol", _sample(frame))
-    return Tick(
-        data.s, data.t, data.p, data.q, trade_time, event_time, data.m, received_at, Source.WS
-    )
+    try:
+        return Tick(
+            data.s, data.t, data.p, data.q, to_us(data.T), to_us(data.E), data.m, received_at
+        )
+    except InvalidTick as exc:
+        return Malformed(str(exc), _sample(frame))
 
 
 def _parse_slow(frame: str, received_at: int) -> Parsed:

@@ -20,12 +20,14 @@ import orjson
 from tickvault.errors import ExchangeError, FrameError, UnknownSymbol
 from tickvault.retry import RetryPolicy
 from tickvault.tick import Tick
+from tickvault_collector.metrics import Metrics
 from tickvault_collector.restparse import (
     WeightGate,
     parse_error,
     parse_exchange_info,
     parse_trades,
 )
+from tickvault_collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,16 @@ class RestClient:
         self._retry = RetryPolicy(0.5, backoff_max, limited_default=60.0, limited_floor=1.0)
         self._session = session
         self._own_session = session is None
+
+    @classmethod
+    def from_settings(cls, settings: CollectorSettings, metrics: Metrics) -> RestClient:
+        """Return the client of *settings*' REST URL, paced and counted in *metrics*."""
+        return cls(
+            settings.binance_rest_url,
+            WeightGate(settings.collector_rest_weight_limit, settings.collector_rest_weight_share),
+            on_request=lambda path, status: metrics.backfill_requests.labels(path, status).inc(),
+            backoff_max=settings.collector_backoff_max_s,
+        )
 
     async def close(self) -> None:
         """Close the HTTP session if this client made it."""

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 
 import msgspec
 
-from tickvault.errors import FrameError
-from tickvault.tick import Source, Tick, is_decimal_string, is_plausible_time_us
-from tickvault_collector.frames import NonNegative, to_us
+from tickvault.errors import FrameError, InvalidTick
+from tickvault.tick import Source, Tick
+from tickvault_collector.frames import to_us
 
 
 class _RestTrade(msgspec.Struct):
-    id: NonNegative
+    id: int
     price: str
     qty: str
-    time: NonNegative
+    time: int
     isBuyerMaker: bool
 
 
@@ -50,26 +50,23 @@ def parse_trades(symbol: str, body: bytes, received_at: int) -> list[Tick]:
         rows = _TRADES.decode(body)
     except _ERRORS as exc:
         raise FrameError(f"bad trades page for {symbol}: {exc}") from exc
-    ticks = []
-    for row in rows:
-        when = to_us(row.time)
-        if not (is_decimal_string(row.price) and is_decimal_string(row.qty)):
-            raise FrameError(f"bad decimal in trade {row.id} of {symbol}")
-        if not is_plausible_time_us(when):
-            raise FrameError(f"bad time in trade {row.id} of {symbol}")
-        ticks.append(
+    try:
+        ticks = [
             Tick(
                 symbol,
                 row.id,
                 row.price,
                 row.qty,
-                when,
-                when,
+                to_us(row.time),
+                to_us(row.time),
                 row.isBuyerMaker,
                 received_at,
                 Source.BACKFILL,
             )
-        )
+            for row in rows
+        ]
+    except InvalidTick as exc:
+        raise FrameError(f"bad trade in the {symbol} page: {exc}") from exc
     ids = [t.trade_id for t in ticks]
     if ids != sorted(ids):
         raise FrameError(f"trades page of {symbol} is not in id order")

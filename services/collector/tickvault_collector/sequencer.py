@@ -7,9 +7,18 @@ Binance spot trade ids are dense per symbol, so for a trade ``t`` after ``last``
 
 from __future__ import annotations
 
-ACCEPT = 0
-DUPLICATE = 1
-GAP = 2
+import enum
+
+
+class Verdict(enum.IntEnum):
+    """What a new trade id means for its symbol's sequence."""
+
+    ACCEPT = 0  # the next id (or the first one seen)
+    DUPLICATE = 1  # seen already: drop it
+    GAP = 2  # ids between the last one and this one went missing
+
+
+ACCEPT, DUPLICATE, GAP = Verdict.ACCEPT, Verdict.DUPLICATE, Verdict.GAP
 
 
 class Sequencer:
@@ -21,8 +30,8 @@ class Sequencer:
         self._last: dict[str, int] = dict(start or {})
         self.gap_first = 0  # first missing id of the last GAP verdict (its end is t - 1)
 
-    def offer(self, symbol: str, trade_id: int) -> int:
-        """Return ACCEPT, DUPLICATE or GAP for *trade_id* and remember it when not a duplicate."""
+    def offer(self, symbol: str, trade_id: int) -> Verdict:
+        """Return the verdict on *trade_id* and remember it when not a duplicate."""
         last = self._last.get(symbol)
         if last is None or trade_id == last + 1:
             self._last[symbol] = trade_id

@@ -32,8 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="a recording to replay (repeatable)",
     )
     src.add_argument("--synthetic", metavar="SYMBOLS", help="e.g. BTCUSDT,ETHUSDT")
+    src.add_argument(
+        "--synthetic-market",
+        type=int,
+        metavar="N",
+        help="N symbols modelled on Binance's spot list, Zipf-like rates",
+    )
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--rate", type=float, default=20.0, help="synthetic trades/s per symbol")
+    p.add_argument(
+        "--rate", type=float, default=20.0, help="synthetic trades/s per symbol (and new listing)"
+    )
+    p.add_argument("--top-rate", type=float, default=200.0, help="market: busiest symbol's rate")
+    p.add_argument("--zipf", type=float, default=1.5, help="market: rank k trades top/k**zipf")
+    p.add_argument("--universe", metavar="FILE", help="market: names from a real exchangeInfo")
+    p.add_argument("--first-id", type=int, help="synthetic: first trade id (default: clock)")
     p.add_argument("--speed", type=float, default=1.0, help="0 = as fast as clients read")
     p.add_argument("--loop", action="store_true", help="repeat the recording, ids shifted")
     p.add_argument(
@@ -60,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ban-seconds", type=float, default=d.ban_s)
     g.add_argument("--strict-ids", action="store_true", help="reject UUID request ids")
     g.add_argument("--strict-pong", action="store_true", help="pong must echo the ping")
+    g.add_argument(
+        "--max-message-bytes", type=int, default=d.max_message_bytes, help="larger: no answer"
+    )
     return p
 
 
@@ -78,6 +93,7 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         args.ban_seconds,
         args.strict_ids,
         args.strict_pong,
+        args.max_message_bytes,
     )
     if args.no_limits:
         limits = limits.without_limits()
@@ -96,6 +112,11 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         args.retention,
         start_now=args.start_now,
         limits=limits,
+        first_id=args.first_id,
+        market=args.synthetic_market or 0,
+        universe=args.universe,
+        top_rate=args.top_rate,
+        zipf=args.zipf,
     )
 
 

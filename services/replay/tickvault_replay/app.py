@@ -17,7 +17,7 @@ from tickvault_replay.server import ReplayServer
 log = logging.getLogger(__name__)
 
 SERVER_KEY = web.AppKey("replay_server", ReplayServer)
-_PUMP_KEY = web.AppKey("replay_pump", asyncio.Task[None])
+_TASKS_KEY = web.AppKey("replay_tasks", list[asyncio.Task[None]])
 
 Route = Callable[[web.Request, ReplayServer], Awaitable[web.StreamResponse]]
 
@@ -31,8 +31,12 @@ def _bind(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
 
 async def _start(app: web.Application) -> None:
     server = app[SERVER_KEY]
-    server.market.injector.load(server.initial_faults())
-    app[_PUMP_KEY] = asyncio.get_running_loop().create_task(server.market.run())
+    server.injector.load(server.initial_faults())
+    loop = asyncio.get_running_loop()
+    app[_TASKS_KEY] = [
+        loop.create_task(server.market.run()),
+        loop.create_task(server.tickers.run()),
+    ]
 
 
 async def _shutdown(app: web.Application) -> None:
@@ -46,11 +50,10 @@ async def _shutdown(app: web.Application) -> None:
 
 
 async def _cleanup(app: web.Application) -> None:
-    pump = app.get(_PUMP_KEY)
-    if pump is not None:
-        pump.cancel()
+    for task in app.get(_TASKS_KEY, []):
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await pump
+            await task
 
 
 def create_app(config: ReplayConfig, server: ReplayServer | None = None) -> web.Application:
@@ -65,6 +68,11 @@ def create_app(config: ReplayConfig, server: ReplayServer | None = None) -> web.
     app.router.add_get("/_replay/stats", _bind(admin.stats))
     app.router.add_post("/_replay/faults", _bind(admin.post_faults))
     app.router.add_delete("/_replay/faults", _bind(admin.delete_faults))
+    app.router.add_get("/_replay/symbols", _bind(admin.symbols))
+    app.router.add_put("/_replay/symbols/{symbol}", _bind(admin.put_symbol))
+    app.router.add_delete("/_replay/symbols/{symbol}", _bind(admin.delete_symbol))
+    app.router.add_get("/_replay/rest", _bind(admin.rest_report))
+    app.router.add_delete("/_replay/rest", _bind(admin.rest_reset))
     app.on_startup.append(_start)
     app.on_shutdown.append(_shutdown)
     app.on_cleanup.append(_cleanup)

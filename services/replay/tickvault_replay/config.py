@@ -21,6 +21,9 @@ class Limits:
     ban_s: float = 120.0
     strict_ids: bool = False
     strict_pong: bool = False
+    # a client message above this many payload bytes gets no answer at all (community
+    # reports: binance-connector-rust#27, Binance.Net#974); 4088 + an 8-byte header = 4096
+    max_message_bytes: int = 4088
 
     def without_limits(self) -> Limits:
         """Return these limits with every limit switched off (pings still sent)."""
@@ -32,6 +35,7 @@ class Limits:
             max_streams=0,
             max_connects=0,
             rest_weight_limit=0,
+            max_message_bytes=0,
         )
 
 
@@ -50,14 +54,26 @@ class ReplayConfig:
     faults_file: str | None = None
     port_file: str | None = None
     retention: int = 1_000_000
-    first_id: int = 1_000_000
+    first_id: int | None = None  # synthetic: None = from the wall clock (see ``ids``)
     start_now: bool = False  # recordings: start the clock at launch, not at first subscription
     limits: Limits = field(default_factory=Limits)
+    market: int = 0  # --synthetic-market N: N symbols with Zipf-like rates
+    universe: str | None = None  # names, statuses and filters from a real exchangeInfo
+    top_rate: float = 200.0  # the busiest symbol's mean trades per second
+    zipf: float = 1.5  # rank k trades at top_rate / k**zipf
 
     def __post_init__(self) -> None:
-        if bool(self.recordings) == bool(self.synthetic):
-            raise ValueError("give either recordings or synthetic symbols, not both or neither")
+        if sum(map(bool, (self.recordings, self.synthetic, self.market))) != 1:
+            raise ValueError(
+                "give exactly one market: recordings, synthetic symbols or a synthetic market"
+            )
         if self.speed < 0:
             raise ValueError("speed must be >= 0")
         if self.rate <= 0:
             raise ValueError("rate must be > 0")
+        if self.market < 0 or self.top_rate <= 0 or self.zipf < 0:
+            raise ValueError("the synthetic market needs N >= 1, a top rate > 0 and zipf >= 0")
+        if self.universe and not self.market:
+            raise ValueError("a universe file goes with --synthetic-market")
+        if self.first_id is not None and self.first_id < 0:
+            raise ValueError("first id must be >= 0")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Context, Decimal
 
 _EXACT = Context(prec=60)
 
 _QUOTE_PLACES = Decimal("0.00000001")
+_PLAIN = re.compile(r"^-?[0-9]+(\.[0-9]*)?$")
 
 
 def quote_qty(price: str, qty: str) -> str:
@@ -46,6 +48,9 @@ def format_units(units: int, digits: int) -> str:
 
 def to_units(text: str, digits: int) -> int:
     """Return *text* as an integer count of ``10**-digits`` units (exact, truncating nothing)."""
+    whole, _, frac = text.partition(".")
+    if len(frac) <= digits and _PLAIN.match(text):
+        return int(whole + frac.ljust(digits, "0"))
     value = Decimal(text).scaleb(digits)
     if value != value.to_integral_value():
         raise ValueError(f"{text!r} has more than {digits} decimal places")

@@ -8,31 +8,32 @@ import orjson
 
 from tickvault_replay.model import AggTrade, Event, Trade
 
-_TIME_KEYS = ("E", "T")
+_TIME_KEYS = ("E", "T", "O", "C")  # event, trade, and a ticker's window open and close
 
 
 def _bool(flag: bool) -> str:
     return "true" if flag else "false"
 
 
-def trade_payload(trade: Trade, micros: bool = False) -> bytes:
-    """Return the ``<symbol>@trade`` payload, keys in Binance's order."""
+def _fill_payload(kind: str, item: Trade | AggTrade, middle: str, micros: bool) -> bytes:
+    """Return a trade-like event: ``e``, ``E``, ``s``, the kind's own keys, ``T``, ``m``, ``M``."""
     div = 1 if micros else 1000
     return (
-        f'{{"e":"trade","E":{trade.event_us // div},"s":"{trade.symbol}","t":{trade.id},'
-        f'"p":"{trade.price}","q":"{trade.qty}","T":{trade.time_us // div},'
-        f'"m":{_bool(trade.buyer_maker)},"M":{_bool(trade.best_match)}}}'
+        f'{{"e":"{kind}","E":{item.event_us // div},"s":"{item.symbol}",{middle},'
+        f'"T":{item.time_us // div},"m":{_bool(item.buyer_maker)},"M":{_bool(item.best_match)}}}'
     ).encode()
+
+
+def trade_payload(trade: Trade, micros: bool = False) -> bytes:
+    """Return the ``<symbol>@trade`` payload, keys in Binance's order."""
+    middle = f'"t":{trade.id},"p":"{trade.price}","q":"{trade.qty}"'
+    return _fill_payload("trade", trade, middle, micros)
 
 
 def agg_payload(agg: AggTrade, micros: bool = False) -> bytes:
     """Return the ``<symbol>@aggTrade`` payload, keys in Binance's order."""
-    div = 1 if micros else 1000
-    return (
-        f'{{"e":"aggTrade","E":{agg.event_us // div},"s":"{agg.symbol}","a":{agg.id},'
-        f'"p":"{agg.price}","q":"{agg.qty}","f":{agg.first_id},"l":{agg.last_id},'
-        f'"T":{agg.time_us // div},"m":{_bool(agg.buyer_maker)},"M":{_bool(agg.best_match)}}}'
-    ).encode()
+    middle = f'"a":{agg.id},"p":"{agg.price}","q":"{agg.qty}","f":{agg.first_id},"l":{agg.last_id}'
+    return _fill_payload("aggTrade", agg, middle, micros)
 
 
 def combined(stream: str, payload: bytes) -> bytes:
@@ -52,18 +53,22 @@ def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 
 
 def to_micros(payload: bytes) -> bytes:
-    """Return a generic payload with its event and trade times in microseconds."""
+    """Return a generic payload (an object or an ``@arr`` array) with times in microseconds."""
     data = orjson.loads(payload)
-    if isinstance(data, dict):
-        for key in _TIME_KEYS:
-            if isinstance(data.get(key), int):
-                data[key] *= 1000
-        kline = data.get("k")
-        if isinstance(kline, dict):
-            for key in ("t", "T"):
-                if isinstance(kline.get(key), int):
-                    kline[key] *= 1000
+    for item in data if isinstance(data, list) else [data]:
+        if isinstance(item, dict):
+            _scale_times(item, _TIME_KEYS)
+            kline = item.get("k")
+            if isinstance(kline, dict):
+                _scale_times(kline, ("t", "T"))
     return orjson.dumps(data)
+
+
+def _scale_times(data: dict[str, object], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            data[key] = value * 1000
 
 
 def event_frame(event: Event, variant: int) -> bytes:

@@ -2,20 +2,25 @@
 
 Trade faults (drop, duplicate, delay, malformed) pick trades with a selector and act on the
 WebSocket feed only; REST still serves every trade. Connection faults (silence,
-abrupt_close, server_shutdown) hit every open connection when their trigger fires. Counters
-(handshake_429, rest_error) answer the next requests. ``lifetime`` sets the connection
-lifetime. See docs/REPLAY.md for the schema.
+abrupt_close, server_shutdown) hit the open connections (all, one by ``connection`` index, or
+those carrying a ``stream``) when their trigger fires. Counters (handshake_429, rest_error,
+rest_malformed) answer the next requests. ``lifetime`` sets the connection lifetime. Listing
+events (list, status, delist) change the exchange's symbol list, now or ``after_s``. See
+docs/REPLAY.md for the schema.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
+from tickvault.errors import TickvaultError
 from tickvault_replay.model import Trade
+
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 
 
 class _Fault(msgspec.Struct, tag_field="type", kw_only=True, forbid_unknown_fields=True):
@@ -57,7 +62,9 @@ class Malformed(_Selected, tag="malformed"):
 class _Triggered(_Fault):
     symbol: str | None = None
     at_trade_id: int | None = None
-    after_s: float | None = None
+    after_s: NonNegative | None = None
+    connection: int | None = None
+    stream: str | None = None
 
 
 class Silence(_Triggered, tag="silence"):
@@ -98,6 +105,43 @@ class RestError(_Fault, tag="rest_error"):
     path: str | None = None
 
 
+class RestMalformed(_Fault, tag="rest_malformed"):
+    """Answer the next ``count`` REST requests (optionally of one path) with a bad body."""
+
+    kind: Literal["truncated", "not_json", "wrong_types", "missing_fields", "empty"] = "truncated"
+    count: int = 1
+    path: str | None = None
+    symbols: list[str] | None = None
+
+
+Status = Literal["TRADING", "HALT", "BREAK", "END_OF_DAY", "CANCEL_ONLY"]
+# any name a stream can carry: lower-case and Unicode ones too, for bad-input tests
+SymbolName = Annotated[str, msgspec.Meta(pattern=r'^[^\s@/!"]{1,50}$')]
+
+
+class _Listing(_Fault, kw_only=True):
+    symbol: SymbolName
+    after_s: NonNegative | None = None
+
+
+class ListSymbol(_Listing, tag="list"):
+    """List *symbol* (or list it again): exchangeInfo shows it and it trades when TRADING."""
+
+    status: Status = "TRADING"
+    rate: NonNegative | None = None
+    first_id: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class SetStatus(_Listing, tag="status", kw_only=True):
+    """Change a listed symbol's status; anything but TRADING stops its trades."""
+
+    status: Status
+
+
+class Delist(_Listing, tag="delist"):
+    """Take *symbol* off the exchange: gone from exchangeInfo, no more trades."""
+
+
 Fault = (
     Drop
     | Duplicate
@@ -109,15 +153,20 @@ Fault = (
     | Lifetime
     | Handshake429
     | RestError
+    | RestMalformed
+    | ListSymbol
+    | SetStatus
+    | Delist
 )
 ConnFault = Silence | AbruptClose | ServerShutdown
+ListingEvent = ListSymbol | SetStatus | Delist
 
 
 class _Script(msgspec.Struct, forbid_unknown_fields=True):
     faults: list[Fault]
 
 
-class FaultError(ValueError):
+class FaultError(TickvaultError, ValueError):
     """A fault script that does not match the schema."""
 
 

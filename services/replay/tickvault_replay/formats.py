@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from tickvault.errors import TickvaultError
 from tickvault_replay.model import AggTrade, Trade
 
 _NS_LINE = re.compile(r"^\d{15,} [\[{]")
@@ -25,7 +26,7 @@ _DATA_KEY = b',"data":'
 _MICROS_FROM = 10**14  # a 2025+ archive time has 16 digits: microseconds
 
 
-class FormatError(ValueError):
+class FormatError(TickvaultError, ValueError):
     """A recording line or file that no known format explains."""
 
 
@@ -99,31 +100,9 @@ def parse_jsonl(line: str, symbol: str | None) -> Frame | Trade | AggTrade | Non
     if symbol is None:
         raise FormatError("a REST-shaped trade needs a symbol: use SYMBOL-... or SYMBOL=path")
     if "id" in data and "price" in data:
-        t = _us(int(data["time"]))
-        return Trade(
-            symbol,
-            int(data["id"]),
-            str(data["price"]),
-            str(data["qty"]),
-            t,
-            t,
-            bool(data["isBuyerMaker"]),
-            bool(data.get("isBestMatch", True)),
-        )
+        return _trade(data, symbol, _REST_TRADE)
     if "a" in data and "f" in data:
-        t = _us(int(data["T"]))
-        return AggTrade(
-            symbol,
-            int(data["a"]),
-            str(data["p"]),
-            str(data["q"]),
-            int(data["f"]),
-            int(data["l"]),
-            t,
-            t,
-            bool(data["m"]),
-            bool(data.get("M", True)),
-        )
+        return _agg(data, symbol, _REST_AGG)
     return None
 
 
@@ -141,33 +120,49 @@ def _us(value: int) -> int:
     return value if value >= _MICROS_FROM else value * 1000
 
 
+# Where each field sits in a stream event and in a REST row (REST rows have no event time:
+# the trade time stands in for it).
+_WS_TRADE = ("t", "p", "q", "T", "E", "m", "M")
+_REST_TRADE = ("id", "price", "qty", "time", "time", "isBuyerMaker", "isBestMatch")
+_WS_AGG = ("a", "p", "q", "f", "l", "T", "E", "m", "M")
+_REST_AGG = ("a", "p", "q", "f", "l", "T", "T", "m", "M")
+
+
+def _trade(d: dict[str, Any], symbol: str, keys: tuple[str, ...]) -> Trade:
+    tid, price, qty, time, event, maker, best = keys
+    return Trade(
+        symbol,
+        int(d[tid]),
+        str(d[price]),
+        str(d[qty]),
+        _us(int(d[time])),
+        _us(int(d[event])),
+        bool(d[maker]),
+        bool(d.get(best, True)),
+    )
+
+
+def _agg(d: dict[str, Any], symbol: str, keys: tuple[str, ...]) -> AggTrade:
+    aid, price, qty, first, last, time, event, maker, best = keys
+    return AggTrade(
+        symbol,
+        int(d[aid]),
+        str(d[price]),
+        str(d[qty]),
+        int(d[first]),
+        int(d[last]),
+        _us(int(d[time])),
+        _us(int(d[event])),
+        bool(d[maker]),
+        bool(d.get(best, True)),
+    )
+
+
 def trade_from_frame(frame: Frame) -> Trade:
     """Return the trade of a ``trade`` event."""
-    d = frame.data
-    return Trade(
-        str(d["s"]),
-        int(d["t"]),
-        str(d["p"]),
-        str(d["q"]),
-        _us(int(d["T"])),
-        _us(int(d["E"])),
-        bool(d["m"]),
-        bool(d.get("M", True)),
-    )
+    return _trade(frame.data, str(frame.data["s"]), _WS_TRADE)
 
 
 def agg_from_frame(frame: Frame) -> AggTrade:
     """Return the aggregate trade of an ``aggTrade`` event."""
-    d = frame.data
-    return AggTrade(
-        str(d["s"]),
-        int(d["a"]),
-        str(d["p"]),
-        str(d["q"]),
-        int(d["f"]),
-        int(d["l"]),
-        _us(int(d["T"])),
-        _us(int(d["E"])),
-        bool(d["m"]),
-        bool(d.get("M", True)),
-    )
+    return _agg(frame.data, str(frame.data["s"]), _WS_AGG)

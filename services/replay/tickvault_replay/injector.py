@@ -6,18 +6,24 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from tickvault_replay.faults import (
     Action,
     ConnFault,
     Delay,
+    Delist,
     Drop,
     Duplicate,
     Fault,
     Handshake429,
     Lifetime,
+    ListingEvent,
+    ListSymbol,
     Malformed,
     RestError,
+    RestMalformed,
+    SetStatus,
     TradeRule,
     action_for,
     make_rule,
@@ -26,27 +32,42 @@ from tickvault_replay.model import Trade
 
 log = logging.getLogger(__name__)
 
+F = TypeVar("F")
+
+
+class FaultTarget(Protocol):
+    """What faults act on: the connections, their lifetime and the symbol list."""
+
+    def apply_conn_fault(self, fault: ConnFault) -> None:
+        """Apply a connection fault to the connections it selects."""
+
+    def set_lifetime(self, seconds: float) -> None:
+        """Set the connection lifetime for open and new connections."""
+
+    def apply_listing(self, event: ListingEvent) -> object:
+        """List, delist or change the status of a symbol."""
+
 
 @dataclass(slots=True)
-class _Counter:
+class Scripted:
+    """A scripted answer to the next ``remaining`` requests (of ``path``, or any)."""
+
     status: int
     remaining: int
-    retry_after: int
+    retry_after: int = 0
     path: str | None = None
+    malformed: RestMalformed | None = None
 
 
 class FaultInjector:
     """The active faults; trade rules are consulted only while any exist."""
 
-    def __init__(
-        self, apply_conn: Callable[[ConnFault], None], set_lifetime: Callable[[float], None]
-    ) -> None:
-        self._apply_conn = apply_conn
-        self._set_lifetime = set_lifetime
+    def __init__(self, target: FaultTarget) -> None:
+        self._target = target
         self.rules: list[TradeRule] = []
         self.triggers: dict[tuple[str, int], list[ConnFault]] = {}
-        self._handshakes: list[_Counter] = []
-        self._rest: list[_Counter] = []
+        self._handshakes: list[Scripted] = []
+        self._rest: list[Scripted] = []
         self._timers: list[asyncio.TimerHandle] = []
         self.loaded = 0
 
@@ -58,24 +79,32 @@ class FaultInjector:
             if isinstance(fault, Drop | Duplicate | Delay | Malformed):
                 self.rules.append(make_rule(fault))
             elif isinstance(fault, Lifetime):
-                self._set_lifetime(fault.seconds)
+                self._target.set_lifetime(fault.seconds)
             elif isinstance(fault, Handshake429):
-                self._handshakes.append(_Counter(429, fault.count, fault.retry_after))
+                self._handshakes.append(Scripted(429, fault.count, fault.retry_after))
             elif isinstance(fault, RestError):
                 self._rest.append(
-                    _Counter(fault.status, fault.count, fault.retry_after, fault.path)
+                    Scripted(fault.status, fault.count, fault.retry_after, fault.path)
                 )
+            elif isinstance(fault, RestMalformed):
+                self._rest.append(Scripted(200, fault.count, 0, fault.path, fault))
+            elif isinstance(fault, ListSymbol | SetStatus | Delist):
+                self._later(fault.after_s, self._target.apply_listing, fault)
             elif fault.at_trade_id is not None:
                 key = ((fault.symbol or "*").upper(), fault.at_trade_id)
                 self.triggers.setdefault(key, []).append(fault)
-            elif fault.after_s is not None:
-                loop = asyncio.get_running_loop()
-                self._timers.append(loop.call_later(fault.after_s, self._apply_conn, fault))
             else:
-                self._apply_conn(fault)
+                self._later(fault.after_s, self._target.apply_conn_fault, fault)
+
+    def _later(self, after_s: float | None, action: Callable[[F], object], fault: F) -> None:
+        if after_s is None:
+            action(fault)
+        else:
+            loop = asyncio.get_running_loop()
+            self._timers.append(loop.call_later(after_s, action, fault))
 
     def clear(self) -> None:
-        """Deactivate every fault."""
+        """Deactivate every fault (scheduled listing events included)."""
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -97,16 +126,16 @@ class FaultInjector:
         out += self.triggers.pop(("*", trade.id), [])
         return out
 
-    def take_handshake(self) -> _Counter | None:
+    def take_handshake(self) -> Scripted | None:
         """Consume one scripted handshake refusal, if any is left."""
         return _take(self._handshakes, None)
 
-    def take_rest(self, path: str) -> _Counter | None:
-        """Consume one scripted REST error for *path*, if any is left."""
+    def take_rest(self, path: str) -> Scripted | None:
+        """Consume one scripted REST answer for *path*, if any is left."""
         return _take(self._rest, path)
 
 
-def _take(counters: list[_Counter], path: str | None) -> _Counter | None:
+def _take(counters: list[Scripted], path: str | None) -> Scripted | None:
     for counter in counters:
         if counter.remaining > 0 and (counter.path is None or counter.path == path):
             counter.remaining -= 1

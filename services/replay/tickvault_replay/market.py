@@ -1,11 +1,11 @@
 """One market, one clock: releases events in time order to every subscribed connection.
 
-The pump walks the event source. At ``speed > 0`` an event is due at
-``origin + (event time - first event time) / speed``, and a recording's clock starts when
-its first client subscribes (``--start-now`` starts it at launch); at ``speed 0`` the pump
-runs as fast as the slowest subscriber drains (and waits while nobody is subscribed).
-Releasing a trade puts it on the REST tape first, then appends the shared pre-encoded frame
-to each subscriber's buffer; buffers are flushed once per batch.
+The pump asks its source when the next event is due. At ``speed > 0`` an event is due at
+``origin + (event time - origin time) / speed``, and a recording's clock starts when its
+first client subscribes (``--start-now`` starts it at launch); at ``speed 0`` the pump runs
+as fast as the slowest subscriber drains (and waits while nobody is subscribed). Releasing a
+trade puts it on the REST tape first, then appends the shared pre-encoded frame to each
+subscriber's buffer; buffers are flushed once per batch.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
-from tickvault_replay.encode import event_frame, shutdown_payload, ws_frame
-from tickvault_replay.faults import AbruptClose, ConnFault, ServerShutdown, Silence
+from tickvault_replay.disconnect import Disconnector
+from tickvault_replay.encode import event_frame
+from tickvault_replay.faults import ConnFault
 from tickvault_replay.injector import FaultInjector
 from tickvault_replay.malformed import malformed_frame
 from tickvault_replay.model import Event
 from tickvault_replay.session import Session
+from tickvault_replay.sources import Source
 from tickvault_replay.store import TradeStore
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 _BATCH = 1024
 _HIGH_WATER = 1 << 20
 _SLOW_CLIENT = 64 << 20
+_IDLE_S = 0.05  # an endless source with nothing scheduled (every symbol halted) looks again
+_MIN_SLEEP_S = 0.002  # events due within this are released together: fewer wake-ups
 
 
 class Market:
@@ -36,14 +39,14 @@ class Market:
 
     def __init__(
         self,
-        source: Iterator[Event],
+        source: Source,
         *,
         symbols: list[str],
         streams: set[str],
         speed: float,
         store: TradeStore,
+        injector: FaultInjector,
         lifetime_s: float,
-        finite: bool,
         hold_until_subscribed: bool = False,
     ) -> None:
         self.symbols = symbols
@@ -51,32 +54,40 @@ class Market:
         self.streams = streams
         self.speed = speed
         self.store = store
-        self.finite = finite
-        self.lifetime_s = lifetime_s
+        self.finite = source.finite
         self.finished = False
-        self.sessions: set[Session] = set()
-        self.injector = FaultInjector(self.apply_conn_fault, self.set_lifetime)
+        self.sessions: dict[Session, None] = {}
+        self.injector = injector
+        self.disconnector = Disconnector(lifetime_s, lambda: self.clock_us() // 1000)
         self._source = source
         self._subs: dict[str, set[Session]] = {}
         self._dirty: list[Session] = []
         self._frames_sent = dict.fromkeys(symbols, 0)
         self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._last_us = 0
+        self._last_us = source.origin_us() or 0  # a synthetic market's clock starts at once
         self._origin: tuple[float, int] | None = None
         self._listeners = False
         for symbol in symbols:
             store.ensure(symbol)
 
-    # ------------------------------------------------------------ sessions
+    # ------------------------------------------------------------ symbols and sessions
+    def add_symbol(self, symbol: str, streams: list[str]) -> None:
+        """Make a symbol (listed at run time) and its streams known to the market."""
+        if symbol not in self._frames_sent:
+            self.symbols.append(symbol)
+            self._frames_sent[symbol] = 0
+            self.store.ensure(symbol)
+        self.streams.update(streams)
+        self._listeners = self._listening()
+
     def attach(self, session: Session) -> None:
         """Register a new connection (and start its lifetime)."""
-        self.sessions.add(session)
-        self._schedule_lifetime(session)
+        self.sessions[session] = None
+        self.disconnector.schedule(session)
 
     def detach(self, session: Session) -> None:
         """Forget a closed connection."""
-        self.sessions.discard(session)
+        self.sessions.pop(session, None)
         for name in session.streams:
             self._subs.get(name, set()).discard(session)
         if session.lifetime_handle is not None:
@@ -97,6 +108,10 @@ class Market:
             session.streams.pop(name, None)
             self._subs.get(name, set()).discard(session)
         self._listeners = self._listening()
+
+    def subscribers(self, name: str) -> set[Session]:
+        """Return the connections subscribed to stream *name*."""
+        return self._subs.get(name) or set()
 
     def _listening(self) -> bool:
         return any(s for name, s in self._subs.items() if s and name in self.streams)
@@ -122,19 +137,31 @@ class Market:
         log.info("market source exhausted; connections stay open")
 
     async def _pump(self) -> None:
-        event = next(self._source, None)
-        if event is None:
+        source = self._source
+        first = source.next_time()
+        if first is None and source.finite:
             return
         if self.speed > 0 and self.hold_until_subscribed:
             # A recording starts when its first listener subscribes, so no one misses its start.
             await self._until_listening()
-        self._origin = (time.monotonic(), event.time_us)
+        origin = source.origin_us()
+        if origin is not None:  # a synthetic market runs on the wall clock from its start
+            self._last_us = origin
+        self._origin = (time.monotonic(), origin if origin is not None else first or 0)
         batch = 0
-        while event is not None:
+        while True:
+            due = source.next_time()
+            if due is None:
+                if source.finite:
+                    return
+                self._flush()
+                batch = 0
+                await asyncio.sleep(_IDLE_S)
+                continue
             if self.speed > 0:
-                wall, first = self._origin
-                delay = wall + (event.time_us - first) / 1e6 / self.speed - time.monotonic()
-                if delay > 0 or batch >= _BATCH:
+                wall, start = self._origin
+                delay = wall + (due - start) / 1e6 / self.speed - time.monotonic()
+                if delay > _MIN_SLEEP_S or batch >= _BATCH:
                     self._flush()
                     batch = 0
                     await asyncio.sleep(min(max(delay, 0), 0.25))
@@ -144,9 +171,9 @@ class Market:
                 batch = 0
                 await self._backpressure()
                 continue
-            self._release(event)
-            batch += 1
-            event = next(self._source, None)
+            for event in source.take():
+                self._release(event)
+                batch += 1
 
     async def _until_listening(self) -> None:
         while not self._listeners:
@@ -179,7 +206,8 @@ class Market:
         trade = event.trade
         subs = self._subs.get(event.stream)
         if trade is not None:
-            self.store.ensure(event.symbol).add_trade(trade)
+            store = self.store
+            store.add_trade(store.ensure(event.symbol), trade)
             injector = self.injector
             if injector.rules and subs and self._faulted(event, subs):
                 subs = None
@@ -192,8 +220,17 @@ class Market:
             return
         if event.agg is not None:
             self.store.ensure(event.symbol).add_agg(event.agg)
+        elif event.stream.endswith("@bookTicker"):
+            self.store.ensure(event.symbol).book = event.payload
         if subs:
             self._deliver(event, subs)
+
+    def publish(self, stream: str, payload: bytes) -> None:
+        """Send a market-wide event (an ``!…@arr`` array) to its subscribers now."""
+        subs = self._subs.get(stream)
+        if subs:
+            self._deliver(Event(self.clock_us(), stream, "", payload), subs)
+            self._flush()
 
     def _deliver(self, event: Event, subs: set[Session]) -> None:
         frames = event.frames
@@ -237,45 +274,21 @@ class Market:
 
     # ------------------------------------------------------------ connection faults
     def apply_conn_fault(self, fault: ConnFault) -> None:
-        """Apply a connection fault to every open connection."""
+        """Apply a connection fault to the connections it selects (default: all)."""
         self._flush()
-        loop = asyncio.get_running_loop()
-        for session in list(self.sessions):
-            if isinstance(fault, AbruptClose):
-                session.abort()
-            elif isinstance(fault, Silence):
-                session.silent = True
-                if fault.seconds is not None:
-                    loop.call_later(fault.seconds, setattr, session, "silent", False)
-            elif isinstance(fault, ServerShutdown):
-                payload = shutdown_payload(self.clock_us() // 1000, session.combined)
-                session.send_now(ws_frame(payload))
-                loop.call_later(
-                    fault.close_after_s, self.close_later, session, 1001, "server shutdown"
-                )
-
-    def close_later(self, session: Session, code: int, reason: str) -> None:
-        """Close *session* from a synchronous callback."""
-        task = asyncio.get_running_loop().create_task(session.close(code, reason))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        chosen = list(self.sessions)
+        if fault.stream is not None:
+            chosen = [s for s in chosen if fault.stream in s.streams]
+        if fault.connection is not None:
+            index = fault.connection
+            chosen = [chosen[index]] if -len(chosen) <= index < len(chosen) else []
+        name = type(fault).__name__
+        log.info("%s on %d of %d connections", name, len(chosen), len(self.sessions))
+        self.disconnector.apply(fault, chosen)
 
     def set_lifetime(self, seconds: float) -> None:
         """Set the connection lifetime (0 = unlimited) for open and future connections."""
-        self.lifetime_s = seconds
-        for session in self.sessions:
-            self._schedule_lifetime(session)
-
-    def _schedule_lifetime(self, session: Session) -> None:
-        if session.lifetime_handle is not None:
-            session.lifetime_handle.cancel()
-            session.lifetime_handle = None
-        if self.lifetime_s > 0:
-            loop = asyncio.get_running_loop()
-            when = loop.time() + max(0.0, session.opened + self.lifetime_s - time.monotonic())
-            session.lifetime_handle = loop.call_at(
-                when, self.close_later, session, 1001, "going away"
-            )
+        self.disconnector.set_lifetime(seconds, self.sessions)
 
     # ------------------------------------------------------------ stats
     def stats(self) -> dict[str, Any]:

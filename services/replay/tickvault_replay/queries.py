@@ -1,92 +1,34 @@
-"""The REST market-data endpoints as pure functions of the query and the tapes.
+"""The per-symbol REST endpoints as pure functions of the query and the tapes: trades,
+historicalTrades, aggTrades and klines.
 
-Each takes the query parameters and a :class:`Context` and returns the JSON-ready body, or
-raises :class:`ApiError` with Binance's code and message.
+Each takes the query parameters and a :class:`~tickvault_replay.params.Context` and returns
+the JSON-ready body, or raises :class:`~tickvault_replay.params.ApiError` with Binance's code
+and message.
 """
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
-
-import orjson
 
 from tickvault_replay.decimals import quote_qty
 from tickvault_replay.klines import INTERVALS, klines, span_ms
 from tickvault_replay.model import AggTrade, Trade
-from tickvault_replay.store import SymbolTape, TradeStore
-from tickvault_replay.symbols import SymbolSpec, exchange_info
-
-_SYMBOL = re.compile(r"^[A-Z0-9\-_.]{1,20}$")
-_DIGITS = re.compile(r"^[0-9]{1,20}$")
-_SYMBOL_MISSING = "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
-
-
-class ApiError(Exception):
-    """A Binance error body: HTTP status, code and message."""
-
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
-        super().__init__(msg)
-        self.code, self.msg, self.status = code, msg, status
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What the endpoints read: the tapes, the symbols and the caller's time unit."""
-
-    store: TradeStore
-    specs: dict[str, SymbolSpec]
-    micros: bool
-    now_ms: int
-
-
-def _int(params: Mapping[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not _DIGITS.match(raw):
-        raise ApiError(
-            -1100,
-            f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
-        )
-    return int(raw)
-
-
-def _limit(params: Mapping[str, str], default: int = 500, top: int = 1000) -> int:
-    limit = _int(params, "limit")
-    if limit is None:
-        return default
-    if limit < 1:
-        raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
-    return min(limit, top)
-
-
-def _symbol(params: Mapping[str, str], ctx: Context) -> str:
-    symbol = params.get("symbol")
-    if not symbol:
-        raise ApiError(-1102, _SYMBOL_MISSING)
-    if not _SYMBOL.match(symbol):
-        raise ApiError(
-            -1100,
-            "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'.",
-        )
-    if symbol not in ctx.specs:
-        raise ApiError(-1121, "Invalid symbol.")
-    return symbol
+from tickvault_replay.params import (
+    ApiError,
+    Context,
+    bad_combination,
+    int_param,
+    limit_param,
+    symbol_param,
+    time_param_us,
+)
+from tickvault_replay.store import SymbolTape
 
 
 def _tape(params: Mapping[str, str], ctx: Context) -> SymbolTape:
-    return ctx.store.ensure(_symbol(params, ctx))
-
-
-def _times_us(params: Mapping[str, str], name: str) -> int | None:
-    value = _int(params, name)
-    if value is None:
-        return None
-    return value if value >= 10**14 else value * 1000
+    return ctx.store.ensure(symbol_param(params, ctx))
 
 
 def trade_row(trade: Trade, micros: bool) -> dict[str, Any]:
@@ -119,14 +61,14 @@ def agg_row(agg: AggTrade, micros: bool) -> dict[str, Any]:
 def recent_trades(params: Mapping[str, str], ctx: Context) -> Any:
     """GET /api/v3/trades."""
     tape = _tape(params, ctx)
-    return [trade_row(t, ctx.micros) for t in tape.recent(_limit(params))]
+    return [trade_row(t, ctx.micros) for t in tape.recent(limit_param(params))]
 
 
 def historical_trades(params: Mapping[str, str], ctx: Context) -> Any:
     """GET /api/v3/historicalTrades."""
     tape = _tape(params, ctx)
-    limit = _limit(params)
-    from_id = _int(params, "fromId")
+    limit = limit_param(params)
+    from_id = int_param(params, "fromId")
     rows = tape.recent(limit) if from_id is None else tape.from_id(from_id, limit)
     return [trade_row(t, ctx.micros) for t in rows]
 
@@ -134,11 +76,11 @@ def historical_trades(params: Mapping[str, str], ctx: Context) -> Any:
 def agg_trades(params: Mapping[str, str], ctx: Context) -> Any:
     """GET /api/v3/aggTrades."""
     tape = _tape(params, ctx)
-    from_id = _int(params, "fromId")
-    start, end = _times_us(params, "startTime"), _times_us(params, "endTime")
+    from_id = int_param(params, "fromId")
+    start, end = time_param_us(params, "startTime"), time_param_us(params, "endTime")
     if from_id is not None and (start is not None or end is not None):
-        raise ApiError(-1128, "Combination of optional parameters invalid.")
-    rows = tape.agg_query(from_id, start, end, _limit(params))
+        raise bad_combination()
+    rows = tape.agg_query(from_id, start, end, limit_param(params))
     return [agg_row(a, ctx.micros) for a in rows]
 
 
@@ -152,69 +94,17 @@ def kline_rows(params: Mapping[str, str], ctx: Context) -> Any:
         )
     if interval not in INTERVALS:
         raise ApiError(-1120, "Invalid interval.")
-    limit = _limit(params)
-    start, end = _times_us(params, "startTime"), _times_us(params, "endTime")
+    limit = limit_param(params)
+    start, end = time_param_us(params, "startTime"), time_param_us(params, "endTime")
     reach = span_ms(interval) * 1000 * (limit + 1)
+    times = tape.trade_series.times
     if start is not None:
-        at = bisect_left(tape.trade_times, start)
-        anchor = tape.trade_times[at] if at < len(tape.trade_times) else start
+        at = bisect_left(times, start)
+        anchor = times[at] if at < len(times) else start
         lo, hi = start, min(end if end is not None else 2**62, anchor + reach)
     else:
-        last = tape.trade_times[-1] if tape.trade_times else 0
+        last = times[-1] if times else 0
         hi = end if end is not None else last
         lo = max(0, hi - reach)
     rows = klines(tape.trades_between(lo, hi), interval, 1000 if ctx.micros else 1)
     return rows[:limit] if start is not None else rows[-limit:]
-
-
-def ticker_price(params: Mapping[str, str], ctx: Context) -> Any:
-    """GET /api/v3/ticker/price (one symbol, a ``symbols`` JSON array, or all)."""
-
-    def price(symbol: str) -> dict[str, str]:
-        trades = ctx.store.ensure(symbol).trades
-        return {"symbol": symbol, "price": trades[-1].price if trades else "0.00000000"}
-
-    if "symbol" in params:
-        return price(_symbol(params, ctx))
-    if "symbols" in params:
-        try:
-            wanted = orjson.loads(params["symbols"])
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(-1100, "Illegal characters found in parameter 'symbols'.") from exc
-        if not isinstance(wanted, list) or not all(isinstance(s, str) for s in wanted):
-            raise ApiError(-1100, "Illegal characters found in parameter 'symbols'.")
-        for symbol in wanted:
-            if symbol not in ctx.specs:
-                raise ApiError(-1121, "Invalid symbol.")
-        return [price(s) for s in wanted]
-    return [price(s) for s in ctx.specs]
-
-
-def exchange_info_body(params: Mapping[str, str], ctx: Context) -> Any:
-    """GET /api/v3/exchangeInfo (optionally one ``symbol`` or a ``symbols`` array)."""
-    specs = list(ctx.specs.values())
-    if "symbol" in params:
-        specs = [ctx.specs[_symbol(params, ctx)]]
-    elif "symbols" in params:
-        try:
-            wanted = orjson.loads(params["symbols"])
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(-1100, "Illegal characters found in parameter 'symbols'.") from exc
-        if not isinstance(wanted, list) or any(s not in ctx.specs for s in wanted):
-            raise ApiError(-1121, "Invalid symbol.")
-        specs = [ctx.specs[s] for s in wanted]
-    return exchange_info(specs, ctx.now_ms)
-
-
-Handler = Callable[[Mapping[str, str], Context], Any]
-
-ENDPOINTS: dict[str, tuple[Handler, int]] = {
-    "/api/v3/ping": (lambda p, c: {}, 1),
-    "/api/v3/time": (lambda p, c: {"serverTime": c.now_ms}, 1),
-    "/api/v3/exchangeInfo": (exchange_info_body, 20),
-    "/api/v3/trades": (recent_trades, 25),
-    "/api/v3/historicalTrades": (historical_trades, 25),
-    "/api/v3/aggTrades": (agg_trades, 4),
-    "/api/v3/klines": (kline_rows, 2),
-    "/api/v3/ticker/price": (ticker_price, 2),
-}

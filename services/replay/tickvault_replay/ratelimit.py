@@ -2,7 +2,9 @@
 
 * :class:`WeightBook`: REST ``REQUEST_WEIGHT`` per IP per fixed window (a calendar minute on
   Binance); over the limit -> 429 with ``Retry-After``; a request during that wait -> 418,
-  banned for ``ban_s``.
+  banned for ``ban_s``, twice as long at each further ban up to 3 days ("bans scale in
+  duration for repeat offenders, from 2 minutes to 3 days"; the doubling is this replay's
+  choice, Binance does not publish its scale).
 * :class:`MessageRate`: client frames per connection per second (over -> close 1008).
 * :class:`AttemptBook`: connection attempts per IP in a sliding window (over -> 429).
 """
@@ -23,12 +25,16 @@ class Verdict:
     retry_after: int = 0
 
 
+_LONGEST_BAN_S = 3 * 86400.0
+
+
 @dataclass(slots=True)
 class _Ip:
     window: int = -1
     used: int = 0
     wait_until: float = 0.0
     banned_until: float = 0.0
+    bans: int = 0
 
 
 @dataclass(slots=True)
@@ -49,8 +55,10 @@ class WeightBook:
         if now < state.banned_until:
             return Verdict(418, state.used, math.ceil(state.banned_until - now))
         if now < state.wait_until:
-            state.banned_until = now + self.ban_s
-            return Verdict(418, state.used, math.ceil(self.ban_s))
+            state.bans += 1
+            ban_s = min(self.ban_s * 2 ** (state.bans - 1), _LONGEST_BAN_S)
+            state.banned_until = now + ban_s
+            return Verdict(418, state.used, math.ceil(ban_s))
         state.used += weight
         if self.limit and state.used > self.limit:
             state.wait_until = (window + 1) * self.window_s

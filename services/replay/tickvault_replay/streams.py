@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# <symbol>@<type>[@<modifier>...] or an all-market stream such as !miniTicker@arr.
-_STREAM = re.compile(r"^(?:[^\s@/!\"]+|![A-Za-z]+)@[A-Za-z0-9_]+(?:@[A-Za-z0-9_:+.\-]+)*$")
+# <symbol>@<type>[@<modifier>...] or an all-market stream such as !ticker_1h@arr.
+_STREAM = re.compile(r"^(?:[^\s@/!\"]+|![A-Za-z0-9_]+)@[A-Za-z0-9_]+(?:@[A-Za-z0-9_:+.\-]+)*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +35,3 @@ def parse_route(path: str, query: Mapping[str, str]) -> Route | None:
         names = query.get("streams", "")
         return Route(True, micros, [s for s in names.split("/") if s])
     return None
-
-
-def stream_symbol(name: str) -> str:
-    """Return the upper-case symbol of a stream name (``btcusdt@trade`` -> ``BTCUSDT``)."""
-    return name.split("@", 1)[0].upper()

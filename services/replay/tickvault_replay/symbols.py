@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-_QUOTES = ("USDT", "FDUSD", "USDC", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "TRY")
+# Every quote asset of Binance's spot list (2021 and today), longest first so that a suffix
+# match finds ``BUSD`` before ``USD``-like shorter ones.
+_QUOTE_NAMES = (
+    "BTC USDT BUSD BNB ETH USDC PAX EUR TUSD TRY BRL BIDR AUD GBP RUB BKRW NGN UAH ZAR "
+    "DAI IDRT USDS USDP XRP TRX BVND VAI GYEN FDUSD JPY MXN ARS PLN RON CZK COP"
+)
+QUOTES = tuple(sorted(_QUOTE_NAMES.split(" "), key=len, reverse=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,24 +27,37 @@ class SymbolSpec:
     status: str = "TRADING"
 
 
-_KNOWN = {
+# The busiest symbols of the real market, busiest first: tick, step and a typical price.
+KNOWN = {
     "BTCUSDT": ("0.01000000", "0.00001000", "60000.00000000"),
     "ETHUSDT": ("0.01000000", "0.00010000", "2600.00000000"),
     "BNBUSDT": ("0.01000000", "0.00100000", "550.00000000"),
     "SOLUSDT": ("0.01000000", "0.00100000", "150.00000000"),
-    "DOTUSDT": ("0.00100000", "0.01000000", "5.00000000"),
     "XRPUSDT": ("0.00010000", "1.00000000", "0.60000000"),
     "DOGEUSDT": ("0.00001000", "1.00000000", "0.12000000"),
+    "ETHBTC": ("0.00001000", "0.00010000", "0.04300000"),
+    "ADAUSDT": ("0.00010000", "0.10000000", "0.35000000"),
+    "DOTUSDT": ("0.00100000", "0.01000000", "5.00000000"),
+    "LTCUSDT": ("0.01000000", "0.00100000", "70.00000000"),
+    "BNBBTC": ("0.00000100", "0.00100000", "0.00910000"),
+    "LINKUSDT": ("0.00100000", "0.01000000", "11.00000000"),
 }
 
 
-def spec_for(symbol: str) -> SymbolSpec:
+def quote_of(symbol: str) -> tuple[str, str]:
+    """Split *symbol* into base and quote asset (the longest known quote suffix; else USDT)."""
+    upper = symbol.upper()
+    for quote in QUOTES:
+        if upper.endswith(quote) and len(upper) > len(quote):
+            return symbol[: -len(quote)], symbol[-len(quote) :]
+    return symbol, "USDT"
+
+
+def spec_for(symbol: str, status: str = "TRADING") -> SymbolSpec:
     """Return the reference data of *symbol* (well-known values, else sensible defaults)."""
-    symbol = symbol.upper()
-    quote = next((q for q in _QUOTES if symbol.endswith(q) and len(symbol) > len(q)), "USDT")
-    base = symbol[: -len(quote)] if symbol.endswith(quote) else symbol
-    tick, step, price = _KNOWN.get(symbol, ("0.01000000", "0.00100000", "100.00000000"))
-    return SymbolSpec(symbol, base, quote, tick, step, price)
+    base, quote = quote_of(symbol)
+    tick, step, price = KNOWN.get(symbol.upper(), ("0.01000000", "0.00100000", "100.00000000"))
+    return SymbolSpec(symbol, base, quote, tick, step, price, status)
 
 
 def symbol_info(spec: SymbolSpec) -> dict[str, Any]:
@@ -91,8 +110,8 @@ def symbol_info(spec: SymbolSpec) -> dict[str, Any]:
     }
 
 
-def exchange_info(specs: list[SymbolSpec], server_time_ms: int) -> dict[str, Any]:
-    """Return an ``/api/v3/exchangeInfo`` body for *specs*."""
+def exchange_info(entries: list[dict[str, Any]], server_time_ms: int) -> dict[str, Any]:
+    """Return an ``/api/v3/exchangeInfo`` body listing *entries* (see :func:`symbol_info`)."""
     return {
         "timezone": "UTC",
         "serverTime": server_time_ms,
@@ -113,5 +132,5 @@ def exchange_info(specs: list[SymbolSpec], server_time_ms: int) -> dict[str, Any
             },
         ],
         "exchangeFilters": [],
-        "symbols": [symbol_info(s) for s in specs],
+        "symbols": entries,
     }

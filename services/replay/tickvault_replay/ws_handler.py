@@ -73,6 +73,10 @@ async def _read(session: Session, server: ReplayServer) -> None:
         if session.silent:
             continue
         if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            if limits.max_message_bytes and len(msg.data) > limits.max_message_bytes:
+                # Binance ignores such a message: no answer, no subscription (see config)
+                log.info("ignoring a %d-byte message from %s", len(msg.data), session.peer)
+                continue
             reply = handle(
                 msg.data,
                 session.streams,

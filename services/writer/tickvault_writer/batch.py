@@ -1,8 +1,9 @@
 """Turn raw stream entries into a batch: decoded ticks, gap records and dead letters.
 
-Pure: no I/O. Decoding goes through :func:`tickvault.codec.from_fields` only; on top of the
-codec's checks a tick must fit the database (a plausible time, an id that fits ``bigint``, a
-symbol fit for a Redis key), or it would fail a whole batch later instead of alone now.
+Pure: no I/O. Decoding goes through :func:`tickvault.codec.from_fields` only, and a tick it
+returns has passed the :class:`~tickvault.tick.Tick` constructor's checks (a plausible time,
+an id that fits ``bigint``, a symbol fit for a Redis key). A gap record must fit the database
+too, or it would fail a whole batch later instead of alone now.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from dataclasses import dataclass, replace
 
 from tickvault.codec import GapRecord, GapStatus, from_fields
 from tickvault.errors import CodecError
-from tickvault.tick import MAX_TIME_US, MIN_TIME_US, Tick, is_plausible_time_us, is_symbol
+from tickvault.tick import MAX_TRADE_ID, Tick, is_plausible_time_us, is_symbol
 from tickvault_writer.fastpath import CannotPrepare, Prepared, prepare
 
 RawFields = Mapping[bytes, bytes]
 RawEntry = tuple[bytes, RawFields | None]
 
-MAX_BIGINT = 2**63 - 1
 _GAP_RANK = {GapStatus.DETECTED: 0, GapStatus.UNFILLABLE: 1, GapStatus.FILLED: 2}
 
 
@@ -49,41 +49,11 @@ class Batch:
         return bool(self.ticks or self.gaps)
 
 
-_GOOD_SYMBOLS: set[str] = set()  # symbols already checked: a handful, seen once per tick
-
-
-def check_tick(tick: Tick) -> str | None:
-    """Return why *tick* cannot be stored, or None when it can."""
-    if (
-        tick.symbol in _GOOD_SYMBOLS
-        and 0 <= tick.trade_id <= MAX_BIGINT
-        and MIN_TIME_US <= tick.trade_time <= MAX_TIME_US
-        and MIN_TIME_US <= tick.event_time <= MAX_TIME_US
-        and MIN_TIME_US <= tick.received_at <= MAX_TIME_US
-    ):
-        return None  # the common case, without a call per check
-    return _why_not(tick)
-
-
-def _why_not(tick: Tick) -> str | None:
-    if not is_symbol(tick.symbol):
-        return f"symbol {tick.symbol!r} is not an upper-case Binance symbol"
-    if not 0 <= tick.trade_id <= MAX_BIGINT:
-        return f"trade id {tick.trade_id} is out of range"
-    for name in ("trade_time", "event_time", "received_at"):
-        value: int = getattr(tick, name)
-        if not is_plausible_time_us(value):
-            return f"{name} {value} is not a plausible epoch-microsecond time"
-    if len(_GOOD_SYMBOLS) < 10_000:
-        _GOOD_SYMBOLS.add(tick.symbol)
-    return None
-
-
 def check_gap(gap: GapRecord) -> str | None:
     """Return why *gap* cannot be stored, or None when it can."""
     if not is_symbol(gap.symbol):
         return f"symbol {gap.symbol!r} is not an upper-case Binance symbol"
-    if gap.first_id < 0 or gap.last_id > MAX_BIGINT:
+    if gap.first_id < 0 or gap.last_id > MAX_TRADE_ID:
         return f"gap {gap.first_id}..{gap.last_id} is out of range"
     for value in (gap.detected_at, gap.filled_at):
         if value is not None and not is_plausible_time_us(value):
@@ -109,18 +79,15 @@ def decode_entries(entries: Iterable[RawEntry]) -> Batch:
             dead.append(DeadLetter(entry_id, fields, str(exc)))
             continue
         if isinstance(value, Tick):
-            reason = check_tick(value)
-            if reason is None:
-                ticks.append(value)
-                tick_ids.append(entry_id)
-                continue
+            ticks.append(value)
+            tick_ids.append(entry_id)
+            continue
+        reason = check_gap(value)
+        if reason is None:
+            gaps.append(value)
+            gap_ids.append(entry_id)
         else:
-            reason = check_gap(value)
-            if reason is None:
-                gaps.append(value)
-                gap_ids.append(entry_id)
-                continue
-        dead.append(DeadLetter(entry_id, fields, reason))
+            dead.append(DeadLetter(entry_id, fields, reason))
     return Batch(
         tuple(ids), tuple(ticks), tuple(tick_ids), tuple(gaps), tuple(gap_ids), tuple(dead)
     )

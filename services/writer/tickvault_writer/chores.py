@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 import redis
@@ -50,31 +50,32 @@ class Totals:
     batches: int = 0
 
 
+@dataclass(eq=False)
 class Chores:
     """Runs whichever periodic chore is due; a Redis failure here only logs."""
 
-    def __init__(
-        self,
-        settings: WriterSettings,
-        reader: StreamReader,
-        metrics: WriterMetrics,
-        totals: Totals,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._settings = settings
-        self._reader = reader
-        self._metrics = metrics
-        self._totals = totals
-        self._clock = clock
-        self._key = RedisKeys(settings.redis_prefix).heartbeat("writer", reader.consumer)
-        self._heartbeat = Every(settings.writer_heartbeat_interval_s, clock)
-        self._claim = Every(min(30.0, max(0.05, settings.writer_claim_idle_ms / 2000)), clock)
-        self._gauges = Every(5.0, clock)
-        self._summary = Every(settings.writer_summary_interval_s, clock)
+    _settings: WriterSettings
+    _reader: StreamReader
+    _metrics: WriterMetrics
+    _totals: Totals
+    _clock: Callable[[], float] = time.monotonic
+    pending: int = field(default=0, init=False)
+    lag: int | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        s, clock = self._settings, self._clock
+        self._key = RedisKeys(s.redis_prefix).heartbeat("writer", self._reader.consumer)
+        self._heartbeat, self._claim, self._gauges, self._summary = (
+            Every(interval, clock)
+            for interval in (
+                s.writer_heartbeat_interval_s,
+                min(30.0, max(0.05, s.writer_claim_idle_ms / 2000)),
+                5.0,
+                s.writer_summary_interval_s,
+            )
+        )
         self._warn = ThrottledLog(log, 10.0, clock=clock)
         self._last_summary: tuple[float, int] | None = None
-        self.pending = 0
-        self.lag: int | None = None
 
     def run_due(self) -> None:
         """Run the chores that are due."""

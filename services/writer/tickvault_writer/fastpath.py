@@ -11,6 +11,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from tickvault.errors import TickvaultError
 from tickvault.tick import Tick
 from tickvault_writer.aggregate import Candle, Level, aggregate
 from tickvault_writer.binary import copy_binary
@@ -38,16 +39,25 @@ def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[tuple[objec
     return list(zip(*rows, strict=True)) or [()] * width
 
 
-class CannotPrepare(ValueError):
-    """The ticks cannot take the fast path (the fallback SQL path still can store them)."""
+class CannotPrepare(TickvaultError):
+    """The ticks cannot be encoded or aggregated (PostgreSQL is then asked to say which row)."""
 
 
 def prepare(ticks: Sequence[Tick]) -> Prepared:
     """Return the COPY stream and the candle and level array literals of *ticks*."""
     try:
-        levels, candles = aggregate(ticks)
         copy_data = copy_binary(ticks)
-    except (ArithmeticError, ValueError, struct.error) as exc:  # not for codec-checked ticks
+    except (ValueError, struct.error) as exc:  # not for ticks that passed the Tick's checks
+        raise CannotPrepare(str(exc)) from exc
+    params, candles, levels = aggregate_params(ticks)
+    return Prepared(copy_data, params, candles, levels)
+
+
+def aggregate_params(ticks: Sequence[Tick]) -> tuple[tuple[str, ...], int, int]:
+    """Return the :data:`sql.UPSERT_AGGREGATES` parameters of *ticks*, candles and levels."""
+    try:
+        levels, candles = aggregate(ticks)
+    except (ArithmeticError, ValueError) as exc:
         raise CannotPrepare(str(exc)) from exc
     symbol, *numbers = _columns(candles, len(Candle._fields))  # in the statement's order
     level_symbol, *level_numbers = _columns(levels, len(Level._fields))
@@ -57,4 +67,4 @@ def prepare(ticks: Sequence[Tick]) -> Prepared:
         _texts(level_symbol),
         *map(_plain, level_numbers),
     )
-    return Prepared(copy_data, params, len(candles), len(levels))
+    return params, len(candles), len(levels)

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import redis
@@ -100,6 +100,7 @@ class Writer:
         self.chores = Chores(settings, self.reader, self.metrics, self.totals, clock)
         self.maintenance = Maintenance(settings, self.redis)
         self._stop = threading.Event()
+        self._inflight: tuple[Batch, Future[Stored]] | None = None  # stored in the pool
         self._retry = RetryPolicy(0.05, settings.writer_retry_max_s)
         self._warn = ThrottledLog(log, 5.0, clock=clock)
         self._dead_log = ThrottledLog(log, 1.0, clock=clock)
@@ -130,26 +131,19 @@ class Writer:
         log.info("writer %s consuming %s", self.consumer, self.keys.stream)
         self._retry_redis(self.reader.ensure_group, ignore_stop=False)
         self.maintenance.start()
-        delays: Backoff | None = None
-        inflight: tuple[Batch, Future[Stored]] | None = None
+        backoff: Backoff | None = None
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="store") as pool:
-                while not (self._stop.is_set() and inflight is None):
+                while not (self._stop.is_set() and self._inflight is None):
                     try:
-                        batch = None if self._stop.is_set() else self._next(inflight is None)
-                        if inflight is not None:
-                            done, future = inflight
-                            inflight = None
-                            self._finish(done, future.result())
-                        if batch is not None:
-                            inflight = (batch, pool.submit(self._store_stage, batch))
-                        delays = None
+                        self._advance(pool, read=not self._stop.is_set())
+                        backoff = None
                     except Exception:  # a bug or an odd reply must not kill the replica
                         log.exception("batch failed; re-reading pending entries")
-                        inflight = None
+                        self._inflight = None
                         self.reader.reread_pending()
-                        delays = delays or self._retry.backoff()
-                        self._stop.wait(delays.next())
+                        backoff = backoff or self._retry.backoff()
+                        self._stop.wait(backoff.next())
         finally:
             self.close()
         log.info("writer %s stopped (%d rows inserted)", self.consumer, self.totals.inserted)
@@ -174,10 +168,26 @@ class Writer:
 
     def step(self) -> int:
         """Run due chores, then read and process one batch; return its entry count."""
-        batch = self._next(True)
+        return self._advance(None)
+
+    def _advance(self, pool: Executor | None, *, read: bool = True) -> int:
+        """Read the next batch, finish the one in flight, then store the new one.
+
+        With a *pool* the new batch is stored there while the next call reads (and that call
+        finishes it); without one it is stored, cached and acknowledged at once. Return the
+        new batch's entry count (0 when nothing came).
+        """
+        batch = self._next(self._inflight is None) if read else None
+        if self._inflight is not None:
+            done, future = self._inflight
+            self._inflight = None
+            self._finish(done, future.result())
         if batch is None:
             return 0
-        self.process(batch)
+        if pool is None:
+            self.process(batch)
+        else:
+            self._inflight = (batch, pool.submit(self._store_stage, batch))
         return len(batch.ids)
 
     # ------------------------------------------------------------------ one batch

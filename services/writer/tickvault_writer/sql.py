@@ -1,9 +1,10 @@
-"""The SQL of the write path: the staging table, the one-statement batch write, gap upserts.
+"""The SQL of the write path: the trades COPY, the staging table, aggregate and gap upserts.
 
-The fast path (:data:`COPY_TRADES`, :data:`UPSERT_AGGREGATES`) serves a batch whose trades
-are all new. The fallback, one statement (:data:`WRITE_TRADES`), inserts the staged trades
-(``ON CONFLICT DO NOTHING``) and folds ONLY the rows actually inserted into ``candles_1m`` and
-``price_levels_1m``, so a redelivered or duplicated trade is never counted twice.
+The fast path (:data:`COPY_TRADES`) serves a batch whose trades are all new. The fallback
+loads the same binary COPY stream into a staging table (:data:`COPY_STAGING`) and inserts it
+``ON CONFLICT DO NOTHING`` (:data:`INSERT_NEW`), returning the rows actually inserted, so a
+redelivered or duplicated trade is never counted twice. Either way the inserted trades'
+candles and price levels (aggregated in Python) are merged by :data:`UPSERT_AGGREGATES`.
 The candle merge is order-independent:
 
 - open/close: the earliest/latest trade of the minute by (trade_time, trade_id);
@@ -19,16 +20,17 @@ from tickvault_writer import binary
 
 STAGING = "tv_staging"
 
+# The columns of binary.COLUMNS, in its order, so the fast path's COPY stream loads as is.
 CREATE_STAGING = f"""
 CREATE TEMP TABLE IF NOT EXISTS {STAGING} (
     symbol text NOT NULL,
-    trade_id bigint NOT NULL,
     price numeric NOT NULL,
     quantity numeric NOT NULL,
-    t bigint NOT NULL,
-    e bigint NOT NULL,
-    m boolean NOT NULL,
-    r bigint NOT NULL
+    trade_time timestamptz NOT NULL,
+    trade_id bigint NOT NULL,
+    event_time timestamptz NOT NULL,
+    is_buyer_maker boolean NOT NULL,
+    received_at timestamptz NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 
@@ -40,7 +42,7 @@ WHERE p.relname IN ('trades', 'candles_1m', 'price_levels_1m')
   AND p.relnamespace = current_schema()::regnamespace
 """
 
-COPY_STAGING = f"COPY {STAGING} (symbol, trade_id, price, quantity, t, e, m, r) FROM STDIN"
+COPY_STAGING = f"COPY {STAGING} {binary.COLUMNS} FROM STDIN (FORMAT binary)"
 
 CANDLE_COLUMNS = """symbol, minute, open, high, low, close, volume, trades, quote_volume, price_sum,
          price_sq_sum, open_time, open_trade_id, close_time, close_trade_id, high_time, low_time"""
@@ -79,72 +81,20 @@ LEVEL_MERGE = """    ON CONFLICT (symbol, minute, price) DO UPDATE SET
 
 _US = "timestamptz 'epoch' + {} * interval '1 microsecond'"
 
-WRITE_TRADES = f"""
-WITH ins AS (
-    INSERT INTO trades AS tr
-        (symbol, trade_time, trade_id, price, quantity, event_time, is_buyer_maker, received_at)
-    SELECT symbol, {_US.format("t")}, trade_id, price, quantity, {_US.format("e")}, m,
-           {_US.format("r")}
-    FROM {STAGING}
-    ORDER BY symbol, t, trade_id
-    ON CONFLICT DO NOTHING
-    RETURNING tr.symbol, tr.trade_time, tr.trade_id, tr.price, tr.quantity
-),
-ranked AS (
-    SELECT symbol, date_trunc('minute', trade_time) AS minute, trade_time, trade_id, price,
-           quantity,
-           row_number() OVER (w ORDER BY trade_time, trade_id) AS rn,
-           count(*) OVER w AS n,
-           max(price) OVER w AS hi,
-           min(price) OVER w AS lo
-    FROM ins
-    WINDOW w AS (PARTITION BY symbol, date_trunc('minute', trade_time))
-),
-c AS (
-    SELECT symbol, minute,
-           min(price) FILTER (WHERE rn = 1) AS open,
-           max(price) AS high,
-           min(price) AS low,
-           min(price) FILTER (WHERE rn = n) AS close,
-           sum(quantity) AS volume,
-           count(*)::int AS trades,
-           sum(price * quantity) AS quote_volume,
-           sum(price) AS price_sum,
-           sum(price * price) AS price_sq_sum,
-           min(trade_time) AS open_time,
-           min(trade_id) FILTER (WHERE rn = 1) AS open_trade_id,
-           max(trade_time) AS close_time,
-           min(trade_id) FILTER (WHERE rn = n) AS close_trade_id,
-           min(trade_time) FILTER (WHERE price = hi) AS high_time,
-           min(trade_time) FILTER (WHERE price = lo) AS low_time
-    FROM ranked
-    GROUP BY symbol, minute
-),
-cu AS (
-    INSERT INTO candles_1m AS k
-        (symbol, minute, open, high, low, close, volume, trades, quote_volume, price_sum,
-         price_sq_sum, open_time, open_trade_id, close_time, close_trade_id, high_time, low_time)
-    SELECT symbol, minute, open, high, low, close, volume, trades, quote_volume, price_sum,
-           price_sq_sum, open_time, open_trade_id, close_time, close_trade_id, high_time, low_time
-    FROM c
-    ORDER BY symbol, minute
-{CANDLE_MERGE}
-    RETURNING 1
-),
-lu AS (
-    INSERT INTO price_levels_1m AS pl (symbol, minute, price, trades, volume)
-    SELECT symbol, date_trunc('minute', trade_time), price, count(*)::int, sum(quantity)
-    FROM ins
-    GROUP BY 1, 2, 3
-    ORDER BY 1, 2, 3
-{LEVEL_MERGE}
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM cu), (SELECT count(*) FROM lu)
+_TRADE_COLUMNS = binary.COLUMNS.strip("()")
+
+# The fallback: the batch's binary COPY stream went into the staging table; insert what is
+# new and say which rows those were, so that only they are folded into candles and levels.
+INSERT_NEW = f"""
+INSERT INTO trades AS tr {binary.COLUMNS}
+SELECT {_TRADE_COLUMNS} FROM {STAGING}
+ORDER BY symbol, trade_time, trade_id
+ON CONFLICT DO NOTHING
+RETURNING tr.symbol, tr.trade_id, (extract(epoch FROM tr.trade_time) * 1000000)::bigint
 """
 
-# The fast path: every trade of the batch went in by binary COPY (tickvault_writer.binary),
-# so candles and levels come whole from tickvault_writer.aggregate, as arrays (text literals).
+# Every trade inserted, by either path, is folded into candles and levels by
+# tickvault_writer.aggregate and upserted here as arrays (text literals).
 COPY_TRADES = f"COPY trades {binary.COLUMNS} FROM STDIN (FORMAT binary)"
 
 UPSERT_AGGREGATES = f"""

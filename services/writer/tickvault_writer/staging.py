@@ -1,10 +1,4 @@
-"""Encode ticks as the rows ``COPY`` loads into the staging table (text format).
-
-Pure. Times travel as integer epoch microseconds and become ``timestamptz`` inside
-PostgreSQL, exactly; prices and quantities travel as the exact strings Binance sent. The
-batch's symbols were checked by :func:`tickvault_writer.batch.check_tick`, so no field can
-hold a tab, a newline or a backslash that the text format would need to escape.
-"""
+"""The hours a batch of ticks touches, for making sure their partitions exist (pure)."""
 
 from __future__ import annotations
 
@@ -13,19 +7,7 @@ from datetime import datetime
 
 from tickvault.tick import Tick, us_to_datetime
 
-STAGING_COLUMNS = ("symbol", "trade_id", "price", "quantity", "t", "e", "m", "r")
 US_PER_HOUR = 3_600_000_000
-
-
-def copy_rows(ticks: Iterable[Tick]) -> bytes:
-    """Return *ticks* as ``COPY ... FROM STDIN`` text-format rows."""
-    return "".join(
-        [
-            f"{t.symbol}\t{t.trade_id}\t{t.price}\t{t.quantity}\t{t.trade_time}\t"
-            f"{t.event_time}\t{'t' if t.is_buyer_maker else 'f'}\t{t.received_at}\n"
-            for t in ticks
-        ]
-    ).encode("ascii")
 
 
 def hours_of(ticks: Iterable[Tick]) -> set[int]:

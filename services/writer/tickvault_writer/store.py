@@ -3,10 +3,11 @@
 The fast path is a binary ``COPY`` straight into ``trades`` inside a savepoint, then one
 statement upserting the batch's candles and price levels, aggregated in Python
 (:mod:`tickvault_writer.fastpath`). When a trade was already stored, the COPY fails with a
-unique violation and the batch takes the fallback: ``COPY`` into a temporary staging table
-(created once per connection, emptied at every commit) and one statement that inserts trades
-``ON CONFLICT DO NOTHING`` and folds only the inserted ones into the candles and levels
-(:mod:`tickvault_writer.sql`). Partitions are made sure of before
+unique violation and the batch takes the fallback: the same COPY stream into a temporary
+staging table (created once per connection, emptied at every commit), one statement that
+inserts it ``ON CONFLICT DO NOTHING`` returning the rows that went in, and the same Python
+aggregation of only those rows (:mod:`tickvault_writer.sql`). One COPY encoder (binary) and
+one candle aggregation (Python) serve both paths. Partitions are made sure of before
 the transaction, through a separate short-lived connection, and remembered, so a batch whose
 hours are known costs no extra round trip.
 
@@ -20,7 +21,8 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psycopg2
@@ -33,11 +35,11 @@ from tickvault.codec import GapRecord
 from tickvault.db import partitions
 from tickvault.db.engine import libpq_dsn, make_engine
 from tickvault.errors import StoreUnavailable, TickvaultError
-from tickvault.tick import datetime_to_us
+from tickvault.tick import Tick, datetime_to_us
 from tickvault_writer import sql
 from tickvault_writer.batch import Batch, merge_gaps
-from tickvault_writer.fastpath import CannotPrepare, prepare
-from tickvault_writer.staging import US_PER_HOUR, copy_rows, hour_instants, hours_of
+from tickvault_writer.fastpath import CannotPrepare, aggregate_params, prepare
+from tickvault_writer.staging import US_PER_HOUR, hour_instants, hours_of
 
 log = logging.getLogger(__name__)
 
@@ -167,20 +169,11 @@ class PgStore:
             self.ensure_partitions(hours_of(batch.ticks))
         conn = self._connection()
         inserted = candles = levels = gaps = 0
-        fast: tuple[int, int] | None = None
+        fast = True
         try:
             with conn.cursor() as cur:
                 if batch.ticks:
-                    fast = _insert_all(cur, batch)
-                    if fast is None:
-                        rows = copy_rows(batch.ticks)
-                        cur.copy_expert(sql.COPY_STAGING, io.BytesIO(rows), size=len(rows))
-                        cur.execute(sql.WRITE_TRADES)
-                        row = cur.fetchone()
-                        assert row is not None
-                        inserted, candles, levels = row
-                    else:
-                        inserted, (candles, levels) = len(batch.ticks), fast
+                    inserted, candles, levels, fast = _insert_trades(cur, batch)
                 if batch.gaps:
                     merged = merge_gaps(batch.gaps)
                     cur.execute(sql.UPSERT_GAPS, _gap_columns(merged))
@@ -196,7 +189,7 @@ class PgStore:
             gaps=gaps,
             seconds=time.perf_counter() - started,
             committed_us=time.time_ns() // 1000,
-            fallback=bool(batch.ticks) and fast is None,
+            fallback=not fast,
         )
 
     def _after_error(self, conn: psycopg2.extensions.connection, exc: psycopg2.Error) -> None:
@@ -217,27 +210,57 @@ class PgStore:
         raise RowsRefused(text) from exc
 
 
-def _insert_all(cur: psycopg2.extensions.cursor, batch: Batch) -> tuple[int, int] | None:
-    """Try the fast path; return (candles, levels) upserted, or None when a trade was stored.
+def _insert_trades(cur: psycopg2.extensions.cursor, batch: Batch) -> tuple[int, int, int, bool]:
+    """Insert the batch's trades; fold the inserted ones into candles and levels.
 
-    Binary ``COPY`` straight into ``trades`` (PostgreSQL's multi-row insert) inside a
-    savepoint: when every trade is new, the batch's own aggregates are the candles' and levels'
-    increments. One already stored (a redelivery, a replay after a crash, a duplicate within
-    the batch) fails the COPY with a unique violation; rolling back to the savepoint undoes
-    it whole, and the caller takes the ``ON CONFLICT DO NOTHING`` path.
+    Return (inserted, candles, levels, fast). The fast path is a binary ``COPY`` straight
+    into ``trades`` (PostgreSQL's multi-row insert) inside a savepoint: when every trade is
+    new, the batch's own aggregates are the candles' and levels' increments. One already
+    stored (a redelivery, a replay after a crash, a duplicate within the batch) fails the
+    COPY with a unique violation; rolling back to the savepoint undoes it whole, and the same
+    COPY stream goes into the staging table instead, to insert ``ON CONFLICT DO NOTHING``
+    and aggregate only the rows that went in.
     """
     try:
         prepared = batch.prepared or prepare(batch.ticks)
-    except CannotPrepare:
-        return None
+    except CannotPrepare as exc:  # let PostgreSQL's refusal of the row isolate it
+        raise RowsRefused(f"cannot encode the batch: {exc}") from exc
+    data = prepared.copy_data
     cur.execute("SAVEPOINT tv_fast")
     try:
-        data = prepared.copy_data
         cur.copy_expert(sql.COPY_TRADES, io.BytesIO(data), size=len(data))  # one read
     except psycopg2.errors.UniqueViolation:
         cur.execute("ROLLBACK TO SAVEPOINT tv_fast")
-        return None
-    cur.execute(sql.UPSERT_AGGREGATES, prepared.params)
+        new = _insert_new(cur, batch.ticks, data)
+        if not new:
+            return 0, 0, 0, False
+        try:
+            params, _, _ = aggregate_params(new)
+        except CannotPrepare as exc:
+            raise RowsRefused(f"cannot aggregate the batch: {exc}") from exc
+        candles, levels = _upsert_aggregates(cur, params)
+        return len(new), candles, levels, False
+    candles, levels = _upsert_aggregates(cur, prepared.params)
+    return len(batch.ticks), candles, levels, True
+
+
+def _insert_new(cur: psycopg2.extensions.cursor, ticks: Sequence[Tick], data: bytes) -> list[Tick]:
+    """Insert the ticks not stored yet (through the staging table); return those ticks."""
+    cur.copy_expert(sql.COPY_STAGING, io.BytesIO(data), size=len(data))
+    cur.execute(sql.INSERT_NEW)
+    went_in = Counter(cur.fetchall())  # rows are (symbol, trade_id, trade_time in µs)
+    new = []
+    for tick in ticks:  # a trade twice in the batch went in once
+        key = (tick.symbol, tick.trade_id, tick.trade_time)
+        if went_in[key] > 0:
+            went_in[key] -= 1
+            new.append(tick)
+    return new
+
+
+def _upsert_aggregates(cur: psycopg2.extensions.cursor, params: Sequence[str]) -> tuple[int, int]:
+    """Merge candles and price levels; return how many of each were upserted."""
+    cur.execute(sql.UPSERT_AGGREGATES, params)
     row = cur.fetchone()
     assert row is not None
     return int(row[0]), int(row[1])

@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import redis
@@ -33,29 +34,23 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+@dataclass(eq=False)
 class StreamReader:
     """Reads batches of entries for one consumer of the writers' group."""
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        keys: RedisKeys,
-        consumer: str,
-        *,
-        count: int,
-        block_ms: int,
-        claim_idle_ms: int,
-    ) -> None:
-        self.client = client
-        self.keys = keys
-        self.consumer = consumer
-        self.count = count
-        self.block_ms = block_ms
-        self.claim_idle_ms = claim_idle_ms
-        self._own_pending = True  # start by re-reading what this name left unacknowledged
+    client: redis.Redis
+    keys: RedisKeys
+    consumer: str
+    _: KW_ONLY
+    count: int
+    block_ms: int
+    claim_idle_ms: int
+    _own_pending: bool = field(default=True, init=False)  # first re-read what it left pending
+
+    def __post_init__(self) -> None:
         # Same connections, but XREADGROUP replies come back as hiredis parsed them: redis-py's
         # own callback builds a dict and tuples per entry, which cost more than decoding it.
-        self._raw = redis.Redis(connection_pool=client.connection_pool)
+        self._raw = redis.Redis(connection_pool=self.client.connection_pool)
         self._raw.set_response_callback("XREADGROUP", _as_parsed)
 
     def ensure_group(self) -> None:

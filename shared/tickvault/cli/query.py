@@ -19,11 +19,12 @@ from rich.console import Console
 from rich.table import Table
 
 from tickvault.codec import LATEST_JSON_FIELDS
+from tickvault.errors import TickvaultError
 
 TIMEOUT = 30.0
 
 
-class QueryFailed(Exception):
+class QueryFailed(TickvaultError):
     """The API answered with an error, or could not be reached."""
 
 

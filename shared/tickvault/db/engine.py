@@ -1,49 +1,53 @@
-"""Engines and URLs: one place that turns a ``TICKVAULT_*_DATABASE_URL`` into an engine."""
+"""Engines: one place that turns a ``TICKVAULT_*_DATABASE_URL`` into an engine.
+
+URLs may list several servers (libpq's multi-host form, see :mod:`tickvault.db.urls`); an
+engine then connects to the primary unless asked for another ``target_session_attrs``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
+
+from tickvault.db.urls import PRIMARY, libpq_url, parse_database_url, sqlalchemy_url, with_database
 
 DUPLICATE_DATABASE = "42P04"
 
 
-def sqlalchemy_url(url: str) -> str:
-    """Return *url* with the psycopg2 driver named, as SQLAlchemy wants it."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg2")
-    return parsed.render_as_string(hide_password=False)
-
-
 def libpq_dsn(url: str) -> str:
-    """Return *url* as a libpq connection string (for psycopg2 used directly)."""
-    parsed = make_url(url).set(drivername="postgresql")
-    return parsed.render_as_string(hide_password=False)
+    """Return *url* as a libpq connection URI for psycopg2 used directly (the primary)."""
+    return libpq_url(url)
 
 
-def make_engine(url: str, *, application_name: str = "tickvault", **kwargs: Any) -> Engine:
-    """Create an engine for *url* that names itself to PostgreSQL and pings stale connections."""
+def make_engine(
+    url: str,
+    *,
+    application_name: str = "tickvault",
+    session_attrs: str | None = PRIMARY,
+    **kwargs: Any,
+) -> Engine:
+    """Create an engine for *url* that names itself to PostgreSQL and pings stale connections.
+
+    With several servers in *url*, connections go where *session_attrs* says (the primary by
+    default) unless the URL names its own ``target_session_attrs``.
+    """
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("application_name", application_name)
     connect_args.setdefault("connect_timeout", 5)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(sqlalchemy_url(url), connect_args=connect_args, **kwargs)
+    return create_engine(
+        sqlalchemy_url(url, session_attrs=session_attrs), connect_args=connect_args, **kwargs
+    )
 
 
 def create_database_if_missing(url: str) -> bool:
     """Create the database *url* names when it does not exist; return whether it was created."""
-    target = make_url(sqlalchemy_url(url))
-    name = target.database
+    name = parse_database_url(url).database
     if not name:
         raise ValueError("the database URL names no database")
-    admin = make_engine(
-        target.set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
+    admin = make_engine(with_database(url, "postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             exists = conn.execute(

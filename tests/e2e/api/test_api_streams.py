@@ -10,7 +10,6 @@ every client must keep receiving price events, in the first and in the last part
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-import redis
+from tests.support.cli import stack_env, terminate
+from tests.support.redis_keys import delete_prefix
 from tests.support.sse import SseClients
 
 from tickvault.cli.up import free_port
@@ -53,17 +53,7 @@ def demo(
     """``tickvault up --replay`` on this test's database and prefix; yields the API's URL."""
     api_port = free_port()
     prefix = f"tvtest:streams{os.getpid()}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")},
-        "TICKVAULT_DATABASE_URL": new_database(),
-        "TICKVAULT_REDIS_URL": redis_url,
-        "TICKVAULT_REDIS_PREFIX": prefix,
-        "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}",
-        "TICKVAULT_SYMBOLS": "BTCUSDT,ETHUSDT",
-        "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
-        "TICKVAULT_WRITER_METRICS_PORT": "0",
-        "NO_COLOR": "1",
-    }
+    env = stack_env(new_database(), redis_url, prefix, api_port)
     log = tmp_path / "up.log"
     tickvault = str(Path(sys.executable).with_name("tickvault"))
     with log.open("wb") as out:
@@ -74,19 +64,8 @@ def demo(
         wait_for(lambda: "tickvault is up" in log.read_text(), START_BOUND_S, "the stack", log)
         yield f"http://127.0.0.1:{api_port}", log
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        client = redis.Redis.from_url(redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        terminate(process)
+        delete_prefix(redis_url, prefix)
 
 
 def test_200_streams_leave_health_and_latest_answering_and_all_receive_prices(

@@ -16,6 +16,7 @@ import pytest
 import redis
 from tests.support.paths import BTC_TRADES, ETH_TRADES
 from tests.support.recordings import RecordedTrade, all_recorded_trades
+from tests.support.replay import replay_process
 
 from tickvault.codec import GapRecord, from_fields
 from tickvault.keys import RedisKeys
@@ -116,6 +117,10 @@ class CollectorProcess:
         self.process.wait(timeout=10)
 
 
+Start = Callable[..., CollectorProcess]  # the start_collector fixture
+Recorded = dict[str, list[RecordedTrade]]
+
+
 @pytest.fixture
 def start_collector(
     redis_url: str,
@@ -193,3 +198,31 @@ def wait_for_every_trade(
         f"{missing_ids(content, expected)} trade ids still missing after {timeout:.0f}s;"
         f" collector log tail:\n{collector.log()[-4000:]}"
     )
+
+
+Capture = Callable[..., tuple[StreamContent, CollectorProcess]]
+
+
+@pytest.fixture
+def capture_under_faults(
+    start_collector: Start,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    recorded: dict[str, list[RecordedTrade]],
+) -> Capture:
+    """Run the collector against the replay under some faults until every recorded trade is
+    in the stream; check it kept running, stops cleanly and published each trade exactly."""
+
+    def capture(
+        faults: dict[str, Any], replay_args: list[str], timeout: float, **options: Any
+    ) -> tuple[StreamContent, CollectorProcess]:
+        with replay_process(*RECORDINGS, *replay_args) as replay:
+            replay.post_faults(faults)
+            collector = start_collector(replay, **options)
+            content = wait_for_every_trade(redis_client, redis_prefix, recorded, collector, timeout)
+            assert collector.process.poll() is None
+            assert collector.terminate() == 0
+        assert_exact(content, recorded)
+        return content, collector
+
+    return capture

@@ -5,26 +5,22 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import redis
 from tests.e2e.collector.conftest import (
     RECORDINGS,
-    CollectorProcess,
+    Recorded,
+    Start,
     StreamContent,
     assert_exact,
     read_stream,
     seed_resume,
     wait_for_every_trade,
 )
-from tests.support.recordings import RecordedTrade
 from tests.support.replay import replay_process
 
 from tickvault.codec import GapStatus
 from tickvault.keys import RedisKeys
-
-Start = Callable[..., CollectorProcess]
-Recorded = dict[str, list[RecordedTrade]]
 
 
 def test_every_trade_is_captured_at_full_speed(

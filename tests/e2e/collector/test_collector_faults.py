@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import redis
 from tests.e2e.collector.conftest import (
-    RECORDINGS,
-    CollectorProcess,
-    assert_exact,
+    Capture,
+    Recorded,
     seed_resume,
-    wait_for_every_trade,
 )
-from tests.support.recordings import RecordedTrade
-from tests.support.replay import replay_process
 
 from tickvault.codec import GapStatus
-
-Start = Callable[..., CollectorProcess]
-Recorded = dict[str, list[RecordedTrade]]
 
 
 def _ids(recorded: Recorded, symbol: str, *fractions: float) -> list[int]:
@@ -27,10 +18,7 @@ def _ids(recorded: Recorded, symbol: str, *fractions: float) -> list[int]:
 
 
 def test_dropped_duplicated_and_malformed_frames_lose_nothing(
-    start_collector: Start,
-    redis_client: redis.Redis,
-    redis_prefix: str,
-    recorded: Recorded,
+    capture_under_faults: Capture, recorded: Recorded
 ) -> None:
     faults = {
         "faults": [
@@ -47,13 +35,7 @@ def test_dropped_duplicated_and_malformed_frames_lose_nothing(
             },
         ]
     }
-    with replay_process(*RECORDINGS, "--speed", "0", "--ping-interval", "1") as replay:
-        replay.post_faults(faults)
-        collector = start_collector(replay)
-        content = wait_for_every_trade(redis_client, redis_prefix, recorded, collector, 100)
-        assert collector.process.poll() is None
-        assert collector.terminate() == 0
-    assert_exact(content, recorded)
+    content, collector = capture_under_faults(faults, ["--speed", "0", "--ping-interval", "1"], 100)
     statuses = {g.status for g in content.gaps}
     assert statuses == {GapStatus.DETECTED, GapStatus.FILLED}
     detected = {
@@ -70,7 +52,7 @@ def test_dropped_duplicated_and_malformed_frames_lose_nothing(
 
 
 def test_abrupt_closes_shutdown_silence_and_handshake_storms_lose_nothing(
-    start_collector: Start,
+    capture_under_faults: Capture,
     redis_client: redis.Redis,
     redis_prefix: str,
     recorded: Recorded,
@@ -91,13 +73,9 @@ def test_abrupt_closes_shutdown_silence_and_handshake_storms_lose_nothing(
         ]
     }
     seed_resume(redis_client, redis_prefix, recorded)
-    with replay_process(*RECORDINGS, "--speed", "25", "--ping-interval", "1") as replay:
-        replay.post_faults(faults)
-        collector = start_collector(replay)
-        content = wait_for_every_trade(redis_client, redis_prefix, recorded, collector, 110)
-        assert collector.process.poll() is None
-        assert collector.terminate() == 0
-    assert_exact(content, recorded)
+    _content, collector = capture_under_faults(
+        faults, ["--speed", "25", "--ping-interval", "1"], 110
+    )
     log = collector.log()
     for event in (
         "handshake refused with 429",
@@ -110,7 +88,7 @@ def test_abrupt_closes_shutdown_silence_and_handshake_storms_lose_nothing(
 
 
 def test_the_scaled_down_24h_cut_and_rest_429_bursts_lose_nothing(
-    start_collector: Start,
+    capture_under_faults: Capture,
     redis_client: redis.Redis,
     redis_prefix: str,
     recorded: Recorded,
@@ -129,13 +107,13 @@ def test_the_scaled_down_24h_cut_and_rest_429_bursts_lose_nothing(
         ]
     }
     seed_resume(redis_client, redis_prefix, recorded)
-    with replay_process(*RECORDINGS, "--speed", "25", "--ping-interval", "1") as replay:
-        replay.post_faults(faults)
-        collector = start_collector(replay, lifetime_s=3.5, lifetime_jitter_s=0.5)
-        content = wait_for_every_trade(redis_client, redis_prefix, recorded, collector, 110)
-        assert collector.process.poll() is None
-        assert collector.terminate() == 0
-    assert_exact(content, recorded)
+    _content, collector = capture_under_faults(
+        faults,
+        ["--speed", "25", "--ping-interval", "1"],
+        110,
+        lifetime_s=3.5,
+        lifetime_jitter_s=0.5,
+    )
     log = collector.log()
     for event in (
         "reached its lifetime",

@@ -26,9 +26,11 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import text
+from tests.support.cli import stack_env, terminate
+from tests.support.db import rows
 from tests.support.paths import TRADE_RECORDINGS
 from tests.support.recordings import RecordedTrade, all_recorded_trades
+from tests.support.redis_keys import delete_prefix
 
 from tickvault.cli.up import free_port
 from tickvault.codec import latest_from_hash
@@ -115,24 +117,7 @@ def stack(
     database_url = new_database()
     api_port = free_port()
     prefix = f"tvtest:stack{os.getpid()}"
-    env = {
-        **os.environ,
-        "TICKVAULT_DATABASE_URL": database_url,
-        "TICKVAULT_REDIS_URL": redis_url,
-        "TICKVAULT_REDIS_PREFIX": prefix,
-        "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}",
-        "TICKVAULT_SYMBOLS": "BTCUSDT,ETHUSDT",
-        # metrics ports off: a developer's `make demo` may hold the defaults
-        "TICKVAULT_COLLECTOR_METRICS_PORT": "0",
-        "TICKVAULT_WRITER_METRICS_PORT": "0",
-        "NO_COLOR": "1",
-    }
-    for name in (
-        "TICKVAULT_API_DATABASE_URL",
-        "TICKVAULT_RETENTION_HOURS",
-        "TICKVAULT_CANDLE_RETENTION_DAYS",
-    ):
-        env.pop(name, None)
+    env = stack_env(database_url, redis_url, prefix, api_port)
     recordings = [arg for path in TRADE_RECORDINGS for arg in ("--recording", str(path))]
     workdir = tmp_path_factory.mktemp("stack")
     log_path = workdir / "up.log"
@@ -165,20 +150,8 @@ def stack(
         wait_for(lambda: running.settled(), STORE_BOUND_S, "the writer to catch up", running)
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        client = redis.Redis.from_url(redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        terminate(process)
+        delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture(scope="module")
@@ -186,16 +159,14 @@ def stored(stack: Stack) -> list[tuple[Any, ...]]:
     """Every stored trade as (symbol, id, price, quantity, trade ms, event ms, maker), sorted."""
     engine = make_engine(stack.database_url, application_name="tickvault-e2e-stack")
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT symbol, trade_id, price::text, quantity::text, trade_time, "
-                    "event_time, is_buyer_maker FROM trades"
-                )
-            ).all()
+        found = rows(
+            engine,
+            "SELECT symbol, trade_id, price::text, quantity::text, trade_time, "
+            "event_time, is_buyer_maker FROM trades",
+        )
     finally:
         engine.dispose()
-    return sorted((r[0], r[1], r[2], r[3], ms(r[4]), ms(r[5]), r[6]) for r in rows)
+    return sorted((r[0], r[1], r[2], r[3], ms(r[4]), ms(r[5]), r[6]) for r in found)
 
 
 def as_row(t: RecordedTrade) -> tuple[Any, ...]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from tests.integration.api import expected as ex
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role, store_ticks, to_tick
 from tests.support.recordings import RecordedTrade, all_recorded_trades
 
@@ -73,3 +74,16 @@ def client(
     with app.test_client() as c:
         yield c
     app.extensions["tickvault"].stores.close()
+
+
+def get(client: FlaskClient, url: str, status: int = 200) -> Any:
+    """GET *url*; check its status; return its JSON body."""
+    response = client.get(url)
+    assert response.status_code == status, (url, response.data[:300])
+    return response.get_json()
+
+
+@pytest.fixture(scope="module")
+def trades(recorded: dict[str, list[RecordedTrade]]) -> dict[str, list[ex.T]]:
+    """Both recordings as the independent expectations read them, by symbol."""
+    return {symbol: ex.trades_of(rs) for symbol, rs in recorded.items()}

@@ -5,24 +5,14 @@ from __future__ import annotations
 from sqlalchemy.engine import make_url
 from tests.support.recordings import RecordedTrade
 
-from tickvault.tick import Source, Tick
+from tickvault.tick import Tick
 
 READ_ONLY_ROLE = "tickvault_api"
 
 
 def to_tick(r: RecordedTrade) -> Tick:
     """Return the tick the collector would make of a recorded trade."""
-    return Tick(
-        symbol=r.symbol,
-        trade_id=r.trade_id,
-        price=r.price,
-        quantity=r.quantity,
-        trade_time=r.trade_time_ms * 1000,
-        event_time=r.event_time_ms * 1000,
-        is_buyer_maker=r.is_buyer_maker,
-        received_at=r.received_ns // 1000,
-        source=Source.WS,
-    )
+    return r.tick()
 
 
 def store_ticks(url: str, ticks: list[Tick], batch: int = 3000) -> None:

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from flask.testing import FlaskClient
 from tests.integration.api import expected as ex
-from tests.support.recordings import RecordedTrade
+from tests.integration.api.conftest import get
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
-
-
-def get(client: FlaskClient, url: str, status: int = 200) -> Any:
-    response = client.get(url)
-    assert response.status_code == status, (url, response.data[:300])
-    return response.get_json()
-
-
-@pytest.fixture(scope="module")
-def trades(recorded: dict[str, list[RecordedTrade]]) -> dict[str, list[ex.T]]:
-    return {symbol: ex.trades_of(rs) for symbol, rs in recorded.items()}
 
 
 def last_of(ts: list[ex.T]) -> ex.T:

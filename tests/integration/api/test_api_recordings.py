@@ -10,20 +10,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from tests.integration.api import expected as ex
-from tests.support.recordings import RecordedTrade
+from tests.integration.api.conftest import get
 
 MINUTE = 60_000
-
-
-def get(client: FlaskClient, url: str, status: int = 200) -> Any:
-    response = client.get(url)
-    assert response.status_code == status, (url, response.data[:300])
-    return response.get_json()
-
-
-@pytest.fixture(scope="module")
-def trades(recorded: dict[str, list[RecordedTrade]]) -> dict[str, list[ex.T]]:
-    return {symbol: ex.trades_of(rs) for symbol, rs in recorded.items()}
 
 
 def test_latest_is_the_last_recorded_trade(

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import redis
 from sqlalchemy import Engine, text
 from tests.integration.audit.audit_support import drain, feed, stored
@@ -48,14 +49,34 @@ def _last_entry(client: redis.Redis, keys: RedisKeys) -> bytes:
     return bytes(entries[0][0]) if entries else b"0-0"
 
 
+@pytest.fixture
+def run_audit(
+    make_settings: Callable[..., Any],
+    exchange: ReplayProcess,
+    redis_prefix: str,
+    database_url: str,
+) -> Callable[[], int]:
+    """Run ``tickvault-collector --audit-once`` against the replay exchange; give its status."""
+
+    def run() -> int:
+        settings = make_settings(
+            CollectorSettings,
+            binance_rest_url=exchange.rest_url,
+            symbols="BTCUSDT,ETHUSDT",
+            collector_metrics_port=0,
+        )
+        return asyncio.run(audit_once(settings))
+
+    return run
+
+
 def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
     stored_recordings: Writer,
     clean_db: Engine,
-    make_settings: Callable[..., Any],
     redis_client: redis.Redis,
     redis_prefix: str,
-    exchange: ReplayProcess,
     recorded: dict[str, list[RecordedTrade]],
+    run_audit: Callable[[], int],
 ) -> None:
     keys = RedisKeys(redis_prefix)
     full = stored(clean_db)
@@ -84,13 +105,7 @@ def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
     drain(stored_recordings, redis_client, keys)
     before = _last_entry(redis_client, keys)
 
-    settings = make_settings(
-        CollectorSettings,
-        binance_rest_url=exchange.rest_url,
-        symbols="BTCUSDT,ETHUSDT",
-        collector_metrics_port=0,
-    )
-    assert asyncio.run(audit_once(settings)) == 0
+    assert run_audit() == 0
 
     published = _published_after(redis_client, keys, before)
     ticks = [e for e in published if isinstance(e, Tick)]
@@ -130,38 +145,24 @@ def test_auditor_restores_exactly_the_rows_deleted_from_postgresql(
 def test_second_audit_finds_nothing_and_publishes_no_trade(
     stored_recordings: Writer,
     clean_db: Engine,
-    make_settings: Callable[..., Any],
     redis_client: redis.Redis,
     redis_prefix: str,
-    exchange: ReplayProcess,
+    run_audit: Callable[[], int],
 ) -> None:
     keys = RedisKeys(redis_prefix)
     before = _last_entry(redis_client, keys)
-    settings = make_settings(
-        CollectorSettings,
-        binance_rest_url=exchange.rest_url,
-        symbols="BTCUSDT,ETHUSDT",
-        collector_metrics_port=0,
-    )
-    assert asyncio.run(audit_once(settings)) == 0
+    assert run_audit() == 0
     assert _published_after(redis_client, keys, before) == []
 
 
 def test_audit_does_nothing_while_another_auditor_holds_the_lease(
-    make_settings: Callable[..., Any],
     redis_client: redis.Redis,
     redis_prefix: str,
     database_url: str,
-    exchange: ReplayProcess,
+    run_audit: Callable[[], int],
 ) -> None:
     keys = RedisKeys(redis_prefix)
     redis_client.set(keys.audit_lease, b"someone-else", ex=60)
-    settings = make_settings(
-        CollectorSettings,
-        binance_rest_url=exchange.rest_url,
-        symbols="BTCUSDT,ETHUSDT",
-        collector_metrics_port=0,
-    )
-    assert asyncio.run(audit_once(settings)) == 3
+    assert run_audit() == 3
     assert redis_client.get(keys.audit_lease) == b"someone-else"
     assert redis_client.exists(keys.stream) == 0

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -127,30 +128,54 @@ def _expected_gaps(gone: dict[str, list[int]]) -> set[tuple[str, int, int, str, 
     return {(s, ids[0], ids[-1], "filled", "auditor") for s, ids in gone.items()}
 
 
-def test_a_running_collector_refills_a_hole_within_its_audit_interval(
-    stored_recordings: Writer,
-    clean_db: Engine,
-    collectors: Collectors,
-    redis_client: redis.Redis,
-    redis_prefix: str,
-    recorded: dict[str, list[RecordedTrade]],
-) -> None:
-    keys = RedisKeys(redis_prefix)
-    full = stored(clean_db)
-    gone = _delete_holes(clean_db, recorded)
-    assert len(stored(clean_db)) == len(full) - 41
-    collectors.start(TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S="1")
+def _wait_refilled(holes: Holes, collectors: Collectors) -> None:
+    """Wait (the writer storing meanwhile) for the holes and the auditor's gap records."""
+    writer, db = holes.writer, holes.db
     wait(
-        lambda: stored_recordings.step() >= 0 and stored(clean_db) == full,
+        lambda: writer.step() >= 0 and stored(db) == holes.full,
         "the holes to be refilled",
         timeout=60,
         logs=collectors.logs,
     )
     wait(
-        lambda: stored_recordings.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
+        lambda: writer.step() >= 0 and _gaps(db) == _expected_gaps(holes.gone),
         "the auditor's gap records",
         logs=collectors.logs,
     )
+
+
+@dataclass(frozen=True)
+class Holes:
+    """Every recorded trade stored by *writer* in *db*, then two holes (41 trades) punched."""
+
+    writer: Writer
+    db: Engine
+    keys: RedisKeys
+    full: dict[tuple[str, int], tuple[str, str]]  # what was stored before
+    gone: dict[str, list[int]]  # the ids deleted, by symbol
+
+
+@pytest.fixture
+def holes(
+    stored_recordings: Writer,
+    clean_db: Engine,
+    redis_prefix: str,
+    recorded: dict[str, list[RecordedTrade]],
+) -> Holes:
+    """Every recorded trade stored, then two holes (41 trades) punched."""
+    full = stored(clean_db)
+    gone = _delete_holes(clean_db, recorded)
+    assert len(stored(clean_db)) == len(full) - 41
+    return Holes(stored_recordings, clean_db, RedisKeys(redis_prefix), full, gone)
+
+
+def test_a_running_collector_refills_a_hole_within_its_audit_interval(
+    collectors: Collectors, redis_client: redis.Redis, holes: Holes
+) -> None:
+    keys = holes.keys
+    full, gone = holes.full, holes.gone
+    collectors.start(TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S="1")
+    _wait_refilled(holes, collectors)
     ticks, records = _audit_entries(redis_client, keys)
     assert sorted((t.symbol, t.trade_id) for t in ticks) == sorted(
         (s, i) for s, ids in gone.items() for i in ids
@@ -168,16 +193,10 @@ def test_a_running_collector_refills_a_hole_within_its_audit_interval(
 
 
 def test_the_lease_lets_one_collector_of_two_audit_at_a_time(
-    stored_recordings: Writer,
-    clean_db: Engine,
-    collectors: Collectors,
-    redis_client: redis.Redis,
-    redis_prefix: str,
-    recorded: dict[str, list[RecordedTrade]],
+    collectors: Collectors, redis_client: redis.Redis, holes: Holes
 ) -> None:
-    keys = RedisKeys(redis_prefix)
-    full = stored(clean_db)
-    gone = _delete_holes(clean_db, recorded)
+    keys = holes.keys
+    gone = holes.gone
     redis_client.set(keys.audit_lease, b"someone-else", ex=120)
     for _ in range(2):
         collectors.start(TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S="4")
@@ -189,21 +208,11 @@ def test_the_lease_lets_one_collector_of_two_audit_at_a_time(
     )
     assert _audit_entries(redis_client, keys) == ([], [])
     redis_client.delete(keys.audit_lease)
-    wait(
-        lambda: stored_recordings.step() >= 0 and stored(clean_db) == full,
-        "the holes to be refilled",
-        timeout=60,
-        logs=collectors.logs,
-    )
-    wait(
-        lambda: stored_recordings.step() >= 0 and _gaps(clean_db) == _expected_gaps(gone),
-        "the auditor's gap records",
-        logs=collectors.logs,
-    )
+    _wait_refilled(holes, collectors)
     # Both collectors keep trying; the holes were refilled by one of them, once.
     wait(
         lambda: (
-            stored_recordings.step() >= 0
+            holes.writer.step() >= 0
             and sum(collectors.log(i).count("another collector holds") for i in (0, 1)) >= 3
         ),
         "another turn of both schedules",

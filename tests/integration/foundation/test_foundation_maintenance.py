@@ -4,10 +4,7 @@ DELETEs a row, creates partitions ahead, and leaves everything alone with a rete
 from __future__ import annotations
 
 import logging
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.dialects.postgresql import insert
+from tests.support.cli import run_tickvault
 
 from tickvault.db import migrate, partitions
 from tickvault.db.engine import make_engine
@@ -302,29 +300,14 @@ def test_a_locked_table_is_left_for_the_next_pass(
     ]
 
 
-def tickvault_script() -> str:
-    script = Path(sys.executable).with_name("tickvault")
-    assert script.exists(), f"{script} is missing: install the project (make install)"
-    return str(script)
-
-
 def test_db_maintain_command_applies_the_configured_retention(
     fresh_url: str, engine: Engine, tmp_path: Path
 ) -> None:
     old = datetime(2020, 1, 1, tzinfo=UTC)
     seed(fresh_url, [old], [old])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")}
-    env |= {"TICKVAULT_DATABASE_URL": fresh_url, "TICKVAULT_RETENTION_HOURS": "2"}
+    env = {"TICKVAULT_DATABASE_URL": fresh_url, "TICKVAULT_RETENTION_HOURS": "2"}
     started = datetime.now(UTC)
-    done = subprocess.run(
-        [tickvault_script(), "db", "maintain"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    done = run_tickvault("db", "maintain", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "trades_p2020010100" in done.stderr
     assert "candles_1m_p20200101" in done.stderr

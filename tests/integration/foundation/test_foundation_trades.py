@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.dialects.postgresql import insert
@@ -16,7 +17,7 @@ from tests.support.recordings import RecordedTrade, all_recorded_trades
 from tickvault.codec import from_fields, to_fields
 from tickvault.db.models import Trade
 from tickvault.db.partitions import TRADES, ensure_partitions
-from tickvault.tick import Tick, ms_to_us, us_to_datetime
+from tickvault.tick import Tick, us_to_datetime
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -30,17 +31,7 @@ def recorded() -> list[RecordedTrade]:
 
 def as_tick(trade: RecordedTrade) -> Tick:
     """Normalize a recorded trade the way the collector does, then pass it through the stream."""
-    tick = Tick(
-        symbol=trade.symbol,
-        trade_id=trade.trade_id,
-        price=trade.price,
-        quantity=trade.quantity,
-        trade_time=ms_to_us(trade.trade_time_ms),
-        event_time=ms_to_us(trade.event_time_ms),
-        is_buyer_maker=trade.is_buyer_maker,
-        received_at=trade.received_ns // 1000,
-    )
-    decoded = from_fields(to_fields(tick))
+    decoded = from_fields(to_fields(trade.tick()))
     assert isinstance(decoded, Tick)
     return decoded
 
@@ -122,16 +113,8 @@ def test_storing_every_trade_again_changes_nothing(
 def test_a_redelivered_trade_with_other_details_keeps_the_first_copy(clean_db: Engine) -> None:
     tick = as_tick(all_recorded_trades()["ETHUSDT"][0])
     assert store(clean_db, [tick]) == 1
-    later = Tick(
-        symbol=tick.symbol,
-        trade_id=tick.trade_id,
-        price=tick.price,
-        quantity=tick.quantity,
-        trade_time=tick.trade_time,
-        event_time=tick.event_time,
-        is_buyer_maker=tick.is_buyer_maker,
-        received_at=tick.received_at + 5_000_000,  # the same trade, received again by REST
-    )
+    # the same trade, received again by REST
+    later = msgspec.structs.replace(tick, received_at=tick.received_at + 5_000_000)
     assert store(clean_db, [later]) == 0
     with clean_db.connect() as conn:
         received = conn.execute(text("SELECT received_at FROM trades")).scalars().all()

@@ -11,6 +11,7 @@ import redis
 from sqlalchemy import Engine, text
 from tests.integration.writer.conftest import drain
 from tests.integration.writer.writer_support import feed, group_state, recorded_ticks, wait_for
+from tests.support.db import rows
 
 from tickvault.codec import GapRecord, GapStatus, latest_from_hash, to_fields
 from tickvault.tick import us_to_datetime
@@ -62,14 +63,11 @@ def test_gap_records_land_in_trade_gaps_and_status_only_moves_forward(
     feed(redis_client, writer.keys, [gap(GapStatus.DETECTED), gap(GapStatus.UNFILLABLE)])
     drain(writer, redis_client)
 
-    with clean_db.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT symbol, first_id, last_id, status, found_by, detected_at, filled_at "
-                "FROM trade_gaps ORDER BY symbol"
-            )
-        ).all()
-    assert [tuple(r) for r in rows] == [
+    assert rows(
+        clean_db,
+        "SELECT symbol, first_id, last_id, status, found_by, detected_at, filled_at "
+        "FROM trade_gaps ORDER BY symbol",
+    ) == [
         ("BTCUSDT", 10, 10, "unfillable", "audit", us_to_datetime(T0 + 1), None),
         (
             "ETHUSDT",

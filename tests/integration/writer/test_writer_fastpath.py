@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 from tests.integration.writer.writer_support import (
     assert_candles_recomputed,
     recorded_ticks,
+    stored_row,
     stored_trades,
 )
 
@@ -42,15 +43,7 @@ def test_a_batch_of_new_trades_takes_the_fast_path_with_exact_candles(
     assert (result.inserted, result.duplicates) == (5000, 0)
     stored = stored_trades(clean_db)
     assert len(stored) == 5000
-    for t in ticks:
-        assert stored[(t.symbol, t.trade_id)] == (
-            t.price,
-            t.quantity,
-            t.trade_time,
-            t.event_time,
-            t.received_at,
-            t.is_buyer_maker,
-        )
+    assert all(stored[(t.symbol, t.trade_id)] == stored_row(t) for t in ticks)
     assert_candles_recomputed(clean_db)
 
 

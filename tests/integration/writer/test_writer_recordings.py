@@ -7,15 +7,17 @@ from collections.abc import Callable
 
 import pytest
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from tests.integration.writer.conftest import drain
 from tests.integration.writer.writer_support import (
     candles_match,
     feed,
     levels_match,
     recorded_ticks,
+    stored_row,
     stored_trades,
 )
+from tests.support.db import rows
 
 from tickvault.codec import latest_from_hash
 from tickvault.tick import Tick
@@ -44,15 +46,7 @@ def test_every_recorded_trade_is_stored_once_despite_shuffling_and_duplicates(
     assert batches >= 10  # several batches, so duplicates straddle batch boundaries
     stored = stored_trades(clean_db)
     assert len(stored) == len(ticks) == 34419
-    for t in ticks:
-        assert stored[(t.symbol, t.trade_id)] == (
-            t.price,
-            t.quantity,
-            t.trade_time,
-            t.event_time,
-            t.received_at,
-            t.is_buyer_maker,
-        )
+    assert all(stored[(t.symbol, t.trade_id)] == stored_row(t) for t in ticks)
     assert writer.totals.inserted == len(ticks)
     assert writer.totals.duplicates == 5000
     for symbol, recorded in by_symbol.items():
@@ -80,11 +74,8 @@ def test_first_recorded_btc_trade_is_stored_with_binance_strings(
     writer.reader.ensure_group()
     feed(redis_client, writer.keys, [first])
     drain(writer, redis_client)
-    with clean_db.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT price::text, quantity::text, "
-                "(extract(epoch FROM trade_time) * 1000)::bigint FROM trades"
-            )
-        ).one()
-    assert tuple(row) == ("61837.63000000", "0.02000000", 1723161255342)
+    assert rows(
+        clean_db,
+        "SELECT price::text, quantity::text, "
+        "(extract(epoch FROM trade_time) * 1000)::bigint FROM trades",
+    ) == [("61837.63000000", "0.02000000", 1723161255342)]

@@ -13,24 +13,14 @@ from tests.support.recordings import RecordedTrade, all_recorded_trades
 
 from tickvault.codec import GapRecord, to_fields
 from tickvault.keys import WRITER_GROUP, RedisKeys
-from tickvault.tick import Source, Tick
+from tickvault.tick import Tick
 
 RECEIVED_OFFSET_US = 1234  # a fixed, recognisable receive delay
 
 
 def tick_of(trade: RecordedTrade) -> Tick:
     """Return the tick a collector would publish for a recorded trade."""
-    return Tick(
-        symbol=trade.symbol,
-        trade_id=trade.trade_id,
-        price=trade.price,
-        quantity=trade.quantity,
-        trade_time=trade.trade_time_ms * 1000,
-        event_time=trade.event_time_ms * 1000,
-        is_buyer_maker=trade.is_buyer_maker,
-        received_at=trade.event_time_ms * 1000 + RECEIVED_OFFSET_US,
-        source=Source.WS,
-    )
+    return trade.tick(received_at=trade.event_time_ms * 1000 + RECEIVED_OFFSET_US)
 
 
 def recorded_ticks() -> dict[str, list[Tick]]:
@@ -66,6 +56,11 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.05) 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def stored_row(t: Tick) -> tuple[str, str, int, int, int, bool]:
+    """Return what :func:`stored_trades` holds for *t* once it is stored exactly."""
+    return (t.price, t.quantity, t.trade_time, t.event_time, t.received_at, t.is_buyer_maker)
 
 
 def stored_trades(engine: Engine) -> dict[tuple[str, int], tuple[str, str, int, int, int, bool]]:

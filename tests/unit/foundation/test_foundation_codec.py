@@ -26,24 +26,25 @@ from tickvault.codec import (
     to_fields,
 )
 from tickvault.errors import CodecError
-from tickvault.tick import Source, Tick, iso_ms
+from tickvault.tick import MAX_TIME_US, MAX_TRADE_ID, MIN_TIME_US, Source, Tick, iso_ms
 
 symbols = st.from_regex(r"[A-Z0-9_\-]{1,40}", fullmatch=True)
 decimals = st.from_regex(r"[0-9]{1,30}(\.[0-9]{1,30})?", fullmatch=True)
 ids = st.integers(min_value=0, max_value=MAX_ID)
 times = st.integers(min_value=0, max_value=MAX_TIME)
+tick_times = st.integers(min_value=MIN_TIME_US, max_value=MAX_TIME_US)  # what a Tick accepts
 finders = st.text(min_size=1, max_size=64).filter(str.isprintable)
 
 ticks = st.builds(
     Tick,
     symbol=symbols,
-    trade_id=ids,
+    trade_id=st.integers(min_value=0, max_value=MAX_TRADE_ID),
     price=decimals,
     quantity=decimals,
-    trade_time=times,
-    event_time=times,
+    trade_time=tick_times,
+    event_time=tick_times,
     is_buyer_maker=st.booleans(),
-    received_at=times,
+    received_at=st.integers(min_value=0, max_value=MAX_TIME_US),
     source=st.sampled_from(Source),
 )
 

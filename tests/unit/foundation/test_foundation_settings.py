@@ -4,12 +4,11 @@ bad value, and passwords masked wherever settings are shown."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.cli import run_tickvault
 
 from tickvault.config import Settings
 
@@ -55,9 +54,24 @@ GOOD_VALUES = [
     ("TICKVAULT_STREAM_MAXLEN", "50000", "stream_maxlen", 50000),
     ("TICKVAULT_LOG_LEVEL", "debug", "log_level", "DEBUG"),
     ("TICKVAULT_LOG_JSON", "1", "log_json", True),
+    ("TICKVAULT_REDIS_CLUSTER", "true", "redis_cluster", True),
+    ("TICKVAULT_STREAM_SHARDS", "3", "stream_shards", 3),
+    (
+        "TICKVAULT_DATABASE_URL",
+        "postgresql://postgres@127.0.0.1:17200,127.0.0.1:17201/db",
+        "database_url",
+        "postgresql://postgres@127.0.0.1:17200,127.0.0.1:17201/db",
+    ),
+    (
+        "TICKVAULT_API_DATABASE_URL",
+        "postgresql://reader@h1,h2:5433/tv?target_session_attrs=prefer-standby",
+        "api_database_url",
+        "postgresql://reader@h1,h2:5433/tv?target_session_attrs=prefer-standby",
+    ),
 ]
 
 # (variable, a value that must stop the process)
+SECRET = "hunter2"
 BAD_VALUES = [
     ("TICKVAULT_REDIS_URL", "localhost:6379"),
     ("TICKVAULT_REDIS_URL", "http://127.0.0.1:6379"),
@@ -77,9 +91,15 @@ BAD_VALUES = [
     ("TICKVAULT_STREAM_MAXLEN", "10"),
     ("TICKVAULT_LOG_LEVEL", "LOUD"),
     ("TICKVAULT_LOG_JSON", "maybe"),
+    ("TICKVAULT_REDIS_CLUSTER", "perhaps"),
+    ("TICKVAULT_STREAM_SHARDS", "0"),
+    ("TICKVAULT_STREAM_SHARDS", "1025"),
+    ("TICKVAULT_STREAM_SHARDS", "three"),
+    ("TICKVAULT_DATABASE_URL", "postgresql://postgres@127.0.0.1:17200,127.0.0.1:99999/db"),
+    ("TICKVAULT_DATABASE_URL", f"postgresql://w:{SECRET}@h1:5432,h2:5x/db"),
+    ("TICKVAULT_API_DATABASE_URL", "postgresql://r@h1,h2/tv?target_session_attrs=nearest"),
 ]
 
-SECRET = "hunter2"
 URLS_WITH_SECRETS: dict[str, Any] = {
     "database_url": f"postgresql://writer:{SECRET}@db.internal:5432/tickvault",
     "api_database_url": f"postgresql://reader:{SECRET}@db.internal:5432/tickvault",
@@ -144,35 +164,25 @@ def test_services_extend_settings_with_their_own_variables(bare_env: pytest.Monk
     assert (settings.writer_batch_size, settings.retention_hours) == (250, 24)
 
 
-def tickvault_script() -> str:
-    """Return the ``tickvault`` console script installed next to this interpreter."""
-    script = Path(sys.executable).with_name("tickvault")
-    assert script.exists(), f"{script} is missing: install the project (make install)"
-    return str(script)
-
-
 @pytest.mark.parametrize(("variable", "raw"), BAD_VALUES)
 def test_bad_value_exits_2_with_one_line_naming_the_variable(
     tmp_path: Path, variable: str, raw: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")}
+    line = refused_line(tmp_path, {variable: raw})
+    assert variable in line
+    assert SECRET not in line
+
+
+def refused_line(cwd: Path, variables: dict[str, str]) -> str:
+    """Run ``tickvault db upgrade`` with *variables*; return its one line, having checked
+    that it exited 2."""
     # Should validation wrongly pass, the command must not touch a real database.
-    env["TICKVAULT_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/tickvault_never"
-    env[variable] = raw
-    done = subprocess.run(
-        [tickvault_script(), "db", "upgrade"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {"TICKVAULT_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/tickvault_never"}
+    done = run_tickvault("db", "upgrade", env=env | variables, cwd=cwd, timeout=60)
     output = (done.stdout + done.stderr).splitlines()
     assert done.returncode == 2, done.stderr
     assert len(output) == 1, output
-    assert variable in output[0]
-    assert SECRET not in output[0]
+    return output[0]
 
 
 def test_safe_dict_and_repr_mask_passwords() -> None:
@@ -186,3 +196,32 @@ def test_safe_dict_and_repr_mask_passwords() -> None:
         assert "writer:***@db.internal" in shown
     # The real values stay usable by the code that connects.
     assert settings.database_url == URLS_WITH_SECRETS["database_url"]
+
+
+def test_stream_shards_and_cluster_mode_shape_the_redis_names(
+    bare_env: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().redis_keys.stream == "tickvault:ticks"
+    bare_env.setenv("TICKVAULT_REDIS_CLUSTER", "true")
+    bare_env.setenv("TICKVAULT_STREAM_SHARDS", "2")
+    bare_env.setenv("TICKVAULT_REDIS_PREFIX", "tv")
+    keys = Settings().redis_keys
+    assert [s.stream for s in keys.all_shards()] == ["tv:{s0}:ticks", "tv:{s1}:ticks"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "reason"),
+    [
+        ("TICKVAULT_REDIS_URL", "unix://localhost/run/redis.sock", "reached over TCP"),
+        ("TICKVAULT_REDIS_URL", "redis://10.0.0.5:7000/3", "a database other than 0"),
+        ("TICKVAULT_REDIS_PREFIX", "tv{prod}", "brace"),
+    ],
+)
+def test_cluster_mode_refuses_what_a_cluster_cannot_do(
+    tmp_path: Path, variable: str, raw: str, reason: str
+) -> None:
+    line = refused_line(tmp_path, {"TICKVAULT_REDIS_CLUSTER": "true", variable: raw})
+    assert line.startswith(
+        f"tickvault: invalid configuration: TICKVAULT_REDIS_CLUSTER=true, but {variable} "
+    )
+    assert reason in line

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from tickvault.errors import InvalidTick
 from tickvault.tick import (
     MAX_TIME_US,
     MIN_TIME_US,
@@ -19,7 +20,6 @@ from tickvault.tick import (
     is_plausible_time_us,
     is_symbol,
     iso_ms,
-    ms_to_us,
     us_to_datetime,
 )
 
@@ -76,10 +76,6 @@ def test_iso_ms_parses_back_to_the_millisecond(us: int) -> None:
     assert datetime_to_us(parsed) == us - us % 1000
 
 
-def test_ms_to_us() -> None:
-    assert ms_to_us(1_723_161_255_342) == 1_723_161_255_342_000
-
-
 @pytest.mark.parametrize(
     ("text", "ok"),
     [
@@ -129,3 +125,56 @@ def test_tick_is_immutable_and_slotted() -> None:
 
 def test_sources_have_the_documented_names() -> None:
     assert [s.value for s in Source] == ["ws", "backfill", "audit"]
+
+
+GOOD = {
+    "symbol": "BTCUSDT",
+    "trade_id": 3735683259,
+    "price": "61837.63000000",
+    "quantity": "0.02000000",
+    "trade_time": T_US,
+    "event_time": T_US,
+    "is_buyer_maker": False,
+    "received_at": T_US,
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("symbol", "btcusdt", "symbol 'btcusdt' is not an upper-case Binance symbol"),
+        ("symbol", "BTC|USDT", "symbol"),
+        ("symbol", b"BTCUSDT", "symbol"),
+        ("trade_id", -1, "trade id -1 is out of range"),
+        ("trade_id", 2**63, "out of range"),
+        ("trade_id", "7", "trade id '7' is out of range"),
+        ("price", "6.18e4", "price '6.18e4' is not a plain decimal string"),
+        ("price", "-1.0", "price"),
+        ("quantity", "", "quantity '' is not a plain decimal string"),
+        ("quantity", 2.5, "quantity"),
+        ("trade_time", T_US // 1000, "trade_time 1723161255342 is not a plausible"),
+        ("event_time", T_US * 1000, "event_time"),
+        ("received_at", -1, "received_at -1 is not an epoch-microsecond time before 2100"),
+        ("received_at", MAX_TIME_US + 1, "received_at"),
+    ],
+)
+def test_the_constructor_refuses_a_trade_that_breaks_an_invariant(
+    field: str, value: object, reason: str
+) -> None:
+    with pytest.raises(InvalidTick) as caught:
+        Tick(**{**GOOD, field: value})  # type: ignore[arg-type]
+    assert reason in str(caught.value)
+    assert isinstance(caught.value, ValueError)  # msgspec reports it as a validation error
+
+
+def test_a_copy_is_validated_too() -> None:
+    tick = Tick(**GOOD)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTick):
+        msgspec.structs.replace(tick, price="1e3")
+    assert msgspec.structs.replace(tick, price="1.5").price == "1.5"
+
+
+def test_the_bounds_themselves_are_valid() -> None:
+    low = Tick(**{**GOOD, "trade_id": 0, "trade_time": MIN_TIME_US})  # type: ignore[arg-type]
+    high = Tick(**{**GOOD, "trade_id": 2**63 - 1, "received_at": MAX_TIME_US})  # type: ignore[arg-type]
+    assert (low.trade_id, high.trade_id) == (0, 2**63 - 1)

@@ -1,4 +1,4 @@
-"""The COPY rows the writer stages, and when its chores are due."""
+"""The hours a batch touches, and when the writer's chores are due."""
 
 from __future__ import annotations
 
@@ -6,34 +6,9 @@ from datetime import UTC, datetime
 
 from tickvault.tick import Source, Tick
 from tickvault_writer.chores import Every
-from tickvault_writer.staging import copy_rows, hour_instants, hours_of
+from tickvault_writer.staging import hour_instants, hours_of
 
 T0 = 1_723_161_255_342_000
-
-
-def test_copy_rows_keep_binance_strings_and_integer_microseconds() -> None:
-    ticks = [
-        Tick(
-            "BTCUSDT",
-            3735683259,
-            "61837.63000000",
-            "0.02000000",
-            T0,
-            T0 + 1,
-            False,
-            T0 + 2,
-            Source.WS,
-        ),
-        Tick(
-            "ETHUSDT", 1520538925, "2683.80000000", "0.00200000", T0, T0, True, T0, Source.BACKFILL
-        ),
-    ]
-    assert copy_rows(ticks) == (
-        b"BTCUSDT\t3735683259\t61837.63000000\t0.02000000\t1723161255342000\t1723161255342001"
-        b"\tf\t1723161255342002\n"
-        b"ETHUSDT\t1520538925\t2683.80000000\t0.00200000\t1723161255342000\t1723161255342000"
-        b"\tt\t1723161255342000\n"
-    )
 
 
 def test_hours_of_ticks_are_floored_to_utc_hours() -> None:

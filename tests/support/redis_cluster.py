@@ -1,0 +1,218 @@
+"""A private Redis Cluster: three masters and three replicas on free loopback ports.
+
+Six ``redis-server --cluster-enabled yes`` (no persistence) joined by
+``redis-cli --cluster create ... --cluster-replicas 1``. A short ``cluster-node-timeout``
+makes a failover take a couple of seconds, and ``cluster-replica-validity-factor 0`` lets a
+replica take over however long it was cut off from its master, which is what
+:meth:`PrivateRedisCluster.fail_over_losing_writes` relies on to lose the writes a master
+acknowledged but never replicated.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+
+import redis
+from redis.crc import key_slot
+from tests.support.servers import PrivateRedis, Throwaway, free_port
+
+NODE_TIMEOUT_MS = 2000
+READY_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class NodeRole:
+    """What one node is in the cluster right now."""
+
+    node: PrivateRedis
+    node_id: str
+    master: bool
+    master_id: str | None  # a replica's master
+    slots: tuple[tuple[int, int], ...]
+
+
+class PrivateRedisCluster(Throwaway):
+    """Six Redis nodes (three masters, three replicas) formed into one cluster."""
+
+    def __init__(self, *, masters: int = 3, node_timeout_ms: int = NODE_TIMEOUT_MS) -> None:
+        args = (
+            "--cluster-enabled",
+            "yes",
+            "--cluster-node-timeout",
+            str(node_timeout_ms),
+            "--cluster-replica-validity-factor",
+            "0",
+            "--repl-diskless-sync-delay",  # a replica's first sync starts at once, not in 5 s
+            "0",
+        )
+        self.nodes = [PrivateRedis(args=args) for _ in range(masters * 2)]
+        for node in self.nodes:  # nodes.conf keeps a node's identity across a restart
+            node.args += ("--cluster-config-file", str(node.dir / "nodes.conf"))
+            node.args += ("--cluster-port", str(free_port()))  # the bus: not port + 10000
+        self.masters_wanted = masters
+
+    @property
+    def url(self) -> str:
+        """Return the seed URL of the cluster (its first node)."""
+        return self.nodes[0].url
+
+    def start(self) -> None:
+        """Start every node, create the cluster and wait until it serves every slot."""
+        for node in self.nodes:
+            node.start()
+        cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=READY_TIMEOUT_S,
+        )
+        self.wait_healthy()
+
+    def roles(self) -> list[NodeRole]:
+        """Return every live node's role, as the nodes themselves see it."""
+        out = []
+        for node in self.nodes:
+            if node.proc is None or node.proc.poll() is not None:
+                continue
+            client = node.client()
+            try:
+                myself = next(
+                    line for line in _nodes(client) if "myself" in line.split()[2].split(",")
+                )
+            except redis.RedisError:
+                continue
+            finally:
+                client.close()
+            fields = myself.split()
+            out.append(
+                NodeRole(
+                    node,
+                    fields[0],
+                    "master" in fields[2],
+                    None if fields[3] == "-" else fields[3],
+                    tuple(_ranges(fields[8:])),
+                )
+            )
+        return out
+
+    def master_of(self, key: str) -> PrivateRedis:
+        """Return the node that serves *key*'s slot now."""
+        slot = key_slot(key.encode())
+        for role in self.roles():
+            if role.master and any(lo <= slot <= hi for lo, hi in role.slots):
+                return role.node
+        raise LookupError(f"no master serves slot {slot}")
+
+    def replica_of(self, master: PrivateRedis) -> PrivateRedis:
+        """Return a replica of *master*."""
+        roles = self.roles()
+        master_id = next(r.node_id for r in roles if r.node is master)
+        return next(r.node for r in roles if r.master_id == master_id)
+
+    def wait_healthy(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Wait until every live node says ``cluster_state:ok`` and every master has a
+        replica in sync."""
+        deadline = time.monotonic() + timeout
+        while not self._healthy():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the Redis Cluster did not become healthy")
+            time.sleep(0.1)
+
+    def _healthy(self) -> bool:
+        roles = self.roles()
+        masters = [r for r in roles if r.master and r.slots]
+        if len(masters) != self.masters_wanted:
+            return False
+        return self._all_ok(roles, replicas=True)
+
+    def fail_over_losing_writes(self, master: PrivateRedis, unreplicated_s: float) -> float:
+        """Make *master* lose what it acknowledges for *unreplicated_s*, then fail over.
+
+        Its replica is frozen (SIGSTOP) so that nothing written meanwhile reaches it; then the
+        master is SIGKILLed and the replica thawed, and the cluster promotes it. Return the
+        seconds from the kill until the cluster serves every slot again.
+        """
+        replica = self.replica_of(master)
+        replica.pause()
+        try:
+            time.sleep(unreplicated_s)
+            master.kill()
+            killed = time.monotonic()
+        finally:
+            replica.resume()
+        self._wait_serving(replica)
+        return time.monotonic() - killed
+
+    def _wait_serving(self, node: PrivateRedis, timeout: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            roles = self.roles()
+            role = next((r for r in roles if r.node is node), None)
+            if role is not None and role.master and role.slots and self._all_ok(roles):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"node {node.port} did not take over")
+            time.sleep(0.05)
+
+    @staticmethod
+    def _all_ok(roles: list[NodeRole], *, replicas: bool = False) -> bool:
+        """Return whether every node says ``cluster_state:ok`` (and, with *replicas*, every
+        master has a replica in sync)."""
+        for role in roles:
+            client = role.node.client()
+            try:
+                if client.cluster("info").get("cluster_state") != "ok":
+                    return False
+                if replicas and role.master and role.slots and not _synced(client):
+                    return False
+            except redis.RedisError:
+                return False
+            finally:
+                client.close()
+        return True
+
+    def heal(self) -> None:
+        """Restart every dead node (it rejoins as a replica) and wait until healthy."""
+        for node in self.nodes:
+            if node.proc is None or node.proc.poll() is not None:
+                node.start()
+        self.wait_healthy()
+
+    def cleanup(self) -> None:
+        """Kill every node and delete their directories."""
+        for node in self.nodes:
+            node.cleanup()
+
+    def setup(self) -> None:
+        """Start the cluster."""
+        self.start()
+
+
+def _synced(master: redis.Redis) -> bool:
+    info = master.info("replication")
+    return any(
+        k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"
+        for k, v in info.items()
+    )
+
+
+def _nodes(client: redis.Redis) -> list[str]:
+    raw = client.execute_command("CLUSTER", "NODES")
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _ranges(items: list[str]) -> list[tuple[int, int]]:
+    out = []
+    for item in items:
+        if item.startswith("["):  # a slot being migrated
+            continue
+        lo, _, hi = item.partition("-")
+        out.append((int(lo), int(hi or lo)))
+    return out
