@@ -66,7 +66,7 @@ _GAP = re.compile(
             rb"(detected|filled|unfillable)",
             _TIME,
             rb"([0-9]{0,17})",
-            rb"([^|\x00-\x1f\x7f]{1,64})",
+            rb"([^|\x00-\x1f\x7f]{1,256})",  # up to 64 characters of UTF-8
         )
     )
 )
