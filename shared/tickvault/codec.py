@@ -66,7 +66,7 @@ _GAP = re.compile(
             rb"(detected|filled|unfillable)",
             _TIME,
             rb"([0-9]{0,17})",
-            rb"([^|\x00-\x1f\x7f]{1,256})",  # up to 64 characters of UTF-8
+            rb"(collector|auditor)",
         )
     )
 )
@@ -85,6 +85,13 @@ class GapStatus(StrEnum):
     UNFILLABLE = "unfillable"
 
 
+class GapFinder(StrEnum):
+    """Who found a gap: the collector (a jump in trade ids) or the auditor (PostgreSQL)."""
+
+    COLLECTOR = "collector"
+    AUDITOR = "auditor"
+
+
 @dataclass(frozen=True, slots=True)
 class GapRecord:
     """A range of trade ids that went missing, and what became of it."""
@@ -95,7 +102,7 @@ class GapRecord:
     status: GapStatus
     detected_at: int  # epoch µs
     filled_at: int | None = None  # epoch µs
-    found_by: str = "collector"
+    found_by: GapFinder = GapFinder.COLLECTOR
 
 
 def to_fields(entry: Tick | GapRecord) -> dict[bytes, bytes]:
@@ -182,12 +189,6 @@ def _decode_gap(value: bytes) -> GapRecord:
     first_id, last_id = int(first), int(last)
     if first_id > last_id:
         raise CodecError(f"gap first id {first_id} is after last id {last_id}")
-    try:
-        finder = found_by.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CodecError(f"gap finder {found_by[:40]!r} is not UTF-8") from exc
-    if not finder.isprintable():
-        raise CodecError(f"gap finder {finder!r} is not a printable name")
     return GapRecord(
         symbol.decode(),
         first_id,
@@ -195,7 +196,7 @@ def _decode_gap(value: bytes) -> GapRecord:
         GapStatus(status.decode()),
         int(detected),
         int(filled) if filled else None,
-        finder,
+        GapFinder(found_by.decode()),
     )
 
 
