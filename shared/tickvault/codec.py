@@ -31,7 +31,15 @@ from typing import Annotated
 import msgspec
 
 from tickvault.errors import CodecError, InvalidTick
-from tickvault.tick import DECIMAL_PATTERN, SYMBOL_PATTERN, Source, Tick, is_decimal_string, iso_ms
+from tickvault.tick import (
+    DECIMAL_PATTERN,
+    MAX_TRADE_ID,
+    SYMBOL_PATTERN,
+    Source,
+    Tick,
+    is_decimal_string,
+    iso_ms,
+)
 
 TRADE_FIELD = b"t2"
 GAP_FIELD = b"g2"
@@ -257,7 +265,7 @@ def latest_from_hash(symbol: str, fields: FieldMap) -> LatestPrice | None:
 
 _Symbol = Annotated[str, msgspec.Meta(pattern=rf"^{SYMBOL_PATTERN}\Z")]
 _Decimal = Annotated[str, msgspec.Meta(pattern=rf"^{DECIMAL_PATTERN}\Z")]
-_Id = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
+_Id = Annotated[int, msgspec.Meta(ge=0, le=MAX_TRADE_ID)]  # any id a Tick can hold
 _Time = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME)]
 
 
