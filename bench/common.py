@@ -50,6 +50,12 @@ def poll(what: str, check: Callable[[], Any], timeout: float, every: float = 0.2
         time.sleep(every)
 
 
+def cpu_s(pid: int) -> float:
+    """Return the user + system CPU seconds process *pid* has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     """Return the resident set size of process *pid* in MiB (NaN when it is gone)."""
     try:

@@ -54,6 +54,37 @@ ROWS: list[tuple[str, str, str, Check]] = [
         "<= 300",
         lambda r: r["api_stats_day_ms"] <= 300,
     ),
+    ("streams_latest_rps_0", "latest, no stream open (req/s)", "baseline", None),
+    ("streams_latest_p99_ms_0", "latest p99, no stream open (ms)", "baseline", None),
+    ("streams_latest_rps_1000", "latest, 1,000 streams open (req/s)", "", None),
+    (
+        "streams_latest_p99_ms_1000",
+        "latest p99, 1,000 streams open (ms)",
+        "<= 2x no stream",
+        lambda r: r["streams_p99_1000_vs_0"] <= 2,
+    ),
+    ("streams_latest_rps_5000", "latest, 5,000 streams open (req/s)", "", None),
+    ("streams_latest_p99_ms_5000", "latest p99, 5,000 streams open (ms)", "", None),
+    (
+        "streams_delivery_p99_ms_1000",
+        "publication->client p99, 1,000 streams (ms)",
+        "< 250",
+        lambda r: r["streams_delivery_p99_ms_1000"] < 250,
+    ),
+    (
+        "streams_delivery_p99_ms_5000",
+        "publication->client p99, 5,000 streams (ms)",
+        "< 250",
+        lambda r: r["streams_delivery_p99_ms_5000"] < 250,
+    ),
+    (
+        "streams_kb_per_idle_stream_5000",
+        "API memory per idle stream (kB)",
+        "< 50",
+        lambda r: r["streams_kb_per_idle_stream_5000"] < 50,
+    ),
+    ("streams_latest_before_vs_bare", "latest / bare, before (gthread)", "", None),
+    ("streams_latest_after_vs_bare", "latest / bare, after (gevent)", "", None),
     (
         "collector_rss_mb",
         "collector RSS start/end of soak (MiB)",
@@ -87,6 +118,9 @@ def add_ratios(r: dict[str, Any]) -> None:
     r["ingest_vs_copy"] = _ratio(r.get("ingest_trades_per_s"), r.get("copy_ceiling_rows_per_s"))
     r["ingest_vs_naive"] = _ratio(r.get("ingest_trades_per_s"), r.get("naive_rows_per_s"))
     r["api_latest_vs_bare"] = _ratio(r.get("api_latest_rps"), r.get("api_bare_rps"))
+    compare = r.get("streams_latest_compare") or {}
+    r["streams_latest_before_vs_bare"] = compare.get("before_vs_bare")
+    r["streams_latest_after_vs_bare"] = compare.get("after_vs_bare")
     aims = {}
     for key, _, _, check in ROWS:
         if check is None:

@@ -9,6 +9,9 @@ nothing heavy overlapping anything measured:
 1. ingest: end to end at ``--speed 0``, then the plain COPY and naive baselines (ingest.py);
 2. latency at 50x (latency.py);
 3. the API against the bare Flask + Redis app (api.py);
+3b. latest under 0, 1,000 and 5,000 open live streams, delivery delay, memory per idle
+   stream, and latest before/after this API's serving model against the bare app
+   (api_streams.py; ``--skip ingest,latency50,api,soak`` runs it alone);
 4. the soak: the recorded pace for ``--soak-minutes``, which is also the recorded-pace
    latency run, with the collector's and writers' RSS at its start and end.
 
@@ -36,7 +39,7 @@ from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 from common import machine  # noqa: E402
 from report import add_ratios, table  # noqa: E402
 
-STEPS = ("ingest", "latency50", "api", "soak")
+STEPS = ("ingest", "latency50", "api", "streams", "soak")
 
 
 def parse() -> argparse.Namespace:
@@ -54,7 +57,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--fast-seconds", type=float, default=30.0, help="length of the 50x run")
     p.add_argument("--api-seconds", type=int, default=10)
     p.add_argument("--api-workers", type=int, default=2)
-    p.add_argument("--api-threads", type=int, default=8)
+    p.add_argument("--api-threads", type=int, default=8, help="threads of the bare app")
+    p.add_argument("--streams", default="0,1000,5000", help="open streams per latest run")
+    p.add_argument("--baseline-ref", default="main", help="git ref of the 'before' API")
     p.add_argument("--skip", default="", help=f"comma-separated steps to skip: {STEPS}")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs")
@@ -82,6 +87,7 @@ def main() -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="tvbench-run-"))
     # Import late: these pull in the services and the writer/API benchmarks.
     from api import run_api
+    from api_streams import run_streams
     from ingest import run_all
     from latency import run_paced
 
@@ -127,6 +133,19 @@ def main() -> int:
                     )
                 )
                 results["steps"]["api"]["seconds"] = round(time.monotonic() - s)
+            if "streams" not in skip:
+                s = step("streams", results)
+                results.update(
+                    run_streams(
+                        pg,
+                        rds.url,
+                        workers=args.api_workers,
+                        seconds=args.api_seconds,
+                        counts=tuple(int(n) for n in args.streams.split(",")),
+                        baseline_ref=args.baseline_ref,
+                    )
+                )
+                results["steps"]["streams"]["seconds"] = round(time.monotonic() - s)
             if "soak" not in skip:
                 s = step("soak", results)
                 slow = run_paced(

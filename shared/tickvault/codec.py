@@ -33,7 +33,9 @@ import msgspec
 from tickvault.errors import CodecError, InvalidTick
 from tickvault.tick import (
     DECIMAL_PATTERN,
+    MAX_TIME_US,
     MAX_TRADE_ID,
+    MIN_TIME_US,
     SYMBOL_PATTERN,
     Source,
     Tick,
@@ -64,7 +66,7 @@ _GAP = re.compile(
             rb"(detected|filled|unfillable)",
             _TIME,
             rb"([0-9]{0,17})",
-            rb"([^|\x00-\x1f\x7f]{1,64})",
+            rb"([^|\x00-\x1f\x7f]{1,256})",  # up to 64 characters of UTF-8
         )
     )
 )
@@ -265,8 +267,9 @@ def latest_from_hash(symbol: str, fields: FieldMap) -> LatestPrice | None:
 
 _Symbol = Annotated[str, msgspec.Meta(pattern=rf"^{SYMBOL_PATTERN}\Z")]
 _Decimal = Annotated[str, msgspec.Meta(pattern=rf"^{DECIMAL_PATTERN}\Z")]
-_Id = Annotated[int, msgspec.Meta(ge=0, le=MAX_TRADE_ID)]  # any id a Tick can hold
-_Time = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME)]
+# The pub/sub message carries a Tick's fields: the same bounds as the Tick constructor.
+_Id = Annotated[int, msgspec.Meta(ge=0, le=MAX_TRADE_ID)]
+_Time = Annotated[int, msgspec.Meta(ge=MIN_TIME_US, le=MAX_TIME_US)]
 
 
 class _LatestMessage(msgspec.Struct, frozen=True):

@@ -9,7 +9,8 @@ never leaves its module may stand outside the tree.
 
     TickvaultError
     ├── ConfigError              bad configuration; the process exits with status 2
-    │   └── UnknownSymbol        a configured symbol the exchange does not list
+    │   ├── UnknownSymbol        a configured symbol the exchange does not list
+    │   └── UniverseError        tickvault_replay.universe: an unusable --universe file
     ├── CodecError               a stream entry that cannot be decoded (dead-lettered)
     ├── FrameError               a Binance frame or REST body that cannot be parsed
     ├── InvalidTick              a trade breaking an invariant of Tick (also a ValueError)
@@ -22,7 +23,7 @@ never leaves its module may stand outside the tree.
     ├── CannotPrepare            tickvault_writer.fastpath: a batch cannot take the fast path
     ├── RowsRefused              tickvault_writer.store: PostgreSQL refused a batch's data
     ├── ApiError                 tickvault_api.errors: an API error answer (its own tree)
-    ├── ApiError                 tickvault_replay.queries: a Binance-style error answer
+    ├── ApiError                 tickvault_replay.params: a Binance-style error answer
     ├── FaultError               tickvault_replay.faults: a fault script that cannot run
     └── FormatError              tickvault_replay.formats: a recording line that cannot be read
 """

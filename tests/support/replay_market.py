@@ -9,6 +9,7 @@ def test_x() -> None:
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,17 @@ class MarketClient:
         async with asyncio.timeout(seconds):
             while not check():
                 await asyncio.sleep(0.02)
+
+
+def subscribe_batches(names: list[str], limit: int = 4088) -> list[list[str]]:
+    """Split *names* into SUBSCRIBE params whose message stays within *limit* bytes."""
+    out: list[list[str]] = [[]]
+    for name in names:
+        trial = json.dumps({"method": "SUBSCRIBE", "params": [*out[-1], name], "id": 999999})
+        if len(trial.encode()) > limit and out[-1]:
+            out.append([])
+        out[-1].append(name)
+    return out
 
 
 def run_market(scenario: Callable[[MarketClient], Awaitable[Any]], **config: Any) -> Any:

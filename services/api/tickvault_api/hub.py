@@ -272,10 +272,12 @@ class PriceHub:
                 failing, pause = False, BACKOFF_SECONDS[0]
                 self._listen(pubsub)
                 return
-            except (redis.RedisError, Unavailable) as exc:
+            except Exception as exc:  # Redis down, or a bug: never leave the streams unserved
                 if not self._set_state(_State.DOWN):
                     return
-                if not failing:
+                if not isinstance(exc, redis.RedisError | Unavailable):
+                    log.exception("live prices: the reader failed; starting it again")
+                elif not failing:
                     log.warning(
                         "live prices: Redis failed (%s); retrying every %g s at most",
                         type(exc).__name__,

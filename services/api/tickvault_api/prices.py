@@ -305,4 +305,6 @@ def _csv_response(
                 yield _csv_rows(rows)
 
     headers = {"Content-Disposition": f'attachment; filename="{symbol}-trades.csv"'}
-    return Response(generate(), mimetype="text/csv", headers=headers)
+    response = Response(generate(), mimetype="text/csv", headers=headers)
+    response.call_on_close(held.close)  # also when the body is never iterated
+    return response

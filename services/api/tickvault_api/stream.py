@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Response, request
@@ -22,8 +22,8 @@ from flask_smorest import Blueprint
 from tickvault_api import schemas
 from tickvault_api.context import ApiContext
 from tickvault_api.errors import envelope
-from tickvault_api.hub import PriceHub, StreamEnd, Subscriber, price_event, sse_event
-from tickvault_api.limits import Slot, bound_writes
+from tickvault_api.hub import StreamEnd, Subscriber, price_event, sse_event
+from tickvault_api.limits import bound_writes
 from tickvault_api.params import parse_symbol
 from tickvault_api.tracked import Tracked
 
@@ -78,15 +78,22 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
         order = tracked if wanted is None else wanted
         first = b"".join(price_event(p, now) for s in order if (p := snapshot.get(s)))
         bound_writes(request.environ)
-        body = relay(ctx.hub, sub, slot, first, ctx.settings.api_stream_max_seconds)
+
+        def done() -> None:  # idempotent; also runs when the body is never iterated
+            ctx.hub.leave(sub)
+            slot.release()
+
+        body = relay(sub, first, ctx.settings.api_stream_max_seconds, done)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return Response(body, mimetype="text/event-stream", headers=headers)
+        response = Response(body, mimetype="text/event-stream", headers=headers)
+        response.call_on_close(done)
+        return response
 
     return blp
 
 
 def relay(
-    hub: PriceHub, sub: Subscriber, slot: Slot, first: bytes, max_seconds: float
+    sub: Subscriber, first: bytes, max_seconds: float, done: Callable[[], None]
 ) -> Iterator[bytes]:
     """Yield the first events, then the client's events as they come, until the time is up."""
     try:
@@ -107,5 +114,4 @@ def relay(
                 yield b": keepalive\n\n"
                 written = time.monotonic()
     finally:
-        hub.leave(sub)
-        slot.release()
+        done()

@@ -17,13 +17,16 @@ from tickvault_replay.symbols import SymbolSpec, symbol_info
 
 
 class Status(enum.StrEnum):
-    """Binance's symbol statuses (``enums.md``); only TRADING prints trades."""
+    """Binance's symbol statuses (``enums.md``, older ones too); only TRADING prints trades."""
 
     TRADING = "TRADING"
     END_OF_DAY = "END_OF_DAY"
     HALT = "HALT"
     BREAK = "BREAK"
     CANCEL_ONLY = "CANCEL_ONLY"
+    PRE_TRADING = "PRE_TRADING"
+    POST_TRADING = "POST_TRADING"
+    AUCTION_MATCH = "AUCTION_MATCH"
 
 
 @dataclass(slots=True)

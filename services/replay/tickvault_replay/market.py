@@ -64,7 +64,7 @@ class Market:
         self._dirty: list[Session] = []
         self._frames_sent = dict.fromkeys(symbols, 0)
         self._wake = asyncio.Event()
-        self._last_us = 0
+        self._last_us = source.origin_us() or 0  # a synthetic market's clock starts at once
         self._origin: tuple[float, int] | None = None
         self._listeners = False
         for symbol in symbols:

@@ -50,7 +50,7 @@ class TickerFeed:
         for stream, kind in STREAMS.items():
             opens = window_open(now_ms, WINDOWS_MS[kind])
             before, self._opens[stream] = self._opens[stream], opens
-            slid = market.store.traded_in(before, opens) if before else set()
+            slid = market.store.traded_in(before, opens) if 0 < before < opens else set()
             if not market.subscribers(stream):
                 continue
             entries = []

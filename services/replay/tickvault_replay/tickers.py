@@ -54,14 +54,15 @@ def _percent(window: Window) -> str:
     return format_units(_round_div((window.close - window.open) * 100_000, window.open), 3)
 
 
-def _book(raw: bytes) -> tuple[str, str, str, str]:
+def _book(raw: bytes) -> list[str]:
+    """Return bid, bid quantity, ask and ask quantity of a bookTicker payload (zeros if none)."""
     try:
         book = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
         book = {}
     if not isinstance(book, dict):
         book = {}
-    return tuple(str(book.get(k, _ZERO)) for k in ("b", "B", "a", "A"))  # type: ignore[return-value]
+    return [str(book.get(k, _ZERO)) for k in ("b", "B", "a", "A")]
 
 
 _HEAD = ("priceChange", "priceChangePercent", "weightedAvgPrice", "prevClosePrice", "lastPrice")

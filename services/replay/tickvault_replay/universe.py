@@ -20,7 +20,9 @@ from typing import Any
 
 import orjson
 
+from tickvault.errors import ConfigError
 from tickvault_replay.decimals import format_units, to_units
+from tickvault_replay.listings import Status
 from tickvault_replay.symbols import KNOWN, SymbolSpec, quote_of
 
 # quote asset -> how many of the 1,695 real symbols quote in it
@@ -45,6 +47,10 @@ BREAK_SHARE = 433 / 1695
 _VOWELS = "AEIOUY"
 _CONSONANTS = "BCDFGHJKLMNPRSTVWXZ"
 _PLACES = 8
+
+
+class UniverseError(ConfigError, ValueError):
+    """A universe file (``--universe``) that is not a usable ``exchangeInfo``."""
 
 
 def zipf_rates(count: int, top_rate: float, exponent: float) -> list[float]:
@@ -131,25 +137,28 @@ def universe_from_file(path: Path, count: int, seed: int) -> list[SymbolSpec]:
     try:
         body = orjson.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
     except (orjson.JSONDecodeError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not an exchangeInfo JSON body: {exc}") from exc
+        raise UniverseError(f"{path}: not an exchangeInfo JSON body: {exc}") from exc
     entries = body.get("symbols") if isinstance(body, dict) else None
     if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{path}: no 'symbols' list in this exchangeInfo")
+        raise UniverseError(f"{path}: no 'symbols' list in this exchangeInfo")
     rng = random.Random(f"universe:{seed}")
     usd_of: dict[str, float] = {}
     specs = []
     for number, entry in enumerate(entries[: count or None]):
         try:
             specs.append(_file_spec(entry, usd_of, rng))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: symbol #{number} is malformed: {exc!r}") from exc
+        except (KeyError, TypeError, ValueError) as exc:  # UniverseError is a ValueError too
+            raise UniverseError(f"{path}: symbol #{number} is malformed: {exc!r}") from exc
     return specs
 
 
 def _file_spec(entry: Any, usd_of: dict[str, float], rng: random.Random) -> SymbolSpec:
     symbol, base, quote = str(entry["symbol"]), str(entry["baseAsset"]), str(entry["quoteAsset"])
+    status = str(entry.get("status", "TRADING"))
+    if status not in Status.__members__:
+        raise UniverseError(f"unknown status {status!r}")
     usd = usd_of.setdefault(base, math.exp(rng.gauss(0.0, 2.5)))
-    spec = priced_spec(symbol, base, quote, usd, str(entry.get("status", "TRADING")))
+    spec = priced_spec(symbol, base, quote, usd, status)
     tick = _filter_value(entry, "PRICE_FILTER", "tickSize")
     step = _filter_value(entry, "LOT_SIZE", "stepSize")
     if not tick or not step or to_units(tick, _PLACES) <= 0 or to_units(step, _PLACES) <= 0:

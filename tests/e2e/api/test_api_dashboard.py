@@ -25,9 +25,11 @@ from tests.support.recordings import all_recorded_trades
 from tickvault.codec import latest_message, latest_to_hash
 from tickvault.db import migrate
 from tickvault.keys import RedisKeys
+from tickvault.symbols import Status, status_value
 from tickvault.tick import Tick
 
 CHROMIUM = "/usr/bin/chromium"
+T0 = 1_723_161_600_000_000
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -175,6 +177,88 @@ def test_dashboard_shows_live_prices_and_draws_the_chart(
                 "document.querySelector('#range-form .result').textContent.includes('high_time')",
                 timeout=10_000,
             )
+            assert not errors, errors
+        finally:
+            browser.close()
+            publisher.close()
+
+
+@pytest.fixture
+def market_server(
+    new_database: Callable[[], str], redis_url: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[str]:
+    """The API with TICKVAULT_SYMBOLS=ALL and 2,000 symbols reported by the collector."""
+    url = new_database()
+    migrate.upgrade(url, create_database=False)
+    keys = RedisKeys(redis_prefix)
+    names = [f"S{i:04d}USDT" for i in range(2000)]
+    client = redis.Redis.from_url(redis_url)
+    pipe = client.pipeline(transaction=False)
+    for i, name in enumerate(names):
+        pipe.hset(keys.symbols, name, status_value(Status.TRADING, T0))
+        tick = Tick(name, i + 1, f"{i + 1}.00000000", "1.00000000", T0, T0, False, T0)
+        pipe.hset(keys.latest(name), mapping=latest_to_hash(tick))
+    pipe.execute()
+    client.close()
+    port = free_port()
+    env = {
+        **os.environ,
+        "TICKVAULT_DATABASE_URL": url,
+        "TICKVAULT_REDIS_URL": redis_url,
+        "TICKVAULT_REDIS_PREFIX": redis_prefix,
+        "TICKVAULT_SYMBOLS": "ALL",
+        "TICKVAULT_API_BIND": f"127.0.0.1:{port}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    log = (tmp_path / "api.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tickvault_api"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answers(base + "/readyz"), 30, "the API to be ready")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_dashboard_finds_one_symbol_among_two_thousand_and_streams_only_the_watched(
+    market_server: str, redis_url: str, redis_prefix: str
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    base = market_server
+    publisher = redis.Redis.from_url(redis_url)
+    channel = RedisKeys(redis_prefix).latest_channel
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            streams: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("request", lambda r: streams.append(r.url) if "/stream" in r.url else None)
+            page.goto(base + "/")
+            page.wait_for_function("document.querySelectorAll('#prices tbody tr').length === 12")
+            assert page.locator("#tracked-count").text_content() == "2000 tracked"
+            page.fill("#symbol-search", "s1234")
+            page.wait_for_function("document.querySelectorAll('#search-results li').length > 0")
+            assert page.locator("#search-results li").first.text_content() == "S1234USDT"
+            page.press("#symbol-search", "Enter")
+            row = page.locator("#prices tr[data-symbol=S1234USDT] td.price")
+            row.wait_for(timeout=10_000)
+            assert page.locator("#prices tbody tr").count() == 12  # the oldest was let go
+            assert page.input_value("#range-form input[name=symbol]") == "S1234USDT"
+            fresh = Tick("S1234USDT", 99_999, "77.70000000", "1.00000000", T0, T0, False, T0)
+            deadline = time.monotonic() + 15
+            while row.text_content() != "77.70000000":
+                assert time.monotonic() < deadline, "the chosen symbol's live price never came"
+                publisher.publish(channel, latest_message(fresh))
+                page.wait_for_timeout(200)
+            assert streams and all("symbols=" in u for u in streams), streams
+            assert "S1234USDT" in streams[-1] and streams[-1].count(",") == 11
             assert not errors, errors
         finally:
             browser.close()

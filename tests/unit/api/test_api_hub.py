@@ -182,3 +182,16 @@ def test_streams_beyond_the_process_limit_get_429_with_retry_after() -> None:
     metrics = app.test_client().get("/metrics").data
     assert b'tickvault_api_refused_total{limit="streams"} 1.0' in metrics
     app.extensions["tickvault"].hub.stop()
+
+
+def test_a_stream_closed_before_its_first_byte_gives_its_place_back() -> None:
+    from werkzeug.test import EnvironBuilder
+
+    app = create_app(ApiSettings(_env_file=None), redis=fakeredis.FakeRedis())  # type: ignore[call-arg]
+    ctx = app.extensions["tickvault"]
+    body = app(EnvironBuilder(path="/api/v1/stream").get_environ(), lambda *_: None)
+    assert ctx.streams.used == 1
+    body.close()  # the server gives up before writing anything (a client gone at once)
+    assert ctx.streams.used == 0
+    assert ctx.metrics.streams._value.get() == 0
+    ctx.hub.stop()

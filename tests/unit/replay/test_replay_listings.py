@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
 from tests.support.replay_market import MarketClient, run_market
+
+from tickvault_replay.ids import clock_id, first_id_at
 
 pytestmark = pytest.mark.unit
 
@@ -156,3 +160,19 @@ def test_a_recording_lists_its_symbols_and_changes_only_their_status() -> None:
     halt, info = run_market(scenario, recordings=(str(BTC_TRADES),), speed=0.0)
     assert halt[0] == 200 and halt[1]["next_trade_id"] is None
     assert info == {"BTCUSDT": "HALT"}
+
+
+def test_a_listing_loaded_at_start_trades_now_with_ids_from_the_clock(tmp_path: Path) -> None:
+    script = tmp_path / "faults.json"
+    script.write_text(json.dumps({"type": "list", "symbol": "EARLYUSDT", "rate": 50}))
+
+    async def scenario(m: MarketClient) -> Any:
+        market = m.replay.server.market
+        await m.wait_for(lambda: market.stats()["symbols"]["EARLYUSDT"]["trades_available"] > 0)
+        _, rows, _ = await m.get("/api/v3/trades", symbol="EARLYUSDT")
+        return rows[0]
+
+    started = time.time()
+    first = run_market(scenario, market=5, first_id=None, faults_file=str(script))
+    assert abs(first["time"] / 1000 - started) < 30
+    assert first_id_at(int(started * 1e6)) <= first["id"] <= clock_id(first["time"] * 1000)

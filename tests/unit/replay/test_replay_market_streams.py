@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import websockets
-from tests.support.replay_market import MarketClient, run_market
+from tests.support.replay_market import MarketClient, run_market, subscribe_batches
 
 pytestmark = pytest.mark.unit
 
@@ -91,17 +91,6 @@ def test_the_retired_ticker_arr_is_acked_and_silent_and_microseconds_are_honoure
     assert entry["E"] > 10**15 and entry["O"] > 10**15 and entry["O"] % 60_000_000 == 0
 
 
-def _chunks(names: list[str], limit: int) -> list[list[str]]:
-    """Split *names* into SUBSCRIBE params whose message stays within *limit* bytes."""
-    out: list[list[str]] = [[]]
-    for name in names:
-        trial = json.dumps({"method": "SUBSCRIBE", "params": [*out[-1], name], "id": 99999})
-        if len(trial.encode()) > limit:
-            out.append([])
-        out[-1].append(name)
-    return out
-
-
 def test_thousands_of_streams_subscribe_within_binances_limits() -> None:
     async def scenario(m: MarketClient) -> dict[str, Any]:
         names = [f"{s}@trade" for s in m.replay.server.listings.specs]
@@ -111,7 +100,7 @@ def test_thousands_of_streams_subscribe_within_binances_limits() -> None:
             f"{m.replay.ws_url}/stream", close_timeout=0.5, max_queue=None
         ) as ws:
             replies = []
-            chunks = _chunks(names[:1024], 4088)
+            chunks = subscribe_batches(names[:1024], 4088)
             for n, chunk in enumerate(chunks):
                 replies.append(await _control(ws, "SUBSCRIBE", chunk, n))
                 await asyncio.sleep(0.25)  # within 5 messages a second
@@ -126,7 +115,7 @@ def test_thousands_of_streams_subscribe_within_binances_limits() -> None:
             await asyncio.sleep(0.25)
             out["after"] = (await _control(ws, "LIST_SUBSCRIPTIONS", None, 103))["result"]
             await asyncio.sleep(0.25)
-            big = _chunks(names[:400], 1 << 20)[0]
+            big = subscribe_batches(names[:400], 1 << 20)[0]
             await ws.send(json.dumps({"method": "SUBSCRIBE", "params": big, "id": 104}))
             await asyncio.sleep(0.25)
             out["small"] = await _control(ws, "LIST_SUBSCRIPTIONS", None, 105)

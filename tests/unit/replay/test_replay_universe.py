@@ -88,7 +88,13 @@ def test_a_real_exchange_info_gives_its_names_statuses_and_filters() -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"not json", b'{"symbols": []}', b'{"symbols": [{"status": "TRADING"}]}', b"[1, 2]"],
+    [
+        b"not json",
+        b'{"symbols": []}',
+        b'{"symbols": [{"status": "TRADING"}]}',
+        b"[1, 2]",
+        b'{"symbols": [{"symbol": "AB", "baseAsset": "A", "quoteAsset": "B", "status": "ODD"}]}',
+    ],
 )
 def test_a_malformed_universe_file_is_a_clear_error(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "info.json"

@@ -1,8 +1,15 @@
 // The live dashboard: prices over SSE, a candlestick chart of recent minutes, and forms.
+// It stays light with thousands of tracked symbols: a search picks the symbols to watch
+// (at most WATCH_MAX rows), and the stream asks only for those (`symbols=`).
 "use strict";
 (function () {
   const api = "/api/v1";
+  const WATCH_MAX = 12;
+  const RESULTS_MAX = 20;
   const rows = {};
+  let tracked = [];
+  let watched = [];
+  let source = null;
   let chartSymbol = null;
   let series = null;
   let lastBar = null;
@@ -15,17 +22,22 @@
     return { ok: response.ok, body: body };
   }
 
+  function addRow(symbol) {
+    const row = document.createElement("tr");
+    row.dataset.symbol = symbol;
+    row.innerHTML = "<td></td><td class='price'></td><td class='id'></td><td class='time'></td>" +
+      "<td><button class='remove' title='stop watching'>×</button></td>";
+    row.children[0].textContent = symbol;
+    row.addEventListener("click", (event) => {
+      if (event.target.classList.contains("remove")) unwatch(symbol); else choose(symbol);
+    });
+    document.querySelector("#prices tbody").appendChild(row);
+    rows[symbol] = row;
+  }
+
   function showPrice(p) {
-    let row = rows[p.symbol];
-    if (!row) {
-      row = document.createElement("tr");
-      row.dataset.symbol = p.symbol;
-      row.innerHTML = "<td></td><td class='price'></td><td class='id'></td><td class='time'></td>";
-      row.children[0].textContent = p.symbol;
-      document.querySelector("#prices tbody").appendChild(row);
-      rows[p.symbol] = row;
-    }
-    if (p.price === undefined) return;
+    const row = rows[p.symbol];
+    if (!row) return;
     row.querySelector(".price").textContent = p.price;
     row.querySelector(".id").textContent = p.trade_id;
     row.querySelector(".time").textContent = p.trade_time;
@@ -48,6 +60,7 @@
   async function loadChart(symbol) {
     chartSymbol = symbol;
     lastBar = null;
+    document.getElementById("chart-symbol").textContent = symbol;
     const container = document.getElementById("chart");
     container.innerHTML = "";
     const chart = LightweightCharts.createChart(container, {
@@ -70,9 +83,72 @@
     container.dataset.bars = String(bars.length);
   }
 
+  // One stream for the watched symbols; opened again whenever the watch list changes.
   function connect() {
-    const source = new EventSource(`${api}/stream`);
+    if (source) source.close();
+    if (!watched.length) return;
+    source = new EventSource(`${api}/stream?symbols=${watched.join(",")}`);
     source.addEventListener("price", (event) => showPrice(JSON.parse(event.data)));
+  }
+
+  function watch(symbol) {
+    if (watched.includes(symbol)) return;
+    if (watched.length >= WATCH_MAX) unwatch(watched[watched.length - 1], false);
+    watched.unshift(symbol);
+    addRow(symbol);
+    const body = document.querySelector("#prices tbody");
+    body.insertBefore(rows[symbol], body.firstChild);
+    connect();
+  }
+
+  function unwatch(symbol, reconnect = true) {
+    watched = watched.filter((s) => s !== symbol);
+    if (rows[symbol]) rows[symbol].remove();
+    delete rows[symbol];
+    if (reconnect) connect();
+  }
+
+  function choose(symbol) {
+    watch(symbol);
+    for (const input of document.querySelectorAll("form input[name=symbol]")) input.value = symbol;
+    loadChart(symbol);
+  }
+
+  // Prefix matches first, then the other matches; never more than RESULTS_MAX shown.
+  function matches(text) {
+    const query = text.trim().toUpperCase();
+    if (!query) return [];
+    const first = [];
+    const rest = [];
+    for (const s of tracked) {
+      if (s.startsWith(query)) first.push(s);
+      else if (s.includes(query)) rest.push(s);
+      if (first.length >= RESULTS_MAX) break;
+    }
+    return first.concat(rest).slice(0, RESULTS_MAX);
+  }
+
+  function wireSearch() {
+    const input = document.getElementById("symbol-search");
+    const list = document.getElementById("search-results");
+    const pick = (symbol) => { list.innerHTML = ""; input.value = ""; choose(symbol); };
+    input.addEventListener("input", () => {
+      list.innerHTML = "";
+      for (const s of matches(input.value)) {
+        const item = document.createElement("li");
+        item.textContent = s;
+        item.addEventListener("mousedown", () => pick(s));
+        list.appendChild(item);
+      }
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      const found = matches(input.value);
+      const exact = tracked.find((s) => s === input.value.trim().toUpperCase());
+      if (exact || found.length) pick(exact || found[0]);
+    });
+    input.addEventListener("blur", () => setTimeout(() => { list.innerHTML = ""; }, 150));
   }
 
   function wireForm(id, path, fields) {
@@ -82,24 +158,29 @@
       const data = new FormData(form);
       const query = new URLSearchParams();
       for (const name of fields) if (data.get(name)) query.set(name, data.get(name));
-      const result = await getJson(`${api}/prices/${data.get("symbol")}/${path}?${query}`);
+      const symbol = encodeURIComponent(String(data.get("symbol")).trim());
+      const result = await getJson(`${api}/prices/${symbol}/${path}?${query}`);
       form.querySelector(".result").textContent = JSON.stringify(result.body, null, 2);
     });
   }
 
   async function start() {
-    const symbols = (await getJson(`${api}/symbols`)).body.symbols.map((s) => s.symbol);
-    for (const select of document.querySelectorAll("select[name=symbol], #chart-symbol")) {
-      for (const s of symbols) select.add(new Option(s, s));
-    }
-    symbols.forEach((s) => showPrice({ symbol: s }));
-    const picker = document.getElementById("chart-symbol");
-    picker.addEventListener("change", () => loadChart(picker.value));
+    const symbols = (await getJson(`${api}/symbols`)).body.symbols;
+    tracked = symbols.map((s) => s.symbol);
+    document.getElementById("tracked-count").textContent = `${tracked.length} tracked`;
+    // Start with the symbols that have data (then the others), at most WATCH_MAX of them.
+    const first = symbols.filter((s) => s.has_data).concat(symbols.filter((s) => !s.has_data));
+    watched = first.slice(0, WATCH_MAX).map((s) => s.symbol);
+    watched.forEach(addRow);
+    wireSearch();
     wireForm("at-form", "at", ["time", "match"]);
     wireForm("range-form", "range", ["minute"]);
     wireForm("stats-form", "stats", ["start", "end"]);
     connect();
-    if (symbols.length) await loadChart(symbols[0]);
+    if (watched.length) {
+      for (const input of document.querySelectorAll("form input[name=symbol]")) input.value = watched[0];
+      await loadChart(watched[0]);
+    }
   }
 
   start();

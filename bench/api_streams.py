@@ -1,0 +1,307 @@
+"""``make bench``: ``latest`` under open live streams, delivery delay, memory per idle stream.
+
+    python bench/run.py --skip ingest,latency50,api,soak      # just this step
+    python bench/api_streams.py [--streams 0,1000,5000] [--baseline-ref main]
+
+On the private servers of ``bench/run.py``: ``tickvault-api`` (2 gevent workers) on an
+empty database, BTCUSDT and ETHUSDT in the latest-price cache. For each count of Server-Sent
+-Events clients (one selector thread, ``tests/support/sse.py``):
+
+1. the clients connect while nothing is published; the API's RSS (master and workers) is
+   read before and after: the growth divided by the clients is the memory per idle stream;
+2. a publisher announces new latest prices (``--rate`` per second, alternating symbols,
+   each stamped with the time it is published) while ``wrk`` asks ``/prices/BTCUSDT/latest``
+   for ``--seconds``: requests/s and p99 of ``latest``, and the delay from each price's
+   publication to its arrival at each client (p99 over every client's events).
+
+Then, as ``bench/api.py`` does, ``latest`` against the bare Flask + Redis endpoint: the
+code before this change (``--baseline-ref``, checked out to a temporary directory: Gunicorn
+``gthread``, 2 × 8 threads) and after it, both against the bare app under ``gthread`` (as
+before) and ``gevent``, in the same run. The open-file limit of this process (and so of the
+API it starts) is raised to the hard limit: every stream is a socket at each end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # the bench modules, and tests.support
+
+from servers import PrivatePostgres, PrivateRedis  # noqa: E402
+from tests.support.sse import SseClients, raise_fd_limit  # noqa: E402
+
+from api_latency import free_port, start, wrk  # noqa: E402
+from common import ROOT, pct, rss_mb  # noqa: E402
+from ingest import fresh_database  # noqa: E402
+from tickvault.codec import latest_message, latest_to_hash  # noqa: E402
+from tickvault.keys import RedisKeys  # noqa: E402
+from tickvault.tick import Tick  # noqa: E402
+
+PREFIX = "tvbench-streams"
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+LATEST = "/api/v1/prices/BTCUSDT/latest"
+
+
+def tick(symbol: str, trade_id: int, now_us: int) -> Tick:
+    return Tick(symbol, trade_id, "61000.01000000", "0.00100000", now_us, now_us, False, now_us)
+
+
+class Publisher(threading.Thread):
+    """Announce a new latest price *rate* times a second while running (as the writer does)."""
+
+    def __init__(self, redis_url: str, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.client = redis.Redis.from_url(redis_url)
+        self.channel = RedisKeys(PREFIX).latest_channel
+        self.interval = 1.0 / rate
+        self.running = threading.Event()
+        self.stopping = threading.Event()
+        self.trade_id = 1_000_000
+
+    def run(self) -> None:
+        next_at = time.monotonic()
+        while not self.stopping.is_set():
+            if not self.running.wait(0.1):
+                next_at = time.monotonic()
+                continue
+            self.trade_id += 1
+            symbol = SYMBOLS[self.trade_id % 2]
+            now_us = time.time_ns() // 1000
+            self.client.publish(self.channel, latest_message(tick(symbol, self.trade_id, now_us)))
+            next_at += self.interval
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(5)
+        self.client.close()
+
+
+def api_rss_mb(master: int) -> float:
+    """Return the RSS of Gunicorn's master and its workers."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return rss_mb(master) + sum(rss_mb(int(pid)) for pid in children)
+
+
+def measure(
+    port: int, master: int, publisher: Publisher, count: int, seconds: int, connections: int
+) -> dict[str, Any]:
+    """Connect *count* idle clients, then time ``latest`` while prices flow to them."""
+    publisher.running.clear()
+    time.sleep(1.0)
+    before = api_rss_mb(master)
+    clients = SseClients("127.0.0.1", port, "/api/v1/stream", count)
+    try:
+        if count:
+            clients.start(batch=250, timeout=180)
+            time.sleep(3.0)  # let the workers settle (the first events written, buffers freed)
+        after = api_rss_mb(master)
+        refused = sum(1 for c in clients.clients if c.status != 200)
+        publisher.running.set()
+        started = time.time()
+        rps, p99 = wrk(f"http://127.0.0.1:{port}{LATEST}", seconds, connections)
+        publisher.running.clear()
+        time.sleep(1.0)  # the last events arrive
+        delays = [
+            arrival * 1000 - trade_ms
+            for c in clients.clients
+            for arrival, trade_ms in zip(c.arrivals, c.trade_ms, strict=True)
+            if trade_ms >= started * 1000  # published during the run: not a first event
+        ]
+        receiving = sum(1 for c in clients.clients if any(t >= started for t in c.arrivals))
+        dropped = sum(1 for c in clients.clients if c.errors or c.closed)
+    finally:
+        clients.close()
+    time.sleep(2.0)  # the server notices the closed streams
+    return {
+        "streams": count,
+        "latest_rps": round(rps),
+        "latest_p99_ms": round(p99, 2),
+        "delivery_p50_ms": round(pct(delays, 0.5), 1) if delays else None,
+        "delivery_p99_ms": round(pct(delays, 0.99), 1) if delays else None,
+        "deliveries": len(delays),
+        "clients_receiving": receiving,
+        "clients_dropped_or_refused": dropped + refused,
+        "api_rss_mb_idle": round(before, 1),
+        "api_rss_mb_with_streams": round(after, 1),
+        "kb_per_idle_stream": round((after - before) * 1024 / count, 1) if count else None,
+    }
+
+
+@contextmanager
+def baseline_tree(ref: str) -> Any:
+    """Yield a PYTHONPATH running the code of git *ref* (a temporary checkout)."""
+    where = Path(tempfile.mkdtemp(prefix="tvbench-baseline-"))
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+        packages = ["shared", *(f"services/{s}" for s in ("api", "collector", "writer", "replay"))]
+        yield os.pathsep.join(str(where / p) for p in packages)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def start_api(env: dict[str, str], pythonpath: str | None = None) -> tuple[Any, int]:
+    port = free_port()
+    child = {**env, "TICKVAULT_API_BIND": f"127.0.0.1:{port}"}
+    if pythonpath:
+        child["PYTHONPATH"] = pythonpath
+    proc = start([sys.executable, "-m", "tickvault_api"], child, f"http://127.0.0.1:{port}/readyz")
+    return proc, port
+
+
+def start_bare(env: dict[str, str], worker_class: str, workers: int) -> tuple[Any, int]:
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "gunicorn", "--chdir", str(BENCH), "-k", worker_class,
+        "-w", str(workers), *(["--threads", "8"] if worker_class == "gthread" else []),
+        "-b", f"127.0.0.1:{port}", "api_bare:create()",
+    ]  # fmt: skip
+    return start(cmd, env, f"http://127.0.0.1:{port}/latest/BTCUSDT"), port
+
+
+def compare_latest(
+    env: dict[str, str], workers: int, seconds: int, connections: int, ref: str
+) -> dict[str, Any]:
+    """Return latest req/s before and after this change and of the bare app, in one run."""
+    out: dict[str, Any] = {}
+    with baseline_tree(ref) as before_path:
+        runs: list[tuple[str, Any, str]] = []
+        for name, starter in (
+            ("bare_gthread", lambda: start_bare(env, "gthread", workers)),
+            ("bare_gevent", lambda: start_bare(env, "gevent", workers)),
+            ("latest_before", lambda: start_api(env, before_path)),
+            ("latest_after", lambda: start_api(env)),
+        ):
+            proc, port = starter()
+            path = "/latest/BTCUSDT" if name.startswith("bare") else LATEST
+            runs.append((name, proc, f"http://127.0.0.1:{port}{path}"))
+        try:
+            for _, _, url in runs:
+                wrk(url, 2, connections)  # warm up
+            figures: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in runs}
+            for _ in range(2):  # alternate: other load on the machine hits each alike
+                for name, _, url in runs:
+                    figures[name].append(wrk(url, seconds, connections))
+        finally:
+            for _, proc, _ in runs:
+                proc.terminate()
+                proc.wait(timeout=30)
+    for name, results in figures.items():
+        out[f"{name}_rps"] = round(max(r for r, _ in results))
+        out[f"{name}_p99_ms"] = round(min(p for _, p in results), 2)
+    bare = out["bare_gthread_rps"]
+    out["before_vs_bare"] = round(out["latest_before_rps"] / bare, 2)
+    out["after_vs_bare"] = round(out["latest_after_rps"] / bare, 2)
+    out["after_vs_bare_gevent"] = round(out["latest_after_rps"] / out["bare_gevent_rps"], 2)
+    out["baseline_ref"] = ref
+    return out
+
+
+def run_streams(
+    pg: PrivatePostgres,
+    redis_url: str,
+    *,
+    workers: int = 2,
+    seconds: int = 10,
+    connections: int = 32,
+    counts: tuple[int, ...] = (0, 1000, 5000),
+    rate: float = 4.0,
+    baseline_ref: str = "main",
+) -> dict[str, Any]:
+    """Measure ``latest`` under open streams and the delivery delay; return the figures."""
+    limit = raise_fd_limit(2 * max(counts) + 4096)
+    url = fresh_database(pg, "tvbench_streams")
+    client = redis.Redis.from_url(redis_url)
+    now_us = time.time_ns() // 1000
+    for i, symbol in enumerate(SYMBOLS):
+        client.hset(
+            RedisKeys(PREFIX).latest(symbol), mapping=latest_to_hash(tick(symbol, i, now_us))
+        )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")},
+        "TICKVAULT_DATABASE_URL": url,
+        "TICKVAULT_REDIS_URL": redis_url,
+        "TICKVAULT_REDIS_PREFIX": PREFIX,
+        "TICKVAULT_API_WORKERS": str(workers),
+        "TICKVAULT_API_THREADS": "8",  # read by the baseline's gthread workers only
+        "TICKVAULT_API_STREAM_MAX_SECONDS": "3600",
+        "TICKVAULT_SYMBOLS": ",".join(SYMBOLS),
+    }
+    metrics_dir = tempfile.mkdtemp(prefix="tvbench-metrics-")
+    env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    results: dict[str, Any] = {"streams_settings": {
+        "workers": workers, "wrk_seconds": seconds, "wrk_connections": connections,
+        "publish_per_s": rate, "open_files_limit": limit,
+    }}  # fmt: skip
+    publisher = Publisher(redis_url, rate)
+    publisher.start()
+    proc, port = start_api(env)
+    try:
+        rows = [measure(port, proc.pid, publisher, n, seconds, connections) for n in counts]
+    finally:
+        publisher.stop()
+        proc.terminate()
+        proc.wait(timeout=60)
+    results["streams_rows"] = rows
+    by_count = {r["streams"]: r for r in rows}
+    base = by_count[counts[0]]
+    for r in rows:
+        n = r["streams"]
+        results[f"streams_latest_rps_{n}"] = r["latest_rps"]
+        results[f"streams_latest_p99_ms_{n}"] = r["latest_p99_ms"]
+        if n:
+            results[f"streams_delivery_p99_ms_{n}"] = r["delivery_p99_ms"]
+            results[f"streams_kb_per_idle_stream_{n}"] = r["kb_per_idle_stream"]
+    if 1000 in by_count:
+        results["streams_p99_1000_vs_0"] = round(
+            by_count[1000]["latest_p99_ms"] / base["latest_p99_ms"], 2
+        )
+    results["streams_latest_compare"] = compare_latest(
+        env, workers, seconds, connections, baseline_ref
+    )
+    client.close()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--streams", default="0,1000,5000")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=4.0, help="prices published per second")
+    parser.add_argument("--baseline-ref", default="main")
+    args = parser.parse_args()
+    counts = tuple(int(n) for n in args.streams.split(","))
+    with PrivatePostgres() as pg, PrivateRedis() as rds:
+        results = run_streams(
+            pg,
+            rds.url,
+            seconds=args.seconds,
+            counts=counts,
+            rate=args.rate,
+            baseline_ref=args.baseline_ref,
+        )
+    for row in results["streams_rows"]:
+        print(row)
+    print(results["streams_latest_compare"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
