@@ -19,10 +19,6 @@ class CollectorSettings(Settings):
     """Settings of ``tickvault-collector`` (env ``TICKVAULT_COLLECTOR_*``, and the exchange's
     URLs and the stream cap, which only the collector uses)."""
 
-    binance_ws_url: str = "wss://stream.binance.com:9443"
-    binance_rest_url: str = "https://api.binance.com"
-    stream_maxlen: int = Field(default=2_000_000, ge=1000)
-
     collector_streams_per_connection: int = Field(default=200, ge=1, le=1024)
     collector_quiet_backfill_s: float = Field(default=30.0, gt=0)
     collector_backfill_max_trades: int = Field(default=1_000_000, ge=0)
@@ -45,6 +41,11 @@ class CollectorSettings(Settings):
     collector_audit_interval_s: float = Field(default=600.0, ge=0)
     collector_audit_lookback_hours: int = Field(default=0, ge=0, le=24 * 3650)
     collector_instance: str = Field(default_factory=_default_instance, min_length=1)
+
+    # The exchange's URLs and the stream's cap: shared names (SPEC), read by the collector alone.
+    binance_ws_url: str = "wss://stream.binance.com:9443"
+    binance_rest_url: str = "https://api.binance.com"
+    stream_maxlen: int = Field(default=2_000_000, ge=1000)
 
     @field_validator("binance_ws_url")
     @classmethod
