@@ -40,12 +40,12 @@ import redis
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # the bench modules, and tests.support
 
+from servers import PrivatePostgres, PrivateRedis  # noqa: E402
 from tests.support.sse import SseClients, raise_fd_limit  # noqa: E402
 
 from api_latency import free_port, start, wrk  # noqa: E402
 from common import ROOT, pct, rss_mb  # noqa: E402
 from ingest import fresh_database  # noqa: E402
-from servers import PrivatePostgres, PrivateRedis  # noqa: E402
 from tickvault.codec import latest_message, latest_to_hash  # noqa: E402
 from tickvault.keys import RedisKeys  # noqa: E402
 from tickvault.tick import Tick  # noqa: E402

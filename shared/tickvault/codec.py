@@ -31,7 +31,17 @@ from typing import Annotated
 import msgspec
 
 from tickvault.errors import CodecError, InvalidTick
-from tickvault.tick import DECIMAL_PATTERN, SYMBOL_PATTERN, Source, Tick, is_decimal_string, iso_ms
+from tickvault.tick import (
+    DECIMAL_PATTERN,
+    MAX_TIME_US,
+    MAX_TRADE_ID,
+    MIN_TIME_US,
+    SYMBOL_PATTERN,
+    Source,
+    Tick,
+    is_decimal_string,
+    iso_ms,
+)
 
 TRADE_FIELD = b"t2"
 GAP_FIELD = b"g2"
@@ -56,7 +66,7 @@ _GAP = re.compile(
             rb"(detected|filled|unfillable)",
             _TIME,
             rb"([0-9]{0,17})",
-            rb"([^|\x00-\x1f\x7f]{1,64})",
+            rb"(collector|auditor)",
         )
     )
 )
@@ -75,6 +85,13 @@ class GapStatus(StrEnum):
     UNFILLABLE = "unfillable"
 
 
+class GapFinder(StrEnum):
+    """Who found a gap: the collector (a jump in trade ids) or the auditor (PostgreSQL)."""
+
+    COLLECTOR = "collector"
+    AUDITOR = "auditor"
+
+
 @dataclass(frozen=True, slots=True)
 class GapRecord:
     """A range of trade ids that went missing, and what became of it."""
@@ -85,7 +102,7 @@ class GapRecord:
     status: GapStatus
     detected_at: int  # epoch µs
     filled_at: int | None = None  # epoch µs
-    found_by: str = "collector"
+    found_by: GapFinder = GapFinder.COLLECTOR
 
 
 def to_fields(entry: Tick | GapRecord) -> dict[bytes, bytes]:
@@ -172,12 +189,6 @@ def _decode_gap(value: bytes) -> GapRecord:
     first_id, last_id = int(first), int(last)
     if first_id > last_id:
         raise CodecError(f"gap first id {first_id} is after last id {last_id}")
-    try:
-        finder = found_by.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CodecError(f"gap finder {found_by[:40]!r} is not UTF-8") from exc
-    if not finder.isprintable():
-        raise CodecError(f"gap finder {finder!r} is not a printable name")
     return GapRecord(
         symbol.decode(),
         first_id,
@@ -185,7 +196,7 @@ def _decode_gap(value: bytes) -> GapRecord:
         GapStatus(status.decode()),
         int(detected),
         int(filled) if filled else None,
-        finder,
+        GapFinder(found_by.decode()),
     )
 
 
@@ -257,8 +268,9 @@ def latest_from_hash(symbol: str, fields: FieldMap) -> LatestPrice | None:
 
 _Symbol = Annotated[str, msgspec.Meta(pattern=rf"^{SYMBOL_PATTERN}\Z")]
 _Decimal = Annotated[str, msgspec.Meta(pattern=rf"^{DECIMAL_PATTERN}\Z")]
-_Id = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
-_Time = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIME)]
+# The pub/sub message carries a Tick's fields: the same bounds as the Tick constructor.
+_Id = Annotated[int, msgspec.Meta(ge=0, le=MAX_TRADE_ID)]
+_Time = Annotated[int, msgspec.Meta(ge=MIN_TIME_US, le=MAX_TIME_US)]
 
 
 class _LatestMessage(msgspec.Struct, frozen=True):

@@ -23,7 +23,8 @@ from tickvault.symbols import Selection
 ENV_PREFIX = "TICKVAULT_"
 
 
-def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+def check_url(value: str, schemes: tuple[str, ...]) -> str:
+    """Return *value* when it is a URL of one of *schemes*; raise ValueError otherwise."""
     parts = urlsplit(value)
     if parts.scheme not in schemes or not parts.netloc:
         raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
@@ -56,19 +57,16 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/tickvault"
     api_database_url: str | None = None
     symbols: Annotated[tuple[str, ...], NoDecode] = ("BTCUSDT", "ETHUSDT")
-    binance_ws_url: str = "wss://stream.binance.com:9443"
-    binance_rest_url: str = "https://api.binance.com"
     retention_hours: int = Field(default=24, ge=0, le=24 * 3650)
     candle_retention_days: int = Field(default=30, ge=0, le=3650)
     api_bind: str = "127.0.0.1:8000"
-    stream_maxlen: int = Field(default=2_000_000, ge=1000)
     log_level: str = "INFO"
     log_json: bool = False
 
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        return _check_url(value, ("redis", "rediss", "unix"))
+        return check_url(value, ("redis", "rediss", "unix"))
 
     @field_validator("database_url", "api_database_url")
     @classmethod
@@ -77,16 +75,6 @@ class Settings(BaseSettings):
             return None
         parse_database_url(value)  # a ValueError names what is wrong (hosts, ports, scheme)
         return value
-
-    @field_validator("binance_ws_url")
-    @classmethod
-    def _ws_url(cls, value: str) -> str:
-        return _check_url(value, ("ws", "wss")).rstrip("/")
-
-    @field_validator("binance_rest_url")
-    @classmethod
-    def _rest_url(cls, value: str) -> str:
-        return _check_url(value, ("http", "https")).rstrip("/")
 
     @field_validator("symbols", mode="before")
     @classmethod

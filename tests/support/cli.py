@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 
-def tickvault_script() -> str:
-    """Return the ``tickvault`` console script installed next to this interpreter."""
-    script = Path(sys.executable).with_name("tickvault")
+def tickvault_script(name: str = "tickvault") -> str:
+    """Return a console script of the project (``tickvault`` by default), as installed."""
+    script = Path(sys.executable).with_name(name)
     assert script.exists(), f"{script} is missing: install the project (make install)"
     return str(script)
 
@@ -45,12 +45,13 @@ def terminate(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 
 def run_tickvault(
-    *args: str, env: dict[str, str], cwd: Path, timeout: float = 90
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 90, program: str = "tickvault"
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``tickvault ARGS`` with no TICKVAULT_ variable but those in *env*; capture output."""
+    """Run ``tickvault ARGS`` (or another *program* of the project) with no TICKVAULT_
+    variable but those in *env*; capture its output."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")}
     return subprocess.run(
-        [tickvault_script(), *args],
+        [tickvault_script(program), *args],
         env=clean | env,
         cwd=cwd,
         capture_output=True,

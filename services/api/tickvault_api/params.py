@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tickvault.codec import MAX_ID, MAX_TIME
-from tickvault.tick import MAX_TIME_US, MIN_TIME_US, datetime_to_us, iso_ms
+from tickvault.codec import MAX_TIME
+from tickvault.tick import MAX_TIME_US, MAX_TRADE_ID, MIN_TIME_US, datetime_to_us, iso_ms
 from tickvault_api.errors import (
     InvalidParameter,
     InvalidRange,
@@ -162,7 +162,7 @@ def decode_cursor(raw: str) -> tuple[int, int]:
     match = _CURSOR.fullmatch(text)
     if match:
         trade_time, trade_id = int(match.group(1)), int(match.group(2))
-        if trade_time <= MAX_TIME and trade_id <= MAX_ID:  # what a stored trade can hold
+        if trade_time <= MAX_TIME and trade_id <= MAX_TRADE_ID:  # what a stored trade can hold
             return trade_time, trade_id
     raise InvalidParameter("parameter 'cursor' is not a cursor this API returned")
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, text
 
-from tickvault.codec import GapRecord, GapStatus
+from tickvault.codec import GapFinder, GapRecord, GapStatus
 from tickvault.db.engine import make_engine
 from tickvault.db.partitions import TRADES, existing_partitions
 from tickvault.errors import ExchangeError, FrameError, TickvaultError
@@ -49,7 +49,6 @@ from tickvault_collector.schedule import Priority
 
 log = logging.getLogger(__name__)
 
-AUDITOR = "auditor"
 FAILED_PAGES_BEFORE_GIVING_UP = 5
 LEASE_S = 60.0  # renewed every third of it while an audit runs; a dead auditor frees it soon
 STATEMENT_TIMEOUT_MS = 60_000  # one symbol-hour query; bounds how long a stop waits for a scan
@@ -123,7 +122,7 @@ def scan_symbol(
             spans.append((int(low), int(high)))
             pairs += [(int(a), int(b)) for a, b in conn.execute(_HOLES, bounds)]
         records = [
-            OpenRecord(int(a), int(b), str(st), str(by), _us(at))
+            OpenRecord(int(a), int(b), str(st), _finder(str(by)), _us(at))
             for a, b, st, by, at in conn.execute(_OPEN, {"s": symbol})
         ]
     if window is not None:
@@ -131,6 +130,14 @@ def scan_symbol(
         records = [r for r in records if lo_us <= r.detected_at < hi_us]
     span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
     return Scan(rows, span, merge(holes_between(pairs) + stitch(spans)), records)
+
+
+def _finder(text: str) -> GapFinder:
+    """Return who found a stored gap; a row written by hand with another name is the auditor's."""
+    try:
+        return GapFinder(text)
+    except ValueError:
+        return GapFinder.AUDITOR
 
 
 def _us(value: datetime) -> int:
@@ -178,13 +185,22 @@ class Auditor:
         )
         now = _now_us()
         await self.publisher.publish(
-            [GapRecord(symbol, a, b, GapStatus.DETECTED, now, None, AUDITOR) for a, b in plan.holes]
+            [
+                GapRecord(symbol, a, b, GapStatus.DETECTED, now, None, GapFinder.AUDITOR)
+                for a, b in plan.holes
+            ]
         )
         report.refilled, report.unfillable = await self._refill(symbol, plan.fetch)
         done = _now_us()
         closing = [
             GapRecord(
-                symbol, a, b, _status(not _touches((a, b), report.unfillable)), now, done, AUDITOR
+                symbol,
+                a,
+                b,
+                _status(not _touches((a, b), report.unfillable)),
+                now,
+                done,
+                GapFinder.AUDITOR,
             )
             for a, b in plan.holes
         ]

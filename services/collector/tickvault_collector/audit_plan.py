@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tickvault.codec import GapFinder
+
 IdRange = tuple[int, int]  # first, last (inclusive)
 
 
@@ -20,7 +22,7 @@ class OpenRecord:
     first_id: int
     last_id: int
     status: str
-    found_by: str
+    found_by: GapFinder
     detected_at: int  # epoch µs
 
 

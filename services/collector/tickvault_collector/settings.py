@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import socket
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from tickvault.config import Settings
+from tickvault.config import Settings, check_url
 from tickvault.retry import RetryPolicy
 
 
@@ -16,7 +16,8 @@ def _default_instance() -> str:
 
 
 class CollectorSettings(Settings):
-    """Settings of ``tickvault-collector`` (env ``TICKVAULT_COLLECTOR_*``)."""
+    """Settings of ``tickvault-collector`` (env ``TICKVAULT_COLLECTOR_*``, and the exchange's
+    URLs and the stream cap, which only the collector uses)."""
 
     collector_streams_per_connection: int = Field(default=1024, ge=1, le=1024)
     collector_symbols_refresh_s: float = Field(default=300.0, gt=0)
@@ -41,6 +42,21 @@ class CollectorSettings(Settings):
     collector_audit_interval_s: float = Field(default=600.0, ge=0)
     collector_audit_lookback_hours: int = Field(default=0, ge=0, le=24 * 3650)
     collector_instance: str = Field(default_factory=_default_instance, min_length=1)
+
+    # The exchange's URLs and the stream's cap: shared names (SPEC), read by the collector alone.
+    binance_ws_url: str = "wss://stream.binance.com:9443"
+    binance_rest_url: str = "https://api.binance.com"
+    stream_maxlen: int = Field(default=2_000_000, ge=1000)
+
+    @field_validator("binance_ws_url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        return check_url(value, ("ws", "wss")).rstrip("/")
+
+    @field_validator("binance_rest_url")
+    @classmethod
+    def _rest_url(cls, value: str) -> str:
+        return check_url(value, ("http", "https")).rstrip("/")
 
     def retry_policy(self) -> RetryPolicy:
         """Return how the collector waits between attempts to reach Binance or Redis.

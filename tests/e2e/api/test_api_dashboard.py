@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,34 @@ def answers(url: str) -> bool:
         return False
 
 
+@contextmanager
+def running_api(tmp_path: Path, settings: dict[str, str]) -> Iterator[str]:
+    """Run ``tickvault-api`` with *settings* on a free port; yield its base URL.
+
+    It is stopped with SIGTERM (Gunicorn stops its workers gracefully) and must exit 0.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        **settings,
+        "TICKVAULT_API_BIND": f"127.0.0.1:{port}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    log = (tmp_path / "api.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tickvault_api"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answers(base + "/readyz"), 30, "the API to be ready")
+        yield base
+    finally:
+        process.terminate()
+        status = process.wait(timeout=30)
+        log.close()
+    assert status == 0, (tmp_path / "api.log").read_text()[-2000:]
+
+
 @pytest.fixture
 def api_server(
     new_database: Callable[[], str], redis_url: str, redis_prefix: str, tmp_path: Path
@@ -82,31 +111,16 @@ def api_server(
     for tick in last.values():
         client.hset(keys.latest(tick.symbol), mapping=latest_to_hash(tick))
     client.close()
-    port = free_port()
-    env = {
-        **os.environ,
+    settings = {
         "TICKVAULT_DATABASE_URL": url,
         "TICKVAULT_REDIS_URL": redis_url,
         "TICKVAULT_REDIS_PREFIX": redis_prefix,
-        "TICKVAULT_API_BIND": f"127.0.0.1:{port}",
         "TICKVAULT_API_WORKERS": "2",
         "TICKVAULT_API_THREADS": "8",
         "TICKVAULT_API_STREAM_MAX_SECONDS": "60",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    log = (tmp_path / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tickvault_api"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(base + "/readyz"), 30, "the API to be ready")
+    with running_api(tmp_path, settings) as base:
         yield base, list(last.values())
-    finally:
-        process.terminate()  # SIGTERM: Gunicorn stops its workers gracefully
-        status = process.wait(timeout=30)
-        log.close()
-    assert status == 0, (tmp_path / "api.log").read_text()[-2000:]
 
 
 def test_dashboard_shows_live_prices_and_draws_the_chart(
@@ -200,28 +214,14 @@ def market_server(
         pipe.hset(keys.latest(name), mapping=latest_to_hash(tick))
     pipe.execute()
     client.close()
-    port = free_port()
-    env = {
-        **os.environ,
+    settings = {
         "TICKVAULT_DATABASE_URL": url,
         "TICKVAULT_REDIS_URL": redis_url,
         "TICKVAULT_REDIS_PREFIX": redis_prefix,
         "TICKVAULT_SYMBOLS": "ALL",
-        "TICKVAULT_API_BIND": f"127.0.0.1:{port}",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    log = (tmp_path / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tickvault_api"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(base + "/readyz"), 30, "the API to be ready")
+    with running_api(tmp_path, settings) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_dashboard_finds_one_symbol_among_two_thousand_and_streams_only_the_watched(

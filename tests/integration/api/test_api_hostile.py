@@ -21,7 +21,8 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tickvault.codec import MAX_ID, MAX_TIME
+from tickvault.codec import MAX_TIME
+from tickvault.tick import MAX_TRADE_ID
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
 
@@ -75,10 +76,10 @@ def _b64(text: str) -> str:
 
 cursors = st.one_of(
     garbage,
-    st.tuples(st.integers(MAX_TIME + 1, 10**30), st.integers(0, MAX_ID)).map(
+    st.tuples(st.integers(MAX_TIME + 1, 10**30), st.integers(0, MAX_TRADE_ID)).map(
         lambda p: _b64(f"{p[0]}:{p[1]}")
     ),
-    st.tuples(st.integers(0, MAX_TIME), st.integers(MAX_ID + 1, 10**30)).map(
+    st.tuples(st.integers(0, MAX_TIME), st.integers(MAX_TRADE_ID + 1, 10**30)).map(
         lambda p: _b64(f"{p[0]}:{p[1]}")
     ),
     st.binary(min_size=1, max_size=40).map(lambda b: base64.urlsafe_b64encode(b).decode()),

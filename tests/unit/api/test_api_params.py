@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickvault.codec import MAX_ID, MAX_TIME
+from tickvault.codec import MAX_TIME
+from tickvault.tick import MAX_TRADE_ID
 from tickvault_api.errors import (
     InvalidParameter,
     InvalidRange,
@@ -126,7 +127,7 @@ def test_an_unknown_symbol_among_thousands_names_a_few_and_where_to_look() -> No
     assert "S0020USDT" not in message and "x" * 41 not in message
 
 
-@given(st.integers(0, MAX_TIME), st.integers(0, MAX_ID))
+@given(st.integers(0, MAX_TIME), st.integers(0, MAX_TRADE_ID))
 def test_cursors_round_trip(t: int, i: int) -> None:
     assert decode_cursor(encode_cursor(t, i)) == (t, i)
 
@@ -146,7 +147,7 @@ def b64(text: str) -> str:
         "é",
         b64("9999999999999999999:1"),  # a time no datetime holds: was a 500
         b64(f"{MAX_TIME + 1}:1"),
-        b64(f"1:{MAX_ID + 1}"),
+        b64(f"1:{MAX_TRADE_ID + 1}"),
         b64("1:1\n"),
         b64("١:1"),
         "\x00",

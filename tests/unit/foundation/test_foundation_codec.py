@@ -14,6 +14,7 @@ from tickvault.codec import (
     LATEST_JSON_FIELDS,
     MAX_ID,
     MAX_TIME,
+    GapFinder,
     GapRecord,
     GapStatus,
     LatestPrice,
@@ -33,7 +34,7 @@ decimals = st.from_regex(r"[0-9]{1,30}(\.[0-9]{1,30})?", fullmatch=True)
 ids = st.integers(min_value=0, max_value=MAX_ID)
 times = st.integers(min_value=0, max_value=MAX_TIME)
 tick_times = st.integers(min_value=MIN_TIME_US, max_value=MAX_TIME_US)  # what a Tick accepts
-finders = st.text(min_size=1, max_size=64).filter(str.isprintable)
+finders = st.sampled_from(GapFinder)
 
 ticks = st.builds(
     Tick,
@@ -212,6 +213,7 @@ GAP_CORRUPTIONS = [
     ("filled_at", "x"),
     ("found_by", ""),
     ("found_by", "collector\n"),
+    ("found_by", "someone else"),
     ("symbol", "eth"),
 ]
 

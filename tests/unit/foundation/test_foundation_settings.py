@@ -11,6 +11,7 @@ import pytest
 from tests.support.cli import run_tickvault
 
 from tickvault.config import Settings
+from tickvault_collector.settings import CollectorSettings
 
 SPEC_DEFAULTS = {
     "redis_url": "redis://127.0.0.1:6379/0",
@@ -71,6 +72,13 @@ GOOD_VALUES = [
 ]
 
 # (variable, a value that must stop the process)
+# Read by the collector only, so checked on its settings and its command.
+COLLECTOR_VARIABLES = {
+    "TICKVAULT_BINANCE_WS_URL",
+    "TICKVAULT_BINANCE_REST_URL",
+    "TICKVAULT_STREAM_MAXLEN",
+}
+
 SECRET = "hunter2"
 BAD_VALUES = [
     ("TICKVAULT_REDIS_URL", "localhost:6379"),
@@ -118,7 +126,7 @@ def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPa
 
 
 def test_defaults_are_the_spec_defaults(bare_env: pytest.MonkeyPatch) -> None:
-    settings = Settings()
+    settings = CollectorSettings()  # the shared settings plus the collector's own
     assert {name: getattr(settings, name) for name in SPEC_DEFAULTS} == SPEC_DEFAULTS
     assert settings.api_db_url == SPEC_DEFAULTS["database_url"]
 
@@ -128,7 +136,8 @@ def test_every_variable_is_read_from_the_environment(
     bare_env: pytest.MonkeyPatch, variable: str, raw: str, attribute: str, expected: Any
 ) -> None:
     bare_env.setenv(variable, raw)
-    assert getattr(Settings(), attribute) == expected
+    owner = CollectorSettings if variable in COLLECTOR_VARIABLES else Settings
+    assert getattr(owner(), attribute) == expected
 
 
 def test_dotenv_file_is_read(bare_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -168,17 +177,23 @@ def test_services_extend_settings_with_their_own_variables(bare_env: pytest.Monk
 def test_bad_value_exits_2_with_one_line_naming_the_variable(
     tmp_path: Path, variable: str, raw: str
 ) -> None:
-    line = refused_line(tmp_path, {variable: raw})
+    line = refused_line(tmp_path, {variable: raw}, collector=variable in COLLECTOR_VARIABLES)
     assert variable in line
     assert SECRET not in line
 
 
-def refused_line(cwd: Path, variables: dict[str, str]) -> str:
-    """Run ``tickvault db upgrade`` with *variables*; return its one line, having checked
-    that it exited 2."""
-    # Should validation wrongly pass, the command must not touch a real database.
-    env = {"TICKVAULT_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/tickvault_never"}
-    done = run_tickvault("db", "upgrade", env=env | variables, cwd=cwd, timeout=60)
+def refused_line(cwd: Path, variables: dict[str, str], *, collector: bool = False) -> str:
+    """Run ``tickvault db upgrade`` (``tickvault-collector --check`` for the collector's own
+    variables) with *variables*; return its one line, having checked that it exited 2."""
+    # Should validation wrongly pass, the command must not touch a real database or Redis.
+    env = {
+        "TICKVAULT_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/tickvault_never",
+        "TICKVAULT_REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    args, program = (
+        (("--check",), "tickvault-collector") if collector else (("db", "upgrade"), "tickvault")
+    )
+    done = run_tickvault(*args, env=env | variables, cwd=cwd, timeout=60, program=program)
     output = (done.stdout + done.stderr).splitlines()
     assert done.returncode == 2, done.stderr
     assert len(output) == 1, output
