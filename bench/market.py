@@ -20,7 +20,10 @@ Reported, for ``--minutes``:
 - the baseline, run the same way for ``--baseline-minutes``: the same collector on two
   symbols at the same total trade rate, so the ratio is what the symbol count costs.
 
-    python bench/market.py [--symbols 2000] [--minutes 10] [--baseline-minutes 3]
+    python bench/market.py [--symbols 2000] [--minutes 10] [--baseline-minutes 3] [--out F]
+
+``make bench`` runs it as its ``market`` step; ``--out`` also writes the figures (with the
+machine and the load) to a JSON file, as ``bench/results/market.json`` holds them.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from tests.support.market import exchange, missing, owed, seed_positions  # noqa
 from tests.support.replay import replay_process  # noqa: E402
 from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
-from common import Stack, cpu_s, pct, poll, rss_mb  # noqa: E402
+from common import Stack, cpu_s, machine, pct, poll, rss_mb  # noqa: E402
 from ingest import fresh_database  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.keys import RedisKeys  # noqa: E402
@@ -224,6 +227,7 @@ def main() -> int:
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--baseline-minutes", type=float, default=3.0)
     p.add_argument("--drop", type=float, default=0.0002, help="fraction of frames dropped")
+    p.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = p.parse_args()
     run_dir = Path(tempfile.mkdtemp(prefix="tvbench-market-"))
     with PrivatePostgres() as pg, PrivateRedis() as rds:
@@ -236,7 +240,11 @@ def main() -> int:
             baseline_minutes=args.baseline_minutes,
             drop=args.drop,
         )
-    print(json.dumps(figures, indent=2, sort_keys=True))
+    figures["machine"] = machine()
+    body = json.dumps(figures, indent=2, sort_keys=True)
+    print(body)
+    if args.out is not None:
+        args.out.write_text(body + "\n")
     print(f"service logs in {run_dir}")
     return 0
 
