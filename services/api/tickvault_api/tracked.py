@@ -22,7 +22,7 @@ from typing import overload
 
 import redis
 
-from tickvault.symbols import Selection, Status, is_name, parse_status_value
+from tickvault.symbols import Selection, Status, reported
 from tickvault_api.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -59,27 +59,10 @@ class Tracked(Sequence[str]):
         return self.symbols[index]
 
 
-def tracked_from(selection: Selection, reported: Mapping[bytes, bytes]) -> Tracked:
+def tracked_from(selection: Selection, fields: Mapping[bytes, bytes]) -> Tracked:
     """Return what *selection* tracks, given the symbols hash the collector fills (pure)."""
-    statuses: dict[str, tuple[Status, int]] = {}
-    matched: list[str] = []
-    explicit = set(selection.names)
-    for raw_name, raw_value in reported.items():
-        try:
-            name = raw_name.decode("ascii")
-        except UnicodeDecodeError:
-            continue
-        if not is_name(name):
-            continue
-        if name not in explicit:
-            if selection.is_explicit or not selection.matches(name):
-                continue
-            matched.append(name)
-        status = parse_status_value(raw_value)
-        if status is not None:
-            statuses[name] = status
-    symbols = (*selection.names, *sorted(matched))
-    return Tracked(symbols, statuses)
+    found = reported(selection, fields)
+    return Tracked(tuple(found), {s: v for s, v in found.items() if v is not None})
 
 
 class TrackedSymbols:
