@@ -15,8 +15,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -63,6 +64,33 @@ def answers(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+@contextmanager
+def dashboard() -> Iterator[tuple[Any, list[str]]]:
+    """Yield a page of headless Chromium and the list its script errors are added to."""
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            yield page, errors
+        finally:
+            browser.close()
+
+
+def publish_until_shown(publisher: redis.Redis, channel: str, tick: Tick, cell: Any) -> None:
+    """Announce *tick* as the writer does until the page's *cell* shows its price."""
+    deadline = time.monotonic() + 15
+    while cell.text_content() != tick.price:
+        assert time.monotonic() < deadline, f"{tick.symbol}'s live price never reached the page"
+        publisher.publish(channel, latest_message(tick))
+        cell.page.wait_for_timeout(200)
 
 
 @contextmanager
@@ -126,75 +154,56 @@ def api_server(
 def test_dashboard_shows_live_prices_and_draws_the_chart(
     api_server: tuple[str, list[Tick]], redis_url: str, redis_prefix: str
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     base, latest = api_server
     btc = next(t for t in latest if t.symbol == "BTCUSDT")
-    publisher = redis.Redis.from_url(redis_url)
     channel = RedisKeys(redis_prefix).latest_channel
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(base + "/")
-            price_cell = page.locator("#prices tr[data-symbol=BTCUSDT] td.price")
-            page.wait_for_function(
-                "document.querySelector('#chart')?.dataset.bars > 0", timeout=20_000
-            )
-            price_cell.wait_for(timeout=10_000)
-            page.wait_for_function(
-                "(p) => document.querySelector('#prices tr[data-symbol=BTCUSDT] td.price')"
-                "?.textContent === p",
-                arg=btc.price,
-                timeout=10_000,
-            )
-            # A new trade arrives: the writer publishes it; the page must show it.
-            new_price = "61999.99000000"
-            fresh = Tick(
-                symbol="BTCUSDT",
-                trade_id=btc.trade_id + 1,
-                price=new_price,
-                quantity="0.00100000",
-                trade_time=btc.trade_time + 1000,
-                event_time=btc.event_time + 1000,
-                is_buyer_maker=False,
-                received_at=btc.received_at + 1000,
-            )
-            deadline = time.monotonic() + 15
-            while price_cell.text_content() != new_price:
-                assert time.monotonic() < deadline, "the live price never changed"
-                publisher.publish(channel, latest_message(fresh))
-                page.wait_for_timeout(200)
-            assert page.locator("#prices tbody tr").count() == 2
-            drawn = page.evaluate(
-                """() => {
-                    let best = 0;
-                    for (const canvas of document.querySelectorAll('#chart canvas')) {
-                        if (!canvas.width || !canvas.height) continue;
-                        const ctx = canvas.getContext('2d');
-                        const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-                        let painted = 0;
-                        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
-                        best = Math.max(best, painted);
-                    }
-                    return best;
-                }"""
-            )
-            assert drawn > 1000, f"the chart canvas is (nearly) empty: {drawn} painted pixels"
-            page.fill("#range-form input[name=minute]", "2024-08-09T00:01")
-            page.click("#range-form button")
-            page.wait_for_function(
-                "document.querySelector('#range-form .result').textContent.includes('high_time')",
-                timeout=10_000,
-            )
-            assert not errors, errors
-        finally:
-            browser.close()
-            publisher.close()
+    with dashboard() as (page, errors), closing(redis.Redis.from_url(redis_url)) as publisher:
+        page.goto(base + "/")
+        price_cell = page.locator("#prices tr[data-symbol=BTCUSDT] td.price")
+        page.wait_for_function("document.querySelector('#chart')?.dataset.bars > 0", timeout=20_000)
+        price_cell.wait_for(timeout=10_000)
+        page.wait_for_function(
+            "(p) => document.querySelector('#prices tr[data-symbol=BTCUSDT] td.price')"
+            "?.textContent === p",
+            arg=btc.price,
+            timeout=10_000,
+        )
+        # A new trade arrives: the writer publishes it; the page must show it.
+        new_price = "61999.99000000"
+        fresh = Tick(
+            symbol="BTCUSDT",
+            trade_id=btc.trade_id + 1,
+            price=new_price,
+            quantity="0.00100000",
+            trade_time=btc.trade_time + 1000,
+            event_time=btc.event_time + 1000,
+            is_buyer_maker=False,
+            received_at=btc.received_at + 1000,
+        )
+        publish_until_shown(publisher, channel, fresh, price_cell)
+        assert page.locator("#prices tbody tr").count() == 2
+        drawn = page.evaluate(
+            """() => {
+                let best = 0;
+                for (const canvas of document.querySelectorAll('#chart canvas')) {
+                    if (!canvas.width || !canvas.height) continue;
+                    const ctx = canvas.getContext('2d');
+                    const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+                    let painted = 0;
+                    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
+                    best = Math.max(best, painted);
+                }
+                return best;
+            }"""
+        )
+        assert drawn > 1000, f"the chart canvas is (nearly) empty: {drawn} painted pixels"
+        page.fill("#range-form input[name=minute]", "2024-08-09T00:01")
+        page.click("#range-form button")
+        page.wait_for_function(
+            "document.querySelector('#range-form .result').textContent.includes('high_time')",
+            timeout=10_000,
+        )
+        assert not errors, errors
 
 
 @pytest.fixture
@@ -227,42 +236,27 @@ def market_server(
 def test_dashboard_finds_one_symbol_among_two_thousand_and_streams_only_the_watched(
     market_server: str, redis_url: str, redis_prefix: str
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     base = market_server
-    publisher = redis.Redis.from_url(redis_url)
     channel = RedisKeys(redis_prefix).latest_channel
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            streams: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("request", lambda r: streams.append(r.url) if "/stream" in r.url else None)
-            page.goto(base + "/")
-            page.wait_for_function("document.querySelectorAll('#prices tbody tr').length === 12")
-            assert page.locator("#tracked-count").text_content() == "2000 tracked"
-            page.fill("#symbol-search", "s1234")
-            page.wait_for_function("document.querySelectorAll('#search-results li').length > 0")
-            assert page.locator("#search-results li").first.text_content() == "S1234USDT"
-            page.press("#symbol-search", "Enter")
-            row = page.locator("#prices tr[data-symbol=S1234USDT] td.price")
-            row.wait_for(timeout=10_000)
-            assert page.locator("#prices tbody tr").count() == 12  # the oldest was let go
-            assert page.input_value("#range-form input[name=symbol]") == "S1234USDT"
-            fresh = Tick("S1234USDT", 99_999, "77.70000000", "1.00000000", T0, T0, False, T0)
-            deadline = time.monotonic() + 15
-            while row.text_content() != "77.70000000":
-                assert time.monotonic() < deadline, "the chosen symbol's live price never came"
-                publisher.publish(channel, latest_message(fresh))
-                page.wait_for_timeout(200)
-            assert streams and all("symbols=" in u for u in streams), streams
-            assert "S1234USDT" in streams[-1] and streams[-1].count(",") == 11
-            assert not errors, errors
-        finally:
-            browser.close()
-            publisher.close()
+    with dashboard() as (page, errors), closing(redis.Redis.from_url(redis_url)) as publisher:
+        streams: list[str] = []
+        page.on("request", lambda r: streams.append(r.url) if "/stream" in r.url else None)
+        page.goto(base + "/")
+        page.wait_for_function("document.querySelectorAll('#prices tbody tr').length === 12")
+        assert page.locator("#tracked-count").text_content() == "2000 tracked"
+        page.fill("#symbol-search", "s1234")
+        page.wait_for_function("document.querySelectorAll('#search-results li').length > 0")
+        assert page.locator("#search-results li").first.text_content() == "S1234USDT"
+        page.press("#symbol-search", "Enter")
+        row = page.locator("#prices tr[data-symbol=S1234USDT] td.price")
+        row.wait_for(timeout=10_000)
+        assert page.locator("#prices tbody tr").count() == 12  # the oldest was let go
+        assert page.input_value("#range-form input[name=symbol]") == "S1234USDT"
+        fresh = Tick("S1234USDT", 99_999, "77.70000000", "1.00000000", T0, T0, False, T0)
+        publish_until_shown(publisher, channel, fresh, row)
+        assert streams and all("symbols=" in u for u in streams), streams
+        assert "S1234USDT" in streams[-1] and streams[-1].count(",") == 11
+        assert not errors, errors
 
 
 def test_gunicorn_workers_share_metrics_and_stop_gracefully(

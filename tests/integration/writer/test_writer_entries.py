@@ -13,7 +13,7 @@ from tests.integration.writer.conftest import drain
 from tests.integration.writer.writer_support import feed, group_state, recorded_ticks, wait_for
 from tests.support.db import rows
 
-from tickvault.codec import GapRecord, GapStatus, latest_from_hash, to_fields
+from tickvault.codec import GapFinder, GapRecord, GapStatus, latest_from_hash, to_fields
 from tickvault.tick import us_to_datetime
 from tickvault_writer.__main__ import check
 from tickvault_writer.maintenance import Maintenance
@@ -47,15 +47,15 @@ def test_poison_entry_is_dead_lettered_with_reason_and_acknowledged(
     assert writer.totals.dead == 1
 
 
-def gap(status: GapStatus, filled_at: int | None = None, by: str = "collector") -> GapRecord:
-    return GapRecord("ETHUSDT", 1520540000, 1520540004, status, T0, filled_at, by)
+def gap(status: GapStatus, filled_at: int | None = None) -> GapRecord:
+    return GapRecord("ETHUSDT", 1520540000, 1520540004, status, T0, filled_at)
 
 
 def test_gap_records_land_in_trade_gaps_and_status_only_moves_forward(
     make_writer: Callable[..., Writer], redis_client: redis.Redis, clean_db: Engine
 ) -> None:
     writer = make_writer()
-    other = GapRecord("BTCUSDT", 10, 10, GapStatus.UNFILLABLE, T0 + 1, None, "audit")
+    other = GapRecord("BTCUSDT", 10, 10, GapStatus.UNFILLABLE, T0 + 1, None, GapFinder.AUDITOR)
     feed(redis_client, writer.keys, [gap(GapStatus.DETECTED), other])
     drain(writer, redis_client)
     feed(redis_client, writer.keys, [gap(GapStatus.FILLED, T0 + 5_000_000)])
@@ -68,7 +68,7 @@ def test_gap_records_land_in_trade_gaps_and_status_only_moves_forward(
         "SELECT symbol, first_id, last_id, status, found_by, detected_at, filled_at "
         "FROM trade_gaps ORDER BY symbol",
     ) == [
-        ("BTCUSDT", 10, 10, "unfillable", "audit", us_to_datetime(T0 + 1), None),
+        ("BTCUSDT", 10, 10, "unfillable", "auditor", us_to_datetime(T0 + 1), None),
         (
             "ETHUSDT",
             1520540000,

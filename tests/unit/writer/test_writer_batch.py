@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tickvault.codec import GapRecord, GapStatus, to_fields
+from tickvault.codec import GapFinder, GapRecord, GapStatus, to_fields
 from tickvault.tick import Source, Tick
 from tickvault_writer.batch import (
     Batch,
@@ -34,7 +34,7 @@ def tick(trade_id: int = 3735683259, symbol: str = "BTCUSDT", **kw: object) -> T
 
 
 def gap(first: int, last: int, status: GapStatus, detected: int = T0) -> GapRecord:
-    return GapRecord("BTCUSDT", first, last, status, detected, None, "collector")
+    return GapRecord("BTCUSDT", first, last, status, detected, None, GapFinder.COLLECTOR)
 
 
 def test_ticks_and_gaps_decode_in_entry_order_with_their_ids() -> None:
