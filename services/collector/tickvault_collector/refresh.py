@@ -202,8 +202,9 @@ class SymbolRefresh:
             self._subs.add(started)
 
     def _report(self, changes: Changes) -> None:
-        new = [s for s in changes.started if s in changes.new]
-        back = [s for s in changes.started if s not in changes.new]
+        seq = self._collector.sequencer
+        back = [s for s in changes.started if seq.last(s) is not None]
+        new = [s for s in changes.started if seq.last(s) is None]
         if new:
             log.info("now trading, subscribing from the first trade: %s", shown(new))
         if back:
