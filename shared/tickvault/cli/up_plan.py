@@ -65,9 +65,10 @@ class Plan:
 def starts_afresh(settings: Settings, options: UpOptions) -> bool:
     """Return whether a demo must empty its own database and keys before it starts.
 
-    The synthetic market numbers its trades from the same first id on every start, so the
-    trades of an earlier demo would shadow the new ones as "already stored". Only the demo's
-    own database and prefix are ever emptied: never ones the user chose.
+    A demo is a fresh market each time: the synthetic market's ids keep growing across
+    restarts, so a kept database would only gain one unfillable gap per restart (the ids
+    between two runs were never traded). Only the demo's own database and prefix are ever
+    emptied: never ones the user chose, which keep everything and continue where they were.
     """
     chosen = settings.model_fields_set
     return (
