@@ -21,12 +21,12 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import redis
-import redis.asyncio as aioredis
 import redis.asyncio.lock
 import redis.lock
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import LockError
 
 from tickvault.errors import LeaseLost
+from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, SyncRedis, describe
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,7 +37,7 @@ RENEWALS_PER_TTL = 3  # renew this many times per time-to-live while work runs
 class Lease:
     """A named lease with a time to live, for threads (``redis.Redis``)."""
 
-    def __init__(self, client: redis.Redis, key: str, ttl_s: float) -> None:
+    def __init__(self, client: SyncRedis, key: str, ttl_s: float) -> None:
         self.key = key
         self.ttl_s = ttl_s
         self._lock = redis.lock.Lock(client, key, timeout=ttl_s, blocking=False, thread_local=False)
@@ -72,7 +72,7 @@ class Lease:
 class AsyncLease:
     """A named lease with a time to live, for asyncio (``redis.asyncio.Redis``)."""
 
-    def __init__(self, client: aioredis.Redis, key: str, ttl_s: float) -> None:
+    def __init__(self, client: AsyncRedis, key: str, ttl_s: float) -> None:
         self.key = key
         self.ttl_s = ttl_s
         self._lock = redis.asyncio.lock.Lock(
@@ -134,9 +134,11 @@ class AsyncLease:
                     log.warning("lease %s was taken over; stopping its work", self.key)
                     return
                 confirmed = time.monotonic()
-            except (RedisError, OSError) as exc:
+            except REDIS_ERRORS as exc:
                 # Until Redis answers, nobody else can take the lease either; but once it
                 # may have expired there, our work must stop before someone else's starts.
                 if time.monotonic() - confirmed + every >= self.ttl_s:
-                    log.warning("lease %s not renewable (%s); stopping its work", self.key, exc)
+                    log.warning(
+                        "lease %s not renewable (%s); stopping its work", self.key, describe(exc)
+                    )
                     return

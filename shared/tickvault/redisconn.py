@@ -78,6 +78,14 @@ class RedisFault(enum.Enum):
         return self not in (RedisFault.CROSS_SLOT, RedisFault.WRONG_MODE)
 
 
+def retryable(exc: BaseException) -> bool:
+    """Return whether the step that raised *exc* should be retried with backoff: Redis (or a
+    cluster node) is away, the cluster is failing over or moving slots, or memory is full.
+    A cross-slot or wrong-mode error, or any other error reply, is not cured by waiting."""
+    fault = classify(exc)
+    return fault.transient and fault is not RedisFault.OTHER
+
+
 def classify(exc: BaseException) -> RedisFault:
     """Return what kind of Redis failure *exc* is."""
     if isinstance(exc, ClusterDownError | SlotNotCoveredError):

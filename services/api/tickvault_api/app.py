@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from tickvault.config import load_settings
-from tickvault.keys import RedisKeys
 from tickvault_api import latest, ops, prices, schemas, stream
 from tickvault_api.cache import ResultCache
 from tickvault_api.context import ApiContext, json_response, wall_clock_us
@@ -77,7 +76,7 @@ def create_app(
 def make_context(settings: ApiSettings, stores: Stores, cache: ResultCache) -> ApiContext:
     """Wire the per-process collaborators: tracked symbols, the price hub and the limits."""
     metrics = ApiMetrics()
-    keys = RedisKeys(settings.redis_prefix)
+    keys = settings.redis_keys
     symbols = TrackedSymbols(
         settings.selection, stores.read_symbols, ttl_seconds=settings.api_symbols_refresh_seconds
     )

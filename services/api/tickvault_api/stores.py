@@ -29,7 +29,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from tickvault.codec import LatestPrice, latest_from_hash
 from tickvault.db.engine import make_engine
 from tickvault.heartbeat import parse_beat, repair_backlog
-from tickvault.keys import RedisKeys
 from tickvault_api.errors import Unavailable
 from tickvault_api.settings import ApiSettings
 
@@ -43,7 +42,7 @@ class Stores:
         self, settings: ApiSettings, *, redis_client: Any = None, engine: Engine | None = None
     ) -> None:
         self._settings = settings
-        self._keys = RedisKeys(settings.redis_prefix)
+        self._keys = settings.redis_keys
         self._injected_redis = redis_client
         self._injected_engine = engine
         self._lock = threading.Lock()

@@ -6,23 +6,20 @@ import argparse
 import asyncio
 import sys
 
-import redis
-from redis.exceptions import RedisError
-
 from tickvault.config import load_settings
-from tickvault.keys import RedisKeys
 from tickvault.logs import configure_logging
+from tickvault.redisconn import REDIS_ERRORS, connect
 from tickvault_collector.app import run
 from tickvault_collector.settings import CollectorSettings
 
 
 def check(settings: CollectorSettings) -> int:
     """Return 0 when a fresh collector heartbeat exists in Redis, else 1."""
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    client = connect(settings.redis_url, cluster=settings.redis_cluster, socket_connect_timeout=3)
     try:
-        pattern = RedisKeys(settings.redis_prefix).heartbeat_pattern("collector")
+        pattern = settings.redis_keys.heartbeat_pattern("collector")
         return 0 if next(iter(client.scan_iter(match=pattern, count=1000)), None) else 1
-    except (RedisError, OSError):
+    except REDIS_ERRORS:
         return 1
     finally:
         client.close()

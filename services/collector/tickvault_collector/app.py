@@ -16,13 +16,12 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, start_http_server
-from redis.exceptions import RedisError
 
-from tickvault.errors import ExchangeError, FrameError
+from tickvault.errors import ConfigError, ExchangeError, FrameError
 from tickvault.heartbeat import beat_value
 from tickvault.keys import RedisKeys
+from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, check_mode_async, connect_async, describe
 from tickvault_collector.audit_task import AuditTask
 from tickvault_collector.collector import Collector
 from tickvault_collector.metrics import make_metrics
@@ -44,14 +43,14 @@ T = TypeVar("T")
 async def run(
     settings: CollectorSettings,
     *,
-    redis: aioredis.Redis | None = None,
+    redis: AsyncRedis | None = None,
     rest: RestClient | None = None,
     registry: CollectorRegistry | None = None,
     stop: asyncio.Event | None = None,
 ) -> int:
     """Run the collector until *stop* is set (or SIGTERM/SIGINT); return the exit status."""
     metrics = make_metrics(registry)
-    redis = redis or aioredis.Redis.from_url(settings.redis_url)
+    redis = redis or connect_async(settings.redis_url, cluster=settings.redis_cluster)
     rest = rest or RestClient.from_settings(settings, metrics)
     stop = stop or asyncio.Event()
     _install_signals(stop)
@@ -65,7 +64,7 @@ async def run(
             return 0
         refresh.first(universe)
         tracked = tuple(refresh.tracker.statuses)
-        keys = RedisKeys(settings.redis_prefix)
+        keys = settings.redis_keys
         resume = await _unless_stopped(stop, _resume(redis, keys, tracked, settings))
         if resume is None:
             return 0
@@ -83,7 +82,7 @@ async def run(
         with contextlib.suppress(TimeoutError, OSError):
             async with asyncio.timeout(STOP_CLOSE_TIMEOUT_S):
                 await rest.close()
-        with contextlib.suppress(RedisError, OSError, TimeoutError):
+        with contextlib.suppress(*REDIS_ERRORS, TimeoutError):
             async with asyncio.timeout(STOP_CLOSE_TIMEOUT_S):
                 await redis.aclose()
 
@@ -142,22 +141,29 @@ async def _first_universe(
 
 
 async def _resume(
-    redis: aioredis.Redis, keys: RedisKeys, symbols: tuple[str, ...], settings: CollectorSettings
+    redis: AsyncRedis, keys: RedisKeys, symbols: tuple[str, ...], settings: CollectorSettings
 ) -> dict[str, int]:
     backoff = settings.retry_policy().backoff()
+    warned = ""
     while True:
         try:
+            await check_mode_async(redis, settings.redis_cluster)
             return await resume_points(redis, keys, symbols, settings.database_url)
-        except (RedisError, OSError) as exc:
-            log.warning("Redis unreachable at start (%s); retrying", exc)
-            await asyncio.sleep(backoff.next())
+        except ConfigError as exc:  # the wrong mode: waiting cannot cure it, but say so often
+            problem = str(exc)
+        except REDIS_ERRORS as exc:
+            problem = describe(exc)
+        if problem != warned:
+            log.warning("%s at start; retrying", problem)
+            warned = problem
+        await asyncio.sleep(backoff.next())
 
 
 async def _serve(
     collector: Collector,
     refresh: SymbolRefresh,
     connections: Connections,
-    redis: aioredis.Redis,
+    redis: AsyncRedis,
     rest: RestClient,
     keys: RedisKeys,
     settings: CollectorSettings,
@@ -197,7 +203,7 @@ async def _serve(
     except TimeoutError:
         log.error("Redis did not take the last %d entries in time", len(publisher))
     stopper.cancel()
-    with contextlib.suppress(RedisError, OSError):
+    with contextlib.suppress(*REDIS_ERRORS):
         await redis.delete(keys.heartbeat("collector", settings.collector_instance))
     log.info("stopped: %s", collector.summary())
 
@@ -221,7 +227,7 @@ async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
 
 
 async def _housekeeping(
-    collector: Collector, redis: aioredis.Redis, keys: RedisKeys, settings: CollectorSettings
+    collector: Collector, redis: AsyncRedis, keys: RedisKeys, settings: CollectorSettings
 ) -> None:
     """Refresh the heartbeat, sync metrics and log the periodic summary."""
     ttl = settings.collector_heartbeat_ttl_s
@@ -231,8 +237,8 @@ async def _housekeeping(
         collector.sync_metrics()
         try:
             await redis.set(key, beat_value(collector.beat()), ex=max(1, int(ttl)))
-        except (RedisError, OSError) as exc:
-            log.debug("heartbeat not written: %s", exc)
+        except REDIS_ERRORS as exc:
+            log.debug("heartbeat not written: %s", describe(exc))
         if time.monotonic() >= next_summary:
             log.info("summary: %s", collector.summary())
             next_summary += settings.collector_summary_interval_s

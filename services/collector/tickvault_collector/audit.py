@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 
-import redis.asyncio as aioredis
 from sqlalchemy import Engine, text
 
 from tickvault.codec import GapFinder, GapRecord, GapStatus
@@ -31,6 +30,7 @@ from tickvault.db.partitions import TRADES, existing_partitions
 from tickvault.errors import ExchangeError, FrameError, TickvaultError
 from tickvault.keys import RedisKeys
 from tickvault.lease import AsyncLease
+from tickvault.redisconn import AsyncRedis
 from tickvault.tick import Source, datetime_to_us
 from tickvault_collector.audit_plan import (
     IdRange,
@@ -269,6 +269,6 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-def audit_lease(redis: aioredis.Redis, keys: RedisKeys) -> AsyncLease:
+def audit_lease(redis: AsyncRedis, keys: RedisKeys) -> AsyncLease:
     """Return the ``audit_lease``: one auditor at a time, renewed while its audit runs."""
     return AsyncLease(redis, keys.audit_lease, LEASE_S)

@@ -7,11 +7,9 @@ import contextlib
 import logging
 from typing import cast
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from tickvault.errors import LeaseLost
 from tickvault.keys import RedisKeys
+from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, connect_async
 from tickvault.symbols import reported
 from tickvault_collector.audit import Auditor, SymbolReport, audit_lease
 from tickvault_collector.metrics import make_metrics
@@ -25,15 +23,15 @@ log = logging.getLogger(__name__)
 async def audit_once(
     settings: CollectorSettings,
     *,
-    redis: aioredis.Redis | None = None,
+    redis: AsyncRedis | None = None,
     rest: RestClient | None = None,
 ) -> int:
     """Run one audit pass; return 0 when every missing id was refilled, 1 when some were not,
     3 when another auditor holds the lease (or took it over while this one ran)."""
-    redis = redis or aioredis.Redis.from_url(settings.redis_url)
+    redis = redis or connect_async(settings.redis_url, cluster=settings.redis_cluster)
     metrics = make_metrics()
     rest = rest or RestClient.from_settings(settings, metrics)
-    keys = RedisKeys(settings.redis_prefix)
+    keys = settings.redis_keys
     publisher = Publisher.from_settings(settings, redis, metrics)
     lease = audit_lease(redis, keys)
     flusher: asyncio.Task[None] | None = None
@@ -59,12 +57,12 @@ async def audit_once(
         return 1 if any(r.unfillable for r in reports.values()) else 0
     finally:
         await rest.close()
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*REDIS_ERRORS):
             await redis.aclose()
 
 
 async def tracked_symbols(
-    settings: CollectorSettings, redis: aioredis.Redis, keys: RedisKeys
+    settings: CollectorSettings, redis: AsyncRedis, keys: RedisKeys
 ) -> list[str]:
     """Return the symbols to audit: the explicit names, and what ``ALL`` or a pattern matches
     in the symbols hash the running collector keeps."""

@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
 from tickvault.errors import LeaseLost
 from tickvault.keys import WRITER_GROUP, RedisKeys
+from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, describe
 from tickvault_collector.audit import Auditor, AuditStopped, SymbolReport, audit_lease
 from tickvault_collector.metrics import Metrics
 from tickvault_collector.publisher import Publisher
@@ -54,10 +54,15 @@ def entry_time(entry_id: object) -> float:
     return int(raw.split("-", 1)[0]) / 1000
 
 
-async def oldest_unstored(redis: aioredis.Redis, keys: RedisKeys) -> float | None:
-    """Return when the oldest entry the writers have not acknowledged was published (epoch
-    seconds, Redis clock), or None when they have acknowledged every entry."""
-    stream = keys.stream
+async def oldest_unstored(redis: AsyncRedis, keys: RedisKeys) -> float | None:
+    """Return when the oldest entry the writers have not acknowledged, on any stream shard,
+    was published (epoch seconds, Redis clock), or None when they have acknowledged every
+    entry."""
+    times = [await _oldest_unstored(redis, shard.stream) for shard in keys.all_shards()]
+    return min((t for t in times if t is not None), default=None)
+
+
+async def _oldest_unstored(redis: AsyncRedis, stream: str) -> float | None:
     try:
         groups = await redis.xinfo_groups(stream)
     except ResponseError:  # no stream yet
@@ -97,7 +102,7 @@ class AuditTask:
     def __init__(
         self,
         settings: CollectorSettings,
-        redis: aioredis.Redis,
+        redis: AsyncRedis,
         rest: RestClient,
         metrics: Metrics,
         symbols: Callable[[], Sequence[str]],
@@ -106,7 +111,7 @@ class AuditTask:
         self._hours = lookback_hours(settings)
         self._redis = redis
         self._metrics = metrics
-        keys = RedisKeys(settings.redis_prefix)
+        keys = settings.redis_keys
         self._keys = keys
         self._pub = Publisher.from_settings(settings, redis, metrics)
         self._auditor = Auditor(symbols, settings.database_url, rest, self._pub, tail=False)
@@ -136,8 +141,8 @@ class AuditTask:
             if not await self._lease.acquire():
                 log.info("audit skipped: another collector holds %s", self._keys.audit_lease)
                 return self._count(Outcome.LEASE_HELD)
-        except (RedisError, OSError) as exc:
-            log.warning("audit skipped: Redis unreachable (%s)", exc)
+        except REDIS_ERRORS as exc:
+            log.warning("audit skipped: %s", describe(exc))
             return self._count(Outcome.REDIS_UNREACHABLE)
         finished = False
         try:
@@ -147,7 +152,7 @@ class AuditTask:
             log.warning("audit stopped: %s", exc)
             outcome = Outcome.LEASE_LOST
         finally:  # done: others skip the rest of the interval; stopped or failed: free it
-            with contextlib.suppress(RedisError, OSError, TimeoutError):
+            with contextlib.suppress(*REDIS_ERRORS, TimeoutError):
                 async with asyncio.timeout(1):
                     if finished:
                         await self._lease.hold(self._interval - (time.monotonic() - started))
@@ -159,8 +164,8 @@ class AuditTask:
         try:
             now = _redis_now(await self._redis.time())
             since = await oldest_unstored(self._redis, self._keys)
-        except (RedisError, OSError) as exc:
-            log.warning("audit skipped: Redis unreachable (%s)", exc)
+        except REDIS_ERRORS as exc:
+            log.warning("audit skipped: %s", describe(exc))
             return Outcome.REDIS_UNREACHABLE
         if since is not None and (now - since > WRITERS_BEHIND_S or since <= self._published_until):
             log.info(
@@ -179,7 +184,7 @@ class AuditTask:
             return Outcome.STOPPED
         try:
             self._published_until = _redis_now(await self._redis.time())
-        except (RedisError, OSError):
+        except REDIS_ERRORS:
             self._published_until = time.time()
         self._report(reports, time.monotonic() - started)
         return Outcome.DONE

@@ -16,12 +16,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.errors import FrameError
 from tickvault.heartbeat import CollectorBeat
-from tickvault.keys import RedisKeys
+from tickvault.redisconn import AsyncRedis
 from tickvault.throttle import ThrottledLog
 from tickvault.tick import Tick
 from tickvault_collector.backfill import Backfiller
@@ -70,12 +68,12 @@ class Collector:
     def __init__(
         self,
         settings: CollectorSettings,
-        redis: aioredis.Redis,
+        redis: AsyncRedis,
         rest: RestClient,
         metrics: Metrics,
     ) -> None:
         self.settings = settings
-        self.keys = RedisKeys(settings.redis_prefix)
+        self.keys = settings.redis_keys
         self.metrics = metrics
         self.counts = Counts()
         self._synced = Counts()

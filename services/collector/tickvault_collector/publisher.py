@@ -1,11 +1,15 @@
-"""Append ticks and gap records to the Redis Stream in small batches, one round trip each.
+"""Append ticks and gap records to the Redis Stream in small batches, one round trip per shard.
 
 Entries wait in a bounded in-memory FIFO. A flusher takes up to ``batch_size`` of them every
-few milliseconds, sends them as one scripted call doing ``XADD … MAXLEN ~ n`` per entry, then
-the per-symbol resume marks (``collector_last_id``), and removes them from the FIFO only once
-Redis has answered. Readers call :meth:`Publisher.congested` / :meth:`Publisher.drained` to
-slow down (TCP backpressure) while Redis is merely slower than the socket. While Redis is
-unreachable the FIFO keeps filling; when it is full,
+few milliseconds, splits them by stream shard (:meth:`tickvault.keys.RedisKeys.shard_of`: a
+symbol always goes to the same shard) and sends each shard's part as one scripted call doing
+``XADD … MAXLEN ~ n`` per entry and setting that shard's per-symbol resume marks
+(``ShardKeys.last_id``) — keys of one shard share a Redis Cluster slot, so the script is
+atomic on a cluster too. The shards' calls go out concurrently; entries leave the FIFO only
+once every shard's Redis has answered (a retried batch may append an entry twice, which the
+writers' idempotent inserts absorb). Readers call :meth:`Publisher.congested` /
+:meth:`Publisher.drained` to slow down (TCP backpressure) while Redis is merely slower
+than the socket. While Redis is unreachable the FIFO keeps filling; when it is full,
 :meth:`Publisher.offer` refuses ticks and the caller turns the refused ids into gaps.
 Gap records and awaited batches (backfill) are never refused.
 """
@@ -20,11 +24,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import hiredis
-import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.exceptions import NoScriptError, ResponseError
 
 from tickvault.codec import GapRecord, to_fields
-from tickvault.keys import RedisKeys
+from tickvault.keys import RedisKeys, ShardKeys
+from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, describe
 from tickvault.retry import RetryPolicy
 from tickvault.tick import Source, Tick
 from tickvault_collector.metrics import Metrics
@@ -34,11 +39,16 @@ log = logging.getLogger(__name__)
 
 Entry = Tick | GapRecord | asyncio.Future[None]
 
-# One round trip per batch: ARGV = maxlen, then per entry its field count and field/values
-# (exactly what codec.to_fields gives). Far cheaper than a client-side pipeline of XADDs,
-# whose per-command packing and reply parsing dominated the collector's profile.
+# One round trip per shard and batch: KEYS = the shard's stream, then the resume-mark keys
+# to set; ARGV = maxlen, the number of marks, their values, then per entry its field count
+# and field/values (exactly what codec.to_fields gives). Far cheaper than a client-side
+# pipeline of XADDs, whose per-command packing and reply parsing dominated the profile.
 XADD_MANY = """
-local stream, maxlen, i, n, added = KEYS[1], ARGV[1], 2, #ARGV, 0
+local stream, maxlen, marks = KEYS[1], ARGV[1], tonumber(ARGV[2])
+for k = 1, marks do
+  redis.call('SET', KEYS[k + 1], ARGV[k + 2])
+end
+local i, n, added = marks + 3, #ARGV, 0
 while i <= n do
   local count = tonumber(ARGV[i])
   redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, i + 1, i + count))
@@ -61,7 +71,7 @@ class Publisher:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: AsyncRedis,
         keys: RedisKeys,
         metrics: Metrics,
         *,
@@ -73,7 +83,8 @@ class Publisher:
     ) -> None:
         self._redis = redis
         self._keys = keys
-        self._stream = keys.stream
+        self._shard_of: dict[str, ShardKeys] = {}  # symbol -> its shard, computed once
+        self._unwritten: dict[str, int] = {}  # marks of a batch whose flush failed
         self._metrics = metrics
         self._maxlen = maxlen
         self._batch = batch_size
@@ -95,7 +106,7 @@ class Publisher:
     def from_settings(
         cls,
         settings: CollectorSettings,
-        redis: aioredis.Redis,
+        redis: AsyncRedis,
         metrics: Metrics,
         *,
         marks: MarksFn = no_marks,
@@ -103,7 +114,7 @@ class Publisher:
         """Return a publisher onto the stream of *settings*, sized and paced by them."""
         return cls(
             redis,
-            RedisKeys(settings.redis_prefix),
+            settings.redis_keys,
             metrics,
             maxlen=settings.stream_maxlen,
             batch_size=settings.collector_batch_size,
@@ -166,9 +177,9 @@ class Publisher:
                 await asyncio.sleep(self._flush_s)
             try:
                 await self._flush_once()
-            except (RedisError, OSError) as exc:
+            except REDIS_ERRORS as exc:
                 if self.healthy:
-                    log.warning("Redis unreachable (%s); buffering %d entries", exc, len(self))
+                    log.warning("%s; buffering %d entries", describe(exc), len(self))
                 self.healthy = False
                 self._below.set()  # readers must keep reading; overflow turns into gaps
                 await asyncio.sleep(backoff.next())
@@ -185,14 +196,23 @@ class Publisher:
 
     async def _flush_once(self) -> None:
         count = min(len(self._fifo), self._batch)
-        args, highs, waiters, newest_ws = self._encode(count)
-        if len(args) > 1:
-            await self._send_batch(args)
-        marks = self._marks(highs)
-        if marks:
-            await self._redis.mset(
-                {self._keys.collector_last_id(s): mark for s, mark in marks.items()}
-            )
+        parts, highs, waiters, newest_ws = self._encode(count)
+        marks = self._unwritten
+        marks.update(self._marks(highs))
+        marked: dict[ShardKeys, list[str]] = {}
+        for symbol in marks:
+            marked.setdefault(self.shard(symbol), []).append(symbol)
+        sends = []
+        for shard in set(parts) | set(marked):
+            symbols = marked.get(shard, [])
+            head: list[bytes | int | str] = [self._maxlen, len(symbols)]
+            head += (marks[s] for s in symbols)
+            keys = [shard.last_id(s) for s in symbols]
+            sends.append(self._send_batch(shard, keys, head + parts.get(shard, [])))
+        for outcome in await asyncio.gather(*sends, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        self._unwritten = {}
         for _ in range(count):
             self._fifo.popleft()
         self.published += count - len(waiters)
@@ -206,15 +226,30 @@ class Publisher:
         if newest_ws:
             self._metrics.lag.observe(max(0.0, time.time() - newest_ws / 1e6))
 
-    async def _send_batch(self, args: list[bytes | int]) -> None:
-        """Run the XADD script on *args*: one ``EVALSHA`` packed in C by hiredis.
+    def shard(self, symbol: str) -> ShardKeys:
+        """Return the stream shard *symbol*'s entries and resume mark go to."""
+        shard = self._shard_of.get(symbol)
+        if shard is None:
+            shard = self._shard_of[symbol] = self._keys.shard_of(symbol)
+        return shard
+
+    async def _send_batch(
+        self, shard: ShardKeys, mark_keys: list[str], args: list[bytes | int | str]
+    ) -> None:
+        """Run the XADD script on one shard: one ``EVALSHA`` packed in C by hiredis.
 
         redis-py's asyncio client packs commands in Python, which costs ~2.3 µs more per
         entry (measured on a 1000-entry batch), so the usual call is packed here. A Redis
         without the script (fresh or restarted) answers NOSCRIPT: that batch then goes
-        through redis-py's :class:`~redis.commands.core.AsyncScript`, which loads it.
+        through redis-py's :class:`~redis.commands.core.AsyncScript`, which loads it. A
+        Redis Cluster client routes the call itself (by the shard's hash tag), following
+        ``MOVED``/``ASK`` and failovers.
         """
-        command: tuple[Any, ...] = ("EVALSHA", self._script.sha, 1, self._stream, *args)
+        keys = [shard.stream, *mark_keys]
+        if isinstance(self._redis, AsyncRedisCluster):
+            await self._script(keys=keys, args=args)
+            return
+        command: tuple[Any, ...] = ("EVALSHA", self._script.sha, len(keys), *keys, *args)
         packed = hiredis.pack_command(command)
         pool = self._redis.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
@@ -232,18 +267,20 @@ class Publisher:
             return
         finally:
             await pool.release(conn)
-        await self._script(keys=[self._stream], args=args)
+        await self._script(keys=keys, args=args)
 
     def _encode(
         self, count: int
-    ) -> tuple[list[bytes | int], dict[str, int], list[asyncio.Future[None]], int]:
-        """Return the script arguments of the first *count* entries, and what they hold."""
+    ) -> tuple[
+        dict[ShardKeys, list[bytes | int | str]], dict[str, int], list[asyncio.Future[None]], int
+    ]:
+        """Return the first *count* entries as script arguments per shard, and what they hold."""
         fifo = self._fifo
-        args: list[bytes | int] = [self._maxlen]
-        extend = args.extend
+        parts: dict[ShardKeys, list[bytes | int | str]] = {}
         highs: dict[str, int] = {}
         waiters: list[asyncio.Future[None]] = []
         newest_ws = 0
+        shard_of = self._shard_of
         for i in range(count):
             entry = fifo[i]
             if isinstance(entry, Tick):
@@ -254,8 +291,12 @@ class Publisher:
             elif not isinstance(entry, GapRecord):
                 waiters.append(entry)
                 continue
+            shard = shard_of.get(entry.symbol) or self.shard(entry.symbol)
+            args = parts.get(shard)
+            if args is None:
+                args = parts[shard] = []
             fields = to_fields(entry)
             args.append(len(fields) * 2)
             for item in fields.items():
-                extend(item)
-        return args, highs, waiters, newest_ws
+                args.extend(item)
+        return parts, highs, waiters, newest_ws

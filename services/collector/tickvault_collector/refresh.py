@@ -22,11 +22,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from tickvault.errors import ExchangeError, FrameError
-from tickvault.keys import RedisKeys
+from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, describe
 from tickvault.symbols import Status, status_value
 from tickvault_collector.collector import Collector
 from tickvault_collector.metrics import Metrics
@@ -69,7 +66,7 @@ class SymbolRefresh:
         tracker: Tracker,
         collector: Collector,
         rest: RestClient,
-        redis: aioredis.Redis,
+        redis: AsyncRedis,
         metrics: Metrics,
     ) -> None:
         self._s = settings
@@ -78,7 +75,7 @@ class SymbolRefresh:
         self._rest = rest
         self._redis = redis
         self._metrics = metrics
-        self._keys = RedisKeys(settings.redis_prefix)
+        self._keys = settings.redis_keys
         self._subs: Subscriptions | None = None
         self._wake = asyncio.Event()
         self._early_at: float | None = None  # monotonic time of an early refresh asked for
@@ -195,8 +192,8 @@ class SymbolRefresh:
                 resume = await resume_points(
                     self._redis, self._keys, tuple(wanting), self._s.database_url
                 )
-            except (RedisError, OSError) as exc:
-                log.warning("resume points of new symbols unavailable (%s)", exc)
+            except REDIS_ERRORS as exc:
+                log.warning("resume points of new symbols unavailable (%s)", describe(exc))
         self._collector.track(started, resume=resume, after_start=True)
         if self._subs is not None:
             self._subs.add(started)
@@ -281,8 +278,8 @@ class SymbolRefresh:
         batch: dict[Any, bytes] = dict(self._pending)
         try:
             await self._redis.hset(self._keys.symbols, mapping=batch)
-        except (RedisError, OSError) as exc:
-            log.warning("symbol statuses not written to Redis (%s); retrying", exc)
+        except REDIS_ERRORS as exc:
+            log.warning("symbol statuses not written (%s); retrying", describe(exc))
             return
         for symbol, value in batch.items():
             if self._pending.get(symbol) == value:

@@ -1,16 +1,20 @@
-"""Where to resume each symbol: the collector's own mark in Redis, else PostgreSQL."""
+"""Where to resume each symbol: the collector's own mark in Redis, else PostgreSQL.
+
+The marks are read with one ``MGET`` per stream shard: a shard's marks share its hash tag,
+so each ``MGET`` touches one Redis Cluster slot.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tickvault.db.engine import make_engine
-from tickvault.keys import RedisKeys
+from tickvault.keys import RedisKeys, ShardKeys
+from tickvault.redisconn import AsyncRedis
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +26,18 @@ _LAST_STORED = text(
 
 
 async def resume_points(
-    redis: aioredis.Redis, keys: RedisKeys, symbols: tuple[str, ...], database_url: str
+    redis: AsyncRedis, keys: RedisKeys, symbols: tuple[str, ...], database_url: str
 ) -> dict[str, int]:
     """Return the last trade id known per symbol (symbols never seen are left out)."""
-    values = await redis.mget([keys.collector_last_id(s) for s in symbols])
+    by_shard: dict[ShardKeys, list[str]] = {}
+    for symbol in symbols:
+        by_shard.setdefault(keys.shard_of(symbol), []).append(symbol)
     points: dict[str, int] = {}
-    for symbol, value in zip(symbols, values, strict=True):
-        if value is not None and value.isdigit():
-            points[symbol] = int(value)
+    for shard, members in by_shard.items():
+        values = await redis.mget([shard.last_id(s) for s in members])
+        for symbol, value in zip(members, values, strict=True):
+            if value is not None and value.isdigit():
+                points[symbol] = int(value)
     missing = [s for s in symbols if s not in points]
     if missing:
         try:

@@ -8,11 +8,9 @@ import signal
 import sys
 from types import FrameType
 
-import redis
-
 from tickvault.config import load_settings
-from tickvault.keys import RedisKeys
 from tickvault.logs import configure_logging
+from tickvault.redisconn import REDIS_ERRORS, connect, describe
 from tickvault_writer.settings import WriterSettings
 
 log = logging.getLogger(__name__)
@@ -20,15 +18,20 @@ log = logging.getLogger(__name__)
 
 def check(settings: WriterSettings) -> int:
     """Return 0 when a fresh writer heartbeat exists (this replica's, when named), else 1."""
-    keys = RedisKeys(settings.redis_prefix)
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
+    keys = settings.redis_keys
+    client = connect(
+        settings.redis_url,
+        cluster=settings.redis_cluster,
+        socket_connect_timeout=3,
+        socket_timeout=3,
+    )
     try:
         if settings.writer_consumer:
             alive = bool(client.exists(keys.heartbeat("writer", settings.writer_consumer)))
         else:
             alive = next(client.scan_iter(match=keys.heartbeat_pattern("writer")), None) is not None
-    except redis.RedisError as exc:
-        print(f"tickvault-writer: Redis unreachable: {exc}", file=sys.stderr)  # noqa: T201
+    except REDIS_ERRORS as exc:
+        print(f"tickvault-writer: {describe(exc)}", file=sys.stderr)  # noqa: T201
         return 1
     finally:
         client.close()

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import redis
-
 from tickvault.codec import latest_message, latest_to_hash
 from tickvault.keys import RedisKeys
+from tickvault.redisconn import SyncRedis
 from tickvault.tick import Tick
 
 # Trade ids are compared as digit strings (length first), so no id is too big for Lua's doubles.
@@ -34,7 +33,7 @@ return 1
 class LatestCache:
     """Moves each symbol's latest-price hash forward, atomically."""
 
-    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
+    def __init__(self, client: SyncRedis, keys: RedisKeys) -> None:
         self._client = client
         self._keys = keys
         self._script = client.register_script(LATEST_SCRIPT)

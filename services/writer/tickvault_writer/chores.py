@@ -10,13 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
-import redis
 
-from tickvault.keys import RedisKeys
+from tickvault.redisconn import REDIS_ERRORS, describe
 from tickvault.throttle import ThrottledLog
 from tickvault_writer.metrics import WriterMetrics
 from tickvault_writer.settings import WriterSettings
-from tickvault_writer.stream import StreamReader
+from tickvault_writer.stream import ShardReaders
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ class Chores:
     """Runs whichever periodic chore is due; a Redis failure here only logs."""
 
     _settings: WriterSettings
-    _reader: StreamReader
+    _reader: ShardReaders
     _metrics: WriterMetrics
     _totals: Totals
     _clock: Callable[[], float] = time.monotonic
@@ -64,7 +63,7 @@ class Chores:
 
     def __post_init__(self) -> None:
         s, clock = self._settings, self._clock
-        self._key = RedisKeys(s.redis_prefix).heartbeat("writer", self._reader.consumer)
+        self._key = s.redis_keys.heartbeat("writer", self._reader.consumer)
         self._heartbeat, self._claim, self._gauges, self._summary = (
             Every(interval, clock)
             for interval in (
@@ -86,8 +85,8 @@ class Chores:
                 self._reader.claim_abandoned()
             if self._gauges.due():
                 self.refresh_gauges()
-        except redis.RedisError as exc:
-            self._warn.warning("Redis chore failed (%s); will retry", exc)
+        except REDIS_ERRORS as exc:
+            self._warn.warning("Redis chore failed (%s); will retry", describe(exc))
         if self._summary.due():
             self.summarise()
 
@@ -106,7 +105,7 @@ class Chores:
 
     def clear_heartbeat(self) -> None:
         """Delete the heartbeat key (on a clean exit)."""
-        with contextlib.suppress(redis.RedisError):
+        with contextlib.suppress(*REDIS_ERRORS):
             self._reader.client.delete(self._key)
 
     def refresh_gauges(self) -> None:

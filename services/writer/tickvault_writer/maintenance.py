@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 
-import redis
 from sqlalchemy.pool import NullPool
 
 from tickvault.db.engine import make_engine
 from tickvault.db.partitions import maintain
-from tickvault.keys import RedisKeys
 from tickvault.lease import Lease
+from tickvault.redisconn import SyncRedis
 from tickvault_writer.settings import WriterSettings
 
 log = logging.getLogger(__name__)
@@ -25,11 +24,11 @@ log = logging.getLogger(__name__)
 class Maintenance:
     """Runs partition maintenance periodically under a Redis lease."""
 
-    def __init__(self, settings: WriterSettings, client: redis.Redis) -> None:
+    def __init__(self, settings: WriterSettings, client: SyncRedis) -> None:
         self._settings = settings
         self._lease = Lease(
             client,
-            RedisKeys(settings.redis_prefix).maintenance_lease,
+            settings.redis_keys.maintenance_lease,
             settings.writer_maintenance_lease_s,
         )
         self._stop = threading.Event()

@@ -40,6 +40,12 @@ class WriterMetrics:
             ["store"],
             registry=r,
         )
+        self.redis_faults = Counter(
+            "tickvault_writer_redis_faults",
+            "Redis failures retried, by kind (unreachable, cluster down, resharding, ...)",
+            ["fault"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "tickvault_writer_batch_size",
             "Stream entries per batch",

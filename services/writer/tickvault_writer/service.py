@@ -17,11 +17,9 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TypeVar
 
-import redis
-
 from tickvault.codec import to_fields
 from tickvault.errors import StoreUnavailable
-from tickvault.keys import RedisKeys
+from tickvault.redisconn import REDIS_ERRORS, SyncRedis, classify, connect, describe, retryable
 from tickvault.retry import Backoff, RetryPolicy
 from tickvault.throttle import ThrottledLog
 from tickvault_writer.batch import (
@@ -38,7 +36,7 @@ from tickvault_writer.maintenance import Maintenance
 from tickvault_writer.metrics import WriterMetrics
 from tickvault_writer.settings import WriterSettings
 from tickvault_writer.store import PgStore, RowsRefused, WriteResult
-from tickvault_writer.stream import StreamReader, consumer_name
+from tickvault_writer.stream import ShardReaders, StreamReader, consumer_name
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,10 +56,11 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
-def redis_client(url: str, block_ms: int) -> redis.Redis:
-    """Return a bytes-responses Redis client whose timeouts suit blocking stream reads."""
-    return redis.Redis.from_url(
+def redis_client(url: str, block_ms: int, *, cluster: bool = False) -> SyncRedis:
+    """Return a bytes-responses Redis (Cluster) client whose timeouts suit blocking reads."""
+    return connect(
         url,
+        cluster=cluster,
         socket_connect_timeout=5,
         socket_timeout=max(10.0, block_ms / 1000 + 5),
         health_check_interval=30,
@@ -75,7 +74,7 @@ class Writer:
         self,
         settings: WriterSettings,
         *,
-        redis: redis.Redis | None = None,
+        redis: SyncRedis | None = None,
         store: PgStore | None = None,
         cache: LatestCache | None = None,
         metrics: WriterMetrics | None = None,
@@ -83,14 +82,16 @@ class Writer:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.keys = RedisKeys(settings.redis_prefix)
-        self.redis = redis or redis_client(settings.redis_url, settings.writer_block_ms)
+        self.keys = settings.redis_keys
+        self.redis = redis or redis_client(
+            settings.redis_url, settings.writer_block_ms, cluster=settings.redis_cluster
+        )
         self.store = store or PgStore(settings.database_url)
         self.cache = cache or LatestCache(self.redis, self.keys)
         self.metrics = metrics or WriterMetrics()
-        self.reader = StreamReader(
+        self.reader = ShardReaders(
             self.redis,
-            self.keys,
+            settings.assigned_shards(),
             consumer or settings.writer_consumer or consumer_name(),
             count=settings.writer_batch_size,
             block_ms=settings.writer_block_ms,
@@ -100,7 +101,7 @@ class Writer:
         self.chores = Chores(settings, self.reader, self.metrics, self.totals, clock)
         self.maintenance = Maintenance(settings, self.redis)
         self._stop = threading.Event()
-        self._inflight: tuple[Batch, Future[Stored]] | None = None  # stored in the pool
+        self._inflight: tuple[StreamReader, Batch, Future[Stored]] | None = None  # in the pool
         self._retry = RetryPolicy(0.05, settings.writer_retry_max_s)
         self._warn = ThrottledLog(log, 5.0, clock=clock)
         self._dead_log = ThrottledLog(log, 1.0, clock=clock)
@@ -128,7 +129,7 @@ class Writer:
         and decodes the next (psycopg2 releases the GIL while PostgreSQL works). Each batch
         is still cached and acknowledged only after its own commit, in order.
         """
-        log.info("writer %s consuming %s", self.consumer, self.keys.stream)
+        log.info("writer %s consuming %s", self.consumer, self.reader.describe())
         self._retry_redis(self.reader.ensure_group, ignore_stop=False)
         self.maintenance.start()
         backoff: Backoff | None = None
@@ -149,16 +150,19 @@ class Writer:
         log.info("writer %s stopped (%d rows inserted)", self.consumer, self.totals.inserted)
         return 0
 
-    def _next(self, block: bool) -> Batch | None:
-        """Run due chores, then read and decode the next batch (None when nothing came)."""
+    def _next(self, block: bool) -> tuple[StreamReader, Batch] | None:
+        """Run due chores, then read and decode the next batch of one shard (None when
+        nothing came)."""
         self.chores.run_due()
         try:
-            entries = self.reader.read(block=block)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            reader, entries = self.reader.read(block=block)
+        except REDIS_ERRORS as exc:
+            if not retryable(exc):
+                raise
             self._warn_retry("redis", exc)
             self._stop.wait(0.5)
             return None
-        return with_prepared(decode_entries(entries)) if entries else None
+        return (reader, with_prepared(decode_entries(entries))) if entries else None
 
     def close(self) -> None:
         """Stop maintenance, drop the heartbeat and close connections."""
@@ -177,24 +181,26 @@ class Writer:
         finishes it); without one it is stored, cached and acknowledged at once. Return the
         new batch's entry count (0 when nothing came).
         """
-        batch = self._next(self._inflight is None) if read else None
+        got = self._next(self._inflight is None) if read else None
         if self._inflight is not None:
-            done, future = self._inflight
+            done_reader, done, future = self._inflight
             self._inflight = None
-            self._finish(done, future.result())
-        if batch is None:
+            self._finish(done_reader, done, future.result())
+        if got is None:
             return 0
+        reader, batch = got
         if pool is None:
-            self.process(batch)
+            self.process(reader, batch)
         else:
-            self._inflight = (batch, pool.submit(self._store_stage, batch))
+            self._inflight = (reader, batch, pool.submit(self._store_stage, batch))
         return len(batch.ids)
 
     # ------------------------------------------------------------------ one batch
 
-    def process(self, batch: Batch) -> bool:
-        """Store, cache and acknowledge one batch; return False when left pending (stopping)."""
-        return self._finish(batch, self._store_stage(batch))
+    def process(self, reader: StreamReader, batch: Batch) -> bool:
+        """Store, cache and acknowledge one batch read from *reader*'s shard; return False
+        when left pending (stopping)."""
+        return self._finish(reader, batch, self._store_stage(batch))
 
     def _store_stage(self, batch: Batch) -> Stored:
         """Commit the batch's rows (retrying while PostgreSQL is away); None when stopping."""
@@ -202,7 +208,7 @@ class Writer:
             return EMPTY, []
         return self._store_retrying(batch)
 
-    def _finish(self, batch: Batch, stored: Stored) -> bool:
+    def _finish(self, reader: StreamReader, batch: Batch, stored: Stored) -> bool:
         """Move the cache and acknowledge a stored batch; return False when left pending."""
         if stored is None:
             return False
@@ -216,7 +222,7 @@ class Writer:
             refused = {d.entry_id for d in refused_letters}
             ticks = tuple(t for t, i in zip(ticks, batch.tick_ids, strict=True) if i not in refused)
         moved = self._retry_redis(lambda: self.cache.update(latest_by_symbol(ticks)))
-        if moved is None or self._retry_redis(lambda: self.reader.finish(batch, dead)) is None:
+        if moved is None or self._retry_redis(lambda: reader.finish(batch, dead)) is None:
             return False
         self.metrics.cache_updates.inc(moved)
         self._count(batch, result, dead)
@@ -252,7 +258,9 @@ class Writer:
         while True:
             try:
                 return op()
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except REDIS_ERRORS as exc:
+                if not retryable(exc):
+                    raise
                 self._warn_retry("redis", exc)
                 if self._stop.is_set() and ignore_stop:
                     return None
@@ -261,7 +269,7 @@ class Writer:
     def _wait(self, seconds: float) -> None:
         """Wait before a retry, keeping the heartbeat fresh (the replica is alive)."""
         self._stop.wait(seconds)
-        with contextlib.suppress(redis.RedisError):
+        with contextlib.suppress(*REDIS_ERRORS):
             self.chores.beat()
 
     # ------------------------------------------------------------------ bookkeeping
@@ -299,6 +307,10 @@ class Writer:
 
     def _warn_retry(self, store: str, exc: BaseException) -> None:
         self.metrics.retries.labels(store).inc()
+        if store == "redis":
+            self.metrics.redis_faults.labels(classify(exc).value).inc()
+            self._warn.warning("%s; retrying", describe(exc))
+            return
         self._warn.warning("%s unavailable (%s); retrying", store, exc)
 
 

@@ -1,8 +1,15 @@
 """The Redis Stream side of the writer: the consumer group, reads, claims, dead letters, acks.
 
-A replica first re-reads the entries still pending under its own name (id ``0``), then new
-ones (``>``) with a short block, so whatever has arrived is one batch: big under load, a
-single trade when quiet. Entries idle too long under another consumer (a dead replica) are
+The tick stream has ``TICKVAULT_STREAM_SHARDS`` shards, each with its own consumer group
+(the same name on every shard). A :class:`StreamReader` serves one shard; :class:`ShardReaders`
+runs one per shard the replica consumes (every shard, or ``TICKVAULT_WRITER_SHARDS``), under
+one consumer name, and reads them in turn. Everything one transaction touches — a shard's
+stream and its dead letters — shares the shard's hash tag, so it sits in one Redis Cluster
+slot.
+
+On each shard a replica first re-reads the entries still pending under its own name (id
+``0``), then new ones (``>``) with a short block, so whatever has arrived is one batch: big
+under load, a single trade when quiet. Entries idle too long under another consumer (a dead replica) are
 claimed with ``XAUTOCLAIM`` and then read like its own pending entries.
 """
 
@@ -17,8 +24,10 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
-from tickvault.keys import WRITER_GROUP, RedisKeys
+from tickvault.keys import WRITER_GROUP, ShardKeys
+from tickvault.redisconn import SyncRedis
 from tickvault_writer.batch import Batch, DeadLetter, RawEntry
 
 log = logging.getLogger(__name__)
@@ -36,10 +45,10 @@ def consumer_name() -> str:
 
 @dataclass(eq=False)
 class StreamReader:
-    """Reads batches of entries for one consumer of the writers' group."""
+    """Reads batches of entries of one shard for one consumer of the writers' group."""
 
-    client: redis.Redis
-    keys: RedisKeys
+    client: SyncRedis
+    shard: ShardKeys
     consumer: str
     _: KW_ONLY
     count: int
@@ -50,14 +59,19 @@ class StreamReader:
     def __post_init__(self) -> None:
         # Same connections, but XREADGROUP replies come back as hiredis parsed them: redis-py's
         # own callback builds a dict and tuples per entry, which cost more than decoding it.
-        self._raw = redis.Redis(connection_pool=self.client.connection_pool)
+        # A cluster client has no single pool: the writer's own client then parses XREADGROUP
+        # so (nothing else in the writer reads a stream through it).
+        if isinstance(self.client, RedisCluster):
+            self._raw: SyncRedis = self.client
+        else:
+            self._raw = redis.Redis(connection_pool=self.client.connection_pool)
         self._raw.set_response_callback("XREADGROUP", _as_parsed)
 
     def ensure_group(self) -> None:
         """Create the consumer group (and the stream) unless they exist."""
         try:
-            self.client.xgroup_create(self.keys.stream, WRITER_GROUP, id="0", mkstream=True)
-            log.info("created consumer group %s on %s", WRITER_GROUP, self.keys.stream)
+            self.client.xgroup_create(self.shard.stream, WRITER_GROUP, id="0", mkstream=True)
+            log.info("created consumer group %s on %s", WRITER_GROUP, self.shard.stream)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -86,7 +100,7 @@ class StreamReader:
 
     def _xreadgroup(self, start: str, block: int | None) -> list[RawEntry]:
         reply: Any = self._raw.xreadgroup(
-            WRITER_GROUP, self.consumer, {self.keys.stream: start}, count=self.count, block=block
+            WRITER_GROUP, self.consumer, {self.shard.stream: start}, count=self.count, block=block
         )
         if not reply:
             return []
@@ -110,7 +124,7 @@ class StreamReader:
         claimed, start = 0, "0-0"
         while claimed < limit:
             reply: Any = self.client.xautoclaim(
-                self.keys.stream,
+                self.shard.stream,
                 WRITER_GROUP,
                 self.consumer,
                 self.claim_idle_ms,
@@ -135,17 +149,100 @@ class StreamReader:
             fields: dict[bytes, bytes] = dict(letter.fields)
             fields[b"reason"] = letter.reason.encode("utf-8", "replace")
             fields[b"entry_id"] = letter.entry_id
-            pipe.xadd(self.keys.dead_letter, fields)  # type: ignore[arg-type]
+            pipe.xadd(self.shard.dead_letter, fields)  # type: ignore[arg-type]
         if batch.ids:
-            pipe.xack(self.keys.stream, WRITER_GROUP, *batch.ids)
+            pipe.xack(self.shard.stream, WRITER_GROUP, *batch.ids)
         pipe.execute()
         return True
 
     def group_info(self) -> tuple[int, int | None]:
         """Return the group's pending count and lag (None when Redis cannot tell)."""
-        for group in self.client.xinfo_groups(self.keys.stream):
+        for group in self.client.xinfo_groups(self.shard.stream):
             name = group.get("name")
             if name in (WRITER_GROUP, WRITER_GROUP.encode()):
                 lag = group.get("lag")
                 return int(group.get("pending", 0)), None if lag is None else int(lag)
         return 0, None
+
+
+class ShardReaders:
+    """The shards one replica consumes, read in turn under one consumer name."""
+
+    def __init__(
+        self,
+        client: SyncRedis,
+        shards: Sequence[ShardKeys],
+        consumer: str,
+        *,
+        count: int,
+        block_ms: int,
+        claim_idle_ms: int,
+    ) -> None:
+        if not shards:
+            raise ValueError("a writer must consume at least one shard")
+        self.client = client
+        self.consumer = consumer
+        self.shards = tuple(
+            StreamReader(
+                client,
+                shard,
+                consumer,
+                count=count,
+                block_ms=block_ms,
+                claim_idle_ms=claim_idle_ms,
+            )
+            for shard in shards
+        )
+        self._turn = 0
+
+    def describe(self) -> str:
+        """Return the streams consumed, for the start-up line."""
+        return ", ".join(r.shard.stream for r in self.shards)
+
+    def ensure_group(self) -> None:
+        """Create the consumer group on every shard unless it exists."""
+        for reader in self.shards:
+            reader.ensure_group()
+
+    def reread_pending(self) -> None:
+        """Read this consumer's pending entries of every shard again (after a failure)."""
+        for reader in self.shards:
+            reader.reread_pending()
+
+    def read(self, *, block: bool = True) -> tuple[StreamReader, list[RawEntry]]:
+        """Return the next entries of one shard, and that shard's reader.
+
+        Shards are asked in turn without blocking, starting after the one that answered
+        last, so a busy shard cannot starve the others; when none has anything, the next in
+        turn is asked with the short block.
+        """
+        readers = self.shards
+        if len(readers) == 1:
+            return readers[0], readers[0].read(block=block)
+        n = len(readers)
+        for step in range(n):
+            reader = readers[(self._turn + step) % n]
+            entries = reader.read(block=False)
+            if entries:
+                self._turn = (self._turn + step + 1) % n
+                return reader, entries
+        reader = readers[self._turn]
+        self._turn = (self._turn + 1) % n
+        return reader, reader.read(block=block) if block else []
+
+    def claim_abandoned(self, limit: int = 100_000) -> int:
+        """Take over entries idle longer than the claim timeout on every shard."""
+        return sum(reader.claim_abandoned(limit) for reader in self.shards)
+
+    def group_info(self) -> tuple[int, int | None]:
+        """Return the pending count and lag summed over the shards (lag None when unknown)."""
+        pending, lag = 0, 0
+        known = True
+        for reader in self.shards:
+            shard_pending, shard_lag = reader.group_info()
+            pending += shard_pending
+            if shard_lag is None:
+                known = False
+            else:
+                lag += shard_lag
+        return pending, lag if known else None

@@ -110,7 +110,7 @@ def test_the_collector_can_run_its_commands_and_nothing_of_the_others(acl_redis:
     c = as_user("collector", acl_redis)
     sha = c.script_load(XADD_MANY)
     fields = [x for kv in to_fields(TICK).items() for x in kv]
-    assert c.evalsha(sha, 1, KEYS.stream, 100_000, len(fields), *fields) == 1
+    assert c.evalsha(sha, 1, KEYS.stream, 100_000, 0, len(fields), *fields) == 1
     c.mset({KEYS.collector_last_id("BTCUSDT"): 7})
     assert c.mget([KEYS.collector_last_id("BTCUSDT")]) == [b"7"]
     c.set(KEYS.heartbeat("collector", "a"), b"{}", ex=30)
@@ -141,6 +141,7 @@ def test_the_writer_can_run_its_commands_and_nothing_of_the_others(acl_redis: in
         1,
         KEYS.stream,
         100_000,
+        0,
         *[2, *[x for kv in to_fields(TICK).items() for x in kv]],
     )
     try:
