@@ -44,6 +44,7 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, RedisClusterExcepti
 
 _NOT_CLUSTER = "Cluster mode is not enabled"
 _SAME_SLOT = "same key slot"  # redis-py's own check before sending a multi-key command
+_BLOCKED = "blocked when running redis in cluster mode"  # a command redis-py cannot route
 
 
 def connect(url: str, *, cluster: bool = False, **options: Any) -> SyncRedis:
@@ -104,6 +105,8 @@ def classify(exc: BaseException) -> RedisFault:
         return RedisFault.OUT_OF_MEMORY
     if isinstance(exc, ConnectionError | TimeoutError | OSError):
         return RedisFault.UNREACHABLE
+    if isinstance(exc, RedisClusterException) and _BLOCKED in str(exc):
+        return RedisFault.OTHER  # a tickvault bug: waiting cannot cure it
     if isinstance(exc, RedisClusterException):
         return RedisFault.CLUSTER_DOWN  # e.g. no node of the cluster could be reached
     return RedisFault.OTHER

@@ -31,6 +31,7 @@ import orjson
 import redis
 
 from tickvault.codec import LatestPrice, latest_from_message, latest_json
+from tickvault.redisconn import REDIS_ERRORS, describe
 from tickvault_api.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -275,12 +276,12 @@ class PriceHub:
             except Exception as exc:  # Redis down, or a bug: never leave the streams unserved
                 if not self._set_state(_State.DOWN):
                     return
-                if not isinstance(exc, redis.RedisError | Unavailable):
+                if not isinstance(exc, (*REDIS_ERRORS, Unavailable)):
                     log.exception("live prices: the reader failed; starting it again")
                 elif not failing:
                     log.warning(
-                        "live prices: Redis failed (%s); retrying every %g s at most",
-                        type(exc).__name__,
+                        "live prices: %s; retrying every %g s at most",
+                        describe(exc) if isinstance(exc, REDIS_ERRORS) else exc,
                         BACKOFF_SECONDS[1],
                     )
                 failing = True

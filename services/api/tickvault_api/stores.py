@@ -29,6 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from tickvault.codec import LatestPrice, latest_from_hash
 from tickvault.db.engine import make_engine
 from tickvault.heartbeat import parse_beat, repair_backlog
+from tickvault.redisconn import REDIS_ERRORS, RedisFault, SyncRedis, classify, connect, describe
 from tickvault_api.errors import Unavailable
 from tickvault_api.settings import ApiSettings
 
@@ -66,16 +67,7 @@ class Stores:
             s = self._settings
             # A blocking pool: under many concurrent requests one waits for a free connection
             # (up to 5 s) instead of failing with "too many connections".
-            self._redis = self._injected_redis or redis.Redis(
-                connection_pool=redis.BlockingConnectionPool.from_url(
-                    s.redis_url,
-                    socket_connect_timeout=2,
-                    socket_timeout=5,
-                    health_check_interval=30,
-                    max_connections=s.api_redis_pool_size,
-                    timeout=5,
-                )
-            )
+            self._redis = self._injected_redis or _redis_client(s)
             self._engine = self._injected_engine or make_engine(
                 s.api_db_url,
                 application_name="tickvault-api",
@@ -130,7 +122,7 @@ class Stores:
                 for symbol in symbols:
                     pipe.hgetall(self._keys.latest(symbol))
                 raw = pipe.execute()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _redis_down(exc) from exc
         return {s: latest_from_hash(s, fields) for s, fields in zip(symbols, raw, strict=True)}
 
@@ -141,7 +133,7 @@ class Stores:
             for symbol in symbols:
                 pipe.exists(self._keys.latest(symbol))
             found = pipe.execute()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _redis_down(exc) from exc
         return {s: bool(n) for s, n in zip(symbols, found, strict=True)}
 
@@ -152,17 +144,20 @@ class Stores:
 
     def repair_backlog(self) -> dict[str, Any] | None:
         """Return the live collectors' repair backlog from their heartbeats (None: none)."""
-        with suppress(redis.RedisError):
+        with suppress(*REDIS_ERRORS):
             keys = list(self.redis.scan_iter(match=self._keys.heartbeat_pattern("collector")))
             if keys:
-                beats = (parse_beat(raw) for raw in self.redis.mget(keys))
+                pipe = self.redis.pipeline(transaction=False)  # keys in many cluster slots
+                for key in keys:
+                    pipe.get(key)
+                beats = (parse_beat(raw) for raw in pipe.execute() if raw is not None)
                 return repair_backlog(b for b in beats if b is not None)
         return None
 
     def ping(self) -> dict[str, bool]:
         """Return whether each store answers."""
         status = {"redis": False, "postgresql": False}
-        with suppress(redis.RedisError):
+        with suppress(*REDIS_ERRORS):
             status["redis"] = bool(self.redis.ping())
         try:
             with self.engine.connect() as conn:
@@ -179,8 +174,35 @@ class Stores:
             self._redis.close()
 
 
-def _redis_down(exc: redis.RedisError) -> Unavailable:
-    return Unavailable(f"Redis cannot answer right now ({type(exc).__name__})")
+def _redis_client(s: ApiSettings) -> SyncRedis:
+    """Return the process's Redis client: a blocking pool on one Redis (under many
+    concurrent requests one waits for a free connection, up to 5 s, instead of failing with
+    "too many connections"), or a Redis Cluster client with a pool per node."""
+    if s.redis_cluster:
+        return connect(
+            s.redis_url,
+            cluster=True,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=30,
+            max_connections=s.api_redis_pool_size,
+        )
+    return redis.Redis(
+        connection_pool=redis.BlockingConnectionPool.from_url(
+            s.redis_url,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=30,
+            max_connections=s.api_redis_pool_size,
+            timeout=5,
+        )
+    )
+
+
+def _redis_down(exc: BaseException) -> Unavailable:
+    if classify(exc) is RedisFault.UNREACHABLE:
+        return Unavailable(f"Redis cannot answer right now ({type(exc).__name__})")
+    return Unavailable(f"{describe(exc)}; try again shortly")
 
 
 def _db_message(exc: DBAPIError) -> str:

@@ -20,8 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import overload
 
-import redis
-
+from tickvault.redisconn import REDIS_ERRORS
 from tickvault.symbols import Selection, Status, reported
 from tickvault_api.errors import Unavailable
 
@@ -97,7 +96,7 @@ class TrackedSymbols:
     def _refresh(self) -> Tracked:
         try:
             fresh = tracked_from(self._selection, self._read_hash())
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             if self._value is not None:
                 log.warning("keeping the tracked symbols: Redis failed (%s)", type(exc).__name__)
                 self._expires = self._clock() + min(self._ttl, 1.0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from redis.cluster import RedisCluster
+
 from tickvault.codec import latest_message, latest_to_hash
 from tickvault.keys import RedisKeys
 from tickvault.redisconn import SyncRedis
@@ -39,18 +41,31 @@ class LatestCache:
         self._script = client.register_script(LATEST_SCRIPT)
 
     def update(self, latest: Mapping[str, Tick]) -> int:
-        """Offer each symbol's newest tick in one round trip; return how many hashes moved."""
+        """Offer each symbol's newest tick in one round trip; return how many hashes moved.
+
+        A Redis Cluster client cannot pipeline scripts (the symbols' hashes sit in many slots):
+        there each symbol's script is its own round trip.
+        """
         if not latest:
             return 0
+        if isinstance(self._client, RedisCluster):
+            return sum(
+                int(self._script(keys=[self._keys.latest(s)], args=self._args(latest[s])))
+                for s in sorted(latest)
+            )
         pipe = self._client.pipeline(transaction=False)
         for symbol in sorted(latest):
-            tick = latest[symbol]
-            args: list[str | bytes] = [
-                self._keys.latest_channel,
-                str(tick.trade_id),
-                latest_message(tick),
-            ]
-            for field, value in latest_to_hash(tick).items():
-                args += (field, value)
+            args = self._args(latest[symbol])
             self._script(keys=[self._keys.latest(symbol)], args=args, client=pipe)
         return sum(int(moved) for moved in pipe.execute())
+
+    def _args(self, tick: Tick) -> list[str | bytes]:
+        """Return the script's arguments for *tick*: channel, trade id, message, hash fields."""
+        args: list[str | bytes] = [
+            self._keys.latest_channel,
+            str(tick.trade_id),
+            latest_message(tick),
+        ]
+        for field, value in latest_to_hash(tick).items():
+            args += (field, value)
+        return args

@@ -9,8 +9,8 @@ slot.
 
 On each shard a replica first re-reads the entries still pending under its own name (id
 ``0``), then new ones (``>``) with a short block, so whatever has arrived is one batch: big
-under load, a single trade when quiet. Entries idle too long under another consumer (a dead replica) are
-claimed with ``XAUTOCLAIM`` and then read like its own pending entries.
+under load, a single trade when quiet. Entries idle too long under another consumer (a dead
+replica) are claimed with ``XAUTOCLAIM`` and then read like its own pending entries.
 """
 
 from __future__ import annotations
@@ -59,13 +59,13 @@ class StreamReader:
     def __post_init__(self) -> None:
         # Same connections, but XREADGROUP replies come back as hiredis parsed them: redis-py's
         # own callback builds a dict and tuples per entry, which cost more than decoding it.
-        # A cluster client has no single pool: the writer's own client then parses XREADGROUP
-        # so (nothing else in the writer reads a stream through it).
+        # A cluster client has no single pool: there redis-py's parsed reply (a dict of
+        # fields per entry) is read as it comes.
         if isinstance(self.client, RedisCluster):
             self._raw: SyncRedis = self.client
         else:
             self._raw = redis.Redis(connection_pool=self.client.connection_pool)
-        self._raw.set_response_callback("XREADGROUP", _as_parsed)
+            self._raw.set_response_callback("XREADGROUP", _as_parsed)
 
     def ensure_group(self) -> None:
         """Create the consumer group (and the stream) unless they exist."""
@@ -112,6 +112,8 @@ class StreamReader:
                 entry_id,
                 None
                 if flat is None
+                else flat
+                if isinstance(flat, dict)
                 else {flat[0]: flat[1]}
                 if len(flat) == 2
                 else dict(zip(flat[::2], flat[1::2], strict=True)),

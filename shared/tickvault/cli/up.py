@@ -18,7 +18,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import redis
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,6 +27,7 @@ from tickvault.config import Settings, load_settings
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
 from tickvault.logs import configure_logging, mask_secrets
+from tickvault.redisconn import REDIS_ERRORS, connect, describe
 
 READY_TIMEOUT_S = 30.0
 DEMO_TABLES = "trades, candles_1m, price_levels_1m, trade_gaps"
@@ -98,7 +98,7 @@ def _up(args: argparse.Namespace) -> int:
     output = Output(sys.stdout, width=max(map(len, names)), color=color)
     if not _migrate(plan.database_url, output):
         return 1
-    if plan.fresh_demo and not _empty_demo(plan, settings.redis_url, output):
+    if plan.fresh_demo and not _empty_demo(plan, settings, output):
         return 1
     return asyncio.run(_run(plan, output, settings, options, args.stop_timeout))
 
@@ -116,19 +116,22 @@ def _migrate(url: str, output: Output) -> bool:
     return True
 
 
-def _empty_demo(plan: Plan, redis_url: str, output: Output) -> bool:
+def _empty_demo(plan: Plan, settings: Settings, output: Output) -> bool:
     """Empty the demo's own tables and Redis keys: the synthetic market reuses its trade ids."""
     output.line("up", f"starting the demo afresh: emptying its tables and {plan.redis_prefix}:*")
     engine = make_engine(plan.database_url, application_name="tickvault-up")
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
+    client = connect(settings.redis_url, cluster=settings.redis_cluster, socket_connect_timeout=5)
     try:
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {DEMO_TABLES}"))
         keys = list(client.scan_iter(match=f"{plan.redis_prefix}:*", count=1000))
         for start in range(0, len(keys), 1000):
-            client.delete(*keys[start : start + 1000])
-    except (SQLAlchemyError, redis.RedisError, OSError) as exc:
+            client.delete(*keys[start : start + 1000])  # a cluster client splits it by slot
+    except SQLAlchemyError as exc:
         output.line("up", f"cannot empty the demo's data: {mask_secrets(str(exc).strip())}")
+        return False
+    except REDIS_ERRORS as exc:
+        output.line("up", f"cannot empty the demo's data: {describe(exc)}")
         return False
     finally:
         client.close()

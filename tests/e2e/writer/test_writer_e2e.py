@@ -7,17 +7,18 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from tests.integration.writer.writer_support import (
     assert_candles_recomputed,
     group_state,
     stored_trades,
+    trade_count,
     wait_for,
 )
 from tests.support.paths import BTC_TRADES, ETH_TRADES
 from tests.support.recordings import all_recorded_trades
 from tests.support.replay import replay_process
-from tests.support.services import Services, stack_env
+from tests.support.services import Services, recording_services
 
 from tickvault.codec import latest_from_hash
 from tickvault.keys import RedisKeys
@@ -27,22 +28,8 @@ from tickvault.keys import RedisKeys
 def services(
     database_url: str, redis_url: str, redis_prefix: str, clean_db: Engine, tmp_path: Path
 ) -> Iterator[Services]:
-    env = stack_env(
-        database_url,
-        redis_url,
-        redis_prefix,
-        SYMBOLS="BTCUSDT,ETHUSDT",
-        RETENTION_HOURS="0",  # the recordings are from 2024: keep them
-        CANDLE_RETENTION_DAYS="0",
-    )
-    made = Services(env, tmp_path)
-    yield made
-    made.kill()
-
-
-def trade_count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM trades")).scalar() or 0)
+    with recording_services(tmp_path, database_url, redis_url, redis_prefix) as made:
+        yield made
 
 
 def test_replay_collector_and_two_writers_store_every_recorded_trade_once(

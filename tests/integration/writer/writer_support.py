@@ -273,3 +273,9 @@ def assert_candles_recomputed(engine: Engine, expected_count: int | None = None)
         assert len(stored) == expected_count
     levels, relevels = levels_match(engine)
     assert levels == relevels
+
+
+def trade_count(engine: Engine) -> int:
+    """Return how many trades the database holds."""
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM trades")).scalar() or 0)
