@@ -83,6 +83,19 @@ class ApiMetrics:
             registry=self.registry,
         )
 
+        self.recovery_conflicts = Counter(
+            "tickvault_api_recovery_conflicts",
+            "Queries a standby cancelled (conflict with recovery) and the API asked again",
+            registry=self.registry,
+        )
+        self.replica_lag = Gauge(
+            "tickvault_api_replica_lag_seconds",
+            "How far the standby the API reads from is behind its primary (0 on a primary), "
+            "as /readyz last measured it",
+            multiprocess_mode="max",
+            registry=self.registry,
+        )
+
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def observe(self, route: str, status: int, seconds: float) -> None:

@@ -8,11 +8,12 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from flask import Response, request
 from flask_smorest import Blueprint
+from sqlalchemy import Connection
 
 from tickvault.tick import iso_ms
 from tickvault_api import queries, schemas
@@ -38,6 +39,7 @@ from tickvault_api.params import (
 from tickvault_api.shapes import TradeRow, at_body, range_body, stats_body, times, trade_body
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 ERRORS = (400, 404, 503)
 CSV_CHUNK = 1000  # rows per fetch and per write: a few ms of CPU, so other requests interleave
 
@@ -121,6 +123,11 @@ def cached(
     return compute()
 
 
+def query(ctx: ApiContext, work: Callable[[Connection], T]) -> T:
+    """Return *work* run on the API's database, asked again after a recovery conflict."""
+    return ctx.stores.query(work, on_conflict=ctx.metrics.recovery_conflicts.inc)
+
+
 def answer_at(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
     """Answer the price at a second."""
     sym = parse_symbol(symbol, ctx.tracked)
@@ -130,11 +137,14 @@ def answer_at(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
     end = second + SECOND_US if match == "before" else t
 
     def compute() -> bytes:
-        with ctx.stores.db() as conn:
-            if match == "before":
-                row = queries.trade_before(conn, sym, second + SECOND_US)
-            else:
-                row = queries.trade_nearest(conn, sym, t)
+        row = query(
+            ctx,
+            lambda conn: (
+                queries.trade_before(conn, sym, second + SECOND_US)
+                if match == "before"
+                else queries.trade_nearest(conn, sym, t)
+            ),
+        )
         if row is None:
             raise NoData(f"no trade of {sym} at or before {iso_ms(second + SECOND_US - 1)}")
         return orjson.dumps(at_body(sym, t, second, row))
@@ -151,8 +161,7 @@ def answer_history(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Respon
     after = decode_cursor(args["cursor"]) if args.get("cursor") else None
     if args["format"] == "csv":
         return _csv_response(ctx, sym, window, after)
-    with ctx.stores.db() as conn:
-        rows = queries.history_page(conn, sym, window, after, limit + 1)
+    rows = query(ctx, lambda conn: queries.history_page(conn, sym, window, after, limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = encode_cursor(rows[-1].trade_time, rows[-1].trade_id) if more else None
@@ -172,8 +181,7 @@ def answer_price_range(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Re
         window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
 
     def compute() -> bytes:
-        with ctx.stores.db() as conn:
-            agg = queries.aggregate(conn, sym, window)
+        agg = query(ctx, lambda conn: queries.aggregate(conn, sym, window))
         return orjson.dumps(range_body(sym, window, agg))
 
     return json_response(cached(ctx, ("range", sym, window), window.end, compute))
@@ -188,9 +196,7 @@ def answer_stats(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response
         window = parse_window(start, end, _max_width(ctx))
 
     def compute() -> bytes:
-        with ctx.stores.db() as conn:
-            agg = queries.aggregate(conn, sym, window)
-            pair = queries.median_pair(conn, sym, window, agg.count)
+        agg, pair = query(ctx, lambda conn: queries.stats(conn, sym, window))
         median = None if pair is None else exact_midpoint(*pair)
         return orjson.dumps(stats_body(sym, window, agg, median))
 
@@ -213,8 +219,7 @@ def answer_candles(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Respon
         )
 
     def compute() -> bytes:
-        with ctx.stores.db() as conn:
-            rows = queries.candles(conn, sym, step, first, last)
+        rows = query(ctx, lambda conn: queries.candles(conn, sym, step, first, last))
         items = [
             {
                 **times("open_time", r.open_time),
@@ -236,8 +241,7 @@ def answer_gaps(ctx: ApiContext, args: dict[str, Any]) -> Response:
     """Answer the detected gaps."""
     raw = args.get("symbol")
     sym = parse_symbol(raw, ctx.tracked) if raw else None
-    with ctx.stores.db() as conn:
-        rows = queries.gaps(conn, sym, 1000)
+    rows = query(ctx, lambda conn: queries.gaps(conn, sym, 1000))
     out = [
         {
             **{k: v for k, v in r.items() if k not in ("detected_at", "filled_at")},

@@ -261,6 +261,14 @@ def aggregate(conn: Connection, symbol: str, window: Window | None) -> Aggregate
     )
 
 
+def stats(
+    conn: Connection, symbol: str, window: Window | None
+) -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
+    """Return the aggregates of *window* and its two middle prices, on one connection."""
+    agg = aggregate(conn, symbol, window)
+    return agg, median_pair(conn, symbol, window, agg.count)
+
+
 def median_pair(
     conn: Connection, symbol: str, window: Window | None, count: int
 ) -> tuple[Decimal, Decimal] | None:

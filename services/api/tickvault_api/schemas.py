@@ -257,8 +257,16 @@ class RepairBacklog(Schema):
     oldest_gap_s = fields.Float(metadata={"description": "age of the oldest open gap"})
 
 
+class ReplicaBody(Schema):
+    standby = fields.Boolean(required=True, metadata={"description": "reading from a standby"})
+    lag_seconds = fields.Float(
+        allow_none=True, metadata={"description": "replay lag behind the primary (null: none yet)"}
+    )
+
+
 class HealthBody(Schema):
     status = fields.String(required=True)
     redis = fields.Boolean()
     postgresql = fields.Boolean()
     repair = fields.Nested(RepairBacklog)
+    replica = fields.Nested(ReplicaBody)

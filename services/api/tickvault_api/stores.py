@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from sqlalchemy import Connection, Engine, text
@@ -28,12 +29,18 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tickvault.codec import LatestPrice, latest_from_hash
 from tickvault.db.engine import make_engine
+from tickvault.db.replica import ReplicaState, is_recovery_conflict, replica_state
+from tickvault.db.urls import PREFER_STANDBY
 from tickvault.heartbeat import parse_beat, repair_backlog
 from tickvault.redisconn import REDIS_ERRORS, RedisFault, SyncRedis, classify, connect, describe
+from tickvault.retry import RetryPolicy
 from tickvault_api.errors import Unavailable
 from tickvault_api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+CONFLICT_ATTEMPTS = 3  # a query a standby cancelled for replaying WAL is asked this often
+CONFLICT_RETRY = RetryPolicy(0.02, 0.2)
 
 
 class Stores:
@@ -71,6 +78,9 @@ class Stores:
             self._engine = self._injected_engine or make_engine(
                 s.api_db_url,
                 application_name="tickvault-api",
+                # A multi-host URL without its own target_session_attrs reads from a standby
+                # when one answers, else from the primary.
+                session_attrs=PREFER_STANDBY,
                 pool_size=s.api_db_pool_size,
                 max_overflow=s.api_db_pool_size,
                 pool_timeout=5,
@@ -110,6 +120,35 @@ class Stores:
             raise Unavailable(_db_message(exc)) from exc
         except (PoolTimeout, DisconnectionError) as exc:
             raise Unavailable(f"PostgreSQL cannot answer right now ({type(exc).__name__})") from exc
+
+    def query(self, work: Callable[[Connection], T], *, on_conflict: Callable[[], None]) -> T:
+        """Return *work* run on a read-only connection, asked again (with a short backoff)
+        when a standby cancelled it for a conflict with recovery; a database failure, or a
+        conflict every time, becomes ``unavailable``."""
+        backoff = CONFLICT_RETRY.backoff()
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                with self.db() as conn:
+                    return work(conn)
+            except Unavailable as exc:
+                cause = exc.__cause__
+                if (
+                    attempt + 1 == CONFLICT_ATTEMPTS
+                    or cause is None
+                    or not is_recovery_conflict(cause)
+                ):
+                    raise
+                on_conflict()
+                time.sleep(backoff.next())
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    def replica(self) -> ReplicaState | None:
+        """Return where the API's connections land and how far behind (None: unreachable)."""
+        try:
+            with self.engine.connect() as conn:
+                return replica_state(conn)
+        except SQLAlchemyError:
+            return None
 
     def read_latest(self, symbols: Sequence[str]) -> dict[str, LatestPrice | None]:
         """Return the cached latest trade of each symbol (None when none is cached)."""
@@ -207,6 +246,8 @@ def _redis_down(exc: BaseException) -> Unavailable:
 
 def _db_message(exc: DBAPIError) -> str:
     pgcode = getattr(exc.orig, "pgcode", None)
+    if is_recovery_conflict(exc):
+        return "the standby cancelled the query while replaying its primary's changes; try again"
     if pgcode == "57014":
         return "the query took longer than the statement timeout; ask for a shorter window"
     return f"PostgreSQL cannot answer right now ({type(exc.orig).__name__})"

@@ -18,7 +18,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from tickvault.codec import to_fields
-from tickvault.errors import StoreUnavailable
+from tickvault.errors import ConfigError, StoreUnavailable
 from tickvault.redisconn import REDIS_ERRORS, SyncRedis, classify, connect, describe, retryable
 from tickvault.retry import Backoff, RetryPolicy
 from tickvault.throttle import ThrottledLog
@@ -130,6 +130,12 @@ class Writer:
         is still cached and acknowledged only after its own commit, in order.
         """
         log.info("writer %s consuming %s", self.consumer, self.reader.describe())
+        try:
+            self.store.check()
+        except ConfigError as exc:
+            log.error("%s", exc)
+            self.close()
+            return 2
         self._retry_redis(self.reader.ensure_group, ignore_stop=False)
         self.maintenance.start()
         backoff: Backoff | None = None
@@ -139,6 +145,9 @@ class Writer:
                     try:
                         self._advance(pool, read=not self._stop.is_set())
                         backoff = None
+                    except ConfigError as exc:  # waiting cannot cure it
+                        log.error("%s", exc)
+                        return 2
                     except Exception:  # a bug or an odd reply must not kill the replica
                         log.exception("batch failed; re-reading pending entries")
                         self._inflight = None

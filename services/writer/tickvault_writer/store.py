@@ -18,6 +18,7 @@ server restarting, deadlock, lock or statement timeout: retry the same batch lat
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import time
@@ -34,7 +35,7 @@ from sqlalchemy.pool import NullPool
 from tickvault.codec import GapRecord
 from tickvault.db import partitions
 from tickvault.db.engine import libpq_dsn, make_engine
-from tickvault.errors import StoreUnavailable, TickvaultError
+from tickvault.errors import ConfigError, StoreUnavailable, TickvaultError
 from tickvault.tick import Tick, datetime_to_us
 from tickvault_writer import sql
 from tickvault_writer.batch import Batch, merge_gaps
@@ -78,6 +79,12 @@ class PgStore:
 
     # ------------------------------------------------------------------ connection
 
+    def check(self) -> None:
+        """Connect now: raise ConfigError when the URL reaches a standby only, and let a
+        PostgreSQL that is down (StoreUnavailable) wait for the first batch's retries."""
+        with contextlib.suppress(StoreUnavailable):
+            self._connection()
+
     def _connection(self) -> psycopg2.extensions.connection:
         if self._conn is not None and not self._conn.closed:
             return self._conn
@@ -94,6 +101,14 @@ class PgStore:
                 keepalives_count=3,
             )
             with conn.cursor() as cur:
+                cur.execute("SELECT pg_is_in_recovery()")
+                if cur.fetchone() == (True,):
+                    conn.close()
+                    raise ConfigError(
+                        "TICKVAULT_DATABASE_URL reaches a read-only standby: the writer needs "
+                        "the primary (list every server, libpq-style, and the writer follows "
+                        "the one that accepts writes)"
+                    )
                 cur.execute(sql.CREATE_STAGING)
                 cur.execute(sql.LIST_PARTITIONS)
                 self._remember(name for (name,) in cur.fetchall())
