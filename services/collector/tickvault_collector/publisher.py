@@ -1,13 +1,18 @@
 """Append ticks and gap records to the Redis Stream in small batches, one round trip each.
 
-Entries wait in a bounded in-memory FIFO. A flusher takes up to ``batch_size`` of them every
-few milliseconds, sends them as one scripted call doing ``XADD … MAXLEN ~ n`` per entry, then
-the per-symbol resume marks (``collector_last_id``), and removes them from the FIFO only once
-Redis has answered. Readers call :meth:`Publisher.congested` / :meth:`Publisher.drained` to
-slow down (TCP backpressure) while Redis is merely slower than the socket. While Redis is
-unreachable the FIFO keeps filling; when it is full,
-:meth:`Publisher.offer` refuses ticks and the caller turns the refused ids into gaps.
-Gap records and awaited batches (backfill) are never refused.
+Entries wait in a bounded in-memory FIFO (``TICKVAULT_COLLECTOR_BUFFER_MAX``). A flusher takes
+up to ``batch_size`` of them every few milliseconds and sends them, with the per-symbol resume
+marks they move (``collector_last_id``), as one scripted call (:data:`tickvault.backlog.APPEND`)
+that trims only what every consumer group acknowledged, and refuses the batch while the
+unacknowledged backlog is at ``TICKVAULT_STREAM_MAXLEN``. Entries leave the FIFO only once
+Redis has taken them. Each answer also says whether Redis lost entries this publisher
+appended, or a writer found entries deleted; the owner's ``appended`` callback acts on it.
+
+Readers call :meth:`Publisher.congested` / :meth:`Publisher.drained` to slow down (TCP
+backpressure) while Redis is merely slower than the socket. While Redis is unreachable or
+the stream is full the FIFO keeps filling; when it is full, :meth:`Publisher.offer` refuses
+ticks and the caller turns the refused ids into gaps (``buffer_overflow``). Gap records and
+awaited batches (backfill) are never refused.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import hiredis
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from tickvault.backlog import APPEND, PRODUCER_TTL_S, Appended, StreamFull
 from tickvault.codec import GapRecord, to_fields
-from tickvault.keys import RedisKeys
+from tickvault.keys import RedisKeys, ShardKeys
 from tickvault.retry import RetryPolicy
 from tickvault.tick import Source, Tick
 from tickvault_collector.metrics import Metrics
@@ -34,26 +40,19 @@ log = logging.getLogger(__name__)
 
 Entry = Tick | GapRecord | asyncio.Future[None]
 
-# One round trip per batch: ARGV = maxlen, then per entry its field count and field/values
-# (exactly what codec.to_fields gives). Far cheaper than a client-side pipeline of XADDs,
-# whose per-command packing and reply parsing dominated the collector's profile.
-XADD_MANY = """
-local stream, maxlen, i, n, added = KEYS[1], ARGV[1], 2, #ARGV, 0
-while i <= n do
-  local count = tonumber(ARGV[i])
-  redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, i + 1, i + count))
-  i = i + count + 1
-  added = added + 1
-end
-return added
-"""
 REDIS_RETRY = RetryPolicy(0.1, 5.0)
+FULL_RETRY = RetryPolicy(0.02, 0.5)  # a full stream is asked again soon: writers ack quickly
 MarksFn = Callable[[dict[str, int]], dict[str, int]]
+AppendedFn = Callable[[ShardKeys, Appended], None]
 
 
 def no_marks(highs: dict[str, int]) -> dict[str, int]:
     """Move no resume mark (the auditor's entries never say where the live feed stands)."""
     return {}
+
+
+def no_watch(shard: ShardKeys, appended: Appended) -> None:
+    """Act on no append report (the auditor keeps no ledger: its gaps are in PostgreSQL)."""
 
 
 class Publisher:
@@ -70,17 +69,26 @@ class Publisher:
         flush_ms: float = 5.0,
         capacity: int = 500_000,
         marks: MarksFn | None = None,
+        producer: str = "collector",
+        appended: AppendedFn = no_watch,
     ) -> None:
         self._redis = redis
         self._keys = keys
-        self._stream = keys.stream
+        self._shard = keys.shard(0)
+        self._stream = self._shard.stream
+        self._producer = self._shard.producer(producer)
+        self._appended = appended
+        self.last_appended = b""  # what this publisher's producer key should hold
+        self._unwritten: dict[str, int] = {}  # marks of a batch Redis did not take
+        self.full = False  # the last attempt found the stream's backlog at its bound
+        self.backlog = 0  # entries in the stream not yet trimmable, as last seen
         self._metrics = metrics
         self._maxlen = maxlen
         self._batch = batch_size
         self._flush_s = flush_ms / 1000
         self.capacity = capacity
         self._marks = marks or (lambda highs: highs)
-        self._script = redis.register_script(XADD_MANY)
+        self._script = redis.register_script(APPEND)
         self._fifo: deque[Entry] = deque()
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -99,8 +107,14 @@ class Publisher:
         metrics: Metrics,
         *,
         marks: MarksFn = no_marks,
+        producer: str | None = None,
+        appended: AppendedFn = no_watch,
     ) -> Publisher:
-        """Return a publisher onto the stream of *settings*, sized and paced by them."""
+        """Return a publisher onto the stream of *settings*, sized and paced by them.
+
+        *producer* names its producer key (default: the collector instance); two publishers
+        of one process need two names.
+        """
         return cls(
             redis,
             RedisKeys(settings.redis_prefix),
@@ -110,10 +124,16 @@ class Publisher:
             flush_ms=settings.collector_flush_ms,
             capacity=settings.collector_buffer_max,
             marks=marks,
+            producer=producer or settings.collector_instance,
+            appended=appended,
         )
 
     def __len__(self) -> int:
         return len(self._fifo)
+
+    def shard(self, symbol: str) -> ShardKeys:
+        """Return the stream shard *symbol*'s entries and resume mark go to (one, today)."""
+        return self._shard
 
     def offer(self, tick: Tick) -> bool:
         """Queue a live tick; return False (and drop it) when the FIFO is full."""
@@ -127,8 +147,8 @@ class Publisher:
         return True
 
     def congested(self) -> bool:
-        """Return whether readers should wait: the FIFO is long while Redis is answering."""
-        return len(self._fifo) > self._high_water and self.healthy
+        """Return whether readers should wait: the FIFO is long while Redis is taking it."""
+        return len(self._fifo) > self._high_water and self.healthy and not self.full
 
     async def drained(self) -> None:
         """Wait until the FIFO is back under the high-water mark (or Redis stops answering)."""
@@ -155,6 +175,7 @@ class Publisher:
     async def run(self) -> None:
         """Flush until :meth:`stop` is called and the FIFO is empty."""
         backoff = REDIS_RETRY.backoff()
+        full_backoff = FULL_RETRY.backoff()
         while True:
             if not self._fifo:
                 if self._stopping:
@@ -166,6 +187,18 @@ class Publisher:
                 await asyncio.sleep(self._flush_s)
             try:
                 await self._flush_once()
+            except StreamFull as exc:
+                if not self.full:
+                    log.warning(
+                        "%s (TICKVAULT_STREAM_MAXLEN); buffering %d entries until the writers "
+                        "acknowledge",
+                        exc,
+                        len(self),
+                    )
+                self.full = True
+                self._below.set()  # readers keep reading; overflow turns into gaps
+                await asyncio.sleep(full_backoff.next())
+                continue
             except (RedisError, OSError) as exc:
                 if self.healthy:
                     log.warning("Redis unreachable (%s); buffering %d entries", exc, len(self))
@@ -175,8 +208,12 @@ class Publisher:
                 continue
             if not self.healthy:
                 log.info("Redis reachable again; %d entries still buffered", len(self))
+            if self.full:
+                log.info("stream has room again; %d entries still buffered", len(self))
             self.healthy = True
+            self.full = False
             backoff.reset()
+            full_backoff.reset()
 
     def stop(self) -> None:
         """Ask the flusher to publish what is queued and return."""
@@ -186,13 +223,25 @@ class Publisher:
     async def _flush_once(self) -> None:
         count = min(len(self._fifo), self._batch)
         args, highs, waiters, newest_ws = self._encode(count)
-        if len(args) > 1:
-            await self._send_batch(args)
-        marks = self._marks(highs)
-        if marks:
-            await self._redis.mset(
-                {self._keys.collector_last_id(s): mark for s, mark in marks.items()}
-            )
+        marks = self._unwritten
+        marks.update(self._marks(highs))
+        symbols = list(marks)
+        keys = [self._stream, self._producer, self._shard.lost]
+        keys += [self._shard.last_id(s) for s in symbols]
+        head: list[bytes | int | str] = [self._maxlen, self.last_appended, PRODUCER_TTL_S]
+        head.append(len(symbols))
+        head += [marks[s] for s in symbols]
+        reply = Appended.from_reply(await self._send_batch(keys, head + args))
+        self.backlog = reply.backlog
+        if not reply.full:
+            self._unwritten = {}
+        if reply.last_id:
+            self.last_appended = reply.last_id
+        elif reply.gone:
+            self.last_appended = b""  # the key holds what is left; the next append sets it
+        self._appended(self._shard, reply)
+        if reply.full:
+            raise StreamFull(reply.backlog)
         for _ in range(count):
             self._fifo.popleft()
         self.published += count - len(waiters)
@@ -206,21 +255,21 @@ class Publisher:
         if newest_ws:
             self._metrics.lag.observe(max(0.0, time.time() - newest_ws / 1e6))
 
-    async def _send_batch(self, args: list[bytes | int]) -> None:
-        """Run the XADD script on *args*: one ``EVALSHA`` packed in C by hiredis.
+    async def _send_batch(self, keys: list[str], args: list[bytes | int | str]) -> list[Any]:
+        """Run the append script: one ``EVALSHA`` packed in C by hiredis; return its reply.
 
         redis-py's asyncio client packs commands in Python, which costs ~2.3 µs more per
         entry (measured on a 1000-entry batch), so the usual call is packed here. A Redis
         without the script (fresh or restarted) answers NOSCRIPT: that batch then goes
         through redis-py's :class:`~redis.commands.core.AsyncScript`, which loads it.
         """
-        command: tuple[Any, ...] = ("EVALSHA", self._script.sha, 1, self._stream, *args)
+        command: tuple[Any, ...] = ("EVALSHA", self._script.sha, len(keys), *keys, *args)
         packed = hiredis.pack_command(command)
         pool = self._redis.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             await conn.send_packed_command(packed, check_health=False)
-            await conn.read_response()
+            reply: list[Any] = await conn.read_response()
         except ResponseError as exc:  # an error reply: the connection itself is fine
             # hiredis names it NoScriptError; another parser may leave the bare reply text
             if not (isinstance(exc, NoScriptError) or str(exc).startswith("NOSCRIPT")):
@@ -229,17 +278,18 @@ class Publisher:
             await conn.disconnect()
             raise
         else:
-            return
+            return reply
         finally:
             await pool.release(conn)
-        await self._script(keys=[self._stream], args=args)
+        loaded: list[Any] = await self._script(keys=keys, args=args)
+        return loaded
 
     def _encode(
         self, count: int
-    ) -> tuple[list[bytes | int], dict[str, int], list[asyncio.Future[None]], int]:
+    ) -> tuple[list[bytes | int | str], dict[str, int], list[asyncio.Future[None]], int]:
         """Return the script arguments of the first *count* entries, and what they hold."""
         fifo = self._fifo
-        args: list[bytes | int] = [self._maxlen]
+        args: list[bytes | int | str] = []
         extend = args.extend
         highs: dict[str, int] = {}
         waiters: list[asyncio.Future[None]] = []

@@ -3,6 +3,7 @@ with CodecError and nothing else."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from tickvault.codec import (
     MAX_ID,
     MAX_TIME,
     GapFinder,
+    GapReason,
     GapRecord,
     GapStatus,
     LatestPrice,
@@ -92,8 +94,37 @@ def test_real_tick_encodes_to_the_documented_layout() -> None:
 
 def test_gap_record_encodes_to_the_documented_layout() -> None:
     assert to_fields(REAL_GAP) == {
-        b"g2": b"ETHUSDT|1520540000|1520540004|detected|1723161300000123||collector"
+        b"g2": b"ETHUSDT|1520540000|1520540004|detected|1723161300000123||collector|ws_gap"
     }
+
+
+@pytest.mark.parametrize(
+    ("tail", "finder", "reason"),
+    [
+        (b"collector", GapFinder.COLLECTOR, GapReason.WS_GAP),
+        (b"auditor", GapFinder.AUDITOR, GapReason.AUDIT),
+        (b"collector|stream_lost", GapFinder.COLLECTOR, GapReason.STREAM_LOST),
+        (b"collector|buffer_overflow", GapFinder.COLLECTOR, GapReason.BUFFER_OVERFLOW),
+    ],
+)
+def test_gap_reason_decodes_and_records_without_one_read_as_before(
+    tail: bytes, finder: GapFinder, reason: GapReason
+) -> None:
+    record = from_fields({b"g2": b"ETHUSDT|1|5|detected|1723161300000123||" + tail})
+    assert isinstance(record, GapRecord)
+    assert (record.found_by, record.reason) == (finder, reason)
+    assert from_fields(to_fields(record)) == record
+
+
+@pytest.mark.parametrize("tail", [b"collector|nonsense", b"collector|", b"collector|WS_GAP"])
+def test_gap_record_with_an_unknown_reason_is_refused(tail: bytes) -> None:
+    with pytest.raises(CodecError):
+        from_fields({b"g2": b"ETHUSDT|1|5|detected|1723161300000123||" + tail})
+
+
+def test_the_migration_allows_exactly_the_gap_reasons() -> None:
+    migration = importlib.import_module("tickvault.db.migrations.versions.0003_gap_reason")
+    assert set(migration.REASONS) == {r.value for r in GapReason}
 
 
 @given(ticks)
