@@ -31,6 +31,17 @@ class WriterMetrics:
             registry=r,
         )
         self.gaps = Counter("tickvault_writer_gap_records", "Gap records upserted", registry=r)
+        self.gaps_by_reason = Counter(
+            "tickvault_writer_gaps_by_reason",
+            "Gap records stored, by why the trades went missing and status",
+            ["reason", "status"],
+            registry=r,
+        )
+        self.deleted_entries = Counter(
+            "tickvault_writer_deleted_entries",
+            "Entries found deleted from the stream while pending (refilled as claim_deleted)",
+            registry=r,
+        )
         self.cache_updates = Counter(
             "tickvault_writer_cache_updates", "Latest-price hashes moved forward", registry=r
         )
