@@ -181,9 +181,11 @@ class Collector:
                 self.open_gap(row.symbol, *missed, GapReason.TAIL)
 
     async def watch_tails(self) -> None:
-        """Turn what the tail checks find into gaps, once a second."""
+        """Turn what the tail checks find, and the runs a full buffer dropped, into gaps,
+        once a second."""
         while True:
             await asyncio.sleep(1.0)
+            self.close_overflow()
             now = time.time_ns() // 1000
             due = self.tails.due(now, hold=self.publisher.congested())
             if not due:
@@ -237,6 +239,15 @@ class Collector:
         if run is not None:
             self.open_gap(symbol, run[0], run[1], GapReason.BUFFER_OVERFLOW)
         self._overflow[symbol] = [trade_id, trade_id]
+
+    def close_overflow(self) -> None:
+        """Open the runs of ticks a full buffer dropped as gaps once it has room again (a
+        symbol's next accepted tick does so too; a symbol that went quiet needs this)."""
+        if not self._overflow or len(self.publisher) >= self.publisher.capacity:
+            return
+        runs, self._overflow = self._overflow, {}
+        for symbol, (first, last) in runs.items():
+            self.open_gap(symbol, first, last, GapReason.BUFFER_OVERFLOW)
 
     # ------------------------------------------------------------------ gaps
 
