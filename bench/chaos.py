@@ -43,7 +43,6 @@ from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
 from chaos_noloss import SCENARIOS, run_all  # noqa: E402
 from common import Service, Stack, poll, released, replay  # noqa: E402
-from tickvault.db import migrate  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.keys import WRITER_GROUP, RedisKeys  # noqa: E402
 
@@ -196,16 +195,13 @@ def mixed_faults(args: argparse.Namespace, run_dir: Path) -> bool:
     started = time.monotonic()
     with PrivatePostgres() as pg, PrivateRedis() as rds:
         url = pg.url("tvchaos")
-        migrate.upgrade(url)
-        stack = Stack(
+        stack = Stack.migrated(
             url,
             rds.url,
             PREFIX,
             run_dir,
-            extra_env={
-                "TICKVAULT_COLLECTOR_REST_WEIGHT_LIMIT": "1000000",
-                "TICKVAULT_WRITER_CLAIM_IDLE_MS": "3000",
-            },
+            TICKVAULT_COLLECTOR_REST_WEIGHT_LIMIT="1000000",
+            TICKVAULT_WRITER_CLAIM_IDLE_MS="3000",
         )
         keys = RedisKeys(PREFIX)
         client = redis.Redis.from_url(rds.url, socket_timeout=5)

@@ -31,7 +31,6 @@ from tests.support.recordings import all_recorded_trades
 from tests.support.servers import PrivatePostgres, PrivateRedis
 
 from common import Service, Stack, poll, released, replay
-from tickvault.db import migrate
 from tickvault.db.engine import make_engine
 from tickvault.keys import WRITER_GROUP, RedisKeys
 
@@ -133,16 +132,13 @@ def run_one(name: str, run_dir: Path) -> Outcome:
     run_dir.mkdir(parents=True, exist_ok=True)
     with PrivatePostgres() as pg, PrivateRedis() as rds:
         url = pg.url("tvnoloss")
-        migrate.upgrade(url)
-        stack = Stack(
+        stack = Stack.migrated(
             url,
             rds.url,
             PREFIX,
             run_dir,
-            extra_env={
-                "TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S": "0",
-                "TICKVAULT_WRITER_CLAIM_IDLE_MS": "3000",
-            },
+            TICKVAULT_COLLECTOR_AUDIT_INTERVAL_S="0",
+            TICKVAULT_WRITER_CLAIM_IDLE_MS="3000",
         )
         engine = make_engine(url)
         try:

@@ -174,6 +174,16 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
 
+    @classmethod
+    def migrated(
+        cls, database_url: str, redis_url: str, prefix: str, run_dir: Path, **env: str
+    ) -> Stack:
+        """Return a stack on a database brought to the latest schema, with *env* on top."""
+        from tickvault.db import migrate
+
+        migrate.upgrade(database_url)
+        return cls(database_url, redis_url, prefix, run_dir, extra_env=env)
+
     def env(self, replay: ReplayProcess | None = None, **more: str) -> dict[str, str]:
         """Return the environment of a service of this stack."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")}

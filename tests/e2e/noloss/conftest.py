@@ -110,6 +110,14 @@ class Pipeline:
     def expected(self) -> int:
         return sum(len(ts) for ts in self.recorded.values())
 
+    def repaired(self) -> float:
+        """Wait for every recorded trade and every gap filled, check it all exactly; return
+        the seconds the repair took."""
+        took = self.wait(lambda: self.stored() >= self.expected(), "every trade stored", 90)
+        self.wait(lambda: {g[3] for g in self.gaps()} == {"filled"}, "every gap filled", 30)
+        self.assert_exact()
+        return took
+
     def assert_exact(self) -> None:
         """Every recorded trade stored once with its exact values; every gap filled."""
         stored = stored_trades(self.db)  # fails on a trade stored twice
