@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -48,6 +50,17 @@ def poll(what: str, check: Callable[[], Any], timeout: float, every: float = 0.2
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+def appended(client: Any, stream: str) -> int:
+    """Return how many entries were ever appended to *stream* (the collector trims what every
+    consumer group acknowledged, so its length is not that); 0 before it exists."""
+    try:
+        return int(client.xinfo_stream(stream)["entries-added"])
+    except redis.ResponseError as exc:  # a missing stream answers an error reply
+        if "no such key" in str(exc).lower():
+            return 0
+        raise
 
 
 def cpu_s(pid: int) -> float:
