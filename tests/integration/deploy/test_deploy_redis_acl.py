@@ -22,12 +22,12 @@ import pytest
 import redis
 from tests.support.paths import REPO_ROOT
 
+from tickvault.backlog import APPEND, Appended
 from tickvault.cli.up import free_port
 from tickvault.codec import latest_message, to_fields
 from tickvault.config import Settings
 from tickvault.keys import WRITER_GROUP, RedisKeys
 from tickvault.lease import Lease
-from tickvault.backlog import APPEND, Appended
 from tickvault.logs import mask_secrets
 from tickvault.symbols import Status, status_value
 from tickvault.tick import Tick
