@@ -245,3 +245,35 @@ def test_entries_of_a_dead_consumer_are_claimed_after_the_idle_timeout(
         interval=0.02,
     )
     assert len(stored_trades(clean_db)) == 300
+
+
+@pytest.mark.parametrize("how", ["claimed", "reread"])
+def test_entries_deleted_while_pending_are_acknowledged_and_counted_as_lost(
+    how: str,
+    make_writer: Callable[..., Writer],
+    writer_settings: Callable[..., WriterSettings],
+    redis_client: redis.Redis,
+    clean_db: Engine,
+) -> None:
+    ticks = recorded_ticks()["BTCUSDT"][:30]
+    settings = writer_settings(writer_batch_size=10, writer_claim_idle_ms=100)
+    first = make_writer(settings, consumer="replica-a")
+    feed(redis_client, first.keys, ticks)
+    first.reader.ensure_group()
+    read = first.reader.read(block=False)  # delivered, then the replica "dies": pending
+    assert len(read) == 10
+    redis_client.xdel(first.keys.stream, read[2][0], read[7][0])  # deleted while pending
+    lost_key = first.keys.shard(0).lost
+    if how == "claimed":
+        second = make_writer(settings, consumer="replica-b")
+        wait_for(lambda: second.reader.claim_abandoned() > 0, 5, "the abandoned entries' claim")
+        assert second.reader.deleted == 2  # XAUTOCLAIM named the 2 deleted apart
+    else:
+        second = make_writer(settings, consumer="replica-a")  # re-reads them as nil
+    drain(second, redis_client)
+    assert int(redis_client.get(lost_key) or 0) == 2  # the collector's next append takes it
+    assert second.reader.deleted == 2
+    assert group_state(redis_client, first.keys) == (0, 0)  # nothing left pending for ever
+    stored = stored_trades(clean_db)
+    assert len(stored) == 28
+    assert ("BTCUSDT", ticks[2].trade_id) not in stored
