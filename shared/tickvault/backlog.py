@@ -36,6 +36,7 @@ from tickvault.errors import TickvaultError
 
 PRODUCER_TTL_S = 7 * 24 * 3600  # the producer key outlives any pause of a running collector
 CHECKPOINT_EVERY_S = 0.25  # how often a ledger snapshots the resume marks
+MAX_SNAPSHOTS = 240  # unconfirmed snapshots kept; past it none is taken until one confirms
 
 # KEYS = stream, producer key, lost counter, then the resume-mark keys to set.
 # ARGV = maxlen, the producer's last appended id ('' before its first), the producer key's TTL,
@@ -149,6 +150,8 @@ class Ledger:
     :meth:`appended` snapshots the marks (at most every :data:`CHECKPOINT_EVERY_S`) with the
     id of the entry appended last; :meth:`acknowledged` confirms every snapshot older than
     the safe trim point. :meth:`confirmed` is then a symbol's highest id known stored.
+    Memory is bounded: at most :data:`MAX_SNAPSHOTS` wait for confirmation (writers stopped
+    for long), each one dict of marks.
     """
 
     def __init__(self, start: Mapping[str, int] | None = None) -> None:
@@ -163,8 +166,8 @@ class Ledger:
             self.last_appended = last_id
         now = time.monotonic() if now is None else now
         entry = parse_id(last_id) if last_id else None
-        if entry is None or now < self._next_snapshot:
-            return
+        if entry is None or now < self._next_snapshot or len(self._pending) >= MAX_SNAPSHOTS:
+            return  # skipping one only makes a loss refill more than it must, never less
         self._next_snapshot = now + CHECKPOINT_EVERY_S
         self._pending.append((entry, dict(marks)))
 

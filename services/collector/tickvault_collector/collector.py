@@ -95,6 +95,7 @@ class Collector:
         self._mark: dict[str, int] = {}  # the resume mark per symbol, as last computed
         self._dirty: set[str] = set()
         self._resumed: set[str] = set()  # started from a resume point, no trade seen yet
+        self._holds: dict[str, int] = {}  # lost ids whose gaps are being opened: mark floor
         self.ledgers: dict[int, Ledger] = {}  # per stream shard: marks every group acked
         self.reasons: dict[GapReason, int] = dict.fromkeys(GapReason, 0)
         self._synced_reasons = dict(self.reasons)
@@ -331,6 +332,10 @@ class Collector:
                 floor = high if first is None else first - 1
             if high > floor:
                 ranges.append((symbol, floor + 1, high))
+                held = self._holds.get(symbol)
+                self._holds[symbol] = floor + 1 if held is None else min(held, floor + 1)
+                self._dirty.add(symbol)
+        # Until the task below has opened the gaps, the resume marks stay below the lost ids.
         log.warning(
             "Redis lost entries of %s (%s): %d symbols refilled from their last stored id",
             shard.stream,
@@ -347,12 +352,16 @@ class Collector:
     ) -> None:
         """Reopen what PostgreSQL holds open (its closing records may be among the lost),
         then open the ranges published since the last confirmed marks."""
-        stored = await open_gaps(self.settings.database_url, symbols)
-        if stored:
-            self.reopen(stored)
-        for symbol, first, last in ranges:
-            self.open_gap(symbol, first, last, reason)
-            self._dirty.add(symbol)
+        try:
+            stored = await open_gaps(self.settings.database_url, symbols)
+            if stored:
+                self.reopen(stored)
+            for symbol, first, last in ranges:
+                self.open_gap(symbol, first, last, reason)
+        finally:
+            for symbol, _, _ in ranges:  # the open gaps hold the marks from now on
+                self._holds.pop(symbol, None)
+                self._dirty.add(symbol)
 
     def backfilled(self, rows: int) -> None:
         """Count trades published from REST."""
@@ -382,6 +391,9 @@ class Collector:
             if high is None:
                 continue
             floor = self.book.first_missing(symbol)
+            held = self._holds.get(symbol)
+            if held is not None and (floor is None or held < floor):
+                floor = held
             run = self._overflow.get(symbol)
             if run is not None and (floor is None or run[0] < floor):
                 floor = run[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tickvault.backlog import Appended, Ledger, parse_id
+from tickvault.backlog import MAX_SNAPSHOTS, Appended, Ledger, parse_id
 
 
 def test_stream_ids_parse_and_order_numerically() -> None:
@@ -40,3 +40,12 @@ def test_a_snapshot_is_confirmed_only_once_every_group_passed_it() -> None:
     ledger.lost()  # the unconfirmed snapshot's entries are gone
     ledger.acknowledged((99, 0))
     assert ledger.confirmed("BTCUSDT") == 150 and ledger.last_appended == b""
+
+
+def test_unconfirmed_snapshots_are_bounded() -> None:
+    ledger = Ledger()
+    for i in range(MAX_SNAPSHOTS + 50):
+        ledger.appended(b"%d-0" % (i + 1), {"BTCUSDT": i}, now=float(i))
+    assert len(ledger) == MAX_SNAPSHOTS
+    ledger.acknowledged((10**9, 0))  # the oldest ones confirm: it never claims more than seen
+    assert ledger.confirmed("BTCUSDT") == MAX_SNAPSHOTS - 1
