@@ -2,7 +2,8 @@
 
 ``tickvault up --replay`` (the seeded synthetic market, recorded pace) runs the replay
 exchange, collector, writer and API with this test's own database and Redis prefix. Then
-200 Server-Sent-Events clients stay connected while ``/healthz`` and
+200 Server-Sent-Events clients (half over HTTP/1.0, half over HTTP/1.1 with a chunked body,
+as browsers) stay connected while ``/healthz`` and
 ``/api/v1/prices/latest`` are asked twice a second: every answer must come within 1 s, and
 every client must keep receiving price events, in the first and in the last part of the run.
 """
@@ -79,10 +80,16 @@ def test_200_streams_leave_health_and_latest_answering_and_all_receive_prices(
 
     wait_for(both_priced, START_BOUND_S, "both symbols' first prices", log)
     port = int(api.rpartition(":")[2])
-    clients = SseClients("127.0.0.1", port, "/api/v1/stream", CLIENTS)
+    groups = [
+        SseClients("127.0.0.1", port, "/api/v1/stream", CLIENTS // 2, http11=http11)
+        for http11 in (False, True)
+    ]
     try:
-        clients.start()
-        assert {c.status for c in clients.clients} == {200}
+        for group in groups:
+            group.start()
+        everyone = [c for group in groups for c in group.clients]
+        assert {c.status for c in everyone} == {200}
+        assert [c.chunked for c in everyone].count(True) == CLIENTS // 2
         started = time.time()
         slowest: dict[str, float] = {"/healthz": 0.0, "/api/v1/prices/latest": 0.0}
         while time.time() - started < OBSERVE_S:
@@ -93,10 +100,11 @@ def test_200_streams_leave_health_and_latest_answering_and_all_receive_prices(
             time.sleep(0.5)
         ended = time.time()
     finally:
-        clients.close()
+        for group in groups:
+            group.close()
     assert max(slowest.values()) < ANSWER_BOUND_S, slowest
     early, late = started + OBSERVE_S / 3, ended - OBSERVE_S / 3
-    for i, client in enumerate(clients.clients):
+    for i, client in enumerate(everyone):
         assert not client.closed and not client.errors, (i, client.errors)
         assert any(started <= t < early for t in client.arrivals), f"client {i}: nothing early"
         assert any(t >= late for t in client.arrivals), f"client {i}: nothing late"
@@ -107,4 +115,4 @@ def test_200_streams_leave_health_and_latest_answering_and_all_receive_prices(
         assert set(per_symbol) == {b"BTCUSDT", b"ETHUSDT"}, i
         for ids in per_symbol.values():
             assert ids == sorted(set(ids)), (i, ids)
-    assert sum(c.events for c in clients.clients) > CLIENTS * 10
+    assert sum(c.events for c in everyone) > CLIENTS * 10
