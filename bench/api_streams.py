@@ -21,13 +21,17 @@ against this checkout (so other load on the machine hits both alike):
    (the wall time right after the ``recv`` that completed its event, same machine, same
    clock; the event carries the time in whole milliseconds, so a delay reads up to 1 ms
    long). Each client process reports the CPU it used meanwhile: a process near a whole
-   core would be measuring itself, not the API.
+   core would be measuring itself, not the API. Before that, prices flow for 5 s with no
+   other request: the workers' CPU time (``/proc``) over prices × clients is the API's cost
+   of one price to one stream.
 
-Then, as ``bench/api.py`` does, ``latest`` against the bare Flask + Redis endpoint: the
-code before this change (``--baseline-ref``) and after it, both against the bare app under
-``gthread`` and ``gevent``, in the same run. The open-file limit of this process (and so of
-the API and clients it starts) is raised to the hard limit: every stream is a socket at
-each end.
+Then the same at ``--burst-rate`` prices a second (a busy market) with 1,000 clients: how
+much of it reaches the clients (``delivered_share``: coalescing sends only the newest price
+of a symbol per flush) and how late. Then, as ``bench/api.py`` does, ``latest`` against the
+bare Flask + Redis endpoint: the code before this change (``--baseline-ref``) and after it,
+both against the bare app under ``gthread`` and ``gevent``, in the same run. The open-file
+limit of this process (and so of the API and clients it starts) is raised to the hard
+limit: every stream is a socket at each end.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from tickvault.tick import Tick  # noqa: E402
 PREFIX = "tvbench-streams"
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 LATEST = "/api/v1/prices/BTCUSDT/latest"
+QUIET_SECONDS = 5.0  # prices published with no other request, to read the API's CPU
 
 
 def tick(symbol: str, trade_id: int, now_us: int) -> Tick:
@@ -111,6 +116,16 @@ def api_rss_mb(master: int) -> float:
     """Return the RSS of Gunicorn's master and its workers."""
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     return rss_mb(master) + sum(rss_mb(int(pid)) for pid in children)
+
+
+def api_cpu_seconds(master: int) -> float:
+    """Return the CPU time (user + system) Gunicorn's workers have used so far."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    ticks = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def client_process(conn: Any, port: int, count: int, http11: bool) -> None:
@@ -219,6 +234,16 @@ def measure(
             time.sleep(3.0)  # let the workers settle (the first events written, buffers freed)
         after = api_rss_mb(master)
         refused = sum(1 for s in statuses if s != 200)
+        cpu_per_write = None
+        if count:  # prices alone for a while: the API's CPU per price and stream
+            cpu0, since = api_cpu_seconds(master), time.time() * 1000
+            publisher.running.set()
+            time.sleep(QUIET_SECONDS)
+            publisher.running.clear()
+            time.sleep(0.5)
+            quiet = publisher.published_since(since)
+            spent = api_cpu_seconds(master) - cpu0
+            cpu_per_write = round(spent * 1e6 / (quiet * count), 1) if quiet else None
         fleet.mark()
         load = os.getloadavg()[0]
         started = time.time()
@@ -240,9 +265,11 @@ def measure(
         "delivery_p99_ms": round(pct(delays, 0.99), 1) if delays else None,
         "delivery_max_ms": round(max(delays), 1) if delays else None,
         "deliveries": len(delays),
-        "published": publisher.published_since(started * 1000),
+        "published": (published := publisher.published_since(started * 1000)),
+        "delivered_share": round(len(delays) / (published * count), 4) if count else None,
         "clients_receiving": receiving,
         "clients_dropped_or_refused": dropped + refused,
+        "api_cpu_us_per_price_and_stream": cpu_per_write,
         "client_cpu_share_max": round(max(cpu) / busy, 2) if cpu else None,
         "api_rss_mb_idle": round(before, 1),
         "api_rss_mb_with_streams": round(after, 1),
@@ -322,6 +349,33 @@ def compare_latest(
     return out
 
 
+def summarize(
+    results: dict[str, Any], rows: dict[str, list[dict[str, Any]]], counts: tuple[int, ...]
+) -> None:
+    """Add the flat keys of the rows before and after to *results*."""
+    results["streams_rows"] = rows["after"]
+    results["streams_rows_before"] = rows["before"]
+    for mode, prefix in (("after", "streams"), ("before", "streams_before")):
+        by_count = {r["streams"]: r for r in rows[mode]}
+        base = by_count[counts[0]]
+        for r in rows[mode]:
+            n = r["streams"]
+            results[f"{prefix}_latest_rps_{n}"] = r["latest_rps"]
+            results[f"{prefix}_latest_p99_ms_{n}"] = r["latest_p99_ms"]
+            if n:
+                results[f"{prefix}_delivery_p99_ms_{n}"] = r["delivery_p99_ms"]
+                results[f"{prefix}_kb_per_idle_stream_{n}"] = r["kb_per_idle_stream"]
+        if 1000 in by_count:
+            results[f"{prefix}_p99_1000_vs_0"] = round(
+                by_count[1000]["latest_p99_ms"] / base["latest_p99_ms"], 2
+            )
+    for n in counts:
+        after = results.get(f"streams_delivery_p99_ms_{n}")
+        before = results.get(f"streams_before_delivery_p99_ms_{n}")
+        if after and before:
+            results[f"streams_delivery_p99_{n}_after_vs_before"] = round(after / before, 3)
+
+
 def run_streams(
     pg: PrivatePostgres,
     redis_url: str,
@@ -334,6 +388,8 @@ def run_streams(
     baseline_ref: str = "main",
     client_processes: int = 4,
     compare: bool = True,
+    burst_rate: float = 100.0,
+    burst_streams: int = 1000,
 ) -> dict[str, Any]:
     """Measure ``latest`` under open streams and the delivery delay; return the figures."""
     limit = raise_fd_limit(4 * max(counts) + 4096)
@@ -359,7 +415,8 @@ def run_streams(
     results: dict[str, Any] = {"streams_settings": {
         "workers": workers, "wrk_seconds": seconds, "wrk_connections": connections,
         "publish_per_s": rate, "open_files_limit": limit, "baseline_ref": baseline_ref,
-        "client_processes": client_processes,
+        "client_processes": client_processes, "burst_publish_per_s": burst_rate,
+        "burst_streams": burst_streams,
     }}  # fmt: skip
     publisher = Publisher(redis_url, rate)
     publisher.start()
@@ -373,32 +430,23 @@ def run_streams(
                                   client_processes)  # fmt: skip
                     print(mode, row, flush=True)
                     rows[mode].append(row)
+            if burst_rate > 0:  # a busy market: coalescing, not one write per price
+                publisher.interval = 1.0 / burst_rate
+                for mode, (proc, port) in apis.items():
+                    row = measure(port, proc.pid, publisher, burst_streams, seconds,
+                                  connections, client_processes)  # fmt: skip
+                    print(mode, "burst", row, flush=True)
+                    results[f"streams_burst_{mode}"] = row
+                    prefix = "streams_burst" if mode == "after" else "streams_before_burst"
+                    results[f"{prefix}_delivery_p99_ms"] = row["delivery_p99_ms"]
+                    results[f"{prefix}_delivered_share"] = row["delivered_share"]
+                publisher.interval = 1.0 / rate
         finally:
             publisher.stop()
             for proc, _ in apis.values():
                 proc.terminate()
                 proc.wait(timeout=60)
-    results["streams_rows"] = rows["after"]
-    results["streams_rows_before"] = rows["before"]
-    for mode, prefix in (("after", "streams"), ("before", "streams_before")):
-        by_count = {r["streams"]: r for r in rows[mode]}
-        base = by_count[counts[0]]
-        for r in rows[mode]:
-            n = r["streams"]
-            results[f"{prefix}_latest_rps_{n}"] = r["latest_rps"]
-            results[f"{prefix}_latest_p99_ms_{n}"] = r["latest_p99_ms"]
-            if n:
-                results[f"{prefix}_delivery_p99_ms_{n}"] = r["delivery_p99_ms"]
-                results[f"{prefix}_kb_per_idle_stream_{n}"] = r["kb_per_idle_stream"]
-        if 1000 in by_count:
-            results[f"{prefix}_p99_1000_vs_0"] = round(
-                by_count[1000]["latest_p99_ms"] / base["latest_p99_ms"], 2
-            )
-    for n in counts:
-        after = results.get(f"streams_delivery_p99_ms_{n}")
-        before = results.get(f"streams_before_delivery_p99_ms_{n}")
-        if after and before:
-            results[f"streams_delivery_p99_{n}_after_vs_before"] = round(after / before, 3)
+    summarize(results, rows, counts)
     if compare:
         results["streams_latest_compare"] = compare_latest(
             env, workers, seconds, connections, baseline_ref
@@ -415,6 +463,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=4.0, help="prices published per second")
     parser.add_argument("--baseline-ref", default="main")
     parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--burst-rate", type=float, default=100.0, help="0: no burst row")
     parser.add_argument("--no-compare", action="store_true", help="skip latest vs the bare app")
     args = parser.parse_args()
     counts = tuple(int(n) for n in args.streams.split(","))
@@ -427,6 +476,7 @@ def main() -> int:
             rate=args.rate,
             baseline_ref=args.baseline_ref,
             client_processes=args.client_processes,
+            burst_rate=args.burst_rate,
             compare=not args.no_compare,
         )
     print(json.dumps({k: v for k, v in results.items() if k != "streams_rows"}, indent=1))
