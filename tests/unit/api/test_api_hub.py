@@ -379,3 +379,22 @@ def test_a_client_gone_ends_its_stream_without_counting_it_slow(
     publish(server, tick("ETHUSDT", 1))
     wait_for(lambda: sub.ended is StreamEnd.GONE, "the write to fail")
     assert hub._metrics.streams_dropped._value.get() == 0
+
+
+def test_the_hub_writes_only_to_gunicorns_non_blocking_http1_sockets_of_a_get() -> None:
+    from tickvault_api.limits import direct_socket
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        environ: dict[str, Any] = {
+            "gunicorn.socket": ours,
+            "REQUEST_METHOD": "GET",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+        }
+        assert direct_socket(environ) is None  # blocking: a thread's socket, not gevent's
+        ours.setblocking(False)
+        assert direct_socket(environ) == (ours, True)  # Gunicorn chunks an HTTP/1.1 body
+        assert direct_socket({**environ, "SERVER_PROTOCOL": "HTTP/1.0"}) == (ours, False)
+        assert direct_socket({**environ, "SERVER_PROTOCOL": "HTTP/2"}) is None
+        assert direct_socket({**environ, "REQUEST_METHOD": "HEAD"}) is None
+        assert direct_socket({"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1"}) is None
