@@ -375,6 +375,7 @@ class PriceHub:
             self._by_symbol.clear()
         if self._state is _State.IDLE:
             self._latest.clear()  # not listened to for a while: seeded again on subscribing
+            self._staged.clear()
             self._state = _State.CONNECTING
             threading.Thread(target=self._run, name="tickvault-price-hub", daemon=True).start()
 
