@@ -28,5 +28,6 @@ class ApiSettings(Settings):
     api_stream_max_seconds: float = Field(default=300.0, ge=1, le=86_400)
     api_max_streams: int = Field(default=5000, ge=1, le=100_000)
     api_stream_buffer: int = Field(default=256, ge=1, le=100_000)
+    api_stream_interval_ms: int = Field(default=50, ge=0, le=10_000)
     api_max_exports: int = Field(default=2, ge=1, le=256)
     api_export_max_seconds: float = Field(default=300.0, ge=1, le=86_400)
