@@ -1,4 +1,4 @@
-"""Every SPEC §4 error code, the read-only role, readiness, metrics and the live stream."""
+"""Every error code of docs/API.md, the read-only role, readiness, metrics and the live stream."""
 
 from __future__ import annotations
 

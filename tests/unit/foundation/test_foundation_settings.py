@@ -1,4 +1,4 @@
-"""Settings: SPEC §2 defaults, every variable read from the environment, one-line exit 2 on a
+"""Settings: the README defaults, every variable read from the environment, one-line exit 2 on a
 bad value, and passwords masked wherever settings are shown."""
 
 from __future__ import annotations
