@@ -128,30 +128,34 @@ _WS_AGG = ("a", "p", "q", "f", "l", "T", "E", "m", "M")
 _REST_AGG = ("a", "p", "q", "f", "l", "T", "T", "m", "M")
 
 
-def _time(value: Any) -> int:
-    return _us(int(value))
-
-
-# How each field is read, in the order of the keys above and of the record's fields
-_TRADE_KINDS = (int, str, str, _time, _time, bool)
-_AGG_KINDS = (int, str, str, int, int, _time, _time, bool)
-
-
-def _fields(d: dict[str, Any], keys: tuple[str, ...], kinds: tuple[Any, ...]) -> list[Any]:
-    """Return the fields of *d* at *keys*, each read by its kind; the last key, the
-    best-match flag, is absent from some sources and then true."""
-    *present, best = keys
-    return [read(d[key]) for key, read in zip(present, kinds, strict=True)] + [
-        bool(d.get(best, True))
-    ]
-
-
 def _trade(d: dict[str, Any], symbol: str, keys: tuple[str, ...]) -> Trade:
-    return Trade(symbol, *_fields(d, keys, _TRADE_KINDS))
+    tid, price, qty, time, event, maker, best = keys
+    return Trade(
+        symbol,
+        int(d[tid]),
+        str(d[price]),
+        str(d[qty]),
+        _us(int(d[time])),
+        _us(int(d[event])),
+        bool(d[maker]),
+        bool(d.get(best, True)),
+    )
 
 
 def _agg(d: dict[str, Any], symbol: str, keys: tuple[str, ...]) -> AggTrade:
-    return AggTrade(symbol, *_fields(d, keys, _AGG_KINDS))
+    aid, price, qty, first, last, time, event, maker, best = keys
+    return AggTrade(
+        symbol,
+        int(d[aid]),
+        str(d[price]),
+        str(d[qty]),
+        int(d[first]),
+        int(d[last]),
+        _us(int(d[time])),
+        _us(int(d[event])),
+        bool(d[maker]),
+        bool(d.get(best, True)),
+    )
 
 
 def trade_from_frame(frame: Frame) -> Trade:
