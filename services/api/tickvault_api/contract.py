@@ -8,7 +8,7 @@ may answer with the error envelope) is stated once, next to the view.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_smorest import Blueprint
 from marshmallow import Schema
@@ -19,10 +19,21 @@ View = Callable[..., Any]
 _CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
+class Route(NamedTuple):
+    """A view answered by a function of the request's query and path: what
+    :func:`documented` needs of it (the answer's docstring is the OpenAPI summary)."""
+
+    rule: str
+    query: type[Schema]
+    body: type[Schema]
+    answer: View
+    csv: bool = False  # answers text/csv too
+
+
 def documented(
     blp: Blueprint,
     rule: str,
-    body: type[Schema] | Schema,
+    body: type[Schema],
     *errors: int,
     query: type[Schema] | None = None,
     csv: bool = False,

@@ -13,12 +13,11 @@ from typing import Any
 import orjson
 from flask import Response, request
 from flask_smorest import Blueprint
-from marshmallow import Schema
 
 from tickvault.tick import iso_ms
 from tickvault_api import queries, schemas
 from tickvault_api.context import ApiContext, json_response
-from tickvault_api.contract import documented
+from tickvault_api.contract import Route, documented
 from tickvault_api.errors import InvalidParameter, NoData, RangeTooLarge
 from tickvault_api.exact import exact_midpoint, fmt
 from tickvault_api.limits import abort_connection, bound_writes
@@ -47,9 +46,9 @@ CSV_CHUNK = 1000  # rows per fetch and per write: a few ms of CPU, so other requ
 def make_blueprint(ctx: ApiContext) -> Blueprint:
     """Return the blueprint of the PostgreSQL-backed views."""
     blp = Blueprint("prices", __name__, url_prefix="/api/v1", description="Prices (PostgreSQL)")
-    for rule, query, body, answer in _VIEWS:
-        view = _view(ctx, answer)
-        documented(blp, rule, body, *ERRORS, query=query, csv=answer is answer_history)(view)
+    for route in _ROUTES:
+        view = _view(ctx, route.answer)
+        documented(blp, route.rule, route.body, *ERRORS, query=route.query, csv=route.csv)(view)
     return blp
 
 
@@ -266,12 +265,17 @@ def _csv_response(
     return response
 
 
-# (rule, query schema, body schema, answer): the answer's docstring is the OpenAPI summary
-_VIEWS: tuple[tuple[str, type[Schema], type[Schema] | Schema, Callable[..., Response]], ...] = (
-    ("/prices/<symbol>/at", schemas.AtQuery, schemas.AtBody, answer_at),
-    ("/prices/<symbol>/history", schemas.HistoryQuery, schemas.HistoryBody, answer_history),
-    ("/prices/<symbol>/range", schemas.RangeQuery, schemas.RangeBody, answer_price_range),
-    ("/prices/<symbol>/stats", schemas.WindowQuery, schemas.StatsBody, answer_stats),
-    ("/prices/<symbol>/candles", schemas.CandlesQuery, schemas.CandlesBody, answer_candles),
-    ("/gaps", schemas.GapsQuery, schemas.GapsBody, answer_gaps),
+_ROUTES = (
+    Route("/prices/<symbol>/at", schemas.AtQuery, schemas.AtBody, answer_at),
+    Route(
+        "/prices/<symbol>/history",
+        schemas.HistoryQuery,
+        schemas.HistoryBody,
+        answer_history,
+        csv=True,
+    ),
+    Route("/prices/<symbol>/range", schemas.RangeQuery, schemas.RangeBody, answer_price_range),
+    Route("/prices/<symbol>/stats", schemas.WindowQuery, schemas.StatsBody, answer_stats),
+    Route("/prices/<symbol>/candles", schemas.CandlesQuery, schemas.CandlesBody, answer_candles),
+    Route("/gaps", schemas.GapsQuery, schemas.GapsBody, answer_gaps),
 )
