@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -66,3 +68,25 @@ class Services:
         for proc in self.procs.values():
             proc.kill()
             proc.wait(10)
+
+
+@contextmanager
+def recording_services(
+    logs: Path, database_url: str, redis_url: str, redis_prefix: str, **more: str
+) -> Iterator[Services]:
+    """Yield the services of a test replaying the 2024 recordings of BTCUSDT and ETHUSDT
+    (retention off, so their partitions stay), killed at the end whatever happened."""
+    env = stack_env(
+        database_url,
+        redis_url,
+        redis_prefix,
+        SYMBOLS="BTCUSDT,ETHUSDT",
+        RETENTION_HOURS="0",
+        CANDLE_RETENTION_DAYS="0",
+        **more,
+    )
+    made = Services(env, logs)
+    try:
+        yield made
+    finally:
+        made.kill()

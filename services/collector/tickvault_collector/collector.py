@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import redis.asyncio as aioredis
 
@@ -49,7 +49,7 @@ TAIL_PATIENCE_S = 60.0  # a symbol behind the ticker this long is a gap, however
 
 @dataclass(slots=True)
 class Counts:
-    """Hot-path counters (plain ints; Prometheus gets the deltas)."""
+    """Hot-path counters (plain ints): each one's deltas go to the Metrics counter of its name."""
 
     frames: int = 0
     trades: int = 0
@@ -57,14 +57,17 @@ class Counts:
     unknown: int = 0
     duplicates: int = 0
     overflow: int = 0
-    gaps: int = 0
-    filled: int = 0
-    unfillable: int = 0
+    gaps_detected: int = 0
+    gaps_filled: int = 0
+    gaps_unfillable: int = 0
     backfilled: int = 0
     ticker_rows: int = 0
     ticker_bad: int = 0
     tail_gaps: int = 0
     stream_losses: int = 0
+
+
+_COUNT_NAMES = tuple(f.name for f in fields(Counts))
 
 
 class Collector:
@@ -268,14 +271,14 @@ class Collector:
                     symbol, too_old[0], too_old[1], GapStatus.UNFILLABLE, now, now, reason=reason
                 )
             )
-            self.counts.unfillable += 1
+            self.counts.gaps_unfillable += 1
             self.reasons[reason] += 1
         if wanted[0] > wanted[1]:
             return
         for a, b in self.book.uncovered(symbol, *wanted):
             gap = self.book.open(symbol, a, b, now, reason)
             self.publisher.put_record(gap.record(GapStatus.DETECTED))
-            self.counts.gaps += 1
+            self.counts.gaps_detected += 1
             self.reasons[reason] += 1
         self.backfiller.wake()
 
@@ -370,9 +373,9 @@ class Collector:
     def gap_closed(self, gap: Gap, status: GapStatus) -> None:
         """Count a gap filled or given up (and log the latter)."""
         if status is GapStatus.FILLED:
-            self.counts.filled += 1
+            self.counts.gaps_filled += 1
         else:
-            self.counts.unfillable += 1
+            self.counts.gaps_unfillable += 1
             log.warning(
                 "%s: ids %d..%d could not all be backfilled", gap.symbol, gap.first, gap.last
             )
@@ -427,25 +430,10 @@ class Collector:
     def sync_metrics(self) -> None:
         """Copy the hot-path counters into Prometheus."""
         c, s, m = self.counts, self._synced, self.metrics
-        for name, metric in (
-            ("frames", m.frames),
-            ("trades", m.trades),
-            ("malformed", m.malformed),
-            ("unknown", m.unknown),
-            ("duplicates", m.duplicates),
-            ("overflow", m.overflow),
-            ("gaps", m.gaps_detected),
-            ("filled", m.gaps_filled),
-            ("unfillable", m.gaps_unfillable),
-            ("backfilled", m.backfilled),
-            ("ticker_rows", m.ticker_rows),
-            ("ticker_bad", m.ticker_bad),
-            ("tail_gaps", m.tail_gaps),
-            ("stream_losses", m.stream_losses),
-        ):
+        for name in _COUNT_NAMES:
             delta = getattr(c, name) - getattr(s, name)
             if delta:
-                metric.inc(delta)
+                getattr(m, name).inc(delta)
                 setattr(s, name, getattr(c, name))
         for reason, count in self.reasons.items():
             if count != self._synced_reasons[reason]:
@@ -476,8 +464,8 @@ class Collector:
         c = self.counts
         return (
             f"frames={c.frames} trades={c.trades} duplicates={c.duplicates} "
-            f"malformed={c.malformed} unknown={c.unknown} gaps={c.gaps} filled={c.filled} "
-            f"unfillable={c.unfillable} backfilled={c.backfilled} "
+            f"malformed={c.malformed} unknown={c.unknown} gaps={c.gaps_detected} "
+            f"filled={c.gaps_filled} unfillable={c.gaps_unfillable} backfilled={c.backfilled} "
             f"open_gaps={self.book.total_open()} "
             f"buffered={len(self.publisher)} overflow={c.overflow}"
         )

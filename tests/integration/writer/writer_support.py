@@ -219,20 +219,6 @@ class TcpProxy:
         self._listener.close()
 
 
-def terminate_backends(engine: Engine, application_name: str) -> int:
-    """Terminate the server processes of one application on this database; return how many."""
-    with engine.connect() as conn:
-        n = conn.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND application_name = :app"
-            ),
-            {"app": application_name},
-        ).scalar()
-        conn.commit()
-    return int(n or 0)
-
-
 CANDLE_COLUMNS = (
     "symbol",
     "minute",
@@ -273,3 +259,9 @@ def assert_candles_recomputed(engine: Engine, expected_count: int | None = None)
         assert len(stored) == expected_count
     levels, relevels = levels_match(engine)
     assert levels == relevels
+
+
+def trade_count(engine: Engine) -> int:
+    """Return how many trades the database holds."""
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM trades")).scalar() or 0)

@@ -10,6 +10,9 @@ import orjson
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from tests.support.paths import BTC_TRADES
+from tests.support.recordings import FIRST_BTC_TICK as REAL_TICK
+from tests.support.recordings import read_trades
 
 from tickvault.codec import (
     LATEST_JSON_FIELDS,
@@ -66,17 +69,6 @@ def gaps(draw: st.DrawFn) -> GapRecord:
     )
 
 
-# The first BTCUSDT trade of the real recording, as the collector would normalize it.
-REAL_TICK = Tick(
-    symbol="BTCUSDT",
-    trade_id=3735683259,
-    price="61837.63000000",
-    quantity="0.02000000",
-    trade_time=1723161255342000,
-    event_time=1723161255342000,
-    is_buyer_maker=False,
-    received_at=1723161254071927,
-)
 REAL_GAP = GapRecord("ETHUSDT", 1520540000, 1520540004, GapStatus.DETECTED, 1723161300000123)
 
 
@@ -88,7 +80,7 @@ def as_str_map(fields: dict[bytes, bytes]) -> dict[str, str]:
 def test_real_tick_encodes_to_the_documented_layout() -> None:
     assert to_fields(REAL_TICK) == {
         b"t2": b"BTCUSDT|3735683259|61837.63000000|0.02000000"
-        b"|1723161255342000|1723161255342000|1723161254071927|0|ws"
+        b"|1723161255342000|1723161255343000|1723161254087896|1|ws"
     }
 
 
@@ -342,8 +334,8 @@ def test_latest_hash_holds_exact_strings() -> None:
         "price": "61837.63000000",
         "quantity": "0.02000000",
         "trade_time": "1723161255342000",
-        "event_time": "1723161255342000",
-        "is_buyer_maker": "0",
+        "event_time": "1723161255343000",
+        "is_buyer_maker": "1",
     }
 
 
@@ -393,7 +385,7 @@ def test_latest_message_round_trips(tick: Tick) -> None:
         latest_message(REAL_TICK).replace(b"3735683259", b"-1"),
         latest_message(REAL_TICK).replace(b"3735683259", b"true"),
         latest_message(REAL_TICK).replace(b"3735683259", b"1" * 30),
-        latest_message(REAL_TICK).replace(b'"is_buyer_maker":false', b'"is_buyer_maker":0'),
+        latest_message(REAL_TICK).replace(b'"is_buyer_maker":true', b'"is_buyer_maker":1'),
     ],
 )
 def test_unreadable_latest_message_is_none(raw: bytes) -> None:
@@ -414,3 +406,8 @@ def test_latest_json_is_the_api_body_aged_at_now() -> None:
     }
     assert tuple(body) == LATEST_JSON_FIELDS
     assert latest_json(price, REAL_TICK.trade_time - 5_000)["age_ms"] == 0  # clock skew
+
+
+def test_the_real_tick_is_the_first_trade_of_the_btc_recording() -> None:
+    first = read_trades(BTC_TRADES)[0]
+    assert first.tick() == REAL_TICK
