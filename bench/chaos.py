@@ -13,6 +13,11 @@ exchange loops both real recordings at ``--speed 0`` while:
 - Redis is killed and started empty once (no persistence: unread entries are lost), and
   PostgreSQL is crashed (``pg_ctl -m immediate``) and started once.
 
+With ``--scenarios`` it also runs (by default after that one) the no-silent-loss scenarios
+of :mod:`chaos_noloss`: writers paused past the stream bound, the collector killed during a
+large backfill, Redis restarted empty, Redis at ``maxmemory``, two audits racing for the
+lease, each with its time to repair.
+
 Then the collectors stop, the writers drain, the gap auditor (``tickvault-collector
 --audit-once``) refills what PostgreSQL lacks, the writers drain again, and every released
 trade id is checked (``chaos_check.py``). Exit status 1 when anything is lost, doubled or
@@ -36,8 +41,8 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.sup
 import redis  # noqa: E402
 from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
+from chaos_noloss import SCENARIOS, run_all  # noqa: E402
 from common import Service, Stack, poll, released, replay  # noqa: E402
-from tickvault.db import migrate  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.keys import WRITER_GROUP, RedisKeys  # noqa: E402
 
@@ -52,6 +57,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--collectors", type=int, default=2)
     p.add_argument("--writers", type=int, default=2)
     p.add_argument("--keep-logs", action="store_true")
+    p.add_argument(
+        "--scenarios",
+        default="faults," + ",".join(SCENARIOS),
+        help="comma-separated: faults (the mixed fault run) and the no-loss scenarios "
+        + ", ".join(SCENARIOS),
+    )
     return p.parse_args()
 
 
@@ -135,43 +146,76 @@ def drained(client: redis.Redis, keys: RedisKeys) -> bool:
 
 def main() -> int:
     args = parse()
-    from chaos_check import check
-
+    wanted = tuple(s for s in args.scenarios.split(",") if s)
+    unknown = set(wanted) - {"faults", *SCENARIOS}
+    if unknown:
+        print(f"unknown scenarios: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
     run_dir = Path(tempfile.mkdtemp(prefix="tvchaos-"))
-    started = time.monotonic()
+    ok = True
     try:
-        with PrivatePostgres() as pg, PrivateRedis() as rds:
-            url = pg.url("tvchaos")
-            migrate.upgrade(url)
-            stack = Stack(
-                url,
-                rds.url,
-                PREFIX,
-                run_dir,
-                extra_env={
-                    "TICKVAULT_COLLECTOR_REST_WEIGHT_LIMIT": "1000000",
-                    "TICKVAULT_COLLECTOR_QUIET_BACKFILL_S": "5",
-                    "TICKVAULT_WRITER_CLAIM_IDLE_MS": "3000",
-                },
-            )
-            keys = RedisKeys(PREFIX)
-            client = redis.Redis.from_url(rds.url, socket_timeout=5)
-            try:
-                scenario, audit, final = run(args, stack, pg, rds, client, keys)
-            finally:
-                stack.stop_all()
-            engine = make_engine(url)
-            verdict = check(engine, final)
-            engine.dispose()
-            dead = _dead(client, keys)
-            client.close()
+        if "faults" in wanted:
+            ok = mixed_faults(args, run_dir)
+        noloss = tuple(s for s in SCENARIOS if s in wanted)
+        if noloss:
+            ok = print_noloss(run_all(run_dir, noloss)) and ok
     finally:
         if args.keep_logs:
             print(f"logs kept in {run_dir}")
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+def print_noloss(outcomes: list[Any]) -> bool:
+    """Print one row per no-loss scenario; return whether every one passed."""
+    from chaos_check import rows
+
+    print("\nno-silent-loss scenarios (audits off but for lease-race; both recordings, 34,419)")
+    print(f"  {'scenario':<18}{'lost':>6}{'doubled':>9}{'wrong':>7}{'repair s':>10}  result")
+    for o in outcomes:
+        v = o.verdict
+        passed = o.ok
+        lost = sum(v.missing.values())
+        print(
+            f"  {o.name:<18}{lost:>6}{v.doubled:>9}{o.wrong:>7}{o.repair_s:>10.1f}  "
+            f"{'ok' if passed else 'FAILED'}  gaps by reason {o.reasons}; {o.note}"
+        )
+        if not passed:
+            for label, value, good in rows(v):
+                if not good:
+                    print(f"      {label}: {value}")
+    return all(o.ok for o in outcomes)
+
+
+def mixed_faults(args: argparse.Namespace, run_dir: Path) -> bool:
+    """Run the mixed fault scenario; print its tables; return whether it passed."""
+    from chaos_check import check
+
+    started = time.monotonic()
+    with PrivatePostgres() as pg, PrivateRedis() as rds:
+        url = pg.url("tvchaos")
+        stack = Stack.migrated(
+            url,
+            rds.url,
+            PREFIX,
+            run_dir,
+            TICKVAULT_COLLECTOR_REST_WEIGHT_LIMIT="1000000",
+            TICKVAULT_WRITER_CLAIM_IDLE_MS="3000",
+        )
+        keys = RedisKeys(PREFIX)
+        client = redis.Redis.from_url(rds.url, socket_timeout=5)
+        try:
+            scenario, audit, final = run(args, stack, pg, rds, client, keys)
+        finally:
+            stack.stop_all()
+        engine = make_engine(url)
+        verdict = check(engine, final)
+        engine.dispose()
+        dead = _dead(client, keys)
+        client.close()
     print_tables(args, scenario, audit, verdict, dead, time.monotonic() - started)
-    return 0 if verdict.ok else 1
+    return bool(verdict.ok)
 
 
 def run(

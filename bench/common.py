@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -48,6 +50,17 @@ def poll(what: str, check: Callable[[], Any], timeout: float, every: float = 0.2
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+def appended(client: Any, stream: str) -> int:
+    """Return how many entries were ever appended to *stream* (the collector trims what every
+    consumer group acknowledged, so its length is not that); 0 before it exists."""
+    try:
+        return int(client.xinfo_stream(stream)["entries-added"])
+    except redis.ResponseError as exc:  # a missing stream answers an error reply
+        if "no such key" in str(exc).lower():
+            return 0
+        raise
 
 
 def cpu_s(pid: int) -> float:
@@ -173,6 +186,16 @@ class Stack:
     run_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
+
+    @classmethod
+    def migrated(
+        cls, database_url: str, redis_url: str, prefix: str, run_dir: Path, **env: str
+    ) -> Stack:
+        """Return a stack on a database brought to the latest schema, with *env* on top."""
+        from tickvault.db import migrate
+
+        migrate.upgrade(database_url)
+        return cls(database_url, redis_url, prefix, run_dir, extra_env=env)
 
     def env(self, replay: ReplayProcess | None = None, **more: str) -> dict[str, str]:
         """Return the environment of a service of this stack."""

@@ -22,7 +22,7 @@ import redis
 from sqlalchemy import text
 from tests.support.servers import PrivatePostgres
 
-from common import Stack, poll, replay
+from common import Stack, appended, poll, replay
 from foundation_storage import SIZES
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
@@ -80,7 +80,7 @@ def run_pipeline(
             # The collector's stream entries (no faults: one per trade) pass *rows* first.
             poll(
                 "the collector to publish the trades",
-                lambda: client.xlen(keys.stream) >= rows,
+                lambda: appended(client, keys.stream) >= rows,
                 900,
                 0.2,
             )

@@ -77,6 +77,15 @@ ROWS: list[tuple[str, str, str, Check]] = [
         "< 250",
         lambda r: r["streams_delivery_p99_ms_5000"] < 250,
     ),
+    ("streams_before_delivery_p99_ms_1000", "  the same, before (baseline ref)", "baseline", None),
+    ("streams_before_delivery_p99_ms_5000", "  5,000, before (baseline ref)", "baseline", None),
+    (
+        "streams_burst_delivery_p99_ms",
+        "publication->client p99, 1,000 streams, burst (ms)",
+        "",
+        None,
+    ),
+    ("streams_before_burst_delivery_p99_ms", "  the same, before (baseline ref)", "baseline", None),
     (
         "streams_kb_per_idle_stream_5000",
         "API memory per idle stream (kB)",

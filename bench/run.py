@@ -10,8 +10,9 @@ nothing heavy overlapping anything measured:
 2. latency at 50x (latency.py);
 3. the API against the bare Flask + Redis app (api.py);
 3b. latest under 0, 1,000 and 5,000 open live streams, delivery delay, memory per idle
-   stream, and latest before/after this API's serving model against the bare app
-   (api_streams.py; ``--skip ingest,latency50,api,soak`` runs it alone);
+   stream and CPU per price and stream, this checkout against ``--baseline-ref`` in the same
+   run, and latest against the bare app (api_streams.py;
+   ``--skip ingest,latency50,api,soak,market`` runs it alone);
 4. the soak: the recorded pace for ``--soak-minutes``, which is also the recorded-pace
    latency run, with the collector's and writers' RSS at its start and end.
 

@@ -10,8 +10,10 @@ the attributes joined by ``|`` (no attribute can contain one):
   with exact decimal strings, epoch-µs times and ``1``/``0`` for buyer-is-maker, e.g.
   ``BTCUSDT|3735683259|61837.63000000|0.00081000|1723161255343000|...|0|ws``.
 - ``g2``, a gap record (:class:`GapRecord`):
-  ``symbol|first_id|last_id|status|detected_at|filled_at|found_by`` (``filled_at`` empty
-  until filled).
+  ``symbol|first_id|last_id|status|detected_at|filled_at|found_by|reason`` (``filled_at``
+  empty until filled; ``reason`` is a :class:`GapReason`, and a record written before it
+  existed, without the attribute, decodes as ``ws_gap`` from the collector or ``audit`` from
+  the auditor).
 
 The same module owns the latest-price cache hash (:func:`latest_to_hash`,
 :func:`latest_from_hash`), the live-price pub/sub message (:func:`latest_message`,
@@ -69,6 +71,7 @@ _GAP = re.compile(
             rb"(collector|auditor)",
         )
     )
+    + rb"(?:\|([a-z_]{1,32}))?"
 )
 
 
@@ -92,6 +95,25 @@ class GapFinder(StrEnum):
     AUDITOR = "auditor"
 
 
+class GapReason(StrEnum):
+    """Why trades went missing: the ``reason`` column of ``trade_gaps`` and a metric label.
+
+    Every way a trade can fail to arrive that tickvault detects has one (docs/OPERATIONS.md
+    lists them with how each is repaired).
+    """
+
+    WS_GAP = "ws_gap"  # a jump in trade ids on a live connection
+    RECONNECT = "reconnect"  # ids missed while disconnected or stopped (resume point on)
+    TAIL = "tail"  # the ticker shows trades the connection never delivered
+    BUFFER_OVERFLOW = "buffer_overflow"  # dropped: the collector's buffer was full
+    STREAM_LOST = "stream_lost"  # published, then lost by Redis before a writer stored it
+    CLAIM_DELETED = "claim_deleted"  # deleted from the stream while pending in the group
+    AUDIT = "audit"  # a hole the auditor found in PostgreSQL
+
+
+_DEFAULT_REASON = {GapFinder.COLLECTOR: GapReason.WS_GAP, GapFinder.AUDITOR: GapReason.AUDIT}
+
+
 @dataclass(frozen=True, slots=True)
 class GapRecord:
     """A range of trade ids that went missing, and what became of it."""
@@ -103,6 +125,7 @@ class GapRecord:
     detected_at: int  # epoch µs
     filled_at: int | None = None  # epoch µs
     found_by: GapFinder = GapFinder.COLLECTOR
+    reason: GapReason = GapReason.WS_GAP
 
 
 def to_fields(entry: Tick | GapRecord) -> dict[bytes, bytes]:
@@ -124,7 +147,7 @@ def to_fields(entry: Tick | GapRecord) -> dict[bytes, bytes]:
         }
     filled = b"" if entry.filled_at is None else b"%d" % entry.filled_at
     return {
-        GAP_FIELD: b"%s|%d|%d|%s|%d|%s|%s"
+        GAP_FIELD: b"%s|%d|%d|%s|%d|%s|%s|%s"
         % (
             entry.symbol.encode(),
             entry.first_id,
@@ -133,6 +156,7 @@ def to_fields(entry: Tick | GapRecord) -> dict[bytes, bytes]:
             entry.detected_at,
             filled,
             entry.found_by.encode(),
+            entry.reason.encode(),
         )
     }
 
@@ -185,10 +209,15 @@ def _decode_gap(value: bytes) -> GapRecord:
     match = _GAP.fullmatch(value)
     if match is None:
         raise CodecError(f"malformed gap entry {value[:120]!r}")
-    symbol, first, last, status, detected, filled, found_by = match.groups()
+    symbol, first, last, status, detected, filled, found_by, reason = match.groups()
     first_id, last_id = int(first), int(last)
     if first_id > last_id:
         raise CodecError(f"gap first id {first_id} is after last id {last_id}")
+    finder = GapFinder(found_by.decode())
+    try:
+        why = _DEFAULT_REASON[finder] if reason is None else GapReason(reason.decode())
+    except ValueError as exc:
+        raise CodecError(f"malformed gap entry {value[:120]!r}: unknown reason") from exc
     return GapRecord(
         symbol.decode(),
         first_id,
@@ -196,7 +225,8 @@ def _decode_gap(value: bytes) -> GapRecord:
         GapStatus(status.decode()),
         int(detected),
         int(filled) if filled else None,
-        GapFinder(found_by.decode()),
+        finder,
+        why,
     )
 
 

@@ -1,9 +1,11 @@
 """Configuration from the environment (and a ``.env`` file), validated once at start.
 
-:class:`Settings` holds the variables every service shares (the README's configuration table); each
-service subclasses it with its own. :func:`load_settings` is the one door: on a bad value it
-prints one line naming the variable and exits with status 2. Secrets (passwords in URLs) are
-masked in :meth:`Settings.safe_dict`, which is what gets printed or logged.
+:class:`Settings` holds the variables more than one service reads (the README's configuration
+table); each service subclasses it with its own, and so does ``tickvault up``
+(:class:`~tickvault.cli.up_plan.UpSettings`, a few of the API's to plan it). :func:`load_settings`
+is the one door: on a bad value it prints one line naming the variable and exits with status
+2. Secrets (passwords in URLs) are masked in :meth:`Settings.safe_dict`, which is what gets
+printed or logged.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tickvault.db.urls import parse_database_url
@@ -21,6 +23,7 @@ from tickvault.logs import mask_secrets
 from tickvault.symbols import Selection
 
 ENV_PREFIX = "TICKVAULT_"
+API_BIND = "127.0.0.1:8000"  # where tickvault-api listens by default (TICKVAULT_API_BIND)
 
 
 def check_url(value: str, schemes: tuple[str, ...]) -> str:
@@ -29,6 +32,25 @@ def check_url(value: str, schemes: tuple[str, ...]) -> str:
     if parts.scheme not in schemes or not parts.netloc:
         raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
     return value
+
+
+def check_bind(value: str) -> str:
+    """Return *value* when it is ``HOST:PORT``; raise ValueError otherwise."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8000")
+    return value
+
+
+def check_database_url(value: str) -> str:
+    """Return *value* when it is a PostgreSQL URL tickvault can use (one host or several)."""
+    parse_database_url(value)  # a ValueError names what is wrong (hosts, ports, scheme)
+    return value
+
+
+# Field types for the settings that hold an address or a database URL, checked on load
+Bind = Annotated[str, AfterValidator(check_bind)]
+DatabaseUrl = Annotated[str, AfterValidator(check_database_url)]
 
 
 def cluster_problem(redis_url: str, prefix: str) -> str | None:
@@ -54,12 +76,10 @@ class Settings(BaseSettings):
     redis_cluster: bool = False
     redis_prefix: str = "tickvault"
     stream_shards: int = Field(default=1, ge=1, le=MAX_SHARDS)
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/tickvault"
-    api_database_url: str | None = None
+    database_url: DatabaseUrl = "postgresql://postgres@127.0.0.1:5432/tickvault"
     symbols: Annotated[tuple[str, ...], NoDecode] = ("BTCUSDT", "ETHUSDT")
     retention_hours: int = Field(default=24, ge=0, le=24 * 3650)
     candle_retention_days: int = Field(default=30, ge=0, le=3650)
-    api_bind: str = "127.0.0.1:8000"
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -68,27 +88,11 @@ class Settings(BaseSettings):
     def _redis_url(cls, value: str) -> str:
         return check_url(value, ("redis", "rediss", "unix"))
 
-    @field_validator("database_url", "api_database_url")
-    @classmethod
-    def _database_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parse_database_url(value)  # a ValueError names what is wrong (hosts, ports, scheme)
-        return value
-
     @field_validator("symbols", mode="before")
     @classmethod
     def _symbols(cls, value: Any) -> tuple[str, ...]:
         items = value.split(",") if isinstance(value, str) else list(value)
         return Selection.parse(str(item) for item in items).terms()
-
-    @field_validator("api_bind")
-    @classmethod
-    def _bind(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8000")
-        return value
 
     @field_validator("log_level")
     @classmethod
@@ -104,12 +108,6 @@ class Settings(BaseSettings):
         if not value or any(c.isspace() for c in value):
             raise ValueError("must be a non-empty name without spaces")
         return value
-
-    @model_validator(mode="after")
-    def _api_url_default(self) -> Settings:
-        if self.api_database_url is None:
-            object.__setattr__(self, "api_database_url", self.database_url)
-        return self
 
     @model_validator(mode="after")
     def _cluster_fits(self) -> Settings:
@@ -129,11 +127,6 @@ class Settings(BaseSettings):
     def selection(self) -> Selection:
         """Return ``TICKVAULT_SYMBOLS`` parsed: explicit names, ``ALL`` and patterns."""
         return Selection.parse(self.symbols)
-
-    @property
-    def api_db_url(self) -> str:
-        """Return the API's database URL (the read-write URL unless a read-only one is set)."""
-        return self.api_database_url or self.database_url
 
     def safe_dict(self) -> dict[str, Any]:
         """Return the settings as a dict with every secret masked, fit to print or log."""

@@ -57,6 +57,21 @@ class ShardKeys:
         """Return the key of the last trade id the collector published for *symbol*."""
         return f"{self.base}:collector:last_id:{symbol}"
 
+    def producer(self, instance: str) -> str:
+        """Return the key holding the id of the last entry collector *instance* appended.
+
+        It changes in the same script as the stream, so a Redis that lost appended entries
+        (restarted empty, failed over to a replica that had not got them) shows an older
+        value or none: the collector compares it with what its own appends returned.
+        """
+        return f"{self.base}:collector:appended:{instance}"
+
+    @property
+    def lost(self) -> str:
+        """Return the counter of entries a writer found deleted from the stream while pending
+        (set in the writer's acknowledging transaction, taken by the collector's next append)."""
+        return f"{self.base}:ticks:lost"
+
 
 @dataclass(frozen=True, slots=True)
 class RedisKeys:

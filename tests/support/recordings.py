@@ -77,3 +77,18 @@ def all_recorded_trades() -> dict[str, list[RecordedTrade]]:
         for trade in read_trades(path):
             out.setdefault(trade.symbol, []).append(trade)
     return out
+
+
+# The first BTCUSDT trade of the real recording, as the collector makes it: one real tick for
+# tests that need no file (test_foundation_codec checks it against the recording).
+FIRST_BTC_TICK = Tick(
+    symbol="BTCUSDT",
+    trade_id=3735683259,
+    price="61837.63000000",
+    quantity="0.02000000",
+    trade_time=1723161255342000,
+    event_time=1723161255343000,
+    is_buyer_maker=True,
+    received_at=1723161254087896,
+    source=Source.WS,
+)

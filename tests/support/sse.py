@@ -2,8 +2,10 @@
 
 Used by the streams end-to-end test (200 clients) and ``bench/api_streams.py`` (thousands):
 a thread per client would measure the client, not the server. Each client sends an HTTP/1.0
-``GET`` (so the body is not chunked), checks the status line, and counts the ``price``
-events it receives with their arrival time and the trade time they carry.
+``GET`` (the body is not chunked) or, with ``http11=True``, an HTTP/1.1 one as browsers do
+(the body is chunked and decoded here), checks the status line, and counts the ``price``
+events it receives with their arrival time (read right after each ``recv``) and the trade
+time they carry.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ class Client:
     """What one connection has seen."""
 
     sock: socket.socket
+    chunked: bool = False
     buffer: bytes = b""
+    raw: bytes = b""  # chunked framing not decoded yet
     status: int | None = None
     events: int = 0
     errors: list[bytes] = field(default_factory=list)
@@ -50,8 +54,11 @@ class Client:
 class SseClients:
     """*count* clients of ``GET path`` on ``host:port``, read by one background thread."""
 
-    def __init__(self, host: str, port: int, path: str, count: int) -> None:
+    def __init__(
+        self, host: str, port: int, path: str, count: int, *, http11: bool = False
+    ) -> None:
         self.host, self.port, self.path, self.count = host, port, path, count
+        self.http11 = http11
         self.clients: list[Client] = []
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
@@ -63,7 +70,8 @@ class SseClients:
         raise_fd_limit(self.count + 256)
         self._thread.start()
         deadline = time.monotonic() + timeout
-        request = f"GET {self.path} HTTP/1.0\r\nHost: {self.host}\r\n\r\n".encode()
+        version = "1.1" if self.http11 else "1.0"
+        request = f"GET {self.path} HTTP/{version}\r\nHost: {self.host}\r\n\r\n".encode()
         while len(self.clients) < self.count:
             fresh = []
             for _ in range(min(batch, self.count - len(self.clients))):
@@ -83,34 +91,38 @@ class SseClients:
     def _run(self) -> None:
         while not self._stop.is_set():
             with self._lock:
-                ready = self._selector.select(timeout=0) if self._selector.get_map() else []
-            if not ready:
-                time.sleep(0.005)
+                empty = not self._selector.get_map()
+            if empty:
+                time.sleep(0.01)
                 continue
-            now = time.time()
-            for key, _ in ready:
-                self._read(key.data, now)
+            for key, _ in self._selector.select(timeout=0.05):
+                self._read(key.data)
 
-    def _read(self, client: Client, now: float) -> None:
+    def _read(self, client: Client) -> None:
         try:
             data = client.sock.recv(65536)
         except BlockingIOError:
             return
         except OSError:
             data = b""
+        now = time.time()
         if not data:
             client.closed = True
             with self._lock:
                 self._selector.unregister(client.sock)
             client.sock.close()
             return
-        client.buffer += data
         if client.status is None:
-            head, sep, rest = client.buffer.partition(b"\r\n\r\n")
+            client.raw += data
+            head, sep, rest = client.raw.partition(b"\r\n\r\n")
             if not sep:
                 return
             client.status = int(head.split(b" ", 2)[1])
-            client.buffer = rest
+            client.chunked = b"transfer-encoding: chunked" in head.lower()
+            client.raw, data = b"", rest
+        if client.chunked:
+            data = _dechunk(client, data)
+        client.buffer += data
         *blocks, client.buffer = client.buffer.split(b"\n\n")
         for block in blocks:
             if block.startswith(b"event: price"):
@@ -133,3 +145,20 @@ class SseClients:
             with contextlib.suppress(OSError):
                 client.sock.close()
         self._selector.close()
+
+
+def _dechunk(client: Client, data: bytes) -> bytes:
+    """Return the body bytes of the complete chunks in *data*, keeping any partial one."""
+    raw = client.raw + data
+    out = []
+    while True:
+        size_line, sep, rest = raw.partition(b"\r\n")
+        if not sep:
+            break
+        size = int(size_line.split(b";")[0], 16)
+        if len(rest) < size + 2:
+            break
+        out.append(rest[:size])
+        raw = rest[size + 2 :]
+    client.raw = raw
+    return b"".join(out)

@@ -87,6 +87,7 @@ def make_context(settings: ApiSettings, stores: Stores, cache: ResultCache) -> A
         buffer=settings.api_stream_buffer,
         metrics=metrics,
         clock_us=wall_clock_us,
+        interval=settings.api_stream_interval_ms / 1000,
     )
     streams = Slots(
         "live streams",

@@ -3,7 +3,7 @@
 ::
 
     TickvaultError (tickvault.errors)
-    └── ApiError                        carries the HTTP status and the SPEC §4 code
+    └── ApiError                        carries the HTTP status and the docs/API.md error code
         ├── InvalidParameter   400      ``invalid_parameter``
         ├── InvalidTime        400      ``invalid_time``
         ├── InvalidRange       400      ``invalid_range`` (start not before end)

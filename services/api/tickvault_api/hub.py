@@ -2,16 +2,32 @@
 
 The writer publishes each new latest price (:func:`tickvault.codec.latest_message`) on
 :attr:`~tickvault.keys.RedisKeys.latest_channel`. A :class:`PriceHub` runs one reader (a
-thread; a greenlet under Gunicorn's gevent workers) that decodes each message once, renders
-its Server-Sent Event once (:func:`tickvault.codec.latest_json`, the same body as REST) and
-offers the same bytes to every :class:`Subscriber` that wants the symbol.
+thread; a greenlet under Gunicorn's gevent workers) that decodes each message once and keeps
+the newest price of each symbol until the next flush. Flushes are at least ``interval``
+seconds apart (``TICKVAULT_API_STREAM_INTERVAL_MS``): a price that comes when none went out
+for that long is flushed at once; the prices that come sooner wait, together, for the end of
+the interval. A flush renders each price's Server-Sent Event once
+(:func:`tickvault.codec.latest_json`, the same body as REST) and hands every
+:class:`Subscriber` the events of the symbols it wants, joined into one payload (built once
+per distinct set of symbols): however many prices a burst brings, a client gets at most one
+write per interval, and a lone price goes out without delay.
 
-Each subscriber has a bounded buffer. A client that does not read fast enough fills it and
-is dropped (counted in ``tickvault_api_streams_dropped_total``), so one slow client never
-holds up the others or grows the process. The hub also keeps the latest price of every
-symbol it has seen (seeded from Redis each time it subscribes): a new client's first events
-come from there, taken in the same step as its registration, so it never sees a price older
-than one it was already sent. When Redis fails the clients stay connected (keep-alives go
+How a subscriber takes its payload depends on where its response runs. Under Gunicorn's
+gevent workers (HTTP/1.x on a non-blocking socket: :func:`tickvault_api.limits.direct_socket`)
+the stream is *attached* after its first bytes went out the usual way, and from then on the
+hub itself writes each payload to the client's socket in turn, without blocking (framed as a
+chunk when the response is chunked): one system call per client and flush, and no greenlet
+woken. Whatever the socket does not take waits in the subscriber's backlog, which its own
+response drains when the socket can take more. Elsewhere (threads, a test client) the events
+wait in the subscriber's buffer and its response takes and yields them.
+
+Either way the buffer is bounded (``TICKVAULT_API_STREAM_BUFFER`` events, or payloads in the
+backlog). A client that does not read fast enough fills it and is dropped (counted in
+``tickvault_api_streams_dropped_total``), so one slow client never holds up the others or
+grows the process. The hub also keeps the latest price of every symbol it has flushed
+(seeded from Redis each time it subscribes): a new client's first events come from there,
+taken in the same step as its registration, so it never sees a price older than one it was
+already sent. When Redis fails the clients stay connected (keep-alives go
 on); after the reader subscribes again it re-reads the latest prices and relays those that
 moved meanwhile.
 """
@@ -20,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -61,31 +78,154 @@ class PriceEvent(NamedTuple):
 
 
 class StreamEnd(Enum):
-    """Why the hub ended a subscriber."""
+    """Why a subscriber ended."""
 
     SLOW = "slow_client"  # its buffer filled: it reads slower than prices arrive
     SHUTDOWN = "shutdown"  # the process is stopping
+    GONE = "gone"  # a write to its socket failed: the client went away
+
+
+def chunk(data: bytes) -> bytes:
+    """Frame *data* as one chunk of an HTTP/1.1 chunked body."""
+    return b"%X\r\n%s\r\n" % (len(data), data)
 
 
 class Subscriber:
-    """One client's bounded buffer of events, filled by the hub and drained by its response."""
+    """One client's bounded buffer of events, filled by the hub.
 
-    __slots__ = ("_limit", "_pending", "_wake", "ended", "symbols")
+    Until :meth:`attach` its response takes the events (:meth:`take`) and yields them;
+    once attached the hub writes them to its socket itself (:meth:`deliver`).
+    """
+
+    __slots__ = (
+        "_backlog",
+        "_chunked",
+        "_fd",
+        "_limit",
+        "_partial",
+        "_pending",
+        "_sock",
+        "_wake",
+        "ended",
+        "symbols",
+        "written",
+    )
 
     def __init__(self, symbols: frozenset[str] | None, limit: int) -> None:
         self.symbols = symbols  # None: every symbol
         self.ended: StreamEnd | None = None
+        self.written = time.monotonic()  # when bytes last went to the socket (attached)
         self._limit = limit
         self._pending: deque[PriceEvent] = deque()
         self._wake = threading.Event()
+        self._sock: socket.socket | None = None
+        self._fd = -1
+        self._chunked = False
+        self._backlog: deque[bytes] = deque()  # frames the socket did not take yet
+        self._partial = False  # the first frame of the backlog is partly written
+
+    @property
+    def attached(self) -> bool:
+        """Whether the hub writes to this client's socket itself."""
+        return self._sock is not None
+
+    @property
+    def backlogged(self) -> bool:
+        """Whether bytes wait for the socket to take them."""
+        return bool(self._backlog)
+
+    @property
+    def partial(self) -> bool:
+        """Whether a frame was cut short: the body can only end by closing the connection."""
+        return self._partial
 
     def offer(self, event: PriceEvent) -> bool:
-        """Buffer *event*; return False (and keep nothing) when the buffer is full."""
+        """Buffer *event* (not attached); return False (and keep nothing) when full."""
         if len(self._pending) >= self._limit:
             return False
         self._pending.append(event)
         self._wake.set()
         return True
+
+    def deliver(self, events: tuple[PriceEvent, ...], payload: Callable[[bool], bytes]) -> bool:
+        """Hand *events* over; return False when the client is too far behind to keep.
+
+        Attached, ``payload(chunked)`` is the events' bytes, framed, written at once.
+        """
+        if self.ended is not None:
+            return True  # its response is ending; nothing more goes out
+        if self._sock is None:
+            return all(self.offer(e) for e in events)
+        return self.send(payload(self._chunked), framed=True)
+
+    def attach(self, sock: socket.socket, chunked: bool) -> None:
+        """Write to *sock* from now on (non-blocking), the events buffered so far first."""
+        self._sock, self._fd, self._chunked = sock, sock.fileno(), chunked
+        pending, self._pending = self._pending, deque()
+        if pending:
+            self.send(b"".join(e.data for e in pending))
+
+    def send(self, data: bytes, *, framed: bool = False) -> bool:
+        """Write *data* to the attached socket without waiting; return False when too far behind.
+
+        What the socket does not take goes to the backlog and the response is woken to
+        drain it. A failed write ends the subscriber (``GONE``).
+        """
+        frame = data if framed or not self._chunked else chunk(data)
+        if self._backlog:
+            self._backlog.append(frame)
+            return len(self._backlog) <= self._limit
+        try:
+            sent = os.write(self._fd, frame)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.end(StreamEnd.GONE)
+            return True
+        self.written = time.monotonic()
+        if sent < len(frame):
+            self._backlog.append(frame[sent:])
+            self._partial = sent > 0
+            self._wake.set()
+        return True
+
+    def drain(self) -> None:
+        """Write the backlog, waiting for the socket as its timeout allows (the response's
+        greenlet); a failed or timed-out write ends the subscriber (``GONE``)."""
+        sock = self._sock
+        assert sock is not None
+        backlog = self._backlog
+        while backlog and self.ended is None:
+            head = backlog[0]
+            try:
+                sent = sock.send(head)
+            except OSError:
+                self.end(StreamEnd.GONE)
+                return
+            self.written = time.monotonic()
+            if sent < len(head):
+                backlog[0] = head[sent:]
+                self._partial = True
+            else:
+                backlog.popleft()
+                self._partial = False
+
+    def farewell(self, data: bytes) -> bool:
+        """Write *data* in place of the backlog if it fits now; return whether it went out."""
+        if self._partial:
+            return False
+        self._backlog.clear()
+        frame = chunk(data) if self._chunked else data
+        try:
+            return os.write(self._fd, frame) == len(frame)
+        except OSError:
+            return False
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to *timeout* s for the hub to wake this subscriber (attached)."""
+        if not self._backlog and self.ended is None:
+            self._wake.wait(timeout)
+        self._wake.clear()
 
     def end(self, reason: StreamEnd) -> None:
         """Mark the subscriber ended and wake its response."""
@@ -128,6 +268,7 @@ class PriceHub:
         buffer: int,
         metrics: Any,
         clock_us: Callable[[], int],
+        interval: float = 0.0,
     ) -> None:
         self._redis_client = redis_client
         self._channel = channel
@@ -143,6 +284,8 @@ class PriceHub:
         self._everything: set[Subscriber] = set()
         self._by_symbol: dict[str, set[Subscriber]] = {}
         self._latest: dict[str, LatestPrice] = {}
+        self._staged: dict[str, LatestPrice] = {}  # read, not yet flushed to the clients
+        self._interval = interval
         self._alive: Callable[[], bool] = lambda: True
 
     # ------------------------------------------------------------------ clients
@@ -175,6 +318,11 @@ class PriceHub:
                 self._joining -= 1
         self._metrics.streams.inc()
         return sub, snapshot
+
+    def attach(self, sub: Subscriber, sock: socket.socket, chunked: bool) -> None:
+        """Have the hub write *sub*'s events to *sock* itself from now on."""
+        with self._lock:
+            sub.attach(sock, chunked)
 
     def leave(self, sub: Subscriber) -> None:
         """Forget a client (idempotent)."""
@@ -228,6 +376,7 @@ class PriceHub:
             self._by_symbol.clear()
         if self._state is _State.IDLE:
             self._latest.clear()  # not listened to for a while: seeded again on subscribing
+            self._staged.clear()
             self._state = _State.CONNECTING
             threading.Thread(target=self._run, name="tickvault-price-hub", daemon=True).start()
 
@@ -304,17 +453,25 @@ class PriceHub:
     def _listen(self, pubsub: Any) -> None:
         """Relay messages until the process stops or nobody listens."""
         idle_since: float | None = None
+        due: float | None = None  # when the prices read so far are flushed
+        flushed = float("-inf")  # when the last flush was
         while self._state is not _State.STOPPED:
             if not self._alive():
                 self.stop()
                 break
-            message = pubsub.get_message(timeout=POLL_SECONDS)
+            wait = POLL_SECONDS if due is None else max(0.0, due - time.monotonic())
+            message = pubsub.get_message(timeout=wait)
             if message is not None and message.get("type") == "message":
                 price = latest_from_message(message["data"])
                 if price is None:
                     self._metrics.unreadable_messages.inc()
                 else:
-                    self._relay((price,))
+                    self._stage(price)
+                    if due is None:  # at once, unless a flush went out less than interval ago
+                        due = max(time.monotonic(), flushed + self._interval)
+            if due is not None and (now := time.monotonic()) >= due:
+                self._flush()
+                due, flushed = None, now
             with self._lock:
                 idle = self._idle()
             if not idle:
@@ -325,24 +482,65 @@ class PriceHub:
                 break
 
     def _relay(self, prices: Iterable[LatestPrice | None]) -> None:
-        """Keep each price that moves a symbol forward and offer it to who wants it."""
+        """Offer each price that moves a symbol forward to who wants it, at once."""
+        for price in prices:
+            if price is not None:
+                self._stage(price)
+        self._flush()
+
+    def _stage(self, price: LatestPrice) -> None:
+        """Keep *price* for the next flush if it is the newest of its symbol."""
+        staged = self._staged.get(price.symbol)
+        if staged is None or staged.trade_id < price.trade_id:
+            self._staged[price.symbol] = price
+
+    def _flush(self) -> None:
+        """Render each staged price once and hand every subscriber the events it wants."""
         now = self._clock_us()
         slow: dict[Subscriber, None] = {}
         with self._lock:
-            for price in prices:
-                if price is None:
-                    continue
+            batch: list[PriceEvent] = []
+            for price in self._staged.values():
                 known = self._latest.get(price.symbol)
                 if known is not None and known.trade_id >= price.trade_id:
                     continue
                 self._latest[price.symbol] = price
-                event = PriceEvent(price.symbol, price.trade_id, price_event(price, now))
-                for sub in (*self._everything, *self._by_symbol.get(price.symbol, ())):
-                    if sub not in slow and not sub.offer(event):
+                batch.append(PriceEvent(price.symbol, price.trade_id, price_event(price, now)))
+            self._staged.clear()
+            payloads: dict[tuple[tuple[str, ...], bool], bytes] = {}
+            if batch and self._everything:
+                every = tuple(batch)
+                payload = _payload(payloads, every)
+                for sub in self._everything:
+                    if not sub.deliver(every, payload):
                         slow[sub] = None
+            wanted: dict[Subscriber, list[PriceEvent]] = {}
+            for event in batch:
+                for sub in self._by_symbol.get(event.symbol, ()):
+                    wanted.setdefault(sub, []).append(event)
+            for sub, events in wanted.items():
+                chosen = tuple(events)
+                if not sub.deliver(chosen, _payload(payloads, chosen)):
+                    slow[sub] = None
             for sub in slow:
                 self._forget(sub)
         for sub in slow:
             sub.end(StreamEnd.SLOW)
             self._metrics.streams.dec()
             self._metrics.streams_dropped.inc()
+
+
+def _payload(
+    cache: dict[tuple[tuple[str, ...], bool], bytes], events: tuple[PriceEvent, ...]
+) -> Callable[[bool], bytes]:
+    """Return the builder of *events*' joined (and maybe chunked) bytes, built once per flush."""
+
+    def build(chunked: bool) -> bytes:
+        key = (tuple(e.symbol for e in events), chunked)
+        data = cache.get(key)
+        if data is None:
+            data = b"".join(e.data for e in events)
+            cache[key] = data = chunk(data) if chunked else data
+        return data
+
+    return build

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from tickvault.codec import latest_json
 from tickvault_api import schemas
 from tickvault_api.context import ApiContext, json_response
+from tickvault_api.contract import documented
 from tickvault_api.errors import NoData
 from tickvault_api.params import parse_symbol
 from tickvault_api.shapes import times
@@ -19,9 +20,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
     """Return the blueprint of the Redis-backed views."""
     blp = Blueprint("latest", __name__, url_prefix="/api/v1", description="Latest prices (Redis)")
 
-    @blp.route("/symbols")
-    @blp.response(200, schemas.SymbolsBody)
-    @blp.alt_response(503, schema=schemas.ErrorBody)
+    @documented(blp, "/symbols", schemas.SymbolsBody, 503)
     def symbols() -> Response:
         """Tracked symbols, whether each has data, and the status the collector reports."""
         tracked = ctx.tracked
@@ -39,9 +38,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
             )
         return json_response({"symbols": body})
 
-    @blp.route("/prices/latest")
-    @blp.response(200, schemas.LatestAllBody)
-    @blp.alt_response(503, schema=schemas.ErrorBody)
+    @documented(blp, "/prices/latest", schemas.LatestAllBody, 503)
     def latest_all() -> Response:
         """The latest trade of every tracked symbol that has one."""
         tracked = ctx.tracked
@@ -52,10 +49,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
         ]
         return json_response({"prices": prices})
 
-    @blp.route("/prices/<symbol>/latest", parameters=[schemas.SYMBOL_PARAM])
-    @blp.response(200, schemas.LatestBody)
-    @blp.alt_response(404, schema=schemas.ErrorBody)
-    @blp.alt_response(503, schema=schemas.ErrorBody)
+    @documented(blp, "/prices/<symbol>/latest", schemas.LatestBody, 404, 503)
     def latest_one(symbol: str) -> Response:
         """The latest trade of one symbol."""
         sym = parse_symbol(symbol, ctx.tracked)

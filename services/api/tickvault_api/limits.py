@@ -9,6 +9,7 @@ deployment's capacity is the limit times the processes (workers × replicas).
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from typing import Any
@@ -86,6 +87,29 @@ def bound_writes(environ: dict[str, Any], seconds: float = SEND_TIMEOUT_SECONDS)
     sock = environ.get("gunicorn.socket")
     if sock is not None:
         sock.settimeout(seconds)
+
+
+def direct_socket(environ: dict[str, Any]) -> tuple[socket.socket, bool] | None:
+    """Return this request's socket and whether its body is chunked, when the app may write
+    the body to it itself; else None.
+
+    Only a ``GET`` over HTTP/1.0 or HTTP/1.1 on Gunicorn's non-blocking socket (its gevent
+    workers), whose response has no ``Content-Length``: Gunicorn then frames the body as
+    chunks exactly when the request is HTTP/1.1. A blocking socket (threads) or another
+    server is left to the server.
+    """
+    sock = environ.get("gunicorn.socket")
+    protocol = environ.get("SERVER_PROTOCOL")
+    if sock is None or environ.get("REQUEST_METHOD") != "GET":
+        return None
+    if protocol not in ("HTTP/1.0", "HTTP/1.1"):
+        return None
+    try:
+        if os.get_blocking(sock.fileno()):
+            return None
+    except (OSError, ValueError):
+        return None
+    return sock, protocol == "HTTP/1.1"
 
 
 def abort_connection(environ: dict[str, Any], reason: str) -> None:

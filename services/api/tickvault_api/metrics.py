@@ -11,15 +11,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import multiprocess as prom_multiprocess
+
+from tickvault.metrics import MetricFactory
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -30,70 +25,48 @@ class ApiMetrics:
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "tickvault_api_requests",
-            "HTTP requests answered, by route and status",
-            ("route", "status"),
-            registry=self.registry,
+        m = MetricFactory("api", CollectorRegistry(auto_describe=True))
+        self.registry = m.registry
+        self.requests = m.counter(
+            "requests", "HTTP requests answered, by route and status", "route", "status"
         )
-        self.latency = Histogram(
-            "tickvault_api_request_seconds",
-            "Time to answer a request, by route",
-            ("route",),
-            buckets=BUCKETS,
-            registry=self.registry,
+        self.latency = m.histogram(
+            "request_seconds", "Time to answer a request, by route", BUCKETS, "route"
         )
-        self.unavailable = Counter(
-            "tickvault_api_unavailable",
-            "Requests answered 503 because a backing store was down",
-            registry=self.registry,
+        self.unavailable = m.counter(
+            "unavailable", "Requests answered 503 because a backing store was down"
         )
-        self.streams = Gauge(
-            "tickvault_api_streams",
-            "Live-price streams (Server-Sent Events) open",
-            multiprocess_mode="livesum",
-            registry=self.registry,
+        self.streams = m.gauge(
+            "streams", "Live-price streams (Server-Sent Events) open", mode="livesum"
         )
-        self.streams_dropped = Counter(
-            "tickvault_api_streams_dropped",
+        self.streams_dropped = m.counter(
+            "streams_dropped",
             "Live-price streams ended because the client read slower than prices arrived",
-            registry=self.registry,
         )
-        self.unreadable_messages = Counter(
-            "tickvault_api_unreadable_messages",
+        self.unreadable_messages = m.counter(
+            "unreadable_messages",
             "Live-price pub/sub messages that could not be decoded (skipped)",
-            registry=self.registry,
         )
-        self.exports = Gauge(
-            "tickvault_api_exports",
-            "CSV exports being streamed",
-            multiprocess_mode="livesum",
-            registry=self.registry,
-        )
-        self.exports_cut = Counter(
-            "tickvault_api_exports_cut",
+        self.exports = m.gauge("exports", "CSV exports being streamed", mode="livesum")
+        self.exports_cut = m.counter(
+            "exports_cut",
             "CSV exports cut off (connection aborted) at TICKVAULT_API_EXPORT_MAX_SECONDS",
-            registry=self.registry,
         )
-        self.refused = Counter(
-            "tickvault_api_refused",
+        self.refused = m.counter(
+            "refused",
             "Requests answered 429 because a per-process limit was reached, by limit",
-            ("limit",),
-            registry=self.registry,
+            "limit",
         )
 
-        self.recovery_conflicts = Counter(
-            "tickvault_api_recovery_conflicts",
+        self.recovery_conflicts = m.counter(
+            "recovery_conflicts",
             "Queries a standby cancelled (conflict with recovery) and the API asked again",
-            registry=self.registry,
         )
-        self.replica_lag = Gauge(
-            "tickvault_api_replica_lag_seconds",
+        self.replica_lag = m.gauge(
+            "replica_lag_seconds",
             "How far the standby the API reads from is behind its primary (0 on a primary), "
             "as /readyz last measured it",
-            multiprocess_mode="max",
-            registry=self.registry,
+            mode="max",
         )
 
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}

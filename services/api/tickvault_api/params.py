@@ -1,4 +1,4 @@
-"""Parse request parameters into typed values, raising the SPEC §4 error for bad input.
+"""Parse request parameters into typed values, raising a docs/API.md error for bad input.
 
 Pure functions: every time comes back as integer epoch microseconds (UTC), every window as
 a half-open ``[start, end)`` pair. Nothing here touches Flask, Redis or PostgreSQL.

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from tickvault.tick import iso_ms
 from tickvault_api import queries, schemas
 from tickvault_api.context import ApiContext, json_response
+from tickvault_api.contract import Route, documented
 from tickvault_api.errors import InvalidParameter, NoData, RangeTooLarge
 from tickvault_api.exact import exact_midpoint, fmt
 from tickvault_api.limits import abort_connection, bound_writes
@@ -44,70 +45,24 @@ ERRORS = (400, 404, 503)
 CSV_CHUNK = 1000  # rows per fetch and per write: a few ms of CPU, so other requests interleave
 
 
-def _documented_errors(blp: Blueprint) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        for status in ERRORS:
-            func = blp.alt_response(status, schema=schemas.ErrorBody)(func)
-        return func
-
-    return decorate
-
-
 def make_blueprint(ctx: ApiContext) -> Blueprint:
     """Return the blueprint of the PostgreSQL-backed views."""
     blp = Blueprint("prices", __name__, url_prefix="/api/v1", description="Prices (PostgreSQL)")
-    errors = _documented_errors(blp)
-
-    @blp.route("/prices/<symbol>/at", parameters=[schemas.SYMBOL_PARAM])
-    @blp.arguments(schemas.AtQuery, location="query", error_status_code=400)
-    @blp.response(200, schemas.AtBody)
-    @errors
-    def at(args: dict[str, Any], symbol: str) -> Response:
-        """The price at a second: the trade in force then (before) or the closest (nearest)."""
-        return answer_at(ctx, args, symbol)
-
-    @blp.route("/prices/<symbol>/history", parameters=[schemas.SYMBOL_PARAM])
-    @blp.arguments(schemas.HistoryQuery, location="query", error_status_code=400)
-    @blp.response(200, schemas.HistoryBody)
-    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-    @errors
-    def history(args: dict[str, Any], symbol: str) -> Response:
-        """Trades with start <= trade_time < end, oldest first, keyset-paginated."""
-        return answer_history(ctx, args, symbol)
-
-    @blp.route("/prices/<symbol>/range", parameters=[schemas.SYMBOL_PARAM])
-    @blp.arguments(schemas.RangeQuery, location="query", error_status_code=400)
-    @blp.response(200, schemas.RangeBody)
-    @errors
-    def price_range(args: dict[str, Any], symbol: str) -> Response:
-        """High and low (with their times), open, close, trades and volume of a minute or window."""
-        return answer_price_range(ctx, args, symbol)
-
-    @blp.route("/prices/<symbol>/stats", parameters=[schemas.SYMBOL_PARAM])
-    @blp.arguments(schemas.WindowQuery, location="query", error_status_code=400)
-    @blp.response(200, schemas.StatsBody)
-    @errors
-    def stats(args: dict[str, Any], symbol: str) -> Response:
-        """Exact statistics of a window, or of everything retained without one."""
-        return answer_stats(ctx, args, symbol)
-
-    @blp.route("/prices/<symbol>/candles", parameters=[schemas.SYMBOL_PARAM])
-    @blp.arguments(schemas.CandlesQuery, location="query", error_status_code=400)
-    @blp.response(200, schemas.CandlesBody)
-    @errors
-    def candles(args: dict[str, Any], symbol: str) -> Response:
-        """OHLCV buckets that start in [start, end) (start rounded down to the interval)."""
-        return answer_candles(ctx, args, symbol)
-
-    @blp.route("/gaps")
-    @blp.arguments(schemas.GapsQuery, location="query", error_status_code=400)
-    @blp.response(200, schemas.GapsBody)
-    @errors
-    def gaps(args: dict[str, Any]) -> Response:
-        """Detected gaps in trade ids, most recent first, and whether each was filled."""
-        return answer_gaps(ctx, args)
-
+    for route in _ROUTES:
+        view = _view(ctx, route.answer)
+        documented(blp, route.rule, route.body, *ERRORS, query=route.query, csv=route.csv)(view)
     return blp
+
+
+def _view(ctx: ApiContext, answer: Callable[..., Response]) -> Callable[..., Response]:
+    """Return the view of *answer*: its endpoint name and OpenAPI summary come from it."""
+
+    def view(args: dict[str, Any], **path: str) -> Response:
+        return answer(ctx, args, **path)
+
+    view.__name__ = answer.__name__.removeprefix("answer_")
+    view.__doc__ = answer.__doc__
+    return view
 
 
 def _max_width(ctx: ApiContext) -> int:
@@ -129,7 +84,7 @@ def query(ctx: ApiContext, work: Callable[[Connection], T]) -> T:
 
 
 def answer_at(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
-    """Answer the price at a second."""
+    """The price at a second: the trade in force then (before) or the closest (nearest)."""
     sym = parse_symbol(symbol, ctx.tracked)
     t = parse_time(args.get("time"), "time")
     match = args["match"]
@@ -153,7 +108,7 @@ def answer_at(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
 
 
 def answer_history(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
-    """Answer a page (or a CSV stream) of trades."""
+    """Trades with start <= trade_time < end, oldest first, keyset-paginated."""
     sym = parse_symbol(symbol, ctx.tracked)
     window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
     s = ctx.settings
@@ -170,7 +125,7 @@ def answer_history(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Respon
 
 
 def answer_price_range(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
-    """Answer the high, low, open and close of a minute or window."""
+    """High and low (with their times), open, close, trades and volume of a minute or window."""
     sym = parse_symbol(symbol, ctx.tracked)
     minute = args.get("minute")
     if minute is not None and (args.get("start") is not None or args.get("end") is not None):
@@ -188,7 +143,7 @@ def answer_price_range(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Re
 
 
 def answer_stats(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
-    """Answer the statistics of a window."""
+    """Exact statistics of a window, or of everything retained without one."""
     sym = parse_symbol(symbol, ctx.tracked)
     start, end = args.get("start"), args.get("end")
     window: Window | None = None
@@ -205,7 +160,7 @@ def answer_stats(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response
 
 
 def answer_candles(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
-    """Answer OHLCV candles."""
+    """OHLCV buckets that start in [start, end) (start rounded down to the interval)."""
     sym = parse_symbol(symbol, ctx.tracked)
     interval = args["interval"]
     step = INTERVALS_US[interval]
@@ -238,7 +193,7 @@ def answer_candles(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Respon
 
 
 def answer_gaps(ctx: ApiContext, args: dict[str, Any]) -> Response:
-    """Answer the detected gaps."""
+    """Detected gaps in trade ids, most recent first, and whether each was filled."""
     raw = args.get("symbol")
     sym = parse_symbol(raw, ctx.tracked) if raw else None
     rows = query(ctx, lambda conn: queries.gaps(conn, sym, 1000))
@@ -312,3 +267,19 @@ def _csv_response(
     response = Response(generate(), mimetype="text/csv", headers=headers)
     response.call_on_close(held.close)  # also when the body is never iterated
     return response
+
+
+_ROUTES = (
+    Route("/prices/<symbol>/at", schemas.AtQuery, schemas.AtBody, answer_at),
+    Route(
+        "/prices/<symbol>/history",
+        schemas.HistoryQuery,
+        schemas.HistoryBody,
+        answer_history,
+        csv=True,
+    ),
+    Route("/prices/<symbol>/range", schemas.RangeQuery, schemas.RangeBody, answer_price_range),
+    Route("/prices/<symbol>/stats", schemas.WindowQuery, schemas.StatsBody, answer_stats),
+    Route("/prices/<symbol>/candles", schemas.CandlesQuery, schemas.CandlesBody, answer_candles),
+    Route("/gaps", schemas.GapsQuery, schemas.GapsBody, answer_gaps),
+)

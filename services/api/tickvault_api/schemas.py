@@ -2,7 +2,7 @@
 
 They document and validate the *shape* of query strings (strings, enumerations); the
 meaning (times, windows, symbols) is checked by :mod:`tickvault_api.params`, which raises
-the SPEC §4 error codes. Response bodies are built by :mod:`tickvault_api.shapes` and
+the error codes of docs/API.md. Response bodies are built by :mod:`tickvault_api.shapes` and
 described here, so ``/openapi.json`` and the answers cannot drift apart unnoticed (the
 schemathesis test checks every response against these).
 """
@@ -48,6 +48,15 @@ def _dec(description: str, nullable: bool = False) -> fields.String:
         allow_none=nullable,
         metadata={"description": description + " (exact decimal string)"},
     )
+
+
+def _int() -> fields.Integer:
+    return fields.Integer(required=True)
+
+
+def _symbol_body(name: str, body: dict[str, fields.Field[Any]]) -> type[Schema]:
+    """Return the schema *name* of a body about one symbol: ``symbol``, then *body*."""
+    return Schema.from_dict({"symbol": fields.String(required=True), **body}, name=name)
 
 
 def _times(name: str, nullable: bool = False) -> dict[str, fields.Field[Any]]:
@@ -104,9 +113,9 @@ class ErrorBody(Schema):
     error = fields.Nested(ErrorDetail, required=True)
 
 
-SymbolInfo = Schema.from_dict(
+SymbolInfo = _symbol_body(
+    "SymbolInfo",
     {
-        "symbol": fields.String(required=True),
         "has_data": fields.Boolean(required=True),
         "status": fields.String(
             required=True,
@@ -116,7 +125,6 @@ SymbolInfo = Schema.from_dict(
         ),
         **_times("status_since", True),
     },
-    name="SymbolInfo",
 )
 
 
@@ -125,16 +133,15 @@ class SymbolsBody(Schema):
 
 
 # Describes tickvault.codec.latest_json, the one builder of this body (REST, streams, CLI).
-LatestBody = Schema.from_dict(
+LatestBody = _symbol_body(
+    "LatestBody",
     {
-        "symbol": fields.String(required=True),
         "price": _dec("trade price"),
         "quantity": _dec("trade quantity"),
-        "trade_id": fields.Integer(required=True),
+        "trade_id": _int(),
         **_times("trade_time"),
-        "age_ms": fields.Integer(required=True),
+        "age_ms": _int(),
     },
-    name="LatestBody",
 )
 
 
@@ -142,21 +149,20 @@ class LatestAllBody(Schema):
     prices = fields.List(fields.Nested(LatestBody), required=True)
 
 
-AtBody = Schema.from_dict(
+AtBody = _symbol_body(
+    "AtBody",
     {
-        "symbol": fields.String(required=True),
         **_times("requested"),
         "price": _dec("price in force"),
-        "trade_id": fields.Integer(required=True),
+        "trade_id": _int(),
         **_times("trade_time"),
         "in_second": fields.Boolean(required=True),
     },
-    name="AtBody",
 )
 
 TradeItem = Schema.from_dict(
     {
-        "trade_id": fields.Integer(required=True),
+        "trade_id": _int(),
         "price": _dec("price"),
         "quantity": _dec("quantity"),
         **_times("trade_time"),
@@ -174,9 +180,9 @@ class HistoryBody(Schema):
 
 _WINDOW = {**_times("start", True), **_times("end", True)}
 
-RangeBody = Schema.from_dict(
+RangeBody = _symbol_body(
+    "RangeBody",
     {
-        "symbol": fields.String(required=True),
         **_WINDOW,
         "high": _dec("highest price", True),
         **_times("high_time", True),
@@ -184,17 +190,16 @@ RangeBody = Schema.from_dict(
         **_times("low_time", True),
         "open": _dec("first price", True),
         "close": _dec("last price", True),
-        "trades": fields.Integer(required=True),
+        "trades": _int(),
         "volume": _dec("sum of quantities", True),
     },
-    name="RangeBody",
 )
 
-StatsBody = Schema.from_dict(
+StatsBody = _symbol_body(
+    "StatsBody",
     {
-        "symbol": fields.String(required=True),
         **_WINDOW,
-        "count": fields.Integer(required=True),
+        "count": _int(),
         "mean": _dec("mean price, 10 decimals, half-even", True),
         "median": _dec("median price (mean of the two middle ones for an even count)", True),
         "stddev": _dec("sample standard deviation, 10 decimals, half-even", True),
@@ -208,7 +213,6 @@ StatsBody = Schema.from_dict(
         **_times("first_time", True),
         **_times("last_time", True),
     },
-    name="StatsBody",
 )
 
 CandleItem = Schema.from_dict(
@@ -219,7 +223,7 @@ CandleItem = Schema.from_dict(
         "low": _dec("low"),
         "close": _dec("close"),
         "volume": _dec("volume"),
-        "trades": fields.Integer(required=True),
+        "trades": _int(),
     },
     name="CandleItem",
 )
@@ -231,17 +235,16 @@ class CandlesBody(Schema):
     candles = fields.List(fields.Nested(CandleItem), required=True)
 
 
-GapItem = Schema.from_dict(
+GapItem = _symbol_body(
+    "GapItem",
     {
-        "symbol": fields.String(required=True),
-        "first_id": fields.Integer(required=True),
-        "last_id": fields.Integer(required=True),
+        "first_id": _int(),
+        "last_id": _int(),
         "status": fields.String(required=True),
         "found_by": fields.String(required=True),
         **_times("detected_at"),
         **_times("filled_at", True),
     },
-    name="GapItem",
 )
 
 

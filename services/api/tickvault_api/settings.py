@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from tickvault.config import Settings
+from tickvault.config import API_BIND, Bind, DatabaseUrl, Settings
 
 
 class ApiSettings(Settings):
     """Settings of ``tickvault-api`` (env ``TICKVAULT_API_*`` on top of the shared ones)."""
 
+    api_bind: Bind = API_BIND
+    api_database_url: DatabaseUrl | None = None  # unset: TICKVAULT_DATABASE_URL
     api_workers: int = Field(default=2, ge=1, le=64)
     api_connections: int = Field(default=1000, ge=10, le=100_000)
     api_access_log: bool = False
@@ -29,5 +31,17 @@ class ApiSettings(Settings):
     api_max_streams: int = Field(default=5000, ge=1, le=100_000)
     api_stream_buffer: int = Field(default=256, ge=1, le=100_000)
     api_replica_max_lag_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    api_stream_interval_ms: int = Field(default=50, ge=0, le=10_000)
     api_max_exports: int = Field(default=2, ge=1, le=256)
     api_export_max_seconds: float = Field(default=300.0, ge=1, le=86_400)
+
+    @model_validator(mode="after")
+    def _api_url_default(self) -> ApiSettings:
+        if self.api_database_url is None:
+            object.__setattr__(self, "api_database_url", self.database_url)
+        return self
+
+    @property
+    def api_db_url(self) -> str:
+        """Return the API's database URL (the read-write URL unless a read-only one is set)."""
+        return self.api_database_url or self.database_url

@@ -1,4 +1,4 @@
-"""Pure shaping of query results into the JSON bodies of SPEC §4.
+"""Pure shaping of query results into the JSON bodies docs/API.md describes.
 
 Every time goes out twice (ISO 8601 with ms and ``Z``, and epoch ms); every price as an
 exact decimal string.

@@ -1,9 +1,13 @@
 """Server-Sent Events: the latest price of each symbol asked for, then one event per new one.
 
 The view registers the client with the process's :class:`~tickvault_api.hub.PriceHub` (one
-Redis subscription per process, fanned out) and returns a generator that waits on the
-client's bounded buffer: an idle stream costs a little memory and no thread (under
-Gunicorn's gevent workers each is a greenlet). A keep-alive comment goes out after
+Redis subscription per process, fanned out) and returns a generator. It yields the first
+events through the server; then, under Gunicorn's gevent workers, it attaches the stream to
+the hub, which writes each later batch of events to the client's socket itself, and the
+generator only wakes to drain what the socket could not take at once, to send keep-alives and
+to end the stream. Elsewhere it waits on the client's bounded buffer and yields the events.
+An idle stream costs a little memory and no thread (under gevent each is a greenlet). A
+keep-alive comment goes out after
 ``KEEPALIVE_SECONDS`` of silence; the stream closes after ``TICKVAULT_API_STREAM_MAX_SECONDS``
 (browsers reconnect by themselves, after the ``retry`` delay). At most
 ``TICKVAULT_API_MAX_STREAMS`` streams per process; the next one is answered 429.
@@ -22,13 +26,14 @@ from flask_smorest import Blueprint
 from tickvault_api import schemas
 from tickvault_api.context import ApiContext
 from tickvault_api.errors import envelope
-from tickvault_api.hub import StreamEnd, Subscriber, price_event, sse_event
-from tickvault_api.limits import bound_writes
+from tickvault_api.hub import PriceHub, StreamEnd, Subscriber, price_event, sse_event
+from tickvault_api.limits import abort_connection, bound_writes, direct_socket
 from tickvault_api.params import parse_symbol
 from tickvault_api.tracked import Tracked
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
+KEEPALIVE = b": keepalive\n\n"
 RETRY = b"retry: 2000\n\n"
 SLOW = sse_event(
     envelope("slow_client", "the stream was ended: it was read slower than prices arrived"),
@@ -77,13 +82,19 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
         now = ctx.clock_us()
         order = tracked if wanted is None else wanted
         first = b"".join(price_event(p, now) for s in order if (p := snapshot.get(s)))
-        bound_writes(request.environ)
+        environ = request.environ
+        bound_writes(environ)
 
         def done() -> None:  # idempotent; also runs when the body is never iterated
             ctx.hub.leave(sub)
             slot.release()
 
-        body = relay(sub, first, ctx.settings.api_stream_max_seconds, done)
+        max_seconds = ctx.settings.api_stream_max_seconds
+        direct = direct_socket(environ)
+        if direct is None:
+            body = relay(sub, first, max_seconds, done)
+        else:
+            body = relay_direct(ctx.hub, sub, first, max_seconds, done, environ, direct)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         response = Response(body, mimetype="text/event-stream", headers=headers)
         response.call_on_close(done)
@@ -111,7 +122,41 @@ def relay(
                 yield b"".join(e.data for e in events)
                 written = time.monotonic()
             elif time.monotonic() - written >= KEEPALIVE_SECONDS:
-                yield b": keepalive\n\n"
+                yield KEEPALIVE
                 written = time.monotonic()
+    finally:
+        done()
+
+
+def relay_direct(
+    hub: PriceHub,
+    sub: Subscriber,
+    first: bytes,
+    max_seconds: float,
+    done: Callable[[], None],
+    environ: dict[str, Any],
+    direct: tuple[Any, bool],
+) -> Iterator[bytes]:
+    """Yield the first events, then let the hub write the others to the socket until the time
+    is up; wake only to drain the backlog, send keep-alives, or end."""
+    try:
+        yield RETRY + first
+        # Gunicorn wrote the first bytes and waits for the next: the socket is the hub's now
+        deadline = time.monotonic() + max_seconds
+        hub.attach(sub, *direct)
+        while (now := time.monotonic()) < deadline and sub.ended is None:
+            sub.wait(min(deadline - now, KEEPALIVE_SECONDS - (now - sub.written)))
+            if sub.ended is not None:
+                break
+            if sub.backlogged:
+                sub.drain()
+            elif time.monotonic() - sub.written >= KEEPALIVE_SECONDS:
+                sub.send(KEEPALIVE)
+        if sub.ended is StreamEnd.SLOW:
+            if not sub.farewell(SLOW):  # no room even for that: close the connection
+                abort_connection(environ, "slow client")
+        elif sub.ended is StreamEnd.GONE or sub.backlogged:
+            # unwritable, or bytes (maybe half a chunk) still owed: close the connection
+            abort_connection(environ, "the stream could not be written")
     finally:
         done()

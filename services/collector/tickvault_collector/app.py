@@ -28,7 +28,7 @@ from tickvault_collector.metrics import make_metrics
 from tickvault_collector.pool import Connections
 from tickvault_collector.refresh import SymbolRefresh
 from tickvault_collector.rest import RestClient
-from tickvault_collector.resume import resume_points
+from tickvault_collector.resume import open_gaps, resume_points
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.universe import Tracker, Universe
 
@@ -69,6 +69,8 @@ async def run(
         if resume is None:
             return 0
         collector.track(tracked, resume=resume, after_start=False)
+        stored = await _unless_stopped(stop, open_gaps(settings.database_url, list(tracked)))
+        collector.reopen(stored or [])
         connections = Connections(
             settings, collector, metrics, on_ticker_replaced=refresh.check_tails_soon
         )

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from tickvault.codec import GapFinder, GapRecord, GapStatus
+from tickvault.codec import GapFinder, GapReason, GapRecord, GapStatus
 from tickvault.db.engine import make_engine
 from tickvault.db.partitions import TRADES, existing_partitions
 from tickvault.errors import ExchangeError, FrameError, TickvaultError
@@ -63,7 +63,7 @@ _SPAN = text(
     " WHERE symbol = :s AND trade_time >= :lo AND trade_time < :hi"
 )
 _OPEN = text(
-    "SELECT first_id, last_id, status, found_by, detected_at FROM trade_gaps"
+    "SELECT first_id, last_id, status, found_by, detected_at, reason FROM trade_gaps"
     " WHERE symbol = :s AND status <> 'filled' ORDER BY first_id, last_id"
 )
 
@@ -122,8 +122,8 @@ def scan_symbol(
             spans.append((int(low), int(high)))
             pairs += [(int(a), int(b)) for a, b in conn.execute(_HOLES, bounds)]
         records = [
-            OpenRecord(int(a), int(b), str(st), _finder(str(by)), _us(at))
-            for a, b, st, by, at in conn.execute(_OPEN, {"s": symbol})
+            OpenRecord(int(a), int(b), str(st), _finder(str(by)), _us(at), _reason(str(why)))
+            for a, b, st, by, at, why in conn.execute(_OPEN, {"s": symbol})
         ]
     if window is not None:
         lo_us, hi_us = _us(window[0]), _us(window[1])
@@ -138,6 +138,14 @@ def _finder(text: str) -> GapFinder:
         return GapFinder(text)
     except ValueError:
         return GapFinder.AUDITOR
+
+
+def _reason(text: str) -> GapReason:
+    """Return why a stored gap opened; a value this version does not know reads as audit."""
+    try:
+        return GapReason(text)
+    except ValueError:
+        return GapReason.AUDIT
 
 
 def _us(value: datetime) -> int:
@@ -186,7 +194,9 @@ class Auditor:
         now = _now_us()
         await self.publisher.publish(
             [
-                GapRecord(symbol, a, b, GapStatus.DETECTED, now, None, GapFinder.AUDITOR)
+                GapRecord(
+                    symbol, a, b, GapStatus.DETECTED, now, None, GapFinder.AUDITOR, GapReason.AUDIT
+                )
                 for a, b in plan.holes
             ]
         )
@@ -201,6 +211,7 @@ class Auditor:
                 now,
                 done,
                 GapFinder.AUDITOR,
+                GapReason.AUDIT,
             )
             for a, b in plan.holes
         ]
@@ -217,6 +228,7 @@ class Auditor:
                     record.detected_at,
                     done,
                     record.found_by,
+                    record.reason,
                 )
             )
             report.records_closed += int(outcome)
@@ -250,7 +262,7 @@ class Auditor:
             page = await refiller.page(symbol)
             if page.ticks:
                 await self.publisher.publish(page.ticks)
-            refiller.settle(page)
+            refiller.settle(symbol, page)
             refilled += len(page.ticks)
             lost += [(g.first, g.last) for g in page.done if g.partial]
             lost += [(g.next_id, g.last) for g in page.given_up]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tickvault.codec import GapFinder
+from tickvault.codec import GapFinder, GapReason
 
 IdRange = tuple[int, int]  # first, last (inclusive)
 
@@ -24,6 +24,7 @@ class OpenRecord:
     status: str
     found_by: GapFinder
     detected_at: int  # epoch µs
+    reason: GapReason = GapReason.AUDIT
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,9 @@ async def audit_once(
     metrics = make_metrics()
     rest = rest or RestClient.from_settings(settings, metrics)
     keys = settings.redis_keys
-    publisher = Publisher.from_settings(settings, redis, metrics)
+    publisher = Publisher.from_settings(
+        settings, redis, metrics, producer=f"{settings.collector_instance}-audit"
+    )
     lease = audit_lease(redis, keys)
     flusher: asyncio.Task[None] | None = None
     try:

@@ -113,7 +113,9 @@ class AuditTask:
         self._metrics = metrics
         keys = settings.redis_keys
         self._keys = keys
-        self._pub = Publisher.from_settings(settings, redis, metrics)
+        self._pub = Publisher.from_settings(
+            settings, redis, metrics, producer=f"{settings.collector_instance}-audit"
+        )
         self._auditor = Auditor(symbols, settings.database_url, rest, self._pub, tail=False)
         self._lease = audit_lease(redis, keys)
         self._published_until = 0.0  # Redis time our last audit's entries were all published

@@ -98,7 +98,7 @@ class Backfiller:
         entries: list[Tick | GapRecord] = list(page.ticks)
         entries += [gap.record(status, done_at) for gap, status in closed]
         await self._owner.publisher.publish(entries)
-        self._refill.settle(page)
+        self._refill.settle(symbol, page)
         self._owner.backfilled(len(page.ticks))
         for gap, status in closed:
             self._owner.gap_closed(gap, status)

@@ -14,11 +14,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from tickvault.codec import GapRecord, GapStatus
+from tickvault.backlog import Appended, Ledger
+from tickvault.codec import GapReason, GapRecord, GapStatus
 from tickvault.errors import FrameError
 from tickvault.heartbeat import CollectorBeat
+from tickvault.keys import ShardKeys
 from tickvault.redisconn import AsyncRedis
 from tickvault.throttle import ThrottledLog
 from tickvault.tick import Tick
@@ -28,6 +30,7 @@ from tickvault_collector.gaps import Gap, GapBook
 from tickvault_collector.metrics import Metrics
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient
+from tickvault_collector.resume import OpenGap, open_gaps
 from tickvault_collector.schedule import Priority
 from tickvault_collector.sequencer import DUPLICATE, GAP, Sequencer, cap_gap
 from tickvault_collector.settings import CollectorSettings
@@ -45,7 +48,7 @@ TAIL_PATIENCE_S = 60.0  # a symbol behind the ticker this long is a gap, however
 
 @dataclass(slots=True)
 class Counts:
-    """Hot-path counters (plain ints; Prometheus gets the deltas)."""
+    """Hot-path counters (plain ints): each one's deltas go to the Metrics counter of its name."""
 
     frames: int = 0
     trades: int = 0
@@ -53,13 +56,17 @@ class Counts:
     unknown: int = 0
     duplicates: int = 0
     overflow: int = 0
-    gaps: int = 0
-    filled: int = 0
-    unfillable: int = 0
+    gaps_detected: int = 0
+    gaps_filled: int = 0
+    gaps_unfillable: int = 0
     backfilled: int = 0
     ticker_rows: int = 0
     ticker_bad: int = 0
     tail_gaps: int = 0
+    stream_losses: int = 0
+
+
+_COUNT_NAMES = tuple(f.name for f in fields(Counts))
 
 
 class Collector:
@@ -87,12 +94,21 @@ class Collector:
         )
         self._overflow: dict[str, list[int]] = {}
         self._high: dict[str, int] = {}
+        self._mark: dict[str, int] = {}  # the resume mark per symbol, as last computed
         self._dirty: set[str] = set()
+        self._resumed: set[str] = set()  # started from a resume point, no trade seen yet
+        self._holds: dict[str, int] = {}  # lost ids whose gaps are being opened: mark floor
+        self.ledgers: dict[int, Ledger] = {}  # per stream shard: marks every group acked
+        self.reasons: dict[GapReason, int] = dict.fromkeys(GapReason, 0)
+        self._synced_reasons = dict(self.reasons)
+        self._tasks: set[asyncio.Task[None]] = set()
         self._malformed_log = ThrottledLog(log, 60.0, burst=MALFORMED_LOGS_PER_MINUTE)
         self._ticker_log = ThrottledLog(log, 60.0)
         # sees ticker rows of symbols not captured live (untracked, or tracked and stopped)
         self.notice: Callable[[TickerRow], None] = lambda row: None
-        self.publisher = Publisher.from_settings(settings, redis, metrics, marks=self._marks)
+        self.publisher = Publisher.from_settings(
+            settings, redis, metrics, marks=self._marks, appended=self.appended
+        )
         self._rest = rest
         self._weights = dict.fromkeys(Priority, 0)
         self.backfiller = Backfiller(rest, self)
@@ -118,12 +134,15 @@ class Collector:
                 counts.duplicates += 1
                 return None
             if verdict is GAP:
-                self.open_gap(symbol, self.sequencer.gap_first, parsed.trade_id - 1)
+                reason = GapReason.RECONNECT if symbol in self._resumed else GapReason.WS_GAP
+                self.open_gap(symbol, self.sequencer.gap_first, parsed.trade_id - 1, reason)
+            if self._resumed:
+                self._resumed.discard(symbol)
             if self.publisher.offer(parsed):
                 counts.trades += 1
                 if symbol in self._overflow:
                     first, last = self._overflow.pop(symbol)
-                    self.open_gap(symbol, first, last)
+                    self.open_gap(symbol, first, last, GapReason.BUFFER_OVERFLOW)
             else:
                 self._dropped(symbol, parsed.trade_id)
             return None
@@ -162,12 +181,14 @@ class Collector:
                 self.notice(row)
             missed = observe(row, now_us)
             if missed is not None:
-                self.open_gap(row.symbol, *missed)
+                self.open_gap(row.symbol, *missed, GapReason.TAIL)
 
     async def watch_tails(self) -> None:
-        """Turn what the tail checks find into gaps, once a second."""
+        """Turn what the tail checks find, and the runs a full buffer dropped, into gaps,
+        once a second."""
         while True:
             await asyncio.sleep(1.0)
+            self.close_overflow()
             now = time.time_ns() // 1000
             due = self.tails.due(now, hold=self.publisher.congested())
             if not due:
@@ -180,7 +201,7 @@ class Collector:
                 f" and {len(due) - TAILS_SHOWN} more" if len(due) > TAILS_SHOWN else "",
             )
             for symbol, first, last in due:
-                self.open_gap(symbol, first, last)
+                self.open_gap(symbol, first, last, GapReason.TAIL)
 
     def track(self, symbols: Iterable[str], *, resume: dict[str, int], after_start: bool) -> None:
         """Start tracking *symbols* (resume points where known); a symbol tracked after start
@@ -190,6 +211,8 @@ class Collector:
             mark = resume.get(symbol)
             if mark is not None and self.sequencer.start(symbol, mark):
                 self._high.setdefault(symbol, mark)
+                self._resumed.add(symbol)
+                self.ledger(symbol).start(symbol, mark)
             elif after_start:
                 self.tails.await_first(symbol)
 
@@ -217,13 +240,25 @@ class Collector:
             run[1] = trade_id
             return
         if run is not None:
-            self.open_gap(symbol, run[0], run[1])
+            self.open_gap(symbol, run[0], run[1], GapReason.BUFFER_OVERFLOW)
         self._overflow[symbol] = [trade_id, trade_id]
+
+    def close_overflow(self) -> None:
+        """Open the runs of ticks a full buffer dropped as gaps once it has room again (a
+        symbol's next accepted tick does so too; a symbol that went quiet needs this)."""
+        if not self._overflow or len(self.publisher) >= self.publisher.capacity:
+            return
+        runs, self._overflow = self._overflow, {}
+        for symbol, (first, last) in runs.items():
+            self.open_gap(symbol, first, last, GapReason.BUFFER_OVERFLOW)
 
     # ------------------------------------------------------------------ gaps
 
-    def open_gap(self, symbol: str, first: int, last: int) -> None:
-        """Record ids ``first..last`` of *symbol* as missing and have them backfilled."""
+    def open_gap(
+        self, symbol: str, first: int, last: int, reason: GapReason = GapReason.WS_GAP
+    ) -> None:
+        """Record ids ``first..last`` of *symbol* as missing for *reason* and have them
+        backfilled (the parts not already open)."""
         now = time.time_ns() // 1000
         too_old, wanted = cap_gap(first, last, self.settings.collector_backfill_max_trades)
         if too_old is not None:
@@ -231,15 +266,104 @@ class Collector:
                 "%s: ids %d..%d are beyond the backfill cap; recorded unfillable", symbol, *too_old
             )
             self.publisher.put_record(
-                GapRecord(symbol, too_old[0], too_old[1], GapStatus.UNFILLABLE, now, now)
+                GapRecord(
+                    symbol, too_old[0], too_old[1], GapStatus.UNFILLABLE, now, now, reason=reason
+                )
             )
-            self.counts.unfillable += 1
+            self.counts.gaps_unfillable += 1
+            self.reasons[reason] += 1
         if wanted[0] > wanted[1]:
             return
-        gap = self.book.open(symbol, wanted[0], wanted[1], now)
-        self.publisher.put_record(gap.record(GapStatus.DETECTED))
-        self.counts.gaps += 1
+        for a, b in self.book.uncovered(symbol, *wanted):
+            gap = self.book.open(symbol, a, b, now, reason)
+            self.publisher.put_record(gap.record(GapStatus.DETECTED))
+            self.counts.gaps_detected += 1
+            self.reasons[reason] += 1
         self.backfiller.wake()
+
+    def reopen(self, gaps: list[OpenGap]) -> None:
+        """Take gaps PostgreSQL holds open into the book, as they were recorded (their
+        ``filled`` record then closes the same row)."""
+        opened = 0
+        for symbol, first, last, reason, detected in gaps:
+            if symbol not in self.tracked or self.book.uncovered(symbol, first, last) != [
+                (first, last)
+            ]:
+                continue
+            self.book.open(symbol, first, last, detected, reason)
+            self._dirty.add(symbol)
+            opened += 1
+        if opened:
+            log.info("%d gaps PostgreSQL holds open go to backfill", opened)
+            self.backfiller.wake()
+
+    # ------------------------------------------------------------------ stream loss
+
+    def ledger(self, symbol: str) -> Ledger:
+        """Return the ledger of the stream shard *symbol* belongs to."""
+        index = self.publisher.shard(symbol).index
+        ledger = self.ledgers.get(index)
+        if ledger is None:
+            ledger = self.ledgers[index] = Ledger()
+        return ledger
+
+    def appended(self, shard: ShardKeys, reply: Appended) -> None:
+        """Act on one append's report: confirm marks every group acknowledged, and when the
+        shard lost entries, open ``stream_lost`` (or ``claim_deleted``) gaps for every id
+        published since the last confirmed mark."""
+        ledger = self.ledgers.get(shard.index)
+        if ledger is None:
+            ledger = self.ledgers[shard.index] = Ledger()
+        if reply.damaged:
+            self._lost(shard, ledger, reply)
+        else:
+            ledger.acknowledged(reply.safe)
+        if reply.last_id:
+            ledger.appended(reply.last_id, self._mark)
+
+    def _lost(self, shard: ShardKeys, ledger: Ledger, reply: Appended) -> None:
+        reason = GapReason.STREAM_LOST if reply.gone else GapReason.CLAIM_DELETED
+        self.counts.stream_losses += 1
+        symbols = [s for s in self._high if self.publisher.shard(s).index == shard.index]
+        ranges = []
+        for symbol in symbols:
+            high = self._high[symbol]
+            floor = ledger.confirmed(symbol)
+            if floor is None:
+                first = self.sequencer.first(symbol)
+                floor = high if first is None else first - 1
+            if high > floor:
+                ranges.append((symbol, floor + 1, high))
+                held = self._holds.get(symbol)
+                self._holds[symbol] = floor + 1 if held is None else min(held, floor + 1)
+                self._dirty.add(symbol)
+        # Until the task below has opened the gaps, the resume marks stay below the lost ids.
+        log.warning(
+            "Redis lost entries of %s (%s): %d symbols refilled from their last stored id",
+            shard.stream,
+            "appended entries gone" if reply.gone else f"{reply.lost_entries} deleted pending",
+            len(ranges),
+        )
+        ledger.lost()
+        task = asyncio.get_running_loop().create_task(self._refill_lost(symbols, ranges, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refill_lost(
+        self, symbols: list[str], ranges: list[tuple[str, int, int]], reason: GapReason
+    ) -> None:
+        """Reopen what PostgreSQL holds open (its closing records may be among the lost),
+        then open the ranges published since the last confirmed marks."""
+        try:
+            stored = await open_gaps(self.settings.database_url, symbols)
+            if stored:
+                self.reopen(stored)
+            for symbol, first, last in ranges:
+                self.open_gap(symbol, first, last, reason)
+        finally:
+            for symbol, _, _ in ranges:  # the open gaps hold the marks from now on
+                self._holds.pop(symbol, None)
+                self._dirty.add(symbol)
 
     def backfilled(self, rows: int) -> None:
         """Count trades published from REST."""
@@ -248,9 +372,9 @@ class Collector:
     def gap_closed(self, gap: Gap, status: GapStatus) -> None:
         """Count a gap filled or given up (and log the latter)."""
         if status is GapStatus.FILLED:
-            self.counts.filled += 1
+            self.counts.gaps_filled += 1
         else:
-            self.counts.unfillable += 1
+            self.counts.gaps_unfillable += 1
             log.warning(
                 "%s: ids %d..%d could not all be backfilled", gap.symbol, gap.first, gap.last
             )
@@ -269,10 +393,14 @@ class Collector:
             if high is None:
                 continue
             floor = self.book.first_missing(symbol)
+            held = self._holds.get(symbol)
+            if held is not None and (floor is None or held < floor):
+                floor = held
             run = self._overflow.get(symbol)
             if run is not None and (floor is None or run[0] < floor):
                 floor = run[0]
             marks[symbol] = high if floor is None else min(high, floor - 1)
+        self._mark.update(marks)
         return marks
 
     # ------------------------------------------------------------------ housekeeping
@@ -301,26 +429,18 @@ class Collector:
     def sync_metrics(self) -> None:
         """Copy the hot-path counters into Prometheus."""
         c, s, m = self.counts, self._synced, self.metrics
-        for name, metric in (
-            ("frames", m.frames),
-            ("trades", m.trades),
-            ("malformed", m.malformed),
-            ("unknown", m.unknown),
-            ("duplicates", m.duplicates),
-            ("overflow", m.overflow),
-            ("gaps", m.gaps_detected),
-            ("filled", m.gaps_filled),
-            ("unfillable", m.gaps_unfillable),
-            ("backfilled", m.backfilled),
-            ("ticker_rows", m.ticker_rows),
-            ("ticker_bad", m.ticker_bad),
-            ("tail_gaps", m.tail_gaps),
-        ):
+        for name in _COUNT_NAMES:
             delta = getattr(c, name) - getattr(s, name)
             if delta:
-                metric.inc(delta)
+                getattr(m, name).inc(delta)
                 setattr(s, name, getattr(c, name))
+        for reason, count in self.reasons.items():
+            if count != self._synced_reasons[reason]:
+                m.gaps_by_reason.labels(reason.value).inc(count - self._synced_reasons[reason])
+                self._synced_reasons[reason] = count
         m.buffer.set(len(self.publisher))
+        m.stream_backlog.set(self.publisher.backlog)
+        m.stream_full.set(int(self.publisher.full))
         for use, spent in self._rest.scheduler.spent.items():
             if spent != self._weights[use]:
                 m.rest_weight.labels(use.name.lower()).inc(spent - self._weights[use])
@@ -343,8 +463,8 @@ class Collector:
         c = self.counts
         return (
             f"frames={c.frames} trades={c.trades} duplicates={c.duplicates} "
-            f"malformed={c.malformed} unknown={c.unknown} gaps={c.gaps} filled={c.filled} "
-            f"unfillable={c.unfillable} backfilled={c.backfilled} "
+            f"malformed={c.malformed} unknown={c.unknown} gaps={c.gaps_detected} "
+            f"filled={c.gaps_filled} unfillable={c.gaps_unfillable} backfilled={c.backfilled} "
             f"open_gaps={self.book.total_open()} "
             f"buffered={len(self.publisher)} overflow={c.overflow}"
         )

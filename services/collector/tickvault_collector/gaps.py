@@ -2,7 +2,12 @@
 (pure).
 
 A gap is a fixed id range from the moment its ``detected`` record is published until it is
-``filled`` or ``unfillable`` (the writer keys ``trade_gaps`` on the range). One
+``filled`` or ``unfillable`` (the writer keys ``trade_gaps`` on the range), opened for one
+:class:`~tickvault.codec.GapReason`. Ranges open in the book never overlap
+(:meth:`GapBook.uncovered`). A gap's ``next_id`` moves when a page is planned, its
+``settled`` only once that page's trades are in the stream: the resume mark stays below
+``settled`` (:meth:`GapBook.first_missing`), so a collector killed while a page is still in
+its memory resumes before it. One
 ``historicalTrades`` page may cover several gaps of a symbol: :func:`plan_page` picks the rows
 that fall inside open gaps and says which gaps that completes.
 
@@ -18,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass, field
 
-from tickvault.codec import GapRecord, GapStatus
+from tickvault.codec import GapReason, GapRecord, GapStatus
 
 PAGE = 1000  # trades per historicalTrades call
 SAME_TIME_US = 1_000_000  # gaps found within this of each other count as equally old
@@ -32,17 +37,23 @@ class Gap:
     first: int
     last: int
     detected_at: int
+    reason: GapReason = GapReason.WS_GAP
     next_id: int = -1  # the lowest id still wanted
+    settled: int = -1  # the lowest id not yet in the stream
     partial: bool = False  # REST no longer had some of it
 
     def __post_init__(self) -> None:
         if self.next_id < 0:
             self.next_id = self.first
+        if self.settled < 0:
+            self.settled = self.first
 
     def record(self, status: GapStatus, now: int | None = None) -> GapRecord:
         """Return the gap record of this range with *status*."""
         filled = now if status is not GapStatus.DETECTED else None
-        return GapRecord(self.symbol, self.first, self.last, status, self.detected_at, filled)
+        return GapRecord(
+            self.symbol, self.first, self.last, status, self.detected_at, filled, reason=self.reason
+        )
 
 
 @dataclass(slots=True)
@@ -60,9 +71,11 @@ class GapBook:
     def __init__(self) -> None:
         self._open: dict[str, list[Gap]] = {}
 
-    def open(self, symbol: str, first: int, last: int, now: int) -> Gap:
-        """Register the missing range ``first..last`` and return it."""
-        gap = Gap(symbol, first, last, now)
+    def open(
+        self, symbol: str, first: int, last: int, now: int, reason: GapReason = GapReason.WS_GAP
+    ) -> Gap:
+        """Register the missing range ``first..last`` and return it (see :meth:`uncovered`)."""
+        gap = Gap(symbol, first, last, now, reason)
         gaps = self._open.setdefault(symbol, [])
         gaps.append(gap)
         gaps.sort(key=lambda g: g.first)
@@ -84,10 +97,32 @@ class GapBook:
         """Return the symbols with at least one open gap."""
         return [s for s, gaps in self._open.items() if gaps]
 
+    def uncovered(self, symbol: str, first: int, last: int) -> list[tuple[int, int]]:
+        """Return the parts of ``first..last`` no open gap of *symbol* covers."""
+        parts: list[tuple[int, int]] = []
+        at = first
+        for gap in self._open.get(symbol, ()):  # sorted by first id, never overlapping
+            if gap.last < at:
+                continue
+            if gap.first > last:
+                break
+            if gap.first > at:
+                parts.append((at, gap.first - 1))
+            at = gap.last + 1
+            if at > last:
+                return parts
+        parts.append((at, last))
+        return parts
+
+    def settle(self, symbol: str) -> None:
+        """Say that every page planned so far for *symbol* is in the stream."""
+        for gap in self._open.get(symbol, ()):
+            gap.settled = gap.next_id
+
     def first_missing(self, symbol: str) -> int | None:
-        """Return the lowest id still missing for *symbol*, or None."""
+        """Return the lowest id of *symbol* not yet in the stream, or None."""
         gaps = self._open.get(symbol)
-        return min(g.next_id for g in gaps) if gaps else None
+        return min(g.settled for g in gaps) if gaps else None
 
     def total_open(self) -> int:
         """Return the number of open gaps over all symbols."""

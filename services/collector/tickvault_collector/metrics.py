@@ -32,6 +32,10 @@ class Metrics:
     ticker_rows: Counter
     ticker_bad: Counter
     tail_gaps: Counter
+    gaps_by_reason: Counter
+    stream_losses: Counter
+    stream_backlog: Gauge
+    stream_full: Gauge
     tails_behind: Gauge
     repair_calls: Gauge
     repair_oldest: Gauge
@@ -89,6 +93,27 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         tail_gaps=Counter(
             p + "tail_gaps", "Gaps found because a ticker was ahead of capture", registry=reg
+        ),
+        gaps_by_reason=Counter(
+            p + "gaps_by_reason",
+            "Gaps opened (or recorded unfillable) by why the trades went missing",
+            ["reason"],
+            registry=reg,
+        ),
+        stream_losses=Counter(
+            p + "stream_losses",
+            "Times Redis lost stream entries before a writer stored them",
+            registry=reg,
+        ),
+        stream_backlog=Gauge(
+            p + "stream_backlog_entries",
+            "Stream entries some consumer group has not acknowledged (not trimmable)",
+            registry=reg,
+        ),
+        stream_full=Gauge(
+            p + "stream_full",
+            "1 while the backlog is at TICKVAULT_STREAM_MAXLEN and the collector buffers",
+            registry=reg,
         ),
         tails_behind=Gauge(
             p + "tails_behind", "Symbols a ticker shows ahead of capture, waiting", registry=reg

@@ -1,17 +1,23 @@
 """Append ticks and gap records to the Redis Stream in small batches, one round trip per shard.
 
-Entries wait in a bounded in-memory FIFO. A flusher takes up to ``batch_size`` of them every
-few milliseconds, splits them by stream shard (:meth:`tickvault.keys.RedisKeys.shard_of`: a
-symbol always goes to the same shard) and sends each shard's part as one scripted call doing
-``XADD … MAXLEN ~ n`` per entry and setting that shard's per-symbol resume marks
-(``ShardKeys.last_id``) — keys of one shard share a Redis Cluster slot, so the script is
-atomic on a cluster too. The shards' calls go out concurrently; entries leave the FIFO only
-once every shard's Redis has answered (a retried batch may append an entry twice, which the
-writers' idempotent inserts absorb). Readers call :meth:`Publisher.congested` /
-:meth:`Publisher.drained` to slow down (TCP backpressure) while Redis is merely slower
-than the socket. While Redis is unreachable the FIFO keeps filling; when it is full,
-:meth:`Publisher.offer` refuses ticks and the caller turns the refused ids into gaps.
-Gap records and awaited batches (backfill) are never refused.
+Entries wait in a bounded in-memory FIFO (``TICKVAULT_COLLECTOR_BUFFER_MAX``). A flusher takes
+up to ``batch_size`` of them every few milliseconds, splits them by stream shard
+(:meth:`tickvault.keys.RedisKeys.shard_of`: a symbol always goes to the same shard) and sends
+each shard's part, with the per-symbol resume marks it moves (``ShardKeys.last_id``), as one
+scripted call (:data:`tickvault.backlog.APPEND`) — keys of one shard share a Redis Cluster
+slot, so the script is atomic on a cluster too. The script trims only what every consumer
+group acknowledged, and refuses the batch while the shard's unacknowledged backlog is at
+``TICKVAULT_STREAM_MAXLEN``. The shards' calls go out concurrently; entries leave the FIFO
+only once every shard's Redis has taken them (a batch retried because one shard refused it
+may append another shard's entries twice, which the writers' idempotent inserts absorb).
+Each answer also says whether Redis lost entries this publisher appended to that shard, or a
+writer found entries deleted; the owner's ``appended`` callback acts on it.
+
+Readers call :meth:`Publisher.congested` / :meth:`Publisher.drained` to slow down (TCP
+backpressure) while Redis is merely slower than the socket. While Redis is unreachable or
+a stream is full the FIFO keeps filling; when it is full, :meth:`Publisher.offer` refuses
+ticks and the caller turns the refused ids into gaps (``buffer_overflow``). Gap records and
+awaited batches (backfill) are never refused.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 import hiredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
+from tickvault.backlog import APPEND, PRODUCER_TTL_S, Appended, StreamFull
 from tickvault.codec import GapRecord, to_fields
 from tickvault.keys import RedisKeys, ShardKeys
 from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, describe
@@ -39,31 +46,19 @@ log = logging.getLogger(__name__)
 
 Entry = Tick | GapRecord | asyncio.Future[None]
 
-# One round trip per shard and batch: KEYS = the shard's stream, then the resume-mark keys
-# to set; ARGV = maxlen, the number of marks, their values, then per entry its field count
-# and field/values (exactly what codec.to_fields gives). Far cheaper than a client-side
-# pipeline of XADDs, whose per-command packing and reply parsing dominated the profile.
-XADD_MANY = """
-local stream, maxlen, marks = KEYS[1], ARGV[1], tonumber(ARGV[2])
-for k = 1, marks do
-  redis.call('SET', KEYS[k + 1], ARGV[k + 2])
-end
-local i, n, added = marks + 3, #ARGV, 0
-while i <= n do
-  local count = tonumber(ARGV[i])
-  redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, i + 1, i + count))
-  i = i + count + 1
-  added = added + 1
-end
-return added
-"""
 REDIS_RETRY = RetryPolicy(0.1, 5.0)
+FULL_RETRY = RetryPolicy(0.02, 0.5)  # a full stream is asked again soon: writers ack quickly
 MarksFn = Callable[[dict[str, int]], dict[str, int]]
+AppendedFn = Callable[[ShardKeys, Appended], None]
 
 
 def no_marks(highs: dict[str, int]) -> dict[str, int]:
     """Move no resume mark (the auditor's entries never say where the live feed stands)."""
     return {}
+
+
+def no_watch(shard: ShardKeys, appended: Appended) -> None:
+    """Act on no append report (the auditor keeps no ledger: its gaps are in PostgreSQL)."""
 
 
 class Publisher:
@@ -80,18 +75,25 @@ class Publisher:
         flush_ms: float = 5.0,
         capacity: int = 500_000,
         marks: MarksFn | None = None,
+        producer: str = "collector",
+        appended: AppendedFn = no_watch,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._shard_of: dict[str, ShardKeys] = {}  # symbol -> its shard, computed once
-        self._unwritten: dict[str, int] = {}  # marks of a batch whose flush failed
+        self._producer = producer
+        self._appended = appended
+        self.last_appended: dict[ShardKeys, bytes] = {}  # what each producer key should hold
+        self._unwritten: dict[str, int] = {}  # marks of a batch Redis did not take
+        self.full = False  # the last attempt found a shard's backlog at its bound
+        self.backlog = 0  # entries not yet trimmable in the fullest shard, as last seen
         self._metrics = metrics
         self._maxlen = maxlen
         self._batch = batch_size
         self._flush_s = flush_ms / 1000
         self.capacity = capacity
         self._marks = marks or (lambda highs: highs)
-        self._script = redis.register_script(XADD_MANY)
+        self._script = redis.register_script(APPEND)
         self._fifo: deque[Entry] = deque()
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -110,8 +112,14 @@ class Publisher:
         metrics: Metrics,
         *,
         marks: MarksFn = no_marks,
+        producer: str | None = None,
+        appended: AppendedFn = no_watch,
     ) -> Publisher:
-        """Return a publisher onto the stream of *settings*, sized and paced by them."""
+        """Return a publisher onto the stream of *settings*, sized and paced by them.
+
+        *producer* names its producer key (default: the collector instance); two publishers
+        of one process need two names.
+        """
         return cls(
             redis,
             settings.redis_keys,
@@ -121,6 +129,8 @@ class Publisher:
             flush_ms=settings.collector_flush_ms,
             capacity=settings.collector_buffer_max,
             marks=marks,
+            producer=producer or settings.collector_instance,
+            appended=appended,
         )
 
     def __len__(self) -> int:
@@ -138,8 +148,8 @@ class Publisher:
         return True
 
     def congested(self) -> bool:
-        """Return whether readers should wait: the FIFO is long while Redis is answering."""
-        return len(self._fifo) > self._high_water and self.healthy
+        """Return whether readers should wait: the FIFO is long while Redis is taking it."""
+        return len(self._fifo) > self._high_water and self.healthy and not self.full
 
     async def drained(self) -> None:
         """Wait until the FIFO is back under the high-water mark (or Redis stops answering)."""
@@ -166,6 +176,7 @@ class Publisher:
     async def run(self) -> None:
         """Flush until :meth:`stop` is called and the FIFO is empty."""
         backoff = REDIS_RETRY.backoff()
+        full_backoff = FULL_RETRY.backoff()
         while True:
             if not self._fifo:
                 if self._stopping:
@@ -177,6 +188,18 @@ class Publisher:
                 await asyncio.sleep(self._flush_s)
             try:
                 await self._flush_once()
+            except StreamFull as exc:
+                if not self.full:
+                    log.warning(
+                        "%s (TICKVAULT_STREAM_MAXLEN); buffering %d entries until the writers "
+                        "acknowledge",
+                        exc,
+                        len(self),
+                    )
+                self.full = True
+                self._below.set()  # readers keep reading; overflow turns into gaps
+                await asyncio.sleep(full_backoff.next())
+                continue
             except REDIS_ERRORS as exc:
                 if self.healthy:
                     log.warning("%s; buffering %d entries", describe(exc), len(self))
@@ -186,8 +209,12 @@ class Publisher:
                 continue
             if not self.healthy:
                 log.info("Redis reachable again; %d entries still buffered", len(self))
+            if self.full:
+                log.info("stream has room again; %d entries still buffered", len(self))
             self.healthy = True
+            self.full = False
             backoff.reset()
+            full_backoff.reset()
 
     def stop(self) -> None:
         """Ask the flusher to publish what is queued and return."""
@@ -199,19 +226,20 @@ class Publisher:
         parts, highs, waiters, newest_ws = self._encode(count)
         marks = self._unwritten
         marks.update(self._marks(highs))
-        marked: dict[ShardKeys, list[str]] = {}
-        for symbol in marks:
-            marked.setdefault(self.shard(symbol), []).append(symbol)
-        sends = []
-        for shard in set(parts) | set(marked):
-            symbols = marked.get(shard, [])
-            head: list[bytes | int | str] = [self._maxlen, len(symbols)]
-            head += (marks[s] for s in symbols)
-            keys = [shard.last_id(s) for s in symbols]
-            sends.append(self._send_batch(shard, keys, head + parts.get(shard, [])))
-        for outcome in await asyncio.gather(*sends, return_exceptions=True):
+        shards, sends = self._appends(parts, marks)
+        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        replies = [
+            self._take(shard, outcome)
+            for shard, outcome in zip(shards, outcomes, strict=True)
+            if not isinstance(outcome, BaseException)
+        ]
+        self.backlog = max((r.backlog for r in replies), default=0)
+        for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+        for reply in replies:
+            if reply.full:
+                raise StreamFull(reply.backlog)
         self._unwritten = {}
         for _ in range(count):
             self._fifo.popleft()
@@ -226,6 +254,41 @@ class Publisher:
         if newest_ws:
             self._metrics.lag.observe(max(0.0, time.time() - newest_ws / 1e6))
 
+    def _appends(
+        self, parts: dict[ShardKeys, list[bytes | int | str]], marks: dict[str, int]
+    ) -> tuple[list[ShardKeys], list[Coroutine[Any, Any, list[Any]]]]:
+        """Return the shards one flush writes to and the append call for each: its entries,
+        and the resume marks of its symbols."""
+        marked: dict[ShardKeys, list[str]] = {}
+        for symbol in marks:
+            marked.setdefault(self.shard(symbol), []).append(symbol)
+        shards = list(set(parts) | set(marked))
+        sends = []
+        for shard in shards:
+            symbols = marked.get(shard, [])
+            keys = [shard.stream, shard.producer(self._producer), shard.lost]
+            keys += [shard.last_id(s) for s in symbols]
+            head: list[bytes | int | str] = [
+                self._maxlen,
+                self.last_appended.get(shard, b""),
+                PRODUCER_TTL_S,
+                len(symbols),
+            ]
+            head += (marks[s] for s in symbols)
+            sends.append(self._send_batch(keys, head + parts.get(shard, [])))
+        return shards, sends
+
+    def _take(self, shard: ShardKeys, answer: list[Any]) -> Appended:
+        """Read one shard's append answer: remember what its producer key holds now, and
+        hand the answer to the owner (loss detection, confirmed marks)."""
+        reply = Appended.from_reply(answer)
+        if reply.last_id:
+            self.last_appended[shard] = reply.last_id
+        elif reply.gone:
+            self.last_appended.pop(shard, None)  # the key holds what is left
+        self._appended(shard, reply)
+        return reply
+
     def shard(self, symbol: str) -> ShardKeys:
         """Return the stream shard *symbol*'s entries and resume mark go to."""
         shard = self._shard_of.get(symbol)
@@ -233,10 +296,8 @@ class Publisher:
             shard = self._shard_of[symbol] = self._keys.shard_of(symbol)
         return shard
 
-    async def _send_batch(
-        self, shard: ShardKeys, mark_keys: list[str], args: list[bytes | int | str]
-    ) -> None:
-        """Run the XADD script on one shard: one ``EVALSHA`` packed in C by hiredis.
+    async def _send_batch(self, keys: list[str], args: list[bytes | int | str]) -> list[Any]:
+        """Run the append script: one ``EVALSHA`` packed in C by hiredis; return its reply.
 
         redis-py's asyncio client packs commands in Python, which costs ~2.3 µs more per
         entry (measured on a 1000-entry batch), so the usual call is packed here. A Redis
@@ -245,17 +306,16 @@ class Publisher:
         Redis Cluster client routes the call itself (by the shard's hash tag), following
         ``MOVED``/``ASK`` and failovers.
         """
-        keys = [shard.stream, *mark_keys]
         if isinstance(self._redis, AsyncRedisCluster):
-            await self._script(keys=keys, args=args)
-            return
+            routed: list[Any] = await self._script(keys=keys, args=args)
+            return routed
         command: tuple[Any, ...] = ("EVALSHA", self._script.sha, len(keys), *keys, *args)
         packed = hiredis.pack_command(command)
         pool = self._redis.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             await conn.send_packed_command(packed, check_health=False)
-            await conn.read_response()
+            reply: list[Any] = await conn.read_response()
         except ResponseError as exc:  # an error reply: the connection itself is fine
             # hiredis names it NoScriptError; another parser may leave the bare reply text
             if not (isinstance(exc, NoScriptError) or str(exc).startswith("NOSCRIPT")):
@@ -264,10 +324,11 @@ class Publisher:
             await conn.disconnect()
             raise
         else:
-            return
+            return reply
         finally:
             await pool.release(conn)
-        await self._script(keys=keys, args=args)
+        loaded: list[Any] = await self._script(keys=keys, args=args)
+        return loaded
 
     def _encode(
         self, count: int

@@ -97,8 +97,10 @@ class Refiller:
             taken = [msgspec.structs.replace(t, source=source) for t in taken]
         return Page(taken, plan.done)
 
-    def settle(self, page: Page) -> None:
-        """Close the gaps *page* completed or gave up (once its entries are published)."""
+    def settle(self, symbol: str, page: Page) -> None:
+        """Close the gaps *page* completed or gave up, and let the resume mark pass what it
+        fetched (once its entries are published)."""
+        self._book.settle(symbol)
         for gap in page.done + page.given_up:
             self._book.close(gap)
 

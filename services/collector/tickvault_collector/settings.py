@@ -43,7 +43,7 @@ class CollectorSettings(Settings):
     collector_audit_lookback_hours: int = Field(default=0, ge=0, le=24 * 3650)
     collector_instance: str = Field(default_factory=_default_instance, min_length=1)
 
-    # The exchange's URLs and the stream's cap: shared names (SPEC), read by the collector alone.
+    # The exchange's URLs and the stream's cap: shared names (README), read by the collector alone.
     binance_ws_url: str = "wss://stream.binance.com:9443"
     binance_rest_url: str = "https://api.binance.com"
     stream_maxlen: int = Field(default=2_000_000, ge=1000)

@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+from tickvault_replay.config import ReplayConfig
 from tickvault_replay.disconnect import Disconnector
 from tickvault_replay.encode import event_frame
 from tickvault_replay.faults import ConnFault
@@ -39,26 +40,25 @@ class Market:
 
     def __init__(
         self,
+        config: ReplayConfig,
         source: Source,
         *,
         symbols: list[str],
         streams: set[str],
-        speed: float,
         store: TradeStore,
         injector: FaultInjector,
-        lifetime_s: float,
-        hold_until_subscribed: bool = False,
     ) -> None:
         self.symbols = symbols
-        self.hold_until_subscribed = hold_until_subscribed
         self.streams = streams
-        self.speed = speed
+        self.speed = config.speed
+        # a recording's clock starts at its first subscription, unless --start-now
+        self.hold_until_subscribed = bool(config.recordings) and not config.start_now
         self.store = store
         self.finite = source.finite
         self.finished = False
         self.sessions: dict[Session, None] = {}
         self.injector = injector
-        self.disconnector = Disconnector(lifetime_s, lambda: self.clock_us() // 1000)
+        self.disconnector = Disconnector(config.limits.lifetime_s, lambda: self.clock_us() // 1000)
         self._source = source
         self._subs: dict[str, set[Session]] = {}
         self._dirty: list[Session] = []

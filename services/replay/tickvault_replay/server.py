@@ -82,14 +82,12 @@ class ReplayServer:
         self.store = TradeStore(config.retention)
         self.injector = FaultInjector(self)
         self.market = Market(
+            config,
             self.source,
             symbols=[item.spec.symbol for item in self.listings],
             streams=streams | set(TICKER_STREAMS),
-            speed=config.speed,
             store=self.store,
             injector=self.injector,
-            lifetime_s=config.limits.lifetime_s,
-            hold_until_subscribed=bool(config.recordings) and not config.start_now,
         )
         self.tickers = TickerFeed(self.market, self.listings)
         self.weights = WeightBook(

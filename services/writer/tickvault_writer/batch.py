@@ -42,6 +42,7 @@ class Batch:
     gap_ids: tuple[bytes, ...]  # entry id of each gap record, same order
     dead: tuple[DeadLetter, ...]
     prepared: Prepared | None = None  # the ticks made ready for the fast path, when done
+    deleted: int = 0  # entries gone from the stream while pending: lost, to be refilled
 
     @property
     def has_rows(self) -> bool:
@@ -69,9 +70,11 @@ def decode_entries(entries: Iterable[RawEntry]) -> Batch:
     gaps: list[GapRecord] = []
     gap_ids: list[bytes] = []
     dead: list[DeadLetter] = []
+    deleted = 0
     for entry_id, fields in entries:
         ids.append(entry_id)
-        if fields is None:  # trimmed from the stream while pending: nothing left to store
+        if fields is None:  # deleted from the stream while pending: nothing left to store
+            deleted += 1
             continue
         try:
             value = from_fields(fields)
@@ -89,7 +92,13 @@ def decode_entries(entries: Iterable[RawEntry]) -> Batch:
         else:
             dead.append(DeadLetter(entry_id, fields, reason))
     return Batch(
-        tuple(ids), tuple(ticks), tuple(tick_ids), tuple(gaps), tuple(gap_ids), tuple(dead)
+        tuple(ids),
+        tuple(ticks),
+        tuple(tick_ids),
+        tuple(gaps),
+        tuple(gap_ids),
+        tuple(dead),
+        deleted=deleted,
     )
 
 

@@ -60,6 +60,7 @@ class Chores:
     _clock: Callable[[], float] = time.monotonic
     pending: int = field(default=0, init=False)
     lag: int | None = field(default=None, init=False)
+    _deleted: int = field(default=0, init=False)  # deleted entries already counted
 
     def __post_init__(self) -> None:
         s, clock = self._settings, self._clock
@@ -111,6 +112,9 @@ class Chores:
     def refresh_gauges(self) -> None:
         """Read the group's pending count and lag into the gauges."""
         self.pending, self.lag = self._reader.group_info()
+        if self._reader.deleted > self._deleted:
+            self._metrics.deleted_entries.inc(self._reader.deleted - self._deleted)
+            self._deleted = self._reader.deleted
         self._metrics.pending.set(self.pending)
         if self.lag is not None:
             self._metrics.lag.set(self.lag)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
+
+from tickvault.metrics import MetricFactory
 
 log = logging.getLogger(__name__)
 
@@ -17,63 +19,42 @@ class WriterMetrics:
     """Counters, gauges and histograms of one writer process."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.rows_inserted = Counter(
-            "tickvault_writer_rows_inserted", "Trades inserted into PostgreSQL", registry=r
+        m = MetricFactory("writer", registry or CollectorRegistry())
+        self.registry = m.registry
+        self.rows_inserted = m.counter("rows_inserted", "Trades inserted into PostgreSQL")
+        self.duplicates = m.counter("duplicates_skipped", "Trades already stored, skipped")
+        self.dead_lettered = m.counter(
+            "dead_lettered", "Stream entries moved to the dead-letter stream"
         )
-        self.duplicates = Counter(
-            "tickvault_writer_duplicates_skipped", "Trades already stored, skipped", registry=r
+        self.gaps = m.counter("gap_records", "Gap records upserted")
+        self.cache_updates = m.counter("cache_updates", "Latest-price hashes moved forward")
+        self.retries = m.counter("retries", "Batches retried after a store failure", "store")
+        self.batch_size = m.histogram("batch_size", "Stream entries per batch", _SIZE_BUCKETS)
+        self.commit_seconds = m.histogram(
+            "commit_seconds", "Time to store one batch in PostgreSQL", _COMMIT_BUCKETS
         )
-        self.dead_lettered = Counter(
-            "tickvault_writer_dead_lettered",
-            "Stream entries moved to the dead-letter stream",
-            registry=r,
+        self.gaps_by_reason = m.counter(
+            "gaps_by_reason",
+            "Gap records stored, by why the trades went missing and status",
+            "reason",
+            "status",
         )
-        self.gaps = Counter("tickvault_writer_gap_records", "Gap records upserted", registry=r)
-        self.cache_updates = Counter(
-            "tickvault_writer_cache_updates", "Latest-price hashes moved forward", registry=r
+        self.deleted_entries = m.counter(
+            "deleted_entries",
+            "Entries found deleted from the stream while pending (refilled as claim_deleted)",
         )
-        self.retries = Counter(
-            "tickvault_writer_retries",
-            "Batches retried after a store failure",
-            ["store"],
-            registry=r,
-        )
-        self.redis_faults = Counter(
-            "tickvault_writer_redis_faults",
+        self.redis_faults = m.counter(
+            "redis_faults",
             "Redis failures retried, by kind (unreachable, cluster down, resharding, ...)",
-            ["fault"],
-            registry=r,
+            "fault",
         )
-        self.batch_size = Histogram(
-            "tickvault_writer_batch_size",
-            "Stream entries per batch",
-            buckets=_SIZE_BUCKETS,
-            registry=r,
-        )
-        self.commit_seconds = Histogram(
-            "tickvault_writer_commit_seconds",
-            "Time to store one batch in PostgreSQL",
-            buckets=_COMMIT_BUCKETS,
-            registry=r,
-        )
-        self.latency = Histogram(
-            "tickvault_writer_exchange_to_commit_seconds",
+        self.latency = m.histogram(
+            "exchange_to_commit_seconds",
             "Time from a trade's exchange time to its commit",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            _LATENCY_BUCKETS,
         )
-        self.pending = Gauge(
-            "tickvault_writer_pending_entries",
-            "Entries delivered to the group, not yet acked",
-            registry=r,
-        )
-        self.lag = Gauge(
-            "tickvault_writer_stream_lag",
-            "Entries in the stream not yet delivered to the group",
-            registry=r,
-        )
+        self.pending = m.gauge("pending_entries", "Entries delivered to the group, not yet acked")
+        self.lag = m.gauge("stream_lag", "Entries in the stream not yet delivered to the group")
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> bool:
         """Expose the metrics over HTTP on *port* (0 disables); return whether it listens."""

@@ -299,6 +299,8 @@ class Writer:
         m.rows_inserted.inc(result.inserted)
         m.duplicates.inc(result.duplicates)
         m.gaps.inc(result.gaps)
+        for gap in batch.gaps:
+            m.gaps_by_reason.labels(gap.reason.value, gap.status.value).inc()
         t.entries += len(batch.ids)
         t.inserted += result.inserted
         t.duplicates += result.duplicates

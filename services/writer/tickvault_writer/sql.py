@@ -128,18 +128,20 @@ lu AS (
 SELECT (SELECT count(*) FROM cu), (SELECT count(*) FROM lu)
 """
 
-# Status only moves forward: detected -> unfillable -> filled.
+# Status only moves forward: detected -> unfillable -> filled. The reason is the first
+# record's (a range is opened once, for one reason).
 _RANK = "(CASE {} WHEN 'detected' THEN 0 WHEN 'unfillable' THEN 1 ELSE 2 END)"
 
 UPSERT_GAPS = f"""
-INSERT INTO trade_gaps AS g (symbol, first_id, last_id, status, found_by, detected_at, filled_at)
-SELECT v.symbol, v.first_id, v.last_id, v.status, v.found_by,
+INSERT INTO trade_gaps AS g
+    (symbol, first_id, last_id, status, found_by, reason, detected_at, filled_at)
+SELECT v.symbol, v.first_id, v.last_id, v.status, v.found_by, v.reason,
        {_US.format("v.detected_us")},
        CASE WHEN v.filled_us IS NOT NULL THEN {_US.format("v.filled_us")}
             WHEN v.status = 'filled' THEN now() END
-FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[],
-            %s::bigint[])
-     AS v(symbol, first_id, last_id, status, found_by, detected_us, filled_us)
+FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],
+            %s::bigint[], %s::bigint[])
+     AS v(symbol, first_id, last_id, status, found_by, reason, detected_us, filled_us)
 ORDER BY 1, 2, 3
 ON CONFLICT (symbol, first_id, last_id) DO UPDATE SET
     status = CASE WHEN {_RANK.format("EXCLUDED.status")} > {_RANK.format("g.status")}

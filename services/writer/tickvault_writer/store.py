@@ -289,6 +289,7 @@ def _gap_columns(gaps: list[GapRecord]) -> tuple[list[object], ...]:
         [g.last_id for g in gaps],
         [g.status.value for g in gaps],
         [g.found_by for g in gaps],
+        [g.reason for g in gaps],
         [g.detected_at for g in gaps],
         [g.filled_at for g in gaps],
     )

@@ -11,6 +11,12 @@ On each shard a replica first re-reads the entries still pending under its own n
 ``0``), then new ones (``>``) with a short block, so whatever has arrived is one batch: big
 under load, a single trade when quiet. Entries idle too long under another consumer (a dead
 replica) are claimed with ``XAUTOCLAIM`` and then read like its own pending entries.
+
+An entry deleted from the stream while pending (``XAUTOCLAIM``'s deleted ids, or a pending
+entry read back as nil) held trades no writer stored. It is acknowledged away in a
+transaction that also adds it to the shard's lost counter (:attr:`ShardKeys.lost`), which
+the collector's next append takes: it refills everything since its last confirmed mark as
+``claim_deleted`` gaps. Nothing the stream loses this way goes uncounted.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class StreamReader:
     block_ms: int
     claim_idle_ms: int
     _own_pending: bool = field(default=True, init=False)  # first re-read what it left pending
+    deleted: int = field(default=0, init=False)  # entries found deleted while pending
 
     def __post_init__(self) -> None:
         # Same connections, but XREADGROUP replies come back as hiredis parsed them: redis-py's
@@ -135,6 +142,9 @@ class StreamReader:
             )  # not JUSTID: redis-py drops the cursor from a JUSTID reply
             start, ids = reply[0], reply[1]
             claimed += len(ids)
+            gone = reply[2] if len(reply) > 2 else []  # Redis 7: ids deleted while pending
+            if gone:
+                self._acknowledge_deleted(list(gone))
             if start in (b"0-0", "0-0"):
                 break
         if claimed:
@@ -142,11 +152,27 @@ class StreamReader:
             self._own_pending = True
         return claimed
 
+    def _acknowledge_deleted(self, ids: list[bytes]) -> None:
+        """Acknowledge entries deleted while pending, counting them as lost (atomically)."""
+        log.warning(
+            "%d entries of %s were deleted while pending: their trades go back to the collector",
+            len(ids),
+            self.shard.stream,
+        )
+        pipe = self.client.pipeline(transaction=True)
+        pipe.incrby(self.shard.lost, len(ids))
+        pipe.xack(self.shard.stream, WRITER_GROUP, *ids)
+        pipe.execute()
+        self.deleted += len(ids)
+
     def finish(self, batch: Batch, dead: Sequence[DeadLetter] = ()) -> bool:
-        """Dead-letter what could not be stored, then acknowledge every entry, atomically."""
+        """Dead-letter what could not be stored, count what was deleted while pending, then
+        acknowledge every entry, atomically."""
         if not batch.ids and not dead:
             return True
         pipe = self.client.pipeline(transaction=True)
+        if batch.deleted:
+            pipe.incrby(self.shard.lost, batch.deleted)
         for letter in dead:
             fields: dict[bytes, bytes] = dict(letter.fields)
             fields[b"reason"] = letter.reason.encode("utf-8", "replace")
@@ -155,6 +181,7 @@ class StreamReader:
         if batch.ids:
             pipe.xack(self.shard.stream, WRITER_GROUP, *batch.ids)
         pipe.execute()
+        self.deleted += batch.deleted
         return True
 
     def group_info(self) -> tuple[int, int | None]:
@@ -196,6 +223,11 @@ class ShardReaders:
             for shard in shards
         )
         self._turn = 0
+
+    @property
+    def deleted(self) -> int:
+        """Entries found deleted while pending, on every shard this replica reads."""
+        return sum(reader.deleted for reader in self.shards)
 
     def describe(self) -> str:
         """Return the streams consumed, for the start-up line."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from tickvault.cli.up_plan import Plan, UpOptions, build_plan
+from tickvault.cli.up_plan import Plan, UpOptions, UpSettings, build_plan
 from tickvault.cli.up_supervisor import Output, Supervisor
 from tickvault.config import Settings, load_settings
 from tickvault.db import migrate
@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    settings = load_settings(Settings)
+    settings = load_settings(UpSettings)
     configure_logging("WARNING", json_lines=settings.log_json, service="up")
     recordings = tuple(str(Path(p).expanduser().resolve()) for p in args.recording)
     missing = [p for p in recordings if not Path(p).is_file()]

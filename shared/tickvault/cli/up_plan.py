@@ -1,6 +1,6 @@
 """Plan what ``tickvault up`` runs: the processes, their arguments and their environment.
 
-Pure: it reads a :class:`~tickvault.config.Settings` and the command's options and returns
+Pure: it reads :class:`UpSettings` and the command's options and returns
 immutable values, so every choice (the demo's own database, the replay URLs, one metrics
 port per writer) is unit-tested without starting anything.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import make_url
 
-from tickvault.config import Settings
+from tickvault.config import API_BIND, Bind, DatabaseUrl, Settings
 from tickvault.symbols import Selection
 
 DEMO_DATABASE = "tickvault_demo"
@@ -21,6 +21,15 @@ REPLAY_HOST = "127.0.0.1"
 DEMO_MARKET = 300  # symbols of the synthetic market a replay runs for ALL or a pattern
 DEFAULT_WRITER_METRICS_PORT = 9102
 _ANY_HOST = {"0.0.0.0", "::", "[::]", "*", ""}
+
+
+class UpSettings(Settings):
+    """The shared settings plus the API's two that ``tickvault up`` plans with: where the API
+    listens (the URL it prints) and whether the user chose the API's own database (the demo
+    leaves that choice alone). The API reads and checks the same variables itself."""
+
+    api_bind: Bind = API_BIND
+    api_database_url: DatabaseUrl | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +71,7 @@ class Plan:
     fresh_demo: bool = False
 
 
-def starts_afresh(settings: Settings, options: UpOptions) -> bool:
+def starts_afresh(settings: UpSettings, options: UpOptions) -> bool:
     """Return whether a demo must empty its own database and keys before it starts.
 
     A demo is a fresh market each time: the synthetic market's ids keep growing across
@@ -87,7 +96,7 @@ def browse_url(bind: str) -> str:
     return f"http://{host}:{port}"
 
 
-def demo_overrides(settings: Settings, options: UpOptions) -> dict[str, str]:
+def demo_overrides(settings: UpSettings, options: UpOptions) -> dict[str, str]:
     """Return the variables a replay run sets unless the user set them.
 
     The demo keeps to its own database and Redis prefix so it never mixes synthetic trades
@@ -149,7 +158,7 @@ def writer_specs(count: int, env: Mapping[str, str], *, python: str) -> tuple[Se
 
 
 def build_plan(
-    settings: Settings,
+    settings: UpSettings,
     options: UpOptions,
     env: Mapping[str, str],
     *,

@@ -26,6 +26,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from tickvault.codec import GapReason
+
+GAP_REASON_CHECK = "reason IN ({})".format(", ".join(f"'{r.value}'" for r in GapReason))
+
 TIMESTAMPTZ = TIMESTAMP(timezone=True)
 
 
@@ -122,6 +126,7 @@ class TradeGap(Base):
         CheckConstraint(
             "status IN ('detected', 'filled', 'unfillable')", name="trade_gaps_status_known"
         ),
+        CheckConstraint(GAP_REASON_CHECK, name="trade_gaps_reason_known"),
         Index("trade_gaps_symbol_detected_idx", "symbol", "detected_at"),
     )
 
@@ -131,6 +136,7 @@ class TradeGap(Base):
     last_id: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(Text)
     found_by: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, server_default="ws_gap")
     detected_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
     filled_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ, nullable=True)
 

@@ -2,7 +2,8 @@
 
 ``tickvault up --replay`` (the seeded synthetic market, recorded pace) runs the replay
 exchange, collector, writer and API with this test's own database and Redis prefix. Then
-200 Server-Sent-Events clients stay connected while ``/healthz`` and
+200 Server-Sent-Events clients (half over HTTP/1.0, half over HTTP/1.1 with a chunked body,
+as browsers; 20 of them with ``symbols=ETHUSDT``) stay connected while ``/healthz`` and
 ``/api/v1/prices/latest`` are asked twice a second: every answer must come within 1 s, and
 every client must keep receiving price events, in the first and in the last part of the run.
 """
@@ -26,6 +27,7 @@ from tests.support.sse import SseClients
 from tickvault.cli.up import free_port
 
 CLIENTS = 200
+FILTERED = 20  # of them ask for ETHUSDT alone
 OBSERVE_S = 24.0
 ANSWER_BOUND_S = 1.0
 START_BOUND_S = 60.0
@@ -79,10 +81,21 @@ def test_200_streams_leave_health_and_latest_answering_and_all_receive_prices(
 
     wait_for(both_priced, START_BOUND_S, "both symbols' first prices", log)
     port = int(api.rpartition(":")[2])
-    clients = SseClients("127.0.0.1", port, "/api/v1/stream", CLIENTS)
+    both, eth = {b"BTCUSDT", b"ETHUSDT"}, {b"ETHUSDT"}
+    plans = [  # (path, HTTP/1.1, clients, the symbols they must get)
+        ("/api/v1/stream", False, CLIENTS - FILTERED - CLIENTS // 2, both),
+        ("/api/v1/stream", True, CLIENTS // 2, both),
+        ("/api/v1/stream?symbols=ETHUSDT", True, FILTERED, eth),
+    ]
+    groups = [SseClients("127.0.0.1", port, path, n, http11=v11) for path, v11, n, _ in plans]
     try:
-        clients.start()
-        assert {c.status for c in clients.clients} == {200}
+        for group in groups:
+            group.start()
+        everyone = [
+            (c, plan[3]) for group, plan in zip(groups, plans, strict=True) for c in group.clients
+        ]
+        assert len(everyone) == CLIENTS and {c.status for c, _ in everyone} == {200}
+        assert [c.chunked for c, _ in everyone].count(True) == CLIENTS // 2 + FILTERED
         started = time.time()
         slowest: dict[str, float] = {"/healthz": 0.0, "/api/v1/prices/latest": 0.0}
         while time.time() - started < OBSERVE_S:
@@ -93,10 +106,11 @@ def test_200_streams_leave_health_and_latest_answering_and_all_receive_prices(
             time.sleep(0.5)
         ended = time.time()
     finally:
-        clients.close()
+        for group in groups:
+            group.close()
     assert max(slowest.values()) < ANSWER_BOUND_S, slowest
     early, late = started + OBSERVE_S / 3, ended - OBSERVE_S / 3
-    for i, client in enumerate(clients.clients):
+    for i, (client, symbols) in enumerate(everyone):
         assert not client.closed and not client.errors, (i, client.errors)
         assert any(started <= t < early for t in client.arrivals), f"client {i}: nothing early"
         assert any(t >= late for t in client.arrivals), f"client {i}: nothing late"
@@ -104,7 +118,7 @@ def test_200_streams_leave_health_and_latest_answering_and_all_receive_prices(
         per_symbol: dict[bytes, list[int]] = {}
         for symbol, trade_id in zip(client.symbols, client.trade_ids, strict=True):
             per_symbol.setdefault(symbol, []).append(trade_id)
-        assert set(per_symbol) == {b"BTCUSDT", b"ETHUSDT"}, i
+        assert set(per_symbol) == symbols, i  # a symbols= filter is kept
         for ids in per_symbol.values():
             assert ids == sorted(set(ids)), (i, ids)
-    assert sum(c.events for c in clients.clients) > CLIENTS * 10
+    assert sum(c.events for c, _ in everyone) > CLIENTS * 10

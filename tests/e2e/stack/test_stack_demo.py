@@ -20,12 +20,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from tests.integration.api import expected
 from tests.support.cli import stack_env, terminate
 from tests.support.db import rows
 from tests.support.paths import TRADE_RECORDINGS
@@ -41,7 +42,6 @@ SPEED = 20
 REPLAY_BOUND_S = 60.0
 STORE_BOUND_S = 20.0
 START_BOUND_S = 45.0
-PLACES = Decimal("1e-10")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -189,39 +189,6 @@ def iso_ms(epoch_ms: int) -> str:
     return (EPOCH + timedelta(milliseconds=epoch_ms)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def rounded(value: Decimal) -> str:
-    return str(value.quantize(PLACES, rounding=ROUND_HALF_EVEN))
-
-
-def expected_stats(trades: list[RecordedTrade]) -> dict[str, Any]:
-    """Compute /stats over *trades* with exact decimals, rounding derived values once."""
-    ordered = sorted(trades, key=lambda t: (t.trade_time_ms, t.trade_id))
-    prices = sorted(Decimal(t.price) for t in trades)
-    n = len(prices)
-    with localcontext() as ctx:
-        ctx.prec = 80
-        total = sum(prices, Decimal(0))
-        mean = total / n
-        variance = sum(((p - mean) ** 2 for p in prices), Decimal(0)) / (n - 1)
-        notional = sum((Decimal(t.price) * Decimal(t.quantity) for t in trades), Decimal(0))
-        volume = sum((Decimal(t.quantity) for t in trades), Decimal(0))
-        first, last = Decimal(ordered[0].price), Decimal(ordered[-1].price)
-        median = prices[n // 2] if n % 2 else (prices[n // 2 - 1] + prices[n // 2]) / 2
-        return {
-            "count": n,
-            "mean": rounded(mean),
-            "median": median,
-            "stddev": rounded(variance.sqrt()),
-            "min": min(trades, key=lambda t: Decimal(t.price)).price,
-            "max": max(trades, key=lambda t: Decimal(t.price)).price,
-            "first": ordered[0].price,
-            "last": ordered[-1].price,
-            "change": last - first,
-            "change_pct": rounded((last - first) / first * 100),
-            "vwap": rounded(notional / volume),
-        }
-
-
 def test_every_recorded_trade_is_stored_exactly_once(stored: list[tuple[Any, ...]]) -> None:
     recorded = all_recorded_trades()
     want = sorted(as_row(t) for trades in recorded.values() for t in trades)
@@ -256,10 +223,7 @@ def test_api_answers_equal_values_computed_from_the_recording(
     check_range(stack, recorded["BTCUSDT"])
     for symbol, trades in recorded.items():
         stats = stack.get(f"/api/v1/prices/{symbol}/stats")
-        want_stats = expected_stats(trades)
-        for exact_decimal in ("median", "change"):
-            assert Decimal(stats[exact_decimal]) == want_stats.pop(exact_decimal), exact_decimal
-        assert {k: stats[k] for k in want_stats} == want_stats
+        expected.assert_stats(stats, expected.stats_of(expected.trades_of(trades)))
 
 
 def test_sigterm_stops_the_whole_stack_cleanly(stack: Stack) -> None:

@@ -28,8 +28,26 @@ async def until(condition: object, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-def make(stream: io.StringIO, **kw: float) -> Supervisor:
-    return Supervisor(Output(stream, width=7), os.environ, backoff_initial=0.05, **kw)
+class Rig:
+    """A supervisor writing its combined output to a string a test can wait on."""
+
+    def __init__(self, **kw: float) -> None:
+        self._out = io.StringIO()
+        self.sup = Supervisor(Output(self._out, width=7), os.environ, backoff_initial=0.05, **kw)
+
+    @property
+    def text(self) -> str:
+        """Return everything written so far."""
+        return self._out.getvalue()
+
+    async def logged(self, part: str, what: str, times: int = 1) -> None:
+        """Wait until *part* has been written *times* times, failing after a bound."""
+        await until(lambda: self.text.count(part) >= times, what)
+
+    async def stop(self, reason: str) -> int:
+        """Ask every child to stop for *reason*; return the supervisor's exit status."""
+        self.sup.request_stop(reason)
+        return await self.sup.wait()
 
 
 SLEEPER = """
@@ -46,13 +64,11 @@ SLEEPER = """
 
 def test_children_output_is_combined_with_a_prefix_and_sigterm_stops_them() -> None:
     async def scenario() -> tuple[int, str]:
-        stream = io.StringIO()
-        sup = make(stream)
-        sup.add(child("alpha", SLEEPER))
-        sup.add(child("beta", SLEEPER))
-        await until(lambda: stream.getvalue().count("| ready") == 2, "both children")
-        sup.request_stop("interrupted")
-        return await sup.wait(), stream.getvalue()
+        rig = Rig()
+        rig.sup.add(child("alpha", SLEEPER))
+        rig.sup.add(child("beta", SLEEPER))
+        await rig.logged("| ready", "both children", times=2)
+        return await rig.stop("interrupted"), rig.text
 
     status, text = asyncio.run(scenario())
     assert status == 0
@@ -79,13 +95,11 @@ def test_a_child_that_dies_is_reported_and_restarted(tmp_path: Path) -> None:
     """
 
     async def scenario() -> tuple[int, str]:
-        stream = io.StringIO()
-        sup = make(stream)
-        sup.add(child("flaky", code))
-        await until(lambda: "flaky   | run 3" in stream.getvalue(), "the third run")
-        assert sup.running("flaky")
-        sup.request_stop("terminated")
-        return await sup.wait(), stream.getvalue()
+        rig = Rig()
+        rig.sup.add(child("flaky", code))
+        await rig.logged("flaky   | run 3", "the third run")
+        assert rig.sup.running("flaky")
+        return await rig.stop("terminated"), rig.text
 
     status, text = asyncio.run(scenario())
     assert status == 0
@@ -105,12 +119,11 @@ def test_bad_configuration_stops_everything_with_status_2() -> None:
     """
 
     async def scenario() -> tuple[int, str]:
-        stream = io.StringIO()
-        sup = make(stream)
-        sup.add(child("good", SLEEPER))
-        await until(lambda: "good    | ready" in stream.getvalue(), "the good child")
-        sup.add(child("bad", bad))
-        return await sup.wait(), stream.getvalue()
+        rig = Rig()
+        rig.sup.add(child("good", SLEEPER))
+        await rig.logged("good    | ready", "the good child")
+        rig.sup.add(child("bad", bad))
+        return await rig.sup.wait(), rig.text
 
     status, text = asyncio.run(scenario())
     assert status == 2
@@ -134,15 +147,13 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_stop_timeout() -> None
     """
 
     async def scenario() -> tuple[int, str, float]:
-        stream = io.StringIO()
-        sup = make(stream, stop_timeout=0.5)
-        sup.add(child("mule", stubborn))
-        await until(lambda: "mule    | ready" in stream.getvalue(), "the stubborn child")
+        rig = Rig(stop_timeout=0.5)
+        rig.sup.add(child("mule", stubborn))
+        await rig.logged("mule    | ready", "the stubborn child")
         loop = asyncio.get_running_loop()
         began = loop.time()
-        sup.request_stop("interrupted")
-        status = await sup.wait()
-        return status, stream.getvalue(), loop.time() - began
+        status = await rig.stop("interrupted")
+        return status, rig.text, loop.time() - began
 
     status, text, took = asyncio.run(scenario())
     assert status == 0
@@ -152,13 +163,11 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_stop_timeout() -> None
 
 def test_a_command_that_cannot_start_is_reported_and_retried() -> None:
     async def scenario() -> str:
-        stream = io.StringIO()
-        sup = make(stream)
-        sup.add(ServiceSpec("ghost", ("/nonexistent/tickvault-ghost",)))
-        await until(lambda: "(restart 2)" in stream.getvalue(), "two retries")
-        sup.request_stop("interrupted")
-        await sup.wait()
-        return stream.getvalue()
+        rig = Rig()
+        rig.sup.add(ServiceSpec("ghost", ("/nonexistent/tickvault-ghost",)))
+        await rig.logged("(restart 2)", "two retries")
+        await rig.stop("interrupted")
+        return rig.text
 
     text = asyncio.run(scenario())
     assert "up      | ghost cannot start: [Errno 2] No such file or directory" in text

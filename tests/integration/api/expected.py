@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from math import isqrt
+from typing import Any
 
 from tests.support.recordings import RecordedTrade
 
@@ -115,6 +116,15 @@ def stats_of(ts: list[T]) -> dict[str, object]:
         "change_pct": _round((last - first) / first * 100),
         "vwap": _round(quote / vol),
     }
+
+
+def assert_stats(body: dict[str, Any], want: dict[str, object]) -> None:
+    """Assert that a /stats body holds the values :func:`stats_of` expects."""
+    assert body["count"] == want["count"]
+    for key in ("mean", "stddev", "min", "max", "first", "last", "change_pct", "vwap"):
+        assert body[key] == want[key], key
+    assert Fraction(Decimal(body["median"])) == want["median"]
+    assert Fraction(Decimal(body["change"])) == want["change"]
 
 
 def candles_of(ts: list[T], step_ms: int) -> list[dict[str, object]]:

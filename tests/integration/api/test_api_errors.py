@@ -1,4 +1,4 @@
-"""Every SPEC §4 error code, the read-only role, readiness, metrics and the live stream."""
+"""Every error code of docs/API.md, the read-only role, readiness, metrics and the live stream."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role
+from tests.support.db import terminate_backends
 
 from tickvault.codec import LATEST_JSON_FIELDS, latest_from_message, latest_json, latest_message
 from tickvault.db.engine import libpq_dsn
@@ -124,7 +125,6 @@ def test_stores_down_answer_503_and_the_api_stays_up(
 def test_statement_timeout_answers_503(api_settings: Callable[..., ApiSettings]) -> None:
     app = create_app(api_settings(api_statement_timeout_ms=100))
     stores = app.extensions["tickvault"].stores
-    from sqlalchemy import text
 
     from tickvault_api.errors import Unavailable
 
@@ -241,15 +241,7 @@ def test_api_recovers_after_postgresql_drops_its_connections(
     url = f"{BTC}/at?time=2024-08-09T00:01:00Z"
     assert client.get(url).status_code == 200
     database = make_url(settings.database_url).database
-    with admin_engine.connect() as conn:
-        killed = conn.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = :db AND application_name = 'tickvault-api'"
-            ),
-            {"db": database},
-        ).scalar()
-    assert killed
+    assert terminate_backends(admin_engine, "tickvault-api", database)
     statuses = [client.get(url).status_code for _ in range(3)]
     assert statuses[-1] == 200 and statuses.count(503) <= 1, statuses
     app.extensions["tickvault"].stores.close()

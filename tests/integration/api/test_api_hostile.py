@@ -5,7 +5,7 @@ new parameter without a hostile strategy here fails the test. Each generated val
 invalid by construction (huge, negative or fractional numbers, unicode digits, NUL bytes,
 very long or path-like text, foreign cursors, values outside an enumeration, unknown
 symbols), put in place of one parameter of an otherwise valid request, alone and repeated
-(the first of repeated parameters is the one read). The answer must be a 4xx with the SPEC §4
+(the first of repeated parameters is the one read). The answer must be a 4xx with the docs/API.md
 error envelope: never a 5xx, never a success.
 """
 

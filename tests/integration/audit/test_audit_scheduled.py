@@ -160,9 +160,16 @@ def holes(
     stored_recordings: Writer,
     clean_db: Engine,
     redis_prefix: str,
+    redis_client: redis.Redis,
     recorded: dict[str, list[RecordedTrade]],
 ) -> Holes:
-    """Every recorded trade stored, then two holes (41 trades) punched."""
+    """Every recorded trade stored, then two holes (41 trades) punched.
+
+    A consumer group of the test's own, which never acknowledges, keeps every entry
+    appended from now on in the stream (the collector trims only what all groups
+    acknowledged), so the test can count what the auditors appended.
+    """
+    redis_client.xgroup_create(RedisKeys(redis_prefix).stream, "test-observer", id="$")
     full = stored(clean_db)
     gone = _delete_holes(clean_db, recorded)
     assert len(stored(clean_db)) == len(full) - 41

@@ -22,6 +22,7 @@ import pytest
 import redis
 from tests.support.paths import REPO_ROOT
 
+from tickvault.backlog import APPEND, Appended
 from tickvault.cli.up import free_port
 from tickvault.codec import latest_message, to_fields
 from tickvault.config import Settings
@@ -32,7 +33,6 @@ from tickvault.symbols import Status, status_value
 from tickvault.tick import Tick
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
-from tickvault_collector.publisher import XADD_MANY
 from tickvault_writer.cache import LATEST_SCRIPT
 
 PASSWORDS = {"collector": "c0ll ector/&pw", "writer": "wr1ter-pw", "api": "api:pw@x"}
@@ -106,11 +106,19 @@ def test_nobody_gets_in_without_a_user_and_its_password(acl_redis: int) -> None:
         redis.Redis(port=acl_redis, username="api", password="wrong").ping()
 
 
+def append(c: redis.Redis, expected: bytes = b"") -> Appended:
+    """Run the collector's append script as it does: one tick, one resume mark."""
+    shard = KEYS.shard(0)
+    keys = [shard.stream, shard.producer("acl"), shard.lost, shard.last_id("BTCUSDT")]
+    fields = [x for kv in to_fields(TICK).items() for x in kv]
+    args = [100_000, expected, 60, 1, 7, len(fields), *fields]
+    return Appended.from_reply(c.evalsha(c.script_load(APPEND), len(keys), *keys, *args))
+
+
 def test_the_collector_can_run_its_commands_and_nothing_of_the_others(acl_redis: int) -> None:
     c = as_user("collector", acl_redis)
-    sha = c.script_load(XADD_MANY)
-    fields = [x for kv in to_fields(TICK).items() for x in kv]
-    assert c.evalsha(sha, 1, KEYS.stream, 100_000, 0, len(fields), *fields) == 1
+    first = append(c)
+    assert not first.full and first.last_id and not first.damaged
     c.mset({KEYS.collector_last_id("BTCUSDT"): 7})
     assert c.mget([KEYS.collector_last_id("BTCUSDT")]) == [b"7"]
     c.set(KEYS.heartbeat("collector", "a"), b"{}", ex=30)
@@ -136,14 +144,8 @@ def test_the_collector_can_run_its_commands_and_nothing_of_the_others(acl_redis:
 
 def test_the_writer_can_run_its_commands_and_nothing_of_the_others(acl_redis: int) -> None:
     w = as_user("writer", acl_redis)
-    as_user("collector", acl_redis).evalsha(
-        as_user("collector", acl_redis).script_load(XADD_MANY),
-        1,
-        KEYS.stream,
-        100_000,
-        0,
-        *[2, *[x for kv in to_fields(TICK).items() for x in kv]],
-    )
+    collector = as_user("collector", acl_redis)
+    last = append(collector).last_id
     try:
         w.xgroup_create(KEYS.stream, WRITER_GROUP, id="0", mkstream=True)
     except redis.ResponseError as exc:
@@ -153,9 +155,13 @@ def test_the_writer_can_run_its_commands_and_nothing_of_the_others(acl_redis: in
     w.xautoclaim(KEYS.stream, WRITER_GROUP, "w1", 0, start_id="0-0", count=10)
     pipe = w.pipeline(transaction=True)
     pipe.xadd(KEYS.dead_letter, {b"reason": b"test"})
+    pipe.incrby(KEYS.shard(0).lost, 1)  # an entry found deleted while pending
     pipe.xack(KEYS.stream, WRITER_GROUP, *ids)
     pipe.execute()
     w.xinfo_groups(KEYS.stream)
+    # The collector's next append reads the group (XINFO, XPENDING), trims and takes the count.
+    report = append(collector, last)
+    assert report.lost_entries == 1 and not report.gone and report.safe is not None
     latest = w.register_script(LATEST_SCRIPT)
     args = [KEYS.latest_channel, "7", latest_message(TICK), "trade_id", "7", "price", TICK.price]
     assert latest(keys=[KEYS.latest("XRPUSDT")], args=args) == 1

@@ -71,12 +71,17 @@ def read_all(engine: Engine) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in rows]
 
 
-def test_every_recorded_trade_reads_back_exactly_and_only_once(
-    clean_db: Engine, recorded: list[RecordedTrade]
-) -> None:
+@pytest.fixture
+def stored_once(clean_db: Engine, recorded: list[RecordedTrade]) -> list[Tick]:
+    """Every recorded trade as a tick, stored into an empty table: one new row each."""
     ticks = [as_tick(t) for t in recorded]
     assert store(clean_db, ticks) == len(recorded)
+    return ticks
 
+
+def test_every_recorded_trade_reads_back_exactly_and_only_once(
+    clean_db: Engine, recorded: list[RecordedTrade], stored_once: list[Tick]
+) -> None:
     stored = read_all(clean_db)
     expected = sorted(recorded, key=lambda t: (t.symbol, t.trade_id))
     assert len(stored) == len(expected)
@@ -99,14 +104,11 @@ def test_every_recorded_trade_reads_back_exactly_and_only_once(
 
 
 def test_storing_every_trade_again_changes_nothing(
-    clean_db: Engine, recorded: list[RecordedTrade]
+    clean_db: Engine, stored_once: list[Tick]
 ) -> None:
-    ticks = [as_tick(t) for t in recorded]
-    assert store(clean_db, ticks) == len(recorded)
     before = read_all(clean_db)
-
-    assert store(clean_db, ticks) == 0
-    assert store(clean_db, list(reversed(ticks[:5000]))) == 0  # redelivered, out of order
+    assert store(clean_db, stored_once) == 0
+    assert store(clean_db, list(reversed(stored_once[:5000]))) == 0  # redelivered, out of order
     assert read_all(clean_db) == before
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing, contextmanager
 
 import pytest
 import redis
@@ -18,9 +19,9 @@ from tests.integration.writer.writer_support import (
     levels_match,
     recorded_ticks,
     stored_trades,
-    terminate_backends,
     wait_for,
 )
+from tests.support.db import terminate_backends
 
 from tickvault.codec import latest_from_hash
 from tickvault.keys import WRITER_GROUP
@@ -163,10 +164,17 @@ def test_row_the_database_refuses_is_isolated_and_dead_lettered(
     assert writer.totals.dead == 1
 
 
-def run_in_thread(writer: Writer) -> threading.Thread:
+@contextmanager
+def running(writer: Writer) -> Iterator[None]:
+    """Run *writer* in a thread for the block, then stop it and check that it stopped."""
     thread = threading.Thread(target=writer.run, daemon=True)
     thread.start()
-    return thread
+    try:
+        yield
+    finally:
+        writer.request_stop()
+        thread.join(10)
+    assert not thread.is_alive()
 
 
 def test_terminated_database_sessions_are_retried_and_the_writer_catches_up(
@@ -176,18 +184,13 @@ def test_terminated_database_sessions_are_retried_and_the_writer_catches_up(
 ) -> None:
     ticks = recorded_ticks()["BTCUSDT"]
     writer = make_writer()
-    thread = run_in_thread(writer)
-    try:
+    with running(writer):
         for i, chunk_start in enumerate(range(0, len(ticks), 4000)):
             feed(redis_client, writer.keys, ticks[chunk_start : chunk_start + 4000])
             if i in (1, 3):
                 wait_for(lambda: writer.totals.inserted > 0, 10, "some rows")
                 terminate_backends(clean_db, "tickvault-writer")
         wait_for(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "the drain")
-    finally:
-        writer.request_stop()
-        thread.join(10)
-    assert not thread.is_alive()
     assert_stored_exactly(clean_db, ticks)
 
 
@@ -203,8 +206,7 @@ def test_unreachable_database_keeps_entries_pending_then_catches_up(
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     writer = make_writer(writer_settings(database_url=proxied, writer_retry_max_s=0.5))
     ticks = recorded_ticks()["ETHUSDT"]
-    thread = run_in_thread(writer)
-    try:
+    with closing(proxy), running(writer):
         feed(redis_client, writer.keys, ticks[:5000])
         wait_for(lambda: group_state(redis_client, writer.keys) == (0, 0), 30, "first drain")
         proxy.cut()
@@ -219,10 +221,6 @@ def test_unreachable_database_keeps_entries_pending_then_catches_up(
         assert len(stored_trades(clean_db)) == 5000
         proxy.restore()
         wait_for(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "catch-up")
-    finally:
-        writer.request_stop()
-        thread.join(10)
-        proxy.close()
     assert_stored_exactly(clean_db, ticks)
 
 
@@ -245,3 +243,35 @@ def test_entries_of_a_dead_consumer_are_claimed_after_the_idle_timeout(
         interval=0.02,
     )
     assert len(stored_trades(clean_db)) == 300
+
+
+@pytest.mark.parametrize("how", ["claimed", "reread"])
+def test_entries_deleted_while_pending_are_acknowledged_and_counted_as_lost(
+    how: str,
+    make_writer: Callable[..., Writer],
+    writer_settings: Callable[..., WriterSettings],
+    redis_client: redis.Redis,
+    clean_db: Engine,
+) -> None:
+    ticks = recorded_ticks()["BTCUSDT"][:30]
+    settings = writer_settings(writer_batch_size=10, writer_claim_idle_ms=100)
+    first = make_writer(settings, consumer="replica-a")
+    feed(redis_client, first.keys, ticks)
+    first.reader.ensure_group()
+    read = first.reader.read(block=False)  # delivered, then the replica "dies": pending
+    assert len(read) == 10
+    redis_client.xdel(first.keys.stream, read[2][0], read[7][0])  # deleted while pending
+    lost_key = first.keys.shard(0).lost
+    if how == "claimed":
+        second = make_writer(settings, consumer="replica-b")
+        wait_for(lambda: second.reader.claim_abandoned() > 0, 5, "the abandoned entries' claim")
+        assert second.reader.deleted == 2  # XAUTOCLAIM named the 2 deleted apart
+    else:
+        second = make_writer(settings, consumer="replica-a")  # re-reads them as nil
+    drain(second, redis_client)
+    assert int(redis_client.get(lost_key) or 0) == 2  # the collector's next append takes it
+    assert second.reader.deleted == 2
+    assert group_state(redis_client, first.keys) == (0, 0)  # nothing left pending for ever
+    stored = stored_trades(clean_db)
+    assert len(stored) == 28
+    assert ("BTCUSDT", ticks[2].trade_id) not in stored

@@ -219,20 +219,6 @@ class TcpProxy:
         self._listener.close()
 
 
-def terminate_backends(engine: Engine, application_name: str) -> int:
-    """Terminate the server processes of one application on this database; return how many."""
-    with engine.connect() as conn:
-        n = conn.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND application_name = :app"
-            ),
-            {"app": application_name},
-        ).scalar()
-        conn.commit()
-    return int(n or 0)
-
-
 CANDLE_COLUMNS = (
     "symbol",
     "minute",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -195,3 +197,204 @@ def test_a_stream_closed_before_its_first_byte_gives_its_place_back() -> None:
     assert ctx.streams.used == 0
     assert ctx.metrics.streams._value.get() == 0
     ctx.hub.stop()
+
+
+# ---------------------------------------------------------------- the hub writing to sockets
+
+
+@pytest.fixture
+def make_hub(server: fakeredis.FakeServer) -> Iterator[Callable[..., PriceHub]]:
+    """Hubs on the test's Redis with a given interval and buffer, stopped afterwards."""
+    made: list[PriceHub] = []
+
+    def make(*, interval: float = 0.0, buffer: int = 3) -> PriceHub:
+        client = fakeredis.FakeRedis(server=server)
+        hub = PriceHub(
+            lambda: client,
+            CHANNEL,
+            dict,
+            buffer=buffer,
+            metrics=ApiMetrics(),
+            clock_us=lambda: T0 + 2_000_000,
+            interval=interval,
+        )
+        made.append(hub)
+        return hub
+
+    yield make
+    for hub in made:
+        hub.stop()
+
+
+@pytest.fixture
+def attached() -> Iterator[Callable[..., tuple[Subscriber, socket.socket]]]:
+    """Join *hub* and attach the subscriber to a non-blocking socket; return it and the
+    client's end of the connection (socket pairs closed afterwards)."""
+    made: list[socket.socket] = []
+
+    def attach(
+        hub: PriceHub, symbols: frozenset[str] | None = None, *, chunked: bool = False,
+        sndbuf: int | None = None,
+    ) -> tuple[Subscriber, socket.socket]:  # fmt: skip
+        sub, _ = hub.join(symbols)
+        ours, theirs = socket.socketpair()
+        made.extend((ours, theirs))
+        ours.setblocking(False)
+        if sndbuf is not None:
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        theirs.settimeout(5)
+        hub.attach(sub, ours, chunked)
+        return sub, theirs
+
+    yield attach
+    for sock in made:
+        sock.close()
+
+
+def events_in(data: bytes) -> list[dict[str, Any]]:
+    blocks = [b for b in data.split(b"\n\n") if b]
+    assert all(b.startswith(b"event: price\ndata: ") for b in blocks), data
+    return [orjson.loads(b.removeprefix(b"event: price\ndata: ")) for b in blocks]
+
+
+def read_until(sock: socket.socket, ending: bytes) -> bytes:
+    data = b""
+    while not data.endswith(ending):
+        more = sock.recv(65536)
+        assert more, data
+        data += more
+    return data
+
+
+MakeHub = Callable[..., PriceHub]
+Attach = Callable[..., tuple[Subscriber, socket.socket]]
+
+
+def test_attached_streams_get_one_write_of_their_symbols_framed_for_their_response(
+    server: fakeredis.FakeServer, make_hub: MakeHub, attached: Attach
+) -> None:
+    hub = make_hub()
+    every, every_peer = attached(hub, chunked=True)
+    btc, btc_peer = attached(hub, frozenset({"BTCUSDT"}))
+    publish(server, tick("ETHUSDT", 5))
+    head, _, body = read_until(every_peer, b"\n\n\r\n").partition(b"\r\n")
+    assert int(head, 16) == len(body) - 2 and body.endswith(b"\r\n")  # one whole chunk
+    (eth,) = events_in(body[:-2])
+    assert eth == latest_json(price("ETHUSDT", 5), T0 + 2_000_000)
+    publish(server, tick("BTCUSDT", 11))
+    (first,) = events_in(read_until(btc_peer, b"\n\n"))  # not chunked; no ETHUSDT
+    assert (first["symbol"], first["trade_id"]) == ("BTCUSDT", 11)
+    assert btc.take(0) == [] and every.take(0) == []  # written, not buffered
+
+
+def test_a_burst_is_coalesced_to_the_latest_price_of_each_symbol_in_one_write(
+    server: fakeredis.FakeServer, make_hub: MakeHub, attached: Attach
+) -> None:
+    hub = make_hub(interval=1.0)
+    _, peer = attached(hub)
+    buffered, _ = hub.join(None)
+    btc_only, _ = hub.join(frozenset({"BTCUSDT"}))
+    publish(server, tick("BTCUSDT", 10))  # alone: flushed at once
+    started = time.monotonic()
+    (lone,) = events_in(read_until(peer, b"\n\n"))
+    assert lone["trade_id"] == 10 and time.monotonic() - started < 0.9
+    assert [e.trade_id for e in collect(buffered, 1)] == [10]
+    assert [e.trade_id for e in collect(btc_only, 1)] == [10]
+    # within the interval after it: held, and flushed together when the interval ends
+    publish(server, tick("ETHUSDT", 5), tick("BTCUSDT", 11), tick("BTCUSDT", 13))
+    publish(server, tick("BTCUSDT", 12))  # older than one already in the batch
+    got = read_until(peer, b"\n\n")
+    assert time.monotonic() - started >= 0.9
+    coalesced = [("ETHUSDT", 5), ("BTCUSDT", 13)]
+    assert [(e["symbol"], e["trade_id"]) for e in events_in(got)] == coalesced
+    assert [(e.symbol, e.trade_id) for e in collect(buffered, 2)] == coalesced
+    assert [e.trade_id for e in collect(btc_only, 1)] == [13]  # its filter still holds
+    peer.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        peer.recv(65536)  # nothing more: one write for the burst
+
+
+def read_past(sock: socket.socket, seen: bytes, trade_id: int) -> bytes:
+    """Read *sock* until the event of *trade_id*; return what follows it."""
+    marker = b'"trade_id":%d,' % trade_id
+    while marker not in seen:
+        seen += sock.recv(65536)
+    return seen[seen.index(marker) + len(marker) :]
+
+
+def test_an_attached_client_that_stops_reading_is_dropped_and_the_others_go_on(
+    server: fakeredis.FakeServer, make_hub: MakeHub, attached: Attach
+) -> None:
+    hub = make_hub(buffer=3)
+    slow, _ = attached(hub, chunked=True, sndbuf=4096)  # its client never reads
+    fast, fast_peer = attached(hub, chunked=True)
+    trade_id, seen = 0, b""
+    while slow.ended is None:
+        trade_id += 1
+        assert trade_id < 10_000, "the slow client was never dropped"
+        publish(server, tick("ETHUSDT", trade_id))
+        seen = read_past(fast_peer, seen, trade_id)  # the fast one gets every price meanwhile
+    assert slow.ended is StreamEnd.SLOW and slow.backlogged
+    metrics = hub._metrics
+    assert metrics.streams_dropped._value.get() == 1
+    assert metrics.streams._value.get() == 1
+    assert not (slow.partial and slow.farewell(b"bye"))  # cut mid-chunk: no farewell
+    publish(server, tick("ETHUSDT", trade_id + 1))
+    read_past(fast_peer, seen, trade_id + 1)
+    assert fast.ended is None
+
+
+def test_a_backlog_is_drained_in_order_when_the_client_reads_again() -> None:
+    sub = Subscriber(None, limit=5000)
+    sock, peer = socket.socketpair()
+    with sock, peer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        sock.settimeout(5)  # non-blocking underneath; drain waits within the timeout
+        sub.attach(sock, chunked=False)
+        frames = [b"data: %06d\n\n" % i for i in range(3000)]
+        for frame in frames:
+            assert sub.send(frame)
+        assert sub.backlogged  # the socket took only part
+        received = b""
+
+        def read_all() -> None:
+            nonlocal received
+            while len(received) < sum(map(len, frames)):
+                received += peer.recv(65536)
+
+        reader = threading.Thread(target=read_all)
+        reader.start()
+        sub.drain()
+        reader.join(5)
+        assert not sub.backlogged and sub.ended is None
+        assert received == b"".join(frames)
+
+
+def test_a_client_gone_ends_its_stream_without_counting_it_slow(
+    server: fakeredis.FakeServer, make_hub: MakeHub, attached: Attach
+) -> None:
+    hub = make_hub()
+    sub, peer = attached(hub)
+    peer.close()
+    publish(server, tick("ETHUSDT", 1))
+    wait_for(lambda: sub.ended is StreamEnd.GONE, "the write to fail")
+    assert hub._metrics.streams_dropped._value.get() == 0
+
+
+def test_the_hub_writes_only_to_gunicorns_non_blocking_http1_sockets_of_a_get() -> None:
+    from tickvault_api.limits import direct_socket
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        environ: dict[str, Any] = {
+            "gunicorn.socket": ours,
+            "REQUEST_METHOD": "GET",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+        }
+        assert direct_socket(environ) is None  # blocking: a thread's socket, not gevent's
+        ours.setblocking(False)
+        assert direct_socket(environ) == (ours, True)  # Gunicorn chunks an HTTP/1.1 body
+        assert direct_socket({**environ, "SERVER_PROTOCOL": "HTTP/1.0"}) == (ours, False)
+        assert direct_socket({**environ, "SERVER_PROTOCOL": "HTTP/2"}) is None
+        assert direct_socket({**environ, "REQUEST_METHOD": "HEAD"}) is None
+        assert direct_socket({"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1"}) is None

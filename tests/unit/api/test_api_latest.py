@@ -9,39 +9,28 @@ from typing import Any
 
 import fakeredis
 import pytest
+from tests.support.recordings import FIRST_BTC_TICK
 from werkzeug.serving import make_server
 
 from tickvault.cli import main as tickvault_main
 from tickvault.codec import latest_to_hash
 from tickvault.keys import RedisKeys
-from tickvault.tick import Tick
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
-
-TICK = Tick(
-    symbol="BTCUSDT",
-    trade_id=3735703162,
-    price="61000.01000000",
-    quantity="0.00100000",
-    trade_time=1_723_161_905_800_000,
-    event_time=1_723_161_905_801_000,
-    is_buyer_maker=True,
-    received_at=1_723_161_905_900_000,
-)
 
 
 @pytest.fixture
 def app() -> Any:
     redis = fakeredis.FakeRedis()
-    redis.hset(RedisKeys("tickvault").latest("BTCUSDT"), mapping=latest_to_hash(TICK))
+    redis.hset(RedisKeys("tickvault").latest("BTCUSDT"), mapping=latest_to_hash(FIRST_BTC_TICK))
     return create_app(ApiSettings(_env_file=None), redis=redis)  # type: ignore[call-arg]
 
 
 def test_latest_answers_from_the_cache(app: Any) -> None:
     body = app.test_client().get("/api/v1/prices/btcusdt/latest").get_json()
-    assert body["price"] == "61000.01000000" and body["trade_id"] == 3735703162
-    assert body["trade_time"] == "2024-08-09T00:05:05.800Z"
-    assert body["trade_time_ms"] == 1_723_161_905_800
+    assert body["price"] == "61837.63000000" and body["trade_id"] == 3735683259
+    assert body["trade_time"] == "2024-08-08T23:54:15.342Z"
+    assert body["trade_time_ms"] == 1_723_161_255_342
     every = app.test_client().get("/api/v1/prices/latest").get_json()
     assert [p["symbol"] for p in every["prices"]] == ["BTCUSDT"]
     symbols = app.test_client().get("/api/v1/symbols").get_json()["symbols"]
@@ -101,9 +90,9 @@ def server(app: Any) -> Iterator[str]:
 
 def test_cli_prints_json_and_tables(server: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert tickvault_main(["query", "--url", server, "--json", "latest", "btcusdt"]) == 0
-    assert json.loads(capsys.readouterr().out)["price"] == "61000.01000000"
+    assert json.loads(capsys.readouterr().out)["price"] == "61837.63000000"
     assert tickvault_main(["query", "--url", server, "latest"]) == 0
-    assert "61000.01000000" in capsys.readouterr().out
+    assert "61837.63000000" in capsys.readouterr().out
 
 
 def test_cli_reports_api_errors_in_one_line(

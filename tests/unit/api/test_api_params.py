@@ -1,4 +1,4 @@
-"""Parsing of times, windows, cursors and choices into values or SPEC §4 errors."""
+"""Parsing of times, windows, cursors and choices into values or the errors of docs/API.md."""
 
 from __future__ import annotations
 

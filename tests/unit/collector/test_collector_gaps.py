@@ -93,3 +93,21 @@ def test_the_backlog_counts_calls_with_one_page_per_reach_and_the_oldest_age() -
     for gap in book.gaps("A") + book.gaps("B"):
         book.close(gap)
     assert book.total_open() == 0 and book.symbols() == []
+
+
+def test_uncovered_leaves_out_what_open_gaps_hold() -> None:
+    book = _book((10, 19), (30, 39))
+    assert book.uncovered("BTCUSDT", 0, 50) == [(0, 9), (20, 29), (40, 50)]
+    assert book.uncovered("BTCUSDT", 12, 35) == [(20, 29)]
+    assert book.uncovered("BTCUSDT", 10, 19) == []
+    assert book.uncovered("ETHUSDT", 1, 2) == [(1, 2)]
+
+
+def test_the_resume_floor_moves_only_when_a_planned_page_is_settled() -> None:
+    book = _book((100, 2600))
+    gap = book.gaps("BTCUSDT")[0]
+    plan_page([gap], 100, list(range(100, 1100)))  # fetched, still in the collector's memory
+    assert gap.next_id == 1100
+    assert book.first_missing("BTCUSDT") == 100  # a kill now must resume before the page
+    book.settle("BTCUSDT")  # the page is in the stream
+    assert book.first_missing("BTCUSDT") == 1100

@@ -72,10 +72,12 @@ def test_every_tickvault_service_runs_on_the_cluster_and_both_databases() -> Non
         writes = parse_database_url(settings.database_url)
         assert [h.split(":")[0] for h in hosts_of(writes)] == ["postgres", "postgres-standby"]
         assert writes.query["target_session_attrs"] == "read-write"
-        reads = parse_database_url(settings.api_db_url)
-        assert [h.split(":")[0] for h in hosts_of(reads)] == ["postgres-standby", "postgres"]
-        assert reads.query["target_session_attrs"] == "prefer-standby"
-        assert reads.username == "tickvault_api"
+    api = settings_of("api")
+    assert isinstance(api, ApiSettings)
+    reads = parse_database_url(api.api_db_url)
+    assert [h.split(":")[0] for h in hosts_of(reads)] == ["postgres-standby", "postgres"]
+    assert reads.query["target_session_attrs"] == "prefer-standby"
+    assert reads.username == "tickvault_api"
 
 
 def test_six_redis_nodes_form_one_cluster_with_a_replica_per_master() -> None:

@@ -9,15 +9,14 @@ from typing import Any
 import pytest
 
 from tickvault.cli import build_parser
-from tickvault.cli.up_plan import UpOptions, browse_url, build_plan, demo_overrides
+from tickvault.cli.up_plan import UpOptions, UpSettings, browse_url, build_plan, demo_overrides
 from tickvault.cli.up_supervisor import Output, describe_exit, restart_delay
-from tickvault.config import Settings
 
 PY = "/venv/bin/python"
 
 
-def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+def settings(**values: Any) -> UpSettings:
+    return UpSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 def env_of(plan_service: Any) -> dict[str, str]:

@@ -3,18 +3,23 @@ with CodecError and nothing else."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import orjson
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from tests.support.paths import BTC_TRADES
+from tests.support.recordings import FIRST_BTC_TICK as REAL_TICK
+from tests.support.recordings import read_trades
 
 from tickvault.codec import (
     LATEST_JSON_FIELDS,
     MAX_ID,
     MAX_TIME,
     GapFinder,
+    GapReason,
     GapRecord,
     GapStatus,
     LatestPrice,
@@ -64,17 +69,6 @@ def gaps(draw: st.DrawFn) -> GapRecord:
     )
 
 
-# The first BTCUSDT trade of the real recording, as the collector would normalize it.
-REAL_TICK = Tick(
-    symbol="BTCUSDT",
-    trade_id=3735683259,
-    price="61837.63000000",
-    quantity="0.02000000",
-    trade_time=1723161255342000,
-    event_time=1723161255342000,
-    is_buyer_maker=False,
-    received_at=1723161254071927,
-)
 REAL_GAP = GapRecord("ETHUSDT", 1520540000, 1520540004, GapStatus.DETECTED, 1723161300000123)
 
 
@@ -86,14 +80,43 @@ def as_str_map(fields: dict[bytes, bytes]) -> dict[str, str]:
 def test_real_tick_encodes_to_the_documented_layout() -> None:
     assert to_fields(REAL_TICK) == {
         b"t2": b"BTCUSDT|3735683259|61837.63000000|0.02000000"
-        b"|1723161255342000|1723161255342000|1723161254071927|0|ws"
+        b"|1723161255342000|1723161255343000|1723161254087896|1|ws"
     }
 
 
 def test_gap_record_encodes_to_the_documented_layout() -> None:
     assert to_fields(REAL_GAP) == {
-        b"g2": b"ETHUSDT|1520540000|1520540004|detected|1723161300000123||collector"
+        b"g2": b"ETHUSDT|1520540000|1520540004|detected|1723161300000123||collector|ws_gap"
     }
+
+
+@pytest.mark.parametrize(
+    ("tail", "finder", "reason"),
+    [
+        (b"collector", GapFinder.COLLECTOR, GapReason.WS_GAP),
+        (b"auditor", GapFinder.AUDITOR, GapReason.AUDIT),
+        (b"collector|stream_lost", GapFinder.COLLECTOR, GapReason.STREAM_LOST),
+        (b"collector|buffer_overflow", GapFinder.COLLECTOR, GapReason.BUFFER_OVERFLOW),
+    ],
+)
+def test_gap_reason_decodes_and_records_without_one_read_as_before(
+    tail: bytes, finder: GapFinder, reason: GapReason
+) -> None:
+    record = from_fields({b"g2": b"ETHUSDT|1|5|detected|1723161300000123||" + tail})
+    assert isinstance(record, GapRecord)
+    assert (record.found_by, record.reason) == (finder, reason)
+    assert from_fields(to_fields(record)) == record
+
+
+@pytest.mark.parametrize("tail", [b"collector|nonsense", b"collector|", b"collector|WS_GAP"])
+def test_gap_record_with_an_unknown_reason_is_refused(tail: bytes) -> None:
+    with pytest.raises(CodecError):
+        from_fields({b"g2": b"ETHUSDT|1|5|detected|1723161300000123||" + tail})
+
+
+def test_the_migration_allows_exactly_the_gap_reasons() -> None:
+    migration = importlib.import_module("tickvault.db.migrations.versions.0003_gap_reason")
+    assert set(migration.REASONS) == {r.value for r in GapReason}
 
 
 @given(ticks)
@@ -311,8 +334,8 @@ def test_latest_hash_holds_exact_strings() -> None:
         "price": "61837.63000000",
         "quantity": "0.02000000",
         "trade_time": "1723161255342000",
-        "event_time": "1723161255342000",
-        "is_buyer_maker": "0",
+        "event_time": "1723161255343000",
+        "is_buyer_maker": "1",
     }
 
 
@@ -362,7 +385,7 @@ def test_latest_message_round_trips(tick: Tick) -> None:
         latest_message(REAL_TICK).replace(b"3735683259", b"-1"),
         latest_message(REAL_TICK).replace(b"3735683259", b"true"),
         latest_message(REAL_TICK).replace(b"3735683259", b"1" * 30),
-        latest_message(REAL_TICK).replace(b'"is_buyer_maker":false', b'"is_buyer_maker":0'),
+        latest_message(REAL_TICK).replace(b'"is_buyer_maker":true', b'"is_buyer_maker":1'),
     ],
 )
 def test_unreadable_latest_message_is_none(raw: bytes) -> None:
@@ -383,3 +406,8 @@ def test_latest_json_is_the_api_body_aged_at_now() -> None:
     }
     assert tuple(body) == LATEST_JSON_FIELDS
     assert latest_json(price, REAL_TICK.trade_time - 5_000)["age_ms"] == 0  # clock skew
+
+
+def test_the_real_tick_is_the_first_trade_of_the_btc_recording() -> None:
+    first = read_trades(BTC_TRADES)[0]
+    assert first.tick() == REAL_TICK

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tickvault.config import Settings
 from tickvault.logs import configure_logging, mask_secrets
+from tickvault_api.settings import ApiSettings
 
 SECRET = "s3cr3t-pa55"
 DB_URL = f"postgresql://writer:{SECRET}@db.internal:5432/tickvault"
@@ -50,7 +50,7 @@ def test_text_log_lines_mask_passwords(
     configure_logging("INFO", service="writer")
     log = logging.getLogger("tickvault.test")
     log.info("connecting to %s", DB_URL)
-    log.info("settings: %s", Settings(_env_file=None, database_url=DB_URL))
+    log.info("settings: %s", ApiSettings(_env_file=None, database_url=DB_URL))
     log.warning("inline " + DB_URL)
     try:
         raise ConnectionError(f"cannot reach {DB_URL}")

@@ -1,4 +1,4 @@
-"""Settings: SPEC §2 defaults, every variable read from the environment, one-line exit 2 on a
+"""Settings: the README defaults, every variable read from the environment, one-line exit 2 on a
 bad value, and passwords masked wherever settings are shown."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from tests.support.cli import run_tickvault
 
+from tickvault.cli.up_plan import UpSettings
 from tickvault.config import Settings
+from tickvault_api.settings import ApiSettings
 from tickvault_collector.settings import CollectorSettings
 
 SPEC_DEFAULTS = {
@@ -78,6 +80,16 @@ COLLECTOR_VARIABLES = {
     "TICKVAULT_BINANCE_REST_URL",
     "TICKVAULT_STREAM_MAXLEN",
 }
+# Read by the API (and by ``tickvault up``, which plans it), so checked on theirs.
+API_VARIABLES = {"TICKVAULT_API_BIND", "TICKVAULT_API_DATABASE_URL"}
+
+
+def owner_of(variable: str) -> type[Settings]:
+    """Return the settings class that reads *variable*."""
+    if variable in COLLECTOR_VARIABLES:
+        return CollectorSettings
+    return ApiSettings if variable in API_VARIABLES else Settings
+
 
 SECRET = "hunter2"
 BAD_VALUES = [
@@ -126,9 +138,17 @@ def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPa
 
 
 def test_defaults_are_the_spec_defaults(bare_env: pytest.MonkeyPatch) -> None:
-    settings = CollectorSettings()  # the shared settings plus the collector's own
-    assert {name: getattr(settings, name) for name in SPEC_DEFAULTS} == SPEC_DEFAULTS
-    assert settings.api_db_url == SPEC_DEFAULTS["database_url"]
+    for name, default in SPEC_DEFAULTS.items():
+        assert getattr(owner_of(f"TICKVAULT_{name.upper()}")(), name) == default, name
+    assert ApiSettings().api_db_url == SPEC_DEFAULTS["database_url"]
+    assert UpSettings().api_bind == SPEC_DEFAULTS["api_bind"]
+
+
+def test_the_shared_settings_hold_no_variable_of_one_service_alone() -> None:
+    own = set(CollectorSettings.model_fields) | set(ApiSettings.model_fields)
+    own -= set(Settings.model_fields)
+    assert {f"TICKVAULT_{n.upper()}" for n in own} >= COLLECTOR_VARIABLES | API_VARIABLES
+    assert not {f"TICKVAULT_{n.upper()}" for n in Settings.model_fields} & API_VARIABLES
 
 
 @pytest.mark.parametrize(("variable", "raw", "attribute", "expected"), GOOD_VALUES)
@@ -136,8 +156,7 @@ def test_every_variable_is_read_from_the_environment(
     bare_env: pytest.MonkeyPatch, variable: str, raw: str, attribute: str, expected: Any
 ) -> None:
     bare_env.setenv(variable, raw)
-    owner = CollectorSettings if variable in COLLECTOR_VARIABLES else Settings
-    assert getattr(owner(), attribute) == expected
+    assert getattr(owner_of(variable)(), attribute) == expected
 
 
 def test_dotenv_file_is_read(bare_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -155,9 +174,9 @@ def test_symbols_are_comma_separated_case_insensitive_and_deduplicated(
 
 def test_api_database_url_follows_database_url_unless_set(bare_env: pytest.MonkeyPatch) -> None:
     bare_env.setenv("TICKVAULT_DATABASE_URL", "postgresql://writer@db/tv")
-    assert Settings().api_db_url == "postgresql://writer@db/tv"
+    assert ApiSettings().api_db_url == "postgresql://writer@db/tv"
     bare_env.setenv("TICKVAULT_API_DATABASE_URL", "postgresql://reader@db/tv")
-    settings = Settings()
+    settings = ApiSettings()
     assert (settings.database_url, settings.api_db_url) == (
         "postgresql://writer@db/tv",
         "postgresql://reader@db/tv",
@@ -177,22 +196,31 @@ def test_services_extend_settings_with_their_own_variables(bare_env: pytest.Monk
 def test_bad_value_exits_2_with_one_line_naming_the_variable(
     tmp_path: Path, variable: str, raw: str
 ) -> None:
-    line = refused_line(tmp_path, {variable: raw}, collector=variable in COLLECTOR_VARIABLES)
-    assert variable in line
-    assert SECRET not in line
+    for command in commands_reading(variable):
+        line = refused_line(tmp_path, {variable: raw}, command)
+        assert variable in line, command
+        assert SECRET not in line
 
 
-def refused_line(cwd: Path, variables: dict[str, str], *, collector: bool = False) -> str:
-    """Run ``tickvault db upgrade`` (``tickvault-collector --check`` for the collector's own
-    variables) with *variables*; return its one line, having checked that it exited 2."""
+def commands_reading(variable: str) -> list[tuple[str, ...]]:
+    """Return the commands that read *variable* at start (program, arguments)."""
+    if variable in COLLECTOR_VARIABLES:
+        return [("tickvault-collector", "--check")]
+    if variable in API_VARIABLES:
+        return [("tickvault-api", "--check"), ("tickvault", "up")]
+    return [("tickvault", "db", "upgrade")]
+
+
+def refused_line(
+    cwd: Path, variables: dict[str, str], command: tuple[str, ...] = ("tickvault", "db", "upgrade")
+) -> str:
+    """Run *command* with *variables*; return its one line, having checked that it exited 2."""
+    program, *args = command
     # Should validation wrongly pass, the command must not touch a real database or Redis.
     env = {
         "TICKVAULT_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/tickvault_never",
         "TICKVAULT_REDIS_URL": "redis://127.0.0.1:1/0",
     }
-    args, program = (
-        (("--check",), "tickvault-collector") if collector else (("db", "upgrade"), "tickvault")
-    )
     done = run_tickvault(*args, env=env | variables, cwd=cwd, timeout=60, program=program)
     output = (done.stdout + done.stderr).splitlines()
     assert done.returncode == 2, done.stderr
@@ -201,7 +229,7 @@ def refused_line(cwd: Path, variables: dict[str, str], *, collector: bool = Fals
 
 
 def test_safe_dict_and_repr_mask_passwords() -> None:
-    settings = Settings(_env_file=None, **URLS_WITH_SECRETS)
+    settings = ApiSettings(_env_file=None, **URLS_WITH_SECRETS)
     safe = settings.safe_dict()
     assert safe["database_url"] == "postgresql://writer:***@db.internal:5432/tickvault"
     assert safe["api_database_url"] == "postgresql://reader:***@db.internal:5432/tickvault"

@@ -1,12 +1,9 @@
-"""WAITING FOR issue 15's stream-loss detection (not collected: the file name does not start
-with ``test_``). Rename to ``test_cluster_master_kill.py`` once the collector records
-``stream_lost`` gaps per shard and refills them from REST.
-
-A Redis Cluster master holding a shard is SIGKILLed mid-run after acknowledging writes its
+"""A Redis Cluster master holding a shard is SIGKILLed mid-run after acknowledging writes its
 (frozen) replica never received; the replica is promoted, the entries are gone from the
 shard's stream, and the stored result must still be exact once the collector has repaired the
-loss. Without the detection this test fails (the lost trades are never stored) — which is why
-it is not collected yet, rather than marked skipped or xfailed."""
+loss. Entries the promoted replica lacks are noticed by the collector (its producer
+key there no longer holds its last append) and refilled as ``stream_lost`` gaps; entries the
+writers had already stored before the kill need no repair. The test checks the outcome."""
 
 from __future__ import annotations
 
