@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from tests.integration.writer.writer_support import stored_trades, trade_count, wait_for
+from tests.integration.writer.writer_support import (
+    assert_stored_exactly,
+    trade_count,
+    wait_for,
+)
 from tests.support.paths import BTC_TRADES, ETH_TRADES
 from tests.support.recordings import all_recorded_trades
 from tests.support.redis_cluster import PrivateRedisCluster
@@ -60,9 +64,5 @@ def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
         repaired_s = time.monotonic() - killed
         codes = services.terminate()
     assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}
-    stored = stored_trades(clean_db)
-    assert len(stored) == expected
-    for symbol, trades in recorded.items():
-        for t in trades:
-            assert stored[(symbol, t.trade_id)][:3] == (t.price, t.quantity, t.trade_time_ms * 1000)
+    assert_stored_exactly(clean_db, recorded)
     print(f"failover {failover_s:.1f} s, repaired {repaired_s:.1f} s after the kill")

@@ -17,7 +17,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from tests.integration.api.expected import iso
 from tests.integration.api.loading import store_ticks
-from tests.integration.writer.writer_support import stored_trades, trade_count, wait_for
+from tests.integration.writer.writer_support import (
+    assert_stored_exactly,
+    trade_count,
+    wait_for,
+)
 from tests.support.paths import BTC_TRADES, ETH_TRADES
 from tests.support.recordings import all_recorded_trades
 from tests.support.replay import replay_process
@@ -146,16 +150,7 @@ def test_writers_follow_the_primary_when_the_standby_is_promoted_mid_run(
             assert before < expected  # the failover happened mid-run
             codes = services.terminate()
         assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}
-        stored = stored_trades(engine)
-        assert len(stored) == expected
-        for symbol, trades in recorded.items():
-            for t in trades:
-                price, quantity, trade_time, *_ = stored[(symbol, t.trade_id)]
-                assert (price, quantity, trade_time) == (
-                    t.price,
-                    t.quantity,
-                    t.trade_time_ms * 1000,
-                )
+        assert_stored_exactly(engine, recorded)
     finally:
         primary_engine.dispose()
         engine.dispose()

@@ -10,8 +10,8 @@ import redis
 from sqlalchemy import Engine
 from tests.integration.writer.writer_support import (
     assert_candles_recomputed,
+    assert_stored_exactly,
     group_state,
-    stored_trades,
     trade_count,
     wait_for,
 )
@@ -53,12 +53,8 @@ def test_replay_collector_and_two_writers_store_every_recorded_trade_once(
         codes = services.terminate()
     assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}
 
-    stored = stored_trades(clean_db)
-    assert len(stored) == expected
+    assert_stored_exactly(clean_db, recorded)
     for symbol, trades in recorded.items():
-        for t in trades:
-            price, quantity, trade_time, *_ = stored[(symbol, t.trade_id)]
-            assert (price, quantity, trade_time) == (t.price, t.quantity, t.trade_time_ms * 1000)
         cached = latest_from_hash(symbol, redis_client.hgetall(keys.latest(symbol)))
         assert cached is not None
         assert (cached.trade_id, cached.price) == (trades[-1].trade_id, trades[-1].price)

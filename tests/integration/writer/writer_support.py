@@ -126,6 +126,20 @@ STORED_LEVELS = (
 )
 
 
+def assert_stored_exactly(
+    engine: Engine, recorded: dict[str, list[RecordedTrade]]
+) -> dict[tuple[str, int], tuple[str, str, int, int, int, bool]]:
+    """Assert that *engine* holds every recorded trade once, with its exact price, quantity
+    and trade time, and nothing else; return the stored trades."""
+    stored = stored_trades(engine)
+    assert len(stored) == sum(len(ts) for ts in recorded.values())
+    for symbol, trades in recorded.items():
+        for t in trades:
+            price, quantity, trade_time, *_ = stored[(symbol, t.trade_id)]
+            assert (price, quantity, trade_time) == (t.price, t.quantity, t.trade_time_ms * 1000)
+    return stored
+
+
 def candles_match(engine: Engine) -> tuple[list[Any], list[Any]]:
     """Return (stored, recomputed) candle rows."""
     with engine.connect() as conn:
