@@ -258,7 +258,7 @@ def test_entries_deleted_while_pending_are_acknowledged_and_counted_as_lost(
     first = make_writer(settings, consumer="replica-a")
     feed(redis_client, first.keys, ticks)
     first.reader.ensure_group()
-    read = first.reader.read(block=False)  # delivered, then the replica "dies": pending
+    _, read = first.reader.read(block=False)  # delivered, then the replica "dies": pending
     assert len(read) == 10
     redis_client.xdel(first.keys.stream, read[2][0], read[7][0])  # deleted while pending
     lost_key = first.keys.shard(0).lost
