@@ -23,6 +23,10 @@ _DOUBLED = text(
     "SELECT count(*) FROM (SELECT symbol, trade_id FROM trades GROUP BY 1, 2"
     " HAVING count(*) > 1) AS d"
 )
+_AUDITED = text(
+    "SELECT symbol, first_id, last_id, detected_at FROM trade_gaps"
+    " WHERE found_by = 'auditor' ORDER BY symbol, first_id"
+)
 _CANDLES_FROM_TRADES = """
 SELECT symbol, date_trunc('minute', trade_time) AS minute,
        (array_agg(price ORDER BY trade_time, trade_id))[1] AS open, max(price) AS high,
@@ -64,6 +68,7 @@ class Verdict:
     level_mismatches: int = 0
     gaps: dict[str, int] = field(default_factory=dict)  # status -> rows
     gaps_by_finder: dict[str, int] = field(default_factory=dict)
+    audited: list[tuple[str, int, int, str]] = field(default_factory=list)  # holes none recorded
 
     @property
     def ok(self) -> bool:
@@ -142,6 +147,10 @@ def check(engine: Engine, released: dict[str, tuple[int, int]]) -> Verdict:
             str(s): int(n)
             for s, n in conn.execute(text("SELECT found_by, count(*) FROM trade_gaps GROUP BY 1"))
         }
+        verdict.audited = [
+            (str(s), int(a), int(b), f"{when:%H:%M:%S.%f}"[:-3])
+            for s, a, b, when in conn.execute(_AUDITED)
+        ]
     return verdict
 
 

@@ -324,14 +324,18 @@ class Collector:
     def _lost(self, shard: ShardKeys, ledger: Ledger, reply: Appended) -> None:
         reason = GapReason.STREAM_LOST if reply.gone else GapReason.CLAIM_DELETED
         self.counts.stream_losses += 1
-        symbols = [s for s in self._high if self.publisher.shard(s).index == shard.index]
+        known = {*self._high, *self.book.symbols()}
+        symbols = sorted(s for s in known if self.publisher.shard(s).index == shard.index)
         ranges = []
         for symbol in symbols:
-            high = self._high[symbol]
+            high = self._high.get(symbol, -1)
             floor = ledger.confirmed(symbol)
             if floor is None:
                 first = self.sequencer.first(symbol)
                 floor = high if first is None else first - 1
+            self.book.rewind(symbol, floor)  # backfilled pages above it may be gone too
+            for gap in self.book.gaps(symbol):  # and the records that opened the gaps
+                self.publisher.put_record(gap.record(GapStatus.DETECTED))
             if high > floor:
                 ranges.append((symbol, floor + 1, high))
                 held = self._holds.get(symbol)
@@ -345,6 +349,7 @@ class Collector:
             len(ranges),
         )
         ledger.lost()
+        self.backfiller.wake()  # rewound gaps want their pages again
         task = asyncio.get_running_loop().create_task(self._refill_lost(symbols, ranges, reason))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -119,6 +119,14 @@ class GapBook:
         for gap in self._open.get(symbol, ()):
             gap.settled = gap.next_id
 
+    def rewind(self, symbol: str, floor: int) -> None:
+        """Fetch again whatever the open gaps of *symbol* published above *floor* (every id up
+        to it is stored): the stream lost those pages before the writers stored them."""
+        for gap in self._open.get(symbol, ()):
+            start = max(gap.first, floor + 1)
+            gap.next_id = min(gap.next_id, start)
+            gap.settled = min(gap.settled, start)
+
     def first_missing(self, symbol: str) -> int | None:
         """Return the lowest id of *symbol* not yet in the stream, or None."""
         gaps = self._open.get(symbol)

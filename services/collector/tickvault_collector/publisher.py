@@ -48,6 +48,7 @@ Entry = Tick | GapRecord | asyncio.Future[None]
 
 REDIS_RETRY = RetryPolicy(0.1, 5.0)
 FULL_RETRY = RetryPolicy(0.02, 0.5)  # a full stream is asked again soon: writers ack quickly
+IDLE_PROBE_S = 1.0  # with nothing to append for this long, probe the shards (see _probe)
 MarksFn = Callable[[dict[str, int]], dict[str, int]]
 AppendedFn = Callable[[ShardKeys, Appended], None]
 
@@ -182,7 +183,11 @@ class Publisher:
                 if self._stopping:
                     return
                 self._wake.clear()
-                await self._wake.wait()
+                try:
+                    async with asyncio.timeout(IDLE_PROBE_S):
+                        await self._wake.wait()
+                except TimeoutError:
+                    await self._probe()
                 continue
             if len(self._fifo) < self._batch and not self._stopping:
                 await asyncio.sleep(self._flush_s)
@@ -254,15 +259,30 @@ class Publisher:
         if newest_ws:
             self._metrics.lag.observe(max(0.0, time.time() - newest_ws / 1e6))
 
+    async def _probe(self) -> None:
+        """While idle, ask every shard this producer appended to what an append would say,
+        appending nothing: a loss is noticed, and acknowledged marks confirmed, without
+        waiting for the next trade (a quiet symbol may not trade for minutes)."""
+        shards, sends = self._appends({}, {}, also=self.last_appended)
+        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        for shard, outcome in zip(shards, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.debug("idle probe of %s failed: %s", shard.stream, describe(outcome))
+            else:
+                self._take(shard, outcome)
+
     def _appends(
-        self, parts: dict[ShardKeys, list[bytes | int | str]], marks: dict[str, int]
+        self,
+        parts: dict[ShardKeys, list[bytes | int | str]],
+        marks: dict[str, int],
+        also: Iterable[ShardKeys] = (),
     ) -> tuple[list[ShardKeys], list[Coroutine[Any, Any, list[Any]]]]:
-        """Return the shards one flush writes to and the append call for each: its entries,
-        and the resume marks of its symbols."""
+        """Return the shards one flush writes to (and those in *also*) and the append call
+        for each: its entries, and the resume marks of its symbols."""
         marked: dict[ShardKeys, list[str]] = {}
         for symbol in marks:
             marked.setdefault(self.shard(symbol), []).append(symbol)
-        shards = list(set(parts) | set(marked))
+        shards = list(set(parts) | set(marked) | set(also))
         sends = []
         for shard in shards:
             symbols = marked.get(shard, [])

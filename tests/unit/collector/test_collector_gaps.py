@@ -111,3 +111,16 @@ def test_the_resume_floor_moves_only_when_a_planned_page_is_settled() -> None:
     assert book.first_missing("BTCUSDT") == 100  # a kill now must resume before the page
     book.settle("BTCUSDT")  # the page is in the stream
     assert book.first_missing("BTCUSDT") == 1100
+
+
+def test_a_rewind_asks_again_for_every_page_above_the_stored_floor() -> None:
+    book = _book((100, 2600), (5000, 5999))
+    low, high = book.gaps("BTCUSDT")
+    plan_page([low], 100, list(range(100, 2100)))  # two pages, both in the stream
+    book.settle("BTCUSDT")
+    book.rewind("BTCUSDT", 1499)  # ids up to 1,499 are stored; the stream lost the rest
+    assert (low.next_id, low.settled) == (1500, 1500)
+    assert book.first_missing("BTCUSDT") == 1500
+    assert (high.next_id, high.settled) == (5000, 5000)  # nothing fetched: nothing to redo
+    book.rewind("BTCUSDT", 50)  # a floor below a gap: the whole gap again
+    assert (low.next_id, low.settled) == (100, 100)

@@ -1,0 +1,64 @@
+"""When Redis loses a shard's unacknowledged entries, the collector asks again for every id it
+published there since the last confirmed mark: the live ids as ``stream_lost`` gaps, the
+backfilled pages of gaps still open by rewinding those gaps, and the records of the open gaps
+(PostgreSQL may never have seen them)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+
+from tickvault.backlog import Appended, Ledger
+from tickvault.codec import GapReason, GapRecord, GapStatus
+from tickvault_collector import collector as collector_module
+from tickvault_collector.collector import Collector
+from tickvault_collector.metrics import make_metrics
+from tickvault_collector.rest import RestClient
+from tickvault_collector.settings import CollectorSettings
+
+GONE = Appended(full=False, last_id=b"", backlog=0, safe=None, lost_entries=0, gone=True)
+
+
+def test_a_loss_reopens_the_live_ids_and_rewinds_a_backfill_in_progress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def nothing_stored_open(url: str, symbols: list[str]) -> None:
+        return None  # PostgreSQL unreachable: only what the collector knows is reopened
+
+    monkeypatch.setattr(collector_module, "open_gaps", nothing_stored_open)
+
+    async def scenario() -> None:
+        settings = CollectorSettings(_env_file=None)  # type: ignore[call-arg]
+        metrics = make_metrics()
+        redis = aioredis.Redis.from_url("redis://127.0.0.1:1/0")  # never connected here
+        collector = Collector(settings, redis, RestClient.from_settings(settings, metrics), metrics)
+        shard = collector.publisher.shard("BTCUSDT")
+        collector.ledgers[shard.index] = Ledger({"BTCUSDT": 1000})  # ids up to 1,000 stored
+        collector._high["BTCUSDT"] = 9000  # the live feed got this far
+        book = collector.book
+        backfilling = book.open("BTCUSDT", 2001, 4000, 0)
+        backfilling.next_id = backfilling.settled = 3001  # one page in the stream, now lost
+        untouched = book.open("BTCUSDT", 6000, 6100, 0)
+
+        collector.appended(shard, GONE)
+        await asyncio.sleep(0.05)  # the task that opens the lost ranges
+
+        assert (backfilling.next_id, backfilling.settled) == (2001, 2001)
+        assert (untouched.next_id, untouched.settled) == (6000, 6000)
+        lost = [
+            (g.first, g.last) for g in book.gaps("BTCUSDT") if g.reason is GapReason.STREAM_LOST
+        ]
+        assert lost == [(1001, 2000), (4001, 5999), (6101, 9000)]
+        assert book.first_missing("BTCUSDT") == 1001
+        recorded = {
+            (r.first_id, r.last_id)
+            for r in collector.publisher._fifo
+            if isinstance(r, GapRecord) and r.status is GapStatus.DETECTED
+        }  # the records opening the gaps may have been lost too: sent again
+        assert recorded == {(2001, 4000), (6000, 6100), *lost}
+        assert collector.counts.stream_losses == 1
+        await redis.aclose()
+
+    asyncio.run(scenario())
