@@ -14,61 +14,46 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import multiprocess as prom_multiprocess
 
-from tickvault.metrics import MetricFactory
+from tickvault.metrics import MetricSet, counter, gauge, histogram
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
-class ApiMetrics:
+class ApiMetrics(MetricSet):
     """The counters, gauges and histograms one app updates."""
 
+    service = "api"
     content_type = CONTENT_TYPE_LATEST
 
+    requests = counter("HTTP requests answered, by route and status", "route", "status")
+    latency = histogram(
+        "Time to answer a request, by route", BUCKETS, "route", name="request_seconds"
+    )
+    unavailable = counter("Requests answered 503 because a backing store was down")
+    streams = gauge("Live-price streams (Server-Sent Events) open", mode="livesum")
+    streams_dropped = counter(
+        "Live-price streams ended because the client read slower than prices arrived"
+    )
+    unreadable_messages = counter("Live-price pub/sub messages that could not be decoded (skipped)")
+    exports = gauge("CSV exports being streamed", mode="livesum")
+    exports_cut = counter(
+        "CSV exports cut off (connection aborted) at TICKVAULT_API_EXPORT_MAX_SECONDS"
+    )
+    refused = counter(
+        "Requests answered 429 because a per-process limit was reached, by limit", "limit"
+    )
+    recovery_conflicts = counter(
+        "Queries a standby cancelled (conflict with recovery) and the API asked again"
+    )
+    replica_lag = gauge(
+        "How far the standby the API reads from is behind its primary (0 on a primary), "
+        "as /readyz last measured it",
+        name="replica_lag_seconds",
+        mode="max",
+    )
+
     def __init__(self) -> None:
-        m = MetricFactory("api", CollectorRegistry(auto_describe=True))
-        self.registry = m.registry
-        self.requests = m.counter(
-            "requests", "HTTP requests answered, by route and status", "route", "status"
-        )
-        self.latency = m.histogram(
-            "request_seconds", "Time to answer a request, by route", BUCKETS, "route"
-        )
-        self.unavailable = m.counter(
-            "unavailable", "Requests answered 503 because a backing store was down"
-        )
-        self.streams = m.gauge(
-            "streams", "Live-price streams (Server-Sent Events) open", mode="livesum"
-        )
-        self.streams_dropped = m.counter(
-            "streams_dropped",
-            "Live-price streams ended because the client read slower than prices arrived",
-        )
-        self.unreadable_messages = m.counter(
-            "unreadable_messages",
-            "Live-price pub/sub messages that could not be decoded (skipped)",
-        )
-        self.exports = m.gauge("exports", "CSV exports being streamed", mode="livesum")
-        self.exports_cut = m.counter(
-            "exports_cut",
-            "CSV exports cut off (connection aborted) at TICKVAULT_API_EXPORT_MAX_SECONDS",
-        )
-        self.refused = m.counter(
-            "refused",
-            "Requests answered 429 because a per-process limit was reached, by limit",
-            "limit",
-        )
-
-        self.recovery_conflicts = m.counter(
-            "recovery_conflicts",
-            "Queries a standby cancelled (conflict with recovery) and the API asked again",
-        )
-        self.replica_lag = m.gauge(
-            "replica_lag_seconds",
-            "How far the standby the API reads from is behind its primary (0 on a primary), "
-            "as /readyz last measured it",
-            mode="max",
-        )
-
+        super().__init__(CollectorRegistry(auto_describe=True))
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def observe(self, route: str, status: int, seconds: float) -> None:

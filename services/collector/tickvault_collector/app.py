@@ -56,9 +56,7 @@ async def run(
     _install_signals(stop)
     try:
         collector = Collector(settings, redis, rest, metrics)
-        refresh = SymbolRefresh(
-            settings, Tracker(settings.selection), collector, rest, redis, metrics
-        )
+        refresh = SymbolRefresh(collector, Tracker(settings.selection))
         universe = await _unless_stopped(stop, _first_universe(settings, rest, refresh))
         if universe is None:
             return 0
@@ -78,7 +76,7 @@ async def run(
         refresh.connect(connections)
         if settings.collector_metrics_port:
             _serve_metrics(settings.collector_metrics_port, metrics.registry)
-        await _serve(collector, refresh, connections, redis, rest, keys, settings, stop)
+        await _serve(collector, refresh, connections, stop)
         return 0
     finally:
         with contextlib.suppress(TimeoutError, OSError):
@@ -162,28 +160,20 @@ async def _resume(
 
 
 async def _serve(
-    collector: Collector,
-    refresh: SymbolRefresh,
-    connections: Connections,
-    redis: AsyncRedis,
-    rest: RestClient,
-    keys: RedisKeys,
-    settings: CollectorSettings,
-    stop: asyncio.Event,
+    collector: Collector, refresh: SymbolRefresh, connections: Connections, stop: asyncio.Event
 ) -> None:
+    settings, redis, keys = collector.settings, collector.redis, collector.keys
     publisher = collector.publisher
     flusher = asyncio.create_task(publisher.run(), name="publisher")
     workers = [
         asyncio.create_task(collector.backfiller.run(), name="backfill"),
         asyncio.create_task(collector.watch_tails(), name="tails"),
         asyncio.create_task(refresh.run(), name="symbols"),
-        asyncio.create_task(_housekeeping(collector, redis, keys, settings), name="heartbeat"),
+        asyncio.create_task(_housekeeping(collector), name="heartbeat"),
         asyncio.create_task(connections.run(), name="connections"),
     ]
     if settings.collector_audit_interval_s > 0:
-        audit = AuditTask(
-            settings, redis, rest, collector.metrics, lambda: sorted(collector.tracked)
-        )
+        audit = AuditTask(collector)
         workers.append(asyncio.create_task(audit.run(), name="audit"))
     log.info(
         "collector %s started: %d symbols tracked, %d trading, on %d connections",
@@ -228,12 +218,11 @@ async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
     )
 
 
-async def _housekeeping(
-    collector: Collector, redis: AsyncRedis, keys: RedisKeys, settings: CollectorSettings
-) -> None:
+async def _housekeeping(collector: Collector) -> None:
     """Refresh the heartbeat, sync metrics and log the periodic summary."""
+    settings, redis = collector.settings, collector.redis
     ttl = settings.collector_heartbeat_ttl_s
-    key = keys.heartbeat("collector", settings.collector_instance)
+    key = collector.keys.heartbeat("collector", settings.collector_instance)
     next_summary = time.monotonic() + settings.collector_summary_interval_s
     while True:
         collector.sync_metrics()

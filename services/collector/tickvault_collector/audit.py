@@ -85,16 +85,16 @@ class AuditStopped(TickvaultError):
     """The audit was asked to stop between two scan queries."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SymbolReport:
-    """What one audit pass found and did for one symbol."""
+    """What one audit pass found and did for one symbol (built once the pass is done)."""
 
-    rows: int = 0
-    holes: int = 0
-    missing: int = 0
-    refilled: int = 0
-    unfillable: list[IdRange] = field(default_factory=list)
-    records_closed: int = 0
+    rows: int  # trades stored in the audited window
+    holes: int
+    missing: int  # trade ids in the holes
+    refilled: int  # trades fetched from REST and published
+    unfillable: list[IdRange]  # id ranges REST could not give
+    records_closed: int  # open gap records this pass closed as filled
 
 
 def scan_symbol(
@@ -188,9 +188,6 @@ class Auditor:
     ) -> SymbolReport:
         scan = await asyncio.to_thread(scan_symbol, engine, symbol, window, self._stop)
         plan = plan_symbol(scan.holes, scan.span, scan.records, latest)
-        report = SymbolReport(
-            rows=scan.rows, holes=len(plan.holes), missing=sum(b - a + 1 for a, b in plan.holes)
-        )
         now = _now_us()
         await self.publisher.publish(
             [
@@ -200,14 +197,14 @@ class Auditor:
                 for a, b in plan.holes
             ]
         )
-        report.refilled, report.unfillable = await self._refill(symbol, plan.fetch)
+        refilled, unfillable = await self._refill(symbol, plan.fetch)
         done = _now_us()
         closing = [
             GapRecord(
                 symbol,
                 a,
                 b,
-                _status(not _touches((a, b), report.unfillable)),
+                _status(not _touches((a, b), unfillable)),
                 now,
                 done,
                 GapFinder.AUDITOR,
@@ -215,8 +212,9 @@ class Auditor:
             )
             for a, b in plan.holes
         ]
+        closed = 0
         for record in scan.records:
-            outcome = record_outcome(record, scan.span, plan.fetch, report.unfillable)
+            outcome = record_outcome(record, scan.span, plan.fetch, unfillable)
             if outcome is None or (not outcome and record.status == GapStatus.UNFILLABLE):
                 continue
             closing.append(
@@ -231,9 +229,10 @@ class Auditor:
                     record.reason,
                 )
             )
-            report.records_closed += int(outcome)
+            closed += int(outcome)
         await self.publisher.publish(closing)
-        return report
+        missing = sum(b - a + 1 for a, b in plan.holes)
+        return SymbolReport(scan.rows, len(plan.holes), missing, refilled, unfillable, closed)
 
     async def _latest(self) -> dict[str, int]:
         """Return every trading symbol's latest id from one ticker/24hr (weight 80)."""

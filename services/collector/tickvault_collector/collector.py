@@ -80,11 +80,12 @@ class Collector:
         metrics: Metrics,
     ) -> None:
         self.settings = settings
+        self.redis = redis  # the collector's parts (symbol refresh, audit) use its clients
+        self.rest = rest
         self.keys = settings.redis_keys
         self.metrics = metrics
         self.counts = Counts()
         self._synced = Counts()
-        self._redis = redis
         self.tracked: set[str] = set()
         self.stopped: set[str] = set()  # tracked, not trading: unsubscribed, position kept
         self.sequencer = Sequencer()
@@ -109,7 +110,6 @@ class Collector:
         self.publisher = Publisher.from_settings(
             settings, redis, metrics, marks=self._marks, appended=self.appended
         )
-        self._rest = rest
         self._weights = dict.fromkeys(Priority, 0)
         self.backfiller = Backfiller(rest, self)
 
@@ -446,7 +446,7 @@ class Collector:
         m.buffer.set(len(self.publisher))
         m.stream_backlog.set(self.publisher.backlog)
         m.stream_full.set(int(self.publisher.full))
-        for use, spent in self._rest.scheduler.spent.items():
+        for use, spent in self.rest.scheduler.spent.items():
             if spent != self._weights[use]:
                 m.rest_weight.labels(use.name.lower()).inc(spent - self._weights[use])
                 self._weights[use] = spent

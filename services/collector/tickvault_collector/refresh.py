@@ -23,13 +23,10 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from tickvault.errors import ExchangeError, FrameError
-from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, describe
+from tickvault.redisconn import REDIS_ERRORS, describe
 from tickvault.symbols import Status, status_value
 from tickvault_collector.collector import Collector
-from tickvault_collector.metrics import Metrics
-from tickvault_collector.rest import RestClient
 from tickvault_collector.resume import resume_points
-from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.tickers import TickerRow
 from tickvault_collector.universe import Changes, Tracker, Universe
 
@@ -60,22 +57,15 @@ def shown(names: list[str]) -> str:
 class SymbolRefresh:
     """The universe refresh, the status hash and the REST tail check of one collector."""
 
-    def __init__(
-        self,
-        settings: CollectorSettings,
-        tracker: Tracker,
-        collector: Collector,
-        rest: RestClient,
-        redis: AsyncRedis,
-        metrics: Metrics,
-    ) -> None:
-        self._s = settings
-        self.tracker = tracker
+    def __init__(self, collector: Collector, tracker: Tracker) -> None:
+        """Refresh *tracker*'s symbols for *collector*, with its settings, clients and metrics."""
         self._collector = collector
-        self._rest = rest
-        self._redis = redis
-        self._metrics = metrics
-        self._keys = settings.redis_keys
+        self.tracker = tracker
+        self._s = collector.settings
+        self._rest = collector.rest
+        self._redis = collector.redis
+        self._metrics = collector.metrics
+        self._keys = collector.keys
         self._subs: Subscriptions | None = None
         self._wake = asyncio.Event()
         self._early_at: float | None = None  # monotonic time of an early refresh asked for

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import start_http_server
 
-from tickvault.metrics import MetricFactory
+from tickvault.metrics import MetricSet, counter, gauge, histogram
 
 log = logging.getLogger(__name__)
 
@@ -15,46 +15,35 @@ _SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 2
 _COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
-class WriterMetrics:
+class WriterMetrics(MetricSet):
     """Counters, gauges and histograms of one writer process."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        m = MetricFactory("writer", registry or CollectorRegistry())
-        self.registry = m.registry
-        self.rows_inserted = m.counter("rows_inserted", "Trades inserted into PostgreSQL")
-        self.duplicates = m.counter("duplicates_skipped", "Trades already stored, skipped")
-        self.dead_lettered = m.counter(
-            "dead_lettered", "Stream entries moved to the dead-letter stream"
-        )
-        self.gaps = m.counter("gap_records", "Gap records upserted")
-        self.cache_updates = m.counter("cache_updates", "Latest-price hashes moved forward")
-        self.retries = m.counter("retries", "Batches retried after a store failure", "store")
-        self.batch_size = m.histogram("batch_size", "Stream entries per batch", _SIZE_BUCKETS)
-        self.commit_seconds = m.histogram(
-            "commit_seconds", "Time to store one batch in PostgreSQL", _COMMIT_BUCKETS
-        )
-        self.gaps_by_reason = m.counter(
-            "gaps_by_reason",
-            "Gap records stored, by why the trades went missing and status",
-            "reason",
-            "status",
-        )
-        self.deleted_entries = m.counter(
-            "deleted_entries",
-            "Entries found deleted from the stream while pending (refilled as claim_deleted)",
-        )
-        self.redis_faults = m.counter(
-            "redis_faults",
-            "Redis failures retried, by kind (unreachable, cluster down, resharding, ...)",
-            "fault",
-        )
-        self.latency = m.histogram(
-            "exchange_to_commit_seconds",
-            "Time from a trade's exchange time to its commit",
-            _LATENCY_BUCKETS,
-        )
-        self.pending = m.gauge("pending_entries", "Entries delivered to the group, not yet acked")
-        self.lag = m.gauge("stream_lag", "Entries in the stream not yet delivered to the group")
+    service = "writer"
+
+    rows_inserted = counter("Trades inserted into PostgreSQL")
+    duplicates = counter("Trades already stored, skipped", name="duplicates_skipped")
+    dead_lettered = counter("Stream entries moved to the dead-letter stream")
+    gaps = counter("Gap records upserted", name="gap_records")
+    cache_updates = counter("Latest-price hashes moved forward")
+    retries = counter("Batches retried after a store failure", "store")
+    batch_size = histogram("Stream entries per batch", _SIZE_BUCKETS)
+    commit_seconds = histogram("Time to store one batch in PostgreSQL", _COMMIT_BUCKETS)
+    gaps_by_reason = counter(
+        "Gap records stored, by why the trades went missing and status", "reason", "status"
+    )
+    deleted_entries = counter(
+        "Entries found deleted from the stream while pending (refilled as claim_deleted)"
+    )
+    redis_faults = counter(
+        "Redis failures retried, by kind (unreachable, cluster down, resharding, ...)", "fault"
+    )
+    latency = histogram(
+        "Time from a trade's exchange time to its commit",
+        _LATENCY_BUCKETS,
+        name="exchange_to_commit_seconds",
+    )
+    pending = gauge("Entries delivered to the group, not yet acked", name="pending_entries")
+    lag = gauge("Entries in the stream not yet delivered to the group", name="stream_lag")
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> bool:
         """Expose the metrics over HTTP on *port* (0 disables); return whether it listens."""
