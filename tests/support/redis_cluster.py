@@ -134,13 +134,21 @@ class PrivateRedisCluster(Throwaway):
     def fail_over_losing_writes(self, master: PrivateRedis, unreplicated_s: float) -> float:
         """Make *master* lose what it acknowledges for *unreplicated_s*, then fail over.
 
-        Its replica is frozen (SIGSTOP) so that nothing written meanwhile reaches it; then the
-        master is SIGKILLed and the replica thawed, and the cluster promotes it. Return the
-        seconds from the kill until the cluster serves every slot again.
+        Its replica is frozen (SIGSTOP) and the master drops its replication link
+        (``CLIENT KILL TYPE replica``), so nothing written meanwhile reaches it: a frozen
+        replica alone loses nothing, since on loopback the kernel's socket buffers hold a
+        second of writes and the thawed replica reads them before it notices the master's
+        death. Then the master is SIGKILLed and the replica thawed, and the cluster promotes
+        it. Return the seconds from the kill until the cluster serves every slot again.
         """
         replica = self.replica_of(master)
         replica.pause()
         try:
+            admin = master.client()
+            try:
+                admin.execute_command("CLIENT", "KILL", "TYPE", "replica")
+            finally:
+                admin.close()
             time.sleep(unreplicated_s)
             master.kill()
             killed = time.monotonic()

@@ -51,6 +51,10 @@ class Services:
         """Return what *name* logged so far."""
         return (self.logs / f"{name}.log").read_text(errors="replace")
 
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        """Send *sig* to *name* (SIGSTOP freezes it, SIGCONT thaws it)."""
+        self.procs[name].send_signal(sig)
+
     def running(self, name: str) -> bool:
         """Return whether *name* still runs."""
         return self.procs[name].poll() is None
