@@ -36,6 +36,7 @@ class Metrics:
     tail_gaps: Counter
     gaps_by_reason: Counter
     stream_losses: Counter
+    redis_faults: Counter
     stream_backlog: Gauge
     stream_full: Gauge
     tails_behind: Gauge
@@ -88,6 +89,12 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         stream_losses=m.counter(
             "stream_losses", "Times Redis lost stream entries before a writer stored them"
+        ),
+        redis_faults=m.counter(
+            "redis_faults",
+            "Appends Redis failed and the collector retried, by kind (unreachable, cluster "
+            "down, resharding, ...)",
+            "fault",
         ),
         stream_backlog=m.gauge(
             "stream_backlog_entries",
