@@ -65,7 +65,7 @@ class ApiMetrics:
         self.replica_lag = m.gauge(
             "replica_lag_seconds",
             "How far the standby the API reads from is behind its primary (0 on a primary), "
-            "as /readyz last measured it",
+            "as last measured (by /readyz, and at most once a second by the queries)",
             mode="max",
         )
 
