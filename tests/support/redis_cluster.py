@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from redis.crc import key_slot
@@ -134,13 +135,21 @@ class PrivateRedisCluster(Throwaway):
     def fail_over_losing_writes(self, master: PrivateRedis, unreplicated_s: float) -> float:
         """Make *master* lose what it acknowledges for *unreplicated_s*, then fail over.
 
-        Its replica is frozen (SIGSTOP) so that nothing written meanwhile reaches it; then the
-        master is SIGKILLed and the replica thawed, and the cluster promotes it. Return the
-        seconds from the kill until the cluster serves every slot again.
+        Its replica is frozen (SIGSTOP) and the master drops its replication link
+        (``CLIENT KILL TYPE replica``), so nothing written meanwhile reaches it: a frozen
+        replica alone loses nothing, since on loopback the kernel's socket buffers hold a
+        second of writes and the thawed replica reads them before it notices the master's
+        death. Then the master is SIGKILLed and the replica thawed, and the cluster promotes
+        it. Return the seconds from the kill until the cluster serves every slot again.
         """
         replica = self.replica_of(master)
         replica.pause()
         try:
+            admin = master.client()
+            try:
+                admin.execute_command("CLIENT", "KILL", "TYPE", "replica")
+            finally:
+                admin.close()
             time.sleep(unreplicated_s)
             master.kill()
             killed = time.monotonic()
@@ -148,6 +157,23 @@ class PrivateRedisCluster(Throwaway):
             replica.resume()
         self._wait_serving(replica)
         return time.monotonic() - killed
+
+    def move_slot(self, slot: int, target: PrivateRedis) -> SlotMove:
+        """Start moving *slot* to the master *target*, as a reshard does, and return the move.
+
+        The target is set IMPORTING and the owner MIGRATING: until :meth:`SlotMove.finish`,
+        clients meet the slot half moved (``ASK`` for a key already on the target,
+        ``TRYAGAIN`` for a command whose keys are split between the two).
+        """
+        roles = self.roles()
+        source = next(r for r in roles if r.master and any(lo <= slot <= hi for lo, hi in r.slots))
+        dest = next(r for r in roles if r.node is target)
+        if not dest.master or dest is source:
+            raise ValueError(f"node {target.port} is not another master")
+        _command(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", source.node_id)
+        _command(source.node, "CLUSTER", "SETSLOT", slot, "MIGRATING", dest.node_id)
+        masters = [r.node for r in roles if r.master]
+        return SlotMove(self, slot, source.node, target, dest.node_id, masters)
 
     def _wait_serving(self, node: PrivateRedis, timeout: float = READY_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
@@ -192,6 +218,52 @@ class PrivateRedisCluster(Throwaway):
     def setup(self) -> None:
         """Start the cluster."""
         self.start()
+
+
+@dataclass
+class SlotMove:
+    """A slot on its way from one master to another (:meth:`PrivateRedisCluster.move_slot`)."""
+
+    cluster: PrivateRedisCluster
+    slot: int
+    source: PrivateRedis
+    target: PrivateRedis
+    target_id: str
+    masters: list[PrivateRedis]
+    moved: int = 0
+
+    def keys(self) -> list[bytes]:
+        """Return the keys of the slot the source still holds."""
+        return list(_command(self.source, "CLUSTER", "GETKEYSINSLOT", self.slot, 1000))
+
+    def migrate(self, key: str | bytes) -> None:
+        """MIGRATE *key* to the target (nothing when the source no longer holds it)."""
+        port = self.target.port
+        reply = _command(self.source, "MIGRATE", "127.0.0.1", port, "", 0, 5000, "KEYS", key)
+        if reply != b"NOKEY":
+            self.moved += 1
+
+    def finish(self) -> int:
+        """Migrate what is left, give the slot to the target on every master (``MOVED``
+        from then on), wait until the cluster is healthy; return how many keys moved."""
+        while keys := self.keys():
+            for key in keys:
+                self.migrate(key)
+        for node in sorted(
+            self.masters, key=lambda n: (n is not self.target, n is not self.source)
+        ):
+            _command(node, "CLUSTER", "SETSLOT", self.slot, "NODE", self.target_id)
+        self.cluster.wait_healthy()
+        return self.moved
+
+
+def _command(node: PrivateRedis, *args: object) -> Any:
+    """Send one command to *node* alone and return its reply."""
+    client = node.client()
+    try:
+        return client.execute_command(*args)
+    finally:
+        client.close()
 
 
 def _synced(master: redis.Redis) -> bool:

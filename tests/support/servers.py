@@ -23,7 +23,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
@@ -274,6 +275,17 @@ class ReplicatedPostgres(Throwaway):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the standby did not replay up to {lsn} in {timeout} s")
             time.sleep(0.05)
+
+    @contextmanager
+    def replay_paused(self) -> Iterator[None]:
+        """Pause the standby's replay for the block: it still receives the primary's WAL but
+        applies none of it, so it falls behind for as long as the block lasts."""
+        assert self.standby is not None
+        self.standby.query("SELECT pg_wal_replay_pause()")
+        try:
+            yield
+        finally:
+            self.standby.query("SELECT pg_wal_replay_resume()")
 
     def cleanup(self) -> None:
         """Stop both servers and delete their directories."""

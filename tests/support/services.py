@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.paths import BTC_TRADES, ETH_TRADES
+from tests.support.replay import replay_process
+
 
 def stack_env(database_url: str, redis_url: str, redis_prefix: str, **more: str) -> dict[str, str]:
     """Return the environment of a test's services: this test's database and Redis prefix,
@@ -51,6 +54,10 @@ class Services:
         """Return what *name* logged so far."""
         return (self.logs / f"{name}.log").read_text(errors="replace")
 
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        """Send *sig* to *name* (SIGSTOP freezes it, SIGCONT thaws it)."""
+        self.procs[name].send_signal(sig)
+
     def running(self, name: str) -> bool:
         """Return whether *name* still runs."""
         return self.procs[name].poll() is None
@@ -90,3 +97,25 @@ def recording_services(
         yield made
     finally:
         made.kill()
+
+
+@contextmanager
+def replayed_services(
+    logs: Path, database_url: str, redis_url: str, redis_prefix: str, *, speed: int, **more: str
+) -> Iterator[Services]:
+    """Yield :func:`recording_services` wired to a replay exchange that serves both recordings
+    at *speed* times their pace (the services still have to be started)."""
+    recordings = ("--recording", str(BTC_TRADES), "--recording", str(ETH_TRADES))
+    with (
+        replay_process(*recordings, "--speed", str(speed)) as replay,
+        recording_services(
+            logs,
+            database_url,
+            redis_url,
+            redis_prefix,
+            BINANCE_WS_URL=replay.ws_url,
+            BINANCE_REST_URL=replay.rest_url,
+            **more,
+        ) as services,
+    ):
+        yield services

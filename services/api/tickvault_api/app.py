@@ -20,6 +20,7 @@ from tickvault_api.hub import PriceHub
 from tickvault_api.limits import Slots
 from tickvault_api.metrics import ApiMetrics
 from tickvault_api.settings import ApiSettings
+from tickvault_api.standby import StandbyGate
 from tickvault_api.stores import Stores
 from tickvault_api.tracked import TrackedSymbols
 
@@ -102,7 +103,14 @@ def make_context(settings: ApiSettings, stores: Stores, cache: ResultCache) -> A
         in_use=metrics.exports,
         refused=metrics.refused.labels("exports"),
     )
-    return ApiContext(settings, stores, cache, metrics, symbols, hub, streams, exports)
+    standby = StandbyGate(
+        stores.replica,
+        settings.api_replica_max_lag_seconds,
+        on_measure=lambda state: metrics.replica_lag.set(
+            -1 if state.lag_seconds is None else state.lag_seconds
+        ),
+    )
+    return ApiContext(settings, stores, cache, metrics, symbols, hub, streams, exports, standby)
 
 
 def _register_error_handlers(app: Flask, ctx: ApiContext) -> None:

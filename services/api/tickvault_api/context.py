@@ -1,4 +1,5 @@
-"""What every view needs, in one value: settings, stores, caches, limits, metrics and a clock."""
+"""What every view needs, in one value: settings, stores, caches, limits, metrics, the standby
+gate and a clock."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tickvault_api.hub import PriceHub
 from tickvault_api.limits import Slots
 from tickvault_api.metrics import ApiMetrics
 from tickvault_api.settings import ApiSettings
+from tickvault_api.standby import StandbyGate
 from tickvault_api.stores import Stores
 from tickvault_api.tracked import Tracked, TrackedSymbols
 
@@ -36,6 +38,7 @@ class ApiContext:
     hub: PriceHub
     streams: Slots
     exports: Slots
+    standby: StandbyGate
     clock_us: Callable[[], int] = field(default=wall_clock_us)
 
     @property

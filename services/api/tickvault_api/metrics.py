@@ -47,7 +47,7 @@ class ApiMetrics(MetricSet):
     )
     replica_lag = gauge(
         "How far the standby the API reads from is behind its primary (0 on a primary), "
-        "as /readyz last measured it",
+        "as last measured (by /readyz, and at most once a second by the queries)",
         name="replica_lag_seconds",
         mode="max",
     )

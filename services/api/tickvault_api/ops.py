@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from tickvault_api import schemas
 from tickvault_api.context import ApiContext, json_response
 from tickvault_api.errors import envelope
+from tickvault_api.standby import lag_problem
 
 
 def make_health_blueprint(ctx: ApiContext) -> Blueprint:
@@ -28,24 +29,20 @@ def make_health_blueprint(ctx: ApiContext) -> Blueprint:
         """Readiness: Redis and PostgreSQL both answer. With collectors running, ``repair``
         says how many REST calls their open gaps still need and how old the oldest is;
         ``replica`` (when the API reads from a standby) says how far behind it is; a standby
-        more than ``TICKVAULT_API_REPLICA_MAX_LAG_SECONDS`` behind is not ready."""
+        more than ``TICKVAULT_API_REPLICA_MAX_LAG_SECONDS`` behind is not ready (and the
+        answers that come from PostgreSQL are refused meanwhile, with the same reason)."""
         status = ctx.stores.ping()
         down = [name for name, ok in status.items() if not ok]
         if down:
             message = f"not ready: {' and '.join(down)} cannot be reached"
             return json_response(envelope("unavailable", message), 503)
         body: dict[str, object] = {"status": "ready", **status}
-        state = ctx.stores.replica()
-        if state is not None:
-            lag = state.lag_seconds
-            ctx.metrics.replica_lag.set(-1 if lag is None else lag)
-            if state.standby:
-                body["replica"] = {"standby": True, "lag_seconds": lag}
-            limit = ctx.settings.api_replica_max_lag_seconds
-            if state.standby and (lag is None or lag > limit):
-                behind = "has replayed nothing yet" if lag is None else f"is {lag:.0f} s behind"
-                message = f"not ready: the standby the API reads from {behind} (limit {limit:g} s)"
-                return json_response(envelope("unavailable", message), 503)
+        state = ctx.standby.measure()
+        if state is not None and state.standby:
+            body["replica"] = {"standby": True, "lag_seconds": state.lag_seconds}
+            problem = lag_problem(state, ctx.standby.limit_s)
+            if problem is not None:
+                return json_response(envelope("unavailable", f"not ready: {problem}"), 503)
         backlog = ctx.stores.repair_backlog()
         if backlog is not None:
             body["repair"] = backlog

@@ -72,14 +72,18 @@ def _max_width(ctx: ApiContext) -> int:
 def cached(
     ctx: ApiContext, key: tuple[Any, ...], end_us: int | None, compute: Callable[[], bytes]
 ) -> bytes:
-    """Return *compute()*, from the cache when the window is wholly, safely in the past."""
-    if ctx.cache.cacheable(end_us, ctx.clock_us()):
+    """Return *compute()*, from the cache when the window is wholly, safely in the past —
+    also for the standby the answer comes from, which trails the present by its lag."""
+    ctx.standby.check()
+    if ctx.cache.cacheable(end_us, ctx.clock_us() - ctx.standby.behind_us()):
         return ctx.cache.get_or_compute(key, compute)
     return compute()
 
 
 def query(ctx: ApiContext, work: Callable[[Connection], T]) -> T:
-    """Return *work* run on the API's database, asked again after a recovery conflict."""
+    """Return *work* run on the API's database, asked again after a recovery conflict;
+    ``unavailable`` while the standby it reads from is too far behind."""
+    ctx.standby.check()
     return ctx.stores.query(work, on_conflict=ctx.metrics.recovery_conflicts.inc)
 
 
@@ -238,6 +242,7 @@ def _csv_response(
     running after ``TICKVAULT_API_EXPORT_MAX_SECONDS`` is cut off by aborting the connection
     (never by ending the file cleanly, which would look complete).
     """
+    ctx.standby.check()
     held = ExitStack()  # the export slot and the database connection, until the last row
     held.callback(ctx.exports.acquire().release)
     try:

@@ -42,6 +42,11 @@ class Metrics(MetricSet):
         "Gaps opened (or recorded unfillable) by why the trades went missing", "reason"
     )
     stream_losses = counter("Times Redis lost stream entries before a writer stored them")
+    redis_faults = counter(
+        "Appends Redis failed and the collector retried, by kind (unreachable, cluster "
+        "down, resharding, ...)",
+        "fault",
+    )
     stream_backlog = gauge(
         "Stream entries some consumer group has not acknowledged (not trimmable)",
         name="stream_backlog_entries",

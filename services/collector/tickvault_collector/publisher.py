@@ -36,7 +36,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from tickvault.backlog import APPEND, PRODUCER_TTL_S, Appended, StreamFull
 from tickvault.codec import GapRecord, to_fields
 from tickvault.keys import RedisKeys, ShardKeys
-from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, describe
+from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, classify, describe
 from tickvault.retry import RetryPolicy
 from tickvault.tick import Source, Tick
 from tickvault_collector.metrics import Metrics
@@ -206,6 +206,7 @@ class Publisher:
                 await asyncio.sleep(full_backoff.next())
                 continue
             except REDIS_ERRORS as exc:
+                self._metrics.redis_faults.labels(classify(exc).value).inc()
                 if self.healthy:
                     log.warning("%s; buffering %d entries", describe(exc), len(self))
                 self.healthy = False
@@ -213,7 +214,7 @@ class Publisher:
                 await asyncio.sleep(backoff.next())
                 continue
             if not self.healthy:
-                log.info("Redis reachable again; %d entries still buffered", len(self))
+                log.info("Redis takes appends again; %d entries still buffered", len(self))
             if self.full:
                 log.info("stream has room again; %d entries still buffered", len(self))
             self.healthy = True

@@ -61,7 +61,7 @@ class Pipeline:
         )
 
     def signal(self, name: str, sig: signal.Signals) -> None:
-        self.services.procs[name].send_signal(sig)
+        self.services.signal(name, sig)
 
     def kill(self, name: str) -> None:
         proc = self.services.procs.pop(name)

@@ -104,8 +104,7 @@ def test_replica_lag_is_measured_and_is_zero_once_replayed(
     try:
         with primary.connect() as conn:
             assert replica_state(conn) == ReplicaState(standby=False, lag_seconds=0.0)
-        pair.standby.query("SELECT pg_wal_replay_pause()")
-        try:
+        with pair.replay_paused():
             with primary.begin() as conn:
                 conn.execute(text(f"CREATE TABLE {table} (n int)"))
             time.sleep(1.5)
@@ -120,8 +119,6 @@ def test_replica_lag_is_measured_and_is_zero_once_replayed(
                 assert time.monotonic() < deadline, state
                 time.sleep(0.1)
             assert state.standby
-        finally:
-            pair.standby.query("SELECT pg_wal_replay_resume()")
         pair.wait_replayed()
         with standby.connect() as conn:
             assert replica_state(conn) == ReplicaState(standby=True, lag_seconds=0.0)
