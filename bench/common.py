@@ -9,6 +9,7 @@ a file in the run directory. :class:`Service` can be SIGKILLed, restarted and me
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import signal
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,16 @@ def machine() -> dict[str, Any]:
         "git_commit": commit,
         "git_dirty": bool(dirty),
     }
+
+
+def save(results: dict[str, Any], out: Path, started: datetime) -> Path:
+    """Write *results* as ``<out>/<UTC stamp of started>.json`` and ``<out>/latest.json``;
+    return the latter."""
+    out.mkdir(parents=True, exist_ok=True)
+    body = json.dumps(results, indent=2, sort_keys=True) + "\n"
+    (out / f"{started:%Y%m%dT%H%M%SZ}.json").write_text(body)
+    (out / "latest.json").write_text(body)
+    return out / "latest.json"
 
 
 @dataclass

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import redis
 from sqlalchemy import text
 from tests.support.servers import PrivatePostgres
 
@@ -27,6 +26,7 @@ from foundation_storage import SIZES
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
 from tickvault.keys import WRITER_GROUP, RedisKeys
+from tickvault.redisconn import SyncRedis, connect
 from tickvault.tick import Source, Tick
 from writer_throughput import run_copy, run_naive
 
@@ -55,32 +55,51 @@ def fresh_database(pg: PrivatePostgres, name: str) -> str:
     return url
 
 
-def drained(client: redis.Redis, keys: RedisKeys) -> bool:
-    """Return whether the writers' group has read and acknowledged every entry."""
-    for group in client.xinfo_groups(keys.stream):
-        if group["name"] in (WRITER_GROUP, WRITER_GROUP.encode()):
-            return int(group["pending"]) == 0 and int(group["lag"] or 0) == 0
-    return False
+def drained(client: SyncRedis, keys: RedisKeys) -> bool:
+    """Return whether the writers' group of every shard has read and acknowledged every
+    entry (a shard whose stream does not exist was never given one)."""
+    for shard in keys.all_shards():
+        if not client.exists(shard.stream):
+            continue
+        names = (WRITER_GROUP, WRITER_GROUP.encode())
+        group = next((g for g in client.xinfo_groups(shard.stream) if g["name"] in names), None)
+        if group is None or int(group["pending"]) or int(group["lag"] or 0):
+            return False
+    return True
 
 
 def run_pipeline(
-    pg: PrivatePostgres, redis_url: str, run_dir: Path, *, rows: int, writers: int
+    pg: PrivatePostgres,
+    redis_url: str,
+    run_dir: Path,
+    *,
+    rows: int,
+    writers: int,
+    database: str = "tvbench_ingest",
+    prefix: str = PREFIX,
+    shards: int = 1,
+    cluster: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    """Ingest at least *rows* trades end to end; return the database URL and the figures."""
-    url = fresh_database(pg, "tvbench_ingest")
-    stack = Stack(url, redis_url, PREFIX, run_dir)
-    keys = RedisKeys(PREFIX)
-    client = redis.Redis.from_url(redis_url)
+    """Ingest at least *rows* trades end to end; return the database URL and the figures.
+
+    *shards* and *cluster* are ``TICKVAULT_STREAM_SHARDS`` and ``TICKVAULT_REDIS_CLUSTER``
+    (*redis_url* then seeds the cluster client)."""
+    url = fresh_database(pg, database)
+    env = {"TICKVAULT_STREAM_SHARDS": str(shards), "TICKVAULT_REDIS_CLUSTER": str(cluster).lower()}
+    stack = Stack(url, redis_url, prefix, run_dir, extra_env=env)
+    keys = RedisKeys(prefix, shards, cluster)
+    client = connect(redis_url, cluster=cluster, socket_timeout=10)
+    streams = [shard.stream for shard in keys.all_shards()]
     try:
         with replay("--speed", "0", "--loop", "--no-limits") as rp:
             for i in range(writers):
-                stack.writer(f"ingest-writer{i}")
-            stack.collector("ingest-collector", rp)
+                stack.writer(f"{prefix}-writer{i}")
+            stack.collector(f"{prefix}-collector", rp)
 
             # The collector's stream entries (no faults: one per trade) pass *rows* first.
             poll(
                 "the collector to publish the trades",
-                lambda: appended(client, keys.stream) >= rows,
+                lambda: sum(appended(client, s) for s in streams) >= rows,
                 900,
                 0.2,
             )
@@ -88,7 +107,7 @@ def run_pipeline(
             poll("the writers to drain the stream", lambda: drained(client, keys), 600, 0.2)
     finally:
         stack.stop_all()
-        for key in client.scan_iter(match=f"{PREFIX}:*"):
+        for key in client.scan_iter(match=f"{prefix}:*"):
             client.delete(key)
         client.close()
     engine = make_engine(url)

@@ -58,11 +58,16 @@ def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
         services.start("writer-2", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w2")
         services.start("collector", "tickvault_collector")
         wait_for(lambda: trade_count(clean_db) > expected // 5, 90, "a fifth stored")
-        failover_s = cluster.fail_over_losing_writes(victim, unreplicated_s=1.0)
+        streams = [shard.stream for shard in keys.all_shards()]
+        failover = cluster.fail_over_losing_writes(victim, unreplicated_s=1.0, streams=streams)
         killed = time.monotonic()
         wait_for(lambda: trade_count(clean_db) >= expected, 180, "the repair", interval=0.2)
         repaired_s = time.monotonic() - killed
         codes = services.terminate()
     assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}
+    assert failover.lost_entries > 0  # the dead master held entries its replica never got
     assert_stored_exactly(clean_db, recorded)
-    print(f"failover {failover_s:.1f} s, repaired {repaired_s:.1f} s after the kill")
+    print(
+        f"failover {failover.serving_s:.1f} s, {failover.lost_entries} entries lost,"
+        f" repaired {repaired_s:.1f} s after the kill"
+    )

@@ -1,0 +1,262 @@
+"""What a Redis Cluster and sharding cost end to end, and how long a failover takes to repair,
+measured in one run on private servers.
+
+    python bench/cluster.py [--rounds 2] [--trades 200000] [--writers 2] [--failover-speed 20]
+
+1. **Throughput** (``bench/ingest.py``'s pipeline: ``tickvault-replay --speed 0 --loop
+   --no-limits`` → collector → Redis → 2 writers → PostgreSQL, until the collector has
+   published ``--trades``; rate = rows / (last commit − first commit)) on (a) one plain Redis
+   with 1 shard, the baseline; (b) a Redis Cluster of 3 masters and 3 replicas with 1 shard;
+   (c) the same cluster with 3 shards. The configurations alternate, a b c a b c for 2
+   rounds, so that the machine's other load shows as noise between rounds rather than as a
+   difference between configurations; each run records the 1-minute load average at its
+   start, and each ratio against (a) is also given per round. Every run is checked exactly
+   (values, times, no hole or double between the first recorded id and the last stored,
+   candles and price levels recomputed): a run that stores wrong data stops the bench.
+2. **Failover repair** (``bench/cluster_failover.py``): a Redis Cluster master SIGKILLed after
+   its frozen replica missed ``--unreplicated-s`` of writes; a PostgreSQL primary stopped and
+   its streaming standby promoted; both mid-run at ``--failover-speed`` times the recorded
+   pace, with the services' default settings.
+
+``make bench`` runs this as its ``cluster`` step. Alone, it writes
+``bench/results/cluster/<UTC stamp>.json`` and ``latest.json`` (``--out`` elsewhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.support
+
+from tests.support.market import stored  # noqa: E402
+from tests.support.redis_cluster import PrivateRedisCluster  # noqa: E402
+from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
+
+from chaos_check import NotExact, require_exact  # noqa: E402
+from cluster_failover import postgres_failover, recorded_ranges, redis_failover  # noqa: E402
+from common import machine, save  # noqa: E402
+from ingest import run_pipeline  # noqa: E402
+from tickvault.db.engine import make_engine  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Config:
+    """One deployment of the tick stream."""
+
+    name: str
+    label: str
+    shards: int
+    cluster: bool
+
+
+CONFIGS = (
+    Config("single", "one Redis, 1 shard", 1, False),
+    Config("1shard", "Redis Cluster, 1 shard", 1, True),
+    Config("3shards", "Redis Cluster, 3 shards", 3, True),
+)
+BASELINE = CONFIGS[0].name
+
+
+def run_cluster(
+    pg: PrivatePostgres,
+    redis_url: str,
+    run_dir: Path,
+    *,
+    rounds: int = 2,
+    trades: int = 200_000,
+    writers: int = 2,
+    failover_speed: float = 20.0,
+    unreplicated_s: float = 1.0,
+    failover: bool = True,
+) -> dict[str, Any]:
+    """Run the throughput rounds, then both failovers; return every figure."""
+    out: dict[str, Any] = {}
+    with PrivateRedisCluster() as cluster:
+        runs = []
+        for round_ in range(1, rounds + 1):
+            for config in CONFIGS:
+                url = cluster.url if config.cluster else redis_url
+                runs.append(one_run(pg, url, run_dir, config, round_, trades, writers))
+        out.update(summarize(runs))
+        if failover:
+            print("  redis failover", flush=True)
+            out.update(
+                redis_failover(
+                    pg,
+                    cluster,
+                    run_dir,
+                    speed=failover_speed,
+                    writers=writers,
+                    unreplicated_s=unreplicated_s,
+                )
+            )
+    if failover:
+        print("  postgres failover", flush=True)
+        out.update(postgres_failover(redis_url, run_dir, speed=failover_speed, writers=writers))
+    out["cluster_failover_speed"] = failover_speed if failover else None
+    return out
+
+
+def one_run(
+    pg: PrivatePostgres,
+    redis_url: str,
+    run_dir: Path,
+    config: Config,
+    round_: int,
+    trades: int,
+    writers: int,
+) -> dict[str, Any]:
+    """Ingest *trades* through *config*, check the result exactly; return the run's figures."""
+    load = os.getloadavg()[0]
+    url, fig = run_pipeline(
+        pg,
+        redis_url,
+        run_dir,
+        rows=trades,
+        writers=writers,
+        database="tvbench_cluster",
+        prefix=f"tvbench-{config.name}-r{round_}",
+        shards=config.shards,
+        cluster=config.cluster,
+    )
+    engine = make_engine(url)
+    try:
+        require_exact(engine, loop_ranges(engine))
+    finally:
+        engine.dispose()
+    run = {
+        "config": config.name,
+        "round": round_,
+        "trades_per_s": fig["trades_per_s"],
+        "rows": fig["rows"],
+        "seconds": fig["seconds"],
+        "load_avg_1m": round(load, 2),
+    }
+    print(
+        f"  round {round_} {config.label:<24} {fig['trades_per_s']:>8,} trades/s"
+        f" ({fig['rows']:,} in {fig['seconds']} s, load {load:.1f}), exact",
+        flush=True,
+    )
+    return run
+
+
+def loop_ranges(engine: Any) -> dict[str, tuple[int, int]]:
+    """Return, per recorded symbol, the ids a looped run must hold: from the recording's first
+    to the highest stored (the collector stops mid-pass, so the end is where it stopped)."""
+    have = stored(engine)
+    recorded = recorded_ranges()
+    if set(have) != set(recorded):
+        raise NotExact(f"symbols stored {sorted(have)}, recorded {sorted(recorded)}")
+    return {s: (first, have[s][2]) for s, (first, _) in recorded.items()}
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return each configuration's median rate, its ratio to the baseline's median, and the
+    same ratio round by round (against the baseline run of that round)."""
+    out: dict[str, Any] = {"cluster_runs": runs}
+    rate = {
+        c.name: statistics.median(r["trades_per_s"] for r in runs if r["config"] == c.name)
+        for c in CONFIGS
+    }
+    base = {r["round"]: r["trades_per_s"] for r in runs if r["config"] == BASELINE}
+    for c in CONFIGS:
+        out[f"cluster_{c.name}_trades_per_s"] = round(rate[c.name])
+        if c.name == BASELINE:
+            continue
+        out[f"cluster_{c.name}_vs_single"] = round(rate[c.name] / rate[BASELINE], 2)
+        out[f"cluster_{c.name}_vs_single_by_round"] = [
+            round(r["trades_per_s"] / base[r["round"]], 2) for r in runs if r["config"] == c.name
+        ]
+    loads = [r["load_avg_1m"] for r in runs]
+    out["cluster_load_avg_1m"] = [min(loads), max(loads)]
+    return out
+
+
+def table(r: dict[str, Any]) -> str:
+    """Return the figures as plain text."""
+    lines = [f"{'configuration':<26}{'trades/s':>10}{'vs single':>11}  by round"]
+    for c in CONFIGS:
+        ratio = r.get(f"cluster_{c.name}_vs_single", 1.0)
+        by_round = r.get(f"cluster_{c.name}_vs_single_by_round", [])
+        lines.append(
+            f"{c.label:<26}{r[f'cluster_{c.name}_trades_per_s']:>10,}{ratio:>10}x  {by_round}"
+        )
+    lines.append(f"load average (1 min) at the runs' starts: {r['cluster_load_avg_1m']}")
+    if "cluster_failover_redis_caught_up_s" in r:
+        lines += [
+            f"Redis master killed: cluster serving again {r['cluster_failover_redis_serving_s']} s,"
+            f" caught up {r['cluster_failover_redis_caught_up_s']} s after the kill;"
+            f" {r['cluster_failover_redis_lost_entries']} entries lost,"
+            f" {r['cluster_failover_redis_stream_lost_gaps']} stream_lost gaps"
+            f" ({r['cluster_failover_redis_stream_lost_ids']} ids)",
+            f"PostgreSQL primary stopped: standby promoted {r['cluster_failover_pg_promoted_s']} s,"
+            f" writers writing {r['cluster_failover_pg_writes_again_s']} s,"
+            f" caught up {r['cluster_failover_pg_caught_up_s']} s after the stop began",
+        ]
+    return "\n".join(lines)
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rounds", type=int, default=2, help="times each configuration runs")
+    p.add_argument("--trades", type=int, default=200_000, help="trades per throughput run")
+    p.add_argument("--writers", type=int, default=2)
+    p.add_argument("--failover-speed", type=float, default=20.0, help="replay pace, x recorded")
+    p.add_argument("--unreplicated-s", type=float, default=1.0, help="writes the replica misses")
+    p.add_argument("--no-failover", action="store_true", help="measure throughput only")
+    p.add_argument("--out", type=Path, default=BENCH / "results" / "cluster")
+    p.add_argument("--keep-logs", action="store_true", help="keep the services' logs")
+    return p.parse_args()
+
+
+def main() -> int:
+    args = parse()
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    run_dir = Path(tempfile.mkdtemp(prefix="tvbench-cluster-"))
+    results: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": " ".join(["python", "bench/cluster.py", *sys.argv[1:]]),
+        "load_avg_at_start": list(os.getloadavg()),
+    }
+    try:
+        with PrivatePostgres() as pg, PrivateRedis() as rds:
+            results.update(
+                run_cluster(
+                    pg,
+                    rds.url,
+                    run_dir,
+                    rounds=args.rounds,
+                    trades=args.trades,
+                    writers=args.writers,
+                    failover_speed=args.failover_speed,
+                    unreplicated_s=args.unreplicated_s,
+                    failover=not args.no_failover,
+                )
+            )
+    finally:
+        if args.keep_logs:
+            print(f"service logs kept in {run_dir}")
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    results["load_avg_at_end"] = list(os.getloadavg())
+    results["duration_s"] = round(time.monotonic() - t0)
+    print(table(results))
+    print(f"wrote {save(results, args.out, started)} ({results['duration_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
