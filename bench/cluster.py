@@ -10,7 +10,11 @@ measured in one run on private servers.
    (c) the same cluster with 3 shards. The configurations alternate, a b c a b c for 2
    rounds, so that the machine's other load shows as noise between rounds rather than as a
    difference between configurations; each run records the 1-minute load average at its
-   start, and each ratio against (a) is also given per round. Every run is checked exactly
+   start, and each ratio against (a) is also given per round. Next to the rate, the CPU
+   per trade: the CPU seconds of the collector, the writers, the Redis node(s) and
+   PostgreSQL (its backends included) between a fifth of ``--trades`` published and all of
+   them, over the trades stored meanwhile (the replay, the load generator, not counted); the
+   machine's other work disturbs it far less than the rate. Every run is checked exactly
    (values, times, no hole or double between the first recorded id and the last stored,
    candles and price levels recomputed): a run that stores wrong data stops the bench.
 2. **Failover repair** (``bench/cluster_failover.py``): a Redis Cluster master SIGKILLed after
@@ -70,7 +74,7 @@ BASELINE = CONFIGS[0].name
 
 def run_cluster(
     pg: PrivatePostgres,
-    redis_url: str,
+    rds: PrivateRedis,
     run_dir: Path,
     *,
     rounds: int = 2,
@@ -86,8 +90,8 @@ def run_cluster(
         runs = []
         for round_ in range(1, rounds + 1):
             for config in CONFIGS:
-                url = cluster.url if config.cluster else redis_url
-                runs.append(one_run(pg, url, run_dir, config, round_, trades, writers))
+                nodes = cluster.nodes if config.cluster else [rds]
+                runs.append(one_run(pg, nodes, run_dir, config, round_, trades, writers))
         out.update(summarize(runs))
         if failover:
             print("  redis failover", flush=True)
@@ -103,25 +107,28 @@ def run_cluster(
             )
     if failover:
         print("  postgres failover", flush=True)
-        out.update(postgres_failover(redis_url, run_dir, speed=failover_speed, writers=writers))
+        out.update(postgres_failover(rds.url, run_dir, speed=failover_speed, writers=writers))
     out["cluster_failover_speed"] = failover_speed if failover else None
     return out
 
 
 def one_run(
     pg: PrivatePostgres,
-    redis_url: str,
+    nodes: list[PrivateRedis],
     run_dir: Path,
     config: Config,
     round_: int,
     trades: int,
     writers: int,
 ) -> dict[str, Any]:
-    """Ingest *trades* through *config*, check the result exactly; return the run's figures."""
+    """Ingest *trades* through *config* on Redis *nodes* (the first seeds a cluster), check
+    the result exactly; return the run's figures."""
     load = os.getloadavg()[0]
+    servers = {"postgres": pg.proc.pid} if pg.proc is not None else {}
+    servers |= {f"redis-{n.port}": n.proc.pid for n in nodes if n.proc is not None}
     url, fig = run_pipeline(
         pg,
-        redis_url,
+        nodes[0].url,
         run_dir,
         rows=trades,
         writers=writers,
@@ -129,6 +136,7 @@ def one_run(
         prefix=f"tvbench-{config.name}-r{round_}",
         shards=config.shards,
         cluster=config.cluster,
+        servers=servers,
     )
     engine = make_engine(url)
     try:
@@ -141,14 +149,26 @@ def one_run(
         "trades_per_s": fig["trades_per_s"],
         "rows": fig["rows"],
         "seconds": fig["seconds"],
+        "cpu_us_per_trade": fig["cpu_us_per_trade"],
+        "cpu_us_per_trade_by_kind": by_kind(fig["cpu_us_per_trade_by_process"]),
         "load_avg_1m": round(load, 2),
     }
     print(
         f"  round {round_} {config.label:<24} {fig['trades_per_s']:>8,} trades/s"
-        f" ({fig['rows']:,} in {fig['seconds']} s, load {load:.1f}), exact",
+        f" ({fig['rows']:,} in {fig['seconds']} s), {fig['cpu_us_per_trade']} CPU µs/trade"
+        f" {run['cpu_us_per_trade_by_kind']}, load {load:.1f}: exact",
         flush=True,
     )
     return run
+
+
+def by_kind(used: dict[str, float]) -> dict[str, float]:
+    """Return CPU per trade summed per kind of process: collector, writers, redis, postgres."""
+    out: dict[str, float] = {}
+    for name, us in used.items():
+        kind = next(k for k in ("collector", "writer", "redis", "postgres") if k in name)
+        out[kind] = round(out.get(kind, 0.0) + us, 1)
+    return out
 
 
 def loop_ranges(engine: Any) -> dict[str, tuple[int, int]]:
@@ -162,22 +182,29 @@ def loop_ranges(engine: Any) -> dict[str, tuple[int, int]]:
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return each configuration's median rate, its ratio to the baseline's median, and the
-    same ratio round by round (against the baseline run of that round)."""
+    """Return each configuration's median rate and CPU per trade, their ratios to the
+    baseline's medians, and the same ratios round by round (against that round's baseline)."""
     out: dict[str, Any] = {"cluster_runs": runs}
-    rate = {
-        c.name: statistics.median(r["trades_per_s"] for r in runs if r["config"] == c.name)
-        for c in CONFIGS
-    }
-    base = {r["round"]: r["trades_per_s"] for r in runs if r["config"] == BASELINE}
+    for figure in ("trades_per_s", "cpu_us_per_trade"):
+        median = {
+            c.name: statistics.median(r[figure] for r in runs if r["config"] == c.name)
+            for c in CONFIGS
+        }
+        base = {r["round"]: r[figure] for r in runs if r["config"] == BASELINE}
+        for c in CONFIGS:
+            out[f"cluster_{c.name}_{figure}"] = round(median[c.name], 1)
+            if c.name == BASELINE:
+                continue
+            ratio = f"cluster_{c.name}_{figure}_vs_single"
+            out[ratio] = round(median[c.name] / median[BASELINE], 2)
+            out[f"{ratio}_by_round"] = [
+                round(r[figure] / base[r["round"]], 2) for r in runs if r["config"] == c.name
+            ]
     for c in CONFIGS:
-        out[f"cluster_{c.name}_trades_per_s"] = round(rate[c.name])
-        if c.name == BASELINE:
-            continue
-        out[f"cluster_{c.name}_vs_single"] = round(rate[c.name] / rate[BASELINE], 2)
-        out[f"cluster_{c.name}_vs_single_by_round"] = [
-            round(r["trades_per_s"] / base[r["round"]], 2) for r in runs if r["config"] == c.name
-        ]
+        kinds = [r["cpu_us_per_trade_by_kind"] for r in runs if r["config"] == c.name]
+        out[f"cluster_{c.name}_cpu_us_per_trade_by_kind"] = {
+            kind: round(statistics.median(k[kind] for k in kinds), 1) for kind in kinds[0]
+        }
     loads = [r["load_avg_1m"] for r in runs]
     out["cluster_load_avg_1m"] = [min(loads), max(loads)]
     return out
@@ -185,13 +212,20 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def table(r: dict[str, Any]) -> str:
     """Return the figures as plain text."""
-    lines = [f"{'configuration':<26}{'trades/s':>10}{'vs single':>11}  by round"]
+    lines = [
+        f"{'configuration':<26}{'trades/s':>10}{'vs single':>11}  by round"
+        f"{'CPU µs/trade':>16}{'vs single':>11}  by round"
+    ]
     for c in CONFIGS:
-        ratio = r.get(f"cluster_{c.name}_vs_single", 1.0)
-        by_round = r.get(f"cluster_{c.name}_vs_single_by_round", [])
-        lines.append(
-            f"{c.label:<26}{r[f'cluster_{c.name}_trades_per_s']:>10,}{ratio:>10}x  {by_round}"
-        )
+        cells = f"{c.label:<26}"
+        for figure, width in (("trades_per_s", 10), ("cpu_us_per_trade", 16)):
+            ratio = r.get(f"cluster_{c.name}_{figure}_vs_single", 1.0)
+            by_round = r.get(f"cluster_{c.name}_{figure}_vs_single_by_round", [])
+            cells += f"{r[f'cluster_{c.name}_{figure}']:>{width},}{ratio:>10}x  {by_round!s:<12}"
+        lines.append(cells)
+    for c in CONFIGS:
+        kinds = r[f"cluster_{c.name}_cpu_us_per_trade_by_kind"]
+        lines.append(f"  CPU µs/trade by process, {c.label}: {kinds}")
     lines.append(f"load average (1 min) at the runs' starts: {r['cluster_load_avg_1m']}")
     if "cluster_failover_redis_caught_up_s" in r:
         lines += [
@@ -236,7 +270,7 @@ def main() -> int:
             results.update(
                 run_cluster(
                     pg,
-                    rds.url,
+                    rds,
                     run_dir,
                     rounds=args.rounds,
                     trades=args.trades,

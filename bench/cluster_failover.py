@@ -14,8 +14,8 @@ replayed once at a steady pace (``--speed`` times the recorded one), 2 writers.
 
 "Caught up" is the time from the fault until PostgreSQL holds every trade the replay had sent
 by the moment the failed server was replaced (Redis: the cluster serves every slot again;
-PostgreSQL: the standby is promoted; the replay's clock, at ``--speed``, says which trades):
-the outage's backlog stored and lost entries refilled. Each run then waits for every recorded
+PostgreSQL: the standby is promoted; ``/_replay/stats`` says which trades were sent): the
+outage's backlog stored and lost entries refilled. Each run then waits for every recorded
 trade, stops the services (each must exit 0) and checks the database exactly
 (:func:`chaos_check.require_exact`).
 """
@@ -35,7 +35,7 @@ from tests.support.replay import ReplayProcess
 from tests.support.servers import PrivatePostgres, ReplicatedPostgres
 
 from chaos_check import require_exact
-from common import Stack, poll, replay
+from common import Stack, poll, released, replay
 from ingest import fresh_database
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
@@ -53,17 +53,6 @@ def recorded_ranges() -> dict[str, tuple[int, int]]:
         s: (min(t.trade_id for t in ts), max(t.trade_id for t in ts))
         for s, ts in all_recorded_trades().items()
     }
-
-
-def sent_by(clock_ms: float) -> dict[str, tuple[int, int]]:
-    """Return, per symbol, the ids the replay had sent when its clock read *clock_ms* (it sends
-    a trade when its clock reaches the trade's event time)."""
-    out = {}
-    for symbol, trades in all_recorded_trades().items():
-        ids = [t.trade_id for t in trades if t.event_time_ms <= clock_ms]
-        if ids:
-            out[symbol] = (min(t.trade_id for t in trades), max(ids))
-    return out
 
 
 def stored(engine: Engine) -> int:
@@ -128,7 +117,7 @@ def redis_failover(
             poll("a fifth stored", lambda: stored(engine) > fifth, TIMEOUT_S, 0.1)
             failover = cluster.fail_over_losing_writes(victim, unreplicated_s, streams)
             killed = time.monotonic() - failover.serving_s
-            due = sent_by(float(rp.stats()["clock_ms"]))
+            due = released(rp)
             caught_up = repaired(stack, engine, due, killed)
         require_exact(engine, recorded_ranges())
         found = gaps(engine)
@@ -175,7 +164,7 @@ def postgres_failover(
                 stopped = time.monotonic() - fault
                 pair.standby.promote()
                 promoted = time.monotonic() - fault
-                due = sent_by(float(rp.stats()["clock_ms"]))
+                due = released(rp)
                 before = stored(standby)  # every commit of the old primary, replayed
                 poll("a new write", lambda: stored(standby) > before, TIMEOUT_S, 0.05)
                 writes_again = time.monotonic() - fault

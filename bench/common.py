@@ -65,10 +65,32 @@ def appended(client: Any, stream: str) -> int:
         raise
 
 
+def _stat(pid: int | str) -> list[str]:
+    """Return the fields of ``/proc/<pid>/stat`` after the command name (state first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
 def cpu_s(pid: int) -> float:
     """Return the user + system CPU seconds process *pid* has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """Return the CPU seconds of process *pid*, of the children it has reaped and of those
+    that still run (a PostgreSQL postmaster and its backends, short-lived ones included)."""
+    fields = _stat(pid)
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = _stat(entry.name)
+        except OSError:  # gone meanwhile
+            continue
+        if int(child[1]) == pid:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:

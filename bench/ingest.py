@@ -15,13 +15,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from tests.support.servers import PrivatePostgres
 
-from common import Stack, appended, poll, replay
+from common import Stack, appended, cpu_s, poll, replay, tree_cpu_s
 from foundation_storage import SIZES
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
@@ -37,6 +38,7 @@ _ROWS = text(
     " (extract(epoch FROM event_time) * 1000000)::bigint, is_buyer_maker,"
     " (extract(epoch FROM received_at) * 1000000)::bigint FROM trades ORDER BY trade_time"
 )
+_COUNT = text("SELECT count(*) FROM trades")
 _COMMITS = text(
     "SELECT count(*), extract(epoch FROM min(pg_xact_commit_timestamp(xmin))),"
     " extract(epoch FROM max(pg_xact_commit_timestamp(xmin))) FROM trades"
@@ -79,17 +81,33 @@ def run_pipeline(
     prefix: str = PREFIX,
     shards: int = 1,
     cluster: bool = False,
+    servers: Mapping[str, int] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Ingest at least *rows* trades end to end; return the database URL and the figures.
 
     *shards* and *cluster* are ``TICKVAULT_STREAM_SHARDS`` and ``TICKVAULT_REDIS_CLUSTER``
-    (*redis_url* then seeds the cluster client)."""
+    (*redis_url* then seeds the cluster client). Between the collector's publishing a fifth
+    of *rows* and all of them, the CPU of the collector, the writers and the processes
+    *servers* (name → pid, with their children) is counted per trade stored meanwhile (the
+    replay, the load generator, is not)."""
+    servers = servers or {}
     url = fresh_database(pg, database)
     env = {"TICKVAULT_STREAM_SHARDS": str(shards), "TICKVAULT_REDIS_CLUSTER": str(cluster).lower()}
     stack = Stack(url, redis_url, prefix, run_dir, extra_env=env)
     keys = RedisKeys(prefix, shards, cluster)
     client = connect(redis_url, cluster=cluster, socket_timeout=10)
+    engine = make_engine(url)
     streams = [shard.stream for shard in keys.all_shards()]
+
+    def published(n: int) -> bool:
+        return sum(appended(client, s) for s in streams) >= n
+
+    def sample() -> tuple[float, dict[str, float], int]:
+        cpu = {name: tree_cpu_s(pid) for name, pid in servers.items()}
+        cpu |= {s.name: cpu_s(s.pid) for s in stack.services}
+        with engine.connect() as conn:
+            return time.monotonic(), cpu, int(conn.execute(_COUNT).scalar_one())
+
     try:
         with replay("--speed", "0", "--loop", "--no-limits") as rp:
             for i in range(writers):
@@ -97,12 +115,10 @@ def run_pipeline(
             stack.collector(f"{prefix}-collector", rp)
 
             # The collector's stream entries (no faults: one per trade) pass *rows* first.
-            poll(
-                "the collector to publish the trades",
-                lambda: sum(appended(client, s) for s in streams) >= rows,
-                900,
-                0.2,
-            )
+            poll("a fifth of the trades", lambda: published(rows // 5), 900, 0.05)
+            start = sample()
+            poll("the collector to publish the trades", lambda: published(rows), 900, 0.05)
+            end = sample()
             stack.services[-1].stop(60)
             poll("the writers to drain the stream", lambda: drained(client, keys), 600, 0.2)
     finally:
@@ -110,16 +126,20 @@ def run_pipeline(
         for key in client.scan_iter(match=f"{prefix}:*"):
             client.delete(key)
         client.close()
-    engine = make_engine(url)
     with engine.connect() as conn:
         count, first, last = conn.execute(_COMMITS).one()
     engine.dispose()
     seconds = float(last) - float(first)
+    window = end[2] - start[2]
+    used = {name: (end[1][name] - start[1][name]) / max(1, window) * 1e6 for name in end[1]}
     return url, {
         "rows": int(count),
         "seconds": round(seconds, 2),
         "trades_per_s": round(int(count) / seconds) if seconds > 0 else None,
         "writers": writers,
+        "cpu_us_per_trade": round(sum(used.values()), 1),
+        "cpu_us_per_trade_by_process": {name: round(us, 1) for name, us in used.items()},
+        "window_trades_per_s": round(window / (end[0] - start[0])),
     }
 
 

@@ -190,7 +190,7 @@ def main() -> int:
                 results.update(
                     run_cluster(
                         pg,
-                        rds.url,
+                        rds,
                         run_dir,
                         rounds=args.cluster_rounds,
                         trades=args.cluster_trades,
