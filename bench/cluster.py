@@ -1,7 +1,7 @@
 """What a Redis Cluster and sharding cost end to end, and how long a failover takes to repair,
 measured in one run on private servers.
 
-    python bench/cluster.py [--rounds 2] [--trades 200000] [--writers 2] [--failover-speed 20]
+    python bench/cluster.py [--rounds 2] [--trades 200000] [--failovers 1] [--failover-speed 20]
 
 1. **Throughput** (``bench/ingest.py``'s pipeline: ``tickvault-replay --speed 0 --loop
    --no-limits`` → collector → Redis → 2 writers → PostgreSQL, until the collector has
@@ -20,7 +20,8 @@ measured in one run on private servers.
 2. **Failover repair** (``bench/cluster_failover.py``): a Redis Cluster master SIGKILLed after
    its frozen replica missed ``--unreplicated-s`` of writes; a PostgreSQL primary stopped and
    its streaming standby promoted; both mid-run at ``--failover-speed`` times the recorded
-   pace, with the services' default settings.
+   pace, with the services' default settings, each ``--failovers`` times (the figures are
+   the medians, every run is kept).
 
 ``make bench`` runs this as its ``cluster`` step. Alone, it writes
 ``bench/results/cluster/<UTC stamp>.json`` and ``latest.json`` (``--out`` elsewhere).
@@ -80,11 +81,12 @@ def run_cluster(
     rounds: int = 2,
     trades: int = 200_000,
     writers: int = 2,
+    failovers: int = 1,
     failover_speed: float = 20.0,
     unreplicated_s: float = 1.0,
-    failover: bool = True,
 ) -> dict[str, Any]:
-    """Run the throughput rounds, then both failovers; return every figure."""
+    """Run the throughput rounds, then each failover *failovers* times; return every figure
+    (a failover's figures are the medians of its runs, each run under ``..._runs``)."""
     out: dict[str, Any] = {}
     with PrivateRedisCluster() as cluster:
         runs = []
@@ -93,9 +95,12 @@ def run_cluster(
                 nodes = cluster.nodes if config.cluster else [rds]
                 runs.append(one_run(pg, nodes, run_dir, config, round_, trades, writers))
         out.update(summarize(runs))
-        if failover:
-            print("  redis failover", flush=True)
-            out.update(
+        redis_runs = []
+        for i in range(failovers):
+            if i:
+                cluster.heal()  # the dead master rejoins as a replica
+            print(f"  Redis master failover {i + 1}", flush=True)
+            redis_runs.append(
                 redis_failover(
                     pg,
                     cluster,
@@ -105,10 +110,22 @@ def run_cluster(
                     unreplicated_s=unreplicated_s,
                 )
             )
-    if failover:
-        print("  postgres failover", flush=True)
-        out.update(postgres_failover(rds.url, run_dir, speed=failover_speed, writers=writers))
-    out["cluster_failover_speed"] = failover_speed if failover else None
+    pg_runs = []
+    for i in range(failovers):
+        print(f"  PostgreSQL failover {i + 1}", flush=True)
+        pg_runs.append(postgres_failover(rds.url, run_dir, speed=failover_speed, writers=writers))
+    if failovers:
+        out.update(medians("redis", redis_runs) | medians("pg", pg_runs))
+        out["cluster_failover_speed"] = failover_speed
+    return out
+
+
+def medians(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the median of each number of a failover's *runs*, and the runs themselves."""
+    out: dict[str, Any] = {f"cluster_failover_{name}_runs": runs}
+    for key, value in runs[0].items():
+        if isinstance(value, int | float):
+            out[key] = round(statistics.median(r[key] for r in runs), 2)
     return out
 
 
@@ -192,7 +209,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         }
         base = {r["round"]: r[figure] for r in runs if r["config"] == BASELINE}
         for c in CONFIGS:
-            out[f"cluster_{c.name}_{figure}"] = round(median[c.name], 1)
+            digits = 1 if figure == "cpu_us_per_trade" else None
+            out[f"cluster_{c.name}_{figure}"] = round(median[c.name], digits)
             if c.name == BASELINE:
                 continue
             ratio = f"cluster_{c.name}_{figure}_vs_single"
@@ -227,17 +245,20 @@ def table(r: dict[str, Any]) -> str:
         kinds = r[f"cluster_{c.name}_cpu_us_per_trade_by_kind"]
         lines.append(f"  CPU µs/trade by process, {c.label}: {kinds}")
     lines.append(f"load average (1 min) at the runs' starts: {r['cluster_load_avg_1m']}")
-    if "cluster_failover_redis_caught_up_s" in r:
-        lines += [
-            f"Redis master killed: cluster serving again {r['cluster_failover_redis_serving_s']} s,"
-            f" caught up {r['cluster_failover_redis_caught_up_s']} s after the kill;"
-            f" {r['cluster_failover_redis_lost_entries']} entries lost,"
-            f" {r['cluster_failover_redis_stream_lost_gaps']} stream_lost gaps"
-            f" ({r['cluster_failover_redis_stream_lost_ids']} ids)",
-            f"PostgreSQL primary stopped: standby promoted {r['cluster_failover_pg_promoted_s']} s,"
-            f" writers writing {r['cluster_failover_pg_writes_again_s']} s,"
-            f" caught up {r['cluster_failover_pg_caught_up_s']} s after the stop began",
-        ]
+    for f in r.get("cluster_failover_redis_runs", []):
+        lines.append(
+            f"Redis master killed: cluster serving again {f['cluster_failover_redis_serving_s']} s,"
+            f" caught up {f['cluster_failover_redis_caught_up_s']} s after the kill;"
+            f" {f['cluster_failover_redis_lost_entries']} entries lost,"
+            f" {f['cluster_failover_redis_stream_lost_gaps']} stream_lost gaps"
+            f" ({f['cluster_failover_redis_stream_lost_ids']} ids)"
+        )
+    for f in r.get("cluster_failover_pg_runs", []):
+        lines.append(
+            f"PostgreSQL primary stopped: standby promoted {f['cluster_failover_pg_promoted_s']} s,"
+            f" writers writing {f['cluster_failover_pg_writes_again_s']} s,"
+            f" caught up {f['cluster_failover_pg_caught_up_s']} s after the stop began"
+        )
     return "\n".join(lines)
 
 
@@ -248,7 +269,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--writers", type=int, default=2)
     p.add_argument("--failover-speed", type=float, default=20.0, help="replay pace, x recorded")
     p.add_argument("--unreplicated-s", type=float, default=1.0, help="writes the replica misses")
-    p.add_argument("--no-failover", action="store_true", help="measure throughput only")
+    p.add_argument("--failovers", type=int, default=1, help="runs of each failover (0: none)")
     p.add_argument("--out", type=Path, default=BENCH / "results" / "cluster")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs")
     return p.parse_args()
@@ -275,9 +296,9 @@ def main() -> int:
                     rounds=args.rounds,
                     trades=args.trades,
                     writers=args.writers,
+                    failovers=args.failovers,
                     failover_speed=args.failover_speed,
                     unreplicated_s=args.unreplicated_s,
-                    failover=not args.no_failover,
                 )
             )
     finally:

@@ -23,6 +23,7 @@ trade, stops the services (each must exit 0) and checks the database exactly
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from tests.support.replay import ReplayProcess
 from tests.support.servers import PrivatePostgres, ReplicatedPostgres
 
 from chaos_check import require_exact
-from common import Stack, poll, released, replay
+from common import Stack, forget, poll, released, replay
 from ingest import fresh_database
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
@@ -102,7 +103,7 @@ def redis_failover(
 ) -> dict[str, Any]:
     """Kill the master of BTCUSDT's shard after its frozen replica missed *unreplicated_s*
     of writes; return the failover's figures (the database checked exactly)."""
-    prefix = "tvbench-failover-redis"
+    prefix = f"tvbench-failover-redis-{uuid.uuid4().hex[:6]}"
     url = fresh_database(pg, "tvbench_failover_redis")
     env = {"TICKVAULT_REDIS_CLUSTER": "true", "TICKVAULT_STREAM_SHARDS": str(SHARDS)}
     stack = Stack(url, cluster.url, prefix, run_dir, extra_env=env)
@@ -125,8 +126,7 @@ def redis_failover(
         stack.stop_all()
         engine.dispose()
         client = connect(cluster.url, cluster=True, socket_timeout=10)
-        for key in client.scan_iter(match=f"{prefix}:*"):
-            client.delete(key)
+        forget(client, prefix)
         client.close()
     return {
         "cluster_failover_redis_serving_s": round(failover.serving_s, 2),
@@ -144,7 +144,7 @@ def postgres_failover(
 ) -> dict[str, Any]:
     """Stop the PostgreSQL primary mid-run and promote its standby; return the figures (the
     database checked exactly)."""
-    prefix = "tvbench-failover-pg"
+    prefix = f"tvbench-failover-pg-{uuid.uuid4().hex[:6]}"
     name = "tvbench_failover_pg"
     fifth = sum(b - a + 1 for a, b in recorded_ranges().values()) // 5
     with ReplicatedPostgres() as pair:
@@ -175,6 +175,9 @@ def postgres_failover(
             stack.stop_all()
             primary.dispose()
             standby.dispose()
+            client = connect(redis_url, socket_timeout=10)
+            forget(client, prefix)
+            client.close()
     return {
         "cluster_failover_pg_stop_s": round(stopped, 2),
         "cluster_failover_pg_promoted_s": round(promoted, 2),

@@ -70,6 +70,12 @@ def _stat(pid: int | str) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
 
 
+def forget(client: Any, prefix: str) -> None:
+    """Delete every Redis key under *prefix* (on every node of a cluster)."""
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+
+
 def cpu_s(pid: int) -> float:
     """Return the user + system CPU seconds process *pid* has used."""
     fields = _stat(pid)

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from tests.support.servers import PrivatePostgres
 
-from common import Stack, appended, cpu_s, poll, replay, tree_cpu_s
+from common import Stack, appended, cpu_s, forget, poll, replay, tree_cpu_s
 from foundation_storage import SIZES
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
@@ -123,8 +123,7 @@ def run_pipeline(
             poll("the writers to drain the stream", lambda: drained(client, keys), 600, 0.2)
     finally:
         stack.stop_all()
-        for key in client.scan_iter(match=f"{prefix}:*"):
-            client.delete(key)
+        forget(client, prefix)
         client.close()
     with engine.connect() as conn:
         count, first, last = conn.execute(_COMMITS).one()

@@ -69,6 +69,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--market-symbols", type=int, default=2000)
     p.add_argument("--cluster-rounds", type=int, default=2, help="rounds of a b c (cluster)")
     p.add_argument("--cluster-trades", type=int, default=200_000, help="per cluster run")
+    p.add_argument("--cluster-failovers", type=int, default=1, help="runs of each failover")
     p.add_argument("--failover-speed", type=float, default=20.0, help="replay pace, failovers")
     p.add_argument("--skip", default="", help=f"comma-separated steps to skip: {STEPS}")
     p.add_argument("--out", type=Path, default=BENCH / "results")
@@ -195,6 +196,7 @@ def main() -> int:
                         rounds=args.cluster_rounds,
                         trades=args.cluster_trades,
                         writers=args.ingest_writers,
+                        failovers=args.cluster_failovers,
                         failover_speed=args.failover_speed,
                     )
                 )
