@@ -231,7 +231,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def table(r: dict[str, Any]) -> str:
     """Return the figures as plain text."""
     lines = [
-        f"{'configuration':<26}{'trades/s':>10}{'vs single':>11}  by round"
+        f"{'configuration':<26}{'trades/s':>10}{'vs single':>11}  {'by round':<20}"
         f"{'CPU µs/trade':>16}{'vs single':>11}  by round"
     ]
     for c in CONFIGS:
@@ -239,7 +239,7 @@ def table(r: dict[str, Any]) -> str:
         for figure, width in (("trades_per_s", 10), ("cpu_us_per_trade", 16)):
             ratio = r.get(f"cluster_{c.name}_{figure}_vs_single", 1.0)
             by_round = r.get(f"cluster_{c.name}_{figure}_vs_single_by_round", [])
-            cells += f"{r[f'cluster_{c.name}_{figure}']:>{width},}{ratio:>10}x  {by_round!s:<12}"
+            cells += f"{r[f'cluster_{c.name}_{figure}']:>{width},}{ratio:>10}x  {by_round!s:<20}"
         lines.append(cells)
     for c in CONFIGS:
         kinds = r[f"cluster_{c.name}_cpu_us_per_trade_by_kind"]

@@ -3,7 +3,8 @@ replayed once at a steady pace (``--speed`` times the recorded one), 2 writers.
 
 1. **Redis master** (:func:`redis_failover`): a 3-shard stream on a Redis Cluster (3 masters,
    3 replicas); once a fifth of the trades is stored, the master of BTCUSDT's shard loses
-   what it acknowledges for ``unreplicated_s`` (its replica frozen), is SIGKILLed, and the
+   what it acknowledges for ``unreplicated_s`` (its replica frozen and its replication link
+   cut), is SIGKILLed, and the
    replica is promoted (``PrivateRedisCluster.fail_over_losing_writes``, which also counts
    the entries the dead master alone held). The collector notices the loss on its next
    append there and refills it from REST as ``stream_lost`` gaps.

@@ -1,9 +1,10 @@
 """A Redis Cluster master holding a shard is SIGKILLed mid-run after acknowledging writes its
-(frozen) replica never received; the replica is promoted, the entries are gone from the
-shard's stream, and the stored result must still be exact once the collector has repaired the
-loss. Entries the promoted replica lacks are noticed by the collector (its producer
-key there no longer holds its last append) and refilled as ``stream_lost`` gaps; entries the
-writers had already stored before the kill need no repair. The test checks the outcome."""
+replica (frozen, its replication link cut) never received; the replica is promoted, the
+entries are gone from the shard's stream, and the stored result must still be exact once the
+collector has repaired the loss. Entries the promoted replica lacks are noticed by the
+collector (its producer key there no longer holds its last append) and refilled as
+``stream_lost`` gaps; entries the writers had already stored before the kill need no repair.
+The test checks that entries were lost, and the outcome."""
 
 from __future__ import annotations
 
