@@ -154,6 +154,19 @@ def check(engine: Engine, released: dict[str, tuple[int, int]]) -> Verdict:
     return verdict
 
 
+class NotExact(Exception):
+    """PostgreSQL does not hold exactly the trades it should."""
+
+
+def require_exact(engine: Engine, released: dict[str, tuple[int, int]]) -> Verdict:
+    """Check as :func:`check` does; raise :class:`NotExact` naming every failed check."""
+    verdict = check(engine, released)
+    if not verdict.ok:
+        failed = [f"{label}: {value}" for label, value, passed in rows(verdict) if not passed]
+        raise NotExact("the stored trades are not exact: " + "; ".join(failed))
+    return verdict
+
+
 def rows(v: Verdict) -> list[tuple[str, Any, bool]]:
     """Return the outcome table: check, value, passed."""
     return [

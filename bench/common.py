@@ -9,6 +9,7 @@ a file in the run directory. :class:`Service` can be SIGKILLed, restarted and me
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import signal
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +65,38 @@ def appended(client: Any, stream: str) -> int:
         raise
 
 
+def _stat(pid: int | str) -> list[str]:
+    """Return the fields of ``/proc/<pid>/stat`` after the command name (state first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def forget(client: Any, prefix: str) -> None:
+    """Delete every Redis key under *prefix* (on every node of a cluster)."""
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+
+
 def cpu_s(pid: int) -> float:
     """Return the user + system CPU seconds process *pid* has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """Return the CPU seconds of process *pid*, of the children it has reaped and of those
+    that still run (a PostgreSQL postmaster and its backends, short-lived ones included)."""
+    fields = _stat(pid)
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = _stat(entry.name)
+        except OSError:  # gone meanwhile
+            continue
+        if int(child[1]) == pid:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -114,6 +144,16 @@ def machine() -> dict[str, Any]:
         "git_commit": commit,
         "git_dirty": bool(dirty),
     }
+
+
+def save(results: dict[str, Any], out: Path, started: datetime) -> Path:
+    """Write *results* as ``<out>/<UTC stamp of started>.json`` and ``<out>/latest.json``;
+    return the latter."""
+    out.mkdir(parents=True, exist_ok=True)
+    body = json.dumps(results, indent=2, sort_keys=True) + "\n"
+    (out / f"{started:%Y%m%dT%H%M%SZ}.json").write_text(body)
+    (out / "latest.json").write_text(body)
+    return out / "latest.json"
 
 
 @dataclass

@@ -15,18 +15,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import redis
 from sqlalchemy import text
 from tests.support.servers import PrivatePostgres
 
-from common import Stack, appended, poll, replay
+from common import Stack, appended, cpu_s, forget, poll, replay, tree_cpu_s
 from foundation_storage import SIZES
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
 from tickvault.keys import WRITER_GROUP, RedisKeys
+from tickvault.redisconn import SyncRedis, connect
 from tickvault.tick import Source, Tick
 from writer_throughput import run_copy, run_naive
 
@@ -37,6 +38,7 @@ _ROWS = text(
     " (extract(epoch FROM event_time) * 1000000)::bigint, is_buyer_maker,"
     " (extract(epoch FROM received_at) * 1000000)::bigint FROM trades ORDER BY trade_time"
 )
+_COUNT = text("SELECT count(*) FROM trades")
 _COMMITS = text(
     "SELECT count(*), extract(epoch FROM min(pg_xact_commit_timestamp(xmin))),"
     " extract(epoch FROM max(pg_xact_commit_timestamp(xmin))) FROM trades"
@@ -55,52 +57,88 @@ def fresh_database(pg: PrivatePostgres, name: str) -> str:
     return url
 
 
-def drained(client: redis.Redis, keys: RedisKeys) -> bool:
-    """Return whether the writers' group has read and acknowledged every entry."""
-    for group in client.xinfo_groups(keys.stream):
-        if group["name"] in (WRITER_GROUP, WRITER_GROUP.encode()):
-            return int(group["pending"]) == 0 and int(group["lag"] or 0) == 0
-    return False
+def drained(client: SyncRedis, keys: RedisKeys) -> bool:
+    """Return whether the writers' group of every shard has read and acknowledged every
+    entry (a shard whose stream does not exist was never given one)."""
+    for shard in keys.all_shards():
+        if not client.exists(shard.stream):
+            continue
+        names = (WRITER_GROUP, WRITER_GROUP.encode())
+        group = next((g for g in client.xinfo_groups(shard.stream) if g["name"] in names), None)
+        if group is None or int(group["pending"]) or int(group["lag"] or 0):
+            return False
+    return True
 
 
 def run_pipeline(
-    pg: PrivatePostgres, redis_url: str, run_dir: Path, *, rows: int, writers: int
+    pg: PrivatePostgres,
+    redis_url: str,
+    run_dir: Path,
+    *,
+    rows: int,
+    writers: int,
+    database: str = "tvbench_ingest",
+    prefix: str = PREFIX,
+    shards: int = 1,
+    cluster: bool = False,
+    servers: Mapping[str, int] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Ingest at least *rows* trades end to end; return the database URL and the figures."""
-    url = fresh_database(pg, "tvbench_ingest")
-    stack = Stack(url, redis_url, PREFIX, run_dir)
-    keys = RedisKeys(PREFIX)
-    client = redis.Redis.from_url(redis_url)
+    """Ingest at least *rows* trades end to end; return the database URL and the figures.
+
+    *shards* and *cluster* are ``TICKVAULT_STREAM_SHARDS`` and ``TICKVAULT_REDIS_CLUSTER``
+    (*redis_url* then seeds the cluster client). Between the collector's publishing a fifth
+    of *rows* and all of them, the CPU of the collector, the writers and the processes
+    *servers* (name → pid, with their children) is counted per trade stored meanwhile (the
+    replay, the load generator, is not)."""
+    servers = servers or {}
+    url = fresh_database(pg, database)
+    env = {"TICKVAULT_STREAM_SHARDS": str(shards), "TICKVAULT_REDIS_CLUSTER": str(cluster).lower()}
+    stack = Stack(url, redis_url, prefix, run_dir, extra_env=env)
+    keys = RedisKeys(prefix, shards, cluster)
+    client = connect(redis_url, cluster=cluster, socket_timeout=10)
+    engine = make_engine(url)
+    streams = [shard.stream for shard in keys.all_shards()]
+
+    def published(n: int) -> bool:
+        return sum(appended(client, s) for s in streams) >= n
+
+    def sample() -> tuple[float, dict[str, float], int]:
+        cpu = {name: tree_cpu_s(pid) for name, pid in servers.items()}
+        cpu |= {s.name: cpu_s(s.pid) for s in stack.services}
+        with engine.connect() as conn:
+            return time.monotonic(), cpu, int(conn.execute(_COUNT).scalar_one())
+
     try:
         with replay("--speed", "0", "--loop", "--no-limits") as rp:
             for i in range(writers):
-                stack.writer(f"ingest-writer{i}")
-            stack.collector("ingest-collector", rp)
+                stack.writer(f"{prefix}-writer{i}")
+            stack.collector(f"{prefix}-collector", rp)
 
             # The collector's stream entries (no faults: one per trade) pass *rows* first.
-            poll(
-                "the collector to publish the trades",
-                lambda: appended(client, keys.stream) >= rows,
-                900,
-                0.2,
-            )
+            poll("a fifth of the trades", lambda: published(rows // 5), 900, 0.05)
+            start = sample()
+            poll("the collector to publish the trades", lambda: published(rows), 900, 0.05)
+            end = sample()
             stack.services[-1].stop(60)
             poll("the writers to drain the stream", lambda: drained(client, keys), 600, 0.2)
     finally:
         stack.stop_all()
-        for key in client.scan_iter(match=f"{PREFIX}:*"):
-            client.delete(key)
+        forget(client, prefix)
         client.close()
-    engine = make_engine(url)
     with engine.connect() as conn:
         count, first, last = conn.execute(_COMMITS).one()
     engine.dispose()
     seconds = float(last) - float(first)
+    window = end[2] - start[2]
+    used = {name: (end[1][name] - start[1][name]) / max(1, window) * 1e6 for name in end[1]}
     return url, {
         "rows": int(count),
         "seconds": round(seconds, 2),
         "trades_per_s": round(int(count) / seconds) if seconds > 0 else None,
         "writers": writers,
+        "cpu_us_per_trade": round(sum(used.values()), 1),
+        "cpu_us_per_trade_by_process": {name: round(us, 1) for name, us in used.items()},
+        "window_trades_per_s": round(window / (end[0] - start[0])),
     }
 
 

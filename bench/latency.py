@@ -32,7 +32,7 @@ from sqlalchemy import text
 from tests.support.replay import ReplayProcess
 from tests.support.servers import PrivatePostgres
 
-from common import Service, Stack, pct, poll, replay, rss_mb
+from common import Service, Stack, forget, pct, poll, replay, rss_mb
 from ingest import drained, fresh_database
 from tickvault.db.engine import make_engine
 from tickvault.keys import RedisKeys
@@ -136,8 +136,7 @@ def run_paced(
     finally:
         stack.stop_all()
         listener.stop()
-        for key in client.scan_iter(match=f"{prefix}:*"):
-            client.delete(key)
+        forget(client, prefix)
         client.close()
     return _figures(url, pairs, speed, listener.seen, rss)
 

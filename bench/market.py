@@ -47,7 +47,7 @@ from tests.support.market import exchange, missing, owed, seed_positions  # noqa
 from tests.support.replay import replay_process  # noqa: E402
 from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
-from common import Stack, cpu_s, machine, pct, poll, rss_mb  # noqa: E402
+from common import Stack, cpu_s, forget, machine, pct, poll, rss_mb  # noqa: E402
 from ingest import fresh_database  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.keys import RedisKeys  # noqa: E402
@@ -145,8 +145,7 @@ def _run(
             load.append(os.getloadavg()[0])
     finally:
         stack.stop_all()
-        for key in client.scan_iter(match=f"{prefix}:*"):
-            client.delete(key)
+        forget(client, prefix)
         client.close()
     with engine.connect() as conn:
         gaps = [(float(at), float(took)) for at, took in conn.execute(_GAPS)]

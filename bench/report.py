@@ -146,6 +146,18 @@ ROWS: list[tuple[str, str, str, Check]] = [
     ("market_gaps_filled", "whole market: gaps repaired", "", None),
     ("market_gap_repair_s_p99", "whole market: gap found -> filled p99 (s)", "", None),
     ("market_gap_repair_s_p99_steady", "  after the first minute, p99 (s)", "", None),
+    ("cluster_single_trades_per_s", "ingest, one Redis, 1 shard (trades/s)", "baseline", None),
+    ("cluster_1shard_trades_per_s", "ingest, Redis Cluster 1 shard (trades/s)", "", None),
+    ("cluster_1shard_trades_per_s_vs_single", "  cluster 1 shard / one Redis", "", None),
+    ("cluster_3shards_trades_per_s", "ingest, Redis Cluster 3 shards (trades/s)", "", None),
+    ("cluster_3shards_trades_per_s_vs_single", "  cluster 3 shards / one Redis", "", None),
+    ("cluster_single_cpu_us_per_trade", "CPU per trade, one Redis (µs)", "baseline", None),
+    ("cluster_1shard_cpu_us_per_trade_vs_single", "  cluster 1 shard / one Redis", "", None),
+    ("cluster_3shards_cpu_us_per_trade_vs_single", "  cluster 3 shards / one Redis", "", None),
+    ("cluster_failover_redis_caught_up_s", "Redis master killed -> caught up (s)", "", None),
+    ("cluster_failover_redis_lost_entries", "  entries the dead master alone held", "", None),
+    ("cluster_failover_pg_writes_again_s", "PG primary stopped -> writers write (s)", "", None),
+    ("cluster_failover_pg_caught_up_s", "PG primary stopped -> caught up (s)", "", None),
 ]
 
 

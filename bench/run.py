@@ -12,9 +12,14 @@ nothing heavy overlapping anything measured:
 3b. latest under 0, 1,000 and 5,000 open live streams, delivery delay, memory per idle
    stream and CPU per price and stream, this checkout against ``--baseline-ref`` in the same
    run, and latest against the bare app (api_streams.py;
-   ``--skip ingest,latency50,api,soak,market`` runs it alone);
+   ``--skip ingest,latency50,api,soak,market,cluster`` runs it alone);
 4. the soak: the recorded pace for ``--soak-minutes``, which is also the recorded-pace
-   latency run, with the collector's and writers' RSS at its start and end.
+   latency run, with the collector's and writers' RSS at its start and end;
+5. the whole market: one collector on every symbol of a synthetic market (market.py);
+6. cluster: end-to-end throughput on one Redis against a Redis Cluster (3 masters,
+   3 replicas) with 1 and 3 shards, alternated for ``--cluster-rounds``, and the repair time
+   after a Redis Cluster master and a PostgreSQL primary fail over (cluster.py;
+   ``python bench/cluster.py`` runs it alone).
 
 Writes ``bench/results/latest.json`` and a dated copy ``bench/results/<UTC stamp>.json``.
 """
@@ -22,7 +27,6 @@ Writes ``bench/results/latest.json`` and a dated copy ``bench/results/<UTC stamp
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -37,10 +41,10 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.sup
 
 from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
-from common import machine  # noqa: E402
+from common import machine, save  # noqa: E402
 from report import add_ratios, table  # noqa: E402
 
-STEPS = ("ingest", "latency50", "api", "streams", "soak", "market")
+STEPS = ("ingest", "latency50", "api", "streams", "soak", "market", "cluster")
 
 
 def parse() -> argparse.Namespace:
@@ -63,6 +67,10 @@ def parse() -> argparse.Namespace:
     p.add_argument("--baseline-ref", default="main", help="git ref of the 'before' API")
     p.add_argument("--market-minutes", type=float, default=10.0, help="whole-market run")
     p.add_argument("--market-symbols", type=int, default=2000)
+    p.add_argument("--cluster-rounds", type=int, default=2, help="rounds of a b c (cluster)")
+    p.add_argument("--cluster-trades", type=int, default=200_000, help="per cluster run")
+    p.add_argument("--cluster-failovers", type=int, default=1, help="runs of each failover")
+    p.add_argument("--failover-speed", type=float, default=20.0, help="replay pace, failovers")
     p.add_argument("--skip", default="", help=f"comma-separated steps to skip: {STEPS}")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs")
@@ -91,6 +99,7 @@ def main() -> int:
     # Import late: these pull in the services and the writer/API benchmarks.
     from api import run_api
     from api_streams import run_streams
+    from cluster import run_cluster
     from ingest import run_all
     from latency import run_paced
     from market import run_market
@@ -177,6 +186,21 @@ def main() -> int:
                     )
                 )
                 results["steps"]["market"]["seconds"] = round(time.monotonic() - s)
+            if "cluster" not in skip:
+                s = step("cluster", results)
+                results.update(
+                    run_cluster(
+                        pg,
+                        rds,
+                        run_dir,
+                        rounds=args.cluster_rounds,
+                        trades=args.cluster_trades,
+                        writers=args.ingest_writers,
+                        failovers=args.cluster_failovers,
+                        failover_speed=args.failover_speed,
+                    )
+                )
+                results["steps"]["cluster"]["seconds"] = round(time.monotonic() - s)
     finally:
         if args.keep_logs:
             print(f"service logs kept in {run_dir}")
@@ -185,11 +209,7 @@ def main() -> int:
     results["duration_s"] = round(time.monotonic() - t0)
     add_ratios(results)
     print(table(results))
-    args.out.mkdir(parents=True, exist_ok=True)
-    body = json.dumps(results, indent=2, sort_keys=True) + "\n"
-    (args.out / f"{started:%Y%m%dT%H%M%SZ}.json").write_text(body)
-    (args.out / "latest.json").write_text(body)
-    print(f"wrote {args.out / 'latest.json'} ({results['duration_s']} s)")
+    print(f"wrote {save(results, args.out, started)} ({results['duration_s']} s)")
     return 0
 
 

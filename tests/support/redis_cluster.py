@@ -10,9 +10,11 @@ acknowledged but never replicated.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,15 @@ from tests.support.servers import PrivateRedis, Throwaway, free_port
 
 NODE_TIMEOUT_MS = 2000
 READY_TIMEOUT_S = 60.0
+PAUSE_MS = 10_000  # longest write pause on a master: it is dead far sooner
+
+
+@dataclass(frozen=True)
+class Failover:
+    """What :meth:`PrivateRedisCluster.fail_over_losing_writes` did."""
+
+    serving_s: float  # from the kill until the cluster serves every slot again
+    lost_entries: int  # entries of the streams asked about that the dead master alone held
 
 
 @dataclass(frozen=True)
@@ -132,31 +143,36 @@ class PrivateRedisCluster(Throwaway):
             return False
         return self._all_ok(roles, replicas=True)
 
-    def fail_over_losing_writes(self, master: PrivateRedis, unreplicated_s: float) -> float:
+    def fail_over_losing_writes(
+        self, master: PrivateRedis, unreplicated_s: float, streams: Sequence[str] = ()
+    ) -> Failover:
         """Make *master* lose what it acknowledges for *unreplicated_s*, then fail over.
 
-        Its replica is frozen (SIGSTOP) and the master drops its replication link
-        (``CLIENT KILL TYPE replica``), so nothing written meanwhile reaches it: a frozen
-        replica alone loses nothing, since on loopback the kernel's socket buffers hold a
-        second of writes and the thawed replica reads them before it notices the master's
-        death. Then the master is SIGKILLed and the replica thawed, and the cluster promotes
-        it. Return the seconds from the kill until the cluster serves every slot again.
+        Its replica is frozen (SIGSTOP) and its replication link cut (``CLIENT KILL TYPE
+        replica``: a frozen process still has the kernel buffer what the master sends, and
+        would apply it once thawed), so that nothing written meanwhile reaches it; then the
+        master is SIGKILLed (its writes paused for that instant, ``CLIENT PAUSE WRITE``, so
+        that what it held can be read) and the replica thawed, and the cluster promotes it.
+        Return the seconds from the kill until the cluster serves every slot again, and how
+        many entries of *streams* (those *master* serves) the master held that the replica
+        does not.
         """
         replica = self.replica_of(master)
-        replica.pause()
-        try:
-            admin = master.client()
+        served = [s for s in streams if self.master_of(s) is master]
+        with _node_client(master) as on_master, _node_client(replica) as on_replica:
+            replica.pause()
             try:
-                admin.execute_command("CLIENT", "KILL", "TYPE", "replica")
+                on_master.execute_command("CLIENT", "KILL", "TYPE", "replica")
+                time.sleep(unreplicated_s)
+                on_master.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
+                acknowledged = _entries_added(on_master, served)
+                master.kill()
+                killed = time.monotonic()
             finally:
-                admin.close()
-            time.sleep(unreplicated_s)
-            master.kill()
-            killed = time.monotonic()
-        finally:
-            replica.resume()
+                replica.resume()
+            kept = _entries_kept(on_replica, served)
         self._wait_serving(replica)
-        return time.monotonic() - killed
+        return Failover(time.monotonic() - killed, acknowledged - kept)
 
     def move_slot(self, slot: int, target: PrivateRedis) -> SlotMove:
         """Start moving *slot* to the master *target*, as a reshard does, and return the move.
@@ -264,6 +280,39 @@ def _command(node: PrivateRedis, *args: object) -> Any:
         return client.execute_command(*args)
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def _node_client(node: PrivateRedis) -> Iterator[redis.Redis]:
+    """Yield a client of *node* alone, on one connection (``READONLY`` holds per connection)."""
+    client = redis.Redis(
+        host="127.0.0.1", port=node.port, socket_timeout=5, single_connection_client=True
+    )
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _entries_kept(replica: redis.Redis, streams: Sequence[str]) -> int:
+    """Return how many entries *streams* hold on a thawed replica once it has read what its
+    dead master's link delivered (the link is down then)."""
+    replica.execute_command("READONLY")  # a replica answers reads of its own slots
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while replica.info("replication").get("master_link_status") != "down":
+        if time.monotonic() > deadline:
+            raise TimeoutError("the replica still reads from its dead master")
+        time.sleep(0.01)
+    return _entries_added(replica, streams)
+
+
+def _entries_added(client: redis.Redis, streams: Sequence[str]) -> int:
+    """Return how many entries *streams* were ever given on this node (0 for a missing one)."""
+    total = 0
+    for stream in streams:
+        if client.exists(stream):
+            total += int(client.xinfo_stream(stream)["entries-added"])
+    return total
 
 
 def _synced(master: redis.Redis) -> bool:

@@ -40,8 +40,9 @@ def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
             services.signal(name, signal.SIGSTOP)
         stored_before = trade_count(clean_db)
         try:
-            failover_s = cluster.fail_over_losing_writes(victim, unreplicated_s=1.0)
-            killed = time.monotonic() - failover_s
+            streams = [shard.stream for shard in keys.all_shards()]
+            failover = cluster.fail_over_losing_writes(victim, unreplicated_s=1.0, streams=streams)
+            killed = time.monotonic() - failover.serving_s
         finally:
             for name in WRITERS:
                 services.signal(name, signal.SIGCONT)
@@ -53,6 +54,7 @@ def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
         collector_log = services.log("collector")
     assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}
     assert stored_before < expected  # the replay was still sending: entries were at risk
+    assert failover.lost_entries > 0  # the dead master held entries its replica never got
     assert_stored_exactly(clean_db, recorded)
     lost_gaps = _lost_gaps(clean_db)
     assert _all_filled(lost_gaps), lost_gaps
@@ -60,7 +62,8 @@ def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
     assert losses >= 1
     assert f"Redis lost entries of {victim_shard.stream}" in collector_log
     print(
-        f"failover {failover_s:.1f} s; stream_lost gaps ({len(lost_gaps)}) filled "
+        f"failover {failover.serving_s:.1f} s, {failover.lost_entries} entries lost;"
+        f" stream_lost gaps ({len(lost_gaps)}) filled "
         f"{repaired_s:.1f} s after the kill"
     )
 
