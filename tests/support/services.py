@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.paths import BTC_TRADES, ETH_TRADES
+from tests.support.replay import replay_process
+
 
 def stack_env(database_url: str, redis_url: str, redis_prefix: str, **more: str) -> dict[str, str]:
     """Return the environment of a test's services: this test's database and Redis prefix,
@@ -90,3 +93,26 @@ def recording_services(
         yield made
     finally:
         made.kill()
+
+
+@contextmanager
+def replayed_recordings(
+    logs: Path, database_url: str, redis_url: str, redis_prefix: str, *, speed: int, **more: str
+) -> Iterator[Services]:
+    """Yield :func:`recording_services` whose Binance is a replay exchange serving the two
+    recordings at *speed* (0: as fast as the collector takes them)."""
+    with (
+        replay_process(
+            "--recording", str(BTC_TRADES), "--recording", str(ETH_TRADES), "--speed", str(speed)
+        ) as replay,
+        recording_services(
+            logs,
+            database_url,
+            redis_url,
+            redis_prefix,
+            BINANCE_WS_URL=replay.ws_url,
+            BINANCE_REST_URL=replay.rest_url,
+            **more,
+        ) as services,
+    ):
+        yield services

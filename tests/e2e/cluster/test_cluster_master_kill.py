@@ -18,11 +18,9 @@ from tests.integration.writer.writer_support import (
     trade_count,
     wait_for,
 )
-from tests.support.paths import BTC_TRADES, ETH_TRADES
 from tests.support.recordings import all_recorded_trades
 from tests.support.redis_cluster import PrivateRedisCluster
-from tests.support.replay import replay_process
-from tests.support.services import recording_services
+from tests.support.services import replayed_recordings
 
 from tickvault.keys import RedisKeys
 
@@ -39,21 +37,15 @@ def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
     recorded = all_recorded_trades()
     expected = sum(len(ts) for ts in recorded.values())
     victim = cluster.master_of(keys.shard_of("BTCUSDT").stream)
-    with (
-        replay_process(
-            "--recording", str(BTC_TRADES), "--recording", str(ETH_TRADES), "--speed", "20"
-        ) as replay,
-        recording_services(
-            tmp_path,
-            database_url,
-            cluster.url,
-            prefix,
-            REDIS_CLUSTER="true",
-            STREAM_SHARDS=str(SHARDS),
-            BINANCE_WS_URL=replay.ws_url,
-            BINANCE_REST_URL=replay.rest_url,
-        ) as services,
-    ):
+    with replayed_recordings(
+        tmp_path,
+        database_url,
+        cluster.url,
+        prefix,
+        speed=20,
+        REDIS_CLUSTER="true",
+        STREAM_SHARDS=str(SHARDS),
+    ) as services:
         services.start("writer-1", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1")
         services.start("writer-2", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w2")
         services.start("collector", "tickvault_collector")

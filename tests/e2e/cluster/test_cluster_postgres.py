@@ -22,11 +22,9 @@ from tests.integration.writer.writer_support import (
     trade_count,
     wait_for,
 )
-from tests.support.paths import BTC_TRADES, ETH_TRADES
 from tests.support.recordings import all_recorded_trades
-from tests.support.replay import replay_process
 from tests.support.servers import ReplicatedPostgres
-from tests.support.services import recording_services, stack_env
+from tests.support.services import replayed_recordings, stack_env
 
 from tickvault.config import Settings
 from tickvault.db import migrate
@@ -123,20 +121,9 @@ def test_writers_follow_the_primary_when_the_standby_is_promoted_mid_run(
     primary_engine = make_engine(f"postgresql://postgres@127.0.0.1:{pair.primary.port}/{name}")
     engine: Engine = make_engine(url)
     try:
-        with (
-            replay_process(
-                "--recording", str(BTC_TRADES), "--recording", str(ETH_TRADES), "--speed", "40"
-            ) as replay,
-            recording_services(
-                tmp_path,
-                url,
-                redis_url,
-                redis_prefix,
-                BINANCE_WS_URL=replay.ws_url,
-                BINANCE_REST_URL=replay.rest_url,
-                WRITER_RETRY_MAX_S="0.5",
-            ) as services,
-        ):
+        with replayed_recordings(
+            tmp_path, url, redis_url, redis_prefix, speed=40, WRITER_RETRY_MAX_S="0.5"
+        ) as services:
             services.start("writer-1", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1")
             services.start("writer-2", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w2")
             services.start("collector", "tickvault_collector")
