@@ -1,7 +1,10 @@
 """A private Redis Cluster: three masters and three replicas on free loopback ports.
 
-Six ``redis-server --cluster-enabled yes`` (no persistence) joined by
-``redis-cli --cluster create ... --cluster-replicas 1``. A short ``cluster-node-timeout``
+Six ``redis-server --cluster-enabled yes`` (no persistence) joined by the deployment's
+``deploy/redis/cluster-init.sh`` (``redis-cli --cluster create ... --cluster-replicas 1``).
+Given a :class:`~tests.support.redis_acl.RedisAcl`, the nodes start through
+``deploy/redis/start.sh`` with the deployment's ACL users, replicate as ``replication`` and
+are managed as ``admin``, as in ``deploy/compose.cluster.yml``. A short ``cluster-node-timeout``
 makes a failover take a couple of seconds, and ``cluster-replica-validity-factor 0`` lets a
 replica take over however long it was cut off from its master, which is what
 :meth:`PrivateRedisCluster.fail_over_losing_writes` relies on to lose the writes a master
@@ -11,7 +14,7 @@ acknowledged but never replicated.
 from __future__ import annotations
 
 import contextlib
-import shutil
+import os
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -20,6 +23,7 @@ from typing import Any
 
 import redis
 from redis.crc import key_slot
+from tests.support.redis_acl import CLUSTER_INIT_SH, RedisAcl
 from tests.support.servers import PrivateRedis, Throwaway, free_port
 
 NODE_TIMEOUT_MS = 2000
@@ -49,10 +53,14 @@ class NodeRole:
 class PrivateRedisCluster(Throwaway):
     """Six Redis nodes (three masters, three replicas) formed into one cluster."""
 
-    def __init__(self, *, masters: int = 3, node_timeout_ms: int = NODE_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        *,
+        masters: int = 3,
+        node_timeout_ms: int = NODE_TIMEOUT_MS,
+        acl: RedisAcl | None = None,
+    ) -> None:
         args = (
-            "--cluster-enabled",
-            "yes",
             "--cluster-node-timeout",
             str(node_timeout_ms),
             "--cluster-replica-validity-factor",
@@ -60,25 +68,33 @@ class PrivateRedisCluster(Throwaway):
             "--repl-diskless-sync-delay",  # a replica's first sync starts at once, not in 5 s
             "0",
         )
-        self.nodes = [PrivateRedis(args=args) for _ in range(masters * 2)]
+        self.nodes = [PrivateRedis(args=args, acl=acl, cluster=True) for _ in range(masters * 2)]
         for node in self.nodes:  # nodes.conf keeps a node's identity across a restart
             node.args += ("--cluster-config-file", str(node.dir / "nodes.conf"))
             node.args += ("--cluster-port", str(free_port()))  # the bus: not port + 10000
         self.masters_wanted = masters
+        self.acl = acl
 
     @property
     def url(self) -> str:
-        """Return the seed URL of the cluster (its first node)."""
+        """Return the seed URL of the cluster (its first node; with an ACL, as ``admin``)."""
         return self.nodes[0].url
 
+    def url_as(self, user: str) -> str:
+        """Return the seed URL of the cluster as ACL *user*, password included."""
+        return self.nodes[0].url_as(user)
+
     def start(self) -> None:
-        """Start every node, create the cluster and wait until it serves every slot."""
+        """Start every node, create the cluster with ``deploy/redis/cluster-init.sh`` (as the
+        ACL's ``admin``, if any) and wait until it serves every slot."""
         for node in self.nodes:
             node.start()
-        cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        env = dict(os.environ)
+        if self.acl is not None:
+            env.update(REDISCLI_USER="admin", REDISCLI_AUTH=self.acl.passwords["admin"])
         subprocess.run(
-            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
+            ["sh", str(CLUSTER_INIT_SH), *(f"127.0.0.1:{n.port}" for n in self.nodes)],
+            env=env,
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

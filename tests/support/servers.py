@@ -4,7 +4,8 @@ Redis Cluster, for tests, ``make bench`` and ``make chaos``.
 The machine's shared servers carry other people's test runs, so whatever restarts a server,
 kills a node or wants its own settings starts its own: ``initdb`` + ``postgres`` in a
 temporary directory, ``pg_basebackup -R`` for a standby, and ``redis-server`` without any
-persistence (``--cluster-enabled yes`` and ``redis-cli --cluster create`` for a cluster).
+persistence (``--cluster-enabled yes`` and ``deploy/redis/cluster-init.sh`` for a cluster;
+``deploy/redis/start.sh`` when a test wants the deployment's ACL users).
 Every server listens on a free loopback port and vanishes with its directory at exit. Each
 server is a child process that the kernel kills when the process that started it dies
 (``PR_SET_PDEATHSIG``), so even a killed test run leaves nothing running. As root,
@@ -30,6 +31,7 @@ from typing import Self
 
 import psycopg2
 import redis
+from tests.support.redis_acl import START_SH, RedisAcl
 
 PR_SET_PDEATHSIG = 1
 START_TIMEOUT_S = 60.0
@@ -300,37 +302,59 @@ class ReplicatedPostgres(Throwaway):
 
 
 class PrivateRedis(Throwaway):
-    """A ``redis-server`` without persistence: a restart loses everything it held."""
+    """A ``redis-server`` without persistence: a restart loses everything it held.
 
-    def __init__(self, *, args: tuple[str, ...] = ()) -> None:
+    With *acl* it starts through ``deploy/redis/start.sh``, as the compose deployments do:
+    the users of ``deploy/redis/users.acl`` and no default user. *cluster* makes it a Redis
+    Cluster node (with *acl*, also the ``admin`` and ``replication`` users, and replication
+    as ``replication``).
+    """
+
+    def __init__(
+        self, *, args: tuple[str, ...] = (), acl: RedisAcl | None = None, cluster: bool = False
+    ) -> None:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.dir = Path(tempfile.mkdtemp(prefix="tv-redis-"))
-        self.args = args
+        self.args = ("--cluster-enabled", "yes", *args) if cluster else args
+        self.acl = acl
+        self.cluster = cluster
 
     @property
     def url(self) -> str:
-        """Return ``redis://127.0.0.1:PORT/0``."""
+        """Return ``redis://127.0.0.1:PORT/0`` (with *acl*: as the user :meth:`client` is)."""
+        if self.acl is not None:
+            return self.url_as(self.acl.login(cluster=self.cluster))
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def url_as(self, user: str) -> str:
+        """Return the URL of this server as ACL *user*, password included."""
+        assert self.acl is not None, "a server without an ACL has no users"
+        return self.acl.url(user, self.port)
 
     def client(self) -> redis.Redis:
         """Return a plain client of this one server (not following a cluster)."""
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        return redis.Redis.from_url(self.url, socket_timeout=5)
 
     def start(self) -> None:
         """Start the server and wait until it answers PING."""
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        argv = [shutil.which("redis-server") or "/usr/bin/redis-server"]
+        env = None
+        if self.acl is not None:
+            argv = ["sh", str(START_SH)]
+            env = {**os.environ, **self.acl.env(self.dir, cluster=self.cluster)}
+        argv += ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         argv += ["--appendonly", "no", "--dir", str(self.dir), "--protected-mode", "no"]
         log = self.dir / "redis.log"
         with log.open("ab") as out:
-            self.proc = subprocess.Popen(
+            self.proc = subprocess.Popen(  # start.sh execs redis-server: same process
                 [*argv, *self.args],
+                env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_child_setup(None, signal.SIGKILL),
             )
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
         try:
             _wait(lambda: _pings(client), self.proc, f"Redis on port {self.port}", log)
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from tests.support.compose import (
@@ -17,6 +18,7 @@ from tests.support.compose import (
     schema_errors,
 )
 from tests.support.paths import REPO_ROOT
+from tests.support.redis_acl import CLUSTER_USERS, SERVICE_USERS, acl_users
 
 from tickvault.cli import build_parser
 from tickvault.config import Settings
@@ -31,7 +33,13 @@ COMPOSE = load(FILE)
 SERVICES: dict[str, Any] = COMPOSE["services"]
 OURS = {n: s for n, s in SERVICES.items() if s.get("image") == "tickvault:latest"}
 REDIS_NODES = sorted(n for n in SERVICES if re.fullmatch(r"redis-\d+", n))
-SECRETS = ("POSTGRES_PASSWORD", "API_DB_PASSWORD", "REPLICATION_PASSWORD", "REDIS_PASSWORD")
+USERS = {"collector": "collector", "writer": "writer", "api": "api"}  # service: Redis user
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "API_DB_PASSWORD",
+    "REPLICATION_PASSWORD",
+    *(f"REDIS_{user.upper()}_PASSWORD" for user in (*SERVICE_USERS, *CLUSTER_USERS)),
+)
 ENV = {name: f"s3cret-{name.lower()}" for name in SECRETS}
 SETTINGS_OF = {
     "tickvault": Settings,
@@ -67,8 +75,6 @@ def test_every_tickvault_service_runs_on_the_cluster_and_both_databases() -> Non
     for name in ("collector", "writer", "api", "migrate"):
         settings = settings_of(name)
         assert settings.redis_cluster and settings.stream_shards == 3
-        seed = re.match(r"redis://:[^@]+@([^:/]+):", settings.redis_url)
-        assert seed is not None and seed[1] in REDIS_NODES
         writes = parse_database_url(settings.database_url)
         assert [h.split(":")[0] for h in hosts_of(writes)] == ["postgres", "postgres-standby"]
         assert writes.query["target_session_attrs"] == "read-write"
@@ -80,18 +86,69 @@ def test_every_tickvault_service_runs_on_the_cluster_and_both_databases() -> Non
     assert reads.username == "tickvault_api"
 
 
+def test_each_service_logs_in_to_the_cluster_as_its_own_redis_user() -> None:
+    for name, user in USERS.items():
+        url = OURS[name]["environment"]["TICKVAULT_REDIS_URL"]
+        assert url.startswith(f"redis://{user}:${{REDIS_{user.upper()}_PASSWORD:?"), url
+        seed = re.fullmatch(r"redis://(\w+):[^@]+}@([^:/]+):6379/0", url)
+        assert seed is not None and seed[1] == user and seed[2] in REDIS_NODES
+        assert (
+            urlsplit(settings_of(name).redis_url).password == ENV[f"REDIS_{user.upper()}_PASSWORD"]
+        )
+    assert "TICKVAULT_REDIS_URL" not in environment(OURS["migrate"], ENV)  # no Redis at all
+    text = FILE.read_text()
+    assert "REDIS_PASSWORD" not in text and "requirepass" not in text  # no shared password
+
+
+def test_every_node_loads_the_deployment_acl_without_a_default_user() -> None:
+    for name in REDIS_NODES:
+        node = SERVICES[name]
+        command = " ".join(node["entrypoint"] + node["command"])
+        assert "exec sh /etc/tickvault-redis/start.sh" in command
+        assert "./redis:/etc/tickvault-redis:ro" in node["volumes"]
+        env = environment(node, ENV)
+        assert env["REDIS_CLUSTER"] == "yes"
+        assert {k for k in env if k.endswith("_PASSWORD")} == {
+            f"REDIS_{u.upper()}_PASSWORD" for u in (*SERVICE_USERS, *CLUSTER_USERS)
+        }
+        assert "--user api ping" in node["healthcheck"]["test"][1]  # no admin for a ping
+        # Hardened like docker-compose.yml's Redis: start.sh writes only to the tmpfs.
+        assert node["user"] == "redis" and node["read_only"] is True
+        assert node["tmpfs"] == ["/tmp"] and node["cap_drop"] == ["ALL"]
+    users = acl_users(cluster=True)
+    assert users["default"] == ["off"]
+    assert set(users) == {"default", *SERVICE_USERS, *CLUSTER_USERS}
+    assert set(acl_users(cluster=False)) == {"default", *SERVICE_USERS}  # no admin on one node
+    assert users["admin"][:2] == ["on", "#@ADMIN_PASSWORD_SHA256@"]
+    assert users["replication"] == [
+        "on",
+        "#@REPLICATION_PASSWORD_SHA256@",
+        "resetchannels",
+        "-@all",
+        "+psync",
+        "+replconf",
+        "+ping",
+    ]  # replicates, reads no key
+    start = (DEPLOY / "redis" / "start.sh").read_text()
+    for line in ("cluster-enabled yes", "masteruser replication", "masterauth %s"):
+        assert f"printf '{line}\\n'" in start, line
+
+
 def test_six_redis_nodes_form_one_cluster_with_a_replica_per_master() -> None:
     assert [f"redis-{i}" for i in range(1, 7)] == REDIS_NODES
+    start = (DEPLOY / "redis" / "start.sh").read_text()
+    assert "--appendonly yes" in start
     for name in REDIS_NODES:
-        command = " ".join(SERVICES[name]["command"])
-        assert "--cluster-enabled yes" in command
-        assert "--appendonly yes" in command
         assert SERVICES[name]["hostname"] == name
+        assert SERVICES[name]["volumes"][0] == f"{name.replace('-', '')}:/data"
     init = SERVICES["redis-cluster-init"]
     assert init["command"][2:] == REDIS_NODES
     assert set(init["depends_on"]) == set(REDIS_NODES)
+    assert init["environment"]["REDISCLI_USER"] == "admin"
+    assert init["environment"]["REDISCLI_AUTH"].startswith("${REDIS_ADMIN_PASSWORD:?")
     script = (DEPLOY / "redis" / "cluster-init.sh").read_text()
     assert "--cluster create $nodes --cluster-replicas 1 --cluster-yes" in script
+    assert "$user --cluster create" in script and "--user $REDISCLI_USER" in script
     for name in ("collector", "writer", "api"):
         assert SERVICES[name]["depends_on"]["redis-cluster-init"] == {
             "condition": "service_completed_successfully"

@@ -9,12 +9,17 @@ without anonymous access; containers as non-root users on read-only root filesys
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from typing import Any
 
+import pytest
 import yaml
+from tests.support import redis_acl
 from tests.support.paths import REPO_ROOT
 from tests.unit.deploy.test_deploy_consistency import SECRETS
+
+from tickvault.keys import MAX_SHARDS, RedisKeys
 
 COMPOSE_TEXT = (REPO_ROOT / "docker-compose.yml").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
@@ -25,6 +30,8 @@ ACL = (DEPLOY / "redis" / "users.acl").read_text()
 NGINX = (DEPLOY / "nginx" / "nginx.conf").read_text()
 VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(:-|:\?|-|\?)?([^}]*)\}")
 SECRET = re.compile(r"PASSWORD|SECRET|TOKEN")
+# What redis-py's cluster client sends to find and follow the slots (a single Redis refuses it).
+CLUSTER_ROUTING = {"+cluster|slots", "+command", "+asking"}
 
 # Images whose default user is not root (checked against their documentation when pinned).
 NON_ROOT_IMAGES = {
@@ -49,12 +56,7 @@ def env_example() -> dict[str, str]:
 
 
 def acl_users() -> dict[str, list[str]]:
-    users = {}
-    for line in ACL.splitlines():
-        if line.startswith("user "):
-            words = line.split()
-            users[words[1]] = words[2:]
-    return users
+    return redis_acl.acl_users(cluster=False)
 
 
 def test_no_password_has_a_default_and_compose_refuses_to_start_without_it() -> None:
@@ -104,6 +106,7 @@ def test_the_api_user_may_only_read_latest_prices_and_symbols_and_subscribe() ->
         "+exists",
         "+subscribe",
         "+unsubscribe",
+        *CLUSTER_ROUTING,
     }
 
 
@@ -116,6 +119,76 @@ def test_the_collector_and_writers_reach_only_their_own_keys() -> None:
     assert not any("collector" in r or "symbols" in r for r in writer)
     assert "+publish" not in users["collector"] and "+publish" in users["writer"]
     assert "+xreadgroup" not in users["collector"] and "+xreadgroup" in users["writer"]
+    for name in ("collector", "writer", "api"):  # what a cluster client routes with, no more
+        assert set(users[name]) >= CLUSTER_ROUTING
+        assert {r for r in users[name] if r.startswith("+cluster")} <= CLUSTER_ROUTING
+
+
+def key_names(keys: RedisKeys) -> dict[str, set[str]]:
+    """Return every key name of *keys* by what it is (tickvault.keys: the one place)."""
+    shards = keys.all_shards()
+    return {
+        "stream": {s.stream for s in shards},
+        "dead letters": {s.dead_letter for s in shards},
+        "lost counter": {s.lost for s in shards},
+        "resume mark": {s.last_id("BTCUSDT") for s in shards}
+        | {s.last_id("1000SATSFDUSD") for s in shards},
+        "producer": {s.producer("vm-1:collector") for s in shards},
+        "latest": {keys.latest("BTCUSDT")},
+        "symbols": {keys.symbols},
+        "collector heartbeat": {keys.heartbeat("collector", "vm-1")},
+        "writer heartbeat": {keys.heartbeat("writer", "vm-1")},
+        "audit lease": {keys.audit_lease},
+        "maintenance lease": {keys.maintenance_lease},
+    }
+
+
+# The keys each service's code touches (the rest of key_names it must not reach).
+KEYS_OF = {
+    "collector": {
+        "stream",
+        "lost counter",
+        "resume mark",
+        "producer",
+        "symbols",
+        "collector heartbeat",
+        "audit lease",
+    },
+    "writer": {
+        "stream",
+        "dead letters",
+        "lost counter",
+        "latest",
+        "writer heartbeat",
+        "maintenance lease",
+    },
+    "api": {"latest", "symbols"},
+}
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        RedisKeys("tickvault"),
+        RedisKeys("tickvault", 3),
+        RedisKeys("tv", 3, cluster=True),
+        RedisKeys("tickvault", 1, cluster=True),
+        RedisKeys("tickvault", MAX_SHARDS),
+    ],
+    ids=["one-redis", "one-redis-3-shards", "cluster-3-shards", "cluster-1-shard", "most-shards"],
+)
+def test_each_user_reaches_exactly_its_services_keys_however_they_are_sharded(
+    keys: RedisKeys,
+) -> None:
+    """users.acl's patterns, matched as Redis matches them (a glob: ``*``, ``?``, ``[0-9]``;
+    braces are plain characters), against the names tickvault.keys gives every key."""
+    names = key_names(keys)
+    for user, rules in acl_users().items():
+        patterns = [r.split("~", 1)[1].replace("@PREFIX@", keys.prefix) for r in rules if "~" in r]
+        for what, found in names.items():
+            reached = {k for k in found if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
+            expected = found if what in KEYS_OF.get(user, set()) else set()
+            assert reached == expected, f"{user} and the {what} keys {sorted(found)}"
 
 
 def test_metrics_are_not_served_through_the_public_proxy() -> None:
