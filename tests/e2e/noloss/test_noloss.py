@@ -76,12 +76,7 @@ def test_redis_at_maxmemory_refuses_the_collector_for_a_while(pipeline: Pipeline
 
 def test_collector_killed_during_a_large_backfill(pipeline: Pipeline) -> None:
     p = pipeline
-    btc = p.recorded["BTCUSDT"]
-    first, last = btc[2000].trade_id, btc[14_000].trade_id  # 12 pages to backfill
-    p.replay.post_faults(
-        {"faults": [{"type": "drop", "symbol": "BTCUSDT", "from_id": first, "to_id": last}]}
-    )
-    p.seed_resume()
+    first, last = _drop_twelve_pages(p)
     p.start_writer("w1")
     # A slow REST budget (one page a second) keeps the backfill running long enough to kill.
     p.start_collector(COLLECTOR_REST_WEIGHT_LIMIT="3000")
@@ -99,12 +94,7 @@ def test_redis_restarted_empty_after_the_last_append(pipeline: Pipeline) -> None
     pages are fetched again (the mixed chaos run's auditor found such holes no collector had
     recorded)."""
     p = pipeline
-    btc = p.recorded["BTCUSDT"]
-    first, last = btc[2000].trade_id, btc[14_000].trade_id  # 12 pages to backfill
-    p.replay.post_faults(
-        {"faults": [{"type": "drop", "symbol": "BTCUSDT", "from_id": first, "to_id": last}]}
-    )
-    p.seed_resume()
+    first, last = _drop_twelve_pages(p)
     p.start_writer("w1")
     p.wait(p.group_exists, "the writers' group")
     p.signal("w1", signal.SIGSTOP)  # nothing is acknowledged: every page stays in the stream
@@ -125,6 +115,18 @@ def _streamed_in(p: Pipeline, first: int, last: int) -> int:
         if isinstance(tick, Tick) and tick.symbol == "BTCUSDT" and first <= tick.trade_id <= last:
             found += 1
     return found
+
+
+def _drop_twelve_pages(p: Pipeline) -> tuple[int, int]:
+    """Have the replay leave 12,001 BTCUSDT trades out of the live feed (12 pages to
+    backfill), resume every symbol before its recording; return the dropped ids' range."""
+    btc = p.recorded["BTCUSDT"]
+    first, last = btc[2000].trade_id, btc[14_000].trade_id
+    p.replay.post_faults(
+        {"faults": [{"type": "drop", "symbol": "BTCUSDT", "from_id": first, "to_id": last}]}
+    )
+    p.seed_resume()
+    return first, last
 
 
 def _stored_in(p: Pipeline, first: int, last: int) -> int:
