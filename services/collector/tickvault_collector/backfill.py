@@ -98,8 +98,9 @@ class Backfiller:
         entries: list[Tick | GapRecord] = list(page.ticks)
         entries += [gap.record(status, done_at) for gap, status in closed]
         await self._owner.publisher.publish(entries)
-        self._refill.settle(symbol, page)
+        settled = self._refill.settle(symbol, page)
         self._owner.backfilled(len(page.ticks))
         for gap, status in closed:
-            self._owner.gap_closed(gap, status)
+            if any(gap is g for g in settled):
+                self._owner.gap_closed(gap, status)
         return True

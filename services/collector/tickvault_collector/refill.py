@@ -97,12 +97,19 @@ class Refiller:
             taken = [msgspec.structs.replace(t, source=source) for t in taken]
         return Page(taken, plan.done)
 
-    def settle(self, symbol: str, page: Page) -> None:
+    def settle(self, symbol: str, page: Page) -> list[Gap]:
         """Close the gaps *page* completed or gave up, and let the resume mark pass what it
-        fetched (once its entries are published)."""
+        fetched (once its entries are published); return the gaps closed.
+
+        A completed gap that a stream loss rewound while the page was being published
+        (:meth:`GapBook.rewind`: its earlier pages may be gone) stays open, to be fetched
+        again.
+        """
         self._book.settle(symbol)
-        for gap in page.done + page.given_up:
+        closed = [g for g in page.done if g.next_id > g.last] + page.given_up
+        for gap in closed:
             self._book.close(gap)
+        return closed
 
     def _give_up(self, symbol: str, gaps: list[Gap]) -> Page:
         self._misses.pop(symbol, None)

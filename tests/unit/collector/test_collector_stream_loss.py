@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from tickvault.backlog import Appended, Ledger
 from tickvault.codec import GapReason, GapRecord, GapStatus
+from tickvault.tick import Source, Tick
 from tickvault_collector import collector as collector_module
 from tickvault_collector.collector import Collector
 from tickvault_collector.metrics import make_metrics
@@ -62,3 +63,64 @@ def test_a_loss_reopens_the_live_ids_and_rewinds_a_backfill_in_progress(
         await redis.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_page_whose_publish_saw_a_loss_leaves_its_gap_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last page of a gap goes out, and Redis turns out to have lost the earlier pages
+    (the loss is reported while the page is being published, and the task reopening the lost
+    ids runs before the page's publish returns): the gap, rewound, stays open to be fetched
+    again instead of being closed over ids the stream no longer holds."""
+
+    async def nothing_stored_open(url: str, symbols: list[str]) -> None:
+        return None
+
+    monkeypatch.setattr(collector_module, "open_gaps", nothing_stored_open)
+
+    async def scenario() -> None:
+        settings = CollectorSettings(_env_file=None)  # type: ignore[call-arg]
+        metrics = make_metrics()
+        redis = aioredis.Redis.from_url("redis://127.0.0.1:1/0")  # never connected here
+        rest = RestClient.from_settings(settings, metrics)
+        collector = Collector(settings, redis, rest, metrics)
+        shard = collector.publisher.shard("BTCUSDT")
+        collector.ledgers[shard.index] = Ledger({"BTCUSDT": 1000})  # ids up to 1,000 stored
+        collector._high["BTCUSDT"] = 9000
+        gap = collector.book.open("BTCUSDT", 2001, 3500, 0)
+        gap.next_id = gap.settled = 3001  # the first page is in the stream (and is lost)
+
+        async def last_page(symbol: str, from_id: int, *_: object) -> list[Tick]:
+            return [_tick(i) for i in range(from_id, 3501)]
+
+        async def publish_seeing_the_loss(entries: object) -> None:
+            collector.appended(shard, GONE)  # this batch's append finds the stream emptied
+            await asyncio.sleep(0.05)  # the lost ids are reopened meanwhile
+
+        monkeypatch.setattr(rest, "historical_trades", last_page)
+        monkeypatch.setattr(collector.publisher, "publish", publish_seeing_the_loss)
+
+        assert await collector.backfiller._fill("BTCUSDT")
+
+        assert gap in collector.book.gaps("BTCUSDT")
+        assert (gap.next_id, gap.settled) == (2001, 2001)
+        assert collector.counts.gaps_filled == 0
+        covered = sorted((g.first, g.last) for g in collector.book.gaps("BTCUSDT"))
+        assert covered == [(1001, 2000), (2001, 3500), (3501, 9000)]  # nothing left out
+        await redis.aclose()
+
+    asyncio.run(scenario())
+
+
+def _tick(trade_id: int) -> Tick:
+    return Tick(
+        "BTCUSDT",
+        trade_id,
+        "1.0",
+        "0.5",
+        1_700_000_000_000_000,
+        1_700_000_000_000_000,
+        False,
+        1_700_000_000_000_000,
+        Source.BACKFILL,
+    )
