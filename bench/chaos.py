@@ -208,11 +208,11 @@ def mixed_faults(args: argparse.Namespace, run_dir: Path) -> bool:
         keys = RedisKeys(PREFIX)
         client = redis.Redis.from_url(rds.url, socket_timeout=5)
         try:
-            scenario, audit, final = run(args, stack, pg, rds, client, keys)
+            scenario, audit, final, captured = run(args, stack, pg, rds, client, keys)
         finally:
             stack.stop_all()
         engine = make_engine(url)
-        verdict = check(engine, final)
+        verdict = check(engine, final, captured)
         engine.dispose()
         dead = _dead(client, keys)
         client.close()
@@ -227,8 +227,11 @@ def run(
     rds: PrivateRedis,
     client: redis.Redis,
     keys: RedisKeys,
-) -> tuple[Scenario, str, dict[str, tuple[int, int]]]:
-    """Run the pipeline under faults, stop it, audit; return the scenario, audit log, ids."""
+) -> tuple[Scenario, str, dict[str, tuple[int, int]], dict[str, int]]:
+    """Run the pipeline under faults, stop it, audit; return the scenario, audit log, ids
+    released and the highest id stored per symbol before the audit."""
+    from chaos_check import highest_stored
+
     with replay("--speed", "0", "--loop", "--no-limits") as rp:
         writers = [stack.writer(f"chaos-writer{i}") for i in range(args.writers)]
         collectors = [stack.collector(f"chaos-collector{i}", rp) for i in range(args.collectors)]
@@ -248,12 +251,15 @@ def run(
             svc.stop(20)
         final = released(rp)
         poll("the writers to drain", lambda: drained(client, keys), 600, 0.5)
+        engine = make_engine(pg.url("tvchaos"))
+        captured = highest_stored(engine)
+        engine.dispose()
         audit = final_audit(stack.env(rp))
         poll("the writers to store the audit", lambda: drained(client, keys), 600, 0.5)
     audit_log = "\n".join(
         line for line in (audit.stdout + audit.stderr).splitlines() if "audit " in line
     )
-    return scenario, f"exit {audit.returncode}\n{audit_log}", final
+    return scenario, f"exit {audit.returncode}\n{audit_log}", final, captured
 
 
 def _dead(client: redis.Redis, keys: RedisKeys) -> int:
@@ -308,6 +314,11 @@ def print_tables(
     print("\noutcome")
     for label, value, passed in rows(verdict):
         print(f"  {label:<46}{value!s:>30}  {'ok' if passed else 'FAILED'}")
+    print(f"\nauditor holes inside collector gaps still open when found: {verdict.audited_in_open}")
+    if verdict.audited_tail:
+        print("\nreleased after the last id the collectors captured (the auditor's tail):")
+        for symbol, first, last, when in verdict.audited_tail:
+            print(f"  {symbol} {first}..{last} ({last - first + 1}) {when}")
     if verdict.audited:
         print("\nholes no collector recorded (found by the auditor): symbol, ids, detected at")
         for symbol, first, last, when in verdict.audited:

@@ -9,6 +9,7 @@ time span (both recordings together, first to last event time plus 1 ms) to time
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -23,10 +24,11 @@ _DOUBLED = text(
     "SELECT count(*) FROM (SELECT symbol, trade_id FROM trades GROUP BY 1, 2"
     " HAVING count(*) > 1) AS d"
 )
-_AUDITED = text(
-    "SELECT symbol, first_id, last_id, detected_at FROM trade_gaps"
-    " WHERE found_by = 'auditor' ORDER BY symbol, first_id"
+_GAP_ROWS = text(
+    "SELECT found_by, symbol, first_id, last_id, detected_at, filled_at FROM trade_gaps"
+    " ORDER BY symbol, first_id"
 )
+_HIGHEST = text("SELECT symbol, max(trade_id) FROM trades GROUP BY 1")
 _CANDLES_FROM_TRADES = """
 SELECT symbol, date_trunc('minute', trade_time) AS minute,
        (array_agg(price ORDER BY trade_time, trade_id))[1] AS open, max(price) AS high,
@@ -69,6 +71,8 @@ class Verdict:
     gaps: dict[str, int] = field(default_factory=dict)  # status -> rows
     gaps_by_finder: dict[str, int] = field(default_factory=dict)
     audited: list[tuple[str, int, int, str]] = field(default_factory=list)  # holes none recorded
+    audited_in_open: int = 0  # auditor holes inside collector gaps still open when found
+    audited_tail: list[tuple[str, int, int, str]] = field(default_factory=list)  # see check
 
     @property
     def ok(self) -> bool:
@@ -112,8 +116,14 @@ class Loop:
         return t.price, t.quantity, t.trade_time_ms * 1000 + k * self.time_span_us, t.is_buyer_maker
 
 
-def check(engine: Engine, released: dict[str, tuple[int, int]]) -> Verdict:
-    """Compare PostgreSQL with every trade id the replay released, per symbol."""
+def check(
+    engine: Engine, released: dict[str, tuple[int, int]], captured: dict[str, int] | None = None
+) -> Verdict:
+    """Compare PostgreSQL with every trade id the replay released, per symbol.
+
+    *captured* (:func:`highest_stored` before the final audit) tells the auditor's holes
+    above every id the collectors captured, released as they stopped, from the others.
+    """
     loop = Loop.of_recordings()
     verdict = Verdict()
     with engine.connect() as conn:
@@ -147,11 +157,63 @@ def check(engine: Engine, released: dict[str, tuple[int, int]]) -> Verdict:
             str(s): int(n)
             for s, n in conn.execute(text("SELECT found_by, count(*) FROM trade_gaps GROUP BY 1"))
         }
-        verdict.audited = [
-            (str(s), int(a), int(b), f"{when:%H:%M:%S.%f}"[:-3])
-            for s, a, b, when in conn.execute(_AUDITED)
-        ]
+        rows_ = [GapRow(*row) for row in conn.execute(_GAP_ROWS)]
+    holes = [r for r in rows_ if r.found_by == "auditor"]
+    silent = unrecorded(rows_)
+    verdict.audited_in_open = len(holes) - len(silent)
+    tops = captured or {}
+    for r in silent:
+        tail = r.symbol in tops and r.first_id > tops[r.symbol]
+        (verdict.audited_tail if tail else verdict.audited).append(
+            (r.symbol, r.first_id, r.last_id, f"{r.detected_at:%H:%M:%S.%f}"[:-3])
+        )
     return verdict
+
+
+def highest_stored(engine: Engine) -> dict[str, int]:
+    """Return the highest trade id PostgreSQL holds per symbol."""
+    with engine.connect() as conn:
+        return {str(s): int(top) for s, top in conn.execute(_HIGHEST)}
+
+
+@dataclass(frozen=True)
+class GapRow:
+    """One ``trade_gaps`` row."""
+
+    found_by: str
+    symbol: str
+    first_id: int
+    last_id: int
+    detected_at: datetime
+    filled_at: datetime | None
+
+
+def unrecorded(gaps: list[GapRow]) -> list[GapRow]:
+    """Return the auditor's holes no collector recorded: not inside the collector gaps
+    still open when the auditor found the hole.
+
+    A collector stopped (or killed) in the middle of a multi-page backfill leaves its gap
+    open in PostgreSQL with only its tail missing; the auditor records that tail as a range
+    of its own (another ``trade_gaps`` key) and closes the collector's gap. Such a hole was
+    recorded. One inside a collector gap the collector itself had already closed
+    (``filled_at`` before the hole was found) was not.
+    """
+    silent = []
+    for hole in (g for g in gaps if g.found_by == "auditor"):
+        open_then = sorted(
+            (g.first_id, g.last_id)
+            for g in gaps
+            if g.found_by == "collector"
+            and g.symbol == hole.symbol
+            and (g.filled_at is None or g.filled_at >= hole.detected_at)
+        )
+        reached = hole.first_id - 1  # every id up to here lies in such a gap
+        for first, last in open_then:
+            if first <= reached + 1:
+                reached = max(reached, last)
+        if reached < hole.last_id:
+            silent.append(hole)
+    return silent
 
 
 class NotExact(Exception):
