@@ -22,13 +22,13 @@ from tickvault.errors import ConfigError, ExchangeError, FrameError
 from tickvault.heartbeat import beat_value
 from tickvault.keys import RedisKeys
 from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, check_mode_async, connect_async, describe
-from tickvault_collector.audit_task import AuditTask
 from tickvault_collector.collector import Collector
+from tickvault_collector.gaps.audit_schedule import AuditTask
+from tickvault_collector.gaps.resume import open_gaps, resume_points
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.pool import Connections
 from tickvault_collector.refresh import SymbolRefresh
 from tickvault_collector.rest import RestClient
-from tickvault_collector.resume import open_gaps, resume_points
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.universe import Tracker, Universe
 

@@ -3,7 +3,7 @@
 :meth:`Collector.on_frame` is the hot path (one call per WebSocket frame): parse, sequence,
 queue. Counters on that path are plain integers, copied into Prometheus once a second.
 :meth:`Collector.on_tickers` takes the all-market ticker stream (once a second) and hands
-each row to the tail checks (:mod:`tickvault_collector.tails`); :meth:`Collector.watch_tails`
+each row to the tail checks (:mod:`tickvault_collector.gaps.tails`); :meth:`Collector.watch_tails`
 turns what they find into gaps. Per-symbol state is a few integers (sequencer, resume mark);
 nothing runs per symbol per second.
 """
@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 
-from tickvault.backlog import Appended, Ledger
 from tickvault.codec import GapReason, GapRecord, GapStatus
 from tickvault.errors import FrameError
 from tickvault.heartbeat import CollectorBeat
@@ -24,17 +23,19 @@ from tickvault.keys import ShardKeys
 from tickvault.redisconn import AsyncRedis
 from tickvault.throttle import ThrottledLog
 from tickvault.tick import Tick
-from tickvault_collector.backfill import Backfiller
+from tickvault_collector.append import Appended
 from tickvault_collector.frames import ControlReply, Malformed, ServerShutdown, Unknown, parse_frame
-from tickvault_collector.gaps import Gap, GapBook
+from tickvault_collector.gaps.book import Gap, GapBook
+from tickvault_collector.gaps.ledger import Ledger
+from tickvault_collector.gaps.repair import Backfiller
+from tickvault_collector.gaps.resume import OpenGap, open_gaps
+from tickvault_collector.gaps.sequencer import DUPLICATE, GAP, Sequencer, cap_gap
+from tickvault_collector.gaps.tails import FeedClock, Tails
 from tickvault_collector.metrics import Metrics
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient
-from tickvault_collector.resume import OpenGap, open_gaps
 from tickvault_collector.schedule import Priority
-from tickvault_collector.sequencer import DUPLICATE, GAP, Sequencer, cap_gap
 from tickvault_collector.settings import CollectorSettings
-from tickvault_collector.tails import FeedClock, Tails
 from tickvault_collector.tickers import TickerRow, Tickers, parse_stream_tickers
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 A :class:`ShardRunner` keeps one live :class:`Link` carrying a set of streams that can grow
 and shrink while it runs (:meth:`ShardRunner.subscribe`, :meth:`ShardRunner.unsubscribe`).
 A link opens on the bare combined endpoint and subscribes its streams with SUBSCRIBE messages
-(:func:`~tickvault_collector.policy.subscription_messages`), sent by the link's own sender at
+(:func:`~tickvault_collector.ws_limits.subscription_messages`), sent by the link's own sender at
 most ``CONTROL_PER_S`` a second; it is *ready* once the exchange has acknowledged every
 stream it opened with. Each frame goes to the runner's :class:`LinkOwner` (the collector).
 
@@ -31,15 +31,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from tickvault_collector.frames import ControlReply, ServerShutdown
-from tickvault_collector.policy import (
+from tickvault_collector.gaps.tails import FeedClock
+from tickvault_collector.settings import CollectorSettings
+from tickvault_collector.ws_limits import (
     CONTROL_PER_S,
     ConnectBudget,
     combined_url,
     lifetime,
     subscription_messages,
 )
-from tickvault_collector.settings import CollectorSettings
-from tickvault_collector.tails import FeedClock
 
 log = logging.getLogger(__name__)
 

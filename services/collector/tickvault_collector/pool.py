@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable
 from tickvault_collector.collector import Collector
 from tickvault_collector.connection import ShardRunner
 from tickvault_collector.metrics import Metrics
-from tickvault_collector.policy import ConnectBudget, place, symbol_of, trade_stream
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.tickers import TICKER_STREAM
+from tickvault_collector.ws_limits import ConnectBudget, place, symbol_of, trade_stream
 
 log = logging.getLogger(__name__)
 

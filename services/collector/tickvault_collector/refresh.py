@@ -26,7 +26,7 @@ from tickvault.errors import ExchangeError, FrameError
 from tickvault.redisconn import REDIS_ERRORS, describe
 from tickvault.symbols import Status, status_value
 from tickvault_collector.collector import Collector
-from tickvault_collector.resume import resume_points
+from tickvault_collector.gaps.resume import resume_points
 from tickvault_collector.tickers import TickerRow
 from tickvault_collector.universe import Changes, Tracker, Universe
 

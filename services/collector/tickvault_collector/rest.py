@@ -19,7 +19,7 @@ import aiohttp
 from tickvault.errors import ExchangeError, FrameError
 from tickvault.retry import RetryPolicy
 from tickvault.tick import Tick
-from tickvault_collector.gaps import PAGE
+from tickvault_collector.gaps.book import PAGE
 from tickvault_collector.metrics import Metrics
 from tickvault_collector.restparse import WeightGate, parse_error, parse_trades
 from tickvault_collector.schedule import Priority, RestScheduler

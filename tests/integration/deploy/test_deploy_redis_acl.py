@@ -23,7 +23,6 @@ from tests.support.deployed_redis import DeployedRedis
 from tests.support.redis_acl import RedisAcl
 from tests.support.redis_cluster import PrivateRedisCluster
 
-from tickvault.backlog import APPEND, Appended
 from tickvault.codec import to_fields
 from tickvault.config import Settings
 from tickvault.keys import WRITER_GROUP, ShardKeys, shard_of
@@ -34,6 +33,7 @@ from tickvault.symbols import Status, status_value
 from tickvault.tick import Tick
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
+from tickvault_collector.append import APPEND, Appended
 from tickvault_writer.batch import DeadLetter, decode_entries
 from tickvault_writer.cache import LatestCache
 from tickvault_writer.stream import StreamReader

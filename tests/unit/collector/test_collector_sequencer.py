@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.support.paths import BTC_TRADES
 from tests.support.recordings import read_trades
 
-from tickvault_collector.sequencer import ACCEPT, DUPLICATE, GAP, Sequencer, cap_gap
+from tickvault_collector.gaps.sequencer import ACCEPT, DUPLICATE, GAP, Sequencer, cap_gap
 
 
 def test_the_real_recording_is_accepted_without_gaps() -> None:

@@ -10,11 +10,12 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from tickvault.backlog import Appended, Ledger
 from tickvault.codec import GapReason, GapRecord, GapStatus
 from tickvault.tick import Source, Tick
 from tickvault_collector import collector as collector_module
+from tickvault_collector.append import Appended
 from tickvault_collector.collector import Collector
+from tickvault_collector.gaps.ledger import Ledger
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.rest import RestClient
 from tickvault_collector.settings import CollectorSettings

@@ -2,7 +2,7 @@
 
 Every interval, one collector of many (the ``audit_lease`` key, held for the rest of the
 interval after a run) audits the trades of the look-back window with the same
-:class:`~tickvault_collector.audit.Auditor` as ``--audit-once``, minus the tail, which the
+:class:`~tickvault_collector.gaps.audit.Auditor` as ``--audit-once``, minus the tail, which the
 live collector checks itself. It leaves alone what the writers may simply not have stored yet:
 only trade times older than ``SETTLE_S`` are audited, and a run is postponed while the writer
 group has not acknowledged a stream entry older than ``WRITERS_BEHIND_S`` (or one this
@@ -25,8 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from tickvault.errors import LeaseLost
 from tickvault.keys import WRITER_GROUP, RedisKeys
 from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, describe
-from tickvault_collector.audit import Auditor, AuditStopped, SymbolReport, audit_lease
 from tickvault_collector.collector import Collector
+from tickvault_collector.gaps.audit import Auditor, AuditStopped, SymbolReport, audit_lease
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.settings import CollectorSettings
 

@@ -3,7 +3,7 @@
 The one page loop both refillers use: the collector's backfill (gaps it saw in the live
 feed) and the auditor (holes it found in PostgreSQL). A :class:`Refiller` asks REST for the
 page starting at the lowest id still wanted, keeps the rows inside open gaps
-(:func:`~tickvault_collector.gaps.plan_page`) and says which gaps the page completes. The
+(:func:`~tickvault_collector.gaps.book.plan_page`) and says which gaps the page completes. The
 caller publishes, then :meth:`Refiller.settle` closes those gaps in the :class:`GapBook`:
 an open gap holds the resume mark below it, so it must stay open until Redis holds its
 trades. It gives a gap up when REST refuses it (4xx), keeps answering empty
@@ -22,7 +22,7 @@ import msgspec
 
 from tickvault.errors import ExchangeError
 from tickvault.tick import Source, Tick
-from tickvault_collector.gaps import Gap, GapBook, plan_page
+from tickvault_collector.gaps.book import Gap, GapBook, plan_page
 from tickvault_collector.rest import PAGE_RETRY, RestClient
 from tickvault_collector.schedule import Priority
 

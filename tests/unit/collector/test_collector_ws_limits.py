@@ -10,7 +10,8 @@ import pytest
 
 from tickvault.errors import FrameError
 from tickvault.tick import Source
-from tickvault_collector.policy import (
+from tickvault_collector.restparse import WeightGate, parse_error, parse_trades
+from tickvault_collector.ws_limits import (
     MAX_MESSAGE_BYTES,
     ConnectBudget,
     combined_url,
@@ -20,7 +21,6 @@ from tickvault_collector.policy import (
     symbol_of,
     trade_stream,
 )
-from tickvault_collector.restparse import WeightGate, parse_error, parse_trades
 
 
 def test_streams_fill_open_connections_before_new_ones_are_opened() -> None:

@@ -1,9 +1,9 @@
 """Fill the live capture's gaps from REST: the collector's backfill, most urgent first.
 
-Gaps arrive in the :class:`~tickvault_collector.gaps.GapBook` from the sequencer (a jump in
-ids), the tail checks (:mod:`tickvault_collector.tails`) and the buffer. The backfiller asks
+Gaps arrive in the :class:`~tickvault_collector.gaps.book.GapBook` from the sequencer (a jump in
+ids), the tail checks (:mod:`tickvault_collector.gaps.tails`) and the buffer. The backfiller asks
 the book which symbol to repair next (the oldest gap, then the busiest symbol) and fetches one
-``historicalTrades`` page for it (:class:`~tickvault_collector.refill.Refiller`), which serves
+``historicalTrades`` page for it (:class:`~tickvault_collector.gaps.pages.Refiller`), which serves
 every gap of that symbol it covers. Its requests go first in the REST scheduler. A symbol
 whose page brought nothing (a failure, an empty answer) rests for a while, so it never holds
 up the others.
@@ -18,9 +18,9 @@ from typing import Protocol
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.retry import Backoff
 from tickvault.tick import Source, Tick
-from tickvault_collector.gaps import Gap, GapBook
+from tickvault_collector.gaps.book import Gap, GapBook
+from tickvault_collector.gaps.pages import Refiller
 from tickvault_collector.publisher import Publisher
-from tickvault_collector.refill import Refiller
 from tickvault_collector.rest import PAGE_RETRY, RestClient
 
 EMPTY_PAGES_BEFORE_GIVING_UP = 5

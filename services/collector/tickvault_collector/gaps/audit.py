@@ -32,7 +32,7 @@ from tickvault.keys import RedisKeys
 from tickvault.lease import AsyncLease
 from tickvault.redisconn import AsyncRedis
 from tickvault.tick import Source, datetime_to_us
-from tickvault_collector.audit_plan import (
+from tickvault_collector.gaps.audit_plan import (
     IdRange,
     OpenRecord,
     holes_between,
@@ -41,9 +41,9 @@ from tickvault_collector.audit_plan import (
     record_outcome,
     stitch,
 )
-from tickvault_collector.gaps import GapBook
+from tickvault_collector.gaps.book import GapBook
+from tickvault_collector.gaps.pages import Refiller
 from tickvault_collector.publisher import Publisher
-from tickvault_collector.refill import Refiller
 from tickvault_collector.rest import RestClient
 from tickvault_collector.schedule import Priority
 
