@@ -111,7 +111,8 @@ class GapReason(StrEnum):
     AUDIT = "audit"  # a hole the auditor found in PostgreSQL
 
 
-_DEFAULT_REASON = {GapFinder.COLLECTOR: GapReason.WS_GAP, GapFinder.AUDITOR: GapReason.AUDIT}
+# The reason of a gap whose record names none, or a value this version does not know.
+DEFAULT_REASON = {GapFinder.COLLECTOR: GapReason.WS_GAP, GapFinder.AUDITOR: GapReason.AUDIT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +216,7 @@ def _decode_gap(value: bytes) -> GapRecord:
         raise CodecError(f"gap first id {first_id} is after last id {last_id}")
     finder = GapFinder(found_by.decode())
     try:
-        why = _DEFAULT_REASON[finder] if reason is None else GapReason(reason.decode())
+        why = DEFAULT_REASON[finder] if reason is None else GapReason(reason.decode())
     except ValueError as exc:
         raise CodecError(f"malformed gap entry {value[:120]!r}: unknown reason") from exc
     return GapRecord(

@@ -16,7 +16,7 @@ never leaves its module may stand outside the tree.
     ├── ExchangeError            Binance (or the replay exchange) answered with an error
     ├── StoreUnavailable         Redis or PostgreSQL cannot be reached right now
     ├── LeaseLost                a lease expired or passed on while its work ran
-    ├── StreamFull               tickvault_collector.append: the stream's unacknowledged backlog is full
+    ├── StreamFull               tickvault_collector.append: the stream's backlog is full
     ├── QueryFailed              tickvault.cli.query: the API refused or could not answer
     ├── AuditStopped             tickvault_collector.gaps.audit: the audit was asked to stop
     ├── CannotPrepare            tickvault_writer.fastpath: a batch cannot take the fast path

@@ -1,5 +1,6 @@
-"""The collector's append script: the tick stream's memory bound, without silent loss: what an append may trim, when it must
-wait, and how a producer notices that Redis lost what it appended.
+"""The collector's append script: the tick stream's memory bound, without silent loss — what
+an append may trim, when it must wait, and how a producer notices that Redis lost what it
+appended.
 
 The stream is bounded by ``TICKVAULT_STREAM_MAXLEN`` entries, but nothing is ever trimmed that
 a consumer group has not acknowledged. Each append is one scripted call (:data:`APPEND`) that,

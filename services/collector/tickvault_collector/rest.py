@@ -19,9 +19,8 @@ import aiohttp
 from tickvault.errors import ExchangeError, FrameError
 from tickvault.retry import RetryPolicy
 from tickvault.tick import Tick
-from tickvault_collector.gaps.book import PAGE
 from tickvault_collector.metrics import Metrics
-from tickvault_collector.restparse import WeightGate, parse_error, parse_trades
+from tickvault_collector.restparse import PAGE, WeightGate, parse_error, parse_trades
 from tickvault_collector.schedule import Priority, RestScheduler
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.tickers import Tickers, parse_rest_tickers

@@ -15,6 +15,8 @@ from tickvault.errors import FrameError, InvalidTick
 from tickvault.tick import Source, Tick
 from tickvault_collector.frames import to_us
 
+PAGE = 1000  # trades per historicalTrades call
+
 
 class _RestTrade(msgspec.Struct):
     id: int
