@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, text
@@ -60,21 +61,30 @@ class StoredGap:
 
 def read_open(conn: Connection, symbols: list[str]) -> list[StoredGap]:
     """Return the open ``trade_gaps`` rows of *symbols*, by symbol and first id."""
-    out: list[StoredGap] = []
-    for symbol, first, last, status, by, detected, why in conn.execute(_OPEN, {"symbols": symbols}):
-        finder = _known(GapFinder, str(by), GapFinder.AUDITOR)
-        out.append(
-            StoredGap(
-                str(symbol),
-                int(first),
-                int(last),
-                GapStatus(str(status)),
-                finder,
-                datetime_to_us(detected),
-                _known(GapReason, str(why), DEFAULT_REASON[finder]),
-            )
-        )
-    return out
+    return [stored_gap(*row) for row in conn.execute(_OPEN, {"symbols": symbols})]
+
+
+def stored_gap(
+    symbol: str,
+    first: int,
+    last: int,
+    status: str,
+    found_by: str,
+    detected_at: datetime,
+    reason: str,
+) -> StoredGap:
+    """Return one row of the open-gaps query as a :class:`StoredGap` (values this version
+    does not know read by the module's one rule)."""
+    finder = _known(GapFinder, str(found_by), GapFinder.AUDITOR)
+    return StoredGap(
+        str(symbol),
+        int(first),
+        int(last),
+        GapStatus(str(status)),
+        finder,
+        datetime_to_us(detected_at),
+        _known(GapReason, str(reason), DEFAULT_REASON[finder]),
+    )
 
 
 def _known(kind: type[E], value: str, default: E) -> E:
