@@ -76,7 +76,7 @@ async def run(
             return 0
         collector.track(tracked, resume=resume, after_start=False)
         stored = await _unless_stopped(stop, collector_gaps(settings.database_url, list(tracked)))
-        collector.gaps.reopen(stored or [], collector.tracked)
+        collector.gaps.reopen(stored or [])
         connections = Connections(
             settings,
             collector,
@@ -191,7 +191,11 @@ async def _serve(
     ]
     if settings.collector_audit_interval_s > 0:
         audit = ScheduledAudit(
-            settings, redis, collector.rest, collector.metrics, lambda: sorted(collector.tracked)
+            settings,
+            lambda: sorted(collector.tracked),
+            redis=redis,
+            rest=collector.rest,
+            metrics=collector.metrics,
         )
         workers.append(asyncio.create_task(audit.run(), name="audit"))
     log.info(

@@ -58,6 +58,8 @@ class Collector:
         rest: RestClient,
         metrics: Metrics,
     ) -> None:
+        """Publish into the stream on *redis*; *rest* serves the backfill and the ticker
+        checks; *metrics* receive the counts once a second (:meth:`sync_metrics`)."""
         self.settings = settings
         self.rest = rest
         self.metrics = metrics
@@ -66,10 +68,11 @@ class Collector:
         self.tracked: set[str] = set()
         self._malformed_log = ThrottledLog(log, 60.0, burst=MALFORMED_LOGS_PER_MINUTE)
         self.gaps = gaps = LiveGaps(
+            self.tracked,
+            counts,
+            self._put_record,
             backfill_cap=settings.collector_backfill_max_trades,
             tail_grace_s=settings.collector_tail_grace_s,
-            counts=counts,
-            put_record=self._put_record,
         )
         self.publisher = publisher = Publisher.from_settings(
             settings, redis, metrics, marks=gaps.marks.compute, appended=self._appended
@@ -77,26 +80,10 @@ class Collector:
         self.stream_loss = StreamLoss(
             gaps,
             shard_of=publisher.shard,
-            counts=counts,
             read_stored=lambda symbols: collector_gaps(settings.database_url, symbols),
-            tracked=self.tracked,
         )
-        self.repairer = Repairer(
-            rest,
-            gaps.book,
-            opened=gaps.opened,
-            publisher=publisher,
-            counts=counts,
-            closed=gaps.marks.touch,
-        )
-        self.tickers = TickerCheck(
-            gaps,
-            counts=counts,
-            tracked=self.tracked,
-            source=rest,
-            readers_paused=publisher.congested,
-            buffer_has_room=lambda: len(publisher) < publisher.capacity,
-        )
+        self.repairer = Repairer(rest, gaps, publisher)
+        self.tickers = TickerCheck(gaps, rest, publisher)
         self._sequence = gaps.sequencer.offer
         self._overflow = gaps.overflow  # read on every trade: a dict, never rebound
         self._reasons = dict(gaps.reasons)

@@ -84,14 +84,14 @@ class SymbolRefresh:
     ) -> None:
         """Refresh *tracker*'s symbols and tell *capture* what changed; *on_round* is called
         at every refresh round."""
+        self.tracker = tracker
         self._capture = capture
         self._on_round = on_round
-        self.tracker = tracker
         self._s = settings
+        self._keys = settings.redis_keys
         self._rest = rest
         self._redis = redis
         self._metrics = metrics
-        self._keys = settings.redis_keys
         self._subs: Subscriptions | None = None
         self._wake = asyncio.Event()
         self._early_at: float | None = None  # monotonic time of an early refresh asked for

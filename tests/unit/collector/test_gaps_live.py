@@ -10,7 +10,7 @@ from tickvault_collector.gaps.live import LiveGaps
 def _live(cap: int = 1_000_000) -> tuple[LiveGaps, list[GapRecord], Counts]:
     records: list[GapRecord] = []
     counts = Counts()
-    live = LiveGaps(backfill_cap=cap, tail_grace_s=5, counts=counts, put_record=records.append)
+    live = LiveGaps(set(), counts, records.append, backfill_cap=cap, tail_grace_s=5)
     return live, records, counts
 
 

@@ -102,10 +102,11 @@ class ScheduledAudit:
     def __init__(
         self,
         settings: CollectorSettings,
+        symbols: Callable[[], Sequence[str]],
+        *,
         redis: AsyncRedis,
         rest: RestClient,
         metrics: Metrics,
-        symbols: Callable[[], Sequence[str]],
     ) -> None:
         """Audit *symbols* (asked at each run: the tracked set changes), publishing with a
         publisher of its own and paced by the collector's *rest* client."""

@@ -34,16 +34,19 @@ class LiveGaps:
 
     def __init__(
         self,
+        tracked: Container[str],
+        counts: Counts,
+        put_record: Callable[[GapRecord], None],
         *,
         backfill_cap: int,
         tail_grace_s: float,
-        counts: Counts,
-        put_record: Callable[[GapRecord], None],
     ) -> None:
-        """Open gaps of at most *backfill_cap* ids, publishing their records with
-        *put_record* (never refused) and counting them in *counts*."""
+        """Keep the gaps of the *tracked* symbols (the capture's own set, read only), of at
+        most *backfill_cap* ids each, publishing their records with *put_record* (never
+        refused); every part counts in *counts*."""
+        self.tracked = tracked
+        self.counts = counts
         self._cap = backfill_cap
-        self._counts = counts
         self._put = put_record
         self.sequencer = Sequencer()
         self.book = GapBook()
@@ -83,14 +86,14 @@ class LiveGaps:
                     symbol, too_old[0], too_old[1], GapStatus.UNFILLABLE, now, now, reason=reason
                 )
             )
-            self._counts.gaps_unfillable += 1
+            self.counts.gaps_unfillable += 1
             self.reasons[reason] += 1
         if wanted[0] > wanted[1]:
             return
         for a, b in self.book.uncovered(symbol, *wanted):
             gap = self.book.open(symbol, a, b, now, reason)
             self._put(gap.record(GapStatus.DETECTED))
-            self._counts.gaps_detected += 1
+            self.counts.gaps_detected += 1
             self.reasons[reason] += 1
         self.opened.set()
 
@@ -98,13 +101,15 @@ class LiveGaps:
         """Publish the record that opened *gap* again (the stream may have lost it)."""
         self._put(gap.record(GapStatus.DETECTED))
 
-    def reopen(self, gaps: list[StoredGap], tracked: Container[str]) -> None:
+    def reopen(self, gaps: list[StoredGap]) -> None:
         """Take gaps PostgreSQL holds open into the book, as they were recorded (their
-        ``filled`` record then closes the same row); those of symbols not *tracked* stay."""
+        ``filled`` record then closes the same row); those of untracked symbols stay."""
         opened = 0
         for gap in gaps:
             symbol, first, last = gap.symbol, gap.first_id, gap.last_id
-            if symbol not in tracked or self.book.uncovered(symbol, first, last) != [(first, last)]:
+            if symbol not in self.tracked or self.book.uncovered(symbol, first, last) != [
+                (first, last)
+            ]:
                 continue
             self.book.open(symbol, first, last, gap.detected_at, gap.reason)
             self.marks.touch(symbol)
@@ -115,7 +120,7 @@ class LiveGaps:
 
     def dropped(self, symbol: str, trade_id: int) -> None:
         """Remember a tick the full buffer refused, as part of a run to backfill later."""
-        self._counts.overflow += 1
+        self.counts.overflow += 1
         run = self.overflow.get(symbol)
         if run is not None and run[1] + 1 == trade_id:
             run[1] = trade_id

@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Protocol
 
 from tickvault.codec import GapRecord, GapStatus
 from tickvault.retry import Backoff
 from tickvault.tick import Source, Tick
-from tickvault_collector.counts import Counts
-from tickvault_collector.gaps.book import Gap, GapBook
+from tickvault_collector.gaps.book import Gap
+from tickvault_collector.gaps.live import LiveGaps
 from tickvault_collector.gaps.pages import PageFetcher
 from tickvault_collector.rest import PAGE_RETRY, RestClient
 
@@ -40,25 +40,16 @@ class Publishing(Protocol):
 class Repairer:
     """Drain open gaps one REST page at a time, the most urgent symbol first."""
 
-    def __init__(
-        self,
-        rest: RestClient,
-        book: GapBook,
-        *,
-        opened: asyncio.Event,
-        publisher: Publishing,
-        counts: Counts,
-        closed: Callable[[str], None],
-    ) -> None:
-        """Repair *book*'s gaps whenever *opened* is set, publishing with *publisher*;
-        *closed* hears of each symbol whose gap closed."""
-        self._book = book
-        self._opened = opened
+    def __init__(self, rest: RestClient, live: LiveGaps, publisher: Publishing) -> None:
+        """Repair *live*'s open gaps whenever it opens some, fetching from *rest* and
+        publishing with *publisher*."""
+        self._book = live.book
+        self._opened = live.opened
+        self._marks = live.marks
+        self._counts = live.counts
         self._publisher = publisher
-        self._counts = counts
-        self._closed = closed
         self._pages = PageFetcher(
-            rest, book, source=Source.BACKFILL, empty_pages=EMPTY_PAGES_BEFORE_GIVING_UP
+            rest, live.book, source=Source.BACKFILL, empty_pages=EMPTY_PAGES_BEFORE_GIVING_UP
         )
         self._failures: dict[str, Backoff] = {}
         self._resting: dict[str, float] = {}  # symbol -> monotonic time it may be tried again
@@ -122,4 +113,4 @@ class Repairer:
             log.warning(
                 "%s: ids %d..%d could not all be backfilled", gap.symbol, gap.first, gap.last
             )
-        self._closed(gap.symbol)
+        self._marks.touch(gap.symbol)  # its mark may pass the gap now

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Container
+from collections.abc import Awaitable, Callable
 
 from tickvault.codec import GapReason
 from tickvault.keys import ShardKeys
 from tickvault_collector.append import Appended
-from tickvault_collector.counts import Counts
 from tickvault_collector.gaps.ledger import Ledger
 from tickvault_collector.gaps.live import LiveGaps
 from tickvault_collector.gaps.stored import StoredGap
@@ -38,16 +37,13 @@ class StreamLoss:
         live: LiveGaps,
         *,
         shard_of: Callable[[str], ShardKeys],
-        counts: Counts,
         read_stored: ReadStored,
-        tracked: Container[str],
     ) -> None:
-        """Refill *live*'s symbols; *read_stored* reads the gaps PostgreSQL holds open."""
+        """Refill *live*'s symbols (*shard_of* says where each is appended);
+        *read_stored* reads the gaps PostgreSQL holds open."""
         self._live = live
         self._shard_of = shard_of
-        self._counts = counts
         self._read_stored = read_stored
-        self._tracked = tracked
         self.ledgers: dict[int, Ledger] = {}  # per stream shard: marks every group acked
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -75,7 +71,7 @@ class StreamLoss:
     def _lost(self, shard: ShardKeys, ledger: Ledger, reply: Appended) -> None:
         live, book, marks = self._live, self._live.book, self._live.marks
         reason = GapReason.STREAM_LOST if reply.gone else GapReason.CLAIM_DELETED
-        self._counts.stream_losses += 1
+        self._live.counts.stream_losses += 1
         known = {*marks.high, *book.symbols()}
         symbols = sorted(s for s in known if self._shard_of(s).index == shard.index)
         ranges = []
@@ -112,7 +108,7 @@ class StreamLoss:
         try:
             stored = await self._read_stored(symbols)
             if stored:
-                self._live.reopen(stored, self._tracked)
+                self._live.reopen(stored)
             for symbol, first, last in ranges:
                 self._live.open(symbol, first, last, reason)
         finally:

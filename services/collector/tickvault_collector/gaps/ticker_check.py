@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from typing import Protocol
 
 from tickvault.codec import GapReason
 from tickvault.errors import ExchangeError, FrameError
 from tickvault.throttle import ThrottledLog
-from tickvault_collector.counts import Counts
 from tickvault_collector.gaps.live import LiveGaps
 from tickvault_collector.tickers import TickerRow, Tickers
 
@@ -38,28 +37,35 @@ class TickerSource(Protocol):
         ...
 
 
+class Buffer(Protocol):
+    """The publisher's buffer, as the watch sees it."""
+
+    capacity: int
+
+    def __len__(self) -> int:
+        """Return the entries waiting."""
+        ...
+
+    def congested(self) -> bool:
+        """Return whether readers are paused for it (frames wait in the sockets)."""
+        ...
+
+
 class TickerCheck:
     """Compare ticker rows with capture; open the tails they show as gaps."""
 
     def __init__(
         self,
         live: LiveGaps,
-        *,
-        counts: Counts,
-        tracked: Container[str],
         source: TickerSource,
-        readers_paused: Callable[[], bool],
-        buffer_has_room: Callable[[], bool],
+        buffer: Buffer,
     ) -> None:
-        """Check *tracked* symbols of *live*; read REST tickers from *source*. Nothing is due
-        while *readers_paused* (frames wait in the sockets); dropped runs open once
-        *buffer_has_room*."""
+        """Check the tracked symbols of *live*; read REST tickers from *source*. Nothing is
+        due while readers wait for the *buffer*; dropped runs open once it has room."""
         self._live = live
-        self._counts = counts
-        self._tracked = tracked
+        self._counts = live.counts
         self._source = source
-        self._paused = readers_paused
-        self._room = buffer_has_room
+        self._buffer = buffer
         self.stopped: set[str] = set()  # tracked, not trading: unsubscribed, position kept
         # sees ticker rows of symbols not captured live (untracked, or tracked and stopped)
         self.notice: Callable[[TickerRow], None] = lambda row: None
@@ -78,7 +84,7 @@ class TickerCheck:
                 tickers.bad,
                 ", ".join(tickers.bad_names[:5]) or "no name",
             )
-        tracked, stopped, observe = self._tracked, self.stopped, self._live.tails.observe
+        tracked, stopped, observe = self._live.tracked, self.stopped, self._live.tails.observe
         for row in tickers.rows:
             if row.symbol not in tracked:
                 self.notice(row)
@@ -95,10 +101,11 @@ class TickerCheck:
         live = self._live
         while True:
             await asyncio.sleep(1.0)
-            if live.overflow and self._room():
+            buffer = self._buffer
+            if live.overflow and len(buffer) < buffer.capacity:
                 live.close_overflow()
             now = time.time_ns() // 1000
-            due = live.tails.due(now, hold=self._paused())
+            due = live.tails.due(now, hold=buffer.congested())
             if not due:
                 continue
             self._counts.tail_gaps += len(due)
