@@ -1,7 +1,7 @@
 """The collector: frames in, sequenced ticks out, and its parts wired together.
 
 :meth:`Collector.on_frame` is the hot path (one call per WebSocket frame): parse, sequence,
-queue. Counters on that path are plain integers (:class:`~tickvault_collector.counts.Counts`),
+queue. Counters on that path are plain integers (:class:`~tickvault_collector.metrics.Counts`),
 copied into Prometheus once a second. Everything about missing trades — opening gaps,
 repairing them, the tail and ticker checks, stream-loss recovery, resume marks — is the
 :mod:`tickvault_collector.gaps` package's; this module builds its parts and hands them frames.
@@ -22,7 +22,6 @@ from tickvault.redisconn import AsyncRedis
 from tickvault.throttle import ThrottledLog
 from tickvault.tick import Tick
 from tickvault_collector.append import Appended
-from tickvault_collector.counts import COUNT_NAMES, Counts
 from tickvault_collector.frames import ControlReply, Malformed, ServerShutdown, Unknown, parse_frame
 from tickvault_collector.gaps import (
     DUPLICATE,
@@ -34,7 +33,7 @@ from tickvault_collector.gaps import (
     TickerCheck,
     collector_gaps,
 )
-from tickvault_collector.metrics import Metrics
+from tickvault_collector.metrics import COUNT_NAMES, Counts, Metrics
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient
 from tickvault_collector.schedule import Priority

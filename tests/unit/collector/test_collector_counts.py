@@ -8,8 +8,7 @@ from dataclasses import fields
 import redis.asyncio as aioredis
 
 from tickvault_collector.collector import Collector
-from tickvault_collector.counts import Counts
-from tickvault_collector.metrics import make_metrics
+from tickvault_collector.metrics import Counts, make_metrics
 from tickvault_collector.rest import RestClient
 from tickvault_collector.settings import CollectorSettings
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tickvault.codec import GapReason, GapRecord, GapStatus
-from tickvault_collector.counts import Counts
 from tickvault_collector.gaps.live import LiveGaps
+from tickvault_collector.metrics import Counts
 
 
 def _live(cap: int = 1_000_000) -> tuple[LiveGaps, list[GapRecord], Counts]:

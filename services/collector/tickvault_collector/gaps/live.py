@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Container
 
 from tickvault.codec import GapReason, GapRecord, GapStatus
-from tickvault_collector.counts import Counts
 from tickvault_collector.gaps.book import Gap, GapBook
 from tickvault_collector.gaps.marks import ResumeMarks
 from tickvault_collector.gaps.sequencer import Sequencer, cap_gap
 from tickvault_collector.gaps.stored import StoredGap
 from tickvault_collector.gaps.tails import Tails
+from tickvault_collector.metrics import Counts
 
 log = logging.getLogger(__name__)
 
