@@ -135,10 +135,16 @@ class SymbolRefresh:
                 await self.refresh()
 
     async def refresh(self) -> None:
-        """Read exchangeInfo once and apply it (the last good list stays on failure)."""
+        """Read exchangeInfo once and apply it (the last good list stays on failure); then
+        ask for the round's ticker/24hr check (``on_round``), after exchangeInfo as ever."""
         self._last_round = time.monotonic()
         self._early_at = None
-        self._on_round()
+        try:
+            await self._read_and_apply()
+        finally:
+            self._on_round()
+
+    async def _read_and_apply(self) -> None:
         try:
             universe = await self._rest.universe()
         except FrameError as exc:
