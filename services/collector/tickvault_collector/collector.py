@@ -17,11 +17,9 @@ from collections.abc import Iterable
 from tickvault.codec import GapRecord
 from tickvault.errors import FrameError
 from tickvault.heartbeat import CollectorBeat
-from tickvault.keys import ShardKeys
 from tickvault.redisconn import AsyncRedis
 from tickvault.throttle import ThrottledLog
 from tickvault.tick import Tick
-from tickvault_collector.append import Appended
 from tickvault_collector.frames import ControlReply, Malformed, ServerShutdown, Unknown, parse_frame
 from tickvault_collector.gaps import (
     DUPLICATE,
@@ -73,13 +71,13 @@ class Collector:
             backfill_cap=settings.collector_backfill_max_trades,
             tail_grace_s=settings.collector_tail_grace_s,
         )
-        self.publisher = publisher = Publisher.from_settings(
-            settings, redis, metrics, marks=gaps.marks.compute, appended=self._appended
-        )
-        self.stream_loss = StreamLoss(
+        self.stream_loss = loss = StreamLoss(
             gaps,
-            shard_of=publisher.shard,
+            shard_of=settings.redis_keys.shard_of,
             read_stored=lambda symbols: collector_gaps(settings.database_url, symbols),
+        )
+        self.publisher = publisher = Publisher.from_settings(
+            settings, redis, metrics, marks=gaps.marks.compute, appended=loss.appended
         )
         self.repairer = Repairer(rest, gaps, publisher)
         self.tickers = TickerCheck(gaps, rest, publisher)
@@ -151,9 +149,6 @@ class Collector:
 
     def _put_record(self, record: GapRecord) -> None:
         self.publisher.put_record(record)  # the gaps are built before the publisher
-
-    def _appended(self, shard: ShardKeys, reply: Appended) -> None:
-        self.stream_loss.appended(shard, reply)
 
     # ------------------------------------------------------------------ Capture
 
