@@ -109,7 +109,7 @@ class StreamReader:
             self._own_pending, self._pending_after = False, "0"
         return self._xreadgroup(">", block=self.block_ms if block else None)
 
-    def _xreadgroup(self, start: str, block: int | None) -> list[RawEntry]:
+    def _xreadgroup(self, start: bytes | str, block: int | None) -> list[RawEntry]:
         reply: Any = self._raw.xreadgroup(
             WRITER_GROUP, self.consumer, {self.shard.stream: start}, count=self.count, block=block
         )
