@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Run the project's compose file with the local container engine: `docker compose` where a
+# Docker daemon answers, podman (with podman-compose) otherwise.
+#
+#   scripts/compose.sh demo [ARGS...]   build, start the offline demo stack (--profile demo),
+#                                       wait until the proxy answers healthy, print the URLs
+#   scripts/compose.sh down             stop and remove it: containers, network, its volumes
+#   scripts/compose.sh run ARGS...      any compose command, with the same engine and settings
+#
+# COMPOSE_FILE picks another compose file (default docker-compose.yml) and COMPOSE_PROJECT_NAME
+# another project (default tickvault). Passwords: the shell's, else .env's, else generated once
+# into .compose/<project>-secrets.env (mode 600) and kept there; none has a default.
+# With podman, where registry images cannot be pulled (TICKVAULT_STANDINS=auto: no Docker
+# daemon; 1 forces, 0 never), the stand-in images of scripts/build-standins.sh are built and used.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+file="${COMPOSE_FILE:-docker-compose.yml}"
+project="${COMPOSE_PROJECT_NAME:-tickvault}"
+state="$root/.compose"
+port="${HTTP_PORT:-$(sed -n -E 's/^HTTP_PORT=([0-9]+)$/\1/p' .env 2>/dev/null | tail -n 1)}"
+export HTTP_PORT="${port:-8000}"
+PASSWORDS=(POSTGRES_PASSWORD API_DB_PASSWORD REDIS_COLLECTOR_PASSWORD REDIS_WRITER_PASSWORD
+  REDIS_API_PASSWORD REDIS_ADMIN_PASSWORD REDIS_REPLICATION_PASSWORD GRAFANA_ADMIN_PASSWORD)
+
+say() { echo "compose: $*" >&2; }
+
+# --- the engine
+if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+  engine=docker
+  compose=(docker compose)
+else
+  command -v podman >/dev/null || { say "no container engine: install Docker, or podman (make test-tools)"; exit 1; }
+  engine=podman
+  podman_compose=$(command -v podman-compose || true)
+  if [ -z "$podman_compose" ] && [ -x "$root/.venv/bin/podman-compose" ]; then
+    podman_compose="$root/.venv/bin/podman-compose"
+  fi
+  [ -n "$podman_compose" ] || { say "podman-compose is missing (make test-tools installs it)"; exit 1; }
+  . scripts/podman-env.sh
+  compose=("$podman_compose")
+  # The compose file asks the API and the proxy for this many open files.
+  if [ "$PODMAN_NOFILE" -lt "${TICKVAULT_NOFILE:-65536}" ]; then
+    export TICKVAULT_NOFILE="$PODMAN_NOFILE"
+  fi
+fi
+compose+=(-p "$project" -f "$file")
+
+# --- stand-in images where the official ones cannot be pulled
+standins="${TICKVAULT_STANDINS:-auto}"
+if [ "$standins" = auto ]; then standins=$([ "$engine" = podman ] && echo 1 || echo 0); fi
+use_standins() {
+  local line name
+  while IFS= read -r line; do
+    name="${line%%=*}"
+    [ -n "${!name:-}" ] || export "$line"   # an image named in the shell wins
+  done < <(ENGINE="$engine" bash scripts/build-standins.sh)
+}
+
+# --- passwords: shell, then .env, then generated once
+passwords() {
+  local secrets="$state/$project-secrets.env" name value
+  mkdir -p "$state"
+  (umask 077; touch "$secrets")
+  for name in "${PASSWORDS[@]}"; do
+    [ -n "${!name:-}" ] && continue
+    value=$(sed -n -E "s/^$name=(.+)$/\1/p" .env 2>/dev/null | tail -n 1)
+    [ -n "$value" ] && continue   # compose reads .env itself
+    value=$(sed -n -E "s/^$name=(.+)$/\1/p" "$secrets" | tail -n 1)
+    if [ -z "$value" ]; then
+      value=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+      echo "$name=$value" >> "$secrets"
+    fi
+    export "$name=$value"
+  done
+}
+
+# --- health: podman before 4.6 neither runs health checks without systemd nor waits for
+# them, so with podman the services start in their dependency order here.
+healthy() {  # container names...: run each one's health check now, succeed when all pass
+  local c
+  for c in "$@"; do
+    if [ "$engine" = podman ]; then podman healthcheck run "$c" >/dev/null 2>&1 || return 1
+    else [ "$(docker inspect -f '{{.State.Health.Status}}' "$c" 2>/dev/null)" = healthy ] || return 1
+    fi
+  done
+}
+containers_of() { "$engine" ps -q --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$1"; }
+wait_healthy() {  # service names...
+  local service deadline=$((SECONDS + ${COMPOSE_WAIT_SECONDS:-300})) ids
+  for service in "$@"; do
+    until ids=$(containers_of "$service") && [ -n "$ids" ] && healthy $ids; do
+      if [ $SECONDS -ge $deadline ]; then say "$service is not healthy"; return 1; fi
+      sleep 1
+    done
+  done
+}
+wait_exited_ok() {  # service: its one-off container ran and exited 0
+  local service="$1" deadline=$((SECONDS + ${COMPOSE_WAIT_SECONDS:-300})) id state
+  while :; do
+    id=$("$engine" ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$service" | head -n 1)
+    state=$([ -n "$id" ] && "$engine" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id" || true)
+    case "$state" in
+      exited\ 0) return 0 ;;
+      exited\ *) say "$service failed:"; "$engine" logs "$id" >&2 || true; return 1 ;;
+    esac
+    if [ $SECONDS -ge $deadline ]; then say "$service did not finish"; return 1; fi
+    sleep 1
+  done
+}
+wait_proxy() {
+  local deadline=$((SECONDS + ${COMPOSE_WAIT_SECONDS:-300}))
+  until python3 -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:$HTTP_PORT/healthz', timeout=4).status != 200)" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then say "the proxy does not answer healthy on 127.0.0.1:$HTTP_PORT"; return 1; fi
+    sleep 1
+  done
+}
+
+demo() {
+  passwords
+  [ "$standins" = 1 ] && use_standins
+  set -a; . deploy/demo.env; set +a
+  if [ "$engine" = docker ]; then
+    "${compose[@]}" --profile demo up -d --build --wait "$@"
+  else
+    "${compose[@]}" --profile demo build
+    # The order depends_on asks for, which podman-compose cannot wait for before podman 4.6.
+    "${compose[@]}" --profile demo up -d --no-build --no-deps "$@" postgres redis replay
+    wait_healthy postgres redis replay
+    "${compose[@]}" --profile demo up -d --no-build --no-deps "$@" migrate
+    wait_exited_ok migrate
+    "${compose[@]}" --profile demo up -d --no-build --no-deps "$@" collector writer api
+    wait_healthy api
+    "${compose[@]}" --profile demo up -d --no-build --no-deps "$@" proxy
+  fi
+  wait_proxy
+  cat <<URLS
+tickvault demo is up ($engine, project $project):
+  dashboard   http://127.0.0.1:$HTTP_PORT/
+  API         http://127.0.0.1:$HTTP_PORT/api/v1/
+  health      http://127.0.0.1:$HTTP_PORT/healthz
+Passwords: .env, else $state/$project-secrets.env. Stop it with: make compose-down
+URLS
+}
+
+down() {
+  passwords
+  [ "$standins" = 1 ] && use_standins
+  set -a; . deploy/demo.env; set +a
+  "${compose[@]}" --profile demo down --volumes --remove-orphans
+}
+
+case "${1:-}" in
+  demo) shift; demo "$@" ;;
+  down) shift; down "$@" ;;
+  run) shift; passwords; [ "$standins" = 1 ] && use_standins; "${compose[@]}" "$@" ;;
+  *) echo "usage: scripts/compose.sh demo|down|run [ARGS...]" >&2; exit 2 ;;
+esac
