@@ -6,6 +6,7 @@
 #                                       wait until the proxy answers healthy, print the URLs
 #   scripts/compose.sh down             stop and remove it: containers, network, its volumes
 #   scripts/compose.sh run ARGS...      any compose command, with the same engine and settings
+#   scripts/compose.sh engine ARGS...   the engine itself (docker or podman), same settings
 #
 # COMPOSE_FILE picks another compose file (default docker-compose.yml) and COMPOSE_PROJECT_NAME
 # another project (default tickvault). Passwords: the shell's, else .env's, else generated once
@@ -18,7 +19,11 @@ cd "$root"
 file="${COMPOSE_FILE:-docker-compose.yml}"
 project="${COMPOSE_PROJECT_NAME:-tickvault}"
 state="$root/.compose"
-port="${HTTP_PORT:-$(sed -n -E 's/^HTTP_PORT=([0-9]+)$/\1/p' .env 2>/dev/null | tail -n 1)}"
+env_value() {  # NAME FILE: the last non-empty NAME=value of an env file, if any
+  [ -r "$2" ] || return 0
+  sed -n -E "s/^$1=(.+)$/\1/p" "$2" | tail -n 1
+}
+port="${HTTP_PORT:-$(env_value HTTP_PORT .env)}"
 export HTTP_PORT="${port:-8000}"
 PASSWORDS=(POSTGRES_PASSWORD API_DB_PASSWORD REDIS_COLLECTOR_PASSWORD REDIS_WRITER_PASSWORD
   REDIS_API_PASSWORD REDIS_ADMIN_PASSWORD REDIS_REPLICATION_PASSWORD GRAFANA_ADMIN_PASSWORD)
@@ -38,7 +43,8 @@ else
   fi
   [ -n "$podman_compose" ] || { say "podman-compose is missing (make test-tools installs it)"; exit 1; }
   . scripts/podman-env.sh
-  compose=("$podman_compose")
+  # A service's own ulimits replace all of podman's defaults: pass both to every one.
+  compose=("$podman_compose" "--podman-run-args=${PODMAN_LIMITS[*]}")
   # The compose file asks the API and the proxy for this many open files.
   if [ "$PODMAN_NOFILE" -lt "${TICKVAULT_NOFILE:-65536}" ]; then
     export TICKVAULT_NOFILE="$PODMAN_NOFILE"
@@ -64,9 +70,9 @@ passwords() {
   (umask 077; touch "$secrets")
   for name in "${PASSWORDS[@]}"; do
     [ -n "${!name:-}" ] && continue
-    value=$(sed -n -E "s/^$name=(.+)$/\1/p" .env 2>/dev/null | tail -n 1)
+    value=$(env_value "$name" .env)
     [ -n "$value" ] && continue   # compose reads .env itself
-    value=$(sed -n -E "s/^$name=(.+)$/\1/p" "$secrets" | tail -n 1)
+    value=$(env_value "$name" "$secrets")
     if [ -z "$value" ]; then
       value=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
       echo "$name=$value" >> "$secrets"
@@ -116,6 +122,27 @@ wait_proxy() {
   done
 }
 
+# COMPOSE_ARGS for podman-compose: every `--scale S=N` (or --scale=S=N) into SCALES, the rest
+# into PASSED, then up_each starts each service with its own.
+declare -A SCALES=()
+PASSED=()
+split_scales() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --scale) SCALES[${2%%=*}]="${2#*=}"; shift 2 ;;
+      --scale=*) local pair="${1#--scale=}"; SCALES[${pair%%=*}]="${pair#*=}"; shift ;;
+      *) PASSED+=("$1"); shift ;;
+    esac
+  done
+}
+up_each() {
+  local service
+  for service in "$@"; do
+    "${compose[@]}" --profile demo up -d --no-build --no-deps "${PASSED[@]}" \
+      ${SCALES[$service]:+--scale "$service=${SCALES[$service]}"} "$service"
+  done
+}
+
 demo() {
   passwords
   [ "$standins" = 1 ] && use_standins
@@ -123,15 +150,20 @@ demo() {
   if [ "$engine" = docker ]; then
     "${compose[@]}" --profile demo up -d --build --wait "$@"
   else
-    "${compose[@]}" --profile demo build
-    # The order depends_on asks for, which podman-compose cannot wait for before podman 4.6.
-    "${compose[@]}" --profile demo up -d --no-build --no-deps "$@" postgres redis replay
+    # One build for the one image every tickvault service runs (podman-compose builds it
+    # once per service).
+    podman build "${PODMAN_LIMITS[@]}" -t tickvault:latest \
+      --build-arg "PYTHON_IMAGE=${TICKVAULT_PYTHON_IMAGE:-python:3.11-slim}" .
+    # The order depends_on asks for, which podman-compose cannot wait for before podman 4.6;
+    # one service at a time, since podman-compose takes a single --scale.
+    split_scales "$@"
+    up_each postgres redis replay
     wait_healthy postgres redis replay
-    "${compose[@]}" --profile demo up -d --no-build --no-deps "$@" migrate
+    up_each migrate
     wait_exited_ok migrate
-    "${compose[@]}" --profile demo up -d --no-build --no-deps "$@" collector writer api
+    up_each collector writer api
     wait_healthy api
-    "${compose[@]}" --profile demo up -d --no-build --no-deps "$@" proxy
+    up_each proxy
   fi
   wait_proxy
   cat <<URLS
@@ -148,11 +180,14 @@ down() {
   [ "$standins" = 1 ] && use_standins
   set -a; . deploy/demo.env; set +a
   "${compose[@]}" --profile demo down --volumes --remove-orphans
+  # The volumes that held them are gone: the next demo starts with new passwords.
+  rm -f "$state/$project-secrets.env"
 }
 
 case "${1:-}" in
   demo) shift; demo "$@" ;;
   down) shift; down "$@" ;;
+  engine) shift; "$engine" "$@" ;;
   run) shift; passwords; [ "$standins" = 1 ] && use_standins; "${compose[@]}" "$@" ;;
-  *) echo "usage: scripts/compose.sh demo|down|run [ARGS...]" >&2; exit 2 ;;
+  *) echo "usage: scripts/compose.sh demo|down|run|engine [ARGS...]" >&2; exit 2 ;;
 esac
