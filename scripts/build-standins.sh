@@ -9,11 +9,11 @@
 #   ENGINE=podman bash scripts/build-standins.sh      prints the variables compose reads
 #
 # Needs root (debootstrap) the first time; the base system's tarball is kept in
-# $TICKVAULT_STANDIN_CACHE (default ~/.cache/tickvault-standins).
+# $STANDIN_CACHE (default ~/.cache/tickvault-standins).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 engine="${ENGINE:-podman}"
-cache="${TICKVAULT_STANDIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tickvault-standins}"
+cache="${STANDIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tickvault-standins}"
 prefix="localhost/tickvault-standin"
 limits=()
 if [ "$engine" = podman ]; then
@@ -81,7 +81,8 @@ build redis 7.0
 build nginx 1.22
 
 # What docker-compose.yml reads to use them.
-echo "TICKVAULT_PYTHON_IMAGE=$prefix/python:3.11"
-echo "TICKVAULT_POSTGRES_IMAGE=$prefix/postgres:15"
-echo "TICKVAULT_REDIS_IMAGE=$prefix/redis:7.0"
-echo "TICKVAULT_NGINX_IMAGE=$prefix/nginx:1.22"
+echo "PYTHON_IMAGE=$prefix/python:3.11"
+echo "POSTGRES_IMAGE=$prefix/postgres:15"
+echo "REDIS_IMAGE=$prefix/redis:7.0"
+echo "NGINX_IMAGE=$prefix/nginx:1.22"
+echo "CLUSTER_NGINX_IMAGE=$prefix/nginx:1.22"

@@ -8,24 +8,28 @@
 #   scripts/compose.sh run ARGS...      any compose command, with the same engine and settings
 #   scripts/compose.sh engine ARGS...   the engine itself (docker or podman), same settings
 #
-# COMPOSE_FILE picks another compose file (default docker-compose.yml) and COMPOSE_PROJECT_NAME
-# another project (default tickvault). Passwords: the shell's, else .env's, else generated once
-# into .compose/<project>-secrets.env (mode 600) and kept there; none has a default.
-# With podman, where registry images cannot be pulled (TICKVAULT_STANDINS=auto: no Docker
+# COMPOSE_FILE picks another compose file (default docker-compose.yml, e.g.
+# deploy/compose.cluster.yml) and COMPOSE_PROJECT_NAME another project (default: the file's).
+# Passwords: the shell's, else .env's, else generated once into .compose/<project>-secrets.env
+# (mode 600) and kept until `down`; none has a default.
+# With podman, where registry images cannot be pulled (COMPOSE_STANDINS=auto: no Docker
 # daemon; 1 forces, 0 never), the stand-in images of scripts/build-standins.sh are built and used.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 file="${COMPOSE_FILE:-docker-compose.yml}"
-project="${COMPOSE_PROJECT_NAME:-tickvault}"
 state="$root/.compose"
+python="$root/.venv/bin/python"
+[ -x "$python" ] || python=python3
+order() { "$python" scripts/compose_order.py "$file" demo; }
+project="${COMPOSE_PROJECT_NAME:-$(order | sed -n 's/^project //p')}"
 env_value() {  # NAME FILE: the last non-empty NAME=value of an env file, if any
   [ -r "$2" ] || return 0
   sed -n -E "s/^$1=(.+)$/\1/p" "$2" | tail -n 1
 }
 port="${HTTP_PORT:-$(env_value HTTP_PORT .env)}"
 export HTTP_PORT="${port:-8000}"
-PASSWORDS=(POSTGRES_PASSWORD API_DB_PASSWORD REDIS_COLLECTOR_PASSWORD REDIS_WRITER_PASSWORD
+PASSWORDS=(POSTGRES_PASSWORD API_DB_PASSWORD REPLICATION_PASSWORD REDIS_COLLECTOR_PASSWORD REDIS_WRITER_PASSWORD
   REDIS_API_PASSWORD REDIS_ADMIN_PASSWORD REDIS_REPLICATION_PASSWORD GRAFANA_ADMIN_PASSWORD)
 
 say() { echo "compose: $*" >&2; }
@@ -46,14 +50,14 @@ else
   # A service's own ulimits replace all of podman's defaults: pass both to every one.
   compose=("$podman_compose" "--podman-run-args=${PODMAN_LIMITS[*]}")
   # The compose file asks the API and the proxy for this many open files.
-  if [ "$PODMAN_NOFILE" -lt "${TICKVAULT_NOFILE:-65536}" ]; then
-    export TICKVAULT_NOFILE="$PODMAN_NOFILE"
+  if [ "$PODMAN_NOFILE" -lt "${CONTAINER_NOFILE:-65536}" ]; then
+    export CONTAINER_NOFILE="$PODMAN_NOFILE"
   fi
 fi
 compose+=(-p "$project" -f "$file")
 
 # --- stand-in images where the official ones cannot be pulled
-standins="${TICKVAULT_STANDINS:-auto}"
+standins="${COMPOSE_STANDINS:-auto}"
 if [ "$standins" = auto ]; then standins=$([ "$engine" = podman ] && echo 1 || echo 0); fi
 use_standins() {
   local line name
@@ -102,11 +106,11 @@ wait_healthy() {  # service names...
   done
 }
 wait_exited_ok() {  # service: its one-off container ran and exited 0
-  local service="$1" deadline=$((SECONDS + ${COMPOSE_WAIT_SECONDS:-300})) id state
+  local service="$1" deadline=$((SECONDS + ${COMPOSE_WAIT_SECONDS:-300})) id status
   while :; do
     id=$("$engine" ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$service" | head -n 1)
-    state=$([ -n "$id" ] && "$engine" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id" || true)
-    case "$state" in
+    status=$([ -n "$id" ] && "$engine" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id" || true)
+    case "$status" in
       exited\ 0) return 0 ;;
       exited\ *) say "$service failed:"; "$engine" logs "$id" >&2 || true; return 1 ;;
     esac
@@ -152,18 +156,19 @@ demo() {
   else
     # One build for the one image every tickvault service runs (podman-compose builds it
     # once per service).
-    podman build "${PODMAN_LIMITS[@]}" -t tickvault:latest \
-      --build-arg "PYTHON_IMAGE=${TICKVAULT_PYTHON_IMAGE:-python:3.11-slim}" .
-    # The order depends_on asks for, which podman-compose cannot wait for before podman 4.6;
-    # one service at a time, since podman-compose takes a single --scale.
+    podman build "${PODMAN_LIMITS[@]}" --quiet -t tickvault:latest \
+      --build-arg "PYTHON_IMAGE=${PYTHON_IMAGE:-python:3.11-slim}" .
+    # The order depends_on asks for, which podman-compose cannot wait for before podman 4.6
+    # (scripts/compose_order.py); one service at a time: podman-compose takes one --scale.
     split_scales "$@"
-    up_each postgres redis replay
-    wait_healthy postgres redis replay
-    up_each migrate
-    wait_exited_ok migrate
-    up_each collector writer api
-    wait_healthy api
-    up_each proxy
+    local verb services
+    while read -r verb services; do
+      case "$verb" in
+        up) up_each $services ;;
+        healthy) wait_healthy $services ;;
+        exited) for service in $services; do wait_exited_ok "$service"; done ;;
+      esac
+    done < <(order | tail -n +2)
   fi
   wait_proxy
   cat <<URLS

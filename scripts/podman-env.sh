@@ -4,7 +4,7 @@
 # systemd), and resource limits no higher than what this host lets a container have:
 # podman's defaults are refused (setrlimit: operation not permitted), and so is a process
 # limit above conmon's (32768). `podman build` also gets them as flags: PODMAN_LIMITS.
-podman_state="${TICKVAULT_COMPOSE_STATE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.compose}"
+podman_state="${COMPOSE_STATE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.compose}"
 podman_limit() {  # limit name, cap: this shell's hard limit, at most the cap
   local hard
   hard=$(ulimit -H "$1")
