@@ -162,13 +162,14 @@ demo() {
     # (scripts/compose_order.py); one service at a time: podman-compose takes one --scale.
     split_scales "$@"
     local verb services
-    while read -r verb services; do
+    # The steps on fd 3: podman-compose reads its standard input.
+    while read -r verb services <&3; do
       case "$verb" in
         up) up_each $services ;;
         healthy) wait_healthy $services ;;
         exited) for service in $services; do wait_exited_ok "$service"; done ;;
       esac
-    done < <(order | tail -n +2)
+    done 3< <(order | tail -n +2)
   fi
   wait_proxy
   cat <<URLS
