@@ -185,6 +185,12 @@ down() {
   passwords
   [ "$standins" = 1 ] && use_standins
   set -a; . deploy/demo.env; set +a
+  if [ "$engine" = podman ]; then
+    # podman-compose's down keeps the anonymous volumes of images' VOLUMEs: rm -v drops them.
+    local ids
+    ids=$(podman ps -aq --filter "label=com.docker.compose.project=$project")
+    [ -z "$ids" ] || podman rm --force --volumes --time 5 $ids >/dev/null
+  fi
   "${compose[@]}" --profile demo down --volumes --remove-orphans
   # The volumes that held them are gone: the next demo starts with new passwords.
   rm -f "$state/$project-secrets.env"

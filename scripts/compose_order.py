@@ -25,7 +25,9 @@ def dependencies(service: dict[str, Any]) -> dict[str, str]:
     declared = service.get("depends_on") or {}
     if isinstance(declared, list):
         return dict.fromkeys(declared, "service_started")
-    return {name: (spec or {}).get("condition", "service_started") for name, spec in declared.items()}
+    return {
+        name: (spec or {}).get("condition", "service_started") for name, spec in declared.items()
+    }
 
 
 def steps(compose: dict[str, Any], profiles: set[str]) -> list[str]:
@@ -39,15 +41,18 @@ def steps(compose: dict[str, Any], profiles: set[str]) -> list[str]:
     out: list[str] = []
     while len(started) < len(services):
         ready = [
-            name
-            for name, deps in services.items()
-            if name not in started and set(deps) <= started
+            name for name, deps in services.items() if name not in started and set(deps) <= started
         ]
         if not ready:
             sys.exit(f"compose_order: a dependency cycle or a missing service among {services}")
         for wait in ("healthy", "exited"):
             waited = sorted(
-                {dep for name in ready for dep, cond in services[name].items() if WAITS.get(cond) == wait}
+                {
+                    dep
+                    for name in ready
+                    for dep, cond in services[name].items()
+                    if WAITS.get(cond) == wait
+                }
             )
             if waited:
                 out.append(f"{wait} {' '.join(waited)}")
@@ -58,8 +63,8 @@ def steps(compose: dict[str, Any], profiles: set[str]) -> list[str]:
 
 def main(argv: list[str]) -> None:
     compose = yaml.safe_load(Path(argv[0]).read_text())
-    print(f"project {compose.get('name', 'default')}")
-    print("\n".join(steps(compose, set(argv[1:]))))
+    sys.stdout.write(f"project {compose.get('name', 'default')}\n")
+    sys.stdout.write("".join(f"{step}\n" for step in steps(compose, set(argv[1:]))))
 
 
 if __name__ == "__main__":

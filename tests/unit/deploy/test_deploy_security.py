@@ -225,7 +225,8 @@ def test_containers_run_as_non_root_on_read_only_root_filesystems() -> None:
         if name in ROOT_ENTRYPOINTS:
             continue
         assert user not in ("root", "0", "0:0"), f"{name} runs as root"
-        assert user or default_image(svc["image"]) in NON_ROOT_IMAGES, f"{name}: which user does it run as?"
+        image = default_image(svc["image"])
+        assert user or image in NON_ROOT_IMAGES, f"{name}: which user does it run as?"
         assert svc.get("cap_drop") == ["ALL"], f"{name} keeps Linux capabilities"
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert re.search(r"^USER tickvault$", dockerfile, re.M)
