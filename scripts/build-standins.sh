@@ -44,12 +44,15 @@ if [ "$(label_of "$base")" != "$base_source" ]; then
     root=$(mktemp -d)
     trap 'rm -rf "$root"' EXIT
     echo "build-standins: debootstrap $suite from $mirror (a few minutes, once)" >&2
-    debootstrap --variant=minbase "$suite" "$root" "$mirror" >&2
+    mkdir -p "$cache"
+    if ! debootstrap --variant=minbase "$suite" "$root" "$mirror" > "$cache/debootstrap.log" 2>&1; then
+      tail -n 20 "$cache/debootstrap.log" >&2
+      exit 1
+    fi
     # apt inside the images: the same mirror, with the suite's updates and security fixes.
     printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s-security %s-security main\n' \
       "$mirror" "$suite" "$mirror" "$suite" "$mirror" "$suite" > "$root/etc/apt/sources.list"
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-    mkdir -p "$cache"
     tar -C "$root" --numeric-owner -cf "$tarball.part" .
     mv "$tarball.part" "$tarball"
   fi
@@ -74,6 +77,8 @@ build() {
   "$engine" build --quiet "${limits[@]}" --build-arg "BASE=$base" --label "tickvault.standin.source=$source" \
     -t "$prefix/$name:$tag" -f "$context/Containerfile" "$context" >&2
   rm -rf "$context"
+  # The stand-in this build replaced, untagged now.
+  "$engine" image prune --force --filter label=tickvault.standin.source >/dev/null
 }
 build python 3.11
 build postgres 15

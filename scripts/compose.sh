@@ -156,8 +156,10 @@ demo() {
   else
     # One build for the one image every tickvault service runs (podman-compose builds it
     # once per service).
-    podman build "${PODMAN_LIMITS[@]}" --quiet -t tickvault:latest \
-      --build-arg "PYTHON_IMAGE=${PYTHON_IMAGE:-python:3.11-slim}" .
+    podman build "${PODMAN_LIMITS[@]}" --quiet -t tickvault:latest --label tickvault.image=tickvault \
+      --build-arg "PYTHON_IMAGE=${PYTHON_IMAGE:-python:3.11-slim}" . >/dev/null
+    # The image a rebuild replaced, untagged now.
+    podman image prune --force --filter label=tickvault.image=tickvault >/dev/null
     # The order depends_on asks for, which podman-compose cannot wait for before podman 4.6
     # (scripts/compose_order.py); one service at a time: podman-compose takes one --scale.
     split_scales "$@"
