@@ -152,7 +152,8 @@ demo() {
   [ "$standins" = 1 ] && use_standins
   set -a; . deploy/demo.env; set +a
   if [ "$engine" = docker ]; then
-    "${compose[@]}" --profile demo up -d --build --wait "$@"
+    # compose waits for each depends_on condition itself; the proxy is waited for below.
+    "${compose[@]}" --profile demo up -d --build "$@"
   else
     # One build for the one image every tickvault service runs (podman-compose builds it
     # once per service).
