@@ -68,6 +68,10 @@ class Stack:
             args += ["--filter", f"label=com.docker.compose.service={service}"]
         return sorted(self.compose(*args).split())
 
+    def started_at(self, container: str) -> str:
+        """Return when *container* last started, as the engine says."""
+        return self.compose("engine", "inspect", "-f", "{{.State.StartedAt}}", container).strip()
+
     def get(self, path: str) -> tuple[int, Any]:
         """GET *path* through the proxy; return the status and the body (decoded when JSON)."""
         url = f"http://127.0.0.1:{self.port}{path}"
