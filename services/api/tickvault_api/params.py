@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from tickvault.codec import MAX_TIME
 from tickvault.tick import MAX_TIME_US, MAX_TRADE_ID, MIN_TIME_US, datetime_to_us, iso_ms
+from tickvault.symbols import canonical
 from tickvault_api.errors import (
     InvalidParameter,
     InvalidRange,
@@ -58,8 +59,9 @@ class Window:
 
 
 def parse_symbol(raw: str, tracked: Sequence[str]) -> str:
-    """Return the tracked symbol *raw* names (case-insensitive) or raise ``unknown_symbol``."""
-    symbol = raw.strip().upper()
+    """Return the tracked symbol *raw* names or raise ``unknown_symbol``: ASCII letters in
+    any case, every other character as listed (:func:`tickvault.symbols.canonical`)."""
+    symbol = canonical(raw)
     if symbol not in tracked:
         raise UnknownSymbol(raw, tracked)
     return symbol

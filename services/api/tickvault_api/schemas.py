@@ -23,7 +23,10 @@ SYMBOL_PARAM = {
     "in": "path",
     "name": "symbol",
     "required": True,
-    "description": "a tracked symbol, case-insensitive",
+    "description": (
+        "a tracked symbol, percent-encoded UTF-8 in the path; ASCII letters in any case, "
+        "every other character as listed"
+    ),
     "schema": {"type": "string", "minLength": 1},
     "example": "BTCUSDT",
 }
@@ -128,8 +131,18 @@ SymbolInfo = _symbol_body(
 )
 
 
+class UnsupportedName(Schema):
+    symbol = fields.String(required=True, metadata={"description": "the name as listed"})
+    reason = fields.String(required=True, metadata={"description": "why it cannot be stored"})
+
+
 class SymbolsBody(Schema):
     symbols = fields.List(fields.Nested(SymbolInfo), required=True)
+    unsupported = fields.List(
+        fields.Nested(UnsupportedName),
+        required=True,
+        metadata={"description": "listed names TICKVAULT_SYMBOLS matches that cannot be stored"},
+    )
 
 
 # Describes tickvault.codec.latest_json, the one builder of this body (REST, streams, CLI).

@@ -7,6 +7,7 @@ import logging
 import time
 from pathlib import Path
 
+from tickvault.symbols import canonical, stream_symbol
 from tickvault_replay import loader
 from tickvault_replay.accounting import RestLedger
 from tickvault_replay.config import ReplayConfig
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 def symbol_streams(symbol: str) -> list[str]:
     """Return the streams a synthetic symbol is served on."""
-    lower = symbol.lower()
+    lower = stream_symbol(symbol)
     return [f"{lower}@trade", f"{lower}@aggTrade", f"{lower}@bookTicker"]
 
 
@@ -48,7 +49,7 @@ def _universe(config: ReplayConfig) -> tuple[list[SymbolSpec], list[float]]:
         else:
             specs = synthetic_universe(config.market, config.seed)
         return specs, zipf_rates(len(specs), config.top_rate, config.zipf)
-    names = dict.fromkeys(s.strip().upper() for s in config.synthetic if s.strip())
+    names = dict.fromkeys(canonical(s) for s in config.synthetic if s.strip())
     return [spec_for(s) for s in names], [config.rate] * len(names)
 
 

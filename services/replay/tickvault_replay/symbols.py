@@ -43,6 +43,14 @@ KNOWN = {
     "LINKUSDT": ("0.00100000", "0.01000000", "11.00000000"),
 }
 
+# Names in UTF-8, as Binance lists them since 2025-12 (testnet's 这是测试币456, USDⓈ-M's
+# 币安人生USDT, full-width digits): the replay lists them after the well-known ones.
+UTF8_LISTED = {
+    "币安人生USDT": ("0.00010000", "1.00000000", "0.15000000"),
+    "这是测试币456": ("0.00000001", "1.00000000", "0.00002246"),
+    "１２３４５６USDT": ("0.00100000", "0.01000000", "3.20000000"),
+}
+
 
 def quote_of(symbol: str) -> tuple[str, str]:
     """Split *symbol* into base and quote asset (the longest known quote suffix; else USDT)."""
@@ -56,7 +64,8 @@ def quote_of(symbol: str) -> tuple[str, str]:
 def spec_for(symbol: str, status: str = "TRADING") -> SymbolSpec:
     """Return the reference data of *symbol* (well-known values, else sensible defaults)."""
     base, quote = quote_of(symbol)
-    tick, step, price = KNOWN.get(symbol.upper(), ("0.01000000", "0.00100000", "100.00000000"))
+    known = KNOWN.get(symbol) or UTF8_LISTED.get(symbol)
+    tick, step, price = known or ("0.01000000", "0.00100000", "100.00000000")
     return SymbolSpec(symbol, base, quote, tick, step, price, status)
 
 
