@@ -100,9 +100,12 @@ def synthetic_universe(count: int, seed: int) -> list[SymbolSpec]:
     """Return *count* symbols in listing order: the well-known ones first, the UTF-8 names
     Binance may list next, then drawn ones."""
     rng = random.Random(f"universe:{seed}")
-    listed = KNOWN | UTF8_LISTED
     specs = [
-        SymbolSpec(s, *quote_of(s), tick, step, price) for s, (tick, step, price) in listed.items()
+        *(
+            SymbolSpec(s, *quote_of(s), tick, step, price)
+            for s, (tick, step, price) in KNOWN.items()
+        ),
+        *UTF8_LISTED.values(),
     ][:count]
     names = {s.symbol for s in specs}
     bases = {s.base for s in specs}
