@@ -19,7 +19,7 @@ from tickvault.tick import iso_ms
 from tickvault_api import queries, schemas
 from tickvault_api.context import ApiContext, json_response
 from tickvault_api.contract import Route, documented
-from tickvault_api.errors import InvalidParameter, NoData, RangeTooLarge
+from tickvault_api.errors import NoData, RangeTooLarge
 from tickvault_api.exact import exact_midpoint, fmt
 from tickvault_api.limits import abort_connection, bound_writes
 from tickvault_api.params import (
@@ -33,6 +33,7 @@ from tickvault_api.params import (
     floor_to,
     parse_limit,
     parse_minute,
+    parse_open_window,
     parse_symbol,
     parse_time,
     parse_window,
@@ -132,27 +133,21 @@ def answer_price_range(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Re
     """High and low (with their times), open, close, trades and volume of a minute or window."""
     sym = parse_symbol(symbol, ctx.tracked)
     minute = args.get("minute")
-    if minute is not None and (args.get("start") is not None or args.get("end") is not None):
-        raise InvalidParameter("give either 'minute' or 'start' and 'end', not both")
-    if minute is not None:
-        window = parse_minute(minute)
-    else:
-        window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
+    around = parse_minute(minute) if minute is not None else None
+    window = parse_open_window(args.get("start"), args.get("end"), _max_width(ctx), around)
 
     def compute() -> bytes:
         agg = query(ctx, lambda conn: queries.aggregate(conn, sym, window))
         return orjson.dumps(range_body(sym, window, agg))
 
-    return json_response(cached(ctx, ("range", sym, window), window.end, compute))
+    end_us = None if window is None else window.end
+    return json_response(cached(ctx, ("range", sym, window), end_us, compute))
 
 
 def answer_stats(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
     """Exact statistics of a window, or of everything retained without one."""
     sym = parse_symbol(symbol, ctx.tracked)
-    start, end = args.get("start"), args.get("end")
-    window: Window | None = None
-    if start is not None or end is not None:
-        window = parse_window(start, end, _max_width(ctx))
+    window = parse_open_window(args.get("start"), args.get("end"), _max_width(ctx))
 
     def compute() -> bytes:
         agg, pair = query(ctx, lambda conn: queries.stats(conn, sym, window))
@@ -284,7 +279,7 @@ _ROUTES = (
         csv=True,
     ),
     Route("/prices/<symbol>/range", schemas.RangeQuery, schemas.RangeBody, answer_price_range),
-    Route("/prices/<symbol>/stats", schemas.WindowQuery, schemas.StatsBody, answer_stats),
+    Route("/prices/<symbol>/stats", schemas.OpenWindowQuery, schemas.StatsBody, answer_stats),
     Route("/prices/<symbol>/candles", schemas.CandlesQuery, schemas.CandlesBody, answer_candles),
     Route("/gaps", schemas.GapsQuery, schemas.GapsBody, answer_gaps),
 )

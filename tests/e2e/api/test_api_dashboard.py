@@ -7,11 +7,7 @@ Debian's ``chromium`` with Playwright (never ``playwright install``).
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -21,8 +17,7 @@ from typing import Any
 
 import pytest
 import redis
-from tests.integration.api.loading import store_ticks, to_tick
-from tests.support.recordings import all_recorded_trades
+from tests.support.api_server import load_recordings, running_api
 
 from tickvault.codec import latest_message, latest_to_hash
 from tickvault.db import migrate
@@ -40,30 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 @contextmanager
@@ -93,52 +64,12 @@ def publish_until_shown(publisher: redis.Redis, channel: str, tick: Tick, cell: 
         cell.page.wait_for_timeout(200)
 
 
-@contextmanager
-def running_api(tmp_path: Path, settings: dict[str, str]) -> Iterator[str]:
-    """Run ``tickvault-api`` with *settings* on a free port; yield its base URL.
-
-    It is stopped with SIGTERM (Gunicorn stops its workers gracefully) and must exit 0.
-    """
-    port = free_port()
-    env = {
-        **os.environ,
-        **settings,
-        "TICKVAULT_API_BIND": f"127.0.0.1:{port}",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-    }
-    log = (tmp_path / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tickvault_api"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(base + "/readyz"), 30, "the API to be ready")
-        yield base
-    finally:
-        process.terminate()
-        status = process.wait(timeout=30)
-        log.close()
-    assert status == 0, (tmp_path / "api.log").read_text()[-2000:]
-
-
 @pytest.fixture
 def api_server(
     new_database: Callable[[], str], redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> Iterator[tuple[str, list[Tick]]]:
     url = new_database()
-    migrate.upgrade(url, create_database=False)
-    recorded = all_recorded_trades()
-    ticks = [to_tick(r) for trades in recorded.values() for r in trades]
-    store_ticks(url, ticks)
-    client = redis.Redis.from_url(redis_url)
-    keys = RedisKeys(redis_prefix)
-    last: dict[str, Tick] = {}
-    for tick in ticks:
-        if tick.symbol not in last or tick.trade_id > last[tick.symbol].trade_id:
-            last[tick.symbol] = tick
-    for tick in last.values():
-        client.hset(keys.latest(tick.symbol), mapping=latest_to_hash(tick))
-    client.close()
+    last = load_recordings(url, redis_url, redis_prefix, [])
     settings = {
         "TICKVAULT_DATABASE_URL": url,
         "TICKVAULT_REDIS_URL": redis_url,
@@ -148,7 +79,7 @@ def api_server(
         "TICKVAULT_API_STREAM_MAX_SECONDS": "60",
     }
     with running_api(tmp_path, settings) as base:
-        yield base, list(last.values())
+        yield base, last
 
 
 def test_dashboard_shows_live_prices_and_draws_the_chart(
