@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 import time
+from urllib.parse import quote
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any, TypeVar
@@ -227,6 +228,15 @@ def _csv_rows(rows: list[TradeRow]) -> str:
     return buf.getvalue()
 
 
+def _attachment(filename: str) -> str:
+    """Return a Content-Disposition naming *filename* (RFC 6266: a UTF-8 name percent-encoded
+    in ``filename*``, with an ASCII ``filename`` for clients that read only that)."""
+    if filename.isascii():
+        return f'attachment; filename="{filename}"'
+    fallback = filename.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def _csv_response(
     ctx: ApiContext, symbol: str, window: Window, after: tuple[int, int] | None
 ) -> Response:
@@ -263,7 +273,7 @@ def _csv_response(
                     return
                 yield _csv_rows(rows)
 
-    headers = {"Content-Disposition": f'attachment; filename="{symbol}-trades.csv"'}
+    headers = {"Content-Disposition": _attachment(f"{symbol}-trades.csv")}
     response = Response(generate(), mimetype="text/csv", headers=headers)
     response.call_on_close(held.close)  # also when the body is never iterated
     return response

@@ -1,11 +1,12 @@
 """Schemathesis against the API under Gunicorn, with every check it has.
 
-The ``st`` command runs all its checks (``positive_data_acceptance`` with the few rules no
-schema can state allowed: :mod:`tests.integration.api.schemathesis_hooks`) and all its phases (the schema's examples, coverage of each parameter's
-edges, unsupported methods, fuzzing) against ``tickvault-api`` serving both real recordings
-and must find nothing; then each operation is asked a few valid questions, which must answer
-200 and conform to the document too. ``TICKVAULT_SCHEMATHESIS_EXAMPLES`` sets the examples per
-operation (400 when ``CI`` is set, else 100).
+The ``st`` command runs all its checks and all its phases (the schema's examples, coverage
+of each parameter's edges, unsupported methods, fuzzing) against ``tickvault-api`` serving
+both real recordings, and must find nothing. ``positive_data_acceptance`` runs as
+:mod:`tests.integration.api.schemathesis_hooks` words it: the few rules no schema can state
+are allowed, nothing else. Then each operation is asked a few valid questions, which must
+answer 200 and conform to the document too. ``TICKVAULT_SCHEMATHESIS_EXAMPLES`` sets the
+examples per operation (400 when ``CI`` is set, else 100).
 """
 
 from __future__ import annotations
