@@ -8,9 +8,9 @@ from tickvault.config import Settings
 from tickvault.symbols import (
     Selection,
     Status,
+    canonical,
     parse_status_value,
     reported,
-    canonical,
     status_value,
     stream_symbol,
     unusable,

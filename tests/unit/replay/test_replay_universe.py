@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tickvault.symbols import is_name
 from tests.support.paths import FULL_EXCHANGE_INFO
 
+from tickvault.symbols import is_name
 from tickvault_replay.symbols import quote_of
 from tickvault_replay.universe import synthetic_universe, universe_from_file, zipf_rates
 
