@@ -46,10 +46,10 @@ class Tick(msgspec.Struct, frozen=True, gc=False):
     collector and again in the writer, and builds ~10x faster (measured); copy one with
     ``msgspec.structs.replace`` (which validates the copy too).
 
-    Invariants, checked when built: a Binance symbol name (:mod:`tickvault.symbols`), a trade id that fits
-    PostgreSQL's ``bigint``, plain non-negative decimal strings, exchange times within
-    2009..2100 (which catches milliseconds or nanoseconds mistaken for microseconds) and a
-    receipt time before 2100.
+    Invariants, checked when built: a Binance symbol name (:mod:`tickvault.symbols`), a
+    trade id that fits PostgreSQL's ``bigint``, plain non-negative decimal strings, exchange
+    times within 2009..2100 (which catches milliseconds or nanoseconds mistaken for
+    microseconds) and a receipt time before 2100.
     """
 
     symbol: str

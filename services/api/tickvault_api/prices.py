@@ -6,10 +6,10 @@ import csv
 import io
 import logging
 import time
-from urllib.parse import quote
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import orjson
 from flask import Response, request

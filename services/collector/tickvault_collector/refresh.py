@@ -151,7 +151,7 @@ class SymbolRefresh:
                 "exchangeInfo lists %d names tickvault cannot store, not captured "
                 "(listed as UNSUPPORTED in /api/v1/symbols): %s",
                 len(fresh),
-                shown([f"{ascii(n)} ({universe.unusable[n]})" for n in fresh]),
+                shown([f"{n!a} ({universe.unusable[n]})" for n in fresh]),
             )
             for name in fresh:
                 if self.tracker.selection.matches(name):
