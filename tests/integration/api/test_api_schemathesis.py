@@ -65,6 +65,7 @@ def api_base(
         yield base
 
 
+@pytest.mark.timeout(900)  # 400 examples per operation (CI): about 130 s here
 def test_every_schemathesis_check_passes_under_gunicorn(api_base: str, tmp_path: Path) -> None:
     # The live stream never ends by design; its own tests cover it.
     run = subprocess.run(
@@ -87,7 +88,7 @@ def test_every_schemathesis_check_passes_under_gunicorn(api_base: str, tmp_path:
         ],
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=850,
         cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_HOOKS": HOOKS, "PYTHONPATH": str(ROOT)},
     )
