@@ -63,6 +63,8 @@ def test_any_allowed_names_are_captured_stored_and_served(
     redis_url: str,
     redis_prefix: str,
 ) -> None:
+    with clean_db.begin() as conn:  # each example stores its own trades, from nothing
+        conn.execute(text("TRUNCATE trades, candles_1m, price_levels_1m, trade_gaps"))
     started_ms = int(time.time() * 1000)
     with replay_process("--synthetic", ",".join(names), "--rate", "50") as replay:
         services.env["TICKVAULT_BINANCE_WS_URL"] = replay.ws_url
