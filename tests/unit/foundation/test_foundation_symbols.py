@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tickvault.config import Settings
@@ -130,3 +132,14 @@ def test_what_a_selection_tracks_comes_from_the_symbols_hash_names_first() -> No
         "ETHUSDT": (Status.TRADING, 5),
     }
     assert list(reported(Selection.parse(["BNBBTC", "ETHUSDT"]), fields)) == ["BNBBTC", "ETHUSDT"]
+
+
+def test_utf8_names_are_read_from_the_environment_and_a_dotenv_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_bytes("TICKVAULT_SYMBOLS=btcusdt,这是测试币456,币安*\n".encode())
+    monkeypatch.delenv("TICKVAULT_SYMBOLS", raising=False)
+    assert Settings().symbols == ("币安*", "BTCUSDT", "这是测试币456")
+    monkeypatch.setenv("TICKVAULT_SYMBOLS", "１２３４５６usdt")
+    assert Settings().symbols == ("１２３４５６USDT",)
