@@ -56,7 +56,7 @@ import redis
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # the bench modules, and tests.support
 
-from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
+from tests.private_servers import PrivatePostgres, PrivateRedis  # noqa: E402
 from tests.support.sse import SseClients, raise_fd_limit  # noqa: E402
 
 from api_latency import free_port, start, wrk  # noqa: E402

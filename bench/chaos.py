@@ -39,7 +39,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.support
 
 import redis  # noqa: E402
-from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
+from tests.private_servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
 from chaos_noloss import SCENARIOS, run_all  # noqa: E402
 from common import Service, Stack, poll, released, replay  # noqa: E402

@@ -27,8 +27,8 @@ from typing import Any
 
 import redis
 from sqlalchemy import Engine, text
+from tests.private_servers import PrivatePostgres, PrivateRedis
 from tests.support.recordings import all_recorded_trades
-from tests.support.servers import PrivatePostgres, PrivateRedis
 
 from common import Service, Stack, poll, released, replay
 from tickvault.db.engine import make_engine

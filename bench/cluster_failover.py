@@ -30,11 +30,14 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
+from tests.private_servers import (
+    PrivatePostgres,
+    PrivateRedisCluster,
+    ReplayProcess,
+    ReplicatedPostgres,
+)
 from tests.support.market import missing
 from tests.support.recordings import all_recorded_trades
-from tests.support.redis_cluster import PrivateRedisCluster
-from tests.support.replay import ReplayProcess
-from tests.support.servers import PrivatePostgres, ReplicatedPostgres
 
 from chaos_check import require_exact
 from common import Stack, forget, poll, released, replay

@@ -1,6 +1,6 @@
 """What the benchmark and chaos runners share: the services as processes, and small helpers.
 
-A :class:`Stack` is one deployment on private servers (:mod:`tests.support.servers`): its own
+A :class:`Stack` is one deployment on private servers (:mod:`tests.private_servers`): its own
 database and Redis prefix, the replay exchange, collectors and writers started as the real
 console scripts (``python -m tickvault_*``) with ``TICKVAULT_*`` variables, each logging to
 a file in the run directory. :class:`Service` can be SIGKILLed, restarted and measured (RSS).
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.private_servers import ReplayProcess, replay_process  # noqa: E402
 from tests.support.paths import TRADE_RECORDINGS  # noqa: E402
-from tests.support.replay import ReplayProcess, replay_process  # noqa: E402
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 

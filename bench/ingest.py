@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from tests.support.servers import PrivatePostgres
+from tests.private_servers import PrivatePostgres
 
 from common import Stack, appended, cpu_s, forget, poll, replay, tree_cpu_s
 from foundation_storage import SIZES

@@ -29,8 +29,7 @@ from typing import Any
 import orjson
 import redis
 from sqlalchemy import text
-from tests.support.replay import ReplayProcess
-from tests.support.servers import PrivatePostgres
+from tests.private_servers import PrivatePostgres, ReplayProcess
 
 from common import Service, Stack, forget, pct, poll, replay, rss_mb
 from ingest import drained, fresh_database

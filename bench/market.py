@@ -43,9 +43,12 @@ from sqlalchemy import text
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.support
 
+from tests.private_servers import (  # noqa: E402
+    PrivatePostgres,
+    PrivateRedis,
+    replay_process,
+)
 from tests.support.market import exchange, missing, owed, seed_positions  # noqa: E402
-from tests.support.replay import replay_process  # noqa: E402
-from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
 from common import Stack, cpu_s, forget, machine, pct, poll, rss_mb  # noqa: E402
 from ingest import fresh_database  # noqa: E402

@@ -3,7 +3,7 @@
     python bench/run.py [--soak-minutes 10] [--ingest-trades 1000000] [--skip api,...]
 
 Everything runs on a private PostgreSQL (``track_commit_timestamp=on``) and a private Redis
-started for the run and deleted afterwards (see ``tests/support/servers.py``), in this order,
+started for the run and deleted afterwards (see ``tests/private_servers``), in this order,
 nothing heavy overlapping anything measured:
 
 1. ingest: end to end at ``--speed 0``, then the plain COPY and naive baselines (ingest.py);
@@ -39,7 +39,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.support
 
-from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
+from tests.private_servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
 from common import machine, save  # noqa: E402
 from report import add_ratios, table  # noqa: E402

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import redis
+from tests.private_servers import replay_process
 from tests.support.paths import BTC_TRADES, ETH_TRADES
 from tests.support.recordings import RecordedTrade, all_recorded_trades
-from tests.support.replay import replay_process
 
 from tickvault.codec import GapRecord, from_fields
 from tickvault.keys import RedisKeys

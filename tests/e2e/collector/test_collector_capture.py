@@ -17,7 +17,7 @@ from tests.e2e.collector.conftest import (
     seed_resume,
     wait_for_every_trade,
 )
-from tests.support.replay import replay_process
+from tests.private_servers import replay_process
 
 from tickvault.codec import GapStatus
 from tickvault.keys import RedisKeys

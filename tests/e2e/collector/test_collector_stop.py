@@ -13,7 +13,7 @@ from tests.e2e.collector.conftest import (
     StreamContent,
     read_stream,
 )
-from tests.support.replay import replay_process
+from tests.private_servers import replay_process
 
 from tickvault.keys import RedisKeys
 from tickvault.tick import Source

@@ -17,11 +17,9 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 from tests.integration.writer.writer_support import stored_trades
+from tests.private_servers import PrivateRedis, ReplayProcess, Services, replay_process, stack_env
 from tests.support.paths import BTC_TRADES, ETH_TRADES
 from tests.support.recordings import RecordedTrade, all_recorded_trades
-from tests.support.replay import ReplayProcess, replay_process
-from tests.support.servers import PrivateRedis
-from tests.support.services import Services, stack_env
 
 from tickvault.keys import WRITER_GROUP, RedisKeys
 

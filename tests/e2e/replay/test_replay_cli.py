@@ -8,8 +8,8 @@ import time
 import urllib.request
 
 import pytest
+from tests.private_servers import replay_process
 from tests.support.paths import TRADE_RECORDINGS
-from tests.support.replay import replay_process
 
 pytestmark = pytest.mark.e2e
 

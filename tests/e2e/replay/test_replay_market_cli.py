@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.private_servers import ReplayProcess, replay_process
 from tests.support.paths import FULL_EXCHANGE_INFO
-from tests.support.replay import ReplayProcess, replay_process
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import pytest
 import redis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
-from tests.support.redis_cluster import PrivateRedisCluster
+from tests.private_servers import PrivateRedisCluster
 
 from tickvault.errors import ConfigError
 from tickvault.keys import RedisKeys

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from tests.support.servers import ReplicatedPostgres
+from tests.private_servers import ReplicatedPostgres
 
 from tickvault.db.engine import make_engine
 from tickvault.db.replica import ReplicaState, is_recovery_conflict, replica_state

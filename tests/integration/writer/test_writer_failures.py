@@ -12,16 +12,16 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from tests.integration.writer.conftest import drain
 from tests.integration.writer.writer_support import (
-    TcpProxy,
     candles_match,
     feed,
     group_state,
     levels_match,
     recorded_ticks,
     stored_trades,
-    wait_for,
 )
+from tests.private_servers import TcpProxy
 from tests.support.db import terminate_backends
+from tests.support.polling import wait_until
 
 from tickvault.codec import latest_from_hash
 from tickvault.keys import WRITER_GROUP
@@ -117,7 +117,7 @@ def test_crash_between_steps_replays_to_exactly_once(
         second = make_writer(settings, consumer="replica-a")
     else:
         second = make_writer(settings, consumer="replica-b")
-        wait_for(lambda: second.reader.claim_abandoned() > 0, 5, "the abandoned batch's claim")
+        wait_until(lambda: second.reader.claim_abandoned() > 0, 5, "the abandoned batch's claim")
     drain(second, redis_client)
 
     assert_stored_exactly(clean_db, ticks)
@@ -188,9 +188,9 @@ def test_terminated_database_sessions_are_retried_and_the_writer_catches_up(
         for i, chunk_start in enumerate(range(0, len(ticks), 4000)):
             feed(redis_client, writer.keys, ticks[chunk_start : chunk_start + 4000])
             if i in (1, 3):
-                wait_for(lambda: writer.totals.inserted > 0, 10, "some rows")
+                wait_until(lambda: writer.totals.inserted > 0, 10, "some rows")
                 terminate_backends(clean_db, "tickvault-writer")
-        wait_for(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "the drain")
+        wait_until(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "the drain")
     assert_stored_exactly(clean_db, ticks)
 
 
@@ -208,10 +208,10 @@ def test_unreachable_database_keeps_entries_pending_then_catches_up(
     ticks = recorded_ticks()["ETHUSDT"]
     with closing(proxy), running(writer):
         feed(redis_client, writer.keys, ticks[:5000])
-        wait_for(lambda: group_state(redis_client, writer.keys) == (0, 0), 30, "first drain")
+        wait_until(lambda: group_state(redis_client, writer.keys) == (0, 0), 30, "first drain")
         proxy.cut()
         feed(redis_client, writer.keys, ticks[5000:])
-        wait_for(
+        wait_until(
             lambda: writer.metrics.retries.labels("postgresql")._value.get() >= 3,
             30,
             "retries while PostgreSQL is unreachable",
@@ -220,7 +220,7 @@ def test_unreachable_database_keeps_entries_pending_then_catches_up(
         assert pending > 0  # delivered, not acknowledged while the database is away
         assert len(stored_trades(clean_db)) == 5000
         proxy.restore()
-        wait_for(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "catch-up")
+        wait_until(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "catch-up")
     assert_stored_exactly(clean_db, ticks)
 
 
@@ -236,7 +236,7 @@ def test_entries_of_a_dead_consumer_are_claimed_after_the_idle_timeout(
     # A replica that read everything and died before acknowledging.
     redis_client.xreadgroup(WRITER_GROUP, "dead-replica", {writer.keys.stream: ">"}, count=1000)
     assert group_state(redis_client, writer.keys) == (300, 0)
-    wait_for(
+    wait_until(
         lambda: (writer.step(), group_state(redis_client, writer.keys))[1] == (0, 0),
         10,
         "the claim",
@@ -264,7 +264,7 @@ def test_entries_deleted_while_pending_are_acknowledged_and_counted_as_lost(
     lost_key = first.keys.shard(0).lost
     if how == "claimed":
         second = make_writer(settings, consumer="replica-b")
-        wait_for(lambda: second.reader.claim_abandoned() > 0, 5, "the abandoned entries' claim")
+        wait_until(lambda: second.reader.claim_abandoned() > 0, 5, "the abandoned entries' claim")
         assert second.reader.deleted == 2  # XAUTOCLAIM named the 2 deleted apart
     else:
         second = make_writer(settings, consumer="replica-a")  # re-reads them as nil
