@@ -32,7 +32,10 @@ import redis
 from sqlalchemy.engine import make_url
 from werkzeug.test import EnvironBuilder
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # and tests.support
+
+from tests.support.polling import wait_until
 
 from api_dataset import DAY, load, loaded
 from tickvault.codec import latest_to_hash
@@ -54,14 +57,11 @@ def free_port() -> int:
 
 
 def wait_ready(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"server at {url} never became ready")
+    def answers() -> bool:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+
+    wait_until(answers, timeout, f"the server at {url} to answer", 0.2, ignore=(OSError,))
 
 
 def start(cmd: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[bytes]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+SEEN_CHARS = 1000  # of the last value's repr in the message
 
 
 class WaitTimedOut(TimeoutError):
@@ -47,7 +48,9 @@ def wait_until(
             last = value
         left = deadline - time.monotonic()
         if left <= 0:
-            message = f"timed out after {timeout:g} s waiting for {what}; last seen: {last!r}"
+            seen = repr(last)
+            seen = seen if len(seen) <= SEEN_CHARS else seen[:SEEN_CHARS] + "..."
+            message = f"timed out after {timeout:g} s waiting for {what}; last seen: {seen}"
             if context is not None:
                 message += "\n" + context()
             raise WaitTimedOut(message)

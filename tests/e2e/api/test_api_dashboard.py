@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -22,6 +20,8 @@ from typing import Any
 import pytest
 import redis
 from tests.integration.api.loading import store_ticks, to_tick
+from tests.private_servers import free_port
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
 
 from tickvault.codec import latest_message, latest_to_hash
@@ -40,22 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def answers(url: str) -> bool:
@@ -86,11 +70,15 @@ def dashboard() -> Iterator[tuple[Any, list[str]]]:
 
 def publish_until_shown(publisher: redis.Redis, channel: str, tick: Tick, cell: Any) -> None:
     """Announce *tick* as the writer does until the page's *cell* shows its price."""
-    deadline = time.monotonic() + 15
-    while cell.text_content() != tick.price:
-        assert time.monotonic() < deadline, f"{tick.symbol}'s live price never reached the page"
-        publisher.publish(channel, latest_message(tick))
-        cell.page.wait_for_timeout(200)
+
+    def shown() -> str | None:
+        text: str | None = cell.text_content()
+        if text != tick.price:
+            publisher.publish(channel, latest_message(tick))
+        return text
+
+    what = f"{tick.symbol}'s live price {tick.price} on the page"
+    wait_until(shown, 15, what, 0.2, until=lambda text: text == tick.price)
 
 
 @contextmanager
