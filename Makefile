@@ -58,7 +58,7 @@ demo: install services  ## the same offline on the replay exchange; RECORDING="a
 compose-check: install  ## validate docker-compose.yml and check it against the code
 	$(BIN)/python -m pytest tests/unit/deploy $(PYTEST_ARGS)
 
-bench: install bench-tools  ## benchmark suite on private servers (~23 min): table + bench/results/latest.json
+bench: install bench-tools  ## benchmark suite on private servers (~33 min; each step's time in bench/results/*.json)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 chaos: install bench-tools  ## fault scenario on private servers; exits non-zero if a trade is lost or doubled

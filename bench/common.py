@@ -133,12 +133,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def save(results: dict[str, Any], out: Path, started: datetime) -> Path:
-    """Write *results* as ``<out>/<UTC stamp of started>.json`` and ``<out>/latest.json``;
-    return the latter."""
+def save(results: dict[str, Any], out: Path, started: datetime, *, latest: bool = True) -> Path:
+    """Write *results* as ``<out>/<UTC stamp of started>.json`` and (with *latest*)
+    ``<out>/latest.json``; return the latter, or the dated file without *latest*."""
     out.mkdir(parents=True, exist_ok=True)
     body = json.dumps(results, indent=2, sort_keys=True) + "\n"
-    (out / f"{started:%Y%m%dT%H%M%SZ}.json").write_text(body)
+    dated = out / f"{started:%Y%m%dT%H%M%SZ}.json"
+    dated.write_text(body)
+    if not latest:
+        return dated
     (out / "latest.json").write_text(body)
     return out / "latest.json"
 
