@@ -18,7 +18,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from werkzeug.test import EnvironBuilder
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # and tests.support
 
+from tests.private_servers import PORT_ATTEMPTS, PortTaken, free_port
 from tests.support.polling import wait_until
 
 from api_dataset import DAY, load, loaded
@@ -50,23 +50,62 @@ DAY_MS = int(DAY.timestamp() * 1000)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def serve(cmd: list[str], env: dict[str, str], ready: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a Gunicorn server on a free port (``{port}`` in *cmd*, *env* and the URL *ready*
+    stands for it); return it and its port once it listens there and *ready* answers.
+
+    The port was free a moment before Gunicorn binds it: when Gunicorn says another process
+    holds it ("Connection in use"), the server is stopped and started again on a new port
+    (at most PORT_ATTEMPTS times).
+    """
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port()
+        try:
+            return _serve_on(port, cmd, env, ready), port
+        except PortTaken:
+            if attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
-def wait_ready(url: str, timeout: float = 30) -> None:
-    def answers() -> bool:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
+def _serve_on(
+    port: int, cmd: list[str], env: dict[str, str], ready: str, timeout: float = 60
+) -> subprocess.Popen[bytes]:
+    """Start the server on *port* and wait until it says it listens there (before that, an
+    answer on the port may come from whoever took it) and *ready* answers."""
 
-    wait_until(answers, timeout, f"the server at {url} to answer", 0.2, ignore=(OSError,))
+    def fill(text: str) -> str:
+        return text.replace("{port}", str(port))
 
+    with tempfile.TemporaryFile() as log:  # the server keeps its own descriptor of it
+        proc = subprocess.Popen(
+            [fill(c) for c in cmd],
+            env={k: fill(v) for k, v in env.items()},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
-def start(cmd: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ready(ready)
+        def logged() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")[-2000:]
+
+        def listening() -> bool:
+            text = logged()
+            if "Connection in use" in text or proc.poll() is not None:
+                kind = PortTaken if "Connection in use" in text else RuntimeError
+                raise kind(f"{fill(ready)}: the server stopped listening or never did:\n{text}")
+            if f"Listening at: http://127.0.0.1:{port}" not in text:
+                return False
+            with urllib.request.urlopen(fill(ready), timeout=1):
+                return True
+
+        what = f"{fill(ready)} to answer"
+        try:
+            wait_until(listening, timeout, what, 0.2, ignore=(OSError,), context=logged)
+        except BaseException:
+            proc.kill()
+            proc.wait(10)
+            raise
     return proc
 
 
@@ -91,20 +130,19 @@ class Pair(NamedTuple):
 
 def start_pair(env: dict[str, str], workers: int, threads: int) -> Pair:
     """Start the API and the bare endpoint with the same workers and threads; wait for both."""
-    api_port, bare_port = free_port(), free_port()
-    api = start(
+    api, api_port = serve(
         [sys.executable, "-m", "tickvault_api"],
-        {**env, "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}"},
-        f"http://127.0.0.1:{api_port}/readyz",
+        {**env, "TICKVAULT_API_BIND": "127.0.0.1:{port}"},
+        "http://127.0.0.1:{port}/readyz",
     )
-    bare = start(
+    bare, bare_port = serve(
         [
             sys.executable, "-m", "gunicorn", "--chdir", str(Path(__file__).parent),
             "-k", "gthread", "-w", str(workers), "--threads", str(threads),
-            "-b", f"127.0.0.1:{bare_port}", "api_bare:create()",
+            "-b", "127.0.0.1:{port}", "api_bare:create()",
         ],
         env,
-        f"http://127.0.0.1:{bare_port}/latest/BTCUSDT",
+        "http://127.0.0.1:{port}/latest/BTCUSDT",
     )  # fmt: skip
     return Pair(api, bare, api_port, bare_port)
 
