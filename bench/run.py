@@ -111,19 +111,17 @@ def run_ingest(b: Bench) -> dict[str, Any]:
     )
 
 
-def run_latency50(b: Bench) -> dict[str, Any]:
+def paced(b: Bench, speed: int, seconds: float, tag: str) -> dict[str, Any]:
+    """Return the figures of one paced run of the recordings at *speed*."""
     from latency import run_paced
 
-    fast = run_paced(
-        b.pg,
-        b.rds.url,
-        b.run_dir,
-        speed=50,
-        seconds=b.args.fast_seconds,
-        writers=b.args.writers,
-        tag="x50",
+    return run_paced(
+        b.pg, b.rds.url, b.run_dir, speed=speed, seconds=seconds, writers=b.args.writers, tag=tag
     )
-    return latency_keys(fast, "_50x")
+
+
+def run_latency50(b: Bench) -> dict[str, Any]:
+    return latency_keys(paced(b, 50, b.args.fast_seconds, "x50"), "_50x")
 
 
 def run_api_step(b: Bench) -> dict[str, Any]:
@@ -154,17 +152,7 @@ def run_streams_step(b: Bench) -> dict[str, Any]:
 
 
 def run_soak(b: Bench) -> dict[str, Any]:
-    from latency import run_paced
-
-    slow = run_paced(
-        b.pg,
-        b.rds.url,
-        b.run_dir,
-        speed=1,
-        seconds=b.args.soak_minutes * 60,
-        writers=b.args.writers,
-        tag="x1",
-    )
+    slow = paced(b, 1, b.args.soak_minutes * 60, "x1")
     return {
         **latency_keys(slow, "_1x"),
         **latency_keys(slow, ""),
