@@ -105,15 +105,15 @@ class PrivatePostgres(PortedServer):
                 stderr=subprocess.STDOUT,
                 preexec_fn=child_setup(self._user, signal.SIGQUIT),
             )
-        wait_started(self._answers, self.proc, f"PostgreSQL on port {self.port}", self.log, since)
+        what = f"PostgreSQL on port {self.port}"
+        wait_started(self._answers, self.proc, self.port, what, self.log, since)
 
     def _answers(self) -> bool:
-        """Return whether this server (not whoever else may hold the port) answers."""
         try:
-            (served,) = self.query("SHOW data_directory", connect_timeout=1)[0]
+            psycopg2.connect(self.dsn(), connect_timeout=1).close()
         except psycopg2.OperationalError:
             return False
-        return os.path.realpath(str(served)) == os.path.realpath(self.data)
+        return True
 
     def dsn(self, database: str = "postgres") -> str:
         """Return the libpq DSN of *database* on this server."""
@@ -139,11 +139,9 @@ class PrivatePostgres(PortedServer):
         """Return the SQLAlchemy URL of *database* on this server."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def query(
-        self, sql: str, database: str = "postgres", *, connect_timeout: int = 5
-    ) -> list[tuple[object, ...]]:
+    def query(self, sql: str, database: str = "postgres") -> list[tuple[object, ...]]:
         """Run one statement in autocommit and return its rows (none for a command)."""
-        conn = psycopg2.connect(self.dsn(database), connect_timeout=connect_timeout)
+        conn = psycopg2.connect(self.dsn(database), connect_timeout=5)
         try:
             conn.autocommit = True
             with conn.cursor() as cur:

@@ -9,11 +9,14 @@ Redis Cluster node's bus port must be named too) is given ports that were free a
 which someone else can take before the server binds them. :class:`PortedServer` turns that
 race into a retry: the first start of a server that exits saying "Address already in use"
 (:class:`PortTaken`) draws new ports and starts again, up to :data:`PORT_ATTEMPTS` times. A
-restart keeps the ports, since clients know them by then.
+restart keeps the ports, since clients know them by then. Meanwhile whoever took the port
+may answer on it, so a server counts as started only once ``/proc`` shows that the socket
+listening on its port is its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import pwd
@@ -28,6 +31,7 @@ from tests.support.polling import wait_until
 PR_SET_PDEATHSIG = 1
 START_TIMEOUT_S = 60.0
 PORT_ATTEMPTS = 5
+TCP_LISTEN = "0A"  # the state of a listening socket in /proc/net/tcp
 PORT_TAKEN = "Address already in use"  # what redis-server and postgres log then (errno text)
 
 
@@ -64,11 +68,34 @@ def child_setup(user: str | None, deathsig: int) -> Callable[[], None]:
     return setup
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Return whether process *pid* holds the socket listening on TCP *port* (read from
+    ``/proc``: whoever else answers on the port is not *pid*)."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == TCP_LISTEN and int(fields[1].rpartition(":")[2], 16) == port:
+                    listening.add(f"socket:[{fields[9]}]")
+    try:
+        held = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    except (FileNotFoundError, PermissionError):
+        return False
+    return bool(listening & held)
+
+
 def wait_started(
-    answers: Callable[[], bool], proc: subprocess.Popen[bytes], what: str, log: Path, since: int
+    answers: Callable[[], bool],
+    proc: subprocess.Popen[bytes],
+    port: int,
+    what: str,
+    log: Path,
+    since: int,
 ) -> None:
-    """Wait until *answers*; raise :class:`PortTaken` or RuntimeError as soon as *proc* exits
-    (what it logged after byte *since* of *log* says which)."""
+    """Wait until *proc* listens on *port* and *answers*; raise :class:`PortTaken` or
+    RuntimeError as soon as *proc* exits (what it logged after byte *since* of *log* says
+    which)."""
 
     def logged() -> str:
         with log.open("rb") as f:
@@ -76,7 +103,7 @@ def wait_started(
             return f.read().decode(errors="replace")[-2000:]
 
     def up() -> bool:
-        if answers():
+        if listens_on(proc.pid, port) and answers():
             return True
         if proc.poll() is not None:
             tail = logged()

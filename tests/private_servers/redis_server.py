@@ -85,9 +85,9 @@ class PrivateRedis(PortedServer):
                 preexec_fn=child_setup(None, signal.SIGKILL),
             )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
-        pid, what = self.proc.pid, f"Redis on port {self.port}"
+        what = f"Redis on port {self.port}"
         try:
-            wait_started(lambda: _answers_as(client, pid), self.proc, what, log, since)
+            wait_started(lambda: _pings(client), self.proc, self.port, what, log, since)
         finally:
             client.close()
 
@@ -123,10 +123,8 @@ class PrivateRedis(PortedServer):
         self.start()
 
 
-def _answers_as(client: redis.Redis, pid: int) -> bool:
-    """Return whether the server *client* reaches is process *pid* (not whoever else may hold
-    the port) and answers."""
+def _pings(client: redis.Redis) -> bool:
     try:
-        return int(client.info("server")["process_id"]) == pid
+        return bool(client.ping())
     except (redis.ConnectionError, redis.TimeoutError):
         return False
