@@ -61,6 +61,7 @@ class PrivateRedis(PortedServer):
         self.port = free_port()
         if self.cluster:
             self.bus_port = free_port()  # not port + 10000, which may be anyone's
+            (self.dir / "nodes.conf").unlink(missing_ok=True)  # a failed start's, if any
 
     def launch(self) -> None:
         """Start ``redis-server`` on the current ports and wait until it answers."""
