@@ -34,7 +34,6 @@ from werkzeug.test import EnvironBuilder
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # and tests.support
 
-from tests.private_servers import PORT_ATTEMPTS, PortTaken, free_port
 from tests.support.polling import wait_until
 
 from api_dataset import DAY, load, loaded
@@ -48,39 +47,20 @@ BENCH_DB = "tickvault_bench_api"
 PREFIX = "tvbench-api"
 DAY_MS = int(DAY.timestamp() * 1000)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")  # Gunicorn, once bound
 
 
-def serve(cmd: list[str], env: dict[str, str], ready: str) -> tuple[subprocess.Popen[bytes], int]:
-    """Start a Gunicorn server on a free port (``{port}`` in *cmd*, *env* and the URL *ready*
-    stands for it); return it and its port once it listens there and *ready* answers.
-
-    The port was free a moment before Gunicorn binds it: when Gunicorn says another process
-    holds it ("Connection in use"), the server is stopped and started again on a new port
-    (at most PORT_ATTEMPTS times).
-    """
-    for attempt in range(1, PORT_ATTEMPTS + 1):
-        port = free_port()
-        try:
-            return _serve_on(port, cmd, env, ready), port
-        except PortTaken:
-            if attempt == PORT_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _serve_on(
-    port: int, cmd: list[str], env: dict[str, str], ready: str, timeout: float = 60
-) -> subprocess.Popen[bytes]:
-    """Start the server on *port* and wait until it says it listens there (before that, an
-    answer on the port may come from whoever took it) and *ready* answers."""
-
-    def fill(text: str) -> str:
-        return text.replace("{port}", str(port))
-
+def serve(
+    cmd: list[str], env: dict[str, str], ready: str, timeout: float = 60
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a Gunicorn server (the API or the bare app) on a port the kernel picks when it
+    binds (``{port}`` in *cmd* and *env* stands for 0: no other process can take it first);
+    return it and its port, read back from Gunicorn's log, once *ready* (the URL, with
+    ``{port}``) answers there."""
     with tempfile.TemporaryFile() as log:  # the server keeps its own descriptor of it
         proc = subprocess.Popen(
-            [fill(c) for c in cmd],
-            env={k: fill(v) for k, v in env.items()},
+            [c.replace("{port}", "0") for c in cmd],
+            env={k: v.replace("{port}", "0") for k, v in env.items()},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -89,24 +69,24 @@ def _serve_on(
             log.seek(0)
             return log.read().decode(errors="replace")[-2000:]
 
-        def listening() -> bool:
-            text = logged()
-            if "Connection in use" in text or proc.poll() is not None:
-                kind = PortTaken if "Connection in use" in text else RuntimeError
-                raise kind(f"{fill(ready)}: the server stopped listening or never did:\n{text}")
-            if f"Listening at: http://127.0.0.1:{port}" not in text:
-                return False
-            with urllib.request.urlopen(fill(ready), timeout=1):
-                return True
+        def answering() -> int | None:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{ready}: the server exited {proc.returncode}:\n{logged()}")
+            found = LISTENING.search(logged())
+            if found is None:
+                return None
+            port = int(found.group(1))
+            with urllib.request.urlopen(ready.replace("{port}", str(port)), timeout=1):
+                return port
 
-        what = f"{fill(ready)} to answer"
         try:
-            wait_until(listening, timeout, what, 0.2, ignore=(OSError,), context=logged)
+            what = f"{ready} to answer"
+            port = wait_until(answering, timeout, what, 0.2, ignore=(OSError,), context=logged)
         except BaseException:
             proc.kill()
             proc.wait(10)
             raise
-    return proc
+    return proc, port
 
 
 class Pair(NamedTuple):

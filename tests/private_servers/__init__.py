@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from tests.private_servers.deployed_redis import DeployedRedis
 from tests.private_servers.postgres import PrivatePostgres, ReplicatedPostgres
-from tests.private_servers.process import PORT_ATTEMPTS, PortTaken, Throwaway, free_port
+from tests.private_servers.process import PortTaken, Throwaway, free_port
 from tests.private_servers.redis_acl import CLUSTER_USERS, SERVICE_USERS, RedisAcl, acl_users
 from tests.private_servers.redis_cluster import PrivateRedisCluster
 from tests.private_servers.redis_server import PrivateRedis
@@ -42,7 +42,6 @@ from tests.private_servers.tcp_proxy import TcpProxy
 
 __all__ = [
     "CLUSTER_USERS",
-    "PORT_ATTEMPTS",
     "SERVICE_USERS",
     "DeployedRedis",
     "PortTaken",
