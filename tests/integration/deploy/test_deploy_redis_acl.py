@@ -19,9 +19,7 @@ from typing import Any
 import pytest
 import redis
 from redis.crc import key_slot
-from tests.support.deployed_redis import DeployedRedis
-from tests.support.redis_acl import RedisAcl
-from tests.support.redis_cluster import PrivateRedisCluster
+from tests.private_servers import DeployedRedis, PrivateRedisCluster, RedisAcl
 
 from tickvault.backlog import APPEND, Appended
 from tickvault.codec import to_fields
