@@ -121,6 +121,14 @@ def is_plausible_time_us(value: int) -> bool:
     return MIN_TIME_US <= value <= MAX_TIME_US
 
 
+MS_BELOW = 100_000_000_000_000  # an epoch time below this is in milliseconds (before 5138)
+
+
+def to_us(value: int) -> int:
+    """Return an epoch time sent in ms or µs as epoch µs."""
+    return value * 1000 if value < MS_BELOW else value
+
+
 def us_to_datetime(us: int) -> datetime:
     """Convert epoch microseconds to an aware UTC datetime, exactly."""
     return EPOCH + timedelta(microseconds=us)
