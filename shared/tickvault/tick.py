@@ -39,6 +39,7 @@ class Source(StrEnum):
     WS = "ws"  # the live WebSocket stream
     BACKFILL = "backfill"  # REST, filling a gap the collector saw
     AUDIT = "audit"  # REST, filling a gap the auditor found in PostgreSQL
+    ARCHIVE = "archive"  # Binance's public archive, or REST filling its holes (an import)
 
 
 class Tick(msgspec.Struct, frozen=True, gc=False):
