@@ -1,17 +1,16 @@
 """``tickvault import``: Binance's public trade archive into the store.
 
 The import stores trades through the writer's store (one mechanism for every row that enters
-PostgreSQL), and ``tickvault`` imports no service, so this runs ``python -m
-tickvault_writer.archive`` with the same arguments, in the foreground, and returns its exit
-status: 0 every trade of the range is stored, 1 some range could not be repaired, 2 bad
-arguments or configuration.
+PostgreSQL), and ``tickvault`` imports no service, so this process becomes ``python -m
+tickvault_writer.archive`` with the same arguments (``exec``: a kill or Ctrl-C reaches the
+import itself), and its exit status is the command's: 0 every trade of the range is stored,
+1 some range could not be repaired, 2 bad arguments or configuration.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
-import subprocess
+import os
 import sys
 
 MODULE = "tickvault_writer.archive"
@@ -37,11 +36,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_module(argv: list[str]) -> int:
-    """Run the import in a child process; return its exit status."""
-    child = subprocess.Popen([sys.executable, "-m", MODULE, *argv])
-    while True:
-        try:
-            code = child.wait()
-        except KeyboardInterrupt:  # the child got the same Ctrl-C: let it finish its batch
-            continue
-        return 128 - code if code < 0 and -code == signal.SIGINT else (code if code >= 0 else 1)
+    """Become the import (``exec``): signals, Ctrl-C and the exit status are its own."""
+    os.execv(sys.executable, [sys.executable, "-m", MODULE, *argv])
+    return 1  # not reached: execv returns only by raising

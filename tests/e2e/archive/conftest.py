@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -72,9 +74,8 @@ class Archive:
 
     def rest_trades(self, symbol: str, from_id: int, limit: int = 1000) -> list[dict[str, Any]]:
         """Return a ``historicalTrades`` page of the replay (µs times)."""
-        import urllib.request
-
-        url = f"{self.replay.rest_url}/api/v3/historicalTrades?symbol={symbol}&fromId={from_id}&limit={limit}"
+        query = urllib.parse.urlencode({"symbol": symbol, "fromId": from_id, "limit": limit})
+        url = f"{self.replay.rest_url}/api/v3/historicalTrades?{query}"
         req = urllib.request.Request(url, headers={"X-MBX-TIME-UNIT": "MICROSECOND"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             rows: list[dict[str, Any]] = json.loads(resp.read())

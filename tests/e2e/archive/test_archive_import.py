@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from tests.e2e.archive.conftest import Archive, day
 
+THREE_DAYS = ("--from", day(-4).isoformat(), "--to", day(-2).isoformat())
+LAST_QTY = "SELECT trade_id, quantity::text FROM trades ORDER BY trade_id DESC LIMIT 1"
+
 
 def _contiguous(archive: Archive, symbol: str = "BTCUSDT") -> tuple[int, int, int]:
     """Return (count, min, max) of the stored ids, asserting one row per id."""
@@ -120,7 +123,7 @@ def test_a_replaced_file_is_compared_and_never_overwritten(archive: Any) -> None
     d = day(-2).isoformat()
     a = archive(day(-3), [{"type": "archive", "symbol": "BTCUSDT", "date": d, "fault": "replaced"}])
     assert a.run("BTCUSDT", "--from", d, "--to", d)[0] == 0
-    before = a.query("SELECT trade_id, quantity::text FROM trades ORDER BY trade_id DESC LIMIT 1")
+    before = a.query(LAST_QTY)
     status, summary, err = a.run("BTCUSDT", "--from", d, "--to", d)
     assert status == 0, err
     (file_report,) = summary["symbols"][0]["files"]
