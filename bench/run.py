@@ -16,6 +16,9 @@ nothing heavy overlapping anything measured:
 4. the soak: the recorded pace for ``--soak-minutes``, which is also the recorded-pace
    latency run, with the collector's and writers' RSS at its start and end;
 5. the whole market: one collector on every symbol of a synthetic market (market.py);
+7. import: ``tickvault import`` of the replay's archive against plain COPY of the same rows,
+   the bare unzip + parse rate beside it, and the import's peak RSS (archive_import.py;
+   ``python bench/archive_import.py`` runs it alone).
 6. cluster: end-to-end throughput on one Redis against a Redis Cluster (3 masters,
    3 replicas) with 1 and 3 shards, alternated for ``--cluster-rounds``, and the repair time
    after a Redis Cluster master and a PostgreSQL primary fail over (cluster.py;
@@ -44,7 +47,7 @@ from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 from common import machine, save  # noqa: E402
 from report import add_ratios, table  # noqa: E402
 
-STEPS = ("ingest", "latency50", "api", "streams", "soak", "market", "cluster")
+STEPS = ("ingest", "latency50", "api", "streams", "soak", "market", "cluster", "import")
 
 
 def parse() -> argparse.Namespace:
@@ -71,6 +74,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--cluster-trades", type=int, default=200_000, help="per cluster run")
     p.add_argument("--cluster-failovers", type=int, default=1, help="runs of each failover")
     p.add_argument("--failover-speed", type=float, default=20.0, help="replay pace, failovers")
+    p.add_argument("--import-days", type=int, default=1, help="archive days (import step)")
+    p.add_argument("--import-rate", type=float, default=5.0, help="archived trades/s (import)")
     p.add_argument("--skip", default="", help=f"comma-separated steps to skip: {STEPS}")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs")
@@ -98,6 +103,7 @@ def main() -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="tvbench-run-"))
     # Import late: these pull in the services and the writer/API benchmarks.
     from api import run_api
+    from archive_import import run_import
     from api_streams import run_streams
     from cluster import run_cluster
     from ingest import run_all
@@ -201,6 +207,10 @@ def main() -> int:
                     )
                 )
                 results["steps"]["cluster"]["seconds"] = round(time.monotonic() - s)
+            if "import" not in skip:
+                s = step("import", results)
+                results.update(run_import(pg, days=args.import_days, rate=args.import_rate))
+                results["steps"]["import"]["seconds"] = round(time.monotonic() - s)
     finally:
         if args.keep_logs:
             print(f"service logs kept in {run_dir}")

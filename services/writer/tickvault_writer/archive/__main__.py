@@ -18,9 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 import aiohttp
 import msgspec
 import orjson
-from pydantic import Field, field_validator
 
-from tickvault.config import RestBudgetSettings, check_url, load_settings
+from tickvault.config import load_settings
 from tickvault.db.engine import make_engine
 from tickvault.errors import ExchangeError, TickvaultError
 from tickvault.logs import configure_logging, mask_secrets
@@ -32,21 +31,10 @@ from tickvault_writer.archive.importer import Context, SymbolImport, SymbolRepor
 from tickvault_writer.archive.ledger import Ledger
 from tickvault_writer.archive.periods import ArchiveFile
 from tickvault_writer.archive.progress import LineProgress, for_terminal
+from tickvault_writer.archive.settings import ImportSettings
 from tickvault_writer.store import PgStore
 
 log = logging.getLogger("tickvault_writer.archive")
-
-
-class ImportSettings(RestBudgetSettings):
-    """Settings of ``tickvault import``: the archive's URL and the collector's REST budget."""
-
-    archive_url: str = "https://data.binance.vision"
-    archive_timeout_s: float = Field(default=120.0, gt=0)
-
-    @field_validator("archive_url")
-    @classmethod
-    def _archive_url(cls, value: str) -> str:
-        return check_url(value, ("http", "https")).rstrip("/")
 
 
 class _Listed(msgspec.Struct):
