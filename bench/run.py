@@ -103,8 +103,8 @@ def main() -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="tvbench-run-"))
     # Import late: these pull in the services and the writer/API benchmarks.
     from api import run_api
-    from archive_import import run_import
     from api_streams import run_streams
+    from archive_import import run_import
     from cluster import run_cluster
     from ingest import run_all
     from latency import run_paced
