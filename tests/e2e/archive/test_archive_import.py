@@ -194,3 +194,26 @@ def test_a_killed_import_resumes_and_counts_nothing_twice(archive: Any) -> None:
         == high - low + 1
         == summary["symbols"][0]["last_id"] - summary["symbols"][0]["first_id"] + 1
     )
+
+
+def test_repairs_wait_out_429_from_rest_and_still_complete(archive: Any) -> None:
+    broken = day(-3).isoformat()
+    a = archive(
+        day(-4),
+        [
+            {"type": "archive", "symbol": "BTCUSDT", "date": broken, "fault": "missing"},
+            {
+                "type": "rest_error",
+                "status": 429,
+                "count": 2,
+                "retry_after": 1,
+                "path": "/api/v3/historicalTrades",
+            },
+        ],
+    )
+    status, summary, err = a.run("BTCUSDT", *THREE_DAYS)
+    assert status == 0, err
+    count, low, high = _contiguous(a)
+    assert count == high - low + 1
+    assert summary["symbols"][0]["repaired"] > 4000
+    assert a.replay.rest_report()["statuses"]["429"] == 2

@@ -123,3 +123,28 @@ def test_a_page_that_skips_ids_marks_the_hole_unfillable() -> None:
         return [(p[0].trade_id, p[-1].trade_id, s) async for p, s in trades.fill(1_000, 2_600) if p]
 
     assert asyncio.run(pages()) == [(1_500, 2_499, True), (2_500, 2_600, False)]
+
+
+def test_progress_draws_a_bar_on_a_terminal_and_lines_otherwise() -> None:
+    import io
+
+    from rich.console import Console
+
+    from tickvault_writer.archive.importer import FileReport
+    from tickvault_writer.archive.progress import BarProgress, LineProgress
+
+    screen = io.StringIO()
+    bar = BarProgress(Console(file=screen, force_terminal=True, width=100))
+    bar.files(2)
+    bar.rows(17_280)
+    bar.file_done("BTCUSDT", FileReport("2025-01-01", "imported", 17_280, 17_280), 1.0)
+    bar.backlog(5)
+    bar.backlog(-5)
+    bar.close()
+    assert "1/2" in screen.getvalue() and "REST repair" in screen.getvalue()
+
+    log = io.StringIO()
+    lines = LineProgress(log)
+    lines.files(1)
+    lines.file_done("BTCUSDT", FileReport("2025-01-01", "missing"), 0.5)
+    assert log.getvalue() == "[1/1] BTCUSDT 2025-01-01: missing, 0 rows, 0 new, 0 rows/s\n"
