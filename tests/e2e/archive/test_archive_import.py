@@ -7,11 +7,11 @@ exchange serving the archive and a real PostgreSQL database of its own.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.e2e.archive.conftest import Archive, day
+from tests.e2e.archive.conftest import TODAY, Archive, day
 
 THREE_DAYS = ("--from", day(-4).isoformat(), "--to", day(-2).isoformat())
 LAST_QTY = "SELECT trade_id, quantity::text FROM trades ORDER BY trade_id DESC LIMIT 1"
@@ -217,3 +217,29 @@ def test_repairs_wait_out_429_from_rest_and_still_complete(archive: Any) -> None
     assert count == high - low + 1
     assert summary["symbols"][0]["repaired"] > 4000
     assert a.replay.rest_report()["statuses"]["429"] == 2
+
+
+def test_a_whole_past_month_comes_as_one_monthly_file_or_as_its_days(archive: Any) -> None:
+    last_month_end = TODAY.replace(day=1) - timedelta(days=1)
+    first = last_month_end.replace(day=1)
+    month = first.strftime("%Y-%m")
+    span = ("--from", first.isoformat(), "--to", last_month_end.isoformat())
+    a = archive(first, rate="0.01")
+    status, summary, err = a.run("BTCUSDT", *span)
+    assert status == 0, err
+    assert [(f["period"], f["outcome"]) for f in summary["symbols"][0]["files"]] == [
+        (month, "imported")
+    ]
+    count, low, high = _contiguous(a)
+    assert count == high - low + 1
+
+    b = archive(
+        first,
+        [{"type": "archive", "symbol": "BTCUSDT", "month": month, "fault": "missing"}],
+        rate="0.01",
+    )
+    status, summary, err = b.run("BTCUSDT", *span)
+    assert status == 0, err
+    periods = [f["period"] for f in summary["symbols"][0]["files"]]
+    assert periods == [(first + timedelta(days=i)).isoformat() for i in range(last_month_end.day)]
+    assert _contiguous(b) == (count, low, high)
