@@ -4,7 +4,8 @@ The replay exchange started with ``--archive-from`` has traded each synthetic sy
 midnight UTC of that date, at a steady ``--archive-rate``: trade ``first_id + k`` happened in
 the ``k``-th slot of ``period_us`` after the origin, at a point inside the slot drawn from a
 hash of (seed, symbol, id). Its price is a slow wave around the symbol's typical price plus
-hashed noise, its size and side hashed too. Nothing is stored, so years of history cost no
+hashed noise (a run of :data:`SWEEP` ids shares one price, as a taker's sweep does), its
+size and side hashed too. Nothing is stored, so years of history cost no
 memory; any trade, or the first trade at or after any instant, is computed on demand.
 
 Binance wrote whole milliseconds before 2025-01-01 and microseconds from then on
@@ -27,6 +28,7 @@ from tickvault_replay.symbols import SymbolSpec
 MICROS_FROM_US = 1_735_689_600_000_000  # 2025-01-01T00:00:00Z: the archive's switch to µs
 US_PER_DAY = 86_400_000_000
 _PLACES = 8
+SWEEP = 8  # consecutive ids that share a price
 _MASK = (1 << 64) - 1
 
 
@@ -75,8 +77,11 @@ class History:
         h = _mix(self._key ^ (trade_id * 0x2545F4914F6CDD1D & _MASK))
         tick, step = to_units(spec.tick, _PLACES), to_units(spec.step, _PLACES)
         anchor = max(100, to_units(spec.price, _PLACES) // tick)
-        wave = 0.03 * math.sin(trade_id / 7919.0) + 0.08 * math.sin(trade_id / 611953.0)
-        level = max(1, int(anchor * (1.0 + wave)) + (h & 0xF) - 8)
+        # a taker sweeps SWEEP trades at one price, as on the real tape (prices repeat)
+        sweep = trade_id // SWEEP
+        wave = 0.002 * math.sin(sweep / 997.0) + 0.01 * math.sin(sweep / 76493.0)
+        noise = _mix(self._key ^ sweep) & 0xF
+        level = max(1, int(anchor * (1.0 + wave)) + noise - 8)
         steps = 1 + ((h >> 8) & 0x3FF) * ((h >> 20) & 0x7) + ((h >> 24) & 0x3F)
         time_us = self.time_of(trade_id)
         return Trade(
