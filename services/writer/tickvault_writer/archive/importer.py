@@ -16,7 +16,8 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,8 +32,8 @@ from tickvault_writer.archive.ledger import DoneFile, Ledger
 from tickvault_writer.archive.periods import ArchiveFile, day_us, days_of, plan
 from tickvault_writer.archive.progress import Progress
 from tickvault_writer.archive.rows import FileReader
-from tickvault_writer.batch import Batch
-from tickvault_writer.store import PgStore
+from tickvault_writer.batch import Batch, with_prepared
+from tickvault_writer.store import PgStore, WriteResult
 
 CHUNK_ROWS = 20_000
 
@@ -111,6 +112,18 @@ def _gap(symbol: str, first: int, last: int, status: GapStatus, at: int) -> GapR
     )
 
 
+def _chunks(ticks: Iterable[Tick]) -> Iterator[list[Tick]]:
+    """Yield *ticks* in lists of :data:`CHUNK_ROWS`."""
+    chunk: list[Tick] = []
+    for tick in ticks:
+        chunk.append(tick)
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _members(path: Path) -> Iterator[str]:
     """Yield the CSV lines of the zip at *path*, streamed (never the whole file)."""
     with zipfile.ZipFile(path) as archive:
@@ -181,18 +194,24 @@ class SymbolImport:
         self.ctx.progress.file_done(self.symbol, report, time.monotonic() - started)
 
     def _store(self, f: ArchiveFile, path: Path) -> FileReport:
-        """Store the rows of the zip at *path*, in chunks; note their ids."""
+        """Store the rows of the zip at *path*, in chunks; note their ids.
+
+        The next chunk is parsed and encoded here while the store commits the previous one in
+        a thread (psycopg2 lets go of the GIL while PostgreSQL works): two chunks at most in
+        memory, and each chunk is committed before the file can be counted as done.
+        """
         reader = FileReader(self.symbol, time.time_ns() // 1000)
         report = FileReport(f.period, "imported")
         self._first_of_file = self._last_of_file = None
-        chunk: list[Tick] = []
-        for tick in reader.ticks(_members(path)):
-            chunk.append(tick)
-            if len(chunk) >= CHUNK_ROWS:
-                self._write(chunk, report)
-                chunk = []
-        if chunk:
-            self._write(chunk, report)
+        pending: Future[WriteResult] | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="import-store") as pool:
+            for chunk in _chunks(reader.ticks(_members(path))):
+                batch = self._prepared(chunk)
+                if pending is not None:
+                    self._stored(pending.result(), report)
+                pending = pool.submit(self.ctx.store.write, batch)
+            if pending is not None:
+                self._stored(pending.result(), report)
         report.refused, report.header, report.micros = reader.refused, reader.header, reader.micros
         report.detail = reader.first_refusal
         return report
@@ -203,16 +222,20 @@ class SymbolImport:
             return None
         return self._first_of_file, self._last_of_file
 
-    def _write(self, chunk: list[Tick], report: FileReport) -> None:
+    def _prepared(self, chunk: list[Tick]) -> Batch:
+        """Note the chunk's ids and return it as a batch ready for the store's fast path."""
         ids = [t.trade_id for t in chunk]
         self.continuity.see(ids)
         if self._first_of_file is None:
             self._first_of_file = ids[0]
         self._last_of_file = ids[-1]
-        result = self.ctx.store.write(_batch(tuple(chunk)))
-        report.rows += len(chunk)
+        return with_prepared(_batch(tuple(chunk)))
+
+    def _stored(self, result: WriteResult, report: FileReport) -> None:
+        rows = result.inserted + result.duplicates
+        report.rows += rows
         report.inserted += result.inserted
-        self.ctx.progress.rows(len(chunk))
+        self.ctx.progress.rows(rows)
 
     async def _compare(self, f: ArchiveFile, url: str) -> FileReport:
         """Compare a file the archive replaced with what is stored; change nothing."""
@@ -223,15 +246,9 @@ class SymbolImport:
         rows = 0
         try:
             reader = FileReader(self.symbol, time.time_ns() // 1000)
-            chunk: list[Tick] = []
-            for tick in reader.ticks(_members(fetched.path)):
-                chunk.append(tick)
-                if len(chunk) >= CHUNK_ROWS:
-                    differences += self.ctx.ledger.differences(chunk, f.bounds_us())
-                    rows += len(chunk)
-                    chunk = []
-            differences += self.ctx.ledger.differences(chunk, f.bounds_us())
-            rows += len(chunk)
+            for chunk in _chunks(reader.ticks(_members(fetched.path))):
+                differences += self.ctx.ledger.differences(chunk, f.bounds_us())
+                rows += len(chunk)
         finally:
             fetched.path.unlink(missing_ok=True)
         detail = (
