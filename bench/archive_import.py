@@ -33,17 +33,9 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 from tests.support.replay import replay_process  # noqa: E402
 from tests.support.servers import PrivatePostgres  # noqa: E402
 
+from common import rss_mb  # noqa: E402
+
 SYMBOL = "BTCUSDT"
-
-
-def _peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
 def _zips(base: str, days: list[str], folder: Path) -> list[Path]:
@@ -155,7 +147,7 @@ def run_import(pg: PrivatePostgres, days: int = 2, rate: float = 5.0) -> dict[st
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         peak = 0.0
         while proc.poll() is None:
-            peak = max(peak, _peak_rss_mb(proc.pid) if proc.poll() is None else 0.0)
+            peak = max(peak, rss_mb(proc.pid, "VmHWM") if proc.poll() is None else 0.0)
             time.sleep(0.2)
         import_s = time.perf_counter() - started
         _out, err = proc.communicate()
