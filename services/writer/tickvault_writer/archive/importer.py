@@ -182,6 +182,7 @@ class SymbolImport:
             report = self._store(f, fetched.path)
         finally:
             fetched.path.unlink(missing_ok=True)
+        report.detail = "; ".join(d for d in (fetched.detail, report.detail) if d)
         ids = self._ids
         self.ctx.ledger.record(self.symbol, f.period, fetched.sha256, report.rows, ids)
         self._done(report, started)
