@@ -26,6 +26,7 @@ from tickvault.logs import configure_logging, mask_secrets
 from tickvault.rest.client import ExchangeRest
 from tickvault.rest.schedule import Priority
 from tickvault.symbols import Selection
+from tickvault_writer.archive.chunks import ChunkParser
 from tickvault_writer.archive.download import Downloader
 from tickvault_writer.archive.importer import Context, SymbolImport, SymbolReport
 from tickvault_writer.archive.ledger import Ledger
@@ -105,6 +106,7 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
     store = PgStore(settings.database_url, application_name="tickvault-import")
     engine = make_engine(settings.database_url)
     reports: list[SymbolReport] = []
+    parser = ChunkParser()
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             downloader = Downloader(session)
@@ -117,13 +119,15 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
                     f"tickvault import: --to must be from --from to yesterday, not {last}",
                 )
                 return 2
-            ctx = Context(settings.archive_url, store, Ledger(engine), downloader, progress, rest)
+            ledger = Ledger(engine)
+            ctx = Context(settings.archive_url, store, ledger, downloader, progress, rest, parser)
             for symbol in symbols:
                 reports.append(await SymbolImport(ctx, symbol, args.first, last, today).run())
     except (TickvaultError, ExchangeError) as exc:
         _say(f"tickvault import: {mask_secrets(str(exc))}")
         return 1
     finally:
+        parser.close()
         progress.close()
         await rest.close()
         store.close()

@@ -26,16 +26,15 @@ from tickvault.codec import GapFinder, GapReason, GapRecord, GapStatus
 from tickvault.rest.client import ExchangeRest
 from tickvault.tick import Tick
 from tickvault_writer.archive.bounds import RestTrades
+from tickvault_writer.archive.chunks import CHUNK_ROWS, ChunkParser, FileShape
 from tickvault_writer.archive.continuity import Continuity
 from tickvault_writer.archive.download import Downloader, Outcome
 from tickvault_writer.archive.ledger import DoneFile, Ledger
 from tickvault_writer.archive.periods import ArchiveFile, day_us, days_of, plan
 from tickvault_writer.archive.progress import Progress
 from tickvault_writer.archive.rows import FileReader
-from tickvault_writer.batch import Batch, with_prepared
+from tickvault_writer.batch import Batch
 from tickvault_writer.store import PgStore, WriteResult
-
-CHUNK_ROWS = 20_000
 
 
 @dataclass
@@ -92,6 +91,7 @@ class Context:
     downloader: Downloader
     progress: Progress
     rest: ExchangeRest
+    parser: ChunkParser
 
 
 def _batch(ticks: tuple[Tick, ...] = (), gaps: tuple[GapRecord, ...] = ()) -> Batch:
@@ -197,24 +197,25 @@ class SymbolImport:
     def _store(self, f: ArchiveFile, path: Path) -> FileReport:
         """Store the rows of the zip at *path*, in chunks; note their ids.
 
-        The next chunk is parsed and encoded here while the store commits the previous one in
-        a thread (psycopg2 lets go of the GIL while PostgreSQL works): two chunks at most in
-        memory, and each chunk is committed before the file can be counted as done.
+        A worker process parses and encodes the chunks (:mod:`.chunks`) while the store
+        commits the previous one in a thread here (psycopg2 lets go of the GIL while
+        PostgreSQL works); each chunk is committed before the file can be counted as done.
         """
-        reader = FileReader(self.symbol, time.time_ns() // 1000)
         report = FileReport(f.period, "imported")
+        shape = FileShape()
         self._first_of_file = self._last_of_file = None
         pending: Future[WriteResult] | None = None
+        received_at = time.time_ns() // 1000
         with ThreadPoolExecutor(1, thread_name_prefix="import-store") as pool:
-            for chunk in _chunks(reader.ticks(_members(path))):
-                batch = self._prepared(chunk)
+            for batch in self.ctx.parser.batches(self.symbol, received_at, _members(path), shape):
+                self._note(batch.ticks)
                 if pending is not None:
                     self._stored(pending.result(), report)
                 pending = pool.submit(self.ctx.store.write, batch)
             if pending is not None:
                 self._stored(pending.result(), report)
-        report.refused, report.header, report.micros = reader.refused, reader.header, reader.micros
-        report.detail = reader.first_refusal
+        report.refused, report.header, report.micros = shape.refused, shape.header, shape.micros
+        report.detail = shape.first_refusal
         return report
 
     @property
@@ -223,14 +224,14 @@ class SymbolImport:
             return None
         return self._first_of_file, self._last_of_file
 
-    def _prepared(self, chunk: list[Tick]) -> Batch:
-        """Note the chunk's ids and return it as a batch ready for the store's fast path."""
-        ids = [t.trade_id for t in chunk]
-        self.continuity.see(ids)
+    def _note(self, ticks: tuple[Tick, ...]) -> None:
+        """Note a chunk's ids: continuity, and the file's first and last."""
+        if not ticks:
+            return
+        self.continuity.see([t.trade_id for t in ticks])
         if self._first_of_file is None:
-            self._first_of_file = ids[0]
-        self._last_of_file = ids[-1]
-        return with_prepared(_batch(tuple(chunk)))
+            self._first_of_file = ticks[0].trade_id
+        self._last_of_file = ticks[-1].trade_id
 
     def _stored(self, result: WriteResult, report: FileReport) -> None:
         rows = result.inserted + result.duplicates
