@@ -11,7 +11,8 @@ trades a second (5: 432,000 trades a day). Measured in one run, on one private P
   CSV prepared beforehand, partitions made beforehand (the ceiling of PostgreSQL's side);
 - ``import_rows_per_s``: the real ``python -m tickvault_writer.archive`` (download, checksum,
   parse, binary COPY through the writer's store with candles and price levels, continuity
-  and bounds over REST) into a fresh database, wall clock; ``import_rss_mb_max`` its peak RSS.
+  and bounds over REST) into a fresh database, wall clock; ``import_rss_mb_max`` its peak
+  RSS, the import's and its parsing worker's added.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ from tests.support.servers import PrivatePostgres  # noqa: E402
 from common import rss_mb  # noqa: E402
 
 SYMBOL = "BTCUSDT"
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def _zips(base: str, days: list[str], folder: Path) -> list[Path]:
@@ -145,10 +153,12 @@ def run_import(pg: PrivatePostgres, days: int = 2, rate: float = 5.0) -> dict[st
         ]
         started = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        peak = 0.0
+        peaks: dict[int, float] = {}  # the import and its parsing worker, each at its peak
         while proc.poll() is None:
-            peak = max(peak, rss_mb(proc.pid, "VmHWM") if proc.poll() is None else 0.0)
+            for pid in (proc.pid, *_children(proc.pid)):
+                peaks[pid] = max(peaks.get(pid, 0.0), rss_mb(pid, "VmHWM"))
             time.sleep(0.2)
+        peak = sum(peaks.values())
         import_s = time.perf_counter() - started
         _out, err = proc.communicate()
         if proc.returncode != 0:
