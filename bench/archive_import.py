@@ -31,8 +31,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
-from tests.support.replay import replay_process  # noqa: E402
-from tests.support.servers import PrivatePostgres  # noqa: E402
+from tests.private_servers import PrivatePostgres, replay_process  # noqa: E402
 
 from common import rss_mb  # noqa: E402
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
-from tests.support.replay import ReplayProcess, replay_process
+from tests.private_servers import ReplayProcess, replay_process
 
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.archive.conftest import TODAY, Archive, day
+from tests.support.polling import wait_until
 
 THREE_DAYS = ("--from", day(-4).isoformat(), "--to", day(-2).isoformat())
 LAST_QTY = "SELECT trade_id, quantity::text FROM trades ORDER BY trade_id DESC LIMIT 1"
@@ -181,9 +182,7 @@ def test_a_killed_import_resumes_and_counts_nothing_twice(
     a = archive(day(-4), rate="1")
     args = ("BTCUSDT", "--from", day(-4).isoformat(), "--to", day(-2).isoformat())
     proc = a.start(*args)
-    deadline = time.monotonic() + 120
-    while not a.query("SELECT 1 FROM archive_files") and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: a.query("SELECT 1 FROM archive_files"), 120, "a file imported", 0.2)
     proc.send_signal(stop)
     proc.communicate(timeout=60)
     if stop is signal.SIGINT:

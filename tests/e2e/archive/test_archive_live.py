@@ -8,17 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.archive.conftest import day
-from tests.support.services import Services, stack_env
-
-
-def _wait(what: str, check: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.private_servers import Services, stack_env
+from tests.support.polling import wait_until
 
 
 def test_an_import_during_live_capture_meets_it_without_a_hole(
@@ -40,8 +31,8 @@ def test_an_import_during_live_capture_meets_it_without_a_hole(
     try:
         services.start("collector", "tickvault_collector")
         services.start("writer", "tickvault_writer")
-        live_first = _wait(
-            "live trades", lambda: a.query("SELECT min(trade_id) FROM trades")[0][0], 90
+        live_first = wait_until(
+            lambda: a.query("SELECT min(trade_id) FROM trades")[0][0], 90, "live trades", 0.25
         )
         status, summary, err = a.run("BTCUSDT", "--from", day(-2).isoformat(), timeout=300)
         assert status == 0, err
