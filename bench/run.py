@@ -84,8 +84,6 @@ def parse() -> argparse.Namespace:
     p.add_argument("--failover-speed", type=float, default=20.0, help="replay pace, failovers")
     p.add_argument("--import-days", type=int, default=1, help="archive days (import step)")
     p.add_argument("--import-rate", type=float, default=5.0, help="archived trades/s (import)")
-    p.add_argument("--import-days", type=int, default=1, help="archive days (import step)")
-    p.add_argument("--import-rate", type=float, default=5.0, help="archived trades/s (import)")
     p.add_argument("--skip", default="", help=f"comma-separated steps to skip: {STEPS}")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs")
