@@ -1,4 +1,4 @@
-"""The ``tickvault`` command: ``db``, ``up`` and ``query`` subcommands.
+"""The ``tickvault`` command: ``db``, ``up``, ``query`` and ``cold`` subcommands.
 
 Each subcommand module exposes ``register(subparsers)``; this module only wires them.
 """
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tickvault {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     db.register(sub)
-    for name in ("up", "query"):
+    for name in ("up", "query", "cold"):
         try:
             module = __import__(f"tickvault.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError:
