@@ -42,7 +42,7 @@ def lock_day(conn: Connection, symbol: str, day: date) -> None:
     """Serialise writers of one symbol's day until the transaction ends."""
     conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtext('tickvault.cold'), hashtext(:key))"),
-        {"key": f"{symbol}\x00{day.isoformat()}"},
+        {"key": f"{day.isoformat()} {symbol}"},
     )
 
 
