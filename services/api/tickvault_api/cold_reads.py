@@ -1,0 +1,131 @@
+"""The API's reads of the cold tier: off the gevent loop, and ``unavailable`` when it fails.
+
+A Parquet read blocks its OS thread (file or network I/O, decompression), which under
+Gunicorn's gevent workers would stall every greenlet of the process, the live streams and
+``latest`` included. Each read therefore runs on gevent's native thread pool when the process
+is monkey-patched, and inline otherwise (tests, the Flask dev server). A failing or silent
+store becomes :class:`~tickvault_api.errors.Unavailable` with the reason, never a shorter
+answer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection
+
+from tickvault.cold import manifest
+from tickvault.cold.location import ColdLocation, open_location
+from tickvault.cold.read import day_of, listed_files, read_trades
+from tickvault.cold.storage import ColdUnavailable
+from tickvault.config import Settings
+from tickvault_api.errors import Unavailable
+from tickvault_api.shapes import TradeRow
+
+T = TypeVar("T")
+
+
+def off_loop(work: Callable[[], T]) -> T:
+    """Return *work()*, run on a native thread when gevent has patched this process."""
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency; inline without it
+        return work()
+    if not monkey.is_module_patched("socket"):
+        return work()
+    return get_hub().threadpool.apply(work)  # type: ignore[no-any-return]
+
+
+def rows_of(table: pa.Table | None) -> list[TradeRow]:
+    """Return the trades of a cold table as API rows."""
+    if table is None or table.num_rows == 0:
+        return []
+    times = pc.cast(table["trade_time"], pa.int64()).to_pylist()
+    return [
+        TradeRow(i, p, q, t, m)
+        for i, p, q, t, m in zip(
+            table["trade_id"].to_pylist(),
+            table["price"].to_pylist(),
+            table["quantity"].to_pylist(),
+            times,
+            table["is_buyer_maker"].to_pylist(),
+            strict=True,
+        )
+    ]
+
+
+class ColdReads:
+    """Reads of one cold tier for the API's views.
+
+    The filesystem (an S3 client holds sockets and threads) is opened on first use in each
+    process, never inherited across Gunicorn's fork.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._location: ColdLocation | None = None
+        self._pid = -1
+
+    def _where(self) -> ColdLocation:
+        if self._location is None or self._pid != os.getpid():
+            self._location = open_location(self._settings)
+            self._pid = os.getpid()
+        assert self._location is not None
+        return self._location
+
+    def _read(
+        self, files: list[manifest.ColdFile], start: int | None, end: int | None
+    ) -> list[TradeRow]:
+        def work() -> list[TradeRow]:
+            return rows_of(read_trades(self._where(), files, start, end))
+
+        try:
+            return off_loop(work)
+        except ColdUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+
+    def files(
+        self, conn: Connection, symbol: str, start: int | None, end: int | None
+    ) -> list[manifest.ColdFile]:
+        """Return the listed files of *symbol* whose day meets ``[start, end)``."""
+        return listed_files(conn, symbol, start, end)
+
+    def trades(
+        self, files: list[manifest.ColdFile], start: int | None, end: int | None
+    ) -> list[TradeRow]:
+        """Return the trades of *files* in ``[start, end)``, by (time, id)."""
+        rows = self._read(files, start, end)
+        rows.sort(key=lambda r: (r.trade_time, r.trade_id))
+        return rows
+
+    def last_before(self, conn: Connection, symbol: str, end: int) -> TradeRow | None:
+        """Return the cold trade latest before *end* (ties by id)."""
+        day = day_of(end - 1)
+        files = manifest.files_between(conn, symbol, day, day)
+        while True:
+            rows = self._read(files, None, end) if files else []
+            if rows:
+                return max(rows, key=lambda r: (r.trade_time, r.trade_id))
+            earlier = manifest.nearest_file(conn, symbol, day, before=True)
+            if earlier is None:
+                return None
+            files, day = [earlier], earlier.day
+
+    def first_after(self, conn: Connection, symbol: str, after: int) -> TradeRow | None:
+        """Return the cold trade earliest after *after* (exclusive; ties by id)."""
+        day = day_of(after)
+        files = manifest.files_between(conn, symbol, day, day)
+        while True:
+            rows = (
+                [r for r in self._read(files, after, None) if r.trade_time > after] if files else []
+            )
+            if rows:
+                return min(rows, key=lambda r: (r.trade_time, r.trade_id))
+            later = manifest.nearest_file(conn, symbol, day, before=False)
+            if later is None:
+                return None
+            files, day = [later], later.day
