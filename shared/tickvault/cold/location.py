@@ -84,6 +84,7 @@ def open_location(settings: Settings) -> ColdLocation | None:
         "connect_timeout": S3_TIMEOUT_S,
         "request_timeout": S3_TIMEOUT_S,
         "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=2),
+        "allow_bucket_creation": True,  # a fresh deployment's bucket is made on first write
     }
     if settings.aws_endpoint_url:
         endpoint = urlsplit(settings.aws_endpoint_url)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from sqlalchemy import Engine
 from tests.integration.api.loading import store_ticks, to_tick
 from tests.support.recordings import RecordedTrade, all_recorded_trades
+from tests.support.seaweedfs import PrivateSeaweedFS
 
 from tickvault.cold.location import ColdLocation, open_location
 from tickvault.config import Settings
@@ -50,9 +53,30 @@ def cold_settings(url: str, cold_url: str, **more: Any) -> Settings:
 
 
 @pytest.fixture
-def local_cold(tmp_path: Path) -> tuple[str, ColdLocation]:
-    """A cold tier in a fresh directory: its URL and location."""
-    url = f"file://{tmp_path / 'cold'}"
-    location = open_location(cold_settings("postgresql://x@127.0.0.1/x", url))
+def seaweedfs() -> Iterator[PrivateSeaweedFS]:
+    """A private SeaweedFS S3 server of the test's own (a test may kill it)."""
+    with PrivateSeaweedFS() as server:
+        yield server
+
+
+@dataclass
+class ColdTier:
+    """A cold tier under test: its URL, the AWS variables it needs, its location."""
+
+    url: str
+    aws: dict[str, str]
+    location: ColdLocation
+    server: PrivateSeaweedFS | None
+
+
+@pytest.fixture(params=["local", "s3"])
+def cold_tier(request: pytest.FixtureRequest, tmp_path: Path) -> ColdTier:
+    """A fresh cold tier: a local directory, or a prefix on a real S3 server (SeaweedFS)."""
+    if request.param == "local":
+        url, aws, server = f"file://{tmp_path / 'cold'}", {}, None
+    else:
+        server = request.getfixturevalue("seaweedfs")
+        url, aws = f"s3://cold/{uuid.uuid4().hex}", server.env()
+    location = open_location(cold_settings("postgresql://x@127.0.0.1/x", url, **aws))
     assert location is not None
-    return url, location
+    return ColdTier(url, aws, location, server)

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role, store_ticks, to_tick
-from tests.integration.cold.conftest import MIDNIGHT
+from tests.integration.cold.conftest import MIDNIGHT, ColdTier
 from tests.support.recordings import RecordedTrade
 
 from tickvault.cold import move
@@ -60,7 +60,7 @@ def _app_on(url: str, redis_url: str, redis_prefix: str, **more: Any) -> Any:
 def hot_and_cold(
     new_database: Callable[[], str],
     loaded_db: tuple[str, Engine],
-    local_cold: tuple[str, ColdLocation],
+    cold_tier: ColdTier,
     recorded: dict[str, list[RecordedTrade]],
     redis_url: str,
     redis_prefix: str,
@@ -70,10 +70,10 @@ def hot_and_cold(
     migrate.upgrade(hot_url, create_database=False)
     store_ticks(hot_url, [to_tick(r) for trades in recorded.values() for r in trades])
     cold_db, engine = loaded_db
-    cold_url, location = local_cold
+    location = cold_tier.location
     assert move.move_expired(engine, location, MIDNIGHT).trades > 0
     hot_app = _app_on(hot_url, redis_url, redis_prefix)
-    cold_app = _app_on(cold_db, redis_url, redis_prefix, cold_url=cold_url)
+    cold_app = _app_on(cold_db, redis_url, redis_prefix, cold_url=cold_tier.url, **cold_tier.aws)
     yield hot_app.test_client(), cold_app.test_client()
     for app in (hot_app, cold_app):
         app.extensions["tickvault"].stores.close()
@@ -117,11 +117,14 @@ def test_history_pages_and_csv_cross_the_boundary_like_hot_ones(
 
 
 def test_a_cold_tier_gone_away_answers_503_not_a_shorter_answer(
-    hot_and_cold: tuple[FlaskClient, FlaskClient], local_cold: tuple[str, ColdLocation]
+    hot_and_cold: tuple[FlaskClient, FlaskClient], cold_tier: ColdTier
 ) -> None:
     _, cold = hot_and_cold
-    _, location = local_cold
-    location.filesystem.delete_dir(location.root + "/trades")
+    location = cold_tier.location
+    if cold_tier.server is not None:
+        cold_tier.server.kill()  # the object store goes away
+    else:
+        location.filesystem.delete_dir(location.root + "/trades")
     for url in (_URLS[0], _URLS[10], f"/api/v1/prices/BTCUSDT/history?start={MS - 60_000}&end={MS + 60_000}"):
         got = cold.get(url)
         assert got.status_code == 503, (url, got.data[:300])

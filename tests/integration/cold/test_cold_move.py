@@ -9,7 +9,7 @@ import pyarrow.dataset as ds
 import pytest
 from sqlalchemy import Engine
 from tests.integration.api.loading import store_ticks, to_tick
-from tests.integration.cold.conftest import MIDNIGHT
+from tests.integration.cold.conftest import MIDNIGHT, ColdTier
 from tests.support.db import rows
 from tests.support.recordings import RecordedTrade
 
@@ -63,11 +63,11 @@ def _hot_count(engine: Engine, start: Any, end: Any) -> int:
 
 def test_a_past_day_moves_whole_and_reads_back_as_the_exact_strings_binance_sent(
     loaded_db: tuple[str, Engine],
-    local_cold: tuple[str, ColdLocation],
+    cold_tier: ColdTier,
     recorded: dict[str, list[RecordedTrade]],
 ) -> None:
     _, engine = loaded_db
-    _, location = local_cold
+    location = cold_tier.location
     hot_before = _hot_count(engine, MIDNIGHT - timedelta(days=1), MIDNIGHT)
     report = move.move_expired(engine, location, MIDNIGHT)
     assert report.days == [DAY1]
@@ -84,11 +84,11 @@ def test_a_past_day_moves_whole_and_reads_back_as_the_exact_strings_binance_sent
 
 def test_late_trades_for_a_moved_day_land_in_its_file_exactly_once(
     loaded_db: tuple[str, Engine],
-    local_cold: tuple[str, ColdLocation],
+    cold_tier: ColdTier,
     recorded: dict[str, list[RecordedTrade]],
 ) -> None:
     url, engine = loaded_db
-    _, location = local_cold
+    location = cold_tier.location
     move.move_expired(engine, location, MIDNIGHT)
     first_file = rows(engine, "SELECT path FROM cold_files WHERE symbol = 'BTCUSDT'")[0][0]
     day1 = [t for t in recorded["BTCUSDT"] if _day(t.trade_time_ms * 1000) == DAY1]
@@ -107,12 +107,12 @@ def test_late_trades_for_a_moved_day_land_in_its_file_exactly_once(
 
 def test_a_move_that_fails_before_its_commit_loses_nothing_and_resumes(
     loaded_db: tuple[str, Engine],
-    local_cold: tuple[str, ColdLocation],
+    cold_tier: ColdTier,
     recorded: dict[str, list[RecordedTrade]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, engine = loaded_db
-    _, location = local_cold
+    location = cold_tier.location
     hot_before = _hot_count(engine, MIDNIGHT - timedelta(days=1), MIDNIGHT)
     real_put = manifest.put
     calls = []
@@ -142,11 +142,11 @@ def test_a_move_that_fails_before_its_commit_loses_nothing_and_resumes(
 
 def test_store_trades_twice_stores_them_once(
     loaded_db: tuple[str, Engine],
-    local_cold: tuple[str, ColdLocation],
+    cold_tier: ColdTier,
     recorded: dict[str, list[RecordedTrade]],
 ) -> None:
     _, engine = loaded_db
-    _, location = local_cold
+    location = cold_tier.location
     day1 = [t for t in recorded["ETHUSDT"] if _day(t.trade_time_ms * 1000) == DAY1]
     batch = [
         (t.trade_id, __import__("decimal").Decimal(t.price), __import__("decimal").Decimal(t.quantity),
