@@ -85,20 +85,36 @@ class PrivateSeaweedFS(Throwaway):
         ports = {
             name: str(free_port())
             for name in (
-                "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-                "filer.port", "filer.port.grpc", "s3.port.grpc", "s3.port.iceberg",
+                "master.port",
+                "master.port.grpc",
+                "volume.port",
+                "volume.port.grpc",
+                "filer.port",
+                "filer.port.grpc",
+                "s3.port.grpc",
+                "s3.port.iceberg",
                 "s3.port.lance",
             )
         }
         argv = [
-            weed_binary(), "server", f"-dir={self.dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            "-volume.max=8", "-s3", f"-s3.port={self.s3_port}", f"-s3.config={config}",
+            weed_binary(),
+            "server",
+            f"-dir={self.dir}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-volume.max=8",
+            "-s3",
+            f"-s3.port={self.s3_port}",
+            f"-s3.config={config}",
             *(f"-{k}={v}" for k, v in ports.items()),
         ]
         log = self.dir / "weed.log"
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.dir,
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.dir,
                 preexec_fn=_child_setup(None, signal.SIGKILL),
             )
         _wait(self._ready, self.proc, f"SeaweedFS S3 on port {self.s3_port}", log)

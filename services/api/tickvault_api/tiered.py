@@ -14,6 +14,7 @@ from decimal import Context, Decimal, localcontext
 
 from sqlalchemy import Connection
 
+from tickvault.tick import MAX_TIME_US, MIN_TIME_US
 from tickvault_api import queries
 from tickvault_api.cold_reads import ColdReads
 from tickvault_api.params import Window
@@ -112,7 +113,7 @@ class Tiered:
         if not files:
             return None
         cold = self.cold.trades(files, start, end)
-        hot_window = window or Window(queries.MIN_TIME_US, queries.MAX_TIME_US)
+        hot_window = window or Window(MIN_TIME_US, MAX_TIME_US)
         hot = [
             r
             for batch in queries.history_batches(conn, symbol, hot_window, None, EXPORT_BATCH)

@@ -90,7 +90,8 @@ def store_day(
     manifest.put(conn, symbol, day, path, got, size)
     if listed is not None:
         manifest.note_orphans(conn, [listed.path], replaced=True)
-    return StoredDay(symbol, day, path, got, merged.num_rows - before, listed and listed.path)
+    replaced = None if listed is None else listed.path
+    return StoredDay(symbol, day, path, got, merged.num_rows - before, replaced)
 
 
 def store_trades(

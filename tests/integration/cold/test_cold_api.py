@@ -17,7 +17,6 @@ from tests.integration.cold.conftest import MIDNIGHT, ColdTier
 from tests.support.recordings import RecordedTrade
 
 from tickvault.cold import move
-from tickvault.cold.location import ColdLocation
 from tickvault.db import migrate
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
@@ -125,7 +124,8 @@ def test_a_cold_tier_gone_away_answers_503_not_a_shorter_answer(
         cold_tier.server.kill()  # the object store goes away
     else:
         location.filesystem.delete_dir(location.root + "/trades")
-    for url in (_URLS[0], _URLS[10], f"/api/v1/prices/BTCUSDT/history?start={MS - 60_000}&end={MS + 60_000}"):
+    spanning = f"/api/v1/prices/BTCUSDT/history?start={MS - 60_000}&end={MS + 60_000}"
+    for url in (_URLS[0], _URLS[10], spanning):
         got = cold.get(url)
         assert got.status_code == 503, (url, got.data[:300])
         assert got.get_json()["error"]["code"] == "unavailable"

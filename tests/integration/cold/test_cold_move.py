@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pyarrow.dataset as ds
@@ -20,27 +21,27 @@ DAY1 = date(2024, 8, 8)
 
 
 def _expected(recorded: dict[str, list[RecordedTrade]], day: date) -> dict[str, list[Any]]:
+    """Return the recorded trades of *day*, by symbol, as the strings Binance sent."""
     out: dict[str, list[Any]] = {}
     for symbol, trades in recorded.items():
-        got = sorted(
+        out[symbol] = sorted(
             (t.trade_id, t.price, t.quantity, t.trade_time_ms * 1000, t.is_buyer_maker)
             for t in trades
-            if date.fromtimestamp(t.trade_time_ms // 1000 - 7200) <= day  # noqa: DTZ012
+            if _day(t.trade_time_ms * 1000) == day
         )
-        out[symbol] = [g for g in got if _day(g[3]) == day]
     return out
 
 
 def _day(us: int) -> date:
-    from tickvault.cold.read import day_of
-
-    return day_of(us)
+    return datetime.fromtimestamp(us / 1e6, tz=UTC).date()
 
 
 def _cold_rows(location: ColdLocation) -> dict[str, list[Any]]:
     """Read the whole tier the way any user would: plain pyarrow over the Hive layout."""
     dataset = ds.dataset(
-        f"{location.root}/trades", format="parquet", partitioning="hive",
+        f"{location.root}/trades",
+        format="parquet",
+        partitioning="hive",
         filesystem=location.filesystem,
     )
     out: dict[str, list[Any]] = {}
@@ -48,16 +49,23 @@ def _cold_rows(location: ColdLocation) -> dict[str, list[Any]]:
         t = r["trade_time"]
         us = int(t.timestamp()) * 1_000_000 + t.microsecond
         out.setdefault(r["symbol"], []).append(
-            (r["trade_id"], format(r["price"], "f"), format(r["quantity"], "f"), us,
-             r["is_buyer_maker"])
+            (
+                r["trade_id"],
+                format(r["price"], "f"),
+                format(r["quantity"], "f"),
+                us,
+                r["is_buyer_maker"],
+            )
         )
     return {s: sorted(v) for s, v in out.items()}
 
 
 def _hot_count(engine: Engine, start: Any, end: Any) -> int:
     return rows(
-        engine, "SELECT count(*) FROM trades WHERE trade_time >= :a AND trade_time < :b",
-        a=start, b=end,
+        engine,
+        "SELECT count(*) FROM trades WHERE trade_time >= :a AND trade_time < :b",
+        a=start,
+        b=end,
     )[0][0]
 
 
@@ -149,8 +157,13 @@ def test_store_trades_twice_stores_them_once(
     location = cold_tier.location
     day1 = [t for t in recorded["ETHUSDT"] if _day(t.trade_time_ms * 1000) == DAY1]
     batch = [
-        (t.trade_id, __import__("decimal").Decimal(t.price), __import__("decimal").Decimal(t.quantity),
-         t.trade_time_ms * 1000, t.is_buyer_maker)
+        (
+            t.trade_id,
+            Decimal(t.price),
+            Decimal(t.quantity),
+            t.trade_time_ms * 1000,
+            t.is_buyer_maker,
+        )
         for t in day1
     ]
     first = store.store_trades(engine, location, "ETHUSDT", DAY1, batch[: len(batch) // 2])
