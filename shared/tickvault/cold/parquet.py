@@ -4,7 +4,7 @@ Columns ``trade_id`` (int64), ``price`` and ``quantity`` (Parquet DECIMAL at the
 exchange's strings carry, so a value reads back as exactly the string Binance sent),
 ``trade_time`` (timestamp µs UTC) and ``is_buyer_maker``; sorted by ``trade_id``; zstd, delta
 encodings for the ids and times, dictionaries for the prices and quantities (they repeat).
-:func:`checksum` is the content checksum a move is verified with.
+:func:`summarize` gives the content checksum a move is verified with.
 """
 
 from __future__ import annotations
