@@ -60,10 +60,16 @@ class ColdLocation:
         """Return the full path of a manifest entry."""
         return f"{self.root}/{relative}"
 
-
-def symbol_of_dir(name: str) -> str:
-    """Return the symbol of a ``symbol=...`` directory name."""
-    return unquote(name.removeprefix("symbol="))
+    def day_of_path(self, relative: str) -> tuple[str, date] | None:
+        """Return the symbol and day of a file under ``trades/`` (None: another path)."""
+        parts = relative.split("/")
+        if len(parts) != 4 or parts[0] != TRADES_DIR:
+            return None
+        symbol, day = parts[1].removeprefix("symbol="), parts[2].removeprefix("date=")
+        try:
+            return unquote(symbol), date.fromisoformat(day)
+        except ValueError:
+            return None
 
 
 def open_location(settings: Settings) -> ColdLocation | None:

@@ -3,21 +3,18 @@
 ``cold_files`` lists the one file of each symbol's day that readers trust. ``cold_orphans``
 lists files that may exist but are not (or no longer) listed: a file being written is noted
 there before its first byte (in its own committed transaction, so a kill leaves a trace), a
-replaced file when it is replaced; :func:`orphans_to_delete` hands back those safe to delete.
+replaced file when it is replaced; :func:`unlisted_orphans` hands back those not listed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import Connection, text
 
 from tickvault.cold.parquet import Summary
 from tickvault.tick import us_to_datetime
-
-# A file noted as being written is taken for abandoned (its writer killed) after this long.
-ABANDONED_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -43,6 +40,16 @@ def lock_day(conn: Connection, symbol: str, day: date) -> None:
     conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtext('tickvault.cold'), hashtext(:key))"),
         {"key": f"{day.isoformat()} {symbol}"},
+    )
+
+
+def try_lock_day(conn: Connection, symbol: str, day: date) -> bool:
+    """Lock one symbol's day until the transaction ends if no writer holds it; return whether."""
+    return bool(
+        conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtext('tickvault.cold'), hashtext(:key))"),
+            {"key": f"{day.isoformat()} {symbol}"},
+        ).scalar()
     )
 
 
@@ -122,17 +129,25 @@ def note_orphans(conn: Connection, paths: list[str], *, replaced: bool = False) 
         )
 
 
-def orphans_to_delete(conn: Connection) -> list[str]:
-    """Return noted files no longer listed: replaced ones, and writes abandoned long ago."""
+def unlisted_orphans(conn: Connection) -> list[str]:
+    """Return noted files that are not listed: replaced, expired, or being (or never) written.
+
+    One being written right now is told apart by its day's lock (:func:`try_lock_day`).
+    """
     rows = conn.execute(
         text(
             "SELECT o.path FROM cold_orphans o "
             "WHERE NOT EXISTS (SELECT 1 FROM cold_files f WHERE f.path = o.path) "
-            "AND o.since < now() - :age ORDER BY o.since"
-        ),
-        {"age": ABANDONED_AFTER},
+            "ORDER BY o.since"
+        )
     )
     return [r[0] for r in rows]
+
+
+def listed_path(conn: Connection, path: str) -> bool:
+    """Return whether *path* is a listed file."""
+    found = conn.execute(text("SELECT 1 FROM cold_files WHERE path = :p"), {"p": path}).first()
+    return found is not None
 
 
 def forget_orphan(conn: Connection, path: str) -> None:

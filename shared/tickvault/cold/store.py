@@ -111,13 +111,20 @@ def store_trades(
 
 
 def tidy(engine: Engine, location: ColdLocation) -> int:
-    """Delete files that are no longer listed (replaced, expired, abandoned); return how many."""
+    """Delete files that are not listed (replaced, expired, left by a killed writer), except
+    those of a day being written right now; return how many went."""
     with engine.connect() as conn:
-        paths = manifest.orphans_to_delete(conn)
+        paths = manifest.unlisted_orphans(conn)
     deleted = 0
     for path in paths:
-        if storage.delete_quietly(location, path) or not storage.exists(location, path):
-            with engine.begin() as conn:
+        where = location.day_of_path(path)
+        with engine.begin() as conn:
+            if where is not None and not manifest.try_lock_day(conn, *where):
+                continue  # its writer is still at work: its file may be listed in a moment
+            if manifest.listed_path(conn, path):
                 manifest.forget_orphan(conn, path)
-            deleted += 1
+                continue
+            if storage.delete_quietly(location, path) or not storage.exists(location, path):
+                manifest.forget_orphan(conn, path)
+                deleted += 1
     return deleted

@@ -140,7 +140,6 @@ def test_a_move_that_fails_before_its_commit_loses_nothing_and_resumes(
     noted = [r[0] for r in rows(engine, "SELECT path FROM cold_orphans")]
     assert len(noted) == 2 and all(storage.exists(location, p) for p in noted)
     monkeypatch.setattr(manifest, "put", real_put)
-    monkeypatch.setattr(manifest, "ABANDONED_AFTER", timedelta(0))
     report = move.move_expired(engine, location, MIDNIGHT)
     assert report.trades == hot_before
     assert _cold_rows(location) == {s: v for s, v in _expected(recorded, DAY1).items() if v}
