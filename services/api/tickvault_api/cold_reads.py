@@ -27,6 +27,8 @@ from tickvault_api.errors import Unavailable
 from tickvault_api.shapes import TradeRow
 
 T = TypeVar("T")
+# Lookups read widening spans of a day's file (1 min, 1 h, the rest), like the hot queries.
+LOOKS_US = (60_000_000, 3_600_000_000, None)
 
 
 def off_loop(work: Callable[[], T]) -> T:
@@ -107,9 +109,12 @@ class ColdReads:
         day = day_of(end - 1)
         files = manifest.files_between(conn, symbol, day, day)
         while True:
-            rows = self._read(files, None, end) if files else []
-            if rows:
-                return max(rows, key=lambda r: (r.trade_time, r.trade_id))
+            # Widening windows: a file sorted by time is read only where the answer lies.
+            for look in LOOKS_US:
+                lower = None if look is None else end - look
+                rows = self._read(files, lower, end) if files else []
+                if rows:
+                    return max(rows, key=lambda r: (r.trade_time, r.trade_id))
             earlier = manifest.nearest_file(conn, symbol, day, before=True)
             if earlier is None:
                 return None
@@ -120,12 +125,31 @@ class ColdReads:
         day = day_of(after)
         files = manifest.files_between(conn, symbol, day, day)
         while True:
-            rows = (
-                [r for r in self._read(files, after, None) if r.trade_time > after] if files else []
-            )
-            if rows:
-                return min(rows, key=lambda r: (r.trade_time, r.trade_id))
+            for look in LOOKS_US:
+                upper = None if look is None else after + look + 1
+                rows = self._read(files, after + 1, upper) if files else []
+                if rows:
+                    return min(rows, key=lambda r: (r.trade_time, r.trade_id))
             later = manifest.nearest_file(conn, symbol, day, before=False)
             if later is None:
                 return None
             files, day = [later], later.day
+
+    def page(
+        self,
+        files: list[manifest.ColdFile],
+        start: int,
+        end: int,
+        position: tuple[int, int],
+        limit: int,
+    ) -> list[TradeRow]:
+        """Return up to *limit* cold trades of ``[start, end)`` after the keyset *position*
+        (maybe more: every trade of the span read), by (time, id)."""
+        for look in LOOKS_US:
+            upper = end if look is None else min(end, start + look)
+            rows = [
+                r for r in self.trades(files, start, upper) if (r.trade_time, r.trade_id) > position
+            ]
+            if len(rows) >= limit or upper == end:
+                return rows
+        return []

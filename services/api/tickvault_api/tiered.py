@@ -163,11 +163,10 @@ class Tiered:
         if not files:
             return hot
         position = after if after is not None else (window.start, -1)
-        cold = [
-            r
-            for r in self.cold.trades(files, start, window.end)
-            if (r.trade_time, r.trade_id) > position
-        ]
+        cold = self.cold.page(files, start, window.end, position, limit)
+        if len(cold) >= limit:  # the cold rows end before the window does: so must the page
+            last = (cold[limit - 1].trade_time, cold[limit - 1].trade_id)
+            hot = [r for r in hot if (r.trade_time, r.trade_id) <= last]
         return merge_rows(cold, hot)[:limit]
 
     def aggregate(self, conn: Connection, symbol: str, window: Window | None) -> Aggregate:
