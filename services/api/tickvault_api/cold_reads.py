@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
-from tickvault.cold import manifest
+from tickvault.cold import manifest, parquet
 from tickvault.cold.location import ColdLocation, open_location
 from tickvault.cold.read import day_of, listed_files, read_trades
 from tickvault.cold.storage import ColdUnavailable
@@ -96,6 +96,19 @@ class ColdReads:
         """Return the listed files of *symbol* whose day meets ``[start, end)``."""
         return listed_files(conn, symbol, start, end)
 
+    def table(
+        self, files: list[manifest.ColdFile], start: int | None, end: int | None
+    ) -> pa.Table | None:
+        """Return the trades of *files* in ``[start, end)`` as one table (None: none)."""
+
+        def work() -> pa.Table | None:
+            return read_trades(self._where(), files, start, end)
+
+        try:
+            return off_loop(work)
+        except ColdUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+
     def trades(
         self, files: list[manifest.ColdFile], start: int | None, end: int | None
     ) -> list[TradeRow]:
@@ -153,3 +166,12 @@ class ColdReads:
             if len(rows) >= limit or upper == end:
                 return rows
         return []
+
+
+def table_of_rows(rows: list[TradeRow]) -> pa.Table | None:
+    """Return API rows as a cold-format table (None when there are none)."""
+    if not rows:
+        return None
+    return parquet.table_of(
+        [(r.trade_id, r.price, r.quantity, r.trade_time, r.is_buyer_maker) for r in rows]
+    )

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from decimal import Context, Decimal, localcontext
 
+import pyarrow as pa
 from sqlalchemy import Connection
 
+from tickvault.cold import parquet
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US
-from tickvault_api import queries
-from tickvault_api.cold_reads import ColdReads
+from tickvault_api import cold_stats, queries
+from tickvault_api.cold_reads import ColdReads, rows_of, table_of_rows
 from tickvault_api.params import Window
 from tickvault_api.queries import CandleRow
 from tickvault_api.shapes import Aggregate, TradeRow, median_ranks
@@ -169,19 +171,57 @@ class Tiered:
             hot = [r for r in hot if (r.trade_time, r.trade_id) <= last]
         return merge_rows(cold, hot)[:limit]
 
+    def _all_table(
+        self, conn: Connection, symbol: str, window: Window | None
+    ) -> pa.Table | bool | None:
+        """Return every trade of *window* from both tiers as one table sorted by (time, id)
+        (None: no trade; False: no cold file meets the window, ask the hot queries)."""
+        if self.cold is None:
+            return False
+        start = None if window is None else window.start
+        end = None if window is None else window.end
+        files = self.cold.files(conn, symbol, start, end)
+        if not files:
+            return False
+        hot_window = window or Window(MIN_TIME_US, MAX_TIME_US)
+        hot = [
+            r
+            for batch in queries.history_batches(conn, symbol, hot_window, None, EXPORT_BATCH)
+            for r in batch
+        ]
+        parts = [
+            t for t in (self.cold.table(files, start, end), table_of_rows(hot)) if t is not None
+        ]
+        if not parts:
+            return None
+        merged = parts[0] if len(parts) == 1 else parquet.merge(parts[0], parts[1])
+        return cold_stats.by_time(parquet.sort_by_id(merged))
+
     def aggregate(self, conn: Connection, symbol: str, window: Window | None) -> Aggregate:
         """Return the exact aggregates of *window* over both tiers."""
-        rows = self._all_rows(conn, symbol, window)
-        return queries.aggregate(conn, symbol, window) if rows is None else aggregate_rows(rows)
+        table = self._all_table(conn, symbol, window)
+        if table is False:
+            return queries.aggregate(conn, symbol, window)
+        return self._aggregate(table)
+
+    @staticmethod
+    def _aggregate(table: pa.Table | bool | None) -> Aggregate:
+        if table is None or table is True or table is False:
+            return aggregate_rows([])
+        if cold_stats.fits(table):
+            return cold_stats.aggregate_table(table)
+        return aggregate_rows(rows_of(table))
 
     def stats(
         self, conn: Connection, symbol: str, window: Window | None
     ) -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
         """Return the aggregates and the two middle prices of *window* over both tiers."""
-        rows = self._all_rows(conn, symbol, window)
-        if rows is None:
+        table = self._all_table(conn, symbol, window)
+        if table is False:
             return queries.stats(conn, symbol, window)
-        return aggregate_rows(rows), median_of(rows)
+        if table is None or table is True:
+            return aggregate_rows([]), None
+        return self._aggregate(table), cold_stats.median_table(table)
 
     def candles(
         self, conn: Connection, symbol: str, step_us: int, start_us: int, end_us: int
