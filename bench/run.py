@@ -44,7 +44,7 @@ from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 from common import machine, save  # noqa: E402
 from report import add_ratios, table  # noqa: E402
 
-STEPS = ("ingest", "latency50", "api", "streams", "soak", "market", "cluster")
+STEPS = ("ingest", "latency50", "api", "streams", "soak", "market", "cluster", "cold")
 
 
 def parse() -> argparse.Namespace:
@@ -71,6 +71,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--cluster-trades", type=int, default=200_000, help="per cluster run")
     p.add_argument("--cluster-failovers", type=int, default=1, help="runs of each failover")
     p.add_argument("--failover-speed", type=float, default=20.0, help="replay pace, failovers")
+    p.add_argument("--cold-trades", type=int, default=500_000, help="synthetic day, cold step")
     p.add_argument("--skip", default="", help=f"comma-separated steps to skip: {STEPS}")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs")
@@ -100,6 +101,7 @@ def main() -> int:
     from api import run_api
     from api_streams import run_streams
     from cluster import run_cluster
+    from cold import run_cold
     from ingest import run_all
     from latency import run_paced
     from market import run_market
@@ -201,6 +203,10 @@ def main() -> int:
                     )
                 )
                 results["steps"]["cluster"]["seconds"] = round(time.monotonic() - s)
+            if "cold" not in skip:
+                s = step("cold", results)
+                results.update(run_cold(pg.url(), args.cold_trades))
+                results["steps"]["cold"]["seconds"] = round(time.monotonic() - s)
     finally:
         if args.keep_logs:
             print(f"service logs kept in {run_dir}")
