@@ -23,6 +23,7 @@ from tickvault.cold.location import ColdLocation, open_location
 from tickvault.cold.read import day_of, listed_files, read_trades
 from tickvault.cold.storage import ColdUnavailable
 from tickvault.config import Settings
+from tickvault_api.cold_stats import by_time
 from tickvault_api.errors import Unavailable
 from tickvault_api.shapes import TradeRow
 
@@ -156,15 +157,25 @@ class ColdReads:
         position: tuple[int, int],
         limit: int,
     ) -> list[TradeRow]:
-        """Return up to *limit* cold trades of ``[start, end)`` after the keyset *position*
-        (maybe more: every trade of the span read), by (time, id)."""
+        """Return the first *limit* cold trades of ``[start, end)`` after the keyset
+        *position*, by (time, id); fewer only when the window holds no more."""
         for look in LOOKS_US:
             upper = end if look is None else min(end, start + look)
-            rows = [
-                r for r in self.trades(files, start, upper) if (r.trade_time, r.trade_id) > position
-            ]
-            if len(rows) >= limit or upper == end:
-                return rows
+            table = self.table(files, start, upper)
+            if table is not None:
+                times = pc.cast(table["trade_time"], pa.int64())
+                later = pc.or_(
+                    pc.greater(times, position[0]),
+                    pc.and_(
+                        pc.equal(times, position[0]),
+                        pc.greater(table["trade_id"], position[1]),
+                    ),
+                )
+                table = table.filter(later)
+            if upper == end or (table is not None and table.num_rows >= limit):
+                if table is None:
+                    return []
+                return rows_of(by_time(table).slice(0, limit))
         return []
 
 

@@ -12,17 +12,21 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from tickvault.cold import parquet
 from tickvault.cold.location import ColdLocation
 from tickvault.errors import StoreUnavailable
-from tickvault.tick import MAX_TIME_US, MIN_TIME_US, us_to_datetime
+from tickvault.tick import MAX_TIME_US, MIN_TIME_US, datetime_to_us
+
+TIME_COLUMN = parquet.COLUMNS.index("trade_time")
+FOOTERS_KEPT = 512  # footers of recently read files kept per process
+_FOOTERS: dict[str, pq.FileMetaData] = {}
 
 
 class ColdUnavailable(StoreUnavailable):
@@ -81,17 +85,44 @@ def read_file(
     start_us: int | None = None,
     end_us: int | None = None,
 ) -> pa.Table:
-    """Return the trades of one file, only those with start <= trade_time < end if given."""
+    """Return the trades of one file, only those with start <= trade_time < end if given.
+
+    Only the row groups whose time statistics meet the range are read, and the file's footer
+    is kept per process (a path is never rewritten: a new file gets a new name).
+    """
     path = location.absolute(relative)
-    with unavailable_on_error(location, f"reading {relative}"):
-        if start_us is None and end_us is None:
-            return pq.read_table(path, filesystem=location.filesystem, partitioning=None)
-        dataset = ds.dataset(path, format="parquet", filesystem=location.filesystem)
-        t = ds.field("trade_time")
-        lo = MIN_TIME_US if start_us is None else start_us
-        hi = MAX_TIME_US if end_us is None else end_us
-        where = (t >= us_to_datetime(lo)) & (t < us_to_datetime(hi))
-        return dataset.to_table(filter=where)
+    lo = MIN_TIME_US if start_us is None else start_us
+    hi = MAX_TIME_US if end_us is None else end_us
+    with (
+        unavailable_on_error(location, f"reading {relative}"),
+        location.filesystem.open_input_file(path) as source,
+    ):
+        footer = _FOOTERS.get(path)
+        if footer is None:
+            footer = pq.read_metadata(source)
+            if len(_FOOTERS) >= FOOTERS_KEPT:
+                _FOOTERS.pop(next(iter(_FOOTERS)))
+            _FOOTERS[path] = footer
+        groups = [g for g in range(footer.num_row_groups) if _meets(footer.row_group(g), lo, hi)]
+        parquet_file = pq.ParquetFile(source, metadata=footer)
+        table = parquet_file.read_row_groups(groups) if groups else None
+    if table is None:
+        return parquet_file.schema_arrow.empty_table()
+    if start_us is None and end_us is None:
+        return table
+    times = pc.cast(table["trade_time"], pa.int64())
+    return table.filter(pc.and_(pc.greater_equal(times, lo), pc.less(times, hi)))
+
+
+def _meets(group: pq.RowGroupMetaData, lo: int, hi: int) -> bool:
+    """Return whether a row group's trade times may meet ``[lo, hi)`` (True without stats)."""
+    stats = group.column(TIME_COLUMN).statistics
+    if stats is None or not stats.has_min_max:
+        return True
+    first, last = (
+        datetime_to_us(v) if isinstance(v, datetime) else int(v) for v in (stats.min, stats.max)
+    )
+    return first < hi and last >= lo
 
 
 def delete_quietly(location: ColdLocation, relative: str) -> bool:
