@@ -16,7 +16,13 @@ from tickvault.cold.location import ColdLocation
 
 def _rows(symbol: str) -> list[tuple[int, Decimal, Decimal, int, bool]]:
     return [
-        (t.trade_id, Decimal(t.price), Decimal(t.quantity), t.trade_time_ms * 1000, t.is_buyer_maker)
+        (
+            t.trade_id,
+            Decimal(t.price),
+            Decimal(t.quantity),
+            t.trade_time_ms * 1000,
+            t.is_buyer_maker,
+        )
         for t in all_recorded_trades()[symbol]
     ]
 
@@ -65,7 +71,7 @@ def test_merging_keeps_one_row_per_trade_id_the_stored_one_winning() -> None:
 
 def test_prices_with_different_numbers_of_decimals_are_refused() -> None:
     rows = _rows("BTCUSDT")[:3]
-    i, p, q, t, m = rows[0]
+    i, _, q, t, m = rows[0]
     with pytest.raises(parquet.ColdFormatError, match="price values carry different"):
         parquet.table_of([*rows, (i + 10**6, Decimal("61837.6"), q, t, m)])
 
