@@ -126,9 +126,9 @@ class ColdReads:
             # Widening windows: a file sorted by time is read only where the answer lies.
             for look in LOOKS_US:
                 lower = None if look is None else end - look
-                rows = self._read(files, lower, end) if files else []
-                if rows:
-                    return max(rows, key=lambda r: (r.trade_time, r.trade_id))
+                found = _extreme(self.table(files, lower, end) if files else None, "descending")
+                if found is not None:
+                    return found
             earlier = manifest.nearest_file(conn, symbol, day, before=True)
             if earlier is None:
                 return None
@@ -141,9 +141,11 @@ class ColdReads:
         while True:
             for look in LOOKS_US:
                 upper = None if look is None else after + look + 1
-                rows = self._read(files, after + 1, upper) if files else []
-                if rows:
-                    return min(rows, key=lambda r: (r.trade_time, r.trade_id))
+                found = _extreme(
+                    self.table(files, after + 1, upper) if files else None, "ascending"
+                )
+                if found is not None:
+                    return found
             later = manifest.nearest_file(conn, symbol, day, before=False)
             if later is None:
                 return None
@@ -177,6 +179,15 @@ class ColdReads:
                     return []
                 return rows_of(by_time(table).slice(0, limit))
         return []
+
+
+def _extreme(table: pa.Table | None, order: str) -> TradeRow | None:
+    """Return the first trade of *table* by (time, id) in *order* (None: no trade)."""
+    if table is None or table.num_rows == 0:
+        return None
+    keys = [("trade_time", order), ("trade_id", order)]
+    first = pc.sort_indices(table, sort_keys=keys)[0].as_py()
+    return rows_of(table.slice(first, 1))[0]
 
 
 def table_of_rows(rows: list[TradeRow]) -> pa.Table | None:
