@@ -69,7 +69,7 @@ class Maintenance:
             poolclass=NullPool,
         )
         try:
-            report, moved = maintain_tiers(engine, self._settings)
+            report, moved = maintain_tiers(engine, self._settings, lease=self._lease)
         finally:
             engine.dispose()
             self._lease.release()

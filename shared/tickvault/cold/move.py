@@ -28,6 +28,8 @@ from tickvault.db.partitions import (
     existing_partitions,
     maintain,
 )
+from tickvault.errors import LeaseLost
+from tickvault.lease import Lease
 
 log = logging.getLogger(__name__)
 DAY = timedelta(days=1)
@@ -120,10 +122,17 @@ def move_expired(
     *,
     cold_retention_days: int = 0,
     today: date | None = None,
+    lease: Lease | None = None,
 ) -> MoveReport:
-    """Move every day wholly before *cut*, oldest first; expire cold days past their retention."""
+    """Move every day wholly before *cut*, oldest first; expire cold days past their retention.
+
+    With a *lease* (the writers' maintenance lease), it is renewed before each day, and a
+    lease lost stops the pass (:class:`LeaseLost`) between two days, never inside one.
+    """
     report = MoveReport()
     for day, partitions in movable_days(engine, cut).items():
+        if lease is not None and not lease.renew():
+            raise LeaseLost(f"the lease {lease.key} was lost before moving {day}")
         done = move_day(engine, location, day, partitions)
         report.days += done.days
         report.files += done.files
@@ -138,7 +147,12 @@ def move_expired(
 
 
 def maintain_tiers(
-    engine: Engine, settings: Settings, *, now: datetime | None = None, hours_ahead: int = 3
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    hours_ahead: int = 3,
+    lease: Lease | None = None,
 ) -> tuple[MaintenanceReport, MoveReport | None]:
     """Run partition maintenance; with a cold tier, move expired trades there, not drop them."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -158,5 +172,6 @@ def maintain_tiers(
         now - timedelta(hours=settings.retention_hours),
         cold_retention_days=settings.cold_retention_days,
         today=now.date(),
+        lease=lease,
     )
     return report, moved

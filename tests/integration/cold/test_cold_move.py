@@ -171,3 +171,39 @@ def test_store_trades_twice_stores_them_once(
     assert second is not None and second.added == len(batch) - len(batch) // 2
     assert store.store_trades(engine, location, "ETHUSDT", DAY1, batch) is None
     assert len(_cold_rows(location)["ETHUSDT"]) == len(batch)
+
+
+def test_the_writers_maintenance_moves_past_days_under_its_lease(
+    loaded_db: tuple[str, Engine],
+    cold_tier: ColdTier,
+    recorded: dict[str, list[RecordedTrade]],
+    redis_client: Any,
+    redis_prefix: str,
+    redis_url: str,
+) -> None:
+    from tickvault_writer.maintenance import Maintenance
+    from tickvault_writer.settings import WriterSettings
+
+    url, engine = loaded_db
+    settings = WriterSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=url,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        cold_url=cold_tier.url,
+        retention_hours=24,
+        candle_retention_days=0,
+        **cold_tier.aws,
+    )
+    first, second = Maintenance(settings, redis_client), Maintenance(settings, redis_client)
+    assert first._lease.acquire()  # another replica's pass is running: this one waits
+    assert second.run_once() is False
+    assert rows(engine, "SELECT count(*) FROM cold_files") == [(0,)]
+    assert first._lease.release()
+    assert second.run_once() is True
+    # Both recorded days are years past retention: every trade is cold now, exactly once.
+    assert rows(engine, "SELECT count(*) FROM trades") == [(0,)]
+    every = _expected(recorded, DAY1)
+    for symbol, later in _expected(recorded, DAY1 + timedelta(days=1)).items():
+        every[symbol] = sorted(every[symbol] + later)
+    assert _cold_rows(cold_tier.location) == every
