@@ -13,11 +13,13 @@ random instants of the cold day, and ``stats`` over the whole cold day.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,17 +31,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import redis  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from tests.integration.api.loading import store_ticks  # noqa: E402
 from tests.support.recordings import all_recorded_trades  # noqa: E402
 
+from api_latency import free_port, start, timed  # noqa: E402
 from common import pct  # noqa: E402
+from tickvault.codec import latest_to_hash  # noqa: E402
 from tickvault.cold.location import open_location  # noqa: E402
 from tickvault.cold.move import move_expired  # noqa: E402
 from tickvault.config import Settings  # noqa: E402
 from tickvault.db import migrate  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
+from tickvault.keys import RedisKeys  # noqa: E402
 from tickvault.tick import Source, Tick  # noqa: E402
 from tickvault_api import create_app  # noqa: E402
 from tickvault_api.settings import ApiSettings  # noqa: E402
@@ -48,8 +54,9 @@ from tickvault_replay.synthetic import synthetic_events  # noqa: E402
 SERVER = os.environ.get(
     "TICKVAULT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-SYNTHETIC_DAY = date(2024, 8, 7)
+REDIS = os.environ.get("TICKVAULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 DAY_US = 86_400_000_000
+NOW_US = 1_723_161_600_000_000  # any plausible instant, for the cached latest trade
 _READ = text("SELECT trade_id, price, quantity, trade_time, is_buyer_maker FROM trades")
 
 
@@ -129,7 +136,83 @@ def _api_figures(url: str, cold_url: str, symbol: str, day: date, samples: int) 
     }
 
 
-def measure(ticks: list[Tick], label: str, samples: int, server: str = SERVER) -> dict[str, Any]:
+def _latest_under_cold_load(
+    url: str, cold_url: str, redis_url: str, symbol: str, day: date, requests: int
+) -> dict[str, Any]:
+    """Return ``latest`` p50/p99 of a one-worker ``tickvault-api`` (Gunicorn, gevent) alone
+    and while two clients keep asking it for cold ``stats`` and ``at``."""
+    prefix = f"tvbench-cold-{uuid.uuid4().hex[:6]}"
+    client = redis.Redis.from_url(redis_url)
+    tick = Tick(
+        symbol=symbol,
+        trade_id=1,
+        price="1.00000000",
+        quantity="1.00000000",
+        trade_time=NOW_US,
+        event_time=NOW_US,
+        is_buyer_maker=False,
+        received_at=NOW_US,
+        source=Source.WS,
+    )
+    client.hset(RedisKeys(prefix).latest(symbol), mapping=latest_to_hash(tick))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKVAULT_")} | {
+        "TICKVAULT_DATABASE_URL": url,
+        "TICKVAULT_COLD_URL": cold_url,
+        "TICKVAULT_REDIS_URL": redis_url,
+        "TICKVAULT_REDIS_PREFIX": prefix,
+        "TICKVAULT_SYMBOLS": symbol,
+        "TICKVAULT_API_BIND": f"127.0.0.1:{port}",
+        "TICKVAULT_API_WORKERS": "1",
+        "TICKVAULT_API_CACHE_TTL_SECONDS": "0",
+    }
+    api = start([sys.executable, "-m", "tickvault_api"], env, f"http://127.0.0.1:{port}/readyz")
+    latest = [f"/api/v1/prices/{symbol}/latest"] * requests
+    day_ms = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    stop = threading.Event()
+    cold_done = [0]
+
+    def cold_load(seed: int) -> None:
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while not stop.is_set():
+            t = day_ms + rng.randrange(86_400_000)
+            path = (
+                f"/api/v1/prices/{symbol}/stats?start={day_ms}&end={day_ms + 86_400_000}"
+                if seed % 2
+                else f"/api/v1/prices/{symbol}/at?time={t}"
+            )
+            conn.request("GET", path)
+            conn.getresponse().read()
+            cold_done[0] += 1
+        conn.close()
+
+    try:
+        alone = timed("127.0.0.1", port, latest)
+        loaders = [threading.Thread(target=cold_load, args=(i,)) for i in (1, 2)]
+        for t in loaders:
+            t.start()
+        time.sleep(1)
+        loaded = timed("127.0.0.1", port, latest)
+        stop.set()
+        for t in loaders:
+            t.join(60)
+    finally:
+        api.terminate()
+        api.wait(30)
+        client.delete(RedisKeys(prefix).latest(symbol))
+    return {
+        "latest_p50_ms_alone": round(pct(alone, 0.5), 2),
+        "latest_p99_ms_alone": round(pct(alone, 0.99), 2),
+        "latest_p50_ms_cold_load": round(pct(loaded, 0.5), 2),
+        "latest_p99_ms_cold_load": round(pct(loaded, 0.99), 2),
+        "cold_requests_during_load": cold_done[0],
+    }
+
+
+def measure(
+    ticks: list[Tick], label: str, samples: int, server: str = SERVER, redis_url: str | None = None
+) -> dict[str, Any]:
     """Store *ticks*, move their days cold, and return the figures (keys prefixed *label*)."""
     url = (
         make_url(server)
@@ -174,16 +257,22 @@ def measure(ticks: list[Tick], label: str, samples: int, server: str = SERVER) -
             "move_trades_per_s": round(n / move_s),
             **_api_figures(url, cold_url, symbol, day, samples),
         }
+        if redis_url is not None:
+            figures.update(_latest_under_cold_load(url, cold_url, redis_url, symbol, day, 2000))
     finally:
         engine.dispose()
     return {f"cold_{label}_{k}": v for k, v in figures.items()}
 
 
-def run_cold(server: str, synthetic_trades: int, samples: int = 200) -> dict[str, Any]:
-    """Return the cold tier's figures on the real recordings and on a synthetic day."""
+def run_cold(
+    server: str, redis_url: str, synthetic_trades: int, samples: int = 200
+) -> dict[str, Any]:
+    """Return the cold tier's figures on the real recordings and on a synthetic day (there
+    also ``latest`` under cold load)."""
     real = [r.tick() for trades in all_recorded_trades().values() for r in trades]
     out = measure(real, "real", samples, server)
-    out.update(measure(_synthetic_ticks(synthetic_trades), "synthetic", samples, server))
+    synthetic = _synthetic_ticks(synthetic_trades)
+    out.update(measure(synthetic, "synthetic", samples, server, redis_url))
     return out
 
 
@@ -193,7 +282,7 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--json", type=Path)
     args = p.parse_args()
-    figures = run_cold(SERVER, args.trades, args.samples)
+    figures = run_cold(SERVER, REDIS, args.trades, args.samples)
     text_out = json.dumps(figures, indent=2)
     print(text_out)
     if args.json:

@@ -205,7 +205,7 @@ def main() -> int:
                 results["steps"]["cluster"]["seconds"] = round(time.monotonic() - s)
             if "cold" not in skip:
                 s = step("cold", results)
-                results.update(run_cold(pg.url(), args.cold_trades))
+                results.update(run_cold(pg.url(), rds.url, args.cold_trades))
                 results["steps"]["cold"]["seconds"] = round(time.monotonic() - s)
     finally:
         if args.keep_logs:

@@ -15,7 +15,7 @@ from decimal import Context, Decimal, localcontext
 import pyarrow as pa
 from sqlalchemy import Connection
 
-from tickvault.cold import parquet
+from tickvault.cold import manifest, parquet
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US
 from tickvault_api import cold_stats, queries
 from tickvault_api.cold_reads import ColdReads, rows_of, table_of_rows
@@ -171,57 +171,65 @@ class Tiered:
             hot = [r for r in hot if (r.trade_time, r.trade_id) <= last]
         return merge_rows(cold, hot)[:limit]
 
-    def _all_table(
+    def _files(
         self, conn: Connection, symbol: str, window: Window | None
-    ) -> pa.Table | bool | None:
-        """Return every trade of *window* from both tiers as one table sorted by (time, id)
-        (None: no trade; False: no cold file meets the window, ask the hot queries)."""
+    ) -> list[manifest.ColdFile]:
+        """Return the cold files that meet *window* (none: the hot queries answer alone)."""
         if self.cold is None:
-            return False
-        start = None if window is None else window.start
-        end = None if window is None else window.end
-        files = self.cold.files(conn, symbol, start, end)
-        if not files:
-            return False
-        hot_window = window or Window(MIN_TIME_US, MAX_TIME_US)
+            return []
+        start, end = (None, None) if window is None else (window.start, window.end)
+        return self.cold.files(conn, symbol, start, end)
+
+    def _both(
+        self, conn: Connection, symbol: str, window: Window | None, files: list[manifest.ColdFile]
+    ) -> pa.Table | list[TradeRow]:
+        """Return every trade of *window* in both tiers, by (time, id), one per trade id: as
+        one table, or as rows when their decimals cannot share one (mixed scales)."""
+        assert self.cold is not None
+        start, end = (None, None) if window is None else (window.start, window.end)
         hot = [
             r
-            for batch in queries.history_batches(conn, symbol, hot_window, None, EXPORT_BATCH)
+            for batch in queries.history_batches(
+                conn, symbol, window or Window(MIN_TIME_US, MAX_TIME_US), None, EXPORT_BATCH
+            )
             for r in batch
         ]
-        parts = [
-            t for t in (self.cold.table(files, start, end), table_of_rows(hot)) if t is not None
-        ]
-        if not parts:
-            return None
-        merged = parts[0] if len(parts) == 1 else parquet.merge(parts[0], parts[1])
+        cold = self.cold.table(files, start, end)
+        try:
+            hot_table = table_of_rows(hot)
+            if cold is None or hot_table is None:
+                merged = cold if hot_table is None else hot_table
+            else:
+                merged = parquet.merge(cold, hot_table)
+        except parquet.ColdFormatError:
+            return merge_rows(rows_of(cold), hot)
+        if merged is None or merged.num_rows == 0:
+            return []
+        if not cold_stats.fits(merged):
+            return merge_rows(rows_of(merged))
         return cold_stats.by_time(parquet.sort_by_id(merged))
 
     def aggregate(self, conn: Connection, symbol: str, window: Window | None) -> Aggregate:
         """Return the exact aggregates of *window* over both tiers."""
-        table = self._all_table(conn, symbol, window)
-        if table is False:
+        files = self._files(conn, symbol, window)
+        if not files:
             return queries.aggregate(conn, symbol, window)
-        return self._aggregate(table)
-
-    @staticmethod
-    def _aggregate(table: pa.Table | bool | None) -> Aggregate:
-        if table is None or table is True or table is False:
-            return aggregate_rows([])
-        if cold_stats.fits(table):
-            return cold_stats.aggregate_table(table)
-        return aggregate_rows(rows_of(table))
+        both = self._both(conn, symbol, window, files)
+        if isinstance(both, list):
+            return aggregate_rows(both)
+        return cold_stats.aggregate_table(both)
 
     def stats(
         self, conn: Connection, symbol: str, window: Window | None
     ) -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
         """Return the aggregates and the two middle prices of *window* over both tiers."""
-        table = self._all_table(conn, symbol, window)
-        if table is False:
+        files = self._files(conn, symbol, window)
+        if not files:
             return queries.stats(conn, symbol, window)
-        if table is None or table is True:
-            return aggregate_rows([]), None
-        return self._aggregate(table), cold_stats.median_table(table)
+        both = self._both(conn, symbol, window, files)
+        if isinstance(both, list):
+            return aggregate_rows(both), median_of(both)
+        return cold_stats.aggregate_table(both), cold_stats.median_table(both)
 
     def candles(
         self, conn: Connection, symbol: str, step_us: int, start_us: int, end_us: int
