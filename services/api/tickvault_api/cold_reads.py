@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 import pyarrow as pa
@@ -80,17 +81,6 @@ class ColdReads:
         assert self._location is not None
         return self._location
 
-    def _read(
-        self, files: list[manifest.ColdFile], start: int | None, end: int | None
-    ) -> list[TradeRow]:
-        def work() -> list[TradeRow]:
-            return rows_of(read_trades(self._where(), files, start, end))
-
-        try:
-            return off_loop(work)
-        except ColdUnavailable as exc:
-            raise Unavailable(str(exc)) from exc
-
     def files(
         self, conn: Connection, symbol: str, start: int | None, end: int | None
     ) -> list[manifest.ColdFile]:
@@ -114,9 +104,8 @@ class ColdReads:
         self, files: list[manifest.ColdFile], start: int | None, end: int | None
     ) -> list[TradeRow]:
         """Return the trades of *files* in ``[start, end)``, by (time, id)."""
-        rows = self._read(files, start, end)
-        rows.sort(key=lambda r: (r.trade_time, r.trade_id))
-        return rows
+        table = self.table(files, start, end)
+        return [] if table is None else off_loop(lambda: rows_of(by_time(table)))
 
     def last_before(self, conn: Connection, symbol: str, end: int) -> TradeRow | None:
         """Return the cold trade latest before *end* (ties by id)."""
@@ -177,8 +166,13 @@ class ColdReads:
             if upper == end or (table is not None and table.num_rows >= limit):
                 if table is None:
                     return []
-                return rows_of(by_time(table).slice(0, limit))
+                return off_loop(partial(_first_rows, table, limit))
         return []
+
+
+def _first_rows(table: pa.Table, limit: int) -> list[TradeRow]:
+    """Return the first *limit* trades of *table* by (time, id)."""
+    return rows_of(by_time(table).slice(0, limit))
 
 
 def _extreme(table: pa.Table | None, order: str) -> TradeRow | None:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from tickvault.cold import manifest, parquet
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US
 from tickvault_api import cold_stats, queries
-from tickvault_api.cold_reads import ColdReads, rows_of, table_of_rows
+from tickvault_api.cold_reads import ColdReads, off_loop, rows_of, table_of_rows
 from tickvault_api.params import Window
 from tickvault_api.queries import CandleRow
 from tickvault_api.shapes import Aggregate, TradeRow, median_ranks
@@ -95,6 +95,24 @@ def candles_of(rows: list[TradeRow], step_us: int) -> list[CandleRow]:
                 )
             )
     return out
+
+
+def _merged(cold: pa.Table | None, hot: list[TradeRow]) -> pa.Table | list[TradeRow]:
+    """Return both tiers' trades by (time, id), one per id: a table, or rows when their
+    decimals cannot share one (mixed scales, or too wide for the vectorised sums)."""
+    try:
+        hot_table = table_of_rows(hot)
+        if cold is None or hot_table is None:
+            merged = cold if hot_table is None else hot_table
+        else:
+            merged = parquet.merge(cold, hot_table)
+    except parquet.ColdFormatError:
+        return merge_rows(rows_of(cold), hot)
+    if merged is None or merged.num_rows == 0:
+        return []
+    if not cold_stats.fits(merged):
+        return merge_rows(rows_of(merged))
+    return cold_stats.by_time(parquet.sort_by_id(merged))
 
 
 class Tiered:
@@ -183,8 +201,8 @@ class Tiered:
     def _both(
         self, conn: Connection, symbol: str, window: Window | None, files: list[manifest.ColdFile]
     ) -> pa.Table | list[TradeRow]:
-        """Return every trade of *window* in both tiers, by (time, id), one per trade id: as
-        one table, or as rows when their decimals cannot share one (mixed scales)."""
+        """Return every trade of *window* in both tiers, by (time, id), one per trade id
+        (merged off the gevent loop, like every computation over cold trades)."""
         assert self.cold is not None
         start, end = (None, None) if window is None else (window.start, window.end)
         hot = [
@@ -195,19 +213,7 @@ class Tiered:
             for r in batch
         ]
         cold = self.cold.table(files, start, end)
-        try:
-            hot_table = table_of_rows(hot)
-            if cold is None or hot_table is None:
-                merged = cold if hot_table is None else hot_table
-            else:
-                merged = parquet.merge(cold, hot_table)
-        except parquet.ColdFormatError:
-            return merge_rows(rows_of(cold), hot)
-        if merged is None or merged.num_rows == 0:
-            return []
-        if not cold_stats.fits(merged):
-            return merge_rows(rows_of(merged))
-        return cold_stats.by_time(parquet.sort_by_id(merged))
+        return off_loop(lambda: _merged(cold, hot))
 
     def aggregate(self, conn: Connection, symbol: str, window: Window | None) -> Aggregate:
         """Return the exact aggregates of *window* over both tiers."""
@@ -216,8 +222,8 @@ class Tiered:
             return queries.aggregate(conn, symbol, window)
         both = self._both(conn, symbol, window, files)
         if isinstance(both, list):
-            return aggregate_rows(both)
-        return cold_stats.aggregate_table(both)
+            return off_loop(lambda: aggregate_rows(both))
+        return off_loop(lambda: cold_stats.aggregate_table(both))
 
     def stats(
         self, conn: Connection, symbol: str, window: Window | None
@@ -228,8 +234,8 @@ class Tiered:
             return queries.stats(conn, symbol, window)
         both = self._both(conn, symbol, window, files)
         if isinstance(both, list):
-            return aggregate_rows(both), median_of(both)
-        return cold_stats.aggregate_table(both), cold_stats.median_table(both)
+            return off_loop(lambda: (aggregate_rows(both), median_of(both)))
+        return off_loop(lambda: (cold_stats.aggregate_table(both), cold_stats.median_table(both)))
 
     def candles(
         self, conn: Connection, symbol: str, step_us: int, start_us: int, end_us: int
@@ -238,7 +244,7 @@ class Tiered:
         rows = self._all_rows(conn, symbol, Window(start_us, end_us))
         if rows is None:
             return queries.candles(conn, symbol, step_us, start_us, end_us)
-        return candles_of(rows, step_us)
+        return off_loop(lambda: candles_of(rows, step_us))
 
     def history_batches(
         self,
