@@ -6,7 +6,11 @@ first day (2024-08-08) has moved to the cold tier. Every answer must be byte-ide
 
 from __future__ import annotations
 
+import http.client
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +19,8 @@ from sqlalchemy import Engine
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role, store_ticks, to_tick
 from tests.integration.cold.conftest import MIDNIGHT, ColdTier
 from tests.support.recordings import RecordedTrade
+from tests.support.servers import free_port
+from tests.support.services import Services, stack_env
 
 from tickvault.cold import move
 from tickvault.db import migrate
@@ -132,3 +138,53 @@ def test_a_cold_tier_gone_away_answers_503_not_a_shorter_answer(
         assert "cold tier" in got.get_json()["error"]["message"]
     # what lies wholly in the hot tier still answers
     assert cold.get(f"/api/v1/prices/BTCUSDT/range?start={MS}&end={MS + 60_000}").status_code == 200
+
+
+def test_tickvault_api_under_gunicorn_answers_cold_and_spanning_queries_like_hot_ones(
+    hot_and_cold: tuple[FlaskClient, FlaskClient],
+    loaded_db: tuple[str, Engine],
+    cold_tier: ColdTier,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
+) -> None:
+    """The cold reads run on gevent's thread pool in the real server: same answers."""
+    hot, _ = hot_and_cold
+    url, _ = loaded_db
+    port = free_port()
+    env = stack_env(
+        url,
+        redis_url,
+        redis_prefix,
+        COLD_URL=cold_tier.url,
+        API_BIND=f"127.0.0.1:{port}",
+        API_WORKERS="1",
+        API_CACHE_TTL_SECONDS="0",
+        API_DATABASE_URL=as_role(url, READ_ONLY_ROLE),
+    )
+    services = Services(env | cold_tier.aws, tmp_path)
+    services.start("api", "tickvault_api")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while not _answers(base + "/readyz"):
+            assert services.running("api") and time.monotonic() < deadline, services.log("api")
+            time.sleep(0.1)
+        history = f"/api/v1/prices/BTCUSDT/history?start={MS - 420_000}&end={MS + 300_000}"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for path in [*_URLS, history, history + "&format=csv"]:
+            conn.request("GET", path)
+            got = conn.getresponse()
+            expected = hot.get(path)
+            assert (got.status, got.read()) == (expected.status_code, expected.data), path
+        conn.close()
+    finally:
+        services.terminate()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as got:
+            return bool(got.status == 200)
+    except OSError:
+        return False
