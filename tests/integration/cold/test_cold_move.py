@@ -207,3 +207,42 @@ def test_the_writers_maintenance_moves_past_days_under_its_lease(
     for symbol, later in _expected(recorded, DAY1 + timedelta(days=1)).items():
         every[symbol] = sorted(every[symbol] + later)
     assert _cold_rows(cold_tier.location) == every
+
+
+def test_cold_days_past_their_retention_are_deleted(
+    loaded_db: tuple[str, Engine], cold_tier: ColdTier
+) -> None:
+    _, engine = loaded_db
+    location = cold_tier.location
+    move.move_expired(engine, location, MIDNIGHT)
+    paths = [r[0] for r in rows(engine, "SELECT path FROM cold_files")]
+    assert paths and all(storage.exists(location, p) for p in paths)
+    kept = move.move_expired(
+        engine, location, MIDNIGHT, cold_retention_days=2, today=DAY1 + timedelta(days=2)
+    )
+    assert kept.expired == 0 and len(rows(engine, "SELECT path FROM cold_files")) == len(paths)
+    gone = move.move_expired(
+        engine, location, MIDNIGHT, cold_retention_days=2, today=DAY1 + timedelta(days=3)
+    )
+    assert gone.expired == len(paths)
+    assert rows(engine, "SELECT count(*) FROM cold_files") == [(0,)]
+    assert not any(storage.exists(location, p) for p in paths)
+    assert rows(engine, "SELECT count(*) FROM cold_orphans") == [(0,)]
+
+
+def test_an_object_store_that_is_down_fails_the_move_and_loses_nothing(
+    loaded_db: tuple[str, Engine], cold_tier: ColdTier
+) -> None:
+    _, engine = loaded_db
+    hot_before = rows(engine, "SELECT count(*) FROM trades")
+    if cold_tier.server is not None:
+        cold_tier.server.kill()
+    else:  # a directory that cannot be written: a file where the tier's folder should be
+        location = cold_tier.location
+        location.filesystem.delete_dir_contents(location.root)
+        with open(f"{location.root}/trades", "w") as blocker:
+            blocker.write("not a directory")
+    with pytest.raises(storage.ColdUnavailable, match="cold tier"):
+        move.move_expired(engine, cold_tier.location, MIDNIGHT)
+    assert rows(engine, "SELECT count(*) FROM trades") == hot_before
+    assert rows(engine, "SELECT count(*) FROM cold_files") == [(0,)]
