@@ -52,7 +52,7 @@ def make_health_blueprint(ctx: ApiContext) -> Blueprint:
 
 
 def make_pages_blueprint(ctx: ApiContext) -> FlaskBlueprint:
-    """Return the blueprint of ``/metrics``, ``/docs`` and the dashboard at ``/``."""
+    """Return the blueprint of ``/metrics``, ``/docs``, the dashboard at ``/`` and its icon."""
     bp = FlaskBlueprint("pages", __name__)
 
     @bp.route("/metrics")
@@ -66,5 +66,9 @@ def make_pages_blueprint(ctx: ApiContext) -> FlaskBlueprint:
     @bp.route("/")
     def dashboard() -> Response:
         return current_app.send_static_file("dashboard.html")
+
+    @bp.route("/favicon.ico")
+    def favicon() -> Response:
+        return current_app.send_static_file("favicon.svg")
 
     return bp
