@@ -74,6 +74,16 @@ class PrivateSeaweedFS(Throwaway):
         return True
 
     def setup(self) -> None:
+        """Start the server; once more on fresh ports if it did not come up (one of its ten
+        ports, free a moment before, may have been taken meanwhile on a busy machine)."""
+        try:
+            self._start()
+        except RuntimeError:
+            self.kill()
+            self.s3_port = free_port()
+            self._start()
+
+    def _start(self) -> None:
         """Start the server and wait until its S3 gateway creates a bucket."""
         config = self.dir / "s3.json"
         identity = {
