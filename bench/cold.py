@@ -17,10 +17,12 @@ import http.client
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -35,9 +37,11 @@ import redis  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from tests.integration.api.loading import store_ticks  # noqa: E402
+from tests.private_servers import free_port  # noqa: E402
+from tests.support.polling import wait_until  # noqa: E402
 from tests.support.recordings import all_recorded_trades  # noqa: E402
 
-from api_latency import free_port, start, timed  # noqa: E402
+from api_latency import timed  # noqa: E402
 from common import pct  # noqa: E402
 from tickvault.codec import latest_to_hash  # noqa: E402
 from tickvault.cold.location import open_location  # noqa: E402
@@ -166,7 +170,13 @@ def _latest_under_cold_load(
         "TICKVAULT_API_WORKERS": "1",
         "TICKVAULT_API_CACHE_TTL_SECONDS": "0",
     }
-    api = start([sys.executable, "-m", "tickvault_api"], env, f"http://127.0.0.1:{port}/readyz")
+    api = subprocess.Popen(
+        [sys.executable, "-m", "tickvault_api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until(lambda: _ready(f"http://127.0.0.1:{port}/readyz"), 60, "tickvault-api")
     latest = [f"/api/v1/prices/{symbol}/latest"] * requests
     day_ms = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
     stop = threading.Event()
@@ -208,6 +218,14 @@ def _latest_under_cold_load(
         "latest_p99_ms_cold_load": round(pct(loaded, 0.99), 2),
         "cold_requests_during_load": cold_done[0],
     }
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as got:
+            return bool(got.status == 200)
+    except OSError:
+        return False
 
 
 def measure(

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from tests.integration.api.loading import store_ticks, to_tick
+from tests.private_servers.seaweedfs import PrivateSeaweedFS
 from tests.support.recordings import RecordedTrade, all_recorded_trades
-from tests.support.seaweedfs import PrivateSeaweedFS
 
 from tickvault.cold.location import ColdLocation, open_location
 from tickvault.config import Settings

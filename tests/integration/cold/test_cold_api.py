@@ -18,9 +18,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role, store_ticks, to_tick
 from tests.integration.cold.conftest import MIDNIGHT, ColdTier
+from tests.private_servers import Services, free_port, stack_env
 from tests.support.recordings import RecordedTrade
-from tests.support.servers import free_port
-from tests.support.services import Services, stack_env
 
 from tickvault.cold import move
 from tickvault.db import migrate

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from pyarrow import fs as pafs
-from tests.support.servers import Throwaway, _child_setup, _wait, free_port
+from tests.private_servers.process import Throwaway, child_setup, free_port, wait_started
 
 ACCESS_KEY = "tickvault-test"
 SECRET_KEY = "tickvault-test-secret"
@@ -78,7 +78,7 @@ class PrivateSeaweedFS(Throwaway):
         ports, free a moment before, may have been taken meanwhile on a busy machine)."""
         try:
             self._start()
-        except RuntimeError:
+        except (RuntimeError, TimeoutError):
             self.kill()
             self.s3_port = free_port()
             self._start()
@@ -125,9 +125,11 @@ class PrivateSeaweedFS(Throwaway):
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.dir,
-                preexec_fn=_child_setup(None, signal.SIGKILL),
+                preexec_fn=child_setup(None, signal.SIGKILL),
             )
-        _wait(self._ready, self.proc, f"SeaweedFS S3 on port {self.s3_port}", log)
+        wait_started(
+            self._ready, self.proc, self.s3_port, f"SeaweedFS S3 on port {self.s3_port}", log, 0
+        )
 
     def kill(self) -> None:
         """SIGKILL the server (the store goes away)."""
