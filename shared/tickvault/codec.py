@@ -110,6 +110,7 @@ class GapReason(StrEnum):
     STREAM_LOST = "stream_lost"  # published, then lost by Redis before a writer stored it
     CLAIM_DELETED = "claim_deleted"  # deleted from the stream while pending in the group
     AUDIT = "audit"  # a hole the auditor found in PostgreSQL
+    ARCHIVE = "archive"  # a hole in Binance's public archive, found by ``tickvault import``
 
 
 # The reason of a gap whose record names none, or a value this version does not know.

@@ -101,9 +101,9 @@ def answer_at(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
         row = query(
             ctx,
             lambda conn: (
-                queries.trade_before(conn, sym, second + SECOND_US)
+                ctx.tiered.trade_before(conn, sym, second + SECOND_US)
                 if match == "before"
-                else queries.trade_nearest(conn, sym, t)
+                else ctx.tiered.trade_nearest(conn, sym, t)
             ),
         )
         if row is None:
@@ -122,7 +122,7 @@ def answer_history(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Respon
     after = decode_cursor(args["cursor"]) if args.get("cursor") else None
     if args["format"] == "csv":
         return _csv_response(ctx, sym, window, after)
-    rows = query(ctx, lambda conn: queries.history_page(conn, sym, window, after, limit + 1))
+    rows = query(ctx, lambda conn: ctx.tiered.history_page(conn, sym, window, after, limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = encode_cursor(rows[-1].trade_time, rows[-1].trade_id) if more else None
@@ -138,7 +138,7 @@ def answer_price_range(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Re
     window = parse_open_window(args.get("start"), args.get("end"), _max_width(ctx), around)
 
     def compute() -> bytes:
-        agg = query(ctx, lambda conn: queries.aggregate(conn, sym, window))
+        agg = query(ctx, lambda conn: ctx.tiered.aggregate(conn, sym, window))
         return orjson.dumps(range_body(sym, window, agg))
 
     end_us = None if window is None else window.end
@@ -151,7 +151,7 @@ def answer_stats(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response
     window = parse_open_window(args.get("start"), args.get("end"), _max_width(ctx))
 
     def compute() -> bytes:
-        agg, pair = query(ctx, lambda conn: queries.stats(conn, sym, window))
+        agg, pair = query(ctx, lambda conn: ctx.tiered.stats(conn, sym, window))
         median = None if pair is None else exact_midpoint(*pair)
         return orjson.dumps(stats_body(sym, window, agg, median))
 
@@ -174,7 +174,7 @@ def answer_candles(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Respon
         )
 
     def compute() -> bytes:
-        rows = query(ctx, lambda conn: queries.candles(conn, sym, step, first, last))
+        rows = query(ctx, lambda conn: ctx.tiered.candles(conn, sym, step, first, last))
         items = [
             {
                 **times("open_time", r.open_time),
@@ -252,7 +252,7 @@ def _csv_response(
     held.callback(ctx.exports.acquire().release)
     try:
         conn = held.enter_context(ctx.stores.db())
-        batches = queries.history_batches(conn, symbol, window, after, CSV_CHUNK)
+        batches = ctx.tiered.history_batches(conn, symbol, window, after, CSV_CHUNK)
         first = next(batches, [])  # a failure here is still a clean 503, before any byte
     except BaseException:
         held.close()

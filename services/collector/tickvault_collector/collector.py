@@ -18,6 +18,7 @@ from tickvault.codec import GapRecord
 from tickvault.errors import FrameError
 from tickvault.heartbeat import CollectorBeat
 from tickvault.redisconn import AsyncRedis
+from tickvault.rest.schedule import Priority
 from tickvault.throttle import ThrottledLog
 from tickvault.tick import Tick
 from tickvault_collector.frames import ControlReply, Malformed, ServerShutdown, Unknown, parse_frame
@@ -34,7 +35,6 @@ from tickvault_collector.gaps import (
 from tickvault_collector.metrics import COUNT_NAMES, Counts, Metrics
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient
-from tickvault_collector.schedule import Priority
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.tickers import parse_stream_tickers
 

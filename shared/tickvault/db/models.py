@@ -8,13 +8,14 @@ dropped by :mod:`tickvault.db.partitions`, not by migrations.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     Identity,
     Index,
     Integer,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.dialects.postgresql import TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -141,4 +143,55 @@ class TradeGap(Base):
     filled_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ, nullable=True)
 
 
+class ArchiveFile(Base):
+    """A file of Binance's public archive that ``tickvault import`` stored: what it held.
+
+    One row per (symbol, period); written in the transaction that stores the file's last
+    rows, so a file is either fully counted here or not at all.
+    """
+
+    __tablename__ = "archive_files"
+    __table_args__ = (PrimaryKeyConstraint("symbol", "period", name="archive_files_pkey"),)
+
+    symbol: Mapped[str] = mapped_column(Text)
+    period: Mapped[str] = mapped_column(Text)  # YYYY-MM-DD (daily file) or YYYY-MM (monthly)
+    sha256: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    first_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    imported_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+
+
 PARTITIONED_TABLES = ("trades", "candles_1m", "price_levels_1m")
+
+
+class ColdFile(Base):
+    """The cold tier's manifest: the one trusted Parquet file of a symbol's day."""
+
+    __tablename__ = "cold_files"
+    __table_args__ = (
+        PrimaryKeyConstraint("symbol", "day", name="cold_files_pkey"),
+        UniqueConstraint("path", name="cold_files_path_key"),
+        CheckConstraint("rows > 0 AND first_id <= last_id", name="cold_files_sane"),
+    )
+
+    symbol: Mapped[str] = mapped_column(Text)
+    day: Mapped[date] = mapped_column(Date)
+    path: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    first_id: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    first_time: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    last_time: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    checksum: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+
+
+class ColdOrphan(Base):
+    """A cold file that may exist unlisted (being written, replaced or expired)."""
+
+    __tablename__ = "cold_orphans"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    since: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())

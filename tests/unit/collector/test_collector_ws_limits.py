@@ -9,8 +9,8 @@ import random
 import pytest
 
 from tickvault.errors import FrameError
+from tickvault.rest.parse import WeightGate, parse_error, parse_trades
 from tickvault.tick import Source
-from tickvault_collector.restparse import WeightGate, parse_error, parse_trades
 from tickvault_collector.ws_limits import (
     MAX_MESSAGE_BYTES,
     ConnectBudget,

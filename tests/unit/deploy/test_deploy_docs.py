@@ -16,6 +16,7 @@ from tickvault.cli import build_parser
 from tickvault.config import Settings
 from tickvault_api.settings import ApiSettings
 from tickvault_collector.settings import CollectorSettings
+from tickvault_writer.archive.settings import ImportSettings
 from tickvault_writer.settings import WriterSettings
 
 # Read outside the Settings classes: the query client's URL and the test suite's own.
@@ -29,10 +30,12 @@ DOCS = ["README.md", "docs/ARCHITECTURE.md", "docs/OPERATIONS.md", "docs/SCALING
 
 
 def settings_variables() -> set[str]:
+    """Return the TICKVAULT_ variables the settings read (the AWS_* ones keep their names)."""
     return {
         f"TICKVAULT_{name.upper()}"
-        for cls in (Settings, CollectorSettings, WriterSettings, ApiSettings)
-        for name in cls.model_fields
+        for cls in (Settings, CollectorSettings, WriterSettings, ApiSettings, ImportSettings)
+        for name, field in cls.model_fields.items()
+        if field.validation_alias is None
     }
 
 

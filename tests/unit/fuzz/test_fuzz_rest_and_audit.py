@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tickvault.codec import GapFinder, GapReason, GapStatus
 from tickvault.errors import FrameError
+from tickvault.rest.parse import parse_error, parse_trades
 from tickvault.tick import is_decimal_string
 from tickvault_collector.gaps.audit_plan import (
     holes_between,
@@ -23,7 +24,6 @@ from tickvault_collector.gaps.audit_plan import (
     stitch,
 )
 from tickvault_collector.gaps.stored import StoredGap
-from tickvault_collector.restparse import parse_error, parse_trades
 from tickvault_collector.tickers import parse_rest_tickers, parse_stream_tickers
 from tickvault_collector.universe import parse_universe
 

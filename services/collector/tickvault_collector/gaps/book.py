@@ -24,7 +24,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 
 from tickvault.codec import GapReason, GapRecord, GapStatus
-from tickvault_collector.restparse import PAGE
+from tickvault.rest.client import PAGE
 
 SAME_TIME_US = 1_000_000  # gaps found within this of each other count as equally old
 
