@@ -19,9 +19,9 @@ from tickvault.rest.parse import parse_trades
 from tickvault.tick import Tick
 from tickvault_collector.frames import parse_frame
 from tickvault_collector.metrics import make_metrics
-from tickvault_collector.policy import combined_url
 from tickvault_collector.rest import RestClient
 from tickvault_collector.settings import CollectorSettings
+from tickvault_collector.ws_limits import combined_url
 
 SYMBOLS = st.sampled_from(["BTCUSDT", "ETHUSDT", "1000SATSUSDT", "A2ZUSDT"])
 TIMES_US = st.integers(min_value=1_500_000_000_000_000, max_value=4_000_000_000_000_000)
