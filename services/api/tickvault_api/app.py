@@ -12,13 +12,14 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from tickvault.config import load_settings
-from tickvault_api import latest, ops, prices, schemas, stream
+from tickvault_api import health, latest, pages, prices, schemas, stream
 from tickvault_api.cache import ResultCache
-from tickvault_api.context import ApiContext, json_response, wall_clock_us
+from tickvault_api.deps import ApiDeps, wall_clock_us
 from tickvault_api.errors import ApiError, TooBusy, Unavailable, envelope
 from tickvault_api.hub import PriceHub
 from tickvault_api.limits import Slots
 from tickvault_api.metrics import ApiMetrics
+from tickvault_api.responses import json_response
 from tickvault_api.settings import ApiSettings
 from tickvault_api.standby import StandbyGate
 from tickvault_api.stores import Stores
@@ -60,21 +61,21 @@ def create_app(
         ttl_seconds=settings.api_cache_ttl_seconds,
         grace_seconds=settings.api_cache_grace_seconds,
     )
-    ctx = make_context(settings, stores, cache)
+    ctx = make_deps(settings, stores, cache)
     app.extensions["tickvault"] = ctx
 
     api = _Api(app, spec_kwargs={"info": {"description": "Exact Binance trade prices."}})
     api.register_blueprint(latest.make_blueprint(ctx))
     api.register_blueprint(prices.make_blueprint(ctx))
     api.register_blueprint(stream.make_blueprint(ctx))
-    api.register_blueprint(ops.make_health_blueprint(ctx))
-    app.register_blueprint(ops.make_pages_blueprint(ctx))
+    api.register_blueprint(health.make_blueprint(ctx))
+    app.register_blueprint(pages.make_blueprint(ctx))
     _register_error_handlers(app, ctx)
     _register_metrics(app, ctx)
     return app
 
 
-def make_context(settings: ApiSettings, stores: Stores, cache: ResultCache) -> ApiContext:
+def make_deps(settings: ApiSettings, stores: Stores, cache: ResultCache) -> ApiDeps:
     """Wire the per-process collaborators: tracked symbols, the price hub and the limits."""
     metrics = ApiMetrics()
     keys = settings.redis_keys
@@ -110,10 +111,10 @@ def make_context(settings: ApiSettings, stores: Stores, cache: ResultCache) -> A
             -1 if state.lag_seconds is None else state.lag_seconds
         ),
     )
-    return ApiContext(settings, stores, cache, metrics, symbols, hub, streams, exports, standby)
+    return ApiDeps(settings, stores, cache, metrics, symbols, hub, streams, exports, standby)
 
 
-def _register_error_handlers(app: Flask, ctx: ApiContext) -> None:
+def _register_error_handlers(app: Flask, ctx: ApiDeps) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         if isinstance(error, Unavailable):
@@ -154,7 +155,7 @@ def _flatten(messages: Any, where: str = "") -> list[str]:
     return [str(messages)]
 
 
-def _register_metrics(app: Flask, ctx: ApiContext) -> None:
+def _register_metrics(app: Flask, ctx: ApiDeps) -> None:
     inner = app.wsgi_app
 
     def timed(environ: dict[str, Any], start_response: Any) -> Any:

@@ -9,14 +9,14 @@ from flask_smorest import Blueprint
 
 from tickvault.codec import latest_json
 from tickvault_api import schemas
-from tickvault_api.context import ApiContext, json_response
 from tickvault_api.contract import documented
+from tickvault_api.deps import ApiDeps
 from tickvault_api.errors import NoData
 from tickvault_api.params import parse_symbol
-from tickvault_api.shapes import times
+from tickvault_api.responses import json_response, times
 
 
-def make_blueprint(ctx: ApiContext) -> Blueprint:
+def make_blueprint(ctx: ApiDeps) -> Blueprint:
     """Return the blueprint of the Redis-backed views."""
     blp = Blueprint("latest", __name__, url_prefix="/api/v1", description="Latest prices (Redis)")
 

@@ -17,10 +17,10 @@ from sqlalchemy import Connection
 
 from tickvault.tick import iso_ms
 from tickvault_api import queries, schemas
-from tickvault_api.context import ApiContext, json_response
 from tickvault_api.contract import Route, documented
+from tickvault_api.decimal_stats import exact_midpoint, fmt
+from tickvault_api.deps import ApiDeps
 from tickvault_api.errors import InvalidParameter, NoData, RangeTooLarge
-from tickvault_api.exact import exact_midpoint, fmt
 from tickvault_api.limits import abort_connection, bound_writes
 from tickvault_api.params import (
     HOUR_US,
@@ -37,7 +37,15 @@ from tickvault_api.params import (
     parse_time,
     parse_window,
 )
-from tickvault_api.shapes import TradeRow, at_body, range_body, stats_body, times, trade_body
+from tickvault_api.responses import (
+    at_body,
+    json_response,
+    range_body,
+    stats_body,
+    times,
+    trade_body,
+)
+from tickvault_api.rows import TradeRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,7 +53,7 @@ ERRORS = (400, 404, 503)
 CSV_CHUNK = 1000  # rows per fetch and per write: a few ms of CPU, so other requests interleave
 
 
-def make_blueprint(ctx: ApiContext) -> Blueprint:
+def make_blueprint(ctx: ApiDeps) -> Blueprint:
     """Return the blueprint of the PostgreSQL-backed views."""
     blp = Blueprint("prices", __name__, url_prefix="/api/v1", description="Prices (PostgreSQL)")
     for route in _ROUTES:
@@ -54,7 +62,7 @@ def make_blueprint(ctx: ApiContext) -> Blueprint:
     return blp
 
 
-def _view(ctx: ApiContext, answer: Callable[..., Response]) -> Callable[..., Response]:
+def _view(ctx: ApiDeps, answer: Callable[..., Response]) -> Callable[..., Response]:
     """Return the view of *answer*: its endpoint name and OpenAPI summary come from it."""
 
     def view(args: dict[str, Any], **path: str) -> Response:
@@ -65,12 +73,12 @@ def _view(ctx: ApiContext, answer: Callable[..., Response]) -> Callable[..., Res
     return view
 
 
-def _max_width(ctx: ApiContext) -> int:
+def _max_width(ctx: ApiDeps) -> int:
     return ctx.settings.api_max_window_hours * HOUR_US
 
 
 def cached(
-    ctx: ApiContext, key: tuple[Any, ...], end_us: int | None, compute: Callable[[], bytes]
+    ctx: ApiDeps, key: tuple[Any, ...], end_us: int | None, compute: Callable[[], bytes]
 ) -> bytes:
     """Return *compute()*, from the cache when the window is wholly, safely in the past —
     also for the standby the answer comes from, which trails the present by its lag."""
@@ -80,14 +88,14 @@ def cached(
     return compute()
 
 
-def query(ctx: ApiContext, work: Callable[[Connection], T]) -> T:
+def query(ctx: ApiDeps, work: Callable[[Connection], T]) -> T:
     """Return *work* run on the API's database, asked again after a recovery conflict;
     ``unavailable`` while the standby it reads from is too far behind."""
     ctx.standby.check()
     return ctx.stores.query(work, on_conflict=ctx.metrics.recovery_conflicts.inc)
 
 
-def answer_at(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+def answer_at(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """The price at a second: the trade in force then (before) or the closest (nearest)."""
     sym = parse_symbol(symbol, ctx.tracked)
     t = parse_time(args.get("time"), "time")
@@ -111,7 +119,7 @@ def answer_at(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
     return json_response(cached(ctx, ("at", sym, t, match), end, compute))
 
 
-def answer_history(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+def answer_history(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """Trades with start <= trade_time < end, oldest first, keyset-paginated."""
     sym = parse_symbol(symbol, ctx.tracked)
     window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
@@ -128,7 +136,7 @@ def answer_history(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Respon
     return json_response(body)
 
 
-def answer_price_range(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+def answer_price_range(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """High and low (with their times), open, close, trades and volume of a minute or window."""
     sym = parse_symbol(symbol, ctx.tracked)
     minute = args.get("minute")
@@ -146,7 +154,7 @@ def answer_price_range(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Re
     return json_response(cached(ctx, ("range", sym, window), window.end, compute))
 
 
-def answer_stats(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+def answer_stats(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """Exact statistics of a window, or of everything retained without one."""
     sym = parse_symbol(symbol, ctx.tracked)
     start, end = args.get("start"), args.get("end")
@@ -163,7 +171,7 @@ def answer_stats(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response
     return json_response(cached(ctx, ("stats", sym, window), end_us, compute))
 
 
-def answer_candles(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+def answer_candles(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """OHLCV buckets that start in [start, end) (start rounded down to the interval)."""
     sym = parse_symbol(symbol, ctx.tracked)
     interval = args["interval"]
@@ -196,7 +204,7 @@ def answer_candles(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Respon
     return json_response(cached(ctx, ("candles", sym, interval, first, last), last, compute))
 
 
-def answer_gaps(ctx: ApiContext, args: dict[str, Any]) -> Response:
+def answer_gaps(ctx: ApiDeps, args: dict[str, Any]) -> Response:
     """Detected gaps in trade ids, most recent first, and whether each was filled."""
     raw = args.get("symbol")
     sym = parse_symbol(raw, ctx.tracked) if raw else None
@@ -233,7 +241,7 @@ def _csv_rows(rows: list[TradeRow]) -> str:
 
 
 def _csv_response(
-    ctx: ApiContext, symbol: str, window: Window, after: tuple[int, int] | None
+    ctx: ApiDeps, symbol: str, window: Window, after: tuple[int, int] | None
 ) -> Response:
     """Stream every trade of *window* (after the cursor, if any) as CSV with a header.
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from tickvault_replay import catalog, queries
 from tickvault_replay.injector import Scripted
 from tickvault_replay.malformed import malformed_body
-from tickvault_replay.params import ApiError, Context
+from tickvault_replay.params import BinanceError, Context
 from tickvault_replay.ratelimit import Verdict
 from tickvault_replay.server import ReplayServer
 
@@ -107,7 +107,7 @@ def _respond(
     ctx = Context(server.store, server.listings, micros, int(now * 1000), clock_ms)
     try:
         answer = handler(request.query, ctx)
-    except ApiError as exc:
+    except BinanceError as exc:
         return _json({"code": exc.code, "msg": exc.msg}, exc.status, headers), False
     if scripted is not None and scripted.malformed is not None:
         return _raw(malformed_body(scripted.malformed, answer), 200, headers), False

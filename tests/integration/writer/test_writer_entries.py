@@ -115,7 +115,7 @@ def test_check_exits_0_only_while_a_fresh_heartbeat_exists(
     settings = writer_settings(writer_heartbeat_ttl_s=0.3)
     assert check(settings) == 1
     writer = make_writer(settings, consumer="replica-x")
-    writer.chores.beat()
+    writer.upkeep.beat()
     assert check(settings) == 0
     assert check(writer_settings(writer_consumer="replica-x")) == 0
     assert check(writer_settings(writer_consumer="replica-y")) == 1

@@ -1,18 +1,18 @@
-"""Operational endpoints: liveness, readiness, metrics, the docs page and the dashboard."""
+"""Liveness and readiness: ``/healthz`` and ``/readyz`` (documented in ``/openapi.json``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint as FlaskBlueprint
-from flask import Response, current_app
+from flask import Response
 from flask_smorest import Blueprint
 
 from tickvault_api import schemas
-from tickvault_api.context import ApiContext, json_response
+from tickvault_api.deps import ApiDeps
 from tickvault_api.errors import envelope
+from tickvault_api.responses import json_response
 from tickvault_api.standby import lag_problem
 
 
-def make_health_blueprint(ctx: ApiContext) -> Blueprint:
+def make_blueprint(ctx: ApiDeps) -> Blueprint:
     """Return the blueprint of ``/healthz`` and ``/readyz``."""
     blp = Blueprint("health", __name__, description="Liveness and readiness")
 
@@ -49,22 +49,3 @@ def make_health_blueprint(ctx: ApiContext) -> Blueprint:
         return json_response(body)
 
     return blp
-
-
-def make_pages_blueprint(ctx: ApiContext) -> FlaskBlueprint:
-    """Return the blueprint of ``/metrics``, ``/docs`` and the dashboard at ``/``."""
-    bp = FlaskBlueprint("pages", __name__)
-
-    @bp.route("/metrics")
-    def metrics() -> Response:
-        return Response(ctx.metrics.exposition(), mimetype=ctx.metrics.content_type)
-
-    @bp.route("/docs")
-    def docs() -> Response:
-        return current_app.send_static_file("docs.html")
-
-    @bp.route("/")
-    def dashboard() -> Response:
-        return current_app.send_static_file("dashboard.html")
-
-    return bp

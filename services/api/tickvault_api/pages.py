@@ -1,0 +1,26 @@
+"""Pages outside the JSON API: ``/metrics`` (Prometheus), ``/docs`` and the dashboard at ``/``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+
+from tickvault_api.deps import ApiDeps
+
+
+def make_blueprint(ctx: ApiDeps) -> Blueprint:
+    """Return the blueprint of ``/metrics``, ``/docs`` and the dashboard at ``/``."""
+    bp = Blueprint("pages", __name__)
+
+    @bp.route("/metrics")
+    def metrics() -> Response:
+        return Response(ctx.metrics.exposition(), mimetype=ctx.metrics.content_type)
+
+    @bp.route("/docs")
+    def docs() -> Response:
+        return current_app.send_static_file("docs.html")
+
+    @bp.route("/")
+    def dashboard() -> Response:
+        return current_app.send_static_file("dashboard.html")
+
+    return bp
