@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-import orjson
+import msgspec
 
 from tickvault.tick import is_symbol
 
@@ -160,15 +160,15 @@ def _status(text: str) -> Status:
 
 def status_value(status: Status, since_us: int) -> bytes:
     """Return the value stored per symbol in the symbols hash."""
-    return orjson.dumps({"status": status.value, "since_us": since_us})
+    return msgspec.json.encode({"status": status.value, "since_us": since_us})
 
 
 def parse_status_value(raw: bytes | str) -> tuple[Status, int] | None:
     """Return ``(status, since_us)`` from a symbols-hash value, or None when it is not one."""
     try:
-        data = orjson.loads(raw)
+        data = msgspec.json.decode(raw)
         status = Status.of(str(data["status"]))
         since = int(data["since_us"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (msgspec.DecodeError, RecursionError, KeyError, TypeError, ValueError):
         return None
     return None if status is None else (status, since)

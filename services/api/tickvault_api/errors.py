@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import orjson
+import msgspec
 
 from tickvault.errors import TickvaultError
 
@@ -108,4 +108,4 @@ class Unavailable(ApiError):
 
 def envelope(code: str, message: str) -> bytes:
     """Return the JSON error envelope."""
-    return orjson.dumps({"error": {"code": code, "message": message}})
+    return msgspec.json.encode({"error": {"code": code, "message": message}})

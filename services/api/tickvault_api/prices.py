@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any, TypeVar
 
-import orjson
 from flask import Response, request
 from flask_smorest import Blueprint
 from sqlalchemy import Connection
@@ -39,6 +38,7 @@ from tickvault_api.params import (
 )
 from tickvault_api.responses import (
     at_body,
+    encode_json,
     json_response,
     range_body,
     stats_body,
@@ -114,7 +114,7 @@ def answer_at(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
         )
         if row is None:
             raise NoData(f"no trade of {sym} at or before {iso_ms(second + SECOND_US - 1)}")
-        return orjson.dumps(at_body(sym, t, second, row))
+        return encode_json(at_body(sym, t, second, row))
 
     return json_response(cached(ctx, ("at", sym, t, match), end, compute))
 
@@ -149,7 +149,7 @@ def answer_price_range(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Respo
 
     def compute() -> bytes:
         agg = query(ctx, lambda conn: queries.aggregate(conn, sym, window))
-        return orjson.dumps(range_body(sym, window, agg))
+        return encode_json(range_body(sym, window, agg))
 
     return json_response(cached(ctx, ("range", sym, window), window.end, compute))
 
@@ -165,7 +165,7 @@ def answer_stats(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     def compute() -> bytes:
         agg, pair = query(ctx, lambda conn: queries.stats(conn, sym, window))
         median = None if pair is None else exact_midpoint(*pair)
-        return orjson.dumps(stats_body(sym, window, agg, median))
+        return encode_json(stats_body(sym, window, agg, median))
 
     end_us = None if window is None else window.end
     return json_response(cached(ctx, ("stats", sym, window), end_us, compute))
@@ -199,7 +199,7 @@ def answer_candles(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
             }
             for r in rows
         ]
-        return orjson.dumps({"symbol": sym, "interval": interval, "candles": items})
+        return encode_json({"symbol": sym, "interval": interval, "candles": items})
 
     return json_response(cached(ctx, ("candles", sym, interval, first, last), last, compute))
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import orjson
+import msgspec
 from flask import Response
 
 from tickvault.tick import iso_ms
 from tickvault_api import decimal_stats
 from tickvault_api.params import Window
 from tickvault_api.rows import Aggregate, TradeRow
+
+_ENCODER = msgspec.json.Encoder()
 
 
 def times(name: str, us: int | None) -> dict[str, Any]:
@@ -112,7 +114,12 @@ def stats_body(
     }
 
 
+def encode_json(body: Any) -> bytes:
+    """Return *body* as compact UTF-8 JSON, keys in the dict's order (msgspec)."""
+    return _ENCODER.encode(body)
+
+
 def json_response(body: Any, status: int = 200) -> Response:
-    """Return *body* as a JSON response (orjson, no float conversion of strings)."""
-    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    """Return *body* (or bytes already encoded) as a JSON response."""
+    data = body if isinstance(body, bytes) else encode_json(body)
     return Response(data, status=status, mimetype="application/json")

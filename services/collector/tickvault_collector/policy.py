@@ -17,7 +17,7 @@ import random
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-import orjson
+import msgspec
 
 MAX_STREAMS = 1024  # per connection (Binance)
 MAX_MESSAGE_BYTES = 4000  # a SUBSCRIBE above 4,088 payload bytes is never answered
@@ -50,12 +50,12 @@ def subscription_messages(
 
     def flush() -> None:
         request_id = first_id + len(messages)
-        body = orjson.dumps({"method": method, "params": chunk, "id": request_id})
+        body = msgspec.json.encode({"method": method, "params": chunk, "id": request_id})
         messages.append((request_id, body, list(chunk)))
 
-    base = len(orjson.dumps({"method": method, "params": [], "id": 2**62}))
+    base = len(msgspec.json.encode({"method": method, "params": [], "id": 2**62}))
     for stream in streams:
-        cost = len(orjson.dumps(stream)) + 1
+        cost = len(msgspec.json.encode(stream)) + 1
         if chunk and base + size + cost > max_bytes:
             flush()
             chunk, size = [], 0

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import orjson
+import msgspec
 
 from tickvault.errors import TickvaultError
 from tickvault_replay.listings import Listings, Status
@@ -100,8 +100,8 @@ def symbols_list(params: Mapping[str, str]) -> list[str] | None:
     if raw is None:
         return None
     try:
-        wanted = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        wanted = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise BinanceError(-1100, "Illegal characters found in parameter 'symbols'.") from exc
     if not isinstance(wanted, list) or not all(isinstance(s, str) for s in wanted):
         raise BinanceError(-1100, "Illegal characters found in parameter 'symbols'.")

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
 
 from tickvault_replay import catalog, queries
@@ -44,7 +44,7 @@ ENDPOINTS: dict[str, tuple[Handler, Weight]] = {
 
 
 def _json(body: object, status: int, headers: dict[str, str]) -> web.Response:
-    return _raw(orjson.dumps(body), status, headers)
+    return _raw(msgspec.json.encode(body), status, headers)
 
 
 def _raw(body: bytes, status: int, headers: dict[str, str]) -> web.Response:

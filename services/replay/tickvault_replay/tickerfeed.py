@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import orjson
+import msgspec
 
 from tickvault_replay.listings import Listings
 from tickvault_replay.market import Market
@@ -61,5 +61,5 @@ class TickerFeed:
                 if window is not None:
                     entries.append(stream_entry(kind, symbol, window, (opens, now_ms), now_ms))
             if entries:
-                market.publish(stream, orjson.dumps(entries))
+                market.publish(stream, msgspec.json.encode(entries))
                 self.pushes += 1

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import orjson
+import msgspec
 
 from tickvault.redisconn import REDIS_ERRORS, describe
 from tickvault.throttle import ThrottledLog
@@ -94,7 +94,7 @@ class Upkeep:
 
     def beat(self) -> None:
         """Refresh this replica's heartbeat key."""
-        value = orjson.dumps(
+        value = msgspec.json.encode(
             {
                 "consumer": self._reader.consumer,
                 "pid": os.getpid(),

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-import orjson
 import psycopg2
 import pytest
 import redis
@@ -198,7 +197,7 @@ def test_stream_sends_the_snapshot_then_each_new_price(
     while not any(b"event: price" in c for c in received):
         received.append(next(chunks))
     first = next(line for line in b"".join(received).split(b"\n") if line.startswith(b"data: "))
-    snapshot = orjson.loads(first.removeprefix(b"data: "))
+    snapshot = msgspec.json.decode(first.removeprefix(b"data: "))
     assert snapshot["symbol"] == "BTCUSDT" and set(snapshot) == set(LATEST_JSON_FIELDS)
     publisher = redis.Redis.from_url(app.extensions["tickvault"].settings.redis_url)
     channel = RedisKeys(redis_prefix).latest_channel
@@ -225,7 +224,7 @@ def test_stream_sends_the_snapshot_then_each_new_price(
         publisher.close()
         response.close()
     assert event.startswith(b"event: price\ndata: ") and event.endswith(b"\n\n")
-    body = orjson.loads(event.removeprefix(b"event: price\ndata: "))
+    body = msgspec.json.decode(event.removeprefix(b"event: price\ndata: "))
     price = latest_from_message(messages[1])
     assert price is not None
     # the same body as GET /prices/BTCUSDT/latest, aged when it was relayed

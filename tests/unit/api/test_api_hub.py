@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import fakeredis
-import orjson
+import msgspec
 import pytest
 
 from tickvault.codec import LatestPrice, latest_from_message, latest_json, latest_message
@@ -93,7 +93,7 @@ def test_one_subscription_serves_every_client_its_symbols(
     ]
     (event,) = collect(btc, 1)
     assert event.data.startswith(b"event: price\ndata: ")
-    body = orjson.loads(event.data.removeprefix(b"event: price\ndata: "))
+    body = msgspec.json.decode(event.data.removeprefix(b"event: price\ndata: "))
     assert body == latest_json(price("BTCUSDT", 11), T0 + 2_000_000)  # the REST body
     assert body["age_ms"] == 2000
     prices.leave(btc)
@@ -254,7 +254,7 @@ def attached() -> Iterator[Callable[..., tuple[Subscriber, socket.socket]]]:
 def events_in(data: bytes) -> list[dict[str, Any]]:
     blocks = [b for b in data.split(b"\n\n") if b]
     assert all(b.startswith(b"event: price\ndata: ") for b in blocks), data
-    return [orjson.loads(b.removeprefix(b"event: price\ndata: ")) for b in blocks]
+    return [msgspec.json.decode(b.removeprefix(b"event: price\ndata: ")) for b in blocks]
 
 
 def read_until(sock: socket.socket, ending: bytes) -> bytes:
