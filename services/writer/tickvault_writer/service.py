@@ -103,6 +103,7 @@ class Writer:
         self._stop = threading.Event()
         self._inflight: tuple[StreamReader, Batch, Future[Stored]] | None = None  # in the pool
         self._retry = RetryPolicy(0.05, settings.writer_retry_max_s)
+        self._read_backoff = self._retry.backoff()  # between failed reads of the stream
         self._warn = ThrottledLog(log, 5.0, clock=clock)
         self._dead_log = ThrottledLog(log, 1.0, clock=clock)
 
@@ -169,8 +170,9 @@ class Writer:
             if not retryable(exc):
                 raise
             self._warn_retry("redis", exc)
-            self._stop.wait(0.5)
+            self._stop.wait(self._read_backoff.next())
             return None
+        self._read_backoff.reset()
         return (reader, with_prepared(decode_entries(entries))) if entries else None
 
     def close(self) -> None:
