@@ -14,7 +14,8 @@
         └── Unavailable        503      ``unavailable`` (a backing store is down)
 
 Unknown paths and methods (404 ``not_found``, 405 ``method_not_allowed``) are werkzeug's own
-exceptions, answered with the same envelope by the app's error handler.
+exceptions, answered with the same envelope by the app's error handler; any other exception
+is a bug, logged and answered 500 ``internal_error``.
 """
 
 from __future__ import annotations
