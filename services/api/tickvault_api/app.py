@@ -61,17 +61,17 @@ def create_app(
         ttl_seconds=settings.api_cache_ttl_seconds,
         grace_seconds=settings.api_cache_grace_seconds,
     )
-    ctx = make_deps(settings, stores, cache)
-    app.extensions["tickvault"] = ctx
+    deps = make_deps(settings, stores, cache)
+    app.extensions["tickvault"] = deps
 
     api = _Api(app, spec_kwargs={"info": {"description": "Exact Binance trade prices."}})
-    api.register_blueprint(latest.make_blueprint(ctx))
-    api.register_blueprint(prices.make_blueprint(ctx))
-    api.register_blueprint(stream.make_blueprint(ctx))
-    api.register_blueprint(health.make_blueprint(ctx))
-    app.register_blueprint(pages.make_blueprint(ctx))
-    _register_error_handlers(app, ctx)
-    _register_metrics(app, ctx)
+    api.register_blueprint(latest.make_blueprint(deps))
+    api.register_blueprint(prices.make_blueprint(deps))
+    api.register_blueprint(stream.make_blueprint(deps))
+    api.register_blueprint(health.make_blueprint(deps))
+    app.register_blueprint(pages.make_blueprint(deps))
+    _register_error_handlers(app, deps)
+    _register_metrics(app, deps)
     return app
 
 
@@ -114,11 +114,11 @@ def make_deps(settings: ApiSettings, stores: Stores, cache: ResultCache) -> ApiD
     return ApiDeps(settings, stores, cache, metrics, symbols, hub, streams, exports, standby)
 
 
-def _register_error_handlers(app: Flask, ctx: ApiDeps) -> None:
+def _register_error_handlers(app: Flask, deps: ApiDeps) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         if isinstance(error, Unavailable):
-            ctx.metrics.unavailable.inc()
+            deps.metrics.unavailable.inc()
             log.warning("answering 503: %s", error.message)
         response = json_response(error.body(), error.status)
         if isinstance(error, TooBusy):
@@ -155,7 +155,7 @@ def _flatten(messages: Any, where: str = "") -> list[str]:
     return [str(messages)]
 
 
-def _register_metrics(app: Flask, ctx: ApiDeps) -> None:
+def _register_metrics(app: Flask, deps: ApiDeps) -> None:
     inner = app.wsgi_app
 
     def timed(environ: dict[str, Any], start_response: Any) -> Any:
@@ -170,5 +170,5 @@ def _register_metrics(app: Flask, ctx: ApiDeps) -> None:
         started = request.environ.get(_STARTED)
         if started is not None:
             route = rule.rule if rule is not None else "unmatched"
-            ctx.metrics.observe(route, response.status_code, time.perf_counter() - started)
+            deps.metrics.observe(route, response.status_code, time.perf_counter() - started)
         return response

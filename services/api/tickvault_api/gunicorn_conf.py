@@ -34,7 +34,7 @@ loglevel = _settings.log_level.lower()
 proc_name = "tickvault-api"
 
 
-def _context(worker: Any) -> Any:
+def _deps(worker: Any) -> Any:
     app = getattr(worker, "wsgi", None)
     return getattr(app, "extensions", {}).get("tickvault") if app is not None else None
 
@@ -44,9 +44,9 @@ def post_worker_init(worker: Any) -> None:
     from psycogreen.gevent import patch_psycopg
 
     patch_psycopg()
-    ctx = _context(worker)
-    if ctx is not None:
-        ctx.hub.stop_when(lambda: bool(worker.alive))
+    deps = _deps(worker)
+    if deps is not None:
+        deps.hub.stop_when(lambda: bool(worker.alive))
 
 
 def child_exit(server: Any, worker: Any) -> None:

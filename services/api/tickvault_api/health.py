@@ -12,7 +12,7 @@ from tickvault_api.responses import json_response
 from tickvault_api.standby import lag_problem
 
 
-def make_blueprint(ctx: ApiDeps) -> Blueprint:
+def make_blueprint(deps: ApiDeps) -> Blueprint:
     """Return the blueprint of ``/healthz`` and ``/readyz``."""
     blp = Blueprint("health", __name__, description="Liveness and readiness")
 
@@ -31,19 +31,19 @@ def make_blueprint(ctx: ApiDeps) -> Blueprint:
         ``replica`` (when the API reads from a standby) says how far behind it is; a standby
         more than ``TICKVAULT_API_REPLICA_MAX_LAG_SECONDS`` behind is not ready (and the
         answers that come from PostgreSQL are refused meanwhile, with the same reason)."""
-        status = ctx.stores.ping()
+        status = deps.stores.ping()
         down = [name for name, ok in status.items() if not ok]
         if down:
             message = f"not ready: {' and '.join(down)} cannot be reached"
             return json_response(envelope("unavailable", message), 503)
         body: dict[str, object] = {"status": "ready", **status}
-        state = ctx.standby.measure()
+        state = deps.standby.measure()
         if state is not None and state.standby:
             body["replica"] = {"standby": True, "lag_seconds": state.lag_seconds}
-            problem = lag_problem(state, ctx.standby.limit_s)
+            problem = lag_problem(state, deps.standby.limit_s)
             if problem is not None:
                 return json_response(envelope("unavailable", f"not ready: {problem}"), 503)
-        backlog = ctx.stores.repair_backlog()
+        backlog = deps.stores.repair_backlog()
         if backlog is not None:
             body["repair"] = backlog
         return json_response(body)

@@ -16,15 +16,15 @@ from tickvault_api.params import parse_symbol
 from tickvault_api.responses import json_response, times
 
 
-def make_blueprint(ctx: ApiDeps) -> Blueprint:
+def make_blueprint(deps: ApiDeps) -> Blueprint:
     """Return the blueprint of the Redis-backed views."""
     blp = Blueprint("latest", __name__, url_prefix="/api/v1", description="Latest prices (Redis)")
 
     @documented(blp, "/symbols", schemas.SymbolsBody, 503)
     def symbols() -> Response:
         """Tracked symbols, whether each has data, and the status the collector reports."""
-        tracked = ctx.tracked
-        has_data = ctx.stores.have_latest(tracked)
+        tracked = deps.tracked
+        has_data = deps.stores.have_latest(tracked)
         body = []
         for s in tracked:
             status, since = tracked.statuses.get(s, (None, None))
@@ -41,9 +41,9 @@ def make_blueprint(ctx: ApiDeps) -> Blueprint:
     @documented(blp, "/prices/latest", schemas.LatestAllBody, 503)
     def latest_all() -> Response:
         """The latest trade of every tracked symbol that has one."""
-        tracked = ctx.tracked
-        latest = ctx.stores.read_latest(tracked)
-        now = ctx.clock_us()
+        tracked = deps.tracked
+        latest = deps.stores.read_latest(tracked)
+        now = deps.clock_us()
         prices: list[dict[str, Any]] = [
             latest_json(p, now) for s in tracked if (p := latest[s]) is not None
         ]
@@ -52,10 +52,10 @@ def make_blueprint(ctx: ApiDeps) -> Blueprint:
     @documented(blp, "/prices/<symbol>/latest", schemas.LatestBody, 404, 503)
     def latest_one(symbol: str) -> Response:
         """The latest trade of one symbol."""
-        sym = parse_symbol(symbol, ctx.tracked)
-        price = ctx.stores.read_latest((sym,))[sym]
+        sym = parse_symbol(symbol, deps.tracked)
+        price = deps.stores.read_latest((sym,))[sym]
         if price is None:
             raise NoData(f"no trade of {sym} has been seen yet")
-        return json_response(latest_json(price, ctx.clock_us()))
+        return json_response(latest_json(price, deps.clock_us()))
 
     return blp

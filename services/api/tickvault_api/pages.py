@@ -7,13 +7,13 @@ from flask import Blueprint, Response, current_app
 from tickvault_api.deps import ApiDeps
 
 
-def make_blueprint(ctx: ApiDeps) -> Blueprint:
+def make_blueprint(deps: ApiDeps) -> Blueprint:
     """Return the blueprint of ``/metrics``, ``/docs`` and the dashboard at ``/``."""
     bp = Blueprint("pages", __name__)
 
     @bp.route("/metrics")
     def metrics() -> Response:
-        return Response(ctx.metrics.exposition(), mimetype=ctx.metrics.content_type)
+        return Response(deps.metrics.exposition(), mimetype=deps.metrics.content_type)
 
     @bp.route("/docs")
     def docs() -> Response:

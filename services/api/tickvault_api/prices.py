@@ -53,51 +53,51 @@ ERRORS = (400, 404, 503)
 CSV_CHUNK = 1000  # rows per fetch and per write: a few ms of CPU, so other requests interleave
 
 
-def make_blueprint(ctx: ApiDeps) -> Blueprint:
+def make_blueprint(deps: ApiDeps) -> Blueprint:
     """Return the blueprint of the PostgreSQL-backed views."""
     blp = Blueprint("prices", __name__, url_prefix="/api/v1", description="Prices (PostgreSQL)")
     for route in _ROUTES:
-        view = _view(ctx, route.answer)
+        view = _view(deps, route.answer)
         documented(blp, route.rule, route.body, *ERRORS, query=route.query, csv=route.csv)(view)
     return blp
 
 
-def _view(ctx: ApiDeps, answer: Callable[..., Response]) -> Callable[..., Response]:
+def _view(deps: ApiDeps, answer: Callable[..., Response]) -> Callable[..., Response]:
     """Return the view of *answer*: its endpoint name and OpenAPI summary come from it."""
 
     def view(args: dict[str, Any], **path: str) -> Response:
-        return answer(ctx, args, **path)
+        return answer(deps, args, **path)
 
     view.__name__ = answer.__name__.removeprefix("answer_")
     view.__doc__ = answer.__doc__
     return view
 
 
-def _max_width(ctx: ApiDeps) -> int:
-    return ctx.settings.api_max_window_hours * HOUR_US
+def _max_width(deps: ApiDeps) -> int:
+    return deps.settings.api_max_window_hours * HOUR_US
 
 
 def cached(
-    ctx: ApiDeps, key: tuple[Any, ...], end_us: int | None, compute: Callable[[], bytes]
+    deps: ApiDeps, key: tuple[Any, ...], end_us: int | None, compute: Callable[[], bytes]
 ) -> bytes:
     """Return *compute()*, from the cache when the window is wholly, safely in the past —
     also for the standby the answer comes from, which trails the present by its lag."""
-    ctx.standby.check()
-    if ctx.cache.cacheable(end_us, ctx.clock_us() - ctx.standby.behind_us()):
-        return ctx.cache.get_or_compute(key, compute)
+    deps.standby.check()
+    if deps.cache.cacheable(end_us, deps.clock_us() - deps.standby.behind_us()):
+        return deps.cache.get_or_compute(key, compute)
     return compute()
 
 
-def query(ctx: ApiDeps, work: Callable[[Connection], T]) -> T:
+def query(deps: ApiDeps, work: Callable[[Connection], T]) -> T:
     """Return *work* run on the API's database, asked again after a recovery conflict;
     ``unavailable`` while the standby it reads from is too far behind."""
-    ctx.standby.check()
-    return ctx.stores.query(work, on_conflict=ctx.metrics.recovery_conflicts.inc)
+    deps.standby.check()
+    return deps.stores.query(work, on_conflict=deps.metrics.recovery_conflicts.inc)
 
 
-def answer_at(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
+def answer_at(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """The price at a second: the trade in force then (before) or the closest (nearest)."""
-    sym = parse_symbol(symbol, ctx.tracked)
+    sym = parse_symbol(symbol, deps.tracked)
     t = parse_time(args.get("time"), "time")
     match = args["match"]
     second = floor_to(t, SECOND_US)
@@ -105,7 +105,7 @@ def answer_at(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
 
     def compute() -> bytes:
         row = query(
-            ctx,
+            deps,
             lambda conn: (
                 queries.trade_before(conn, sym, second + SECOND_US)
                 if match == "before"
@@ -116,19 +116,19 @@ def answer_at(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
             raise NoData(f"no trade of {sym} at or before {iso_ms(second + SECOND_US - 1)}")
         return encode_json(at_body(sym, t, second, row))
 
-    return json_response(cached(ctx, ("at", sym, t, match), end, compute))
+    return json_response(cached(deps, ("at", sym, t, match), end, compute))
 
 
-def answer_history(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
+def answer_history(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """Trades with start <= trade_time < end, oldest first, keyset-paginated."""
-    sym = parse_symbol(symbol, ctx.tracked)
-    window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
-    s = ctx.settings
+    sym = parse_symbol(symbol, deps.tracked)
+    window = parse_window(args.get("start"), args.get("end"), _max_width(deps))
+    s = deps.settings
     limit = parse_limit(args.get("limit"), s.api_history_default_limit, s.api_history_max_limit)
     after = decode_cursor(args["cursor"]) if args.get("cursor") else None
     if args["format"] == "csv":
-        return _csv_response(ctx, sym, window, after)
-    rows = query(ctx, lambda conn: queries.history_page(conn, sym, window, after, limit + 1))
+        return _csv_response(deps, sym, window, after)
+    rows = query(deps, lambda conn: queries.history_page(conn, sym, window, after, limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = encode_cursor(rows[-1].trade_time, rows[-1].trade_id) if more else None
@@ -136,57 +136,57 @@ def answer_history(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     return json_response(body)
 
 
-def answer_price_range(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
+def answer_price_range(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """High and low (with their times), open, close, trades and volume of a minute or window."""
-    sym = parse_symbol(symbol, ctx.tracked)
+    sym = parse_symbol(symbol, deps.tracked)
     minute = args.get("minute")
     if minute is not None and (args.get("start") is not None or args.get("end") is not None):
         raise InvalidParameter("give either 'minute' or 'start' and 'end', not both")
     if minute is not None:
         window = parse_minute(minute)
     else:
-        window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
+        window = parse_window(args.get("start"), args.get("end"), _max_width(deps))
 
     def compute() -> bytes:
-        agg = query(ctx, lambda conn: queries.aggregate(conn, sym, window))
+        agg = query(deps, lambda conn: queries.aggregate(conn, sym, window))
         return encode_json(range_body(sym, window, agg))
 
-    return json_response(cached(ctx, ("range", sym, window), window.end, compute))
+    return json_response(cached(deps, ("range", sym, window), window.end, compute))
 
 
-def answer_stats(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
+def answer_stats(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """Exact statistics of a window, or of everything retained without one."""
-    sym = parse_symbol(symbol, ctx.tracked)
+    sym = parse_symbol(symbol, deps.tracked)
     start, end = args.get("start"), args.get("end")
     window: Window | None = None
     if start is not None or end is not None:
-        window = parse_window(start, end, _max_width(ctx))
+        window = parse_window(start, end, _max_width(deps))
 
     def compute() -> bytes:
-        agg, pair = query(ctx, lambda conn: queries.stats(conn, sym, window))
+        agg, pair = query(deps, lambda conn: queries.stats(conn, sym, window))
         median = None if pair is None else exact_midpoint(*pair)
         return encode_json(stats_body(sym, window, agg, median))
 
     end_us = None if window is None else window.end
-    return json_response(cached(ctx, ("stats", sym, window), end_us, compute))
+    return json_response(cached(deps, ("stats", sym, window), end_us, compute))
 
 
-def answer_candles(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
+def answer_candles(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """OHLCV buckets that start in [start, end) (start rounded down to the interval)."""
-    sym = parse_symbol(symbol, ctx.tracked)
+    sym = parse_symbol(symbol, deps.tracked)
     interval = args["interval"]
     step = INTERVALS_US[interval]
-    window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
+    window = parse_window(args.get("start"), args.get("end"), _max_width(deps))
     first = floor_to(window.start, step)
     last = ceil_to(window.end, step)
-    if (last - first) // step > ctx.settings.api_max_candles:
+    if (last - first) // step > deps.settings.api_max_candles:
         raise RangeTooLarge(
-            f"the window holds more than {ctx.settings.api_max_candles} {interval} candles; "
+            f"the window holds more than {deps.settings.api_max_candles} {interval} candles; "
             "ask for a shorter window or a wider interval"
         )
 
     def compute() -> bytes:
-        rows = query(ctx, lambda conn: queries.candles(conn, sym, step, first, last))
+        rows = query(deps, lambda conn: queries.candles(conn, sym, step, first, last))
         items = [
             {
                 **times("open_time", r.open_time),
@@ -201,14 +201,14 @@ def answer_candles(ctx: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
         ]
         return encode_json({"symbol": sym, "interval": interval, "candles": items})
 
-    return json_response(cached(ctx, ("candles", sym, interval, first, last), last, compute))
+    return json_response(cached(deps, ("candles", sym, interval, first, last), last, compute))
 
 
-def answer_gaps(ctx: ApiDeps, args: dict[str, Any]) -> Response:
+def answer_gaps(deps: ApiDeps, args: dict[str, Any]) -> Response:
     """Detected gaps in trade ids, most recent first, and whether each was filled."""
     raw = args.get("symbol")
-    sym = parse_symbol(raw, ctx.tracked) if raw else None
-    rows = query(ctx, lambda conn: queries.gaps(conn, sym, 1000))
+    sym = parse_symbol(raw, deps.tracked) if raw else None
+    rows = query(deps, lambda conn: queries.gaps(conn, sym, 1000))
     out = [
         {
             **{k: v for k, v in r.items() if k not in ("detected_at", "filled_at")},
@@ -241,7 +241,7 @@ def _csv_rows(rows: list[TradeRow]) -> str:
 
 
 def _csv_response(
-    ctx: ApiDeps, symbol: str, window: Window, after: tuple[int, int] | None
+    deps: ApiDeps, symbol: str, window: Window, after: tuple[int, int] | None
 ) -> Response:
     """Stream every trade of *window* (after the cursor, if any) as CSV with a header.
 
@@ -250,17 +250,17 @@ def _csv_response(
     running after ``TICKVAULT_API_EXPORT_MAX_SECONDS`` is cut off by aborting the connection
     (never by ending the file cleanly, which would look complete).
     """
-    ctx.standby.check()
+    deps.standby.check()
     held = ExitStack()  # the export slot and the database connection, until the last row
-    held.callback(ctx.exports.acquire().release)
+    held.callback(deps.exports.acquire().release)
     try:
-        conn = held.enter_context(ctx.stores.db())
+        conn = held.enter_context(deps.stores.db())
         batches = queries.history_batches(conn, symbol, window, after, CSV_CHUNK)
         first = next(batches, [])  # a failure here is still a clean 503, before any byte
     except BaseException:
         held.close()
         raise
-    budget = ctx.settings.api_export_max_seconds
+    budget = deps.settings.api_export_max_seconds
     environ = request.environ
     bound_writes(environ)
 
@@ -270,7 +270,7 @@ def _csv_response(
             yield CSV_HEADER + _csv_rows(first)
             for rows in batches:
                 if time.monotonic() > deadline:
-                    ctx.metrics.exports_cut.inc()
+                    deps.metrics.exports_cut.inc()
                     log.warning("cut off a CSV export of %s after %g s", symbol, budget)
                     abort_connection(environ, f"the export took longer than {budget:g} s")
                     return
