@@ -69,12 +69,10 @@ class FaultInjector:
         self._handshakes: list[Scripted] = []
         self._rest: list[Scripted] = []
         self._timers: list[asyncio.TimerHandle] = []
-        self.loaded = 0
 
     def load(self, faults: list[Fault]) -> None:
         """Activate *faults* (immediate ones act now)."""
         for fault in faults:
-            self.loaded += 1
             log.info("fault loaded: %r", fault)
             if isinstance(fault, Drop | Duplicate | Delay | Malformed):
                 self.rules.append(make_rule(fault))

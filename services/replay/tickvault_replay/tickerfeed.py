@@ -30,7 +30,6 @@ class TickerFeed:
     def __init__(self, market: Market, listings: Listings) -> None:
         self.market = market
         self.listings = listings
-        self.pushes = 0
         self._opens = dict.fromkeys(STREAMS, 0)
 
     async def run(self) -> None:
@@ -62,4 +61,3 @@ class TickerFeed:
                     entries.append(stream_entry(kind, symbol, window, (opens, now_ms), now_ms))
             if entries:
                 market.publish(stream, msgspec.json.encode(entries))
-                self.pushes += 1
