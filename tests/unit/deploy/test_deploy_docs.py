@@ -206,7 +206,11 @@ _DOTTED = re.compile(r"(?<![\w.:/-])(tickvault(?:_collector|_writer|_api|_replay
 _FILE_SUFFIXES = {"json", "yml", "yaml", "md", "py", "toml", "txt", "csv", "gz", "sh", "ini"}
 _ROLE = re.compile(r":(?:mod|class|func|meth|data|attr|exc|obj):`~?([\w.]+)`")
 _CLASSLIKE = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*$")  # `Tick`, `PgStore`, `ApiDeps`
-_ENDPOINT = re.compile(r"(?<![\w/])(?:/api/v1)?/(?:prices|symbols|gaps|stream)(?:/[\w{}<>.*-]*)*")
+# Any /api/v1/... path, and the API's /prices, /symbols and /gaps written without the prefix
+# (a bare /stream is also Binance's combined-stream route: it counts only with the prefix).
+_ENDPOINT = re.compile(
+    r"(?<![\w/])(?:/api/v1(?:/[\w{}<>.*-]*)+|/(?:prices|symbols|gaps)(?:/[\w{}<>.*-]*)*)"
+)
 _FILE_NAME = re.compile(r"[\w-]+\.(?:py|md|sh|yml|yaml|toml|ini|lua)")
 
 
