@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import signal
 from typing import Any
 
@@ -209,6 +210,8 @@ def test_up_refuses_a_recording_that_does_not_exist(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir("/")
+    # `up` configures logging onto this test's captured stderr: give the handlers back after
+    monkeypatch.setattr(logging.root, "handlers", list(logging.root.handlers))
     args = build_parser().parse_args(["up", "--recording", "/no/such/file.gz"])
     assert args.handler(args) == 2
     assert capsys.readouterr().err == "tickvault up: no such recording: /no/such/file.gz\n"
