@@ -1,6 +1,9 @@
 # One image for every tickvault service: the command picks the service
 # (tickvault db upgrade, tickvault-collector, tickvault-writer, tickvault-api, tickvault-replay).
-FROM python:3.11-slim
+# PYTHON_IMAGE: another base with python/pip on PATH (scripts/build-standins.sh builds one
+# from Debian's packages where registries cannot be reached).
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 UP_ARGS ?=
 
 .PHONY: help install test test-tools test-unit test-integration test-e2e lint typecheck services db-upgrade clean \
-	run demo compose-check bench chaos bench-tools
+	run demo compose-check compose-demo compose-down compose-images container-tools bench chaos bench-tools
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -33,8 +33,11 @@ lint: install  ## ruff (lint and format), mypy --strict and the import-linter co
 test: install services test-tools  ## every test tier: unit, integration, e2e
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-tools:  ## make sure the system tools the tests drive are installed (Chromium)
+test-tools: install  ## make sure the system tools the tests drive are installed (Chromium, a container engine)
 	@bash scripts/ensure-test-tools.sh
+
+container-tools: install  ## make sure a container engine is installed (Docker, else podman and podman-compose)
+	@bash scripts/ensure-container-tools.sh
 
 test-unit: install  ## only the unit tier (no servers needed)
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
@@ -57,6 +60,15 @@ demo: install services  ## the same offline on the replay exchange; RECORDING="a
 
 compose-check: install  ## validate docker-compose.yml and check it against the code
 	$(BIN)/python -m pytest tests/unit/deploy $(PYTEST_ARGS)
+
+compose-demo: install container-tools  ## the offline demo in containers (docker or podman); COMPOSE_ARGS="--scale writer=3"
+	@bash scripts/compose.sh demo $(COMPOSE_ARGS)
+
+compose-down: install container-tools  ## stop and remove the compose demo: containers, network, its volumes
+	@bash scripts/compose.sh down
+
+compose-images: install container-tools  ## build the stand-in images (Debian packages) used where registries are unreachable
+	@bash scripts/build-standins.sh
 
 bench: install bench-tools  ## benchmark suite on private servers (~23 min): table + bench/results/latest.json
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

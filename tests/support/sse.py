@@ -149,7 +149,13 @@ class SseClients:
 
 def _dechunk(client: Client, data: bytes) -> bytes:
     """Return the body bytes of the complete chunks in *data*, keeping any partial one."""
-    raw = client.raw + data
+    body, client.raw, _ = decode_chunks(client.raw + data)
+    return body
+
+
+def decode_chunks(raw: bytes) -> tuple[bytes, bytes, bool]:
+    """Decode the complete chunks at the start of *raw* (an HTTP/1.1 chunked body); return
+    their bytes, what follows them (a partial chunk) and whether the last chunk came."""
     out = []
     while True:
         size_line, sep, rest = raw.partition(b"\r\n")
@@ -160,5 +166,6 @@ def _dechunk(client: Client, data: bytes) -> bytes:
             break
         out.append(rest[:size])
         raw = rest[size + 2 :]
-    client.raw = raw
-    return b"".join(out)
+        if size == 0:
+            return b"".join(out), raw, True
+    return b"".join(out), raw, False

@@ -12,16 +12,16 @@ the interval. A flush renders each price's Server-Sent Event once
 per distinct set of symbols): however many prices a burst brings, a client gets at most one
 write per interval, and a lone price goes out without delay.
 
-How a subscriber takes its payload depends on where its response runs. Under Gunicorn's
-gevent workers (HTTP/1.x on a non-blocking socket: :func:`tickvault_api.limits.direct_socket`)
-the stream is *attached* after its first bytes went out the usual way, and from then on the
-hub itself writes each payload to the client's socket in turn, without blocking (framed as a
-chunk when the response is chunked): one system call per client and flush, and no greenlet
-woken. Whatever the socket does not take waits in the subscriber's backlog, which its own
-response drains when the socket can take more. Elsewhere (threads, a test client) the events
-wait in the subscriber's buffer and its response takes and yields them.
+Each stream runs under Gunicorn's gevent workers (HTTP/1.x on a non-blocking socket:
+:func:`tickvault_api.limits.direct_socket`). From its registration until its first bytes
+went out the usual way, the events meant for it wait in its buffer; then the stream is
+*attached*: the buffered events go out, and from then on the hub itself writes each payload
+to the client's socket in turn, without blocking (framed as a chunk when the response is
+chunked): one system call per client and flush, and no greenlet woken. Whatever the socket
+does not take waits in the subscriber's backlog, which its own response drains when the
+socket can take more.
 
-Either way the buffer is bounded (``TICKVAULT_API_STREAM_BUFFER`` events, or payloads in the
+The buffer is bounded (``TICKVAULT_API_STREAM_BUFFER`` events, or payloads in the
 backlog). A client that does not read fast enough fills it and is dropped (counted in
 ``tickvault_api_streams_dropped_total``), so one slow client never holds up the others or
 grows the process. The hub also keeps the latest price of every symbol it has flushed
@@ -92,10 +92,10 @@ def chunk(data: bytes) -> bytes:
 
 
 class Subscriber:
-    """One client's bounded buffer of events, filled by the hub.
+    """One client's stream, fed by the hub.
 
-    Until :meth:`attach` its response takes the events (:meth:`take`) and yields them;
-    once attached the hub writes them to its socket itself (:meth:`deliver`).
+    Until :meth:`attach` its events wait in a bounded buffer; once attached the hub writes
+    them to its socket itself (:meth:`deliver`).
     """
 
     __slots__ = (
@@ -145,7 +145,6 @@ class Subscriber:
         if len(self._pending) >= self._limit:
             return False
         self._pending.append(event)
-        self._wake.set()
         return True
 
     def deliver(self, events: tuple[PriceEvent, ...], payload: Callable[[bool], bytes]) -> bool:
@@ -232,17 +231,6 @@ class Subscriber:
         """Mark the subscriber ended and wake its response."""
         self.ended = reason
         self._wake.set()
-
-    def take(self, timeout: float) -> list[PriceEvent]:
-        """Wait up to *timeout* s for events (or the end) and return those buffered."""
-        if not self._pending and self.ended is None:
-            self._wake.wait(timeout)
-        self._wake.clear()
-        out = []
-        pending = self._pending
-        while pending:
-            out.append(pending.popleft())
-        return out
 
 
 class _State(Enum):

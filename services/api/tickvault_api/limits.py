@@ -96,7 +96,7 @@ def direct_socket(environ: dict[str, Any]) -> tuple[socket.socket, bool] | None:
     Only a ``GET`` over HTTP/1.0 or HTTP/1.1 on Gunicorn's non-blocking socket (its gevent
     workers), whose response has no ``Content-Length``: Gunicorn then frames the body as
     chunks exactly when the request is HTTP/1.1. A blocking socket (threads) or another
-    server is left to the server.
+    server gives None: the live stream is not served there (503).
     """
     sock = environ.get("gunicorn.socket")
     protocol = environ.get("SERVER_PROTOCOL")

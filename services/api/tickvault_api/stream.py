@@ -1,21 +1,24 @@
 """Server-Sent Events: the latest price of each symbol asked for, then one event per new one.
 
+There is one way a stream is served: by ``tickvault-api``, whose Gunicorn gevent workers hand
+the view the connection's non-blocking socket (:func:`~tickvault_api.limits.direct_socket`).
 The view registers the client with the process's :class:`~tickvault_api.hub.PriceHub` (one
-Redis subscription per process, fanned out) and returns a generator. It yields the first
-events through the server; then, under Gunicorn's gevent workers, it attaches the stream to
-the hub, which writes each later batch of events to the client's socket itself, and the
-generator only wakes to drain what the socket could not take at once, to send keep-alives and
-to end the stream. Elsewhere it waits on the client's bounded buffer and yields the events.
-An idle stream costs a little memory and no thread (under gevent each is a greenlet). A
-keep-alive comment goes out after
-``KEEPALIVE_SECONDS`` of silence; the stream closes after ``TICKVAULT_API_STREAM_MAX_SECONDS``
-(browsers reconnect by themselves, after the ``retry`` delay). At most
-``TICKVAULT_API_MAX_STREAMS`` streams per process; the next one is answered 429.
+Redis subscription per process, fanned out) and returns a generator that yields the first
+events through Gunicorn (which writes the status line, the headers and, for HTTP/1.1, the
+first chunk). Then it attaches the stream to the hub, which writes each later batch of events
+to the client's socket itself; the generator only wakes to drain what the socket could not
+take at once, to send keep-alives and to end the stream. An idle stream costs a little memory
+and no thread (each is a greenlet). A keep-alive comment goes out after ``KEEPALIVE_SECONDS``
+of silence; the stream closes after ``TICKVAULT_API_STREAM_MAX_SECONDS`` (browsers reconnect
+by themselves, after the ``retry`` delay). At most ``TICKVAULT_API_MAX_STREAMS`` streams per
+process; the next one is answered 429. A server that gives the app no such socket (Flask's
+own, a ``gthread`` worker) gets 503 ``unavailable``; a ``HEAD`` gets the headers alone.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,7 +28,7 @@ from flask_smorest import Blueprint
 
 from tickvault_api import schemas
 from tickvault_api.deps import ApiDeps
-from tickvault_api.errors import envelope
+from tickvault_api.errors import Unavailable, envelope
 from tickvault_api.hub import PriceHub, StreamEnd, Subscriber, price_event, sse_event
 from tickvault_api.limits import abort_connection, bound_writes, direct_socket
 from tickvault_api.params import parse_symbol
@@ -38,6 +41,11 @@ RETRY = b"retry: 2000\n\n"
 SLOW = sse_event(
     envelope("slow_client", "the stream was ended: it was read slower than prices arrived"),
     event="error",
+)
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+NO_SOCKET = (
+    "this server cannot hold live streams: they are served by tickvault-api "
+    "(Gunicorn's gevent workers)"
 )
 
 
@@ -73,6 +81,12 @@ def make_blueprint(ctx: ApiDeps) -> Blueprint:
         """Server-Sent Events: each symbol's latest price, then a `price` event per new one."""
         tracked = ctx.tracked
         wanted = parse_symbols(args.get("symbols"), tracked)
+        if request.method == "HEAD":
+            return Response(b"", mimetype="text/event-stream", headers=HEADERS)
+        environ = request.environ
+        direct = direct_socket(environ)
+        if direct is None:
+            raise Unavailable(NO_SOCKET)
         slot = ctx.streams.acquire()
         try:
             sub, snapshot = ctx.hub.join(None if wanted is None else frozenset(wanted))
@@ -82,7 +96,6 @@ def make_blueprint(ctx: ApiDeps) -> Blueprint:
         now = ctx.clock_us()
         order = tracked if wanted is None else wanted
         first = b"".join(price_event(p, now) for s in order if (p := snapshot.get(s)))
-        environ = request.environ
         bound_writes(environ)
 
         def done() -> None:  # idempotent; also runs when the body is never iterated
@@ -90,13 +103,8 @@ def make_blueprint(ctx: ApiDeps) -> Blueprint:
             slot.release()
 
         max_seconds = ctx.settings.api_stream_max_seconds
-        direct = direct_socket(environ)
-        if direct is None:
-            body = relay(sub, first, max_seconds, done)
-        else:
-            body = relay_direct(ctx.hub, sub, first, max_seconds, done, environ, direct)
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        response = Response(body, mimetype="text/event-stream", headers=headers)
+        body = relay(ctx.hub, sub, first, max_seconds, done, environ, direct)
+        response = Response(body, mimetype="text/event-stream", headers=HEADERS)
         response.call_on_close(done)
         return response
 
@@ -104,38 +112,13 @@ def make_blueprint(ctx: ApiDeps) -> Blueprint:
 
 
 def relay(
-    sub: Subscriber, first: bytes, max_seconds: float, done: Callable[[], None]
-) -> Iterator[bytes]:
-    """Yield the first events, then the client's events as they come, until the time is up."""
-    try:
-        yield RETRY + first
-        deadline = time.monotonic() + max_seconds
-        written = time.monotonic()
-        while (now := time.monotonic()) < deadline:
-            events = sub.take(min(deadline - now, KEEPALIVE_SECONDS - (now - written)))
-            if sub.ended is StreamEnd.SLOW:
-                yield SLOW
-                return
-            if sub.ended is not None:
-                return
-            if events:
-                yield b"".join(e.data for e in events)
-                written = time.monotonic()
-            elif time.monotonic() - written >= KEEPALIVE_SECONDS:
-                yield KEEPALIVE
-                written = time.monotonic()
-    finally:
-        done()
-
-
-def relay_direct(
     hub: PriceHub,
     sub: Subscriber,
     first: bytes,
     max_seconds: float,
     done: Callable[[], None],
     environ: dict[str, Any],
-    direct: tuple[Any, bool],
+    direct: tuple[socket.socket, bool],
 ) -> Iterator[bytes]:
     """Yield the first events, then let the hub write the others to the socket until the time
     is up; wake only to drain the backlog, send keep-alives, or end."""

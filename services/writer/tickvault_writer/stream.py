@@ -7,8 +7,9 @@ one consumer name, and reads them in turn. Everything one transaction touches â€
 stream and its dead letters â€” shares the shard's hash tag, so it sits in one Redis Cluster
 slot.
 
-On each shard a replica first re-reads the entries still pending under its own name (id
-``0``), then new ones (``>``) with a short block, so whatever has arrived is one batch: big
+On each shard a replica first re-reads the entries still pending under its own name (from
+id ``0``, each batch after the last one re-read: the one being stored is pending too), then
+new ones (``>``) with a short block, so whatever has arrived is one batch: big
 under load, a single trade when quiet. Entries idle too long under another consumer (a dead
 replica) are claimed with ``XAUTOCLAIM`` and then read like its own pending entries.
 
@@ -61,6 +62,7 @@ class StreamReader:
     block_ms: int
     claim_idle_ms: int
     _own_pending: bool = field(default=True, init=False)  # first re-read what it left pending
+    _pending_after: bytes | str = field(default="0", init=False)  # the last one re-read so far
     deleted: int = field(default=0, init=False)  # entries found deleted while pending
 
     def __post_init__(self) -> None:
@@ -85,7 +87,7 @@ class StreamReader:
 
     def reread_pending(self) -> None:
         """Read this consumer's pending entries again before new ones (after a failure)."""
-        self._own_pending = True
+        self._own_pending, self._pending_after = True, "0"
 
     def read(self, *, block: bool = True) -> list[RawEntry]:
         """Return the next entries: own pending ones first, then new ones (blocking briefly)."""
@@ -99,13 +101,15 @@ class StreamReader:
 
     def _read(self, block: bool) -> list[RawEntry]:
         if self._own_pending:
-            entries = self._xreadgroup("0", block=None)
+            # from after the last one re-read: a batch re-read is still pending while stored
+            entries = self._xreadgroup(self._pending_after, block=None)
             if entries:
+                self._pending_after = entries[-1][0]
                 return entries
-            self._own_pending = False
+            self._own_pending, self._pending_after = False, "0"
         return self._xreadgroup(">", block=self.block_ms if block else None)
 
-    def _xreadgroup(self, start: str, block: int | None) -> list[RawEntry]:
+    def _xreadgroup(self, start: bytes | str, block: int | None) -> list[RawEntry]:
         reply: Any = self._raw.xreadgroup(
             WRITER_GROUP, self.consumer, {self.shard.stream: start}, count=self.count, block=block
         )
@@ -149,7 +153,7 @@ class StreamReader:
                 break
         if claimed:
             log.info("claimed %d entries abandoned by other writers", claimed)
-            self._own_pending = True
+            self.reread_pending()
         return claimed
 
     def _acknowledge_deleted(self, ids: list[bytes]) -> None:

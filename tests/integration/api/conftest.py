@@ -18,6 +18,7 @@ from tests.support.recordings import RecordedTrade, all_recorded_trades
 from tickvault.codec import latest_to_hash
 from tickvault.db import migrate
 from tickvault.keys import RedisKeys
+from tickvault.tick import Tick
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
 
@@ -59,17 +60,23 @@ def api_settings(
 
 
 @pytest.fixture
+def latest_prices(
+    recorded: dict[str, list[RecordedTrade]], redis_client: Any, redis_prefix: str
+) -> dict[str, Tick]:
+    """The latest-price cache filled as the writer would; return each symbol's last trade."""
+    keys = RedisKeys(redis_prefix)
+    latest = {}
+    for symbol, trades in recorded.items():
+        latest[symbol] = last = to_tick(max(trades, key=lambda r: (r.trade_time_ms, r.trade_id)))
+        redis_client.hset(keys.latest(symbol), mapping=latest_to_hash(last))
+    return latest
+
+
+@pytest.fixture
 def client(
-    api_settings: Callable[..., ApiSettings],
-    recorded: dict[str, list[RecordedTrade]],
-    redis_client: Any,
-    redis_prefix: str,
+    api_settings: Callable[..., ApiSettings], latest_prices: dict[str, Tick]
 ) -> Iterator[FlaskClient]:
     """A test client of the API, with the latest-price cache filled as the writer would."""
-    keys = RedisKeys(redis_prefix)
-    for symbol, trades in recorded.items():
-        last = max(trades, key=lambda r: (r.trade_time_ms, r.trade_id))
-        redis_client.hset(keys.latest(symbol), mapping=latest_to_hash(to_tick(last)))
     app = create_app(api_settings())
     with app.test_client() as c:
         yield c

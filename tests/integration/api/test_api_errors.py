@@ -1,27 +1,22 @@
-"""Every error code of docs/API.md, the read-only role, readiness, metrics and the live stream."""
+"""Every error code of docs/API.md, the read-only role, readiness and metrics."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
 import psycopg2
 import pytest
-import redis
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role
 from tests.support.db import terminate_backends
 
-from tickvault.codec import LATEST_JSON_FIELDS, latest_from_message, latest_json, latest_message
 from tickvault.db.engine import libpq_dsn
 from tickvault.heartbeat import CollectorBeat, beat_value
 from tickvault.keys import RedisKeys
-from tickvault.tick import Tick
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
 
@@ -113,8 +108,7 @@ def test_stores_down_answer_503_and_the_api_stays_up(
         f"{BTC}/at?time=1723161600000",
         f"{BTC}/stats",
         f"{BTC}/history?start=1723161600000&end=1723161660000&format=csv",
-        "/api/v1/stream",
-    ):
+    ):  # the live stream with Redis down: tests/integration/api/test_api_stream.py
         assert error_of(client, url, 503)["code"] == "unavailable", url
     assert error_of(client, "/readyz", 503)["code"] == "unavailable"
     assert client.get("/healthz").status_code == 200
@@ -184,51 +178,6 @@ def test_readyz_and_metrics_when_healthy(client: FlaskClient) -> None:
         'tickvault_api_requests_total{route="/api/v1/prices/<symbol>/latest",status="200"} 1.0'
         in metrics
     )
-
-
-def test_stream_sends_the_snapshot_then_each_new_price(
-    api_settings: Callable[..., ApiSettings], client: FlaskClient, redis_prefix: str
-) -> None:
-    app = create_app(api_settings(api_stream_max_seconds=5))
-    response = app.test_client().get("/api/v1/stream?symbols=btcusdt", buffered=False)
-    assert response.status_code == 200 and response.mimetype == "text/event-stream"
-    chunks = iter(response.response)
-    received: list[bytes] = []
-    while not any(b"event: price" in c for c in received):
-        received.append(next(chunks))
-    first = next(line for line in b"".join(received).split(b"\n") if line.startswith(b"data: "))
-    snapshot = msgspec.json.decode(first.removeprefix(b"data: "))
-    assert snapshot["symbol"] == "BTCUSDT" and set(snapshot) == set(LATEST_JSON_FIELDS)
-    publisher = redis.Redis.from_url(app.extensions["tickvault"].settings.redis_url)
-    channel = RedisKeys(redis_prefix).latest_channel
-    newer = Tick(
-        "BTCUSDT",
-        snapshot["trade_id"] + 1,
-        "61000.01000000",
-        "0.00100000",
-        snapshot["trade_time_ms"] * 1000 + 1000,
-        snapshot["trade_time_ms"] * 1000 + 2000,
-        True,
-        0,
-    )
-    messages = [
-        latest_message(msgspec.structs.replace(newer, symbol="ETHUSDT", trade_id=10**12)),
-        latest_message(newer),
-    ]
-    timer = threading.Timer(0.2, lambda: [publisher.publish(channel, m) for m in messages])
-    timer.start()
-    try:
-        event = next(c for c in chunks if b"event: price" in c)
-    finally:
-        timer.join()
-        publisher.close()
-        response.close()
-    assert event.startswith(b"event: price\ndata: ") and event.endswith(b"\n\n")
-    body = msgspec.json.decode(event.removeprefix(b"event: price\ndata: "))
-    price = latest_from_message(messages[1])
-    assert price is not None
-    # the same body as GET /prices/BTCUSDT/latest, aged when it was relayed
-    assert body == latest_json(price, price.trade_time + body["age_ms"] * 1000)
 
 
 def test_api_recovers_after_postgresql_drops_its_connections(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
+from typing import Any, NoReturn
 
 import pytest
 import redis
@@ -24,7 +28,7 @@ from tests.integration.writer.writer_support import (
 from tests.support.db import terminate_backends
 
 from tickvault.codec import latest_from_hash
-from tickvault.keys import WRITER_GROUP
+from tickvault.keys import WRITER_GROUP, RedisKeys
 from tickvault.tick import Tick
 from tickvault_writer.batch import Batch
 from tickvault_writer.cache import LatestCache
@@ -32,41 +36,93 @@ from tickvault_writer.service import Writer
 from tickvault_writer.settings import WriterSettings
 from tickvault_writer.store import PgStore, RowsRefused, WriteResult
 
+CRASH_BOUND_S = 60.0  # the crashing writer must have died by then
+CRASHED_BATCH = 2  # the batch during which the writer dies (the first one is clean)
+CLAIM_IDLE_MS = 1500
 
-class Crash(Exception):
-    """Stands for the process dying at that point."""
+
+def die() -> NoReturn:
+    """Kill this process at once: no ``finally``, no acknowledgement, no goodbye."""
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("SIGKILL did not kill the process")
 
 
-class CrashingStore(PgStore):
-    """Dies once, before or after committing a batch."""
+class DyingStore(PgStore):
+    """Kills the process during the crashed batch, before or after committing it.
 
-    def __init__(self, url: str, when: str) -> None:
+    It dies only once the next batch is also in hand (``run`` reads the next batch while
+    this one is stored): both are pending then, every time.
+    """
+
+    def __init__(self, url: str, when: str, in_hand: Callable[[], bool]) -> None:
         super().__init__(url)
         self.when = when
-        self.armed = False
+        self.in_hand = in_hand
+        self.batches = 0
 
     def write(self, batch: Batch) -> WriteResult:
-        if self.armed and self.when == "before_commit":
-            self.armed = False
-            raise Crash(self.when)
+        self.batches += 1
+        crashing = self.batches == CRASHED_BATCH
+        if crashing and self.when == "before_commit":
+            wait_for(self.in_hand, 10, "the next batch to be read")
+            die()
         result = super().write(batch)
-        if self.armed and self.when == "after_commit":
-            self.armed = False
-            raise Crash(self.when)
+        if crashing and self.when == "after_commit":
+            wait_for(self.in_hand, 10, "the next batch to be read")
+            die()
         return result
 
 
-class CrashingCache(LatestCache):
-    """Dies once, right after moving the cache (before the acknowledgement)."""
+class DyingCache(LatestCache):
+    """Kills the process right after moving the cache for the crashed batch (before its
+    acknowledgement)."""
 
-    armed = False
+    def __init__(self, client: Any, keys: RedisKeys) -> None:
+        super().__init__(client, keys)
+        self.batches = 0
 
     def update(self, latest: Mapping[str, Tick]) -> int:
         moved = super().update(latest)
-        if self.armed:
-            self.armed = False
-            raise Crash("after_cache")
+        self.batches += 1
+        if self.batches == CRASHED_BATCH:
+            die()
         return moved
+
+
+def idle_ms(client: redis.Redis, keys: RedisKeys) -> int:
+    """Return how long the least idle pending entry of the writers' group has been idle."""
+    entries = client.xpending_range(keys.stream, WRITER_GROUP, min="-", max="+", count=10_000)
+    return min(int(e["time_since_delivered"]) for e in entries)
+
+
+def run_until_killed(settings: WriterSettings, when: str, consumer: str, in_flight: int) -> None:
+    """Run a writer (its production ``run``) that dies during its second batch (a child)."""
+    client = redis.Redis.from_url(settings.redis_url)
+    keys = settings.redis_keys
+
+    def in_hand() -> bool:
+        return group_state(client, keys)[0] >= in_flight
+
+    store = DyingStore(settings.database_url, when, in_hand)
+    writer = Writer(settings, store=store, consumer=consumer)
+    if when == "after_cache":
+        writer.cache = DyingCache(writer.redis, writer.keys)
+    writer.run()
+    raise AssertionError("the writer stopped without dying")
+
+
+def crash(settings: WriterSettings, when: str, consumer: str, in_flight: int) -> None:
+    """Run a writer in a child process until it dies as :class:`DyingStore` says."""
+    child = multiprocessing.get_context("fork").Process(
+        target=run_until_killed, args=(settings, when, consumer, in_flight), daemon=True
+    )
+    child.start()
+    child.join(CRASH_BOUND_S)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail(f"the writer did not die within {CRASH_BOUND_S} s")
+    assert child.exitcode == -signal.SIGKILL, child.exitcode
 
 
 def assert_stored_exactly(engine: Engine, ticks: list[Tick]) -> None:
@@ -96,38 +152,33 @@ def test_crash_between_steps_replays_to_exactly_once(
     writer_settings: Callable[..., WriterSettings],
     redis_client: redis.Redis,
     clean_db: Engine,
-    database_url: str,
 ) -> None:
     ticks = recorded_ticks()["BTCUSDT"][:4000] + recorded_ticks()["ETHUSDT"][:2000]
-    settings = writer_settings(writer_batch_size=1000, writer_claim_idle_ms=100)
-    store = CrashingStore(database_url, when)
-    first = make_writer(settings, store=store, consumer="replica-a")
-    cache = CrashingCache(first.redis, first.keys)
-    first.cache = cache
-    feed(redis_client, first.keys, ticks)
-    first.step()  # a clean batch
-    store.armed = when != "after_cache"
-    cache.armed = when == "after_cache"
-    with pytest.raises(Crash):
-        first.step()
-    pending, _ = group_state(redis_client, first.keys)
-    assert pending == 1000  # the crashed batch is still pending, never acknowledged
+    batch = 1000
+    settings = writer_settings(writer_batch_size=batch)
+    keys = settings.redis_keys
+    feed(redis_client, keys, ticks)
+    # the first batch is stored whole; the writer dies during the second, the third in hand
+    crash(settings, when, "replica-a", in_flight=2 * batch)
+    pending, _ = group_state(redis_client, keys)
+    assert pending == 2 * batch  # the crashed batch and the next: never acknowledged
+    committed = len(stored_trades(clean_db))
+    assert committed == (1 if when == "before_commit" else 2) * batch
 
-    if restart == "same_name":
-        second = make_writer(settings, consumer="replica-a")
-    else:
-        second = make_writer(settings, consumer="replica-b")
-        wait_for(lambda: second.reader.claim_abandoned() > 0, 5, "the abandoned batch's claim")
-    drain(second, redis_client)
+    # replica-b claims what replica-a left once idle CLAIM_IDLE_MS: longer than a batch takes,
+    # or it would also claim back the batch it has in flight itself
+    later = writer_settings(writer_batch_size=batch, writer_claim_idle_ms=CLAIM_IDLE_MS)
+    if restart != "same_name":  # its first chore claims them all, before it reads new ones
+        wait_for(lambda: idle_ms(redis_client, keys) >= CLAIM_IDLE_MS, 10, "idle entries")
+    second = make_writer(later, consumer="replica-a" if restart == "same_name" else "replica-b")
+    with running(second):  # claims what replica-a left (after the idle time) or re-reads it
+        wait_for(lambda: group_state(redis_client, keys) == (0, 0), 30, "the replay")
 
     assert_stored_exactly(clean_db, ticks)
     assert_cache_holds_last(redis_client, second, ticks)
-    inserted = first.totals.inserted + second.totals.inserted
-    if when != "before_commit":
-        assert inserted == len(ticks) - 1000  # the crashed batch's rows were counted nowhere
-        assert second.totals.duplicates == 1000  # ... and skipped on replay
-    else:
-        assert inserted == len(ticks)
+    assert second.totals.inserted == len(ticks) - committed
+    # the crashed batch's committed rows are skipped on replay, counted nowhere twice
+    assert second.totals.duplicates == (0 if when == "before_commit" else batch)
 
 
 class RefusingStore(PgStore):

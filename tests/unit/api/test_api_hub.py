@@ -20,6 +20,7 @@ from tickvault_api.errors import Unavailable
 from tickvault_api.hub import PriceHub, StreamEnd, Subscriber
 from tickvault_api.metrics import ApiMetrics
 from tickvault_api.settings import ApiSettings
+from tickvault_api.stream import NO_SOCKET
 
 CHANNEL = RedisKeys("tickvault").latest_channel
 T0 = 1_723_161_600_000_000
@@ -42,12 +43,50 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
-def collect(sub: Subscriber, count: int) -> list[Any]:
-    got: list[Any] = []
-    deadline = time.monotonic() + 5
-    while len(got) < count and time.monotonic() < deadline:
-        got += sub.take(0.1)
-    return got
+def plug(
+    hub: PriceHub, sub: Subscriber, made: list[socket.socket], *, chunked: bool = False,
+    sndbuf: int | None = None,
+) -> socket.socket:  # fmt: skip
+    """Attach *sub* to a non-blocking socket as the stream's response does; return the
+    client's end (kept in *made* to be closed)."""
+    ours, theirs = socket.socketpair()
+    made.extend((ours, theirs))
+    ours.setblocking(False)
+    if sndbuf is not None:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    theirs.settimeout(5)
+    hub.attach(sub, ours, chunked)
+    return theirs
+
+
+def collect(peer: socket.socket, count: int) -> list[tuple[str, int]]:
+    """Read *count* events (not chunked) from *peer*; return their symbols and trade ids."""
+    data = b""
+    while data.count(b"\n\n") < count:
+        more = peer.recv(65536)
+        assert more, data
+        data += more
+    return [(e["symbol"], e["trade_id"]) for e in events_in(data)]
+
+
+def nothing_more(peer: socket.socket, wait: float = 0.2) -> bool:
+    """Return whether *peer* receives nothing within *wait* seconds."""
+    peer.settimeout(wait)
+    try:
+        return not peer.recv(65536)
+    except TimeoutError:
+        return True
+    finally:
+        peer.settimeout(5)
+
+
+@pytest.fixture
+def sockets() -> Iterator[list[socket.socket]]:
+    """Sockets a test made, closed afterwards."""
+    made: list[socket.socket] = []
+    yield made
+    for sock in made:
+        sock.close()
 
 
 @pytest.fixture
@@ -79,21 +118,17 @@ def publish(server: fakeredis.FakeServer, *ticks: Tick) -> None:
 
 
 def test_one_subscription_serves_every_client_its_symbols(
-    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer
+    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer, sockets: list[socket.socket]
 ) -> None:
     prices, metrics = hub
     btc, btc_snapshot = prices.join(frozenset({"BTCUSDT"}))
     every, every_snapshot = prices.join(None)
     assert btc_snapshot == every_snapshot == {"BTCUSDT": price("BTCUSDT", 10)}
     assert metrics.streams._value.get() == 2
+    btc_peer, every_peer = plug(prices, btc, sockets), plug(prices, every, sockets)
     publish(server, tick("ETHUSDT", 5), tick("BTCUSDT", 11))
-    assert [(e.symbol, e.trade_id) for e in collect(every, 2)] == [
-        ("ETHUSDT", 5),
-        ("BTCUSDT", 11),
-    ]
-    (event,) = collect(btc, 1)
-    assert event.data.startswith(b"event: price\ndata: ")
-    body = msgspec.json.decode(event.data.removeprefix(b"event: price\ndata: "))
+    assert collect(every_peer, 2) == [("ETHUSDT", 5), ("BTCUSDT", 11)]
+    (body,) = events_in(read_until(btc_peer, b"\n\n"))
     assert body == latest_json(price("BTCUSDT", 11), T0 + 2_000_000)  # the REST body
     assert body["age_ms"] == 2000
     prices.leave(btc)
@@ -102,26 +137,30 @@ def test_one_subscription_serves_every_client_its_symbols(
 
 
 def test_a_price_no_newer_than_one_known_is_not_relayed(
-    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer
+    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer, sockets: list[socket.socket]
 ) -> None:
     prices, _ = hub
     sub, _ = prices.join(None)
+    peer = plug(prices, sub, sockets)
     publish(server, tick("BTCUSDT", 9), tick("BTCUSDT", 10), tick("BTCUSDT", 12))
-    assert [e.trade_id for e in collect(sub, 1)] == [12]
-    assert sub.take(0.2) == []
+    assert collect(peer, 1) == [("BTCUSDT", 12)]
+    assert nothing_more(peer)
 
 
-def test_a_slow_client_is_dropped_and_counted_and_the_others_go_on(
-    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer
+def test_a_stream_not_attached_yet_that_fills_its_buffer_is_dropped_and_the_others_go_on(
+    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer, sockets: list[socket.socket]
 ) -> None:
     prices, metrics = hub
-    slow, _ = prices.join(None)
+    slow, _ = prices.join(None)  # its first bytes never went out: not attached
     fast, _ = prices.join(None)
+    fast_peer = plug(prices, fast, sockets)
     for i in range(1, 8):
         publish(server, tick("ETHUSDT", i))
-        assert [e.trade_id for e in collect(fast, 1)] == [i]
+        assert collect(fast_peer, 1) == [("ETHUSDT", i)]
     assert slow.ended is StreamEnd.SLOW
-    assert len(slow.take(0)) == 3  # its bounded buffer, nothing more
+    slow_peer = plug(prices, slow, sockets)  # its response attaches it, then sees it ended
+    assert collect(slow_peer, 3) == [("ETHUSDT", i) for i in (1, 2, 3)]  # its bounded buffer
+    assert nothing_more(slow_peer)
     assert metrics.streams_dropped._value.get() == 1
     assert metrics.streams._value.get() == 1
     prices.leave(slow)  # the response ends and leaves: not counted twice
@@ -129,13 +168,14 @@ def test_a_slow_client_is_dropped_and_counted_and_the_others_go_on(
 
 
 def test_unreadable_messages_are_counted_and_skipped(
-    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer
+    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer, sockets: list[socket.socket]
 ) -> None:
     prices, metrics = hub
     sub, _ = prices.join(None)
+    peer = plug(prices, sub, sockets)
     fakeredis.FakeRedis(server=server).publish(CHANNEL, b'{"symbol":"BTCUSDT","trade_id":99}')
     publish(server, tick("ETHUSDT", 1))
-    assert [e.trade_id for e in collect(sub, 1)] == [1]
+    assert collect(peer, 1) == [("ETHUSDT", 1)]
     assert metrics.unreadable_messages._value.get() == 1
 
 
@@ -166,24 +206,17 @@ def test_joining_while_redis_is_down_is_unavailable() -> None:
         prices.stop()
 
 
-def test_streams_beyond_the_process_limit_get_429_with_retry_after() -> None:
+def test_a_server_without_gunicorns_socket_gets_503_and_a_head_gets_the_headers() -> None:
     client = fakeredis.FakeRedis()
-    settings = ApiSettings(_env_file=None, api_max_streams=1)  # type: ignore[call-arg]
-    app = create_app(settings, redis=client)
-    first = app.test_client().get("/api/v1/stream", buffered=False)
-    try:
-        assert first.status_code == 200
-        second = app.test_client().get("/api/v1/stream")
-        assert second.status_code == 429 and second.headers["Retry-After"] == "5"
-        assert second.get_json()["error"]["code"] == "too_busy"
-    finally:
-        first.close()
-    third = app.test_client().get("/api/v1/stream", buffered=False)
-    assert third.status_code == 200  # the place was given back
-    third.close()
-    metrics = app.test_client().get("/metrics").data
-    assert b'tickvault_api_refused_total{limit="streams"} 1.0' in metrics
-    app.extensions["tickvault"].hub.stop()
+    app = create_app(ApiSettings(_env_file=None), redis=client)  # type: ignore[call-arg]
+    ctx = app.extensions["tickvault"]
+    answer = app.test_client().get("/api/v1/stream")  # Flask's own client: no socket to own
+    assert answer.status_code == 503
+    assert answer.get_json()["error"] == {"code": "unavailable", "message": NO_SOCKET}
+    head = app.test_client().head("/api/v1/stream")
+    assert head.status_code == 200 and head.mimetype == "text/event-stream" and not head.data
+    assert ctx.streams.used == 0 and ctx.metrics.streams._value.get() == 0
+    ctx.hub.stop()
 
 
 def test_a_stream_closed_before_its_first_byte_gives_its_place_back() -> None:
@@ -191,9 +224,13 @@ def test_a_stream_closed_before_its_first_byte_gives_its_place_back() -> None:
 
     app = create_app(ApiSettings(_env_file=None), redis=fakeredis.FakeRedis())  # type: ignore[call-arg]
     ctx = app.extensions["tickvault"]
-    body = app(EnvironBuilder(path="/api/v1/stream").get_environ(), lambda *_: None)
-    assert ctx.streams.used == 1
-    body.close()  # the server gives up before writing anything (a client gone at once)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setblocking(False)  # as Gunicorn's gevent worker hands it over
+        environ = EnvironBuilder(path="/api/v1/stream").get_environ()
+        body = app({**environ, "gunicorn.socket": ours}, lambda *_: None)
+        assert ctx.streams.used == 1
+        body.close()  # the server gives up before writing anything (a client gone at once)
     assert ctx.streams.used == 0
     assert ctx.metrics.streams._value.get() == 0
     ctx.hub.stop()
@@ -237,14 +274,7 @@ def attached() -> Iterator[Callable[..., tuple[Subscriber, socket.socket]]]:
         sndbuf: int | None = None,
     ) -> tuple[Subscriber, socket.socket]:  # fmt: skip
         sub, _ = hub.join(symbols)
-        ours, theirs = socket.socketpair()
-        made.extend((ours, theirs))
-        ours.setblocking(False)
-        if sndbuf is not None:
-            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
-        theirs.settimeout(5)
-        hub.attach(sub, ours, chunked)
-        return sub, theirs
+        return sub, plug(hub, sub, made, chunked=chunked, sndbuf=sndbuf)
 
     yield attach
     for sock in made:
@@ -284,7 +314,7 @@ def test_attached_streams_get_one_write_of_their_symbols_framed_for_their_respon
     publish(server, tick("BTCUSDT", 11))
     (first,) = events_in(read_until(btc_peer, b"\n\n"))  # not chunked; no ETHUSDT
     assert (first["symbol"], first["trade_id"]) == ("BTCUSDT", 11)
-    assert btc.take(0) == [] and every.take(0) == []  # written, not buffered
+    assert not (btc.backlogged or every.backlogged)  # written at once
 
 
 def test_a_burst_is_coalesced_to_the_latest_price_of_each_symbol_in_one_write(
@@ -292,14 +322,13 @@ def test_a_burst_is_coalesced_to_the_latest_price_of_each_symbol_in_one_write(
 ) -> None:
     hub = make_hub(interval=1.0)
     _, peer = attached(hub)
-    buffered, _ = hub.join(None)
-    btc_only, _ = hub.join(frozenset({"BTCUSDT"}))
+    _, every = attached(hub)
+    _, btc_only = attached(hub, frozenset({"BTCUSDT"}))
     publish(server, tick("BTCUSDT", 10))  # alone: flushed at once
     started = time.monotonic()
     (lone,) = events_in(read_until(peer, b"\n\n"))
     assert lone["trade_id"] == 10 and time.monotonic() - started < 0.9
-    assert [e.trade_id for e in collect(buffered, 1)] == [10]
-    assert [e.trade_id for e in collect(btc_only, 1)] == [10]
+    assert collect(every, 1) == collect(btc_only, 1) == [("BTCUSDT", 10)]
     # within the interval after it: held, and flushed together when the interval ends
     publish(server, tick("ETHUSDT", 5), tick("BTCUSDT", 11), tick("BTCUSDT", 13))
     publish(server, tick("BTCUSDT", 12))  # older than one already in the batch
@@ -307,8 +336,8 @@ def test_a_burst_is_coalesced_to_the_latest_price_of_each_symbol_in_one_write(
     assert time.monotonic() - started >= 0.9
     coalesced = [("ETHUSDT", 5), ("BTCUSDT", 13)]
     assert [(e["symbol"], e["trade_id"]) for e in events_in(got)] == coalesced
-    assert [(e.symbol, e.trade_id) for e in collect(buffered, 2)] == coalesced
-    assert [e.trade_id for e in collect(btc_only, 1)] == [13]  # its filter still holds
+    assert collect(every, 2) == coalesced
+    assert collect(btc_only, 1) == [("BTCUSDT", 13)]  # its filter still holds
     peer.setblocking(False)
     with pytest.raises(BlockingIOError):
         peer.recv(65536)  # nothing more: one write for the burst
