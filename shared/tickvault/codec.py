@@ -33,12 +33,12 @@ from typing import Annotated
 import msgspec
 
 from tickvault.errors import CodecError, InvalidTick
+from tickvault.symbols import MAX_NAME_CHARS, SYMBOL_PATTERN, is_name
 from tickvault.tick import (
     DECIMAL_PATTERN,
     MAX_TIME_US,
     MAX_TRADE_ID,
     MIN_TIME_US,
-    SYMBOL_PATTERN,
     Source,
     Tick,
     is_decimal_string,
@@ -56,7 +56,8 @@ MAX_TIME = 10**17 - 1
 
 FieldMap = Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
 
-_SYM = f"({SYMBOL_PATTERN})".encode()
+# A name's UTF-8 bytes (up to 4 a character); the decoded name is checked with is_name.
+_SYM = rf"([A-Z0-9_.\-\x80-\xff]{{1,{4 * MAX_NAME_CHARS}}})".encode()
 _ID = rb"([0-9]{1,18})"
 _TIME = rb"([0-9]{1,17})"
 _GAP = re.compile(
@@ -191,7 +192,7 @@ def _decode_trade(value: bytes) -> Tick:
         raise CodecError(f"malformed trade entry {value[:120]!r}: received_at is not digits")
     try:
         return Tick(
-            symbol.decode("ascii"),
+            symbol.decode(),
             int(trade_id),
             price.decode("ascii"),
             quantity.decode("ascii"),
@@ -211,6 +212,12 @@ def _decode_gap(value: bytes) -> GapRecord:
         raise CodecError(f"malformed gap entry {value[:120]!r}")
     symbol, first, last, status, detected, filled, found_by, reason = match.groups()
     first_id, last_id = int(first), int(last)
+    try:
+        name = symbol.decode()
+    except UnicodeDecodeError as exc:
+        raise CodecError(f"malformed gap entry {value[:120]!r}: symbol is not UTF-8") from exc
+    if not is_name(name):
+        raise CodecError(f"malformed gap entry {value[:120]!r}: not a symbol name")
     if first_id > last_id:
         raise CodecError(f"gap first id {first_id} is after last id {last_id}")
     finder = GapFinder(found_by.decode())
@@ -219,7 +226,7 @@ def _decode_gap(value: bytes) -> GapRecord:
     except ValueError as exc:
         raise CodecError(f"malformed gap entry {value[:120]!r}: unknown reason") from exc
     return GapRecord(
-        symbol.decode(),
+        name,
         first_id,
         last_id,
         GapStatus(status.decode()),

@@ -69,7 +69,11 @@ class Settings(BaseSettings):
     """Settings shared by every tickvault service."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",  # UTF-8 symbol names, whatever the locale
+        extra="ignore",
+        frozen=True,
     )
 
     redis_url: str = "redis://127.0.0.1:6379/0"

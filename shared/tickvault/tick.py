@@ -18,11 +18,10 @@ from enum import StrEnum
 import msgspec
 
 from tickvault.errors import InvalidTick
+from tickvault.symbols import is_name
 
 DECIMAL_PATTERN = r"[0-9]{1,30}(?:\.[0-9]{1,30})?"  # ASCII digits only, unlike \d
-SYMBOL_PATTERN = r"[A-Z0-9_\-]{1,40}"
 _DECIMAL = re.compile(DECIMAL_PATTERN)
-_SYMBOL = re.compile(SYMBOL_PATTERN)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Epoch-microsecond bounds we accept: 2009-01-01 .. 2100-01-01.
@@ -30,7 +29,6 @@ MIN_TIME_US = 1_230_768_000_000_000
 MAX_TIME_US = 4_102_444_800_000_000
 MAX_TRADE_ID = 2**63 - 1  # PostgreSQL's bigint
 _decimal = _DECIMAL.fullmatch
-_symbol = _SYMBOL.fullmatch
 
 
 class Source(StrEnum):
@@ -48,10 +46,10 @@ class Tick(msgspec.Struct, frozen=True, gc=False):
     collector and again in the writer, and builds ~10x faster (measured); copy one with
     ``msgspec.structs.replace`` (which validates the copy too).
 
-    Invariants, checked when built: an upper-case Binance symbol, a trade id that fits
-    PostgreSQL's ``bigint``, plain non-negative decimal strings, exchange times within
-    2009..2100 (which catches milliseconds or nanoseconds mistaken for microseconds) and a
-    receipt time before 2100.
+    Invariants, checked when built: a Binance symbol name (:mod:`tickvault.symbols`), a
+    trade id that fits PostgreSQL's ``bigint``, plain non-negative decimal strings, exchange
+    times within 2009..2100 (which catches milliseconds or nanoseconds mistaken for
+    microseconds) and a receipt time before 2100.
     """
 
     symbol: str
@@ -74,7 +72,7 @@ class Tick(msgspec.Struct, frozen=True, gc=False):
                 and 0 <= self.trade_id <= MAX_TRADE_ID
                 and _decimal(self.price) is not None
                 and _decimal(self.quantity) is not None
-                and _symbol(self.symbol) is not None
+                and is_name(self.symbol)
             ):
                 return
         except TypeError:  # a field of the wrong type: say which below
@@ -90,7 +88,7 @@ class Tick(msgspec.Struct, frozen=True, gc=False):
 def _why_invalid(tick: Tick) -> str:
     """Return what is wrong with a trade that failed its invariants."""
     if not (isinstance(tick.symbol, str) and is_symbol(tick.symbol)):
-        return f"symbol {tick.symbol!r} is not an upper-case Binance symbol"
+        return f"symbol {tick.symbol!r} is not a Binance symbol name tickvault can store"
     if not (type(tick.trade_id) is int and 0 <= tick.trade_id <= MAX_TRADE_ID):
         return f"trade id {tick.trade_id!r} is out of range"
     for name in ("price", "quantity"):
@@ -112,8 +110,8 @@ def is_decimal_string(text: str) -> bool:
 
 
 def is_symbol(text: str) -> bool:
-    """Return whether *text* looks like an upper-case Binance symbol."""
-    return _SYMBOL.fullmatch(text) is not None
+    """Return whether *text* is a symbol name (the rule is :func:`tickvault.symbols.is_name`)."""
+    return is_name(text)
 
 
 def is_plausible_time_us(value: int) -> bool:

@@ -133,7 +133,11 @@ def _register_error_handlers(app: Flask, deps: ApiDeps) -> None:
             detail = "; ".join(_flatten(messages))
             return json_response(envelope("invalid_parameter", detail), 400)
         code = _HTTP_CODES.get(status, "invalid_parameter" if status < 500 else "internal_error")
-        return json_response(envelope(code, error.description or error.name), status)
+        response = json_response(envelope(code, error.description or error.name), status)
+        for name, value in error.get_headers():  # a 405's Allow (RFC 9110), say
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -22,7 +22,8 @@ def make_blueprint(deps: ApiDeps) -> Blueprint:
 
     @documented(blp, "/symbols", schemas.SymbolsBody, 503)
     def symbols() -> Response:
-        """Tracked symbols, whether each has data, and the status the collector reports."""
+        """Tracked symbols, whether each has data, and the status the collector reports; then
+        the names the exchange lists that tickvault cannot store, each with the reason."""
         tracked = deps.tracked
         has_data = deps.stores.have_latest(tracked)
         body = []
@@ -36,7 +37,8 @@ def make_blueprint(deps: ApiDeps) -> Blueprint:
                     **times("status_since", since),
                 }
             )
-        return json_response({"symbols": body})
+        unsupported = [{"symbol": n, "reason": r} for n, r in tracked.unsupported.items()]
+        return json_response({"symbols": body, "unsupported": unsupported})
 
     @documented(blp, "/prices/latest", schemas.LatestAllBody, 503)
     def latest_all() -> Response:

@@ -1,4 +1,5 @@
-"""Pages outside the JSON API: ``/metrics`` (Prometheus), ``/docs`` and the dashboard at ``/``."""
+"""Pages outside the JSON API: ``/metrics`` (Prometheus), ``/docs``, the dashboard at ``/``
+and its icon."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from tickvault_api.deps import ApiDeps
 
 
 def make_blueprint(deps: ApiDeps) -> Blueprint:
-    """Return the blueprint of ``/metrics``, ``/docs`` and the dashboard at ``/``."""
+    """Return the blueprint of ``/metrics``, ``/docs``, the dashboard at ``/`` and its icon."""
     bp = Blueprint("pages", __name__)
 
     @bp.route("/metrics")
@@ -22,5 +23,9 @@ def make_blueprint(deps: ApiDeps) -> Blueprint:
     @bp.route("/")
     def dashboard() -> Response:
         return current_app.send_static_file("dashboard.html")
+
+    @bp.route("/favicon.ico")
+    def favicon() -> Response:
+        return current_app.send_static_file("favicon.svg")
 
     return bp

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tickvault.codec import MAX_TIME
+from tickvault.symbols import canonical
 from tickvault.tick import MAX_TIME_US, MAX_TRADE_ID, MIN_TIME_US, datetime_to_us, iso_ms
 from tickvault_api.errors import (
     InvalidParameter,
@@ -28,13 +29,27 @@ MINUTE_US = 60 * SECOND_US
 HOUR_US = 60 * MINUTE_US
 DAY_US = 24 * HOUR_US
 
-_EPOCH_MS = re.compile(r"-?\d{1,16}", re.ASCII)
-# ISO 8601 extended format: a date, then optionally hh:mm[:ss[.f]] and Z or an offset.
-_ISO = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?",
-    re.ASCII,
+# The times a parameter accepts, exactly (the OpenAPI document states these patterns): epoch
+# milliseconds, or an ISO 8601 calendar date (leap years included), then optionally
+# hh:mm[:ss[.f]] and Z or an offset.
+_YEAR = "(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_LEAP = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
 )
-_MINUTE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})", re.ASCII)
+_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP}-02-29)"
+_HH_MM = "(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+_OFFSET = "(?:Z|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)"
+EPOCH_MS_PATTERN = "-?[0-9]{1,16}"
+ISO_PATTERN = f"{_DATE}(?:[T ]{_HH_MM}(?::[0-5][0-9](?:[.,][0-9]{{1,6}})?)?{_OFFSET}?)?"
+TIME_PATTERN = f"^(?:{EPOCH_MS_PATTERN}|{ISO_PATTERN})$"
+MINUTE_PATTERN = f"^{_DATE}T{_HH_MM}$"
+LIMIT_PATTERN = "^0*[1-9][0-9]{0,8}$"
+_EPOCH_MS = re.compile(EPOCH_MS_PATTERN)
+_ISO = re.compile(ISO_PATTERN)
+_MINUTE = re.compile(MINUTE_PATTERN)
+_LIMIT = re.compile(LIMIT_PATTERN)
 _CURSOR = re.compile(r"(\d{1,19}):(\d{1,19})", re.ASCII)
 
 INTERVALS_US = {
@@ -58,25 +73,21 @@ class Window:
 
 
 def parse_symbol(raw: str, tracked: Sequence[str]) -> str:
-    """Return the tracked symbol *raw* names (case-insensitive) or raise ``unknown_symbol``."""
-    symbol = raw.strip().upper()
+    """Return the tracked symbol *raw* names or raise ``unknown_symbol``: ASCII letters in
+    any case, every other character as listed (:func:`tickvault.symbols.canonical`)."""
+    symbol = canonical(raw)
     if symbol not in tracked:
         raise UnknownSymbol(raw, tracked)
     return symbol
 
 
 def parse_time(raw: str | None, name: str) -> int:
-    """Parse ISO 8601 (``Z``, offset, or none meaning UTC) or epoch milliseconds into µs."""
-    if raw is None or not raw.strip():
+    """Parse ISO 8601 (``Z``, offset, or none meaning UTC) or epoch milliseconds into µs; a
+    time outside the accepted span (2009 .. 2100) is taken as the span's nearest edge."""
+    if raw is None or not raw:
         raise InvalidParameter(f"parameter {name!r} is required (ISO 8601 or epoch milliseconds)")
-    text = raw.strip()
-    us = int(text) * 1000 if _EPOCH_MS.fullmatch(text) else _parse_iso(text, name)
-    if not MIN_TIME_US <= us <= MAX_TIME_US:
-        raise InvalidTime(
-            f"parameter {name!r} = {_shown(raw)} is outside the accepted span "
-            f"{iso_ms(MIN_TIME_US)} .. {iso_ms(MAX_TIME_US)}"
-        )
-    return us
+    us = int(raw) * 1000 if _EPOCH_MS.fullmatch(raw) else _parse_iso(raw, name)
+    return min(max(us, MIN_TIME_US), MAX_TIME_US)
 
 
 def _parse_iso(text: str, name: str) -> int:
@@ -101,17 +112,10 @@ def _parse_iso(text: str, name: str) -> int:
 
 def parse_minute(raw: str) -> Window:
     """Parse ``YYYY-MM-DDTHH:MM`` (UTC) into the window of that minute."""
-    match = _MINUTE.fullmatch(raw.strip())
-    if not match:
+    if not _MINUTE.fullmatch(raw):
         raise InvalidTime(f"parameter 'minute' = {_shown(raw)} is not of the form YYYY-MM-DDTHH:MM")
-    try:
-        year, month, day, hour, mins = (int(g) for g in match.groups())
-        minute = datetime(year, month, day, hour, mins, tzinfo=UTC)
-    except ValueError:
-        raise InvalidTime(f"parameter 'minute' = {_shown(raw)} is not a valid minute") from None
-    start = datetime_to_us(minute)
-    if not MIN_TIME_US <= start <= MAX_TIME_US:
-        raise InvalidTime(f"parameter 'minute' = {_shown(raw)} is outside the accepted span")
+    start = datetime_to_us(datetime.fromisoformat(raw).replace(tzinfo=UTC))
+    start = min(max(start, MIN_TIME_US), MAX_TIME_US - MINUTE_US)
     return Window(start, start + MINUTE_US)
 
 
@@ -120,6 +124,24 @@ def parse_window(start_raw: str | None, end_raw: str | None, max_width_us: int) 
     start = parse_time(start_raw, "start")
     end = parse_time(end_raw, "end")
     return check_window(Window(start, end), max_width_us)
+
+
+def parse_open_window(
+    start_raw: str | None, end_raw: str | None, max_width_us: int, around: Window | None = None
+) -> Window | None:
+    """Parse ``start``/``end`` either of which may be left out: that side is *around*'s
+    (a minute) or else unbounded. None: neither given and no *around* (everything retained).
+    Only a window with both ends given by the caller is held to *max_width_us*."""
+    if start_raw is None and end_raw is None:
+        return around
+    start = parse_time(start_raw, "start") if start_raw is not None else None
+    end = parse_time(end_raw, "end") if end_raw is not None else None
+    if around is not None:
+        return check_window(Window(start or around.start, end or around.end), max_width_us)
+    window = Window(MIN_TIME_US if start is None else start, MAX_TIME_US if end is None else end)
+    if start is None or end is None:
+        return check_window(window, MAX_TIME_US)
+    return check_window(window, max_width_us)
 
 
 def check_window(window: Window, max_width_us: int) -> Window:
@@ -137,14 +159,12 @@ def check_window(window: Window, max_width_us: int) -> Window:
 
 
 def parse_limit(raw: str | None, default: int, maximum: int) -> int:
-    """Parse a page size between 1 and *maximum*."""
+    """Parse a page size of at least 1; one above *maximum* is taken as *maximum*."""
     if raw is None or raw == "":
         return default
-    # The length check first: int() refuses (ValueError) strings of thousands of digits.
-    short = len(raw.lstrip("0")) <= len(str(maximum))
-    if not (raw.isascii() and raw.isdigit() and short) or not 1 <= int(raw) <= maximum:
+    if not _LIMIT.fullmatch(raw):  # at most 9 significant digits: int() takes it at once
         raise InvalidParameter(f"parameter 'limit' = {_shown(raw)} must be an integer 1..{maximum}")
-    return int(raw)
+    return min(int(raw), maximum)
 
 
 def encode_cursor(trade_time_us: int, trade_id: int) -> str:

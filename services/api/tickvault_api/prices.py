@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from flask import Response, request
 from flask_smorest import Blueprint
@@ -19,7 +20,7 @@ from tickvault_api import queries, schemas
 from tickvault_api.contract import Route, documented
 from tickvault_api.decimal_stats import exact_midpoint, fmt
 from tickvault_api.deps import ApiDeps
-from tickvault_api.errors import InvalidParameter, NoData, RangeTooLarge
+from tickvault_api.errors import NoData, RangeTooLarge
 from tickvault_api.limits import abort_connection, bound_writes
 from tickvault_api.params import (
     HOUR_US,
@@ -32,6 +33,7 @@ from tickvault_api.params import (
     floor_to,
     parse_limit,
     parse_minute,
+    parse_open_window,
     parse_symbol,
     parse_time,
     parse_window,
@@ -140,27 +142,21 @@ def answer_price_range(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Resp
     """High and low (with their times), open, close, trades and volume of a minute or window."""
     sym = parse_symbol(symbol, deps.tracked)
     minute = args.get("minute")
-    if minute is not None and (args.get("start") is not None or args.get("end") is not None):
-        raise InvalidParameter("give either 'minute' or 'start' and 'end', not both")
-    if minute is not None:
-        window = parse_minute(minute)
-    else:
-        window = parse_window(args.get("start"), args.get("end"), _max_width(deps))
+    around = parse_minute(minute) if minute is not None else None
+    window = parse_open_window(args.get("start"), args.get("end"), _max_width(deps), around)
 
     def compute() -> bytes:
         agg = query(deps, lambda conn: queries.aggregate(conn, sym, window))
         return encode_json(range_body(sym, window, agg))
 
-    return json_response(cached(deps, ("range", sym, window), window.end, compute))
+    end_us = None if window is None else window.end
+    return json_response(cached(deps, ("range", sym, window), end_us, compute))
 
 
 def answer_stats(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """Exact statistics of a window, or of everything retained without one."""
     sym = parse_symbol(symbol, deps.tracked)
-    start, end = args.get("start"), args.get("end")
-    window: Window | None = None
-    if start is not None or end is not None:
-        window = parse_window(start, end, _max_width(deps))
+    window = parse_open_window(args.get("start"), args.get("end"), _max_width(deps))
 
     def compute() -> bytes:
         agg, pair = query(deps, lambda conn: queries.stats(conn, sym, window))
@@ -240,6 +236,15 @@ def _csv_rows(rows: list[TradeRow]) -> str:
     return buf.getvalue()
 
 
+def _attachment(filename: str) -> str:
+    """Return a Content-Disposition naming *filename* (RFC 6266: a UTF-8 name percent-encoded
+    in ``filename*``, with an ASCII ``filename`` for clients that read only that)."""
+    if filename.isascii():
+        return f'attachment; filename="{filename}"'
+    fallback = filename.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def _csv_response(
     deps: ApiDeps, symbol: str, window: Window, after: tuple[int, int] | None
 ) -> Response:
@@ -276,7 +281,7 @@ def _csv_response(
                     return
                 yield _csv_rows(rows)
 
-    headers = {"Content-Disposition": f'attachment; filename="{symbol}-trades.csv"'}
+    headers = {"Content-Disposition": _attachment(f"{symbol}-trades.csv")}
     response = Response(generate(), mimetype="text/csv", headers=headers)
     response.call_on_close(held.close)  # also when the body is never iterated
     return response
@@ -292,7 +297,7 @@ _ROUTES = (
         csv=True,
     ),
     Route("/prices/<symbol>/range", schemas.RangeQuery, schemas.RangeBody, answer_price_range),
-    Route("/prices/<symbol>/stats", schemas.WindowQuery, schemas.StatsBody, answer_stats),
+    Route("/prices/<symbol>/stats", schemas.OpenWindowQuery, schemas.StatsBody, answer_stats),
     Route("/prices/<symbol>/candles", schemas.CandlesQuery, schemas.CandlesBody, answer_candles),
     Route("/gaps", schemas.GapsQuery, schemas.GapsBody, answer_gaps),
 )

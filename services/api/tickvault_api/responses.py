@@ -63,7 +63,7 @@ def window_fields(window: Window | None) -> dict[str, Any]:
     return {**times("start", window.start), **times("end", window.end)}
 
 
-def range_body(symbol: str, window: Window, agg: Aggregate) -> dict[str, Any]:
+def range_body(symbol: str, window: Window | None, agg: Aggregate) -> dict[str, Any]:
     """Return the body of ``/prices/{symbol}/range``."""
     return {
         "symbol": symbol,

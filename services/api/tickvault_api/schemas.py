@@ -11,34 +11,70 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
 from tickvault.symbols import Status
-from tickvault_api.params import FORMATS, INTERVALS_US, MATCHES
+from tickvault_api.params import (
+    FORMATS,
+    INTERVALS_US,
+    LIMIT_PATTERN,
+    MATCHES,
+    MINUTE_PATTERN,
+    TIME_PATTERN,
+)
 
-TIME_DOC = "ISO 8601 (with Z or an offset; none means UTC) or integer epoch milliseconds"
+TIME_DOC = (
+    "ISO 8601 (with Z or an offset; none means UTC) or integer epoch milliseconds; a time "
+    "before 2009 or after 2100 is taken as 2009-01-01 or 2100-01-01"
+)
 
 
 SYMBOL_PARAM = {
     "in": "path",
     "name": "symbol",
     "required": True,
-    "description": "a tracked symbol, case-insensitive",
+    "description": (
+        "a tracked symbol, percent-encoded UTF-8 in the path; ASCII letters in any case, "
+        "every other character as listed"
+    ),
     "schema": {"type": "string", "minLength": 1},
     "example": "BTCUSDT",
 }
 
 
 class _Query(Schema):
+    """A query string: unknown parameters are ignored, and an empty value (``?limit=``) is
+    the same as leaving the parameter out (a required one is then missing: 400)."""
+
     class Meta:
         unknown = EXCLUDE
+
+    @pre_load
+    def _drop_empty(self, data: Any, **_: Any) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if v != ""}
+
+
+def _optional(pattern: str) -> str:
+    """Return *pattern* (``^…$``) that an empty value matches too (it means: left out)."""
+    return f"^(?:{pattern[1:-1]})?$"
+
+
+def _choice(values: tuple[str, ...] | list[str], default: str) -> fields.String:
+    """An optional enumerated parameter; empty (like left out) means *default*."""
+    return fields.String(load_default=default, validate=validate.OneOf([*values, ""]))
 
 
 def _time(
     description: str = TIME_DOC, required: bool = False, example: str = "2024-08-09T00:00:00Z"
 ) -> fields.String:
     return fields.String(
-        required=required, metadata={"description": description, "example": example}
+        required=required,
+        validate=validate.Length(min=1) if required else None,
+        metadata={
+            "description": description,
+            "example": example,
+            "pattern": TIME_PATTERN if required else _optional(TIME_PATTERN),
+        },
     )
 
 
@@ -72,26 +108,55 @@ def _times(name: str, nullable: bool = False) -> dict[str, fields.Field[Any]]:
 
 class AtQuery(_Query):
     time = _time("the second asked about: " + TIME_DOC, required=True)
-    match = fields.String(load_default="before", validate=validate.OneOf(MATCHES))
+    match = _choice(MATCHES, "before")
+
+
+_OPEN_START = "; left out: from the earliest trade retained"
+_OPEN_END = "; left out: to the latest trade"
 
 
 class WindowQuery(_Query):
-    start = _time(example="2024-08-08T23:59:00Z")
-    end = _time(example="2024-08-09T00:02:00Z")
+    """A window both of whose ends must be given."""
+
+    start = _time("window start (inclusive): " + TIME_DOC, True, "2024-08-08T23:59:00Z")
+    end = _time("window end (exclusive): " + TIME_DOC, True, "2024-08-09T00:02:00Z")
+
+
+class OpenWindowQuery(_Query):
+    """A window either of whose ends may be left out (that side is then unbounded)."""
+
+    start = _time(
+        "window start (inclusive): " + TIME_DOC + _OPEN_START, False, "2024-08-08T23:59:00Z"
+    )
+    end = _time("window end (exclusive): " + TIME_DOC + _OPEN_END, False, "2024-08-09T00:02:00Z")
 
 
 class HistoryQuery(WindowQuery):
-    limit = fields.String(metadata={"description": "page size, 1..maximum (default 1000)"})
+    limit = fields.String(
+        metadata={
+            "description": "page size (default 1000); above the maximum: the maximum",
+            "pattern": _optional(LIMIT_PATTERN),
+        }
+    )
     cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
-    format = fields.String(load_default="json", validate=validate.OneOf(FORMATS))
+    format = _choice(FORMATS, "json")
 
 
-class RangeQuery(WindowQuery):
-    minute = fields.String(metadata={"description": "a UTC minute, YYYY-MM-DDTHH:MM"})
+class RangeQuery(OpenWindowQuery):
+    minute = fields.String(
+        metadata={
+            "description": (
+                "a UTC minute, YYYY-MM-DDTHH:MM: the window of that minute, whose start or "
+                "end a start or end given with it replaces"
+            ),
+            "example": "2024-08-09T00:01",
+            "pattern": _optional(MINUTE_PATTERN),
+        }
+    )
 
 
 class CandlesQuery(WindowQuery):
-    interval = fields.String(load_default="1m", validate=validate.OneOf(tuple(INTERVALS_US)))
+    interval = _choice(tuple(INTERVALS_US), "1m")
 
 
 class StreamQuery(_Query):
@@ -128,8 +193,18 @@ SymbolInfo = _symbol_body(
 )
 
 
+class UnsupportedName(Schema):
+    symbol = fields.String(required=True, metadata={"description": "the name as listed"})
+    reason = fields.String(required=True, metadata={"description": "why it cannot be stored"})
+
+
 class SymbolsBody(Schema):
     symbols = fields.List(fields.Nested(SymbolInfo), required=True)
+    unsupported = fields.List(
+        fields.Nested(UnsupportedName),
+        required=True,
+        metadata={"description": "listed names TICKVAULT_SYMBOLS matches that cannot be stored"},
+    )
 
 
 # Describes tickvault.codec.latest_json, the one builder of this body (REST, streams, CLI).

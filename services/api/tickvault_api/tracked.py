@@ -4,7 +4,9 @@
 patterns. The API tracks every explicit name, plus — when the selection holds ``ALL`` or a
 pattern — every symbol of the collector's Redis hash :attr:`tickvault.keys.RedisKeys.symbols`
 that the selection matches. The hash also gives each symbol's status (``TRADING``, ``HALT``,
-``UNLISTED``, …); a symbol the collector has not reported yet has none.
+``UNLISTED``, …); a symbol the collector has not reported yet has none. A name the exchange
+lists that tickvault cannot store is reported there as ``UNSUPPORTED`` with its reason
+(:attr:`Tracked.unsupported`), never tracked.
 
 Reading and parsing a hash of 2,000 symbols on every request would cost more than the
 request, so each process keeps the result for ``TICKVAULT_API_SYMBOLS_REFRESH_SECONDS``
@@ -21,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import overload
 
 from tickvault.redisconn import REDIS_ERRORS
-from tickvault.symbols import Selection, Status, reported
+from tickvault.symbols import Selection, Status, reported, unsupported
 from tickvault_api.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -33,13 +35,17 @@ class Tracked(Sequence[str]):
     A sequence of names with an O(1) ``in``, and each reported symbol's status.
     """
 
-    __slots__ = ("_index", "statuses", "symbols")
+    __slots__ = ("_index", "statuses", "symbols", "unsupported")
 
     def __init__(
-        self, symbols: tuple[str, ...], statuses: Mapping[str, tuple[Status, int]] | None = None
+        self,
+        symbols: tuple[str, ...],
+        statuses: Mapping[str, tuple[Status, int]] | None = None,
+        unsupported: Mapping[str, str] | None = None,
     ) -> None:
         self.symbols = symbols
         self.statuses = statuses or {}  # (status, since µs); absent: not reported yet
+        self.unsupported = unsupported or {}  # listed names tickvault cannot store: why
         self._index = frozenset(symbols)
 
     def __contains__(self, symbol: object) -> bool:
@@ -61,7 +67,8 @@ class Tracked(Sequence[str]):
 def tracked_from(selection: Selection, fields: Mapping[bytes, bytes]) -> Tracked:
     """Return what *selection* tracks, given the symbols hash the collector fills (pure)."""
     found = reported(selection, fields)
-    return Tracked(tuple(found), {s: v for s, v in found.items() if v is not None})
+    statuses = {s: v for s, v in found.items() if v is not None}
+    return Tracked(tuple(found), statuses, unsupported(fields))
 
 
 class TrackedSymbols:

@@ -19,19 +19,17 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
+from tickvault.symbols import stream_symbol
+
 MAX_STREAMS = 1024  # per connection (Binance)
 MAX_MESSAGE_BYTES = 4000  # a SUBSCRIBE above 4,088 payload bytes is never answered
 CONTROL_PER_S = 3.0  # of the 5 messages a second Binance allows, the rest for pongs
 
 
 def trade_stream(symbol: str) -> str:
-    """Return the name of *symbol*'s trade stream (names are lower-case)."""
-    return symbol.lower() + "@trade"
-
-
-def symbol_of(stream: str) -> str:
-    """Return the symbol of a trade stream name."""
-    return stream.removesuffix("@trade").upper()
+    """Return the name of *symbol*'s trade stream (ASCII letters lower-case, every other
+    character as listed: :func:`tickvault.symbols.stream_symbol`)."""
+    return stream_symbol(symbol) + "@trade"
 
 
 def combined_url(base: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from tickvault_collector.collector import Collector
 from tickvault_collector.connection import ShardRunner
 from tickvault_collector.metrics import Metrics
-from tickvault_collector.policy import ConnectBudget, place, symbol_of, trade_stream
+from tickvault_collector.policy import ConnectBudget, place, trade_stream
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.tickers import TICKER_STREAM
 
@@ -80,7 +80,8 @@ class Connections:
 
     def add(self, symbols: Iterable[str]) -> None:
         """Subscribe *symbols*' trade streams, on open connections while they have room."""
-        wanted = [trade_stream(s) for s in dict.fromkeys(symbols) if s not in self._where]
+        names = {trade_stream(s): s for s in dict.fromkeys(symbols) if s not in self._where}
+        wanted = list(names)
         if not wanted:
             return
         per = self._s.collector_streams_per_connection
@@ -89,13 +90,13 @@ class Connections:
         for runner, streams in zip(self.runners, existing, strict=True):
             if streams:
                 runner.subscribe(streams)
-                self._register(runner, streams)
+                self._register(runner, [names[s] for s in streams])
         for streams in new:
             runner = ShardRunner(
                 f"conn{len(self.runners)}", streams, self._s, self._budget, self._collector
             )
             self.runners.append(runner)
-            self._register(runner, streams)
+            self._register(runner, [names[s] for s in streams])
             if self._running:
                 self._start(runner)
         self._metrics.connections.set(len(self))
@@ -131,10 +132,9 @@ class Connections:
             if tasks:
                 await asyncio.wait(tasks)
 
-    def _register(self, runner: ShardRunner, streams: list[str]) -> None:
+    def _register(self, runner: ShardRunner, symbols: list[str]) -> None:
         clocks = self._collector.tails.clocks
-        for stream in streams:
-            symbol = symbol_of(stream)
+        for symbol in symbols:
             self._where[symbol] = runner
             clocks[symbol] = runner.clock
 

@@ -148,11 +148,17 @@ class SymbolRefresh:
         if fresh:
             self._unusable.update(fresh)
             log.warning(
-                "exchangeInfo lists %d names tickvault cannot store (lower-case or non-ASCII),"
-                " not captured: %s",
+                "exchangeInfo lists %d names tickvault cannot store, not captured "
+                "(listed as UNSUPPORTED in /api/v1/symbols): %s",
                 len(fresh),
-                shown([ascii(n) for n in fresh]),
+                shown([f"{n!a} ({universe.unusable[n]})" for n in fresh]),
             )
+            for name in fresh:
+                if self.tracker.selection.matches(name):
+                    field = name.encode(errors="backslashreplace").decode()
+                    self._pending[field] = status_value(
+                        Status.UNSUPPORTED, now_us, universe.unusable[name]
+                    )
         changes = self.tracker.apply(universe, now_us)
         if not at_start:
             self._report(changes)

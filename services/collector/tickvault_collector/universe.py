@@ -2,7 +2,8 @@
 
 :func:`parse_universe` reads an ``exchangeInfo`` body entry by entry: an entry without a
 readable name and status is counted, the others are kept, and a name tickvault cannot store
-(lower-case, unicode) is set aside for a log line. :class:`Tracker` applies each answer to
+(:func:`tickvault.symbols.why_not_name`) is set aside with its reason, for a log line and the
+symbols hash (status ``UNSUPPORTED``). :class:`Tracker` applies each answer to
 the tracked set (:meth:`tickvault.symbols.Selection.choose`) and says what changed:
 
 - a tracked symbol that starts ``TRADING`` is *started* (subscribed), one that stops
@@ -21,8 +22,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from tickvault.errors import FrameError
-from tickvault.symbols import Selection, Status
-from tickvault.tick import is_symbol
+from tickvault.symbols import Selection, Status, unusable
 
 
 class BadUniverse(FrameError):
@@ -35,7 +35,8 @@ class Universe:
 
     statuses: dict[str, str]
     bad_entries: int = 0  # entries without a readable name or status
-    unusable: tuple[str, ...] = ()  # listed names tickvault cannot store
+    unusable: dict[str, str] = field(default_factory=dict)  # listed names tickvault cannot
+    # store, each with the reason
 
     @property
     def partial(self) -> bool:
@@ -64,7 +65,6 @@ def parse_universe(body: bytes) -> Universe:
     except _ERRORS as exc:
         raise BadUniverse(f"exchangeInfo is not readable: {exc}") from exc
     statuses: dict[str, str] = {}
-    unusable: list[str] = []
     bad = 0
     for item in raw.symbols:
         try:
@@ -74,15 +74,16 @@ def parse_universe(body: bytes) -> Universe:
             continue
         if not entry.status or not entry.status.isascii():
             bad += 1
-        elif is_symbol(entry.symbol):
-            statuses[entry.symbol] = entry.status
         else:
-            unusable.append(entry.symbol)
+            statuses[entry.symbol] = entry.status
+    refused = unusable(statuses)
+    for name in refused:
+        del statuses[name]
     if not statuses:
         raise BadUniverse(
             f"exchangeInfo lists no usable symbol ({len(raw.symbols)} entries, {bad} unreadable)"
         )
-    return Universe(statuses, bad, tuple(unusable))
+    return Universe(statuses, bad, refused)
 
 
 @dataclass(slots=True)

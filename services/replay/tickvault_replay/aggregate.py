@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from tickvault.symbols import stream_symbol
 from tickvault_replay.decimals import add_all, format_units, places, to_units
 from tickvault_replay.encode import agg_payload, trade_payload
 from tickvault_replay.model import AggTrade, Event, Trade
@@ -43,7 +44,7 @@ def build_agg(trades: list[Trade], agg_id: int) -> AggTrade:
 def agg_event(agg: AggTrade) -> Event:
     """Return the ``@aggTrade`` event of an aggregate."""
     return Event(
-        agg.event_us, f"{agg.symbol.lower()}@aggTrade", agg.symbol, agg_payload(agg), agg=agg
+        agg.event_us, f"{stream_symbol(agg.symbol)}@aggTrade", agg.symbol, agg_payload(agg), agg=agg
     )
 
 
@@ -51,7 +52,7 @@ def trade_event(trade: Trade) -> Event:
     """Return the ``@trade`` event of a trade."""
     return Event(
         trade.event_us,
-        f"{trade.symbol.lower()}@trade",
+        f"{stream_symbol(trade.symbol)}@trade",
         trade.symbol,
         trade_payload(trade),
         trade=trade,

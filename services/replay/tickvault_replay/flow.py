@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 
+from tickvault.symbols import stream_symbol
 from tickvault_replay.aggregate import build_agg
 from tickvault_replay.decimals import format_units, to_units
 from tickvault_replay.ids import not_before_us
@@ -78,7 +79,7 @@ class SymbolFlow:
         self.update_id = first_id * 13
         self.trading = True
         self.generation = 0
-        lower = spec.symbol.lower()
+        lower = stream_symbol(spec.symbol)
         self.trade_stream = f"{lower}@trade"
         self.agg_stream = f"{lower}@aggTrade"
         self.book_stream = f"{lower}@bookTicker"

@@ -7,6 +7,7 @@ import logging
 import time
 from pathlib import Path
 
+from tickvault.symbols import canonical, stream_symbol
 from tickvault_replay import loader
 from tickvault_replay.accounting import RestLedger
 from tickvault_replay.config import ReplayConfig
@@ -26,7 +27,7 @@ from tickvault_replay.market import Market
 from tickvault_replay.ratelimit import AttemptBook, WeightBook
 from tickvault_replay.sources import RecordedSource, Source
 from tickvault_replay.store import TradeStore
-from tickvault_replay.symbols import SymbolSpec, spec_for
+from tickvault_replay.symbols import UTF8_LISTED, SymbolSpec, spec_for
 from tickvault_replay.synthetic import SyntheticSource
 from tickvault_replay.tickerfeed import STREAMS as TICKER_STREAMS
 from tickvault_replay.tickerfeed import TickerFeed
@@ -34,10 +35,12 @@ from tickvault_replay.universe import synthetic_universe, universe_from_file, zi
 
 log = logging.getLogger(__name__)
 
+UTF8_RATE = 1.0  # trades/s of each UTF-8 name --synthetic lists besides the names given
+
 
 def symbol_streams(symbol: str) -> list[str]:
     """Return the streams a synthetic symbol is served on."""
-    lower = symbol.lower()
+    lower = stream_symbol(symbol)
     return [f"{lower}@trade", f"{lower}@aggTrade", f"{lower}@bookTicker"]
 
 
@@ -48,8 +51,11 @@ def _universe(config: ReplayConfig) -> tuple[list[SymbolSpec], list[float]]:
         else:
             specs = synthetic_universe(config.market, config.seed)
         return specs, zipf_rates(len(specs), config.top_rate, config.zipf)
-    names = dict.fromkeys(s.strip().upper() for s in config.synthetic if s.strip())
-    return [spec_for(s) for s in names], [config.rate] * len(names)
+    names = dict.fromkeys(canonical(s) for s in config.synthetic if s.strip())
+    # Binance's list may hold UTF-8 names nobody asked for: they are listed too, quieter.
+    extra = [s for s in UTF8_LISTED if s not in names]
+    specs = [spec_for(s) for s in (*names, *extra)]
+    return specs, [config.rate] * len(names) + [UTF8_RATE] * len(extra)
 
 
 def _source(config: ReplayConfig, listings: Listings) -> tuple[Source, set[str]]:

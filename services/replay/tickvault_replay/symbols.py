@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 # Every quote asset of Binance's spot list (2021 and today), longest first so that a suffix
@@ -43,6 +43,19 @@ KNOWN = {
     "LINKUSDT": ("0.00100000", "0.01000000", "11.00000000"),
 }
 
+# Names in UTF-8, as Binance lists them since 2025-12 (testnet's 这是测试币456, USDⓈ-M's
+# 币安人生USDT, full-width digits): the replay lists them after the well-known ones.
+UTF8_LISTED = {
+    spec.symbol: spec
+    for spec in (
+        SymbolSpec("币安人生USDT", "币安人生", "USDT", "0.00010000", "1.00000000", "0.15000000"),
+        SymbolSpec("这是测试币456", "这是测试币", "456", "0.00000001", "1.00000000", "0.00002246"),
+        SymbolSpec(
+            "１２３４５６USDT", "１２３４５６", "USDT", "0.00100000", "0.01000000", "3.20000000"
+        ),
+    )
+}
+
 
 def quote_of(symbol: str) -> tuple[str, str]:
     """Split *symbol* into base and quote asset (the longest known quote suffix; else USDT)."""
@@ -55,8 +68,10 @@ def quote_of(symbol: str) -> tuple[str, str]:
 
 def spec_for(symbol: str, status: str = "TRADING") -> SymbolSpec:
     """Return the reference data of *symbol* (well-known values, else sensible defaults)."""
+    if symbol in UTF8_LISTED:
+        return replace(UTF8_LISTED[symbol], status=status)
     base, quote = quote_of(symbol)
-    tick, step, price = KNOWN.get(symbol.upper(), ("0.01000000", "0.00100000", "100.00000000"))
+    tick, step, price = KNOWN.get(symbol, ("0.01000000", "0.00100000", "100.00000000"))
     return SymbolSpec(symbol, base, quote, tick, step, price, status)
 
 

@@ -12,6 +12,7 @@ import heapq
 import itertools
 from collections.abc import Iterator
 
+from tickvault.symbols import canonical
 from tickvault_replay.flow import SymbolFlow
 from tickvault_replay.model import Event
 from tickvault_replay.symbols import SymbolSpec, spec_for
@@ -91,6 +92,6 @@ def synthetic_events(
     """Yield the endless, time-ordered events of a synthetic market on *symbols*."""
     source = SyntheticSource(seed, start_us)
     for symbol in symbols:
-        source.add(spec_for(symbol.upper()), rate, first_id, start_us)
+        source.add(spec_for(canonical(symbol)), rate, first_id, start_us)
     while source.next_time() is not None:
         yield from source.take()

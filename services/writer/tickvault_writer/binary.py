@@ -44,7 +44,7 @@ def numeric_field(text: str) -> bytes:
 @lru_cache(maxsize=4096)
 def _row_start(symbol: str) -> bytes:
     """Return a row's field count and its symbol field."""
-    raw = symbol.encode("ascii")
+    raw = symbol.encode()
     return struct.pack(">hi", 8, len(raw)) + raw
 
 

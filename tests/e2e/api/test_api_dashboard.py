@@ -7,11 +7,7 @@ Debian's ``chromium`` with Playwright (never ``playwright install``).
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -19,10 +15,10 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import redis
-from tests.integration.api.loading import store_ticks, to_tick
-from tests.support.recordings import all_recorded_trades
+from tests.support.api_server import load_recordings, running_api
 
 from tickvault.codec import latest_message, latest_to_hash
 from tickvault.db import migrate
@@ -40,30 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 @contextmanager
@@ -84,41 +56,16 @@ def dashboard() -> Iterator[tuple[Any, list[str]]]:
             browser.close()
 
 
-def publish_until_shown(publisher: redis.Redis, channel: str, tick: Tick, cell: Any) -> None:
-    """Announce *tick* as the writer does until the page's *cell* shows its price."""
+def publish_until_shown(
+    publisher: redis.Redis, channel: str, tick: Tick, cell: Any, text: str
+) -> None:
+    """Announce *tick* as the writer does until the page's *cell* shows its price as *text*
+    (the symbol's own precision)."""
     deadline = time.monotonic() + 15
-    while cell.text_content() != tick.price:
+    while cell.text_content() != text:
         assert time.monotonic() < deadline, f"{tick.symbol}'s live price never reached the page"
         publisher.publish(channel, latest_message(tick))
         cell.page.wait_for_timeout(200)
-
-
-@contextmanager
-def running_api(tmp_path: Path, settings: dict[str, str]) -> Iterator[str]:
-    """Run ``tickvault-api`` with *settings* on a free port; yield its base URL.
-
-    It is stopped with SIGTERM (Gunicorn stops its workers gracefully) and must exit 0.
-    """
-    port = free_port()
-    env = {
-        **os.environ,
-        **settings,
-        "TICKVAULT_API_BIND": f"127.0.0.1:{port}",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-    }
-    log = (tmp_path / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tickvault_api"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(base + "/readyz"), 30, "the API to be ready")
-        yield base
-    finally:
-        process.terminate()
-        status = process.wait(timeout=30)
-        log.close()
-    assert status == 0, (tmp_path / "api.log").read_text()[-2000:]
 
 
 @pytest.fixture
@@ -126,19 +73,7 @@ def api_server(
     new_database: Callable[[], str], redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> Iterator[tuple[str, list[Tick]]]:
     url = new_database()
-    migrate.upgrade(url, create_database=False)
-    recorded = all_recorded_trades()
-    ticks = [to_tick(r) for trades in recorded.values() for r in trades]
-    store_ticks(url, ticks)
-    client = redis.Redis.from_url(redis_url)
-    keys = RedisKeys(redis_prefix)
-    last: dict[str, Tick] = {}
-    for tick in ticks:
-        if tick.symbol not in last or tick.trade_id > last[tick.symbol].trade_id:
-            last[tick.symbol] = tick
-    for tick in last.values():
-        client.hset(keys.latest(tick.symbol), mapping=latest_to_hash(tick))
-    client.close()
+    last = load_recordings(url, redis_url, redis_prefix, [])
     settings = {
         "TICKVAULT_DATABASE_URL": url,
         "TICKVAULT_REDIS_URL": redis_url,
@@ -148,7 +83,7 @@ def api_server(
         "TICKVAULT_API_STREAM_MAX_SECONDS": "60",
     }
     with running_api(tmp_path, settings) as base:
-        yield base, list(last.values())
+        yield base, last
 
 
 def test_dashboard_shows_live_prices_and_draws_the_chart(
@@ -165,7 +100,7 @@ def test_dashboard_shows_live_prices_and_draws_the_chart(
         page.wait_for_function(
             "(p) => document.querySelector('#prices tr[data-symbol=BTCUSDT] td.price')"
             "?.textContent === p",
-            arg=btc.price,
+            arg=btc.price.rstrip("0"),  # the recording's prices have two decimals
             timeout=10_000,
         )
         # A new trade arrives: the writer publishes it; the page must show it.
@@ -180,7 +115,7 @@ def test_dashboard_shows_live_prices_and_draws_the_chart(
             is_buyer_maker=False,
             received_at=btc.received_at + 1000,
         )
-        publish_until_shown(publisher, channel, fresh, price_cell)
+        publish_until_shown(publisher, channel, fresh, price_cell, "61999.99")
         assert page.locator("#prices tbody tr").count() == 2
         drawn = page.evaluate(
             """() => {
@@ -253,9 +188,9 @@ def test_dashboard_finds_one_symbol_among_two_thousand_and_streams_only_the_watc
         assert page.locator("#prices tbody tr").count() == 12  # the oldest was let go
         assert page.input_value("#range-form input[name=symbol]") == "S1234USDT"
         fresh = Tick("S1234USDT", 99_999, "77.70000000", "1.00000000", T0, T0, False, T0)
-        publish_until_shown(publisher, channel, fresh, row)
+        publish_until_shown(publisher, channel, fresh, row, "77.70")
         assert streams and all("symbols=" in u for u in streams), streams
-        assert "S1234USDT" in streams[-1] and streams[-1].count(",") == 11
+        assert "S1234USDT" in streams[-1] and streams[-1].count("%2C") == 11
         assert not errors, errors
 
 
@@ -270,3 +205,72 @@ def test_gunicorn_workers_share_metrics_and_stop_gracefully(
         metrics = response.read().decode()
     line = 'tickvault_api_requests_total{route="/api/v1/symbols",status="200"} 40.0'
     assert line in metrics, metrics[:2000]
+
+
+SUB_CENT = "这是测试币456"  # Binance testnet's UTF-8 name, priced below a cent (like ABIBTC)
+
+
+@pytest.fixture
+def sub_cent_server(
+    new_database: Callable[[], str], redis_url: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[str]:
+    """The API on both recordings plus an hour of a sub-cent UTF-8 symbol (0.000022xx)."""
+    url = new_database()
+    start = T0 - 3_600_000_000
+    ticks = [
+        Tick(SUB_CENT, i + 1, f"0.{2240 + i % 20:08d}", "1000.00", t, t, i % 2 == 0, t)
+        for i, t in enumerate(range(start, T0, 20_000_000))
+    ]
+    ticks[-1] = msgspec.structs.replace(ticks[-1], price="0.00002246")
+    load_recordings(url, redis_url, redis_prefix, ticks)
+    settings = {
+        "TICKVAULT_DATABASE_URL": url,
+        "TICKVAULT_REDIS_URL": redis_url,
+        "TICKVAULT_REDIS_PREFIX": redis_prefix,
+        "TICKVAULT_SYMBOLS": f"BTCUSDT,ETHUSDT,{SUB_CENT}",
+    }
+    with running_api(tmp_path, settings) as base:
+        yield base
+
+
+def test_a_sub_cent_utf8_symbol_is_found_and_shown_with_its_own_precision(
+    sub_cent_server: str, tmp_path: Path
+) -> None:
+    with dashboard() as (page, errors):
+        failed: list[str] = []
+        page.on(
+            "response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None
+        )
+        page.goto(sub_cent_server + "/")
+        page.wait_for_function("document.querySelector('#chart')?.dataset.bars > 0", timeout=20_000)
+        page.fill("#symbol-search", "这是")  # a UTF-8 prefix; case plays no part
+        page.wait_for_function("document.querySelectorAll('#search-results li').length > 0")
+        assert page.locator("#search-results li").first.text_content() == SUB_CENT
+        page.locator("#search-results li").first.dispatch_event("mousedown")
+        page.wait_for_function(
+            "(s) => document.getElementById('chart-symbol').textContent === s"
+            " && document.querySelector('#chart').dataset.precision === '8'",
+            arg=SUB_CENT,
+            timeout=20_000,
+        )
+        page.wait_for_function("document.querySelector('#chart').dataset.bars >= 60")
+        cell = page.locator(f"#prices tr[data-symbol='{SUB_CENT}'] td.price")
+        cell.wait_for(timeout=10_000)
+        page.wait_for_function(
+            "(s) => document.querySelector(`#prices tr[data-symbol='${s}'] td.price`)"
+            "?.textContent === '0.00002246'",
+            arg=SUB_CENT,
+            timeout=10_000,
+        )
+        btc = page.locator("#prices tr[data-symbol=BTCUSDT] td.price").text_content() or ""
+        assert btc.count(".") == 1 and len(btc.split(".")[1]) == 2, btc  # its own precision
+        # dataset.precision (8, checked above) is the price format the chart was given.
+        page.screenshot(path=str(tmp_path / "sub-cent.png"))
+        page.fill("#at-form input[name=time]", "2024-08-08T23:30:00Z")
+        page.click("#at-form button")
+        page.wait_for_function(
+            "document.querySelector('#at-form .result').textContent.includes('0.000022')",
+            timeout=10_000,
+        )
+        assert not failed, failed  # no missing resource (a favicon included)
+        assert not errors, errors

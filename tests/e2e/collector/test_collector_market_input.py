@@ -13,7 +13,7 @@ from tests.support.market import exchange, owed, seed_positions
 from tests.support.replay import replay_process
 
 from tickvault.keys import RedisKeys
-from tickvault.symbols import Status, parse_status_value
+from tickvault.symbols import Status, parse_status_value, unsupported
 from tickvault.tick import is_symbol
 
 MARKET = ("--synthetic-market", "80", "--seed", "5", "--top-rate", "20", "--ping-interval", "2")
@@ -79,11 +79,15 @@ def test_malformed_answers_and_unusable_names_are_reported_and_the_rest_captured
                 f"missing {_missing(content, ranges)}\n{collector.log()[-4000:]}"
             )
             time.sleep(0.5)
-        reported = {
-            k.decode(): parse_status_value(v) for k, v in redis_client.hgetall(keys.symbols).items()
-        }
+        fields = redis_client.hgetall(keys.symbols)
+        reported = {k.decode(): parse_status_value(v) for k, v in fields.items()}
         assert collector.terminate() == 0
 
+    # A listed name tickvault cannot store is reported with its reason, never dropped in silence.
+    assert reported["lowusdt"] is not None and reported["lowusdt"][0] is Status.UNSUPPORTED
+    assert unsupported(fields) == {"lowusdt": "holds a lower-case ASCII letter"}
+    # The UTF-8 names the market lists are captured like the others.
+    assert {"这是测试币456", "币安人生USDT", "１２３４５６USDT"} <= set(content.ticks)
     trading_names = {v["symbol"] for v in trading}
     assert {s for s, v in reported.items() if v and v[0] is Status.TRADING} == trading_names
     assert set(content.ticks) <= trading_names

@@ -61,5 +61,12 @@ def test_times_at_the_edges_of_the_accepted_span_get_exact_answers(
     early = "2009-01-01T00:00:00Z"
     assert get(client, url + early, 404)["error"]["code"] == "no_data"
     assert get(client, url + early + "&match=nearest")["trade_id"] == first.trade_id
-    for outside in ("9999-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "0"):
-        assert get(client, url + outside, 400)["error"]["code"] == "invalid_time"
+    # A time outside the span is taken as its nearest edge (as Binance clamps its times).
+    late_body = get(client, url + "9999-12-31T23:59:59Z")
+    assert (late_body["trade_id"], late_body["requested"]) == (
+        last.trade_id,
+        "2100-01-01T00:00:00.000Z",
+    )
+    for outside in ("1970-01-01T00:00:00Z", "0", "-86400000"):
+        assert get(client, url + outside, 404)["error"]["code"] == "no_data"
+        assert get(client, url + outside + "&match=nearest")["trade_id"] == first.trade_id

@@ -49,10 +49,6 @@ def error_of(client: FlaskClient, url: str, status: int) -> dict[str, str]:
         (f"{BTC}/history?start=2024-08-09T00:00:00Z", "invalid_parameter"),
         (f"{BTC}/at?time=2024-08-09T00:00:00Z&match=closest", "invalid_parameter"),
         (f"{BTC}/candles?interval=2m&start=1723161600000&end=1723161660000", "invalid_parameter"),
-        (
-            f"{BTC}/range?minute=2024-08-09T00:00&start=1723161600000&end=1723161660000",
-            "invalid_parameter",
-        ),
         (f"{BTC}/history?start=1723161600000&end=1723161660000&limit=%C2%B2", "invalid_parameter"),
         (f"{BTC}/at?time=%D9%A1%D9%A2", "invalid_time"),
         (f"{BTC}/at?time=yesterday", "invalid_time"),

@@ -12,6 +12,7 @@ error envelope: never a 5xx, never a success.
 from __future__ import annotations
 
 import base64
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -116,14 +117,18 @@ STRATEGIES: dict[str, st.SearchStrategy[str]] = {
 
 
 def hostile(parameter: dict[str, Any]) -> st.SearchStrategy[str]:
-    """Return values that are never valid for *parameter* (its name or its enumeration)."""
+    """Return values that are never valid for *parameter* (its name or its enumeration), and
+    that its documented pattern refuses (a number the pattern takes is clamped, not refused)."""
     schema = parameter.get("schema", {})
     if "enum" in schema:
         allowed = set(schema["enum"])
         return st.one_of(garbage, st.text(max_size=30)).filter(lambda s: s not in allowed)
     name = parameter["name"]
     assert name in STRATEGIES, f"no hostile values for the new parameter {name!r}"
-    return STRATEGIES[name]
+    pattern = schema.get("pattern")
+    if pattern is None:
+        return STRATEGIES[name]
+    return STRATEGIES[name].filter(lambda s: re.fullmatch(pattern, s) is None)
 
 
 def operations(app: Flask) -> list[tuple[str, list[dict[str, Any]]]]:

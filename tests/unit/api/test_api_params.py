@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tickvault.codec import MAX_TIME
-from tickvault.tick import MAX_TRADE_ID
+from tickvault.tick import MAX_TIME_US, MAX_TRADE_ID, MIN_TIME_US
 from tickvault_api.errors import (
     InvalidParameter,
     InvalidRange,
@@ -42,7 +42,6 @@ T0 = 1_723_161_600_000_000  # 2024-08-09T00:00:00Z in µs
         "2024-08-09T02:00:00+02:00",
         "2024-08-08T19:00:00-05:00",
         "1723161600000",
-        " 1723161600000 ",
         "2024-08-09 00:00:00.000Z",
     ],
 )
@@ -63,8 +62,11 @@ def test_milliseconds_and_microseconds_are_kept() -> None:
         "yesterday",
         "2024-13-01T00:00:00Z",
         "99999999999999999",
-        "1",
-        "-5",
+        " 1723161600000 ",
+        "2024-02-30T00:00:00Z",
+        "2023-02-29",
+        "2024-08-09T24:00:00Z",
+        "2024-08-09T00:00:60Z",
         "T00:00",
         "2024-08-09T00:00:00ZZ",
         "2024-08-09T00:00:00Z\x00",  # CPython's fromisoformat stops at the NUL
@@ -158,11 +160,20 @@ def test_foreign_cursors_are_invalid_parameter(raw: str) -> None:
         decode_cursor(raw)
 
 
+def test_times_outside_the_span_are_taken_as_its_nearest_edge() -> None:
+    for early in ("1", "-5", "0", "1970-01-01T00:00:00Z", "0001-01-01T00:00-23:59"):
+        assert parse_time(early, "t") == MIN_TIME_US
+    for late in ("9999999999999999", "9999-12-31T23:59:59.999999+23:59", "2100-01-01T00:00:01Z"):
+        assert parse_time(late, "t") == MAX_TIME_US
+    assert parse_time("2024-02-29", "t") == parse_time("2024-03-01", "t") - 86_400_000_000
+
+
 def test_limits() -> None:
     assert parse_limit(None, 100, 500) == 100
     assert parse_limit("500", 100, 500) == 500
     assert parse_limit("0500", 100, 500) == 500
+    assert parse_limit("501", 100, 500) == parse_limit("999999999", 100, 500) == 500
     # "9" * 5000 is past Python's int() digit limit: a ValueError, once a 500
-    for bad in ("0", "501", "-1", "1.5", "ten", "²", "١٢", "1" * 40, "9" * 5000, "5\x00"):
+    for bad in ("0", "-1", "1.5", "ten", "²", "١٢", "1" * 40, "9" * 5000, "5\x00"):
         with pytest.raises(InvalidParameter):
             parse_limit(bad, 100, 500)

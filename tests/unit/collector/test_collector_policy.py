@@ -17,7 +17,6 @@ from tickvault_collector.policy import (
     lifetime,
     place,
     subscription_messages,
-    symbol_of,
     trade_stream,
 )
 from tickvault_collector.restparse import WeightGate, parse_error, parse_trades
@@ -51,7 +50,8 @@ def test_subscriptions_are_split_under_binances_message_size_with_rising_ids() -
 
 def test_stream_names_are_lower_case_trade_streams_on_the_bare_combined_endpoint() -> None:
     assert trade_stream("BTCUSDT") == "btcusdt@trade"
-    assert symbol_of("btcusdt@trade") == "BTCUSDT"
+    assert trade_stream("币安人生USDT") == "币安人生usdt@trade"
+    assert trade_stream("１２３４５６USDT") == "１２３４５６usdt@trade"
     assert combined_url("ws://h:1/") == "ws://h:1/stream?timeUnit=MICROSECOND"
 
 

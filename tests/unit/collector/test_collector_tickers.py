@@ -7,7 +7,9 @@ import json
 import pytest
 
 from tickvault.errors import FrameError
+from tickvault.symbols import Selection
 from tickvault_collector.tickers import TickerRow, parse_rest_tickers, parse_stream_tickers
+from tickvault_collector.universe import Tracker
 
 E_MS = 1_723_161_905_800
 
@@ -58,9 +60,9 @@ def test_bad_rows_are_counted_and_the_good_ones_kept() -> None:
         "row",
     ]
     tickers = parse_rest_tickers(json.dumps(rows).encode())
-    assert [r.symbol for r in tickers.rows] == ["BTCUSDT"]
-    assert tickers.bad == 7
-    assert tickers.bad_names == ("ethusdt", "这是测试币456")
+    assert [r.symbol for r in tickers.rows] == ["BTCUSDT", "这是测试币456"]
+    assert tickers.bad == 6
+    assert tickers.bad_names == ("ethusdt",)
     frame = json.dumps(
         {"stream": "!ticker_1h@arr", "data": [_entry("A", 1, 2), _entry(None, 1, 2)]}
     )
@@ -73,3 +75,26 @@ def test_an_answer_that_is_no_array_is_a_frame_error(body: bytes) -> None:
         parse_rest_tickers(body)
     with pytest.raises(FrameError):
         parse_stream_tickers(body)
+
+
+def test_an_unrequested_utf8_name_in_the_rolling_ticker_is_a_row_like_any_other() -> None:
+    # !ticker_1h@arr carries every symbol, asked for or not, UTF-8 names included (since 2025-12)
+    frame = json.dumps(
+        {
+            "stream": "!ticker_1h@arr",
+            "data": [
+                _entry("BTCUSDT", 10, 20),
+                _entry("币安人生USDT", 5, 8),
+                _entry("bad name", 1, 2),
+            ],
+        },
+        ensure_ascii=False,
+    ).encode()
+    tickers = parse_stream_tickers(frame)
+    assert [(r.symbol, r.first_id, r.last_id) for r in tickers.rows] == [
+        ("BTCUSDT", 10, 20),
+        ("币安人生USDT", 5, 8),
+    ]
+    assert tickers.bad_names == ("bad name",)
+    tracker = Tracker(Selection.parse(["BTCUSDT", "币安*"]))
+    assert tracker.wants("币安人生USDT") and not tracker.wants("这是测试币456")

@@ -25,7 +25,7 @@ def test_the_real_full_exchange_info_is_read_whole() -> None:
     assert len(universe.statuses) == 1695
     assert sum(s == "TRADING" for s in universe.statuses.values()) == 1262
     assert sum(s == "BREAK" for s in universe.statuses.values()) == 433
-    assert (universe.bad_entries, universe.unusable, universe.partial) == (0, (), False)
+    assert (universe.bad_entries, universe.unusable, universe.partial) == (0, {}, False)
     changes = _tracker("ALL").apply(universe, 1)
     assert len(changes.started) == 1262 and "BTCUSDT" in changes.started
 
@@ -36,14 +36,22 @@ def test_unreadable_entries_and_unusable_names_are_set_aside_and_the_rest_kept()
             {"symbol": "BTCUSDT", "status": "TRADING", "filters": []},
             {"symbol": "ethusdt", "status": "TRADING"},
             {"symbol": "这是测试币456", "status": "TRADING"},
+            {"symbol": "BAD\u200bUSDT", "status": "TRADING"},
             {"symbol": "BNBUSDT"},
             {"symbol": 12.5, "status": None},
             "not an object",
             {"symbol": "XRPUSDT", "status": "HALT"},
         )
     )
-    assert universe.statuses == {"BTCUSDT": "TRADING", "XRPUSDT": "HALT"}
-    assert universe.unusable == ("ethusdt", "这是测试币456")
+    assert universe.statuses == {
+        "BTCUSDT": "TRADING",
+        "这是测试币456": "TRADING",
+        "XRPUSDT": "HALT",
+    }
+    assert universe.unusable == {
+        "ethusdt": "holds a lower-case ASCII letter",
+        "BAD\u200bUSDT": "holds the character U+200B, not allowed in a symbol name",
+    }
     assert universe.bad_entries == 3 and universe.partial
 
 

@@ -142,7 +142,7 @@ GOOD = {
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
     [
-        ("symbol", "btcusdt", "symbol 'btcusdt' is not an upper-case Binance symbol"),
+        ("symbol", "btcusdt", "symbol 'btcusdt' is not a Binance symbol name tickvault can store"),
         ("symbol", "BTC|USDT", "symbol"),
         ("symbol", b"BTCUSDT", "symbol"),
         ("trade_id", -1, "trade id -1 is out of range"),

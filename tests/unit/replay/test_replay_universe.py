@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from tests.support.paths import FULL_EXCHANGE_INFO
 
+from tickvault.symbols import is_name
 from tickvault_replay.symbols import quote_of
 from tickvault_replay.universe import synthetic_universe, universe_from_file, zipf_rates
 
 pytestmark = pytest.mark.unit
 
 SYMBOL = re.compile(r"^[A-Z0-9]{5,20}$")
+UTF8 = {"币安人生USDT", "这是测试币456", "１２３４５６USDT"}
 
 
 def _real() -> list[dict[str, Any]]:
@@ -33,7 +35,9 @@ def test_a_synthetic_universe_has_the_real_lists_proportions() -> None:
     universe = synthetic_universe(len(real), seed=3)
     assert len(universe) == len(real) == 1695
     assert len({s.symbol for s in universe}) == len(universe)
-    assert all(SYMBOL.match(s.symbol) and s.symbol == s.base + s.quote for s in universe)
+    assert all(s.symbol == s.base + s.quote for s in universe)
+    assert {s.symbol for s in universe if not SYMBOL.match(s.symbol)} == UTF8
+    assert all(is_name(s.symbol) for s in universe)
     statuses = Counter(s.status for s in universe)
     assert set(statuses) == {"TRADING", "BREAK"}
     assert abs(statuses["BREAK"] / len(universe) - 433 / 1695) < 0.04
@@ -51,7 +55,8 @@ def test_a_synthetic_universe_has_the_real_lists_proportions() -> None:
 def test_the_busiest_symbols_are_the_well_known_ones_and_prices_sit_on_the_tick() -> None:
     universe = synthetic_universe(2000, seed=1)
     assert [s.symbol for s in universe[:3]] == ["BTCUSDT", "ETHUSDT", "BNBUSDT"]
-    assert all(s.status == "TRADING" for s in universe[:12])
+    assert all(s.status == "TRADING" for s in universe[:15])
+    assert {s.symbol for s in universe[12:15]} == UTF8
     for spec in universe:
         tick, step, price = Decimal(spec.tick), Decimal(spec.step), Decimal(spec.price)
         assert tick > 0 and step > 0 and price >= 100 * tick, spec

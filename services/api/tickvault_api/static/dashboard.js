@@ -1,6 +1,9 @@
 // The live dashboard: prices over SSE, a candlestick chart of recent minutes, and forms.
 // It stays light with thousands of tracked symbols: a search picks the symbols to watch
 // (at most WATCH_MAX rows), and the stream asks only for those (`symbols=`).
+// Symbol names may be UTF-8 (percent-encoded in URLs); a search matches ASCII letters in
+// any case and every other character as listed. Each symbol's prices are shown with its own
+// precision: the most decimals (trailing zeros aside) any of its prices seen so far needs.
 "use strict";
 (function () {
   const api = "/api/v1";
@@ -13,8 +16,38 @@
   let chartSymbol = null;
   let series = null;
   let lastBar = null;
+  const decimals = {};  // symbol -> decimals its prices need (at least 2)
 
   function minuteOf(ms) { return Math.floor(ms / 60000) * 60; }
+
+  // ASCII letters upper-cased, every other character kept (as the API reads names).
+  function canonical(text) { return text.trim().replace(/[a-z]+/g, (s) => s.toUpperCase()); }
+
+  function path(symbol) { return encodeURIComponent(symbol); }
+
+  function decimalsOf(price) {
+    const fraction = String(price).split(".")[1] || "";
+    return fraction.replace(/0+$/, "").length;
+  }
+
+  // Learn a symbol's precision from its exact price strings; true when it grew.
+  function learn(symbol, prices) {
+    const before = decimals[symbol] || 2;
+    decimals[symbol] = Math.max(before, ...prices.map(decimalsOf));
+    return decimals[symbol] > before;
+  }
+
+  // The exact price string cut or padded to the symbol's decimals (no float rounding).
+  function shown(symbol, price) {
+    const places = decimals[symbol] || 2;
+    const [whole, fraction = ""] = String(price).split(".");
+    return `${whole}.${fraction.padEnd(places, "0").slice(0, places)}`;
+  }
+
+  function formatOf(symbol) {
+    const places = decimals[symbol] || 2;
+    return { type: "price", precision: places, minMove: Number(`1e-${places}`) };
+  }
 
   async function getJson(url) {
     const response = await fetch(url);
@@ -38,7 +71,11 @@
   function showPrice(p) {
     const row = rows[p.symbol];
     if (!row) return;
-    row.querySelector(".price").textContent = p.price;
+    if (learn(p.symbol, [p.price]) && p.symbol === chartSymbol && series) {
+      series.applyOptions({ priceFormat: formatOf(p.symbol) });
+    }
+    row.dataset.price = p.price;
+    row.querySelector(".price").textContent = shown(p.symbol, p.price);
     row.querySelector(".id").textContent = p.trade_id;
     row.querySelector(".time").textContent = p.trade_time;
     if (p.symbol === chartSymbol && series) updateBar(p);
@@ -67,12 +104,17 @@
       autoSize: true, timeScale: { timeVisible: true, secondsVisible: false },
     });
     series = chart.addSeries(LightweightCharts.CandlestickSeries, {});
-    const latest = await getJson(`${api}/prices/${symbol}/latest`);
+    const latest = await getJson(`${api}/prices/${path(symbol)}/latest`);
     if (!latest.ok) return;
     const end = latest.body.trade_time_ms + 60000;
     const start = end - 60 * 60000;
-    const result = await getJson(`${api}/prices/${symbol}/candles?interval=1m&start=${start}&end=${end}`);
+    const result = await getJson(
+      `${api}/prices/${path(symbol)}/candles?interval=1m&start=${start}&end=${end}`);
     if (!result.ok) return;
+    learn(symbol, [latest.body.price].concat(
+      ...result.body.candles.map((c) => [c.open, c.high, c.low, c.close])));
+    series.applyOptions({ priceFormat: formatOf(symbol) });
+    container.dataset.precision = String(decimals[symbol]);
     const bars = result.body.candles.map((c) => ({
       time: Math.floor(c.open_time_ms / 1000), open: Number(c.open), high: Number(c.high),
       low: Number(c.low), close: Number(c.close),
@@ -87,7 +129,7 @@
   function connect() {
     if (source) source.close();
     if (!watched.length) return;
-    source = new EventSource(`${api}/stream?symbols=${watched.join(",")}`);
+    source = new EventSource(`${api}/stream?symbols=${encodeURIComponent(watched.join(","))}`);
     source.addEventListener("price", (event) => showPrice(JSON.parse(event.data)));
   }
 
@@ -116,7 +158,7 @@
 
   // Prefix matches first, then the other matches; never more than RESULTS_MAX shown.
   function matches(text) {
-    const query = text.trim().toUpperCase();
+    const query = canonical(text);
     if (!query) return [];
     const first = [];
     const rest = [];
@@ -145,7 +187,7 @@
       if (event.key !== "Enter") return;
       event.preventDefault();
       const found = matches(input.value);
-      const exact = tracked.find((s) => s === input.value.trim().toUpperCase());
+      const exact = tracked.find((s) => s === canonical(input.value));
       if (exact || found.length) pick(exact || found[0]);
     });
     input.addEventListener("blur", () => setTimeout(() => { list.innerHTML = ""; }, 150));
@@ -165,9 +207,14 @@
   }
 
   async function start() {
-    const symbols = (await getJson(`${api}/symbols`)).body.symbols;
+    const answer = (await getJson(`${api}/symbols`)).body;
+    const symbols = answer.symbols;
     tracked = symbols.map((s) => s.symbol);
-    document.getElementById("tracked-count").textContent = `${tracked.length} tracked`;
+    const count = document.getElementById("tracked-count");
+    const unsupported = answer.unsupported || [];
+    count.textContent = `${tracked.length} tracked` +
+      (unsupported.length ? `, ${unsupported.length} listed names not supported` : "");
+    count.title = unsupported.map((u) => `${u.symbol}: ${u.reason}`).join("\n");
     // Start with the symbols that have data (then the others), at most WATCH_MAX of them.
     const first = symbols.filter((s) => s.has_data).concat(symbols.filter((s) => !s.has_data));
     watched = first.slice(0, WATCH_MAX).map((s) => s.symbol);
