@@ -202,6 +202,7 @@ FOREIGN_NAMES = {
     "Lock",  # redis-py's redis.lock.Lock
     "TimeZone",  # a PostgreSQL setting
     "Dockerfile",  # a file at the root
+    "Allow",  # an HTTP header
 }
 FOREIGN_FILES = {"enums.md"}  # Binance's API documentation
 _DOTTED = re.compile(r"(?<![\w.:/-])(tickvault(?:_collector|_writer|_api|_replay)?(?:\.\w+)+)")
@@ -211,7 +212,7 @@ _CLASSLIKE = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*$")  # `Tick`, `PgSt
 # Any /api/v1/... path, and the API's /prices, /symbols and /gaps written without the prefix
 # (a bare /stream is also Binance's combined-stream route: it counts only with the prefix).
 _ENDPOINT = re.compile(
-    r"(?<![\w/])(?:/api/v1(?:/[\w{}<>.*-]*)+|/(?:prices|symbols|gaps)(?:/[\w{}<>.*-]*)*)"
+    r"(?<![\w/])(?:/api/v1(?:/[\w{}<>.*%-]*)+|/(?:prices|symbols|gaps)(?:/[\w{}<>.*%-]*)*)"
 )
 _FILE_NAME = re.compile(r"[\w-]+\.(?:py|md|sh|yml|yaml|toml|ini|lua)")
 
