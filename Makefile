@@ -70,7 +70,7 @@ compose-down: install container-tools  ## stop and remove the compose demo: cont
 compose-images: install container-tools  ## build the stand-in images (Debian packages) used where registries are unreachable
 	@bash scripts/build-standins.sh
 
-bench: install bench-tools  ## benchmark suite on private servers (~23 min): table + bench/results/latest.json
+bench: install bench-tools  ## benchmark suite on private servers (~33 min; each step's time in bench/results/*.json)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 chaos: install bench-tools  ## fault scenario on private servers; exits non-zero if a trade is lost or doubled

@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 import redis
-from tests.support.servers import PrivatePostgres
+from tests.private_servers import PrivatePostgres
 
 from api_dataset import load
 from api_latency import DAY_MS, pct, start_pair, timed, wrk

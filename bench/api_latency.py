@@ -18,7 +18,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,10 @@ import redis
 from sqlalchemy.engine import make_url
 from werkzeug.test import EnvironBuilder
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # and tests.support
+
+from tests.support.polling import wait_until
 
 from api_dataset import DAY, load, loaded
 from tickvault.codec import latest_to_hash
@@ -45,29 +47,46 @@ BENCH_DB = "tickvault_bench_api"
 PREFIX = "tvbench-api"
 DAY_MS = int(DAY.timestamp() * 1000)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")  # Gunicorn, once bound
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def serve(
+    cmd: list[str], env: dict[str, str], ready: str, timeout: float = 60
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a Gunicorn server (the API or the bare app) on a port the kernel picks when it
+    binds (``{port}`` in *cmd* and *env* stands for 0: no other process can take it first);
+    return it and its port, read back from Gunicorn's log, once *ready* (the URL, with
+    ``{port}``) answers there."""
+    with tempfile.TemporaryFile() as log:  # the server keeps its own descriptor of it
+        proc = subprocess.Popen(
+            [c.replace("{port}", "0") for c in cmd],
+            env={k: v.replace("{port}", "0") for k, v in env.items()},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
+        def logged() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")[-2000:]
 
-def wait_ready(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+        def answering() -> int | None:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{ready}: the server exited {proc.returncode}:\n{logged()}")
+            found = LISTENING.search(logged())
+            if found is None:
+                return None
+            port = int(found.group(1))
+            with urllib.request.urlopen(ready.replace("{port}", str(port)), timeout=1):
+                return port
+
         try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"server at {url} never became ready")
-
-
-def start(cmd: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ready(ready)
-    return proc
+            what = f"{ready} to answer"
+            port = wait_until(answering, timeout, what, 0.2, ignore=(OSError,), context=logged)
+        except BaseException:
+            proc.kill()
+            proc.wait(10)
+            raise
+    return proc, port
 
 
 class Pair(NamedTuple):
@@ -91,20 +110,19 @@ class Pair(NamedTuple):
 
 def start_pair(env: dict[str, str], workers: int, threads: int) -> Pair:
     """Start the API and the bare endpoint with the same workers and threads; wait for both."""
-    api_port, bare_port = free_port(), free_port()
-    api = start(
+    api, api_port = serve(
         [sys.executable, "-m", "tickvault_api"],
-        {**env, "TICKVAULT_API_BIND": f"127.0.0.1:{api_port}"},
-        f"http://127.0.0.1:{api_port}/readyz",
+        {**env, "TICKVAULT_API_BIND": "127.0.0.1:{port}"},
+        "http://127.0.0.1:{port}/readyz",
     )
-    bare = start(
+    bare, bare_port = serve(
         [
             sys.executable, "-m", "gunicorn", "--chdir", str(Path(__file__).parent),
             "-k", "gthread", "-w", str(workers), "--threads", str(threads),
-            "-b", f"127.0.0.1:{bare_port}", "api_bare:create()",
+            "-b", "127.0.0.1:{port}", "api_bare:create()",
         ],
         env,
-        f"http://127.0.0.1:{bare_port}/latest/BTCUSDT",
+        "http://127.0.0.1:{port}/latest/BTCUSDT",
     )  # fmt: skip
     return Pair(api, bare, api_port, bare_port)
 

@@ -56,10 +56,10 @@ import redis
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # the bench modules, and tests.support
 
-from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
+from tests.private_servers import PrivatePostgres, PrivateRedis  # noqa: E402
 from tests.support.sse import SseClients, raise_fd_limit  # noqa: E402
 
-from api_latency import free_port, start, wrk  # noqa: E402
+from api_latency import serve, wrk  # noqa: E402
 from common import ROOT, pct, rss_mb  # noqa: E402
 from ingest import fresh_database  # noqa: E402
 from tickvault.codec import latest_message, latest_to_hash  # noqa: E402
@@ -293,22 +293,19 @@ def baseline_tree(ref: str) -> Any:
 
 
 def start_api(env: dict[str, str], pythonpath: str | None = None) -> tuple[Any, int]:
-    port = free_port()
-    child = {**env, "TICKVAULT_API_BIND": f"127.0.0.1:{port}"}
+    child = {**env, "TICKVAULT_API_BIND": "127.0.0.1:{port}"}
     if pythonpath:
         child["PYTHONPATH"] = pythonpath
-    proc = start([sys.executable, "-m", "tickvault_api"], child, f"http://127.0.0.1:{port}/readyz")
-    return proc, port
+    return serve([sys.executable, "-m", "tickvault_api"], child, "http://127.0.0.1:{port}/readyz")
 
 
 def start_bare(env: dict[str, str], worker_class: str, workers: int) -> tuple[Any, int]:
-    port = free_port()
     cmd = [
         sys.executable, "-m", "gunicorn", "--chdir", str(BENCH), "-k", worker_class,
         "-w", str(workers), *(["--threads", "8"] if worker_class == "gthread" else []),
-        "-b", f"127.0.0.1:{port}", "api_bare:create()",
+        "-b", "127.0.0.1:{port}", "api_bare:create()",
     ]  # fmt: skip
-    return start(cmd, env, f"http://127.0.0.1:{port}/latest/BTCUSDT"), port
+    return serve(cmd, env, "http://127.0.0.1:{port}/latest/BTCUSDT")
 
 
 def compare_latest(

@@ -39,10 +39,11 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.support
 
 import redis  # noqa: E402
-from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
+from tests.private_servers import PrivatePostgres, PrivateRedis  # noqa: E402
+from tests.support.polling import wait_until  # noqa: E402
 
 from chaos_noloss import SCENARIOS, run_all  # noqa: E402
-from common import Service, Stack, poll, released, replay  # noqa: E402
+from common import Service, Stack, released, replay  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.keys import WRITER_GROUP, RedisKeys  # noqa: E402
 
@@ -239,7 +240,7 @@ def run(
         def total() -> int:
             return sum(int(v["trades_available"]) for v in rp.stats()["symbols"].values())
 
-        poll("the first trades", lambda: total() >= 2000, 120, 0.1)
+        wait_until(lambda: total() >= 2000, 120, "the first trades", 0.1)
         first_btc = released(rp)["BTCUSDT"][0]
         rp.post_faults({"faults": trade_faults(first_btc, args.trades)})
         scenario = Scenario(collectors, writers, pg, rds)
@@ -250,12 +251,12 @@ def run(
         for svc in collectors:
             svc.stop(20)
         final = released(rp)
-        poll("the writers to drain", lambda: drained(client, keys), 600, 0.5)
+        wait_until(lambda: drained(client, keys), 600, "the writers to drain", 0.5)
         engine = make_engine(pg.url("tvchaos"))
         captured = highest_stored(engine)
         engine.dispose()
         audit = final_audit(stack.env(rp))
-        poll("the writers to store the audit", lambda: drained(client, keys), 600, 0.5)
+        wait_until(lambda: drained(client, keys), 600, "the writers to store the audit", 0.5)
     audit_log = "\n".join(
         line for line in (audit.stdout + audit.stderr).splitlines() if "audit " in line
     )

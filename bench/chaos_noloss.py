@@ -27,10 +27,11 @@ from typing import Any
 
 import redis
 from sqlalchemy import Engine, text
+from tests.private_servers import PrivatePostgres, PrivateRedis
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.servers import PrivatePostgres, PrivateRedis
 
-from common import Service, Stack, poll, released, replay
+from common import Service, Stack, released, replay
 from tickvault.db.engine import make_engine
 from tickvault.keys import WRITER_GROUP, RedisKeys
 
@@ -116,8 +117,8 @@ class Run:
     def repaired(self, expected: int, timeout: float = 300) -> float:
         """Wait until every recorded trade is stored and every gap filled; return seconds."""
         t0 = time.monotonic()
-        poll("every trade stored", lambda: self.stored() >= expected, timeout, 0.1)
-        poll("every gap filled", self.gaps_settled, 60, 0.2)
+        wait_until(lambda: self.stored() >= expected, timeout, "every trade stored", 0.1)
+        wait_until(self.gaps_settled, 60, "every gap filled", 0.2)
         return time.monotonic() - t0
 
 
@@ -164,13 +165,13 @@ def run_one(name: str, run_dir: Path) -> Outcome:
 
 def _writers_paused(run: Run, expected: int) -> tuple[float, str]:
     writer = run.stack.writer("w1")
-    poll("the writers' group", run.group_exists, 60, 0.1)
+    wait_until(run.group_exists, 60, "the writers' group", 0.1)
     _signal(writer, signal.SIGSTOP)
     collector = run.stack.collector(
         "c1", run.rp, TICKVAULT_STREAM_MAXLEN="2000", TICKVAULT_COLLECTOR_BUFFER_MAX="2000"
     )
-    poll("every trade released", lambda: _sent(run), 120, 0.2)
-    poll("the buffer to overflow", lambda: "stream backlog" in collector.tail(200), 60, 0.2)
+    wait_until(lambda: _sent(run), 120, "every trade released", 0.2)
+    wait_until(lambda: "stream backlog" in collector.tail(200), 60, "the buffer to overflow", 0.2)
     time.sleep(2)
     backlog = run.client().xlen(run.keys.stream)
     _signal(writer, signal.SIGCONT)
@@ -185,7 +186,7 @@ def _collector_killed(run: Run, expected: int) -> tuple[float, str]:
     )
     run.stack.writer("w1")
     collector = run.stack.collector("c1", run.rp, TICKVAULT_COLLECTOR_REST_WEIGHT_LIMIT="3000")
-    poll("part of the backfill stored", lambda: run.stored() >= 16_000 + 2_000, 120, 0.1)
+    wait_until(lambda: run.stored() >= 16_000 + 2_000, 120, "part of the backfill stored", 0.1)
     got = run.stored()
     collector.kill()
     collector.start()
@@ -194,10 +195,10 @@ def _collector_killed(run: Run, expected: int) -> tuple[float, str]:
 
 def _redis_restart(run: Run, expected: int) -> tuple[float, str]:
     writer = run.stack.writer("w1")
-    poll("the writers' group", run.group_exists, 60, 0.1)
+    wait_until(run.group_exists, 60, "the writers' group", 0.1)
     _signal(writer, signal.SIGSTOP)
     run.stack.collector("c1", run.rp)
-    poll("unread entries", lambda: run.client().xlen(run.keys.stream) >= 20_000, 120, 0.1)
+    wait_until(lambda: run.client().xlen(run.keys.stream) >= 20_000, 120, "unread entries", 0.1)
     run.rds.restart()
     _signal(writer, signal.SIGCONT)
     return run.repaired(expected), "restarted with 20,000+ entries unread"
@@ -205,12 +206,12 @@ def _redis_restart(run: Run, expected: int) -> tuple[float, str]:
 
 def _redis_maxmemory(run: Run, expected: int) -> tuple[float, str]:
     run.stack.writer("w1")
-    poll("the writers' group", run.group_exists, 60, 0.1)
+    wait_until(run.group_exists, 60, "the writers' group", 0.1)
     admin = run.client()
     admin.config_set("maxmemory-policy", "noeviction")
     admin.config_set("maxmemory", int(admin.info("memory")["used_memory"]))
     collector = run.stack.collector("c1", run.rp, TICKVAULT_COLLECTOR_BUFFER_MAX="2000")
-    poll("refused appends", lambda: "buffering" in collector.tail(50), 60, 0.1)
+    wait_until(lambda: "buffering" in collector.tail(50), 60, "refused appends", 0.1)
     time.sleep(5)
     admin.config_set("maxmemory", 0)
     return run.repaired(expected), "appends refused (OOM) for 5 s"
@@ -219,7 +220,7 @@ def _redis_maxmemory(run: Run, expected: int) -> tuple[float, str]:
 def _lease_race(run: Run, expected: int) -> tuple[float, str]:
     run.stack.writer("w1")
     run.stack.collector("c0", run.rp)
-    poll("every trade stored", lambda: run.stored() >= expected, 120, 0.1)
+    wait_until(lambda: run.stored() >= expected, 120, "every trade stored", 0.1)
     for svc in list(run.stack.services):
         if svc.name == "c0":
             svc.stop(30)

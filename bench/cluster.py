@@ -44,9 +44,12 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.support
 
+from tests.private_servers import (  # noqa: E402
+    PrivatePostgres,
+    PrivateRedis,
+    PrivateRedisCluster,
+)
 from tests.support.market import stored  # noqa: E402
-from tests.support.redis_cluster import PrivateRedisCluster  # noqa: E402
-from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
 from chaos_check import NotExact, require_exact  # noqa: E402
 from cluster_failover import postgres_failover, recorded_ranges, redis_failover  # noqa: E402

@@ -30,14 +30,18 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
+from tests.private_servers import (
+    PrivatePostgres,
+    PrivateRedisCluster,
+    ReplayProcess,
+    ReplicatedPostgres,
+)
 from tests.support.market import missing
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.redis_cluster import PrivateRedisCluster
-from tests.support.replay import ReplayProcess
-from tests.support.servers import PrivatePostgres, ReplicatedPostgres
 
 from chaos_check import require_exact
-from common import Stack, forget, poll, released, replay
+from common import Stack, forget, released, replay
 from ingest import fresh_database
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
@@ -82,10 +86,10 @@ def start(stack: Stack, rp: ReplayProcess, writers: int) -> None:
 def repaired(stack: Stack, engine: Engine, due: dict[str, tuple[int, int]], since: float) -> float:
     """Wait until *engine* holds every id of *due* and return the seconds from *since*; then
     wait for every recorded trade and stop the services, raising unless each exits 0."""
-    poll("the repair", lambda: missing(engine, due) == 0, TIMEOUT_S, 0.05)
+    wait_until(lambda: missing(engine, due) == 0, TIMEOUT_S, "the repair", 0.05)
     caught_up = time.monotonic() - since
     expected = sum(b - a + 1 for a, b in recorded_ranges().values())
-    poll("every recorded trade", lambda: stored(engine) >= expected, TIMEOUT_S, 0.2)
+    wait_until(lambda: stored(engine) >= expected, TIMEOUT_S, "every recorded trade", 0.2)
     for svc in reversed(stack.services):
         code = svc.stop(60)
         if code != 0:
@@ -116,7 +120,7 @@ def redis_failover(
     try:
         with replay("--speed", f"{speed:g}") as rp:
             start(stack, rp, writers)
-            poll("a fifth stored", lambda: stored(engine) > fifth, TIMEOUT_S, 0.1)
+            wait_until(lambda: stored(engine) > fifth, TIMEOUT_S, "a fifth stored", 0.1)
             failover = cluster.fail_over_losing_writes(victim, unreplicated_s, streams)
             killed = time.monotonic() - failover.serving_s
             due = released(rp)
@@ -158,7 +162,7 @@ def postgres_failover(
         try:
             with replay("--speed", f"{speed:g}") as rp:
                 start(stack, rp, writers)
-                poll("a fifth stored", lambda: stored(primary) > fifth, TIMEOUT_S, 0.1)
+                wait_until(lambda: stored(primary) > fifth, TIMEOUT_S, "a fifth stored", 0.1)
                 primary.dispose()
                 fault = time.monotonic()
                 pair.primary.stop("fast")
@@ -167,7 +171,7 @@ def postgres_failover(
                 promoted = time.monotonic() - fault
                 due = released(rp)
                 before = stored(standby)  # every commit of the old primary, replayed
-                poll("a new write", lambda: stored(standby) > before, TIMEOUT_S, 0.05)
+                wait_until(lambda: stored(standby) > before, TIMEOUT_S, "a new write", 0.05)
                 writes_again = time.monotonic() - fault
                 caught_up = repaired(stack, standby, due, fault)
             require_exact(standby, recorded_ranges())

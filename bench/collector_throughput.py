@@ -28,8 +28,8 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.private_servers import replay_process  # noqa: E402
 from tests.support.paths import BTC_TRADES, ETH_TRADES  # noqa: E402
-from tests.support.replay import replay_process  # noqa: E402
 
 REDIS_URL = os.environ.get("TICKVAULT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 ARGS = (

@@ -1,6 +1,6 @@
 """What the benchmark and chaos runners share: the services as processes, and small helpers.
 
-A :class:`Stack` is one deployment on private servers (:mod:`tests.support.servers`): its own
+A :class:`Stack` is one deployment on private servers (:mod:`tests.private_servers`): its own
 database and Redis prefix, the replay exchange, collectors and writers started as the real
 console scripts (``python -m tickvault_*``) with ``TICKVAULT_*`` variables, each logging to
 a file in the run directory. :class:`Service` can be SIGKILLed, restarted and measured (RSS).
@@ -15,8 +15,7 @@ import platform
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.private_servers import ReplayProcess, replay_process  # noqa: E402
 from tests.support.paths import TRADE_RECORDINGS  # noqa: E402
-from tests.support.replay import ReplayProcess, replay_process  # noqa: E402
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
@@ -40,18 +39,6 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
-def poll(what: str, check: Callable[[], Any], timeout: float, every: float = 0.2) -> Any:
-    """Call *check* until it returns something truthy; raise TimeoutError naming *what*."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 def appended(client: Any, stream: str) -> int:
@@ -146,12 +133,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def save(results: dict[str, Any], out: Path, started: datetime) -> Path:
-    """Write *results* as ``<out>/<UTC stamp of started>.json`` and ``<out>/latest.json``;
-    return the latter."""
+def save(results: dict[str, Any], out: Path, started: datetime, *, latest: bool = True) -> Path:
+    """Write *results* as ``<out>/<UTC stamp of started>.json`` and (with *latest*)
+    ``<out>/latest.json``; return the latter, or the dated file without *latest*."""
     out.mkdir(parents=True, exist_ok=True)
     body = json.dumps(results, indent=2, sort_keys=True) + "\n"
-    (out / f"{started:%Y%m%dT%H%M%SZ}.json").write_text(body)
+    dated = out / f"{started:%Y%m%dT%H%M%SZ}.json"
+    dated.write_text(body)
+    if not latest:
+        return dated
     (out / "latest.json").write_text(body)
     return out / "latest.json"
 

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from tests.support.servers import PrivatePostgres
+from tests.private_servers import PrivatePostgres
+from tests.support.polling import wait_until
 
-from common import Stack, appended, cpu_s, forget, poll, replay, tree_cpu_s
+from common import Stack, appended, cpu_s, forget, replay, tree_cpu_s
 from foundation_storage import SIZES
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
@@ -115,12 +116,12 @@ def run_pipeline(
             stack.collector(f"{prefix}-collector", rp)
 
             # The collector's stream entries (no faults: one per trade) pass *rows* first.
-            poll("a fifth of the trades", lambda: published(rows // 5), 900, 0.05)
+            wait_until(lambda: published(rows // 5), 900, "a fifth of the trades", 0.05)
             start = sample()
-            poll("the collector to publish the trades", lambda: published(rows), 900, 0.05)
+            wait_until(lambda: published(rows), 900, "the collector to publish the trades", 0.05)
             end = sample()
             stack.services[-1].stop(60)
-            poll("the writers to drain the stream", lambda: drained(client, keys), 600, 0.2)
+            wait_until(lambda: drained(client, keys), 600, "the writers to drain the stream", 0.2)
     finally:
         stack.stop_all()
         forget(client, prefix)

@@ -29,10 +29,10 @@ from typing import Any
 import msgspec
 import redis
 from sqlalchemy import text
-from tests.support.replay import ReplayProcess
-from tests.support.servers import PrivatePostgres
+from tests.private_servers import PrivatePostgres, ReplayProcess
+from tests.support.polling import wait_until
 
-from common import Service, Stack, forget, pct, poll, replay, rss_mb
+from common import Service, Stack, forget, pct, replay, rss_mb
 from ingest import drained, fresh_database
 from tickvault.db.engine import make_engine
 from tickvault.keys import RedisKeys
@@ -114,10 +114,10 @@ def run_paced(
             procs = [stack.writer(f"{tag}-writer{i}") for i in range(writers)]
             procs.append(stack.collector(f"{tag}-collector", rp))
             started = time.monotonic()
-            poll(
-                "the first trade in the cache",
+            wait_until(
                 lambda: client.exists(keys.latest("BTCUSDT")),
                 60,
+                "the first trade in the cache",
                 0.1,
             )
             _sample_rss(procs, rss)
@@ -132,7 +132,7 @@ def run_paced(
             _sample_rss(procs, rss)
             pairs.append(clock_pair(rp))
             procs[-1].stop(60)
-            poll("the writers to drain", lambda: drained(client, keys), 120, 0.1)
+            wait_until(lambda: drained(client, keys), 120, "the writers to drain", 0.1)
     finally:
         stack.stop_all()
         listener.stop()

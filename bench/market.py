@@ -43,11 +43,15 @@ from sqlalchemy import text
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.support
 
+from tests.private_servers import (  # noqa: E402
+    PrivatePostgres,
+    PrivateRedis,
+    replay_process,
+)
 from tests.support.market import exchange, missing, owed, seed_positions  # noqa: E402
-from tests.support.replay import replay_process  # noqa: E402
-from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
+from tests.support.polling import wait_until  # noqa: E402
 
-from common import Stack, cpu_s, forget, machine, pct, poll, rss_mb  # noqa: E402
+from common import Stack, cpu_s, forget, machine, pct, rss_mb  # noqa: E402
 from ingest import fresh_database  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.keys import RedisKeys  # noqa: E402
@@ -132,7 +136,7 @@ def _run(
             collector = stack.collector(f"{tag}-collector", rp, TICKVAULT_SYMBOLS=symbols)
             rp.post_faults({"type": "drop", "fraction": drop, "seed": 11})
             stream = RedisKeys(prefix).stream
-            poll("the first trades", lambda: client.xlen(stream), 120, 0.5)
+            wait_until(lambda: client.xlen(stream), 120, "the first trades", 0.5)
             started, steady_from = time.monotonic(), time.time() + WARM_UP_S
             sampled = _sample(rp, collector.pid, started, seconds)
             rp.clear_faults()

@@ -27,7 +27,7 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.replay import ReplayProcess, replay_process  # noqa: E402
+from tests.private_servers import ReplayProcess, replay_process  # noqa: E402
 from tests.support.replay_market import subscribe_batches  # noqa: E402
 
 from common import cpu_s, rss_mb  # noqa: E402

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.private_servers import replay_process  # noqa: E402
 from tests.support.paths import TRADE_RECORDINGS  # noqa: E402
-from tests.support.replay import replay_process  # noqa: E402
 
 PATH = "/stream?streams=btcusdt@trade/ethusdt@trade"
 

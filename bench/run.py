@@ -3,7 +3,7 @@
     python bench/run.py [--soak-minutes 10] [--ingest-trades 1000000] [--skip api,...]
 
 Everything runs on a private PostgreSQL (``track_commit_timestamp=on``) and a private Redis
-started for the run and deleted afterwards (see ``tests/support/servers.py``), in this order,
+started for the run and deleted afterwards (see ``tests/private_servers``), in this order,
 nothing heavy overlapping anything measured:
 
 1. ingest: end to end at ``--speed 0``, then the plain COPY and naive baselines (ingest.py);
@@ -21,17 +21,27 @@ nothing heavy overlapping anything measured:
    after a Redis Cluster master and a PostgreSQL primary fail over (cluster.py;
    ``python bench/cluster.py`` runs it alone).
 
-Writes ``bench/results/latest.json`` and a dated copy ``bench/results/<UTC stamp>.json``.
+Each step's figures, status and seconds are written to ``bench/results/<UTC stamp>.json`` as
+soon as it finishes. A step that fails is recorded with its error and the next one runs; at
+the end the table shows what finished, each step's status and time, and the run exits 1
+naming the failed steps, leaving ``latest.json`` as it was. A run with every step done also
+writes ``bench/results/latest.json``. Before it starts, the run prints how long it should
+take, by the step times ``latest.json`` recorded (the soak and the whole market scaled to
+their minutes).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,12 +49,10 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench's modules, and tests.support
 
-from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
+from tests.private_servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
 from common import machine, save  # noqa: E402
 from report import add_ratios, table  # noqa: E402
-
-STEPS = ("ingest", "latency50", "api", "streams", "soak", "market", "cluster")
 
 
 def parse() -> argparse.Namespace:
@@ -77,140 +85,218 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-def step(name: str, results: dict[str, Any]) -> float:
-    print(
-        f"--- {name} ({datetime.now(UTC):%H:%M:%S} UTC, load {os.getloadavg()[0]:.1f})", flush=True
+@dataclass(frozen=True)
+class Bench:
+    """What every step runs with: the arguments, the private servers, the run directory."""
+
+    args: argparse.Namespace
+    pg: PrivatePostgres
+    rds: PrivateRedis
+    run_dir: Path
+
+
+Step = Callable[[Bench], dict[str, Any]]
+
+
+def run_ingest(b: Bench) -> dict[str, Any]:
+    from ingest import run_all
+
+    return run_all(
+        b.pg,
+        b.rds.url,
+        b.run_dir,
+        rows=b.args.ingest_trades,
+        writers=b.args.ingest_writers,
+        naive_rows=b.args.naive_rows,
     )
-    results.setdefault("steps", {})[name] = {"load_avg_1m_at_start": os.getloadavg()[0]}
-    return time.monotonic()
+
+
+def paced(b: Bench, speed: int, seconds: float, tag: str) -> dict[str, Any]:
+    """Return the figures of one paced run of the recordings at *speed*."""
+    from latency import run_paced
+
+    return run_paced(
+        b.pg, b.rds.url, b.run_dir, speed=speed, seconds=seconds, writers=b.args.writers, tag=tag
+    )
+
+
+def run_latency50(b: Bench) -> dict[str, Any]:
+    return latency_keys(paced(b, 50, b.args.fast_seconds, "x50"), "_50x")
+
+
+def run_api_step(b: Bench) -> dict[str, Any]:
+    from api import run_api
+
+    return run_api(
+        b.pg,
+        b.rds.url,
+        workers=b.args.api_workers,
+        threads=b.args.api_threads,
+        seconds=b.args.api_seconds,
+        connections=32,
+        samples=2000,
+    )
+
+
+def run_streams_step(b: Bench) -> dict[str, Any]:
+    from api_streams import run_streams
+
+    return run_streams(
+        b.pg,
+        b.rds.url,
+        workers=b.args.api_workers,
+        seconds=b.args.api_seconds,
+        counts=tuple(int(n) for n in b.args.streams.split(",")),
+        baseline_ref=b.args.baseline_ref,
+    )
+
+
+def run_soak(b: Bench) -> dict[str, Any]:
+    slow = paced(b, 1, b.args.soak_minutes * 60, "x1")
+    return {
+        **latency_keys(slow, "_1x"),
+        **latency_keys(slow, ""),
+        **soak_keys(slow, b.args.soak_minutes),
+    }
+
+
+def run_market_step(b: Bench) -> dict[str, Any]:
+    from market import run_market
+
+    return run_market(
+        b.pg, b.rds.url, b.run_dir, symbols=b.args.market_symbols, minutes=b.args.market_minutes
+    )
+
+
+def run_cluster_step(b: Bench) -> dict[str, Any]:
+    from cluster import run_cluster
+
+    return run_cluster(
+        b.pg,
+        b.rds,
+        b.run_dir,
+        rounds=b.args.cluster_rounds,
+        trades=b.args.cluster_trades,
+        writers=b.args.ingest_writers,
+        failovers=b.args.cluster_failovers,
+        failover_speed=b.args.failover_speed,
+    )
+
+
+STEP_RUNS: dict[str, Step] = {
+    "ingest": run_ingest,
+    "latency50": run_latency50,
+    "api": run_api_step,
+    "streams": run_streams_step,
+    "soak": run_soak,
+    "market": run_market_step,
+    "cluster": run_cluster_step,
+}
+STEPS = tuple(STEP_RUNS)
+# The steps whose length follows an argument (minutes): their time scales with it.
+STEP_MINUTES = {"soak": "soak_minutes", "market": "market_minutes"}
+
+
+def estimate_s(previous: dict[str, Any], args: argparse.Namespace, steps: list[str]) -> int | None:
+    """Return the seconds *steps* should take, from the step times of the *previous* run
+    (a soak or market run of other length scaled by the minutes it differs); None when the
+    previous run did not time one of them."""
+    timed = previous.get("steps", {})
+    total = 0.0
+    for name in steps:
+        seconds = timed.get(name, {}).get("seconds")
+        if seconds is None:
+            return None
+        if name in STEP_MINUTES:
+            before = previous.get(STEP_MINUTES[name], getattr(args, STEP_MINUTES[name]))
+            seconds += (getattr(args, STEP_MINUTES[name]) - before) * 60
+        total += seconds
+    return round(total)
+
+
+def run_steps(
+    steps: list[str], bench: Bench, results: dict[str, Any], keep: Callable[[], Path]
+) -> list[str]:
+    """Run *steps* in order, each timed; a failed step is recorded (its error, its time) and
+    the next one runs. After each step, *keep* writes what finished so far. Return the names
+    of the steps that failed (an interrupt stops the run there)."""
+    failed = []
+    for name in steps:
+        load = os.getloadavg()[0]
+        print(f"--- {name} ({datetime.now(UTC):%H:%M:%S} UTC, load {load:.1f})", flush=True)
+        record: dict[str, Any] = {"load_avg_1m_at_start": load}
+        results["steps"][name] = record
+        began = time.monotonic()
+        try:
+            results.update(STEP_RUNS[name](bench))
+            record["status"] = "done"
+        except Exception as exc:  # any failure of a step: keep the others' figures
+            record["status"] = "failed"
+            record["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+            failed.append(name)
+            traceback.print_exc()
+        except KeyboardInterrupt:
+            record["status"] = "interrupted"
+            failed.append(name)
+            break
+        finally:
+            record["seconds"] = round(time.monotonic() - began)
+            kept = keep()
+            print(f"--- {name} {record['status']} in {record['seconds']} s; kept in {kept}")
+    return failed
 
 
 def main() -> int:
     args = parse()
     skip = {s for s in args.skip.split(",") if s}
+    steps = [name for name in STEPS if name not in skip]
     started = datetime.now(UTC)
     t0 = time.monotonic()
     results: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),
         "machine": machine(),
+        "soak_minutes": args.soak_minutes,
+        "market_minutes": args.market_minutes,
+        "steps": {},
     }
     results["git_commit"] = results["machine"]["git_commit"]
+    latest = args.out / "latest.json"
+    if latest.exists() and (expected := estimate_s(json.loads(latest.read_text()), args, steps)):
+        print(f"--- about {expected / 60:.0f} min, by the step times of {latest}", flush=True)
     run_dir = Path(tempfile.mkdtemp(prefix="tvbench-run-"))
-    # Import late: these pull in the services and the writer/API benchmarks.
-    from api import run_api
-    from api_streams import run_streams
-    from cluster import run_cluster
-    from ingest import run_all
-    from latency import run_paced
-    from market import run_market
+
+    def keep() -> Path:
+        results["duration_s"] = round(time.monotonic() - t0)
+        return save(results, args.out, started, latest=False)
 
     try:
         with PrivatePostgres() as pg, PrivateRedis() as rds:
-            if "ingest" not in skip:
-                s = step("ingest", results)
-                results.update(
-                    run_all(
-                        pg,
-                        rds.url,
-                        run_dir,
-                        rows=args.ingest_trades,
-                        writers=args.ingest_writers,
-                        naive_rows=args.naive_rows,
-                    )
-                )
-                results["steps"]["ingest"]["seconds"] = round(time.monotonic() - s)
-            if "latency50" not in skip:
-                s = step("latency50", results)
-                fast = run_paced(
-                    pg,
-                    rds.url,
-                    run_dir,
-                    speed=50,
-                    seconds=args.fast_seconds,
-                    writers=args.writers,
-                    tag="x50",
-                )
-                results.update(latency_keys(fast, "_50x"))
-                results["steps"]["latency50"]["seconds"] = round(time.monotonic() - s)
-            if "api" not in skip:
-                s = step("api", results)
-                results.update(
-                    run_api(
-                        pg,
-                        rds.url,
-                        workers=args.api_workers,
-                        threads=args.api_threads,
-                        seconds=args.api_seconds,
-                        connections=32,
-                        samples=2000,
-                    )
-                )
-                results["steps"]["api"]["seconds"] = round(time.monotonic() - s)
-            if "streams" not in skip:
-                s = step("streams", results)
-                results.update(
-                    run_streams(
-                        pg,
-                        rds.url,
-                        workers=args.api_workers,
-                        seconds=args.api_seconds,
-                        counts=tuple(int(n) for n in args.streams.split(",")),
-                        baseline_ref=args.baseline_ref,
-                    )
-                )
-                results["steps"]["streams"]["seconds"] = round(time.monotonic() - s)
-            if "soak" not in skip:
-                s = step("soak", results)
-                slow = run_paced(
-                    pg,
-                    rds.url,
-                    run_dir,
-                    speed=1,
-                    seconds=args.soak_minutes * 60,
-                    writers=args.writers,
-                    tag="x1",
-                )
-                results.update(latency_keys(slow, "_1x"))
-                results.update(latency_keys(slow, ""))
-                results.update(soak_keys(slow, args.soak_minutes))
-                results["steps"]["soak"]["seconds"] = round(time.monotonic() - s)
-            if "market" not in skip:
-                s = step("market", results)
-                results.update(
-                    run_market(
-                        pg,
-                        rds.url,
-                        run_dir,
-                        symbols=args.market_symbols,
-                        minutes=args.market_minutes,
-                    )
-                )
-                results["steps"]["market"]["seconds"] = round(time.monotonic() - s)
-            if "cluster" not in skip:
-                s = step("cluster", results)
-                results.update(
-                    run_cluster(
-                        pg,
-                        rds,
-                        run_dir,
-                        rounds=args.cluster_rounds,
-                        trades=args.cluster_trades,
-                        writers=args.ingest_writers,
-                        failovers=args.cluster_failovers,
-                        failover_speed=args.failover_speed,
-                    )
-                )
-                results["steps"]["cluster"]["seconds"] = round(time.monotonic() - s)
+            failed = run_steps(steps, Bench(args, pg, rds, run_dir), results, keep)
     finally:
         if args.keep_logs:
             print(f"service logs kept in {run_dir}")
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
     results["duration_s"] = round(time.monotonic() - t0)
+    results["failed_steps"] = failed
     add_ratios(results)
     print(table(results))
+    print(steps_table(results))
+    if failed:
+        print(f"wrote {keep()}: figures of the steps that finished; latest.json left as it was")
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+        return 1
     print(f"wrote {save(results, args.out, started)} ({results['duration_s']} s)")
     return 0
+
+
+def steps_table(results: dict[str, Any]) -> str:
+    """Return each step's status and time, as a plain-text table."""
+    lines = [f"{'step':<12}{'status':<13}{'seconds':>8}  error"]
+    for name, record in results["steps"].items():
+        error = record.get("error", "").splitlines()[0][:80] if record.get("error") else ""
+        lines.append(f"{name:<12}{record['status']:<13}{record['seconds']:>8}  {error}")
+    return "\n".join(lines)
 
 
 def latency_keys(fig: dict[str, Any], suffix: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import uuid
 from typing import Any
 
 import redis
+from tests.support.polling import wait_until
 
 from tickvault.keys import WRITER_GROUP, RedisKeys
 from tickvault_writer.batch import Batch
@@ -118,11 +119,13 @@ def run_replicas(
             ready.get(timeout=120)
         load_before = os.getloadavg()[0]
         go.set()
-        deadline = time.monotonic() + timeout
-        while not drained(client, keys.stream):
-            if time.monotonic() > deadline or not all(p.is_alive() for p in procs):
-                raise RuntimeError("the replicas did not drain the stream")
-            time.sleep(0.02)
+
+        def drained_by_live_replicas() -> bool:
+            if not all(p.is_alive() for p in procs):
+                raise RuntimeError("a replica died before the stream was drained")
+            return drained(client, keys.stream)
+
+        wait_until(drained_by_live_replicas, timeout, "the replicas to drain the stream", 0.02)
         load_after = os.getloadavg()[0]
         stop.set()
         for _ in procs:

@@ -9,7 +9,7 @@
   tests fail (never skip) with a message saying how to start them.
 - Tests of clustering and replication get private servers of their own, started only when a
   test asks for them, on free loopback ports in temporary directories (see
-  ``tests/support/servers.py``): ``redis_cluster`` (three masters, three replicas, shared by
+  ``tests/private_servers``): ``redis_cluster`` (three masters, three replicas, shared by
   the session) and ``replicated_postgres`` (a primary and a streaming standby, shared);
   ``new_redis_cluster`` and ``new_replicated_postgres`` give a test servers of its own to
   kill or promote.
@@ -27,9 +27,8 @@ import redis
 from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
-from tests.support.redis_cluster import PrivateRedisCluster
+from tests.private_servers import PrivateRedisCluster, ReplicatedPostgres
 from tests.support.redis_keys import delete_prefix, new_prefix
-from tests.support.servers import ReplicatedPostgres
 
 from tickvault.config import Settings
 from tickvault.db import migrate

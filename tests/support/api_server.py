@@ -3,70 +3,66 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import redis
 from tests.integration.api.loading import store_ticks, to_tick
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.servers import free_port
 
 from tickvault.codec import latest_to_hash
 from tickvault.db import migrate
 from tickvault.keys import RedisKeys
 from tickvault.tick import Tick
 
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll *predicate* every 0.1 s until it holds; fail naming *what* after *timeout* s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def answers(url: str) -> bool:
-    """Return whether GET *url* answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")  # Gunicorn, once bound
 
 
 @contextmanager
 def running_api(tmp_path: Path, settings: dict[str, str]) -> Iterator[str]:
-    """Run ``tickvault-api`` with *settings* on a free port; yield its base URL.
+    """Run ``tickvault-api`` with *settings* on a port the kernel picks when Gunicorn binds
+    (port 0: none to lose to a race), read back from its log; yield its base URL once
+    ``/readyz`` answers 200.
 
     It is stopped with SIGTERM (Gunicorn stops its workers gracefully) and must exit 0.
     """
-    port = free_port()
     env = {
         **os.environ,
         **settings,
-        "TICKVAULT_API_BIND": f"127.0.0.1:{port}",
+        "TICKVAULT_API_BIND": "127.0.0.1:0",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    log = (tmp_path / "api.log").open("wb")
+    log_path = tmp_path / "api.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "tickvault_api"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
-    base = f"http://127.0.0.1:{port}"
+
+    def logged() -> str:
+        return log_path.read_text(errors="replace")[-2000:]
+
+    def ready() -> str | None:
+        assert process.poll() is None, f"tickvault-api exited:\n{logged()}"
+        found = LISTENING.search(log_path.read_text(errors="replace"))
+        if found is None:
+            return None
+        base = f"http://127.0.0.1:{found.group(1)}"
+        with urllib.request.urlopen(base + "/readyz", timeout=1) as response:
+            return base if response.status == 200 else None
+
     try:
-        wait_until(lambda: answers(base + "/readyz"), 30, "the API to be ready")
-        yield base
+        yield wait_until(ready, 30, "the API to be ready", 0.1, ignore=(OSError,), context=logged)
     finally:
         process.terminate()
         status = process.wait(timeout=30)
         log.close()
-    assert status == 0, (tmp_path / "api.log").read_text()[-2000:]
+    assert status == 0, log_path.read_text()[-2000:]
 
 
 def load_recordings(url: str, redis_url: str, redis_prefix: str, extra: list[Tick]) -> list[Tick]:

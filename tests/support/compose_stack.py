@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 from tests.support.paths import REPO_ROOT
+from tests.support.polling import wait_until
 
 from tickvault.cli.up import free_port
 
@@ -107,11 +107,8 @@ class Stack:
 
 
 def wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
-    """Poll *check* until it holds; fail naming *what* after *seconds*."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(1)
+    """Poll *check* every second until it holds; fail naming *what* after *seconds*."""
+    wait_until(check, seconds, what, 1.0)
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from typing import Any
 
 import redis
 from sqlalchemy import Engine, text
-from tests.support.replay import ReplayProcess
+from tests.private_servers import ReplayProcess
 
 from tickvault.keys import RedisKeys
 

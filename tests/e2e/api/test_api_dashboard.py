@@ -8,7 +8,6 @@ Debian's ``chromium`` with Playwright (never ``playwright install``).
 from __future__ import annotations
 
 import shutil
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -19,6 +18,7 @@ import msgspec
 import pytest
 import redis
 from tests.support.api_server import load_recordings, running_api
+from tests.support.polling import wait_until
 
 from tickvault.codec import latest_message, latest_to_hash
 from tickvault.db import migrate
@@ -61,11 +61,15 @@ def publish_until_shown(
 ) -> None:
     """Announce *tick* as the writer does until the page's *cell* shows its price as *text*
     (the symbol's own precision)."""
-    deadline = time.monotonic() + 15
-    while cell.text_content() != text:
-        assert time.monotonic() < deadline, f"{tick.symbol}'s live price never reached the page"
-        publisher.publish(channel, latest_message(tick))
-        cell.page.wait_for_timeout(200)
+
+    def shown() -> str | None:
+        now: str | None = cell.text_content()
+        if now != text:
+            publisher.publish(channel, latest_message(tick))
+        return now
+
+    what = f"{tick.symbol}'s live price {text} on the page"
+    wait_until(shown, 15, what, 0.2, until=lambda now: now == text)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from tests.support.cli import stack_env, terminate
+from tests.support.polling import wait_until
 from tests.support.redis_keys import delete_prefix
 from tests.support.sse import SseClients
 
@@ -34,11 +35,10 @@ START_BOUND_S = 60.0
 
 
 def wait_for(condition: Callable[[], bool], bound: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + bound
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}:\n{log.read_text(errors='replace')[-4000:]}")
-        time.sleep(0.25)
+    """Wait until *condition* holds; fail after *bound* seconds with the stack's log."""
+    wait_until(
+        condition, bound, what, 0.25, context=lambda: log.read_text(errors="replace")[-4000:]
+    )
 
 
 def get(url: str) -> tuple[int, bytes, float]:

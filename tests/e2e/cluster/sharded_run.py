@@ -10,10 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.private_servers import PrivateRedisCluster, Services, free_port, replayed_services
 from tests.support.metrics import scrape
-from tests.support.redis_cluster import PrivateRedisCluster
-from tests.support.servers import free_port
-from tests.support.services import Services, replayed_services
 
 from tickvault.keys import RedisKeys
 

@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 from tests.e2e.cluster.sharded_run import WRITERS, sharded_run
-from tests.integration.writer.writer_support import (
-    assert_stored_exactly,
-    trade_count,
-    wait_for,
-)
+from tests.integration.writer.writer_support import assert_stored_exactly, trade_count
+from tests.private_servers import PrivateRedisCluster
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.redis_cluster import PrivateRedisCluster
 
 
 @pytest.mark.timeout(300)
@@ -34,7 +31,7 @@ def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
         victim_shard = keys.shard_of("BTCUSDT")
         victim = cluster.master_of(victim_shard.stream)
         on_victim = {s for s in recorded if keys.shard_of(s) == victim_shard}
-        wait_for(lambda: trade_count(clean_db) > expected // 5, 90, "a fifth stored")
+        wait_until(lambda: trade_count(clean_db) > expected // 5, 90, "a fifth stored")
         # Frozen writers store nothing more: what the dead master acknowledged is lost unstored.
         for name in WRITERS:
             services.signal(name, signal.SIGSTOP)
@@ -46,9 +43,9 @@ def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
         finally:
             for name in WRITERS:
                 services.signal(name, signal.SIGCONT)
-        wait_for(lambda: _all_filled(_lost_gaps(clean_db)), 60, "the loss refilled", 0.2)
+        wait_until(lambda: _all_filled(_lost_gaps(clean_db)), 60, "the loss refilled", 0.2)
         repaired_s = time.monotonic() - killed
-        wait_for(lambda: trade_count(clean_db) >= expected, 120, "every trade", interval=0.2)
+        wait_until(lambda: trade_count(clean_db) >= expected, 120, "every trade", interval=0.2)
         losses = run.metrics("collector")["tickvault_collector_stream_losses_total"]
         codes = services.terminate()
         collector_log = services.log("collector")

@@ -17,14 +17,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from tests.integration.api.expected import iso
 from tests.integration.api.loading import store_ticks
-from tests.integration.writer.writer_support import (
-    assert_stored_exactly,
-    trade_count,
-    wait_for,
-)
+from tests.integration.writer.writer_support import assert_stored_exactly, trade_count
+from tests.private_servers import ReplicatedPostgres, replayed_services, stack_env
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.servers import ReplicatedPostgres
-from tests.support.services import replayed_services, stack_env
 
 from tickvault.config import Settings
 from tickvault.db import migrate
@@ -127,13 +123,13 @@ def test_writers_follow_the_primary_when_the_standby_is_promoted_mid_run(
             services.start("writer-1", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1")
             services.start("writer-2", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w2")
             services.start("collector", "tickvault_collector")
-            wait_for(lambda: trade_count(primary_engine) > expected // 5, 90, "a fifth stored")
+            wait_until(lambda: trade_count(primary_engine) > expected // 5, 90, "a fifth stored")
             primary_engine.dispose()
             pair.primary.stop("fast")  # a clean stop sends the standby every commit first
             before = pair.standby.query("SELECT count(*) FROM trades", name)[0][0]
             pair.standby.promote()
             assert not pair.standby.in_recovery()
-            wait_for(lambda: trade_count(engine) >= expected, 120, "every trade", interval=0.2)
+            wait_until(lambda: trade_count(engine) >= expected, 120, "every trade", interval=0.2)
             assert before < expected  # the failover happened mid-run
             codes = services.terminate()
         assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}

@@ -13,13 +13,10 @@ import pytest
 from redis.crc import key_slot
 from sqlalchemy import Engine
 from tests.e2e.cluster.sharded_run import sharded_run
-from tests.integration.writer.writer_support import (
-    assert_stored_exactly,
-    trade_count,
-    wait_for,
-)
+from tests.integration.writer.writer_support import assert_stored_exactly, trade_count
+from tests.private_servers import PrivateRedisCluster
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.redis_cluster import PrivateRedisCluster
 
 
 @pytest.mark.timeout(300)
@@ -33,13 +30,13 @@ def test_a_shard_moved_to_another_master_mid_run_is_stored_exactly(
         moving = run.keys.shard_of("BTCUSDT")
         source = cluster.master_of(moving.stream)
         target = next(r.node for r in cluster.roles() if r.master and r.node is not source)
-        wait_for(lambda: trade_count(clean_db) > expected // 5, 90, "a fifth stored")
+        wait_until(lambda: trade_count(clean_db) > expected // 5, 90, "a fifth stored")
         started = time.monotonic()
         move = cluster.move_slot(key_slot(moving.stream.encode()), target)
         # The stream first: the collector's script then finds the shard's keys split between
         # the masters (TRYAGAIN) until the slot is settled; the writers' reads follow ASK.
         move.migrate(moving.stream)
-        wait_for(
+        wait_until(
             lambda: run.faults("collector").get("resharding", 0) >= 1,
             30,
             "the collector to meet the half-moved slot",
@@ -47,7 +44,7 @@ def test_a_shard_moved_to_another_master_mid_run_is_stored_exactly(
         moved = move.finish()
         move_s = time.monotonic() - started
         stored_after_move = trade_count(clean_db)
-        wait_for(lambda: trade_count(clean_db) >= expected, 120, "every trade", interval=0.2)
+        wait_until(lambda: trade_count(clean_db) >= expected, 120, "every trade", interval=0.2)
         faults = {name: run.faults(name) for name in run.ports}
         codes = run.services.terminate()
         collector_log = run.services.log("collector")

@@ -14,13 +14,11 @@ from tests.integration.writer.writer_support import (
     assert_candles_recomputed,
     assert_stored_exactly,
     trade_count,
-    wait_for,
 )
+from tests.private_servers import PrivateRedisCluster, Services, recording_services, replay_process
 from tests.support.paths import BTC_TRADES, ETH_TRADES
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.redis_cluster import PrivateRedisCluster
-from tests.support.replay import replay_process
-from tests.support.services import Services, recording_services
 
 from tickvault.codec import latest_from_hash
 from tickvault.keys import WRITER_GROUP, RedisKeys, shard_of
@@ -101,10 +99,10 @@ def test_the_recordings_through_three_shards_of_a_redis_cluster_are_stored_exact
             TICKVAULT_WRITER_SHARDS=str(SHARDS - 1),
         )
         services.start("collector", "tickvault_collector")
-        wait_for(
+        wait_until(
             lambda: trade_count(clean_db) >= expected, 120, "every recorded trade", interval=0.2
         )
-        wait_for(lambda: shards_drained(cluster_client, keys), 30, "every shard drained")
+        wait_until(lambda: shards_drained(cluster_client, keys), 30, "every shard drained")
         codes = services.terminate()
     assert codes == {"writer-all": 0, "writer-last": 0, "collector": 0}, [
         services.log(n)[-2000:] for n in ("writer-all", "writer-last", "collector")

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +13,10 @@ from typing import Any
 
 import pytest
 import redis
+from tests.private_servers import replay_process
 from tests.support.paths import BTC_TRADES, ETH_TRADES
+from tests.support.polling import wait_until
 from tests.support.recordings import RecordedTrade, all_recorded_trades
-from tests.support.replay import replay_process
 
 from tickvault.codec import GapRecord, from_fields
 from tickvault.keys import RedisKeys
@@ -35,6 +35,10 @@ class StreamContent:
     gaps: list[GapRecord] = field(default_factory=list)
     entries: int = 0
     last_id: bytes = b"-"
+
+    def __repr__(self) -> str:
+        held = {symbol: len(ids) for symbol, ids in self.ticks.items()}
+        return f"StreamContent({self.entries} entries, trades {held}, {len(self.gaps)} gaps)"
 
 
 def read_stream(
@@ -116,6 +120,29 @@ class CollectorProcess:
             self.process.kill()
         self.process.wait(timeout=10)
 
+    def tail(self) -> str:
+        """Return the end of the log (what a failed wait shows)."""
+        return "collector log tail:\n" + self.log()[-4000:]
+
+    def read_until(
+        self,
+        client: redis.Redis,
+        stream: str,
+        content: StreamContent,
+        done: Callable[[StreamContent], object],
+        timeout: float,
+        what: str,
+        interval: float = 0.2,
+    ) -> StreamContent:
+        """Read *stream* into *content* until *done* holds; fail at once if the collector
+        exits, or after *timeout* seconds, with its log."""
+
+        def read() -> StreamContent:
+            assert self.process.poll() is None, "collector exited:\n" + self.log()[-4000:]
+            return read_stream(client, stream, content)
+
+        return wait_until(read, timeout, what, interval, until=done, context=self.tail)
+
 
 Start = Callable[..., CollectorProcess]  # the start_collector fixture
 Recorded = dict[str, list[RecordedTrade]]
@@ -185,18 +212,13 @@ def wait_for_every_trade(
     timeout: float,
 ) -> StreamContent:
     """Poll the stream until it holds every recorded id (or fail with the collector's log)."""
-    stream = RedisKeys(prefix).stream
-    content = StreamContent()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        read_stream(client, stream, content)
-        if missing_ids(content, expected) == 0:
-            return content
-        assert collector.process.poll() is None, "collector exited:\n" + collector.log()[-4000:]
-        time.sleep(0.2)
-    pytest.fail(
-        f"{missing_ids(content, expected)} trade ids still missing after {timeout:.0f}s;"
-        f" collector log tail:\n{collector.log()[-4000:]}"
+    return collector.read_until(
+        client,
+        RedisKeys(prefix).stream,
+        StreamContent(),
+        lambda content: missing_ids(content, expected) == 0,
+        timeout,
+        "every recorded trade id",
     )
 
 

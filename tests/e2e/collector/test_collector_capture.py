@@ -13,11 +13,10 @@ from tests.e2e.collector.conftest import (
     Start,
     StreamContent,
     assert_exact,
-    read_stream,
     seed_resume,
     wait_for_every_trade,
 )
-from tests.support.replay import replay_process
+from tests.private_servers import replay_process
 
 from tickvault.codec import GapStatus
 from tickvault.keys import RedisKeys
@@ -66,12 +65,15 @@ def test_a_killed_collector_resumes_without_losing_a_trade(
     seed_resume(redis_client, redis_prefix, recorded)
     with replay_process(*RECORDINGS, "--speed", "40", "--ping-interval", "1") as replay:
         first = start_collector(replay)
-        content = StreamContent()
-        deadline = time.monotonic() + 30
-        while sum(len(t) for t in content.ticks.values()) < 5000:
-            assert time.monotonic() < deadline, first.log()[-3000:]
-            read_stream(redis_client, stream, content)
-            time.sleep(0.1)
+        first.read_until(
+            redis_client,
+            stream,
+            StreamContent(),
+            lambda c: sum(len(t) for t in c.ticks.values()) >= 5000,
+            30,
+            "5,000 trades",
+            0.1,
+        )
         first.kill()
         time.sleep(1.0)  # trades keep happening on the exchange while nobody listens
         second = start_collector(replay)

@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import Engine, text
-from tests.integration.writer.writer_support import wait_for
+from tests.private_servers import Services, replay_process, stack_env
 from tests.support.market import exchange, holes, owed, seed_positions, stored
-from tests.support.replay import replay_process
-from tests.support.services import Services, stack_env
+from tests.support.polling import wait_until
 
 from tickvault.keys import RedisKeys
 from tickvault.symbols import Status, parse_status_value
@@ -81,12 +80,12 @@ def test_the_whole_market_is_captured_exactly_once_through_listings_halts_and_cu
         services.env["TICKVAULT_BINANCE_REST_URL"] = replay.rest_url
         services.start("writer", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1")
         services.start("collector", "tickvault_collector")
-        wait_for(lambda: len(stored(clean_db)) > 50, 60, "the first trades", interval=0.5)
+        wait_until(lambda: len(stored(clean_db)) > 50, 60, "the first trades", interval=0.5)
 
         replay.set_symbol(NEW, status="TRADING", rate=4)
         replay.set_symbol(halted, status="HALT")
         replay.post_faults({"type": "abrupt_close", "stream": f"{cut.lower()}@trade"})
-        wait_for(
+        wait_until(
             lambda: (
                 stored(clean_db).get(delisted, (0, 0, -1))[2]
                 >= exchange(replay)[delisted]["last_trade_id"]
@@ -96,7 +95,7 @@ def test_the_whole_market_is_captured_exactly_once_through_listings_halts_and_cu
             interval=0.5,
         )
         replay.delist(delisted)
-        wait_for(
+        wait_until(
             lambda: (
                 statuses(redis_client, redis_prefix).get(NEW) is Status.TRADING
                 and statuses(redis_client, redis_prefix).get(halted) is Status.HALT
@@ -107,7 +106,7 @@ def test_the_whole_market_is_captured_exactly_once_through_listings_halts_and_cu
             interval=0.5,
         )
         replay.set_symbol(halted, status="TRADING")
-        wait_for(
+        wait_until(
             lambda: statuses(redis_client, redis_prefix).get(halted) is Status.TRADING,
             30,
             "the halted symbol trading again",
@@ -118,7 +117,7 @@ def test_the_whole_market_is_captured_exactly_once_through_listings_halts_and_cu
         final = exchange(replay)
         ranges = owed(marks, final)
         try:
-            wait_for(lambda: not holes(stored(clean_db), ranges), 90, "every trade", interval=1.0)
+            wait_until(lambda: not holes(stored(clean_db), ranges), 90, "every trade", interval=1.0)
         except AssertionError:
             missing = holes(stored(clean_db), ranges)
             raise AssertionError(

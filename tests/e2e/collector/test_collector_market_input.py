@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 
 import redis
-from tests.e2e.collector.conftest import CollectorProcess, StreamContent, read_stream
+from tests.e2e.collector.conftest import CollectorProcess, StreamContent
+from tests.private_servers import replay_process
 from tests.support.market import exchange, owed, seed_positions
-from tests.support.replay import replay_process
 
 from tickvault.keys import RedisKeys
 from tickvault.symbols import Status, parse_status_value, unsupported
@@ -49,12 +49,9 @@ def test_malformed_answers_and_unusable_names_are_reported_and_the_rest_captured
             silence_timeout_s=5,
             audit_interval_s=0,
         )
-        content = StreamContent()
-        deadline = time.monotonic() + 60
-        while not content.ticks:
-            assert time.monotonic() < deadline, collector.log()[-3000:]
-            read_stream(redis_client, keys.stream, content)
-            time.sleep(0.2)
+        content = collector.read_until(
+            redis_client, keys.stream, StreamContent(), lambda c: c.ticks, 60, "the first trades"
+        )
 
         replay.post_faults(
             [
@@ -72,13 +69,15 @@ def test_malformed_answers_and_unusable_names_are_reported_and_the_rest_captured
         replay.set_symbol(flipped, status="TRADING")  # twice within one refresh
         time.sleep(12)  # several refreshes, each answered badly until the faults are spent
         ranges = {s: r for s, r in owed(marks, exchange(replay)).items() if is_symbol(s)}
-        deadline = time.monotonic() + 60
-        while _missing(read_stream(redis_client, keys.stream, content), ranges):
-            assert collector.process.poll() is None, collector.log()[-3000:]
-            assert time.monotonic() < deadline, (
-                f"missing {_missing(content, ranges)}\n{collector.log()[-4000:]}"
-            )
-            time.sleep(0.5)
+        collector.read_until(
+            redis_client,
+            keys.stream,
+            content,
+            lambda c: not _missing(c, ranges),
+            60,
+            f"every trade owed of {sorted(ranges)}",
+            0.5,
+        )
         fields = redis_client.hgetall(keys.symbols)
         reported = {k.decode(): parse_status_value(v) for k, v in fields.items()}
         assert collector.terminate() == 0

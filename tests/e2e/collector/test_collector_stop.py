@@ -13,7 +13,7 @@ from tests.e2e.collector.conftest import (
     StreamContent,
     read_stream,
 )
-from tests.support.replay import replay_process
+from tests.private_servers import replay_process
 
 from tickvault.keys import RedisKeys
 from tickvault.tick import Source
@@ -34,12 +34,15 @@ def test_sigterm_during_a_full_speed_flood_with_drops_exits_0_within_seconds(
         # A tiny REST budget: the backfill soon waits for the next weight minute, the audit
         # loop runs every half second against an unreachable PostgreSQL.
         collector = start_collector(replay, rest_weight_limit=200, audit_interval_s=0.5)
-        deadline = time.monotonic() + 60
-        while not (sum(len(t) for t in content.ticks.values()) > 30_000 and content.gaps):
-            assert time.monotonic() < deadline, collector.log()[-4000:]
-            assert collector.process.poll() is None, collector.log()[-4000:]
-            read_stream(redis_client, stream, content)
-            time.sleep(0.05)
+        collector.read_until(
+            redis_client,
+            stream,
+            content,
+            lambda c: sum(len(t) for t in c.ticks.values()) > 30_000 and c.gaps,
+            60,
+            "30,000 trades and a gap",
+            0.05,
+        )
         began = time.monotonic()
         assert collector.terminate(timeout=30) == 0
         took = time.monotonic() - began

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import redis
 from tests.e2e.collector.conftest import CollectorProcess, StreamContent, read_stream
-from tests.support.replay import replay_process
+from tests.private_servers import replay_process
 
 from tickvault.keys import RedisKeys
 from tickvault.symbols import Status, parse_status_value

@@ -13,14 +13,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from tests.integration.writer.writer_support import (
-    assert_stored_exactly,
-    trade_count,
-    wait_for,
-)
-from tests.support.deployed_redis import DeployedRedis
+from tests.integration.writer.writer_support import assert_stored_exactly, trade_count
+from tests.private_servers import DeployedRedis, Services, replayed_services
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.services import Services, replayed_services
 
 from tickvault.keys import WRITER_GROUP
 from tickvault_api import create_app
@@ -78,10 +74,10 @@ def test_the_services_as_their_own_redis_users_store_the_recordings_exactly(
         services.start("writer-1", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1", **writer)
         services.start("writer-2", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w2", **writer)
         services.start("collector", "tickvault_collector", **collector)
-        wait_for(
+        wait_until(
             lambda: stored_unless_refused(services, clean_db, expected), 120, "every trade", 0.2
         )
-        wait_for(lambda: drained(deployed), 30, "every shard drained", interval=0.2)
+        wait_until(lambda: drained(deployed), 30, "every shard drained", interval=0.2)
         codes = services.terminate()
         logs = {name: services.log(name) for name in SERVICES}
     assert codes == dict.fromkeys(SERVICES, 0), [log[-2000:] for log in logs.values()]

@@ -17,11 +17,10 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 from tests.integration.writer.writer_support import stored_trades
+from tests.private_servers import PrivateRedis, ReplayProcess, Services, replay_process, stack_env
 from tests.support.paths import BTC_TRADES, ETH_TRADES
+from tests.support.polling import wait_until
 from tests.support.recordings import RecordedTrade, all_recorded_trades
-from tests.support.replay import ReplayProcess, replay_process
-from tests.support.servers import PrivateRedis
-from tests.support.services import Services, stack_env
 
 from tickvault.keys import WRITER_GROUP, RedisKeys
 
@@ -101,10 +100,7 @@ class Pipeline:
     def wait(self, predicate: Callable[[], object], what: str, timeout: float = 60) -> float:
         """Poll *predicate*; return the seconds it took (fail with the logs after *timeout*)."""
         start = time.monotonic()
-        while not predicate():
-            if time.monotonic() - start > timeout:
-                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{self.logs()}")
-            time.sleep(0.1)
+        wait_until(predicate, timeout, what, 0.1, context=self.logs)
         return time.monotonic() - start
 
     def expected(self) -> int:

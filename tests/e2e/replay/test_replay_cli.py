@@ -8,8 +8,9 @@ import time
 import urllib.request
 
 import pytest
+from tests.private_servers import replay_process
 from tests.support.paths import TRADE_RECORDINGS
-from tests.support.replay import replay_process
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -32,10 +33,12 @@ def test_the_process_serves_reports_stats_takes_faults_and_exits_0_on_sigterm() 
 
 def test_synthetic_market_runs_at_real_time() -> None:
     with replay_process("--synthetic", "BTCUSDT,ETHUSDT", "--seed", "5", "--rate", "50") as r:
-        deadline = time.monotonic() + 20
-        while r.stats()["symbols"]["ETHUSDT"]["trades_available"] < 20:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(
+            lambda: r.stats()["symbols"]["ETHUSDT"]["trades_available"],
+            20,
+            "20 ETHUSDT trades available",
+            until=lambda n: n >= 20,
+        )
         clock = r.stats()["clock_ms"]
         assert abs(clock - time.time() * 1000) < 5_000
 

@@ -11,17 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.private_servers import ReplayProcess, replay_process
 from tests.support.paths import FULL_EXCHANGE_INFO
-from tests.support.replay import ReplayProcess, replay_process
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def _wait(check: Any, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    wait_until(check, seconds, "the replay's stats to show it")
 
 
 def _last_ids(replay: ReplayProcess) -> dict[str, int]:

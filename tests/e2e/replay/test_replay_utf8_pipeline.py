@@ -16,9 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
-from tests.integration.writer.writer_support import wait_for
-from tests.support.replay import replay_process
-from tests.support.services import Services, recording_services
+from tests.private_servers import Services, recording_services, replay_process
+from tests.support.polling import wait_until
 from tests.support.symbol_names import utf8_symbol_names
 
 from tickvault.symbols import stream_symbol
@@ -72,7 +71,7 @@ def test_any_allowed_names_are_captured_stored_and_served(
         services.start("writer", "tickvault_writer")
         services.start("collector", "tickvault_collector")
         try:
-            wait_for(
+            wait_until(
                 lambda: (
                     all(c >= PER_SYMBOL for c, _, _ in _stored(clean_db, names).values())
                     and len(_stored(clean_db, names)) == len(names)

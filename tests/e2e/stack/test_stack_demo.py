@@ -15,7 +15,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from tests.integration.api import expected
 from tests.support.cli import stack_env, terminate
 from tests.support.db import rows
 from tests.support.paths import TRADE_RECORDINGS
+from tests.support.polling import wait_until
 from tests.support.recordings import RecordedTrade, all_recorded_trades
 from tests.support.redis_keys import delete_prefix
 
@@ -101,12 +101,14 @@ def wait_for(
     stack: Stack,
     state: Callable[[], str] = lambda: "",
 ) -> None:
-    deadline = time.monotonic() + bound
-    while not condition():
+    """Wait until *condition* holds; fail at once if ``tickvault up`` exits, or after *bound*
+    seconds with *state* and the stack's log."""
+
+    def holds() -> bool:
         assert stack.process.poll() is None, f"tickvault up exited early:\n{stack.log()[-4000:]}"
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what} {state()}:\n{stack.log()[-4000:]}")
-        time.sleep(0.25)
+        return condition()
+
+    wait_until(holds, bound, what, 0.25, context=lambda: f"{state()}\n{stack.log()[-4000:]}")
 
 
 @pytest.fixture(scope="module")

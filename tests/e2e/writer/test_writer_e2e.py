@@ -13,12 +13,11 @@ from tests.integration.writer.writer_support import (
     assert_stored_exactly,
     group_state,
     trade_count,
-    wait_for,
 )
+from tests.private_servers import Services, recording_services, replay_process
 from tests.support.paths import BTC_TRADES, ETH_TRADES
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.replay import replay_process
-from tests.support.services import Services, recording_services
 
 from tickvault.codec import latest_from_hash
 from tickvault.keys import RedisKeys
@@ -46,10 +45,10 @@ def test_replay_collector_and_two_writers_store_every_recorded_trade_once(
         services.start("writer-1", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1")
         services.start("writer-2", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w2")
         services.start("collector", "tickvault_collector")
-        wait_for(
+        wait_until(
             lambda: trade_count(clean_db) >= expected, 100, "every recorded trade", interval=0.2
         )
-        wait_for(lambda: group_state(redis_client, keys) == (0, 0), 30, "the drain")
+        wait_until(lambda: group_state(redis_client, keys) == (0, 0), 30, "the drain")
         codes = services.terminate()
     assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}
 

@@ -23,6 +23,7 @@ import msgspec
 import pytest
 import redis
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role
+from tests.support.polling import wait_until
 from tests.support.sse import decode_chunks
 
 from tickvault.codec import LATEST_JSON_FIELDS, latest_from_message, latest_json, latest_message
@@ -63,18 +64,25 @@ def serve(recordings_db: str, redis_url: str, redis_prefix: str, tmp_path: Path)
                 env=env,
             )
         started.append(process)
-        deadline = time.monotonic() + START_BOUND_S
-        while not (found := LISTENING.search(log.read_bytes())) or b"Booting worker" not in (
-            log.read_bytes()
-        ):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"tickvault-api did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.1)
-        port = int(found.group(1))
-        while request(port, "GET", "/healthz")[0] != 200:  # the worker has loaded the app
-            if time.monotonic() > deadline:
-                pytest.fail(f"tickvault-api did not answer:\n{log.read_text(errors='replace')}")
-            time.sleep(0.1)
+
+        def listening() -> int | None:
+            logged = log.read_bytes()
+            assert process.poll() is None, f"tickvault-api exited:\n{logged.decode()}"
+            found = LISTENING.search(logged)
+            return int(found.group(1)) if found and b"Booting worker" in logged else None
+
+        def logged() -> str:
+            return log.read_text(errors="replace")
+
+        port = wait_until(listening, START_BOUND_S, "tickvault-api to listen", 0.1, context=logged)
+        wait_until(  # the worker has loaded the app
+            lambda: request(port, "GET", "/healthz")[0],
+            START_BOUND_S,
+            "tickvault-api to answer /healthz",
+            0.1,
+            until=lambda status: status == 200,
+            context=logged,
+        )
         return port
 
     yield start

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 from sqlalchemy import Engine, text
+from tests.support.polling import wait_until
 from tests.support.recordings import RecordedTrade
 
 from tickvault.codec import GapRecord, to_fields
@@ -38,10 +38,7 @@ def wait(
     logs: Callable[[], str] = lambda: "",
 ) -> None:
     """Poll *predicate* until it holds; fail naming *what* (and the tail of *logs*)."""
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, f"timed out waiting for {what}\n{logs()[-4000:]}"
-        time.sleep(0.05)
+    wait_until(predicate, timeout, what, context=lambda: logs()[-4000:])
 
 
 def stored(engine: Engine) -> dict[tuple[str, int], tuple[str, str]]:

@@ -10,9 +10,9 @@ import pytest
 import redis
 from sqlalchemy import Engine
 from tests.integration.audit.audit_support import drain, feed, tick_of, wait
+from tests.private_servers import ReplayProcess, replay_process
 from tests.support.paths import TRADE_RECORDINGS
 from tests.support.recordings import RecordedTrade, all_recorded_trades
-from tests.support.replay import ReplayProcess, replay_process
 
 from tickvault.keys import RedisKeys
 from tickvault_writer.service import Writer

@@ -17,8 +17,8 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 from tests.integration.audit.audit_support import drain, feed, stored
+from tests.private_servers import ReplayProcess
 from tests.support.recordings import RecordedTrade
-from tests.support.replay import ReplayProcess
 
 from tickvault.codec import GapRecord, GapStatus, from_fields
 from tickvault.keys import RedisKeys

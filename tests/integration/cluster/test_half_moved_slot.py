@@ -14,9 +14,10 @@ from typing import Any
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 from sqlalchemy import Engine
-from tests.integration.writer.writer_support import tick_of, trade_count, wait_for
+from tests.integration.writer.writer_support import tick_of, trade_count
+from tests.private_servers import PrivateRedisCluster
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.redis_cluster import PrivateRedisCluster
 
 from tickvault.codec import to_fields
 from tickvault.keys import WRITER_GROUP
@@ -57,7 +58,7 @@ def test_a_writer_acknowledging_into_a_half_moved_slot_retries_until_it_settles(
         move.migrate(stream)  # every key of the shard on the target, the slot still the source's
         stepped = threading.Thread(target=writer.step)  # reads through ASK, stores, acks
         stepped.start()
-        wait_for(lambda: _resharding(writer) >= 1, 30, "the acknowledgement to meet ASK")
+        wait_until(lambda: _resharding(writer) >= 1, 30, "the acknowledgement to meet ASK")
         assert trade_count(clean_db) == TICKS  # stored, not yet acknowledged
         assert stepped.is_alive()  # still retrying the acknowledgement
         move.finish()

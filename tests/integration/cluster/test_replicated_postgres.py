@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from tests.support.servers import ReplicatedPostgres
+from tests.private_servers import ReplicatedPostgres
+from tests.support.polling import wait_until
 
 from tickvault.db.engine import make_engine
 from tickvault.db.replica import ReplicaState, is_recovery_conflict, replica_state
@@ -110,14 +111,18 @@ def test_replica_lag_is_measured_and_is_zero_once_replayed(
             time.sleep(1.5)
             with primary.begin() as conn:
                 conn.execute(text(f"INSERT INTO {table} VALUES (1)"))  # received, not replayed
-            deadline = time.monotonic() + 30
-            while True:
+
+            def state_now() -> ReplicaState:
                 with standby.connect() as conn:
-                    state = replica_state(conn)
-                if state.lag_seconds and state.lag_seconds >= 1.0:
-                    break
-                assert time.monotonic() < deadline, state
-                time.sleep(0.1)
+                    return replica_state(conn)
+
+            state = wait_until(
+                state_now,
+                30,
+                "the standby 1 s behind",
+                0.1,
+                until=lambda st: st.lag_seconds and st.lag_seconds >= 1.0,
+            )
             assert state.standby
         pair.wait_replayed()
         with standby.connect() as conn:

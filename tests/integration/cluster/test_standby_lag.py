@@ -18,9 +18,9 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.api.expected import iso
 from tests.integration.api.loading import store_ticks
-from tests.integration.writer.writer_support import wait_for
+from tests.private_servers import ReplicatedPostgres
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
-from tests.support.servers import ReplicatedPostgres
 
 from tickvault.config import Settings
 from tickvault.db import migrate
@@ -105,7 +105,7 @@ def test_a_standby_past_the_lag_limit_is_not_ready_and_its_answers_wait(
         assert _json(client, count, 200)["trades"] == db.half
         with pair.replay_paused():
             db.store_second_half()  # received by the standby, not replayed
-            wait_for(lambda: client.get("/readyz").status_code == 503, 30, "/readyz to say 503")
+            wait_until(lambda: client.get("/readyz").status_code == 503, 30, "/readyz to say 503")
             ready = _json(client, "/readyz", 503)["error"]
             assert ready["code"] == "unavailable"
             assert ready["message"].startswith(f"not ready: {REASON} ")
@@ -117,7 +117,7 @@ def test_a_standby_past_the_lag_limit_is_not_ready_and_its_answers_wait(
                 assert REASON in refused["message"] and LIMIT in refused["message"], path
             assert _json(client, "/api/v1/symbols", 200)["symbols"][0]["symbol"] == "ETHUSDT"
         pair.wait_replayed()
-        wait_for(lambda: client.get("/readyz").status_code == 200, 30, "/readyz to say 200")
+        wait_until(lambda: client.get("/readyz").status_code == 200, 30, "/readyz to say 200")
         assert _json(client, count, 200)["trades"] == len(db.trades)
         assert _metric_lag(client) <= 1
 
@@ -138,10 +138,10 @@ def test_an_answer_from_a_standby_behind_the_window_end_is_not_cached(
     with app.test_client() as client:
         with pair.replay_paused():
             db.store_second_half()
-            wait_for(lambda: _readyz_lag(client) >= 2, 30, "the standby 2 s behind")
+            wait_until(lambda: _readyz_lag(client) >= 2, 30, "the standby 2 s behind")
             assert _json(client, path, 200)["trades"] == db.half  # what the standby replayed
         pair.wait_replayed()
-        wait_for(lambda: _readyz_lag(client) == 0, 30, "the standby to catch up")
+        wait_until(lambda: _readyz_lag(client) == 0, 30, "the standby to catch up")
         assert _json(client, path, 200)["trades"] == len(db.trades)  # not the cached half
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.dialects.postgresql import insert
 from tests.support.cli import run_tickvault
+from tests.support.polling import wait_until
 
 from tickvault.db import migrate, partitions
 from tickvault.db.engine import make_engine
@@ -189,10 +189,10 @@ def test_maintenance_never_deletes_rows(fresh_url: str, engine: Engine) -> None:
     ]
     # The server agrees: the surviving partitions saw their inserts and not one delete.
     survivors = {"trades_p2024080910": 4, "trades_p2024080911": 3, "trades_p2024080912": 1}
-    deadline = time.monotonic() + 20
-    while True:
+
+    def partition_stats() -> dict[str, tuple[int, int]]:
         with engine.connect() as conn:
-            stats = {
+            return {
                 name: (ins, dele)
                 for name, ins, dele in conn.execute(
                     text(
@@ -201,11 +201,14 @@ def test_maintenance_never_deletes_rows(fresh_url: str, engine: Engine) -> None:
                     )
                 )
             }
-        inserted = {name: stats.get(name, (0, 0))[0] for name in survivors}
-        if inserted == survivors or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert inserted == survivors
+
+    stats = wait_until(
+        partition_stats,
+        20,
+        f"the statistics to count the survivors' inserts {survivors}",
+        0.2,
+        until=lambda got: {name: got.get(name, (0, 0))[0] for name in survivors} == survivors,
+    )
     assert {name: dele for name, (_, dele) in stats.items()} == dict.fromkeys(stats, 0)
 
 

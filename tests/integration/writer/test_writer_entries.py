@@ -10,8 +10,9 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 from tests.integration.writer.conftest import drain
-from tests.integration.writer.writer_support import feed, group_state, recorded_ticks, wait_for
+from tests.integration.writer.writer_support import feed, group_state, recorded_ticks
 from tests.support.db import rows
+from tests.support.polling import wait_until
 
 from tickvault.codec import GapFinder, GapRecord, GapStatus, latest_from_hash, to_fields
 from tickvault.tick import us_to_datetime
@@ -88,7 +89,7 @@ def test_cache_only_moves_forward_and_announces_each_move(
     ticks = recorded_ticks()["ETHUSDT"][:10]
     pubsub = redis_client.pubsub()
     pubsub.subscribe(writer.keys.latest_channel)
-    wait_for(lambda: pubsub.get_message(timeout=0.1) is not None, 5, "the subscription")
+    wait_until(lambda: pubsub.get_message(timeout=0.1) is not None, 5, "the subscription")
 
     feed(redis_client, writer.keys, ticks[5:])  # ids 5..9: the cache moves to 9
     drain(writer, redis_client)
@@ -119,7 +120,7 @@ def test_check_exits_0_only_while_a_fresh_heartbeat_exists(
     assert check(settings) == 0
     assert check(writer_settings(writer_consumer="replica-x")) == 0
     assert check(writer_settings(writer_consumer="replica-y")) == 1
-    wait_for(lambda: check(settings) == 1, 5, "the heartbeat to expire")
+    wait_until(lambda: check(settings) == 1, 5, "the heartbeat to expire")
     assert "no fresh writer heartbeat" in capsys.readouterr().out
 
 

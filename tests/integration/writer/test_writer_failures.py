@@ -16,16 +16,16 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from tests.integration.writer.conftest import drain
 from tests.integration.writer.writer_support import (
-    TcpProxy,
     candles_match,
     feed,
     group_state,
     levels_match,
     recorded_ticks,
     stored_trades,
-    wait_for,
 )
+from tests.private_servers import TcpProxy
 from tests.support.db import terminate_backends
+from tests.support.polling import wait_until
 
 from tickvault.codec import latest_from_hash
 from tickvault.keys import WRITER_GROUP, RedisKeys
@@ -64,11 +64,11 @@ class DyingStore(PgStore):
         self.batches += 1
         crashing = self.batches == CRASHED_BATCH
         if crashing and self.when == "before_commit":
-            wait_for(self.in_hand, 10, "the next batch to be read")
+            wait_until(self.in_hand, 10, "the next batch to be read")
             die()
         result = super().write(batch)
         if crashing and self.when == "after_commit":
-            wait_for(self.in_hand, 10, "the next batch to be read")
+            wait_until(self.in_hand, 10, "the next batch to be read")
             die()
         return result
 
@@ -169,10 +169,10 @@ def test_crash_between_steps_replays_to_exactly_once(
     # or it would also claim back the batch it has in flight itself
     later = writer_settings(writer_batch_size=batch, writer_claim_idle_ms=CLAIM_IDLE_MS)
     if restart != "same_name":  # its first chore claims them all, before it reads new ones
-        wait_for(lambda: idle_ms(redis_client, keys) >= CLAIM_IDLE_MS, 10, "idle entries")
+        wait_until(lambda: idle_ms(redis_client, keys) >= CLAIM_IDLE_MS, 10, "idle entries")
     second = make_writer(later, consumer="replica-a" if restart == "same_name" else "replica-b")
     with running(second):  # claims what replica-a left (after the idle time) or re-reads it
-        wait_for(lambda: group_state(redis_client, keys) == (0, 0), 30, "the replay")
+        wait_until(lambda: group_state(redis_client, keys) == (0, 0), 30, "the replay")
 
     assert_stored_exactly(clean_db, ticks)
     assert_cache_holds_last(redis_client, second, ticks)
@@ -239,9 +239,9 @@ def test_terminated_database_sessions_are_retried_and_the_writer_catches_up(
         for i, chunk_start in enumerate(range(0, len(ticks), 4000)):
             feed(redis_client, writer.keys, ticks[chunk_start : chunk_start + 4000])
             if i in (1, 3):
-                wait_for(lambda: writer.totals.inserted > 0, 10, "some rows")
+                wait_until(lambda: writer.totals.inserted > 0, 10, "some rows")
                 terminate_backends(clean_db, "tickvault-writer")
-        wait_for(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "the drain")
+        wait_until(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "the drain")
     assert_stored_exactly(clean_db, ticks)
 
 
@@ -259,10 +259,10 @@ def test_unreachable_database_keeps_entries_pending_then_catches_up(
     ticks = recorded_ticks()["ETHUSDT"]
     with closing(proxy), running(writer):
         feed(redis_client, writer.keys, ticks[:5000])
-        wait_for(lambda: group_state(redis_client, writer.keys) == (0, 0), 30, "first drain")
+        wait_until(lambda: group_state(redis_client, writer.keys) == (0, 0), 30, "first drain")
         proxy.cut()
         feed(redis_client, writer.keys, ticks[5000:])
-        wait_for(
+        wait_until(
             lambda: writer.metrics.retries.labels("postgresql")._value.get() >= 3,
             30,
             "retries while PostgreSQL is unreachable",
@@ -271,7 +271,7 @@ def test_unreachable_database_keeps_entries_pending_then_catches_up(
         assert pending > 0  # delivered, not acknowledged while the database is away
         assert len(stored_trades(clean_db)) == 5000
         proxy.restore()
-        wait_for(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "catch-up")
+        wait_until(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "catch-up")
     assert_stored_exactly(clean_db, ticks)
 
 
@@ -287,7 +287,7 @@ def test_entries_of_a_dead_consumer_are_claimed_after_the_idle_timeout(
     # A replica that read everything and died before acknowledging.
     redis_client.xreadgroup(WRITER_GROUP, "dead-replica", {writer.keys.stream: ">"}, count=1000)
     assert group_state(redis_client, writer.keys) == (300, 0)
-    wait_for(
+    wait_until(
         lambda: (writer.step(), group_state(redis_client, writer.keys))[1] == (0, 0),
         10,
         "the claim",
@@ -315,7 +315,7 @@ def test_entries_deleted_while_pending_are_acknowledged_and_counted_as_lost(
     lost_key = first.keys.shard(0).lost
     if how == "claimed":
         second = make_writer(settings, consumer="replica-b")
-        wait_for(lambda: second.reader.claim_abandoned() > 0, 5, "the abandoned entries' claim")
+        wait_until(lambda: second.reader.claim_abandoned() > 0, 5, "the abandoned entries' claim")
         assert second.reader.deleted == 2  # XAUTOCLAIM named the 2 deleted apart
     else:
         second = make_writer(settings, consumer="replica-a")  # re-reads them as nil

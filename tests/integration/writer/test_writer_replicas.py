@@ -17,10 +17,10 @@ from tests.integration.writer.writer_support import (
     recorded_ticks,
     stored_trades,
     trade_count,
-    wait_for,
 )
+from tests.private_servers import Services, recording_services
 from tests.support.db import terminate_backends
-from tests.support.services import Services, recording_services
+from tests.support.polling import wait_until
 
 from tickvault.codec import latest_from_hash
 from tickvault.keys import WRITER_GROUP, RedisKeys
@@ -61,16 +61,16 @@ def test_three_replicas_one_killed_twice_and_database_sessions_cut_store_exactly
     for i, chunk in enumerate(chunks):
         fed += feed(redis_client, keys, chunk + chunk[:100])  # with duplicates
         if i in (2, 6):  # kill a replica that is busy, then replace it
-            wait_for(lambda: trade_count(clean_db) > 0, 30, "rows")
+            wait_until(lambda: trade_count(clean_db) > 0, 30, "rows")
             victim = "a" if i == 2 else "a2"
             killed = replicas.procs.pop(victim)
             killed.kill()
             killed.wait(10)
             start(replicas, "a2" if i == 2 else "a3")
         if i == 4:  # as if PostgreSQL restarted: every writer session dies at once
-            wait_for(lambda: trade_count(clean_db) > 9000, 30, "rows before the cut")
+            wait_until(lambda: trade_count(clean_db) > 9000, 30, "rows before the cut")
             assert terminate_backends(clean_db, "tickvault-writer") > 0
-    wait_for(lambda: group_state(redis_client, keys) == (0, 0), 90, "the drain", interval=0.2)
+    wait_until(lambda: group_state(redis_client, keys) == (0, 0), 90, "the drain", interval=0.2)
 
     stored = stored_trades(clean_db)
     assert len(stored) == len(ticks)
@@ -90,9 +90,9 @@ def test_sigterm_finishes_the_batch_in_flight_and_exits_0_with_nothing_pending(
     ticks = recorded_ticks()["BTCUSDT"]
     replicas.env["TICKVAULT_WRITER_BATCH_SIZE"] = "200"
     proc = start(replicas, "solo")
-    wait_for(lambda: redis_client.exists(keys.heartbeat("writer", "solo")) == 1, 30, "start")
+    wait_until(lambda: redis_client.exists(keys.heartbeat("writer", "solo")) == 1, 30, "start")
     feed(redis_client, keys, ticks)
-    wait_for(lambda: trade_count(clean_db) > 0, 30, "the first rows")
+    wait_until(lambda: trade_count(clean_db) > 0, 30, "the first rows")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 0
     replicas.procs.clear()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,15 +45,6 @@ def group_state(client: redis.Redis, keys: RedisKeys) -> tuple[int, int]:
         if group["name"] in (WRITER_GROUP, WRITER_GROUP.encode()):
             return int(group["pending"]), int(group["lag"] or 0)
     return 0, -1
-
-
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> None:
-    """Poll *predicate* until true or fail after *timeout* seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def stored_row(t: Tick) -> tuple[str, str, int, int, int, bool]:
@@ -156,81 +145,6 @@ def levels_match(engine: Engine) -> tuple[list[Any], list[Any]]:
             [tuple(r) for r in conn.execute(text(STORED_LEVELS))],
             [tuple(r) for r in conn.execute(text(RECOMPUTED_LEVELS))],
         )
-
-
-class TcpProxy:
-    """A loopback TCP proxy that a test can cut (refuse and drop connections) and restore."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        import socket
-        import threading
-
-        self._target = (target_host, target_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._up = threading.Event()
-        self._up.set()
-        self._closed = False
-        self._conns: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        import socket
-        import threading
-
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            if not self._up.is_set():
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self._target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: Any, dst: Any) -> None:
-        try:
-            while chunk := src.recv(65536):
-                dst.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.close()
-
-    def cut(self) -> None:
-        """Drop every open connection and refuse new ones."""
-        import socket
-
-        self._up.clear()
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for s in conns:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
-
-    def restore(self) -> None:
-        """Accept connections again."""
-        self._up.set()
-
-    def close(self) -> None:
-        """Stop the proxy."""
-        self._closed = True
-        self.cut()
-        self._listener.close()
 
 
 CANDLE_COLUMNS = (

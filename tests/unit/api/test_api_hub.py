@@ -11,6 +11,7 @@ from typing import Any
 import fakeredis
 import msgspec
 import pytest
+from tests.support.polling import wait_until
 
 from tickvault.codec import LatestPrice, latest_from_message, latest_json, latest_message
 from tickvault.keys import RedisKeys
@@ -34,13 +35,6 @@ def price(symbol: str, trade_id: int) -> LatestPrice:
     decoded = latest_from_message(latest_message(tick(symbol, trade_id)))
     assert decoded is not None
     return decoded
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 5
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def plug(
@@ -187,7 +181,9 @@ def test_stopping_ends_every_client_and_refuses_new_ones(
     prices.stop_when(lambda: alive[0])
     sub, _ = prices.join(None)
     alive[0] = False  # the Gunicorn worker is told to stop
-    wait_for(lambda: sub.ended is StreamEnd.SHUTDOWN, "the stream to end")
+    wait_until(
+        lambda: sub.ended, 5, "the stream to end", 0.01, until=lambda end: end is StreamEnd.SHUTDOWN
+    )
     with pytest.raises(Unavailable):
         prices.join(None)
 
@@ -406,7 +402,9 @@ def test_a_client_gone_ends_its_stream_without_counting_it_slow(
     sub, peer = attached(hub)
     peer.close()
     publish(server, tick("ETHUSDT", 1))
-    wait_for(lambda: sub.ended is StreamEnd.GONE, "the write to fail")
+    wait_until(
+        lambda: sub.ended, 5, "the write to fail", 0.01, until=lambda end: end is StreamEnd.GONE
+    )
     assert hub._metrics.streams_dropped._value.get() == 0
 
 

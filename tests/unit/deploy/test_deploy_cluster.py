@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from tests.private_servers import CLUSTER_USERS, SERVICE_USERS, acl_users
 from tests.support.compose import (
     MissingVariable,
     argv_of,
@@ -18,7 +19,6 @@ from tests.support.compose import (
     schema_errors,
 )
 from tests.support.paths import REPO_ROOT
-from tests.support.redis_acl import CLUSTER_USERS, SERVICE_USERS, acl_users
 
 from tickvault.cli import build_parser
 from tickvault.config import Settings

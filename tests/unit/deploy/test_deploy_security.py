@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support import redis_acl
+from tests.private_servers import redis_acl
 from tests.support.paths import REPO_ROOT
 from tests.unit.deploy.test_deploy_consistency import SECRETS
 

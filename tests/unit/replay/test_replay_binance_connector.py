@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from binance.spot import Spot
 from binance.websocket.spot.websocket_stream import SpotWebsocketStreamClient
 from tests.support.paths import TRADE_RECORDINGS
+from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
 
 from tickvault_replay import ReplayConfig, RunningReplay, running_replay
@@ -68,10 +68,13 @@ def test_binance_connector_streams_trades_and_backfills_from_the_replay() -> Non
             stream.stop()
             stream.socket_manager.ws.shutdown()  # stop() leaves the socket open
         spot = Spot(base_url=replay.rest_url)
-        deadline = time.monotonic() + 30
-        while replay.server.market.stats()["symbols"]["BTCUSDT"]["trades_available"] < 500:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(
+            lambda: replay.server.market.stats()["symbols"]["BTCUSDT"]["trades_available"],
+            30,
+            "500 BTCUSDT trades available",
+            0.01,
+            until=lambda n: n >= 500,
+        )
         backfill = spot.historical_trades("BTCUSDT", fromId=recorded[100].trade_id, limit=50)
         recent = spot.trades("BTCUSDT", limit=5)
         info = spot.exchange_info(symbol="BTCUSDT")

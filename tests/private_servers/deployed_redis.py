@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.redis_acl import RedisAcl
-from tests.support.redis_cluster import PrivateRedisCluster
-from tests.support.servers import PrivateRedis, Throwaway
+from tests.private_servers.process import Throwaway
+from tests.private_servers.redis_acl import RedisAcl
+from tests.private_servers.redis_cluster import PrivateRedisCluster
+from tests.private_servers.redis_server import PrivateRedis
 
 from tickvault.keys import RedisKeys
 from tickvault.redisconn import SyncRedis, connect

@@ -2,7 +2,7 @@
 
 Six ``redis-server --cluster-enabled yes`` (no persistence) joined by the deployment's
 ``deploy/redis/cluster-init.sh`` (``redis-cli --cluster create ... --cluster-replicas 1``).
-Given a :class:`~tests.support.redis_acl.RedisAcl`, the nodes start through
+Given a :class:`~tests.private_servers.redis_acl.RedisAcl`, the nodes start through
 ``deploy/redis/start.sh`` with the deployment's ACL users, replicate as ``replication`` and
 are managed as ``admin``, as in ``deploy/compose.cluster.yml``. A short ``cluster-node-timeout``
 makes a failover take a couple of seconds, and ``cluster-replica-validity-factor 0`` lets a
@@ -23,8 +23,10 @@ from typing import Any
 
 import redis
 from redis.crc import key_slot
-from tests.support.redis_acl import CLUSTER_INIT_SH, RedisAcl
-from tests.support.servers import PrivateRedis, Throwaway, free_port
+from tests.private_servers.process import Throwaway
+from tests.private_servers.redis_acl import CLUSTER_INIT_SH, RedisAcl
+from tests.private_servers.redis_server import PrivateRedis
+from tests.support.polling import wait_until
 
 NODE_TIMEOUT_MS = 2000
 READY_TIMEOUT_S = 60.0
@@ -69,9 +71,6 @@ class PrivateRedisCluster(Throwaway):
             "0",
         )
         self.nodes = [PrivateRedis(args=args, acl=acl, cluster=True) for _ in range(masters * 2)]
-        for node in self.nodes:  # nodes.conf keeps a node's identity across a restart
-            node.args += ("--cluster-config-file", str(node.dir / "nodes.conf"))
-            node.args += ("--cluster-port", str(free_port()))  # the bus: not port + 10000
         self.masters_wanted = masters
         self.acl = acl
 
@@ -146,11 +145,7 @@ class PrivateRedisCluster(Throwaway):
     def wait_healthy(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Wait until every live node says ``cluster_state:ok`` and every master has a
         replica in sync."""
-        deadline = time.monotonic() + timeout
-        while not self._healthy():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the Redis Cluster did not become healthy")
-            time.sleep(0.1)
+        wait_until(self._healthy, timeout, "the Redis Cluster to become healthy", 0.1)
 
     def _healthy(self) -> bool:
         roles = self.roles()
@@ -208,15 +203,12 @@ class PrivateRedisCluster(Throwaway):
         return SlotMove(self, slot, source.node, target, dest.node_id, masters)
 
     def _wait_serving(self, node: PrivateRedis, timeout: float = READY_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+        def serving() -> bool:
             roles = self.roles()
             role = next((r for r in roles if r.node is node), None)
-            if role is not None and role.master and role.slots and self._all_ok(roles):
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"node {node.port} did not take over")
-            time.sleep(0.05)
+            return role is not None and role.master and bool(role.slots) and self._all_ok(roles)
+
+        wait_until(serving, timeout, f"node {node.port} to take over")
 
     @staticmethod
     def _all_ok(roles: list[NodeRole], *, replicas: bool = False) -> bool:
@@ -314,11 +306,13 @@ def _entries_kept(replica: redis.Redis, streams: Sequence[str]) -> int:
     """Return how many entries *streams* hold on a thawed replica once it has read what its
     dead master's link delivered (the link is down then)."""
     replica.execute_command("READONLY")  # a replica answers reads of its own slots
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while replica.info("replication").get("master_link_status") != "down":
-        if time.monotonic() > deadline:
-            raise TimeoutError("the replica still reads from its dead master")
-        time.sleep(0.01)
+    wait_until(
+        lambda: replica.info("replication").get("master_link_status"),
+        READY_TIMEOUT_S,
+        "the replica to see its dead master's link down",
+        0.01,
+        until=lambda status: status == "down",
+    )
     return _entries_added(replica, streams)
 
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.private_servers.replay import replay_process
 from tests.support.paths import BTC_TRADES, ETH_TRADES
-from tests.support.replay import replay_process
 
 
 def stack_env(database_url: str, redis_url: str, redis_prefix: str, **more: str) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """The compose deployments' Redis ACL in tests: every user's password, the environment
 ``deploy/redis/start.sh`` reads, and each user's URL.
 
-A :class:`~tests.support.servers.PrivateRedis` (or a whole
-:class:`~tests.support.redis_cluster.PrivateRedisCluster`) given a :class:`RedisAcl` starts
+A :class:`~tests.private_servers.redis_server.PrivateRedis` (or a whole
+:class:`~tests.private_servers.redis_cluster.PrivateRedisCluster`) given a :class:`RedisAcl` starts
 through ``start.sh``, as the compose ``redis`` service and cluster nodes do, so the ACL under
 test is the one the deployment loads.
 """

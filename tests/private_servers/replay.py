@@ -1,4 +1,5 @@
-"""Run ``tickvault-replay`` as a real subprocess for collector, writer and e2e tests.
+"""Run ``tickvault-replay`` as a real subprocess for collector, writer and e2e tests and the
+benchmarks. It binds port 0 itself and writes the port it got to ``--port-file``: no race.
 
 with replay_process("--recording", str(BTC_TRADES), "--speed", "0") as replay:
     replay.ws_url, replay.rest_url, replay.stats(), replay.post_faults({...}),
@@ -12,7 +13,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.support.polling import wait_until
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -127,22 +129,24 @@ def replay_process(*args: str, timeout: float = STARTUP_TIMEOUT_S) -> Iterator[R
 def _wait_ready(
     proc: subprocess.Popen[bytes], port_file: Path, log_path: Path, timeout: float
 ) -> ReplayProcess:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answering() -> ReplayProcess | None:
         if proc.poll() is not None:
-            raise RuntimeError(
-                f"tickvault-replay exited {proc.returncode}:\n"
-                + log_path.read_text(errors="replace")
-            )
+            log = log_path.read_text(errors="replace")
+            raise RuntimeError(f"tickvault-replay exited {proc.returncode}:\n{log}")
         text = port_file.read_text().strip() if port_file.exists() else ""
-        if text.isdigit():
-            replay = ReplayProcess(int(text), proc, log_path)
-            with contextlib.suppress(OSError, urllib.error.URLError):
-                replay.stats()
-                return replay
-        time.sleep(0.05)
-    log = log_path.read_text(errors="replace")
-    raise TimeoutError(f"tickvault-replay did not answer within {timeout:.0f} s:\n{log}")
+        if not text.isdigit():
+            return None
+        replay = ReplayProcess(int(text), proc, log_path)
+        replay.stats()
+        return replay
+
+    return wait_until(
+        answering,
+        timeout,
+        "tickvault-replay to answer",
+        ignore=(OSError, urllib.error.URLError),
+        context=lambda: log_path.read_text(errors="replace"),
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
