@@ -86,11 +86,12 @@ def tree_cpu_s(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid: int) -> float:
-    """Return the resident set size of process *pid* in MiB (NaN when it is gone)."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Return the resident set size of process *pid* in MiB (NaN when it is gone); its peak
+    so far with ``field="VmHWM"``."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass

@@ -20,6 +20,9 @@ nothing heavy overlapping anything measured:
    3 replicas) with 1 and 3 shards, alternated for ``--cluster-rounds``, and the repair time
    after a Redis Cluster master and a PostgreSQL primary fail over (cluster.py;
    ``python bench/cluster.py`` runs it alone).
+7. import: ``tickvault import`` of the replay's archive against plain COPY of the same rows,
+   the bare unzip + parse rate beside it, and the import's peak RSS (archive_import.py;
+   ``python bench/archive_import.py`` runs it alone).
 
 Each step's figures, status and seconds are written to ``bench/results/<UTC stamp>.json`` as
 soon as it finishes. A step that fails is recorded with its error and the next one runs; at
@@ -79,6 +82,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--cluster-trades", type=int, default=200_000, help="per cluster run")
     p.add_argument("--cluster-failovers", type=int, default=1, help="runs of each failover")
     p.add_argument("--failover-speed", type=float, default=20.0, help="replay pace, failovers")
+    p.add_argument("--import-days", type=int, default=1, help="archive days (import step)")
+    p.add_argument("--import-rate", type=float, default=5.0, help="archived trades/s (import)")
     p.add_argument("--skip", default="", help=f"comma-separated steps to skip: {STEPS}")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs")
@@ -183,6 +188,12 @@ def run_cluster_step(b: Bench) -> dict[str, Any]:
     )
 
 
+def run_import_step(b: Bench) -> dict[str, Any]:
+    from archive_import import run_import
+
+    return run_import(b.pg, days=b.args.import_days, rate=b.args.import_rate)
+
+
 STEP_RUNS: dict[str, Step] = {
     "ingest": run_ingest,
     "latency50": run_latency50,
@@ -191,6 +202,7 @@ STEP_RUNS: dict[str, Step] = {
     "soak": run_soak,
     "market": run_market_step,
     "cluster": run_cluster_step,
+    "import": run_import_step,
 }
 STEPS = tuple(STEP_RUNS)
 # The steps whose length follows an argument (minutes): their time scales with it.

@@ -110,6 +110,7 @@ class GapReason(StrEnum):
     STREAM_LOST = "stream_lost"  # published, then lost by Redis before a writer stored it
     CLAIM_DELETED = "claim_deleted"  # deleted from the stream while pending in the group
     AUDIT = "audit"  # a hole the auditor found in PostgreSQL
+    ARCHIVE = "archive"  # a hole in Binance's public archive, found by ``tickvault import``
 
 
 _DEFAULT_REASON = {GapFinder.COLLECTOR: GapReason.WS_GAP, GapFinder.AUDITOR: GapReason.AUDIT}

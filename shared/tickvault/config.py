@@ -168,3 +168,18 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
     except ValidationError as exc:
         print(f"tickvault: {describe_error(exc, cls)}", file=sys.stderr)  # noqa: T201
         raise SystemExit(2) from None
+
+
+class RestBudgetSettings(Settings):
+    """Binance's REST URL and the share of its weight budget tickvault spends: read by the
+    collector and by ``tickvault import``, so both spend the same budget."""
+
+    binance_rest_url: str = "https://api.binance.com"
+    collector_rest_weight_share: float = Field(default=0.5, gt=0, le=1)
+    collector_rest_weight_limit: int = Field(default=6000, ge=1)
+    collector_backoff_max_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("binance_rest_url")
+    @classmethod
+    def _rest_url(cls, value: str) -> str:
+        return check_url(value, ("http", "https")).rstrip("/")

@@ -37,6 +37,7 @@ class Source(StrEnum):
     WS = "ws"  # the live WebSocket stream
     BACKFILL = "backfill"  # REST, filling a gap the collector saw
     AUDIT = "audit"  # REST, filling a gap the auditor found in PostgreSQL
+    ARCHIVE = "archive"  # Binance's public archive, or REST filling its holes (an import)
 
 
 class Tick(msgspec.Struct, frozen=True, gc=False):
@@ -117,6 +118,14 @@ def is_symbol(text: str) -> bool:
 def is_plausible_time_us(value: int) -> bool:
     """Return whether *value* is an epoch-µs time within tickvault's accepted span."""
     return MIN_TIME_US <= value <= MAX_TIME_US
+
+
+MS_BELOW = 100_000_000_000_000  # an epoch time below this is in milliseconds (before 5138)
+
+
+def to_us(value: int) -> int:
+    """Return an epoch time sent in ms or µs as epoch µs."""
+    return value * 1000 if value < MS_BELOW else value
 
 
 def us_to_datetime(us: int) -> datetime:

@@ -31,6 +31,7 @@ from tickvault.errors import ExchangeError, FrameError, TickvaultError
 from tickvault.keys import RedisKeys
 from tickvault.lease import AsyncLease
 from tickvault.redisconn import AsyncRedis
+from tickvault.rest.schedule import Priority
 from tickvault.tick import Source, datetime_to_us
 from tickvault_collector.audit_plan import (
     IdRange,
@@ -45,7 +46,6 @@ from tickvault_collector.gaps import GapBook
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.refill import Refiller
 from tickvault_collector.rest import RestClient
-from tickvault_collector.schedule import Priority
 
 log = logging.getLogger(__name__)
 

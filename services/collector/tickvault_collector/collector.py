@@ -22,6 +22,7 @@ from tickvault.errors import FrameError
 from tickvault.heartbeat import CollectorBeat
 from tickvault.keys import ShardKeys
 from tickvault.redisconn import AsyncRedis
+from tickvault.rest.schedule import Priority
 from tickvault.throttle import ThrottledLog
 from tickvault.tick import Tick
 from tickvault_collector.backfill import Backfiller
@@ -31,7 +32,6 @@ from tickvault_collector.metrics import Metrics
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient
 from tickvault_collector.resume import OpenGap, open_gaps
-from tickvault_collector.schedule import Priority
 from tickvault_collector.sequencer import DUPLICATE, GAP, Sequencer, cap_gap
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.tails import FeedClock, Tails

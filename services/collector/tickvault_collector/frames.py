@@ -17,10 +17,9 @@ from typing import Any
 import msgspec
 
 from tickvault.errors import InvalidTick
-from tickvault.tick import Tick
+from tickvault.tick import Tick, to_us
 
 # An epoch time below this is in milliseconds (1e14 ms is the year 5138; 1e14 µs is 1973).
-_MS_BELOW = 100_000_000_000_000
 
 
 class _TradeData(msgspec.Struct):
@@ -78,11 +77,6 @@ class Malformed:
 
 
 Parsed = Tick | ControlReply | ServerShutdown | Unknown | Malformed
-
-
-def to_us(value: int) -> int:
-    """Return an epoch time sent in ms or µs as epoch µs."""
-    return value * 1000 if value < _MS_BELOW else value
 
 
 def parse_frame(frame: str | bytes, received_at: int) -> Parsed:

@@ -24,8 +24,8 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 
 from tickvault.codec import GapReason, GapRecord, GapStatus
+from tickvault.rest.client import PAGE
 
-PAGE = 1000  # trades per historicalTrades call
 SAME_TIME_US = 1_000_000  # gaps found within this of each other count as equally old
 
 

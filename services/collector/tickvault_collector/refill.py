@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 import msgspec
 
 from tickvault.errors import ExchangeError
+from tickvault.rest.schedule import Priority
 from tickvault.tick import Source, Tick
 from tickvault_collector.gaps import Gap, GapBook, plan_page
 from tickvault_collector.rest import PAGE_RETRY, RestClient
-from tickvault_collector.schedule import Priority
 
 log = logging.getLogger(__name__)
 

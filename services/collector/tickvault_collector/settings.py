@@ -7,7 +7,7 @@ import socket
 
 from pydantic import Field, field_validator
 
-from tickvault.config import Settings, check_url
+from tickvault.config import RestBudgetSettings, check_url
 from tickvault.retry import RetryPolicy
 
 
@@ -15,7 +15,7 @@ def _default_instance() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class CollectorSettings(Settings):
+class CollectorSettings(RestBudgetSettings):
     """Settings of ``tickvault-collector`` (env ``TICKVAULT_COLLECTOR_*``, and the exchange's
     URLs and the stream cap, which only the collector uses)."""
 
@@ -28,12 +28,9 @@ class CollectorSettings(Settings):
     collector_lifetime_s: float = Field(default=23 * 3600.0, gt=0)
     collector_lifetime_jitter_s: float = Field(default=600.0, ge=0)
     collector_backoff_initial_s: float = Field(default=0.5, gt=0)
-    collector_backoff_max_s: float = Field(default=30.0, gt=0)
     collector_rate_limited_backoff_s: float = Field(default=120.0, ge=0)
     collector_connect_budget: int = Field(default=250, ge=1, le=300)
     collector_connect_budget_window_s: float = Field(default=300.0, gt=0)
-    collector_rest_weight_share: float = Field(default=0.5, gt=0, le=1)
-    collector_rest_weight_limit: int = Field(default=6000, ge=1)
     collector_flush_ms: float = Field(default=5.0, gt=0)
     collector_batch_size: int = Field(default=1000, ge=1, le=100_000)
     collector_buffer_max: int = Field(default=500_000, ge=100)
@@ -45,18 +42,12 @@ class CollectorSettings(Settings):
 
     # The exchange's URLs and the stream's cap: shared names (README), read by the collector alone.
     binance_ws_url: str = "wss://stream.binance.com:9443"
-    binance_rest_url: str = "https://api.binance.com"
     stream_maxlen: int = Field(default=2_000_000, ge=1000)
 
     @field_validator("binance_ws_url")
     @classmethod
     def _ws_url(cls, value: str) -> str:
         return check_url(value, ("ws", "wss")).rstrip("/")
-
-    @field_validator("binance_rest_url")
-    @classmethod
-    def _rest_url(cls, value: str) -> str:
-        return check_url(value, ("http", "https")).rstrip("/")
 
     def retry_policy(self) -> RetryPolicy:
         """Return how the collector waits between attempts to reach Binance or Redis.

@@ -19,8 +19,7 @@ from typing import Annotated
 import msgspec
 
 from tickvault.errors import FrameError
-from tickvault.tick import is_symbol
-from tickvault_collector.frames import to_us
+from tickvault.tick import is_symbol, to_us
 
 TICKER_STREAM = "!ticker_1h@arr"
 

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import date
 from pathlib import Path
 
 from tickvault.logs import configure_logging
@@ -46,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zipf", type=float, default=1.5, help="market: rank k trades top/k**zipf")
     p.add_argument("--universe", metavar="FILE", help="market: names from a real exchangeInfo")
     p.add_argument("--first-id", type=int, help="synthetic: first trade id (default: clock)")
+    p.add_argument(
+        "--archive-from",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="synthetic: also serve Binance's public trade archive from this day to yesterday",
+    )
+    p.add_argument("--archive-rate", type=float, default=0.5, help="archived trades/s per symbol")
     p.add_argument("--speed", type=float, default=1.0, help="0 = as fast as clients read")
     p.add_argument("--loop", action="store_true", help="repeat the recording, ids shifted")
     p.add_argument(
@@ -117,6 +125,8 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         universe=args.universe,
         top_rate=args.top_rate,
         zipf=args.zipf,
+        archive_from=args.archive_from,
+        archive_rate=args.archive_rate,
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from tickvault_replay import admin, rest, ws_handler
+from tickvault_replay.archive_http import serve_file
 from tickvault_replay.config import ReplayConfig
 from tickvault_replay.server import ReplayServer
 
@@ -50,10 +51,15 @@ async def _shutdown(app: web.Application) -> None:
 
 
 async def _cleanup(app: web.Application) -> None:
+    app[SERVER_KEY].archive.close()
     for task in app.get(_TASKS_KEY, []):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _archive_file(request: web.Request, server: ReplayServer) -> web.StreamResponse:
+    return await serve_file(request, server.archive, server.injector.archive)
 
 
 def create_app(config: ReplayConfig, server: ReplayServer | None = None) -> web.Application:
@@ -65,6 +71,9 @@ def create_app(config: ReplayConfig, server: ReplayServer | None = None) -> web.
     app.router.add_get("/ws/{streams:.*}", ws)
     app.router.add_get("/stream", ws)
     app.router.add_get("/api/v3/{endpoint:.*}", _bind(rest.api))
+    app.router.add_get(
+        "/data/spot/{kind:daily|monthly}/trades/{symbol}/{name}", _bind(_archive_file)
+    )
     app.router.add_get("/_replay/stats", _bind(admin.stats))
     app.router.add_post("/_replay/faults", _bind(admin.post_faults))
     app.router.add_delete("/_replay/faults", _bind(admin.delete_faults))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,8 @@ class ReplayConfig:
     universe: str | None = None  # names, statuses and filters from a real exchangeInfo
     top_rate: float = 200.0  # the busiest symbol's mean trades per second
     zipf: float = 1.5  # rank k trades at top_rate / k**zipf
+    archive_from: date | None = None  # --archive-from: serve the public archive from this day
+    archive_rate: float = 0.5  # trades per second of each symbol's archived past
 
     def __post_init__(self) -> None:
         if sum(map(bool, (self.recordings, self.synthetic, self.market))) != 1:
@@ -75,5 +78,9 @@ class ReplayConfig:
             raise ValueError("the synthetic market needs N >= 1, a top rate > 0 and zipf >= 0")
         if self.universe and not self.market:
             raise ValueError("a universe file goes with --synthetic-market")
+        if self.archive_from is not None and not self.synthetic:
+            raise ValueError("--archive-from goes with --synthetic SYMBOLS")
+        if not 0 < self.archive_rate <= 1_000_000:
+            raise ValueError("archive rate must be > 0 and at most 1,000,000 trades/s")
         if self.first_id is not None and self.first_id < 0:
             raise ValueError("first id must be >= 0")

@@ -142,6 +142,37 @@ class Delist(_Listing, tag="delist"):
     """Take *symbol* off the exchange: gone from exchangeInfo, no more trades."""
 
 
+ArchiveFaultKind = Literal[
+    "missing", "truncated", "bad_checksum", "header", "id_hole", "replaced", "http_error"
+]
+
+
+class ArchiveFault(_Fault, tag="archive", kw_only=True):
+    """Change one file of the public archive: a ``date`` (daily file) or ``month`` (monthly).
+
+    ``missing``: 404; ``truncated``: the last rows left out (its checksum matches);
+    ``bad_checksum``: the ``.CHECKSUM`` names another digest; ``header``: a header row first;
+    ``id_hole``: ids left out of its middle; ``replaced``: the first download has a wrong row,
+    later ones the corrected file (a new checksum); ``http_error``: the next ``count`` requests
+    of the file or its checksum answer 503.
+    """
+
+    symbol: SymbolName
+    date: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    month: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}$")] | None = None
+    fault: ArchiveFaultKind
+    count: Annotated[int, msgspec.Meta(ge=1)] = 2
+
+    def __post_init__(self) -> None:
+        if (self.date is None) == (self.month is None):
+            raise ValueError("an archive fault names exactly one of date and month")
+
+    @property
+    def period(self) -> str:
+        """Return the day or month the fault applies to."""
+        return self.date or self.month or ""
+
+
 Fault = (
     Drop
     | Duplicate
@@ -157,6 +188,7 @@ Fault = (
     | ListSymbol
     | SetStatus
     | Delist
+    | ArchiveFault
 )
 ConnFault = Silence | AbruptClose | ServerShutdown
 ListingEvent = ListSymbol | SetStatus | Delist

@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 
 from tickvault_replay.faults import (
     Action,
+    ArchiveFault,
     ConnFault,
     Delay,
     Delist,
@@ -69,6 +70,7 @@ class FaultInjector:
         self._handshakes: list[Scripted] = []
         self._rest: list[Scripted] = []
         self._timers: list[asyncio.TimerHandle] = []
+        self.archive: dict[tuple[str, str], ArchiveFault] = {}  # (SYMBOL, period) -> fault
 
     def load(self, faults: list[Fault]) -> None:
         """Activate *faults* (immediate ones act now)."""
@@ -86,6 +88,8 @@ class FaultInjector:
                 )
             elif isinstance(fault, RestMalformed):
                 self._rest.append(Scripted(200, fault.count, 0, fault.path, fault))
+            elif isinstance(fault, ArchiveFault):
+                self.archive[(fault.symbol.upper(), fault.period)] = fault
             elif isinstance(fault, ListSymbol | SetStatus | Delist):
                 self._later(fault.after_s, self._target.apply_listing, fault)
             elif fault.at_trade_id is not None:
@@ -110,6 +114,7 @@ class FaultInjector:
         self.triggers.clear()
         self._handshakes.clear()
         self._rest.clear()
+        self.archive.clear()
 
     def trade_action(self, trade: Trade) -> Action | None:
         """Return what the trade rules do to *trade*'s frame."""

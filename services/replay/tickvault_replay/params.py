@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
 from tickvault.errors import TickvaultError
+from tickvault_replay.history import History
 from tickvault_replay.listings import Listings, Status
 from tickvault_replay.store import TradeStore
 
@@ -42,6 +43,7 @@ class Context:
     micros: bool
     now_ms: int  # wall clock: serverTime
     clock_ms: int  # market clock: where rolling windows end
+    histories: Mapping[str, History] = field(default_factory=dict)  # archived pasts
 
 
 def int_param(params: Mapping[str, str], name: str) -> int | None:

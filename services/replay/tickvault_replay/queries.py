@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tickvault_replay.decimals import quote_qty
+from tickvault_replay.history import History
 from tickvault_replay.klines import INTERVALS, klines, span_ms
 from tickvault_replay.model import AggTrade, Trade
 from tickvault_replay.params import (
@@ -66,11 +67,24 @@ def recent_trades(params: Mapping[str, str], ctx: Context) -> Any:
 
 def historical_trades(params: Mapping[str, str], ctx: Context) -> Any:
     """GET /api/v3/historicalTrades."""
-    tape = _tape(params, ctx)
+    symbol = symbol_param(params, ctx)
+    tape = ctx.store.ensure(symbol)
     limit = limit_param(params)
     from_id = int_param(params, "fromId")
     rows = tape.recent(limit) if from_id is None else tape.from_id(from_id, limit)
+    history = ctx.histories.get(symbol)
+    if history is not None and from_id is not None and from_id < history.end_id:
+        rows = _with_history(history, from_id, limit, rows)
     return [trade_row(t, ctx.micros) for t in rows]
+
+
+def _with_history(history: History, from_id: int, limit: int, live: list[Trade]) -> list[Trade]:
+    """Return the page from *from_id*: archived trades below the live ones, then live ones."""
+    below = history.end_id
+    past = list(history.trades(from_id, min(below - 1, from_id + limit - 1)))
+    if len(past) >= limit:
+        return past[:limit]
+    return past + [t for t in live if t.id >= below][: limit - len(past)]
 
 
 def agg_trades(params: Mapping[str, str], ctx: Context) -> Any:

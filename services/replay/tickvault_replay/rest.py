@@ -104,7 +104,14 @@ def _respond(
         return _json(body, verdict.status, headers), True
     micros = request.headers.get("X-MBX-TIME-UNIT", "").upper() == "MICROSECOND"
     clock_ms = server.market.clock_us() // 1000
-    ctx = Context(server.store, server.listings, micros, int(now * 1000), clock_ms)
+    ctx = Context(
+        server.store,
+        server.listings,
+        micros,
+        int(now * 1000),
+        clock_ms,
+        server.archive.histories,
+    )
     try:
         answer = handler(request.query, ctx)
     except BinanceError as exc:

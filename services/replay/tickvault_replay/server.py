@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tickvault.symbols import canonical, stream_symbol
 from tickvault_replay import loader
 from tickvault_replay.accounting import RestLedger
+from tickvault_replay.archive_http import ArchiveFiles
 from tickvault_replay.config import ReplayConfig
 from tickvault_replay.faults import (
     ConnFault,
@@ -20,6 +23,7 @@ from tickvault_replay.faults import (
     SetStatus,
     parse_script,
 )
+from tickvault_replay.history import History
 from tickvault_replay.ids import first_id_at
 from tickvault_replay.injector import FaultInjector
 from tickvault_replay.listings import Listings, Status
@@ -58,23 +62,47 @@ def _universe(config: ReplayConfig) -> tuple[list[SymbolSpec], list[float]]:
     return specs, [config.rate] * len(names) + [UTF8_RATE] * len(extra)
 
 
-def _source(config: ReplayConfig, listings: Listings) -> tuple[Source, set[str]]:
+def _histories(config: ReplayConfig, specs: list[SymbolSpec], start_us: int) -> dict[str, History]:
+    """Return each synthetic symbol's archived past (none without ``--archive-from``)."""
+    if config.archive_from is None:
+        return {}
+    origin = datetime.combine(config.archive_from, datetime.min.time(), UTC)
+    origin_us = int(origin.timestamp()) * 1_000_000
+    if origin_us >= start_us:
+        raise ValueError("--archive-from must be a day before now")
+    period_us = max(1, round(1_000_000 / config.archive_rate))
+    first = config.first_id if config.first_id is not None else 1
+    histories = {}
+    for spec in specs:
+        history = History(spec, config.seed, origin_us, first, period_us)
+        histories[spec.symbol] = replace(history, end_id=history.first_at(start_us))
+    return histories
+
+
+def _source(
+    config: ReplayConfig, listings: Listings
+) -> tuple[Source, set[str], dict[str, History]]:
     if config.recordings:
         rec = loader.load(list(config.recordings))
         for symbol in rec.symbols:
             listings.add(spec_for(symbol), Status.TRADING, 0.0)
         source = RecordedSource(loader.passes(rec, config.loop), finite=not config.loop)
-        return source, {e.stream for e in rec.events}
+        return source, {e.stream for e in rec.events}, {}
     start_us = int(time.time() * 1e6)
     first_id = config.first_id if config.first_id is not None else first_id_at(start_us)
     synthetic = SyntheticSource(config.seed, start_us)
     streams: set[str] = set()
-    for spec, rate in zip(*_universe(config), strict=True):
+    specs, rates = _universe(config)
+    histories = _histories(config, specs, start_us)
+    for spec, rate in zip(specs, rates, strict=True):
         status = Status(spec.status)
         listings.add(spec, status, rate)
-        synthetic.add(spec, rate, first_id, start_us, trading=status is Status.TRADING)
+        # with an archived past, live ids carry on from its last trade
+        history = histories.get(spec.symbol)
+        first = first_id if history is None else history.end_id
+        synthetic.add(spec, rate, first, start_us, trading=status is Status.TRADING)
         streams.update(symbol_streams(spec.symbol))
-    return synthetic, streams
+    return synthetic, streams, histories
 
 
 class ReplayServer:
@@ -84,7 +112,8 @@ class ReplayServer:
         self.config = config
         self.limits = config.limits
         self.listings = Listings()
-        self.source, streams = _source(config, self.listings)
+        self.source, streams, histories = _source(config, self.listings)
+        self.archive = ArchiveFiles(histories)
         self.store = TradeStore(config.retention)
         self.injector = FaultInjector(self)
         self.market = Market(

@@ -1,4 +1,4 @@
-"""The ``tickvault`` command: ``db``, ``up`` and ``query`` subcommands.
+"""The ``tickvault`` command: ``db``, ``import``, ``up`` and ``query`` subcommands.
 
 Each subcommand module exposes ``register(subparsers)``; this module only wires them.
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import OperationalError
 
 from tickvault import __version__
-from tickvault.cli import db
+from tickvault.cli import archive_import, db
 from tickvault.logs import mask_secrets
 
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tickvault {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     db.register(sub)
+    archive_import.register(sub)
     for name in ("up", "query"):
         try:
             module = __import__(f"tickvault.cli.{name}", fromlist=["register"])
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tickvault`` command; return its exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["import"]:  # every option, --help included, is the import's own
+        return archive_import.run_module(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         status: int = args.handler(args)

@@ -144,4 +144,23 @@ class TradeGap(Base):
     filled_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ, nullable=True)
 
 
+class ArchiveFile(Base):
+    """A file of Binance's public archive that ``tickvault import`` stored: what it held.
+
+    One row per (symbol, period); written in the transaction that stores the file's last
+    rows, so a file is either fully counted here or not at all.
+    """
+
+    __tablename__ = "archive_files"
+    __table_args__ = (PrimaryKeyConstraint("symbol", "period", name="archive_files_pkey"),)
+
+    symbol: Mapped[str] = mapped_column(Text)
+    period: Mapped[str] = mapped_column(Text)  # YYYY-MM-DD (daily file) or YYYY-MM (monthly)
+    sha256: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    first_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    imported_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+
+
 PARTITIONED_TABLES = ("trades", "candles_1m", "price_levels_1m")

@@ -9,6 +9,7 @@ import random
 import pytest
 
 from tickvault.errors import FrameError
+from tickvault.rest.parse import WeightGate, parse_error, parse_trades
 from tickvault.tick import Source
 from tickvault_collector.policy import (
     MAX_MESSAGE_BYTES,
@@ -19,7 +20,6 @@ from tickvault_collector.policy import (
     subscription_messages,
     trade_stream,
 )
-from tickvault_collector.restparse import WeightGate, parse_error, parse_trades
 
 
 def test_streams_fill_open_connections_before_new_ones_are_opened() -> None:

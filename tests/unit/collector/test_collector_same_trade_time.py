@@ -15,12 +15,12 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tickvault.rest.parse import parse_trades
 from tickvault.tick import Tick
 from tickvault_collector.frames import parse_frame
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.policy import combined_url
 from tickvault_collector.rest import RestClient
-from tickvault_collector.restparse import parse_trades
 from tickvault_collector.settings import CollectorSettings
 
 SYMBOLS = st.sampled_from(["BTCUSDT", "ETHUSDT", "1000SATSUSDT", "A2ZUSDT"])

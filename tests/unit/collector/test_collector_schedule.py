@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tickvault_collector.restparse import WeightGate
-from tickvault_collector.schedule import Priority, RestScheduler
+from tickvault.rest.parse import WeightGate
+from tickvault.rest.schedule import Priority, RestScheduler
 
 
 class _Clock:

@@ -26,6 +26,7 @@ from tickvault.config import Settings
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
 from tickvault_collector.settings import CollectorSettings
+from tickvault_writer.archive.settings import ImportSettings
 from tickvault_writer.settings import WriterSettings
 
 # Read outside the Settings classes: the query client's URL and the test suite's own.
@@ -41,7 +42,7 @@ DOCS = ["README.md", "docs/ARCHITECTURE.md", "docs/OPERATIONS.md", "docs/SCALING
 def settings_variables() -> set[str]:
     return {
         f"TICKVAULT_{name.upper()}"
-        for cls in (Settings, CollectorSettings, WriterSettings, ApiSettings)
+        for cls in (Settings, CollectorSettings, WriterSettings, ApiSettings, ImportSettings)
         for name in cls.model_fields
     }
 

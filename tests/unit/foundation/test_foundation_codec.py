@@ -115,8 +115,8 @@ def test_gap_record_with_an_unknown_reason_is_refused(tail: bytes) -> None:
 
 
 def test_the_migration_allows_exactly_the_gap_reasons() -> None:
-    migration = importlib.import_module("tickvault.db.migrations.versions.0003_gap_reason")
-    assert set(migration.REASONS) == {r.value for r in GapReason}
+    migration = importlib.import_module("tickvault.db.migrations.versions.0005_archive_import")
+    assert set(migration.AFTER) == {r.value for r in GapReason}
 
 
 @given(ticks)

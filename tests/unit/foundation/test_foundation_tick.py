@@ -124,7 +124,7 @@ def test_tick_is_immutable_and_slotted() -> None:
 
 
 def test_sources_have_the_documented_names() -> None:
-    assert [s.value for s in Source] == ["ws", "backfill", "audit"]
+    assert [s.value for s in Source] == ["ws", "backfill", "audit", "archive"]
 
 
 GOOD = {

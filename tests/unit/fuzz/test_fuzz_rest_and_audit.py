@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tickvault.errors import FrameError
+from tickvault.rest.parse import parse_error, parse_trades
 from tickvault.tick import is_decimal_string
 from tickvault_collector.audit_plan import OpenRecord, holes_between, merge, plan_symbol, stitch
-from tickvault_collector.restparse import parse_error, parse_trades
 from tickvault_collector.tickers import parse_rest_tickers, parse_stream_tickers
 from tickvault_collector.universe import parse_universe
 

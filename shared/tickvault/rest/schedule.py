@@ -1,7 +1,8 @@
-"""One queue for every REST request of a collector: backfill first, all within the budget.
+"""One queue for every REST request of a process (a collector, an import): most urgent first,
+all within the budget.
 
 Binance counts request weight per IP per calendar minute (6,000). The collector allows itself
-a share of it (:class:`~tickvault_collector.restparse.WeightGate`), and each use of REST a
+a share of it (:class:`~tickvault.rest.parse.WeightGate`), and each use of REST a
 part of that share (:data:`CEILINGS`), so that the uses that can wait (the universe, the
 tickers, the audit) never spend what a backfill needs. When several requests wait, the one
 of the most urgent :class:`Priority` goes first, in arrival order within a priority.
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable
 from enum import IntEnum
 
-from tickvault_collector.restparse import WeightGate
+from tickvault.rest.parse import WeightGate
 
 
 class Priority(IntEnum):
@@ -29,6 +30,7 @@ class Priority(IntEnum):
     TAIL = 1  # ticker/24hr: the latest id of every symbol
     UNIVERSE = 2  # exchangeInfo: listings, halts, delistings
     AUDIT = 3  # refilling holes found in PostgreSQL
+    ARCHIVE = 4  # repairing the holes of an archive import (``tickvault import``)
 
 
 # The part of the collector's share each use may spend in one minute.
@@ -37,6 +39,7 @@ CEILINGS = {
     Priority.TAIL: 0.8,
     Priority.UNIVERSE: 0.8,
     Priority.AUDIT: 0.6,
+    Priority.ARCHIVE: 0.6,
 }
 
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import msgspec
 
 from tickvault.errors import FrameError, InvalidTick
-from tickvault.tick import Source, Tick
-from tickvault_collector.frames import to_us
+from tickvault.tick import Source, Tick, to_us
 
 
 class _RestTrade(msgspec.Struct):

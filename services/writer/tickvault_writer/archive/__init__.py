@@ -1,0 +1,20 @@
+"""``tickvault import``: Binance's public trade archive into the store, exactly and completely.
+
+- :mod:`.periods`: which files cover a range (monthly for whole past months, daily otherwise).
+- :mod:`.rows`: a file's CSV lines into :class:`~tickvault.tick.Tick` values (unit and header
+  detected per file, every row held to the live trade's rules).
+- :mod:`.chunks`: a worker process that parses and encodes chunks of rows, in order, while the
+  store commits the previous one.
+- :mod:`.download`: a zip streamed to disk with its sha256 checked against ``.CHECKSUM``.
+- :mod:`.continuity`: the id holes of a range, from the ids the files held (pure).
+- :mod:`.bounds`: the first and last id of a range and the repair of holes, over REST
+  (:mod:`tickvault.rest`, the collector's client and budget).
+- :mod:`.ledger`: ``archive_files`` and the open ``archive`` gaps in PostgreSQL.
+- :mod:`.importer`: one symbol's range, file by file, then its holes.
+- :mod:`.progress`: a progress bar on a terminal, a line per file otherwise, the summary.
+
+Trades are stored by the writer's own :class:`~tickvault_writer.store.PgStore` (binary COPY
+into the partitions, ``ON CONFLICT DO NOTHING`` when some are stored already, candles and
+price levels folded in the same transaction), so an archive trade, a live one and a backfilled
+one are one row per ``(symbol, trade_id)`` whatever the order they arrive in.
+"""

@@ -1,0 +1,312 @@
+"""One symbol's import: its files in order, then the range's bounds and the repair of holes.
+
+For each file (:mod:`.periods`): skip it when ``archive_files`` has it with the same checksum;
+compare it when the checksum changed (a replaced file: differences are reported, the stored
+rows stay); otherwise download, verify and store it in chunks through the writer's
+:class:`~tickvault_writer.store.PgStore`. Then the range's first and last id are asked of
+REST (:mod:`.bounds`), every hole (:mod:`.continuity`, and any ``archive`` gap a killed import
+left open) is recorded in ``trade_gaps`` as ``detected`` and repaired from
+``historicalTrades``; its record ends ``filled``, or ``unfillable`` when REST no longer has
+every id. A range that reaches yesterday runs on to the first trade live capture stored (or
+to the latest trade), so the past meets the present without a hole.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from tickvault.codec import GapFinder, GapReason, GapRecord, GapStatus
+from tickvault.rest.client import ExchangeRest
+from tickvault.tick import Tick
+from tickvault_writer.archive.bounds import RestTrades
+from tickvault_writer.archive.chunks import CHUNK_ROWS, ChunkParser, FileShape
+from tickvault_writer.archive.continuity import Continuity
+from tickvault_writer.archive.download import Downloader, Outcome
+from tickvault_writer.archive.ledger import DoneFile, Ledger
+from tickvault_writer.archive.periods import ArchiveFile, day_us, days_of, plan
+from tickvault_writer.archive.progress import Progress
+from tickvault_writer.archive.rows import FileReader
+from tickvault_writer.batch import Batch
+from tickvault_writer.store import PgStore, WriteResult
+
+
+@dataclass
+class FileReport:
+    """What one file brought."""
+
+    period: str
+    outcome: str  # imported, skipped, missing, unavailable, bad_checksum, replaced, ...
+    rows: int = 0
+    inserted: int = 0
+    refused: int = 0
+    header: bool = False
+    micros: bool | None = None
+    detail: str = ""
+
+
+@dataclass
+class HoleReport:
+    """One hole of the range and what became of it."""
+
+    first_id: int
+    last_id: int
+    status: str = GapStatus.DETECTED.value
+
+
+@dataclass
+class SymbolReport:
+    """One symbol's import."""
+
+    symbol: str
+    first_id: int | None = None
+    last_id: int | None = None
+    listed: bool = True
+    files: list[FileReport] = field(default_factory=list)
+    holes: list[HoleReport] = field(default_factory=list)
+    rows: int = 0
+    inserted: int = 0
+    repaired: int = 0
+    rest_calls: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Return whether every id of the range is stored."""
+        return all(h.status == GapStatus.FILLED.value for h in self.holes)
+
+
+@dataclass
+class Context:
+    """What every symbol's import shares."""
+
+    archive_url: str
+    store: PgStore
+    ledger: Ledger
+    downloader: Downloader
+    progress: Progress
+    rest: ExchangeRest
+    parser: ChunkParser
+
+
+def _batch(ticks: tuple[Tick, ...] = (), gaps: tuple[GapRecord, ...] = ()) -> Batch:
+    return Batch((), ticks, (), gaps, (), ())
+
+
+def _gap(symbol: str, first: int, last: int, status: GapStatus, at: int) -> GapRecord:
+    filled = None if status is GapStatus.DETECTED else at
+    return GapRecord(
+        symbol,
+        first,
+        last,
+        status,
+        at,
+        filled,
+        found_by=GapFinder.AUDITOR,
+        reason=GapReason.ARCHIVE,
+    )
+
+
+def _chunks(ticks: Iterable[Tick]) -> Iterator[list[Tick]]:
+    """Yield *ticks* in lists of :data:`CHUNK_ROWS`."""
+    chunk: list[Tick] = []
+    for tick in ticks:
+        chunk.append(tick)
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _members(path: Path) -> Iterator[str]:
+    """Yield the CSV lines of the zip at *path*, streamed (never the whole file)."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            with archive.open(info) as raw:
+                yield from io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+
+
+class SymbolImport:
+    """Import *symbol*'s ``first``..``last`` days."""
+
+    def __init__(self, ctx: Context, symbol: str, first: date, last: date, today: date) -> None:
+        self.ctx, self.symbol, self.first, self.last, self.today = ctx, symbol, first, last, today
+        self.report = SymbolReport(symbol)
+        self.continuity = Continuity()
+        self._first_of_file: int | None = None
+        self._last_of_file: int | None = None
+
+    async def run(self) -> SymbolReport:
+        """Import the files, then make the range complete; return what happened."""
+        done = self.ctx.ledger.done(self.symbol)
+        queue = plan(self.symbol, self.first, self.last, self.today)
+        self.ctx.progress.files(len(queue))
+        while queue:
+            archive_file = queue.pop(0)
+            fallback = await self._file(archive_file, done)
+            self.ctx.progress.files(len(fallback))
+            queue[:0] = fallback
+        await self._complete()
+        return self.report
+
+    async def _file(self, f: ArchiveFile, done: dict[str, DoneFile]) -> list[ArchiveFile]:
+        """Import one file; return the daily files to read instead of a missing month."""
+        started = time.monotonic()
+        url = f.url(self.ctx.archive_url)
+        previous = done.get(f.period)
+        if previous is not None:
+            sha = await self.ctx.downloader.checksum(url)
+            if previous.first_id is not None and previous.last_id is not None:
+                self.continuity.see_span(previous.first_id, previous.last_id)
+            if not sha or sha == previous.sha256:
+                self._done(FileReport(f.period, "skipped", previous.rows), started)
+                return []
+            self._done(await self._compare(f, url), started)
+            return []
+        fetched = await self.ctx.downloader.fetch(url)
+        if fetched.outcome is Outcome.MISSING and f.monthly:
+            self.ctx.progress.files(-1)
+            return days_of(f)
+        if fetched.outcome is not Outcome.OK or fetched.path is None:
+            self._done(FileReport(f.period, fetched.outcome.value, detail=fetched.detail), started)
+            return []
+        try:
+            report = self._store(f, fetched.path)
+        finally:
+            fetched.path.unlink(missing_ok=True)
+        report.detail = "; ".join(d for d in (fetched.detail, report.detail) if d)
+        ids = self._ids
+        self.ctx.ledger.record(self.symbol, f.period, fetched.sha256, report.rows, ids)
+        self._done(report, started)
+        return []
+
+    def _done(self, report: FileReport, started: float) -> None:
+        self.report.files.append(report)
+        self.report.rows += report.rows
+        self.report.inserted += report.inserted
+        self.ctx.progress.file_done(self.symbol, report, time.monotonic() - started)
+
+    def _store(self, f: ArchiveFile, path: Path) -> FileReport:
+        """Store the rows of the zip at *path*, in chunks; note their ids.
+
+        A worker process parses and encodes the chunks (:mod:`.chunks`) while the store
+        commits the previous one in a thread here (psycopg2 lets go of the GIL while
+        PostgreSQL works); each chunk is committed before the file can be counted as done.
+        """
+        report = FileReport(f.period, "imported")
+        shape = FileShape()
+        self._first_of_file = self._last_of_file = None
+        pending: Future[WriteResult] | None = None
+        received_at = time.time_ns() // 1000
+        with ThreadPoolExecutor(1, thread_name_prefix="import-store") as pool:
+            for batch in self.ctx.parser.batches(self.symbol, received_at, _members(path), shape):
+                self._note(batch.ticks)
+                if pending is not None:
+                    self._stored(pending.result(), report)
+                pending = pool.submit(self.ctx.store.write, batch)
+            if pending is not None:
+                self._stored(pending.result(), report)
+        report.refused, report.header, report.micros = shape.refused, shape.header, shape.micros
+        report.detail = shape.first_refusal
+        return report
+
+    @property
+    def _ids(self) -> tuple[int, int] | None:
+        if self._first_of_file is None or self._last_of_file is None:
+            return None
+        return self._first_of_file, self._last_of_file
+
+    def _note(self, ticks: tuple[Tick, ...]) -> None:
+        """Note a chunk's ids: continuity, and the file's first and last."""
+        if not ticks:
+            return
+        self.continuity.see([t.trade_id for t in ticks])
+        if self._first_of_file is None:
+            self._first_of_file = ticks[0].trade_id
+        self._last_of_file = ticks[-1].trade_id
+
+    def _stored(self, result: WriteResult, report: FileReport) -> None:
+        rows = result.inserted + result.duplicates
+        report.rows += rows
+        report.inserted += result.inserted
+        self.ctx.progress.rows(rows)
+
+    async def _compare(self, f: ArchiveFile, url: str) -> FileReport:
+        """Compare a file the archive replaced with what is stored; change nothing."""
+        fetched = await self.ctx.downloader.fetch(url)
+        if fetched.outcome is not Outcome.OK or fetched.path is None:
+            return FileReport(f.period, "replaced", detail=f"new file: {fetched.outcome.value}")
+        differences: list[str] = []
+        rows = 0
+        try:
+            reader = FileReader(self.symbol, time.time_ns() // 1000)
+            for chunk in _chunks(reader.ticks(_members(fetched.path))):
+                differences += self.ctx.ledger.differences(chunk, f.bounds_us())
+                rows += len(chunk)
+        finally:
+            fetched.path.unlink(missing_ok=True)
+        detail = (
+            f"{len(differences)} rows differ from the stored ones (kept): "
+            + "; ".join(differences[:3])
+            if differences
+            else "the new file agrees with every stored row"
+        )
+        return FileReport(f.period, "replaced", rows=0, detail=detail)
+
+    async def _complete(self) -> None:
+        """Find the range's bounds over REST, then record and repair every hole."""
+        rest = RestTrades(self.ctx.rest, self.symbol)
+        seen = self.continuity
+        self.report.listed = await rest.listed()
+        start: int | None = None
+        end: int | None = None
+        if self.report.listed:
+            start = await rest.first_at(day_us(self.first), seen.first or 0)
+            after = day_us(self.last + timedelta(days=1))
+            end = await rest.first_at(after, (seen.last or start) + 1) - 1
+            if self.last >= self.today - timedelta(days=1):
+                live = self.ctx.ledger.stored_above(self.symbol, end, after)
+                end = (
+                    live - 1
+                    if live is not None
+                    else await rest.first_at(time.time_ns() // 1000, end + 1) - 1
+                )
+        self.report.first_id = start if start is not None else seen.first
+        self.report.last_id = end if end is not None else seen.last
+        holes = seen.holes(start, end)
+        low, high = self.report.first_id, self.report.last_id
+        if low is not None and high is not None:
+            holes += self.ctx.ledger.open_gaps(self.symbol, low, high)
+        await self._repair(rest, sorted(set(holes)))
+        self.report.rest_calls = rest.calls
+
+    async def _repair(self, rest: RestTrades, holes: list[tuple[int, int]]) -> None:
+        if not holes:
+            return
+        now = time.time_ns() // 1000
+        records = tuple(_gap(self.symbol, a, b, GapStatus.DETECTED, now) for a, b in holes)
+        self.ctx.store.write(_batch(gaps=records))
+        self.ctx.progress.backlog(sum(-(-(b - a + 1) // 1000) for a, b in holes))
+        for first, last in holes:
+            hole = HoleReport(first, last)
+            self.report.holes.append(hole)
+            whole = self.report.listed
+            if whole:
+                async for page, skipped in rest.fill(first, last):
+                    whole = whole and not skipped and bool(page)
+                    if page:
+                        result = self.ctx.store.write(_batch(tuple(page)))
+                        self.report.repaired += result.inserted
+                    self.ctx.progress.backlog(-1)
+            status = GapStatus.FILLED if whole else GapStatus.UNFILLABLE
+            hole.status = status.value
+            record = _gap(self.symbol, first, last, status, time.time_ns() // 1000)
+            self.ctx.store.write(_batch(gaps=(record,)))
