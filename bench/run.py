@@ -84,6 +84,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--failover-speed", type=float, default=20.0, help="replay pace, failovers")
     p.add_argument("--import-days", type=int, default=1, help="archive days (import step)")
     p.add_argument("--import-rate", type=float, default=5.0, help="archived trades/s (import)")
+    p.add_argument("--cold-trades", type=int, default=500_000, help="synthetic day, cold step")
     p.add_argument("--skip", default="", help=f"comma-separated steps to skip: {STEPS}")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs")
@@ -194,6 +195,12 @@ def run_import_step(b: Bench) -> dict[str, Any]:
     return run_import(b.pg, days=b.args.import_days, rate=b.args.import_rate)
 
 
+def run_cold_step(b: Bench) -> dict[str, Any]:
+    from cold import run_cold
+
+    return run_cold(b.pg.url(), b.rds.url, b.args.cold_trades)
+
+
 STEP_RUNS: dict[str, Step] = {
     "ingest": run_ingest,
     "latency50": run_latency50,
@@ -203,6 +210,7 @@ STEP_RUNS: dict[str, Step] = {
     "market": run_market_step,
     "cluster": run_cluster_step,
     "import": run_import_step,
+    "cold": run_cold_step,
 }
 STEPS = tuple(STEP_RUNS)
 # The steps whose length follows an argument (minutes): their time scales with it.

@@ -14,7 +14,14 @@ import sys
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tickvault.db.urls import parse_database_url
@@ -46,6 +53,18 @@ def check_database_url(value: str) -> str:
     """Return *value* when it is a PostgreSQL URL tickvault can use (one host or several)."""
     parse_database_url(value)  # a ValueError names what is wrong (hosts, ports, scheme)
     return value
+
+
+def check_cold_url(value: str | None) -> str | None:
+    """Return *value* when it names a cold tier (``file:///path`` or ``s3://bucket[/prefix]``)."""
+    if value is None or not value.strip():
+        return None
+    parts = urlsplit(value)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost") and parts.path.startswith("/"):
+        return value
+    if parts.scheme == "s3" and parts.netloc:
+        return value
+    raise ValueError("must be file:///absolute/path or s3://bucket/prefix")
 
 
 # Field types for the settings that hold an address or a database URL, checked on load
@@ -84,6 +103,15 @@ class Settings(BaseSettings):
     symbols: Annotated[tuple[str, ...], NoDecode] = ("BTCUSDT", "ETHUSDT")
     retention_hours: int = Field(default=24, ge=0, le=24 * 3650)
     candle_retention_days: int = Field(default=30, ge=0, le=3650)
+    cold_url: Annotated[str | None, AfterValidator(check_cold_url)] = None
+    cold_retention_days: int = Field(default=0, ge=0, le=36500)
+    # The standard AWS variables (no TICKVAULT_ prefix): where an s3:// cold tier lives.
+    aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    aws_access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias="AWS_SECRET_ACCESS_KEY"
+    )
+    aws_region: str | None = Field(default=None, validation_alias="AWS_REGION")
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -97,6 +125,11 @@ class Settings(BaseSettings):
     def _symbols(cls, value: Any) -> tuple[str, ...]:
         items = value.split(",") if isinstance(value, str) else list(value)
         return Selection.parse(str(item) for item in items).terms()
+
+    @field_validator("aws_endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if not value else check_url(value, ("http", "https"))
 
     @field_validator("log_level")
     @classmethod
@@ -153,7 +186,9 @@ def describe_error(error: ValidationError, cls: type[Settings]) -> str:
     message = first["msg"].removeprefix("Value error, ")
     if not first["loc"]:  # a check across fields: its message names the variables
         return f"invalid configuration: {message}"
-    variable = ENV_PREFIX + str(first["loc"][0]).upper()
+    field = str(first["loc"][0])
+    # An alias (AWS_REGION) is the variable's own name; a field gets the TICKVAULT_ prefix.
+    variable = field if field.isupper() else ENV_PREFIX + field.upper()
     value = first.get("input")
     shown = (
         "" if value is None or isinstance(value, dict) else f" (got {mask_secrets(str(value))!r})"

@@ -15,6 +15,9 @@ never leaves its module may stand outside the tree.
     ├── InvalidTick              a trade breaking an invariant of Tick (also a ValueError)
     ├── ExchangeError            Binance (or the replay exchange) answered with an error
     ├── StoreUnavailable         Redis or PostgreSQL cannot be reached right now
+    │   └── ColdUnavailable      tickvault.cold.storage: the cold tier's directory or store failed
+    ├── ColdFormatError          tickvault.cold.parquet: trades Parquet cannot keep exactly
+    ├── ColdVerifyError          tickvault.cold.store: a cold file read back differs from the rows
     ├── LeaseLost                a lease expired or passed on while its work ran
     ├── StreamFull               tickvault.backlog: the stream's unacknowledged backlog is full
     ├── QueryFailed              tickvault.cli.query: the API refused or could not answer

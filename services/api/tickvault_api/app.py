@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from tickvault.config import load_settings
 from tickvault_api import health, latest, pages, prices, schemas, stream
 from tickvault_api.cache import ResultCache
+from tickvault_api.cold_reads import ColdReads
 from tickvault_api.deps import ApiDeps, wall_clock_us
 from tickvault_api.errors import ApiError, TooBusy, Unavailable, envelope
 from tickvault_api.hub import PriceHub
@@ -23,6 +24,7 @@ from tickvault_api.responses import json_response
 from tickvault_api.settings import ApiSettings
 from tickvault_api.standby import StandbyGate
 from tickvault_api.stores import Stores
+from tickvault_api.tiered import Tiered
 from tickvault_api.tracked import TrackedSymbols
 
 log = logging.getLogger(__name__)
@@ -111,7 +113,19 @@ def make_deps(settings: ApiSettings, stores: Stores, cache: ResultCache) -> ApiD
             -1 if state.lag_seconds is None else state.lag_seconds
         ),
     )
-    return ApiDeps(settings, stores, cache, metrics, symbols, hub, streams, exports, standby)
+    cold = ColdReads(settings) if settings.cold_url else None
+    return ApiDeps(
+        settings,
+        stores,
+        cache,
+        metrics,
+        symbols,
+        hub,
+        streams,
+        exports,
+        standby,
+        tiered=Tiered(cold),
+    )
 
 
 def _register_error_handlers(app: Flask, deps: ApiDeps) -> None:

@@ -16,6 +16,7 @@ from tickvault_api.metrics import ApiMetrics
 from tickvault_api.settings import ApiSettings
 from tickvault_api.standby import StandbyGate
 from tickvault_api.stores import Stores
+from tickvault_api.tiered import Tiered
 from tickvault_api.tracked import Tracked, TrackedSymbols
 
 
@@ -38,6 +39,7 @@ class ApiDeps:
     exports: Slots
     standby: StandbyGate
     clock_us: Callable[[], int] = field(default=wall_clock_us)
+    tiered: Tiered = field(default_factory=lambda: Tiered(None))  # hot, and cold if set
 
     @property
     def tracked(self) -> Tracked:

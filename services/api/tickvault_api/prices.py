@@ -109,9 +109,9 @@ def answer_at(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
         row = query(
             deps,
             lambda conn: (
-                queries.trade_before(conn, sym, second + SECOND_US)
+                deps.tiered.trade_before(conn, sym, second + SECOND_US)
                 if match == "before"
-                else queries.trade_nearest(conn, sym, t)
+                else deps.tiered.trade_nearest(conn, sym, t)
             ),
         )
         if row is None:
@@ -130,7 +130,7 @@ def answer_history(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response
     after = decode_cursor(args["cursor"]) if args.get("cursor") else None
     if args["format"] == "csv":
         return _csv_response(deps, sym, window, after)
-    rows = query(deps, lambda conn: queries.history_page(conn, sym, window, after, limit + 1))
+    rows = query(deps, lambda conn: deps.tiered.history_page(conn, sym, window, after, limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = encode_cursor(rows[-1].trade_time, rows[-1].trade_id) if more else None
@@ -146,7 +146,7 @@ def answer_price_range(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Resp
     window = parse_open_window(args.get("start"), args.get("end"), _max_width(deps), around)
 
     def compute() -> bytes:
-        agg = query(deps, lambda conn: queries.aggregate(conn, sym, window))
+        agg = query(deps, lambda conn: deps.tiered.aggregate(conn, sym, window))
         return encode_json(range_body(sym, window, agg))
 
     end_us = None if window is None else window.end
@@ -159,7 +159,7 @@ def answer_stats(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     window = parse_open_window(args.get("start"), args.get("end"), _max_width(deps))
 
     def compute() -> bytes:
-        agg, pair = query(deps, lambda conn: queries.stats(conn, sym, window))
+        agg, pair = query(deps, lambda conn: deps.tiered.stats(conn, sym, window))
         median = None if pair is None else exact_midpoint(*pair)
         return encode_json(stats_body(sym, window, agg, median))
 
@@ -182,7 +182,7 @@ def answer_candles(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response
         )
 
     def compute() -> bytes:
-        rows = query(deps, lambda conn: queries.candles(conn, sym, step, first, last))
+        rows = query(deps, lambda conn: deps.tiered.candles(conn, sym, step, first, last))
         items = [
             {
                 **times("open_time", r.open_time),
@@ -260,7 +260,7 @@ def _csv_response(
     held.callback(deps.exports.acquire().release)
     try:
         conn = held.enter_context(deps.stores.db())
-        batches = queries.history_batches(conn, symbol, window, after, CSV_CHUNK)
+        batches = deps.tiered.history_batches(conn, symbol, window, after, CSV_CHUNK)
         first = next(batches, [])  # a failure here is still a clean 503, before any byte
     except BaseException:
         held.close()

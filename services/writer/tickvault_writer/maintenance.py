@@ -1,7 +1,8 @@
 """Partition maintenance on a schedule, in one replica at a time, off the ingestion thread.
 
 A daemon thread wakes at start and then every interval, takes the maintenance lease and runs
-:func:`tickvault.db.partitions.maintain` through its own connections (each partition change
+:func:`tickvault.cold.move.maintain_tiers` (partitions, and with ``TICKVAULT_COLD_URL``
+the move of expired days to the cold tier) through its own connections (each partition change
 is a short transaction with a lock timeout), so ingestion is never blocked for long.
 """
 
@@ -12,8 +13,8 @@ import threading
 
 from sqlalchemy.pool import NullPool
 
+from tickvault.cold.move import maintain_tiers
 from tickvault.db.engine import make_engine
-from tickvault.db.partitions import maintain
 from tickvault.lease import Lease
 from tickvault.redisconn import SyncRedis
 from tickvault_writer.settings import WriterSettings
@@ -67,11 +68,7 @@ class Maintenance:
             poolclass=NullPool,
         )
         try:
-            report = maintain(
-                engine,
-                retention_hours=self._settings.retention_hours,
-                candle_retention_days=self._settings.candle_retention_days,
-            )
+            report, moved = maintain_tiers(engine, self._settings, lease=self._lease)
         finally:
             engine.dispose()
             self._lease.release()
@@ -80,4 +77,12 @@ class Maintenance:
             len(report.created),
             len(report.dropped),
         )
+        if moved is not None and moved.days:
+            log.info(
+                "cold tier: %d days moved (%d trades, %d files), %d partitions dropped",
+                len(moved.days),
+                moved.trades,
+                moved.files,
+                len(moved.dropped),
+            )
         return True

@@ -1,4 +1,4 @@
-"""The ``tickvault`` command: ``db``, ``import``, ``up`` and ``query`` subcommands.
+"""The ``tickvault`` command: ``db``, ``import``, ``up``, ``query`` and ``cold`` subcommands.
 
 Each subcommand module exposes ``register(subparsers)``; this module only wires them.
 """
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     db.register(sub)
     archive_import.register(sub)
-    for name in ("up", "query"):
+    for name in ("up", "query", "cold"):
         try:
             module = __import__(f"tickvault.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 
+from tickvault.cold.move import maintain_tiers
 from tickvault.config import Settings, load_settings
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
-from tickvault.db.partitions import maintain
 from tickvault.logs import configure_logging, mask_secrets
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     dbsub.add_parser("current", help="print the applied revision").set_defaults(handler=_current)
 
-    m = dbsub.add_parser("maintain", help="create partitions ahead, drop expired ones")
+    m = dbsub.add_parser(
+        "maintain", help="create partitions ahead, drop (or move to the cold tier) expired ones"
+    )
     m.add_argument("--hours-ahead", type=int, default=3)
     m.set_defaults(handler=_maintain)
 
@@ -73,12 +75,7 @@ def _maintain(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, json_lines=settings.log_json, service="db")
     engine = make_engine(settings.database_url, application_name="tickvault-maintain")
     try:
-        report = maintain(
-            engine,
-            retention_hours=settings.retention_hours,
-            candle_retention_days=settings.candle_retention_days,
-            hours_ahead=args.hours_ahead,
-        )
+        report, _moved = maintain_tiers(engine, settings, hours_ahead=args.hours_ahead)
     finally:
         engine.dispose()
     log.info(

@@ -11,13 +11,14 @@ are created and dropped by :mod:`tickvault.db.partitions`, not by migrations.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     Identity,
     Index,
     Integer,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.dialects.postgresql import TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -164,3 +166,35 @@ class ArchiveFile(Base):
 
 
 PARTITIONED_TABLES = ("trades", "candles_1m", "price_levels_1m")
+
+
+class ColdFile(Base):
+    """The cold tier's manifest: the one trusted Parquet file of a symbol's day."""
+
+    __tablename__ = "cold_files"
+    __table_args__ = (
+        PrimaryKeyConstraint("symbol", "day", name="cold_files_pkey"),
+        UniqueConstraint("path", name="cold_files_path_key"),
+        CheckConstraint("rows > 0 AND first_id <= last_id", name="cold_files_sane"),
+    )
+
+    symbol: Mapped[str] = mapped_column(Text)
+    day: Mapped[date] = mapped_column(Date)
+    path: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    first_id: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    first_time: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    last_time: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    checksum: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+
+
+class ColdOrphan(Base):
+    """A cold file that may exist unlisted (being written, replaced or expired)."""
+
+    __tablename__ = "cold_orphans"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    since: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())

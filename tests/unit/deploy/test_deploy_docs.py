@@ -40,10 +40,12 @@ DOCS = ["README.md", "docs/ARCHITECTURE.md", "docs/OPERATIONS.md", "docs/SCALING
 
 
 def settings_variables() -> set[str]:
+    """Return the TICKVAULT_ variables the settings read (the AWS_* ones keep their names)."""
     return {
         f"TICKVAULT_{name.upper()}"
         for cls in (Settings, CollectorSettings, WriterSettings, ApiSettings, ImportSettings)
-        for name in cls.model_fields
+        for name, field in cls.model_fields.items()
+        if field.validation_alias is None
     }
 
 

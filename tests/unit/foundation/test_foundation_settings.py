@@ -59,6 +59,11 @@ GOOD_VALUES = [
     ("TICKVAULT_LOG_JSON", "1", "log_json", True),
     ("TICKVAULT_REDIS_CLUSTER", "true", "redis_cluster", True),
     ("TICKVAULT_STREAM_SHARDS", "3", "stream_shards", 3),
+    ("TICKVAULT_COLD_URL", "file:///data/cold", "cold_url", "file:///data/cold"),
+    ("TICKVAULT_COLD_URL", "s3://market/tickvault", "cold_url", "s3://market/tickvault"),
+    ("TICKVAULT_COLD_RETENTION_DAYS", "3650", "cold_retention_days", 3650),
+    ("AWS_ENDPOINT_URL", "http://127.0.0.1:8333", "aws_endpoint_url", "http://127.0.0.1:8333"),
+    ("AWS_REGION", "eu-west-1", "aws_region", "eu-west-1"),
     (
         "TICKVAULT_DATABASE_URL",
         "postgresql://postgres@127.0.0.1:17200,127.0.0.1:17201/db",
@@ -118,6 +123,11 @@ BAD_VALUES = [
     ("TICKVAULT_DATABASE_URL", "postgresql://postgres@127.0.0.1:17200,127.0.0.1:99999/db"),
     ("TICKVAULT_DATABASE_URL", f"postgresql://w:{SECRET}@h1:5432,h2:5x/db"),
     ("TICKVAULT_API_DATABASE_URL", "postgresql://r@h1,h2/tv?target_session_attrs=nearest"),
+    ("TICKVAULT_COLD_URL", "/data/cold"),
+    ("TICKVAULT_COLD_URL", "file://relative/cold"),
+    ("TICKVAULT_COLD_URL", "gs://bucket/cold"),
+    ("TICKVAULT_COLD_RETENTION_DAYS", "-1"),
+    ("AWS_ENDPOINT_URL", "localhost:8333"),
 ]
 
 URLS_WITH_SECRETS: dict[str, Any] = {
@@ -131,7 +141,7 @@ URLS_WITH_SECRETS: dict[str, Any] = {
 def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """An environment without any TICKVAULT_ variable, in a directory without a .env file."""
     for name in list(os.environ):
-        if name.startswith("TICKVAULT_"):
+        if name.startswith(("TICKVAULT_", "AWS_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return monkeypatch
@@ -239,6 +249,17 @@ def test_safe_dict_and_repr_mask_passwords() -> None:
         assert "writer:***@db.internal" in shown
     # The real values stay usable by the code that connects.
     assert settings.database_url == URLS_WITH_SECRETS["database_url"]
+
+
+def test_the_cold_tiers_secret_key_is_never_shown(bare_env: pytest.MonkeyPatch) -> None:
+    bare_env.setenv("TICKVAULT_COLD_URL", "s3://market/tickvault")
+    bare_env.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    bare_env.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    settings = Settings()
+    for shown in (repr(settings), str(settings), repr(settings.safe_dict())):
+        assert SECRET not in shown
+    secret = settings.aws_secret_access_key
+    assert secret is not None and secret.get_secret_value() == SECRET
 
 
 def test_stream_shards_and_cluster_mode_shape_the_redis_names(

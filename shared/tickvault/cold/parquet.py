@@ -1,0 +1,183 @@
+"""The cold tier's file format: one Parquet table of trades, and the only code that knows it.
+
+Columns ``trade_id`` (int64), ``price`` and ``quantity`` (Parquet DECIMAL at the scale the
+exchange's strings carry, so a value reads back as exactly the string Binance sent),
+``trade_time`` (timestamp µs UTC) and ``is_buyer_maker``; sorted by ``trade_id``; zstd, delta
+encodings for the ids and times, dictionaries for the prices and quantities (they repeat).
+:func:`summarize` gives the content checksum a move is verified with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tickvault.errors import TickvaultError
+
+COLUMNS = ("trade_id", "price", "quantity", "trade_time", "is_buyer_maker")
+# DECIMAL with at most 18 digits is stored as a 64-bit integer (small, delta/dictionary
+# friendly); a symbol whose values need more digits gets 38.
+NARROW, WIDE = 18, 38
+ROW_GROUP = 65_536  # rows per row group: a lookup by time reads one group, not the whole day
+TIME_TYPE = pa.timestamp("us", tz="UTC")
+
+
+class ColdFormatError(TickvaultError):
+    """Trades that cannot be written exactly (mixed decimal scales), or a file that is not ours."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a set of trades holds: what a move is verified with and the manifest records."""
+
+    rows: int
+    first_id: int | None
+    last_id: int | None
+    first_time_us: int | None
+    last_time_us: int | None
+    checksum: str
+
+
+def _scale(values: Iterable[Decimal], what: str) -> int:
+    scales = {-int(v.as_tuple().exponent) for v in values}
+    if len(scales) > 1:
+        raise ColdFormatError(
+            f"{what} values carry different numbers of decimals {sorted(scales)}: "
+            "a Parquet DECIMAL column has one scale, so they cannot be kept exactly"
+        )
+    return max(scales.pop() if scales else 8, 0)
+
+
+def _decimal_type(values: Sequence[Decimal], scale: int) -> pa.Decimal128Type:
+    digits = max((len(v.as_tuple().digits) for v in values), default=1)
+    return pa.decimal128(NARROW if max(digits, scale + 1) <= NARROW else WIDE, scale)
+
+
+def schema(price: pa.Decimal128Type, quantity: pa.Decimal128Type) -> pa.Schema:
+    """Return the schema of a cold file with these decimal types."""
+    return pa.schema(
+        [
+            pa.field("trade_id", pa.int64(), nullable=False),
+            pa.field("price", price, nullable=False),
+            pa.field("quantity", quantity, nullable=False),
+            pa.field("trade_time", TIME_TYPE, nullable=False),
+            pa.field("is_buyer_maker", pa.bool_(), nullable=False),
+        ]
+    )
+
+
+def table_of(rows: Sequence[Sequence[Any]]) -> pa.Table:
+    """Return a table of ``(trade_id, price, quantity, trade_time, is_buyer_maker)`` rows.
+
+    ``trade_time`` is a timezone-aware datetime or epoch µs. Raises :class:`ColdFormatError`
+    when the prices (or quantities) do not all carry the same number of decimals.
+    """
+    prices = [r[1] for r in rows]
+    quantities = [r[2] for r in rows]
+    price_type = _decimal_type(prices, _scale(prices, "price"))
+    quantity_type = _decimal_type(quantities, _scale(quantities, "quantity"))
+    times = [r[3] for r in rows]
+    columns = [
+        pa.array([r[0] for r in rows], pa.int64()),
+        pa.array(prices, price_type),
+        pa.array(quantities, quantity_type),
+        pa.array(times, TIME_TYPE)
+        if not times or isinstance(times[0], datetime)
+        else pa.array(times, pa.int64()).cast(TIME_TYPE),
+        pa.array([bool(r[4]) for r in rows], pa.bool_()),
+    ]
+    return sort_by_id(pa.Table.from_arrays(columns, schema=schema(price_type, quantity_type)))
+
+
+def sort_by_id(table: pa.Table) -> pa.Table:
+    """Return *table* sorted by trade id, one row per id (the first of duplicates is kept)."""
+    if table.num_rows == 0:
+        return table
+    order = pc.sort_indices(table["trade_id"], sort_keys=[("ascending", "ascending")])
+    table = table.take(order)
+    ids = table["trade_id"].combine_chunks()
+    if table.num_rows > 1:
+        keep = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+        mask = pa.concat_arrays([pa.array([True]), keep])
+        table = table.filter(mask)
+    return table
+
+
+def merge(old: pa.Table, new: pa.Table) -> pa.Table:
+    """Return the trades of both tables, one row per id, the one already stored winning."""
+    if old.num_rows == 0:
+        return sort_by_id(new)
+    if new.num_rows == 0:
+        return old
+    if old.schema.field("price").type.scale != new.schema.field("price").type.scale or (
+        old.schema.field("quantity").type.scale != new.schema.field("quantity").type.scale
+    ):
+        raise ColdFormatError(
+            f"new trades carry another number of decimals than the stored ones "
+            f"({old.schema} vs {new.schema})"
+        )
+    wide = schema(
+        pa.decimal128(WIDE, old.schema.field("price").type.scale),
+        pa.decimal128(WIDE, old.schema.field("quantity").type.scale),
+    )
+    both = pa.concat_tables([old.cast(wide), new.cast(wide)])
+    narrow = schema(_fit(both["price"]), _fit(both["quantity"]))
+    return sort_by_id(both).cast(narrow)
+
+
+def _fit(column: pa.ChunkedArray) -> pa.Decimal128Type:
+    scale = column.type.scale
+    values = [v for v in (pc.min(column).as_py(), pc.max(column).as_py()) if v is not None]
+    return _decimal_type(values, scale)
+
+
+def _unscaled(column: pa.ChunkedArray) -> list[int]:
+    scale = column.type.scale
+    return [int(v.scaleb(scale)) for v in column.to_pylist()]
+
+
+def summarize(table: pa.Table) -> Summary:
+    """Return the row count, first and last id and time, and the content checksum."""
+    digest = hashlib.sha256()
+    price, quantity = table.schema.field("price").type, table.schema.field("quantity").type
+    digest.update(f"{price.scale},{quantity.scale}\n".encode())
+    ids = table["trade_id"].to_pylist()
+    times = pc.cast(table["trade_time"], pa.int64()).to_pylist()
+    makers = table["is_buyer_maker"].to_pylist()
+    lines = zip(
+        ids, _unscaled(table["price"]), _unscaled(table["quantity"]), times, makers, strict=True
+    )
+    digest.update("".join(f"{i},{p},{q},{t},{int(m)}\n" for i, p, q, t, m in lines).encode())
+    return Summary(
+        rows=table.num_rows,
+        first_id=ids[0] if ids else None,
+        last_id=ids[-1] if ids else None,
+        first_time_us=min(times) if times else None,
+        last_time_us=max(times) if times else None,
+        checksum=digest.hexdigest(),
+    )
+
+
+def write(table: pa.Table, sink: Any) -> None:
+    """Write *table* as one Parquet file to *sink* (a path on a filesystem or a stream)."""
+    pq.write_table(
+        table,
+        sink,
+        row_group_size=ROW_GROUP,
+        compression="zstd",
+        compression_level=9,
+        use_dictionary=["price", "quantity"],
+        column_encoding={"trade_id": "DELTA_BINARY_PACKED", "trade_time": "DELTA_BINARY_PACKED"},
+        store_decimal_as_integer=True,
+        write_statistics=True,
+        write_page_index=True,
+        sorting_columns=[pq.SortingColumn(0)],
+    )

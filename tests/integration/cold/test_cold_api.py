@@ -1,0 +1,189 @@
+"""The API answers the same whether the trades are hot, cold or on both sides of the boundary.
+
+Two deployments hold the same real recordings: in one every trade is hot; in the other the
+first day (2024-08-08) has moved to the cold tier. Every answer must be byte-identical.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from tests.integration.api.loading import READ_ONLY_ROLE, as_role, store_ticks, to_tick
+from tests.integration.cold.conftest import MIDNIGHT, ColdTier
+from tests.private_servers import Services, free_port, stack_env
+from tests.support.recordings import RecordedTrade
+
+from tickvault.cold import move
+from tickvault.db import migrate
+from tickvault_api import create_app
+from tickvault_api.settings import ApiSettings
+
+MS = int(MIDNIGHT.timestamp() * 1000)
+_URLS = [
+    # the price at a second: in the cold day, in the hot one, right across the boundary
+    *(f"/api/v1/prices/BTCUSDT/at?time={MS + d}" for d in (-300_000, -1, 0, 999, 120_000)),
+    *(f"/api/v1/prices/ETHUSDT/at?time={MS + d}&match=nearest" for d in (-61_500, -1, 1, 7_000)),
+    "/api/v1/prices/BTCUSDT/at?time=2024-08-08T23:00:00Z",
+    "/api/v1/prices/BTCUSDT/range?minute=2024-08-08T23:58",
+    f"/api/v1/prices/BTCUSDT/range?start={MS - 90_500}&end={MS + 61_250}",
+    f"/api/v1/prices/ETHUSDT/range?start={MS - 400_000}&end={MS - 1}",
+    f"/api/v1/prices/BTCUSDT/stats?start={MS - 3_600_000}&end={MS + 3_600_000}",
+    f"/api/v1/prices/ETHUSDT/stats?start={MS - 200_123}&end={MS}",
+    "/api/v1/prices/BTCUSDT/stats",
+    "/api/v1/prices/ETHUSDT/stats",
+    *(
+        f"/api/v1/prices/BTCUSDT/candles?interval={i}&start={MS - 600_000}&end={MS + 600_000}"
+        for i in ("1s", "1m", "5m", "1h", "1d")
+    ),
+    "/api/v1/gaps",
+]
+
+
+def _app_on(url: str, redis_url: str, redis_prefix: str, **more: Any) -> Any:
+    settings = ApiSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=url,
+        api_database_url=as_role(url, READ_ONLY_ROLE),
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        api_cache_ttl_seconds=0,
+        **more,
+    )
+    return create_app(settings)
+
+
+@pytest.fixture
+def hot_and_cold(
+    new_database: Callable[[], str],
+    loaded_db: tuple[str, Engine],
+    cold_tier: ColdTier,
+    recorded: dict[str, list[RecordedTrade]],
+    redis_url: str,
+    redis_prefix: str,
+) -> Iterator[tuple[FlaskClient, FlaskClient]]:
+    """Test clients of the all-hot deployment and of the one with a cold first day."""
+    hot_url = new_database()
+    migrate.upgrade(hot_url, create_database=False)
+    store_ticks(hot_url, [to_tick(r) for trades in recorded.values() for r in trades])
+    cold_db, engine = loaded_db
+    location = cold_tier.location
+    assert move.move_expired(engine, location, MIDNIGHT).trades > 0
+    hot_app = _app_on(hot_url, redis_url, redis_prefix)
+    cold_app = _app_on(cold_db, redis_url, redis_prefix, cold_url=cold_tier.url, **cold_tier.aws)
+    yield hot_app.test_client(), cold_app.test_client()
+    for app in (hot_app, cold_app):
+        app.extensions["tickvault"].stores.close()
+
+
+def _walk(client: FlaskClient, url: str) -> list[Any]:
+    pages, cursor = [], None
+    while True:
+        got = client.get(url + (f"&cursor={cursor}" if cursor else ""))
+        assert got.status_code == 200, got.data[:300]
+        body = got.get_json()
+        pages.append(body)
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_answers_over_cold_and_spanning_data_equal_the_answers_over_hot_data(
+    hot_and_cold: tuple[FlaskClient, FlaskClient],
+) -> None:
+    hot, cold = hot_and_cold
+    for url in _URLS:
+        h, c = hot.get(url), cold.get(url)
+        assert (c.status_code, c.data) == (h.status_code, h.data), url
+        assert h.status_code in (200, 404), (url, h.data[:200])
+
+
+def test_history_pages_and_csv_cross_the_boundary_like_hot_ones(
+    hot_and_cold: tuple[FlaskClient, FlaskClient],
+) -> None:
+    hot, cold = hot_and_cold
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        url = f"/api/v1/prices/{symbol}/history?start={MS - 420_000}&end={MS + 300_000}&limit=997"
+        pages = _walk(cold, url)
+        assert len(pages) > 2
+        assert pages == _walk(hot, url)
+        csv_url = url.replace("&limit=997", "&format=csv")
+        h, c = hot.get(csv_url), cold.get(csv_url)
+        assert c.status_code == h.status_code == 200
+        assert c.data == h.data and c.data.count(b"\n") > 1000
+
+
+def test_a_cold_tier_gone_away_answers_503_not_a_shorter_answer(
+    hot_and_cold: tuple[FlaskClient, FlaskClient], cold_tier: ColdTier
+) -> None:
+    _, cold = hot_and_cold
+    location = cold_tier.location
+    if cold_tier.server is not None:
+        cold_tier.server.kill()  # the object store goes away
+    else:
+        location.filesystem.delete_dir(location.root + "/trades")
+    spanning = f"/api/v1/prices/BTCUSDT/history?start={MS - 60_000}&end={MS + 60_000}"
+    for url in (_URLS[0], _URLS[10], spanning):
+        got = cold.get(url)
+        assert got.status_code == 503, (url, got.data[:300])
+        assert got.get_json()["error"]["code"] == "unavailable"
+        assert "cold tier" in got.get_json()["error"]["message"]
+    # what lies wholly in the hot tier still answers
+    assert cold.get(f"/api/v1/prices/BTCUSDT/range?start={MS}&end={MS + 60_000}").status_code == 200
+
+
+def test_tickvault_api_under_gunicorn_answers_cold_and_spanning_queries_like_hot_ones(
+    hot_and_cold: tuple[FlaskClient, FlaskClient],
+    loaded_db: tuple[str, Engine],
+    cold_tier: ColdTier,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
+) -> None:
+    """The cold reads run on gevent's thread pool in the real server: same answers."""
+    hot, _ = hot_and_cold
+    url, _ = loaded_db
+    port = free_port()
+    env = stack_env(
+        url,
+        redis_url,
+        redis_prefix,
+        COLD_URL=cold_tier.url,
+        API_BIND=f"127.0.0.1:{port}",
+        API_WORKERS="1",
+        API_CACHE_TTL_SECONDS="0",
+        API_DATABASE_URL=as_role(url, READ_ONLY_ROLE),
+    )
+    services = Services(env | cold_tier.aws, tmp_path)
+    services.start("api", "tickvault_api")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while not _answers(base + "/readyz"):
+            assert services.running("api") and time.monotonic() < deadline, services.log("api")
+            time.sleep(0.1)
+        history = f"/api/v1/prices/BTCUSDT/history?start={MS - 420_000}&end={MS + 300_000}"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for path in [*_URLS, history, history + "&format=csv"]:
+            conn.request("GET", path)
+            got = conn.getresponse()
+            expected = hot.get(path)
+            assert (got.status, got.read()) == (expected.status_code, expected.data), path
+        conn.close()
+    finally:
+        services.terminate()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as got:
+            return bool(got.status == 200)
+    except OSError:
+        return False
