@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,7 +39,7 @@ def _key(tick: Tick) -> tuple[str, int, int]:
 def _both(
     symbol: str, trade_id: int, price: str, qty: str, ws_time: int, rest_time: int, maker: bool
 ) -> tuple[Tick, Tick]:
-    frame = orjson.dumps(
+    frame = msgspec.json.encode(
         {
             "stream": f"{symbol.lower()}@trade",
             "data": {
@@ -55,7 +55,7 @@ def _both(
             },
         }
     )
-    body = orjson.dumps(
+    body = msgspec.json.encode(
         [
             {
                 "id": trade_id,
