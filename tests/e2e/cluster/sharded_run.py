@@ -5,8 +5,8 @@ service exposing its metrics on a port of its own."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +22,16 @@ from tickvault.keys import RedisKeys
 SHARDS = 3
 WRITERS = ("writer-1", "writer-2")
 
+StartRun = Callable[[int], AbstractContextManager["ShardedRun"]]
+"""Starts a :func:`sharded_run` on the test's own cluster at the given speed."""
+
 
 @dataclass
 class ShardedRun:
-    """The running services, their key names, their metrics ports and the recorded trades the
-    replay serves (by symbol)."""
+    """The cluster, the running services, their key names, their metrics ports and the
+    recorded trades the replay serves (by symbol)."""
 
+    cluster: PrivateRedisCluster
     services: Services
     keys: RedisKeys
     ports: dict[str, int]
@@ -96,4 +100,4 @@ def sharded_run(
             TICKVAULT_COLLECTOR_METRICS_PORT=str(ports["collector"]),
         )
         keys = RedisKeys(prefix, SHARDS, cluster=True)
-        yield ShardedRun(services, keys, ports, all_recorded_trades())
+        yield ShardedRun(cluster, services, keys, ports, all_recorded_trades())

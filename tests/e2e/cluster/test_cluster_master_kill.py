@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import signal
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from tests.e2e.cluster.sharded_run import WRITERS, sharded_run
+from tests.e2e.cluster.sharded_run import WRITERS, StartRun
 from tests.integration.writer.writer_support import assert_stored_exactly, trade_count
-from tests.private_servers import PrivateRedisCluster
 from tests.support.polling import wait_until
 
 
 @pytest.mark.timeout(300)
 def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
-    new_redis_cluster: PrivateRedisCluster, database_url: str, clean_db: Engine, tmp_path: Path
+    start_sharded_run: StartRun, clean_db: Engine
 ) -> None:
-    cluster = new_redis_cluster
-    with sharded_run(cluster, database_url, tmp_path, speed=20) as run:
+    with start_sharded_run(20) as run:
+        cluster = run.cluster
         services, keys = run.services, run.keys
         victim_shard = keys.shard_of("BTCUSDT")
         victim = cluster.master_of(victim_shard.stream)

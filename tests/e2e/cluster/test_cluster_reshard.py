@@ -7,23 +7,21 @@ and the stored result must be exact."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from redis.crc import key_slot
 from sqlalchemy import Engine
-from tests.e2e.cluster.sharded_run import sharded_run
+from tests.e2e.cluster.sharded_run import StartRun
 from tests.integration.writer.writer_support import assert_stored_exactly, trade_count
-from tests.private_servers import PrivateRedisCluster
 from tests.support.polling import wait_until
 
 
 @pytest.mark.timeout(300)
 def test_a_shard_moved_to_another_master_mid_run_is_stored_exactly(
-    new_redis_cluster: PrivateRedisCluster, database_url: str, clean_db: Engine, tmp_path: Path
+    start_sharded_run: StartRun, clean_db: Engine
 ) -> None:
-    cluster = new_redis_cluster
-    with sharded_run(cluster, database_url, tmp_path, speed=40) as run:
+    with start_sharded_run(40) as run:
+        cluster = run.cluster
         moving = run.keys.shard_of("BTCUSDT")
         source = cluster.master_of(moving.stream)
         target = next(r.node for r in cluster.roles() if r.master and r.node is not source)
