@@ -60,9 +60,7 @@ class Archive:
             text=True,
         )
 
-    def run(
-        self, *args: str, timeout: float = 120, **env: str
-    ) -> tuple[int, dict[str, Any], str]:
+    def run(self, *args: str, timeout: float = 120, **env: str) -> tuple[int, dict[str, Any], str]:
         """Run ``tickvault import ARGS --json`` (*env* added); return (status, summary, stderr)."""
         proc = self.start(*args, "--json", **env)
         out, err = proc.communicate(timeout=timeout)

@@ -16,9 +16,9 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
-from sqlalchemy import Engine
 import msgspec
 import orjson
+from sqlalchemy import Engine
 
 from tickvault.cold.location import open_location
 from tickvault.config import load_settings
@@ -29,8 +29,8 @@ from tickvault.rest.client import ExchangeRest
 from tickvault.rest.schedule import Priority
 from tickvault.symbols import Selection
 from tickvault_writer.archive.chunks import ChunkParser
-from tickvault_writer.archive.download import Downloader
 from tickvault_writer.archive.cold_days import cold_before
+from tickvault_writer.archive.download import Downloader
 from tickvault_writer.archive.importer import ColdTier, Context, SymbolImport, SymbolReport
 from tickvault_writer.archive.ledger import Ledger
 from tickvault_writer.archive.periods import ArchiveFile

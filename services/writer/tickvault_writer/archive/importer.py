@@ -28,8 +28,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from tickvault.cold.location import ColdLocation
 from tickvault.codec import GapFinder, GapReason, GapRecord, GapStatus
+from tickvault.cold.location import ColdLocation
 from tickvault.rest.client import ExchangeRest
 from tickvault.tick import Tick
 from tickvault_writer.archive.bounds import RestTrades
