@@ -188,3 +188,22 @@ def test_candles_and_stats_over_the_imported_past_match_the_exchanges_trades(
     assert Decimal(stats["vwap"]) == (quote / volume).quantize(tenth, ROUND_HALF_EVEN)
     mean = sum(prices) / len(prices)
     assert Decimal(stats["mean"]) == mean.quantize(tenth, ROUND_HALF_EVEN)
+
+
+def test_a_replaced_file_of_a_cold_day_is_compared_with_the_cold_tier(
+    archive: Any, tmp_path: Path
+) -> None:
+    d = day(-3).isoformat()
+    a = archive(day(-4), [{"type": "archive", "symbol": "BTCUSDT", "date": d, "fault": "replaced"}])
+    env = {"TICKVAULT_COLD_URL": f"file://{tmp_path / 'cold'}", "TICKVAULT_RETENTION_HOURS": "24"}
+    status, summary, err = a.run("BTCUSDT", "--from", d, "--to", d, **env)
+    assert status == 0, err
+    assert summary["symbols"][0]["cold_rows"] == summary["symbols"][0]["rows"] > 0
+    assert a.query("SELECT count(*) FROM trades") == [(0,)]
+    listed = a.query("SELECT path, rows, checksum FROM cold_files")
+    status, summary, err = a.run("BTCUSDT", "--from", d, "--to", d, **env)
+    assert status == 0, err
+    (file_report,) = summary["symbols"][0]["files"]
+    assert file_report["outcome"] == "replaced"
+    assert file_report["detail"].startswith("1 rows differ"), file_report["detail"]
+    assert a.query("SELECT path, rows, checksum FROM cold_files") == listed

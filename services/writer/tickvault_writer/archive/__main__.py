@@ -123,7 +123,7 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
                     f"tickvault import: --to must be from --from to yesterday, not {last}",
                 )
                 return 2
-            ledger = Ledger(engine)
+            ledger = Ledger(engine, open_location(settings))
             ctx = Context(
                 settings.archive_url, store, ledger, downloader, progress, rest, parser, cold
             )
