@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
 import msgspec
-import orjson
 from sqlalchemy import Engine
 
 from tickvault.cold.location import open_location
@@ -162,7 +161,7 @@ def _summary(
             "complete": complete,
             "symbols": [asdict(r) | {"complete": r.complete} for r in reports],
         }
-        sys.stdout.write(orjson.dumps(body, default=str).decode() + "\n")
+        sys.stdout.write(msgspec.json.encode(body, enc_hook=str).decode() + "\n")
     for r in reports:
         unfilled = [h for h in r.holes if h.status != "filled"]
         _say(
