@@ -7,8 +7,9 @@ writer's next maintenance; :class:`ColdDays` stores it there at once through
 exactly once per symbol and day, merged with the day's listed file, under the day's lock).
 
 :func:`~tickvault.cold.store.store_day` takes a whole day as one Arrow table, so the day in
-progress is held here, but as Arrow columns built chunk by chunk (about 40 bytes a trade, not
-a list of Python objects): memory is bounded by the busiest single day, never by the range.
+progress is held here, but as Arrow columns built chunk by chunk (about 33 bytes a trade, not
+a list of Python objects; a few copies while it is merged and verified): memory is bounded by
+the busiest single day, never by the range.
 A day is flushed when a trade of a later day arrives and when the caller flushes (end of a file,
 end of a repaired hole); the caller records a file as done only after that flush.
 """
