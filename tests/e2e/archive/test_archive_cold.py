@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import text
 from tests.e2e.archive.conftest import Archive, day
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role
 
@@ -207,3 +208,21 @@ def test_a_replaced_file_of_a_cold_day_is_compared_with_the_cold_tier(
     assert file_report["outcome"] == "replaced"
     assert file_report["detail"].startswith("1 rows differ"), file_report["detail"]
     assert a.query("SELECT path, rows, checksum FROM cold_files") == listed
+
+
+def test_an_import_cut_off_before_it_recorded_its_files_stores_nothing_twice(
+    imported: Imported,
+) -> None:
+    a = imported.archive
+    listed = a.query("SELECT day, path, rows FROM cold_files ORDER BY day")
+    hot = a.query("SELECT count(*) FROM trades")
+    with a.engine.begin() as conn:  # as if killed after storing, before recording the files
+        conn.execute(text("DELETE FROM archive_files"))
+    status, again, err = a.run(*RANGE, **imported.env)
+    assert status == 0, err
+    (report,) = again["symbols"]
+    assert {f["outcome"] for f in report["files"]} == {"imported"}
+    assert report["inserted"] == 0 and report["cold_rows"] == sum(r[2] for r in listed)
+    assert a.query("SELECT day, path, rows FROM cold_files ORDER BY day") == listed
+    assert a.query("SELECT count(*) FROM trades") == hot
+    assert len(a.query("SELECT period FROM archive_files")) == 3
