@@ -196,3 +196,12 @@ def exists(location: ColdLocation, relative: str) -> bool:
     except OSError:
         return True
     return bool(info.type != pafs.FileType.NotFound)
+
+
+def file_metadata(location: ColdLocation, relative: str) -> pq.FileMetaData:
+    """Return the Parquet footer of one file (row groups and their statistics)."""
+    with (
+        unavailable_on_error(location, f"reading {relative}"),
+        location.filesystem.open_input_file(location.absolute(relative)) as source,
+    ):
+        return pq.read_metadata(source)

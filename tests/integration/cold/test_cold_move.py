@@ -14,7 +14,7 @@ from tests.integration.cold.conftest import MIDNIGHT, ColdTier
 from tests.support.db import rows
 from tests.support.recordings import RecordedTrade
 
-from tickvault.cold import manifest, move, storage, store
+from tickvault.cold import manifest, move, parquet, storage, store
 from tickvault.cold.location import ColdLocation
 
 DAY1 = date(2024, 8, 8)
@@ -246,3 +246,56 @@ def test_an_object_store_that_is_down_fails_the_move_and_loses_nothing(
         move.move_expired(engine, cold_tier.location, MIDNIGHT)
     assert rows(engine, "SELECT count(*) FROM trades") == hot_before
     assert rows(engine, "SELECT count(*) FROM cold_files") == [(0,)]
+
+
+def test_a_day_moves_in_bounded_chunks_into_many_row_groups_and_merges_late_trades(
+    loaded_db: tuple[str, Engine],
+    cold_tier: ColdTier,
+    recorded: dict[str, list[RecordedTrade]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, engine = loaded_db
+    location = cold_tier.location
+    monkeypatch.setattr(move, "CHUNK", 997)
+    monkeypatch.setattr(parquet, "ROW_GROUP", 1000)
+    real_table_of, sizes = parquet.table_of, []
+
+    def counted(rows: Any) -> Any:
+        sizes.append(len(rows))
+        return real_table_of(rows)
+
+    monkeypatch.setattr(parquet, "table_of", counted)
+    move.move_expired(engine, location, MIDNIGHT)
+    day1 = _expected(recorded, DAY1)
+    assert sum(sizes) == sum(len(v) for v in day1.values()) and max(sizes) <= 997
+    assert _cold_rows(location) == {s: v for s, v in day1.items() if v}
+    # late trades (one redelivered, one new) merge into a day of many row groups, streaming
+    btc = [t for t in recorded["BTCUSDT"] if _day(t.trade_time_ms * 1000) == DAY1]
+    late = RecordedTrade(**{**btc[1234].__dict__, "trade_id": btc[1234].trade_id * 10})
+    store_ticks(url, [to_tick(btc[4321]), to_tick(late)])
+    move.move_expired(engine, location, MIDNIGHT)
+    path = rows(engine, "SELECT path FROM cold_files WHERE symbol = 'BTCUSDT'")[0][0]
+    meta = storage.file_metadata(location, path)
+    assert meta.num_rows == len(btc) + 1 and meta.num_row_groups == -(-meta.num_rows // 1000)
+    assert _cold_rows(location)["BTCUSDT"][-1][0] == late.trade_id
+
+
+def test_stale_temporary_files_go_but_not_one_being_written(
+    loaded_db: tuple[str, Engine], cold_tier: ColdTier
+) -> None:
+    _, engine = loaded_db
+    location = cold_tier.location
+    stale = location.temp_file("BTCUSDT", DAY1)  # as a writer killed before its rename leaves
+    live = location.temp_file("ÉTH/USDT", DAY1)  # its writer holds the day's lock
+    for path in (stale, live):
+        location.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        with location.filesystem.open_output_stream(path) as out:
+            out.write(b"PAR1 half a file")
+    with engine.begin() as writer:
+        manifest.lock_day(writer, "ÉTH/USDT", DAY1)
+        assert store.tidy(engine, location) == 1
+        assert sorted(storage.temp_files(location)) == [location.relative(live)]
+    assert store.tidy(engine, location) == 1  # the writer is gone: its file is stale now
+    assert storage.temp_files(location) == []
+    move.move_expired(engine, location, MIDNIGHT)  # a move works as before and leaves none
+    assert storage.temp_files(location) == []
