@@ -40,7 +40,7 @@ _FILL = text(
     "is_buyer_maker, received_at) "
     "SELECT 'BTCUSDT', t, 3000000000 + i, round(60000 + (i % 5000) * 0.01, 8), "
     "round(0.00001 * (1 + (i * 7919) % 100000), 8), t, i % 3 = 0, t "
-    "FROM generate_series(0, :n - 1) AS i, "
+    "FROM generate_series(0::bigint, :n - 1) AS i, "
     "LATERAL (SELECT :day + make_interval(secs => i * 86399.0 / :n)) AS at(t)"
 )
 

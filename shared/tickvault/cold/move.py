@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-
 from sqlalchemy import Connection, Engine, text
 
 from tickvault.cold import manifest, parquet, store
@@ -123,14 +122,17 @@ def move_day(
             params = {"symbol": symbol, **bounds}
             check = conn.execute(_CHECK, params).one()
             new_schema = _new_schema(symbol, day, check)
-
-            def compare(rows: int, first: int | None, last: int | None, sym: str = symbol) -> None:
-                if (rows, first, last) != tuple(check[:3]):
-                    raise store.ColdVerifyError(f"{sym} {day}: rows read changed under the lock")
-
             chunks = _chunks(conn, params, new_schema)
+            count, first, last = check[:3]
             done = store.store_day(
-                conn, engine, location, symbol, day, new_schema, chunks, read=compare
+                conn,
+                engine,
+                location,
+                symbol,
+                day,
+                new_schema,
+                chunks,
+                expected_read=(count, first, last),
             )
             report.trades += check[0]
             if done is not None:

@@ -169,7 +169,8 @@ class Summarizer:
             batch["is_buyer_maker"].to_pylist(),
             strict=True,
         )
-        self._digest.update("".join(f"{i},{p},{q},{t},{int(m)}\n" for i, p, q, t, m in lines).encode())
+        text = "".join(f"{i},{p},{q},{t},{int(m)}\n" for i, p, q, t, m in lines)
+        self._digest.update(text.encode())
         self._rows += len(ids)
         self._first_id = ids[0] if self._first_id is None else self._first_id
         self._last_id = ids[-1]
@@ -203,6 +204,10 @@ def decimal_type_for(largest: Decimal | None, scale: int) -> pa.Decimal128Type:
     return _decimal_type([] if largest is None else [largest], scale)
 
 
+def _empty(table: pa.Table | None) -> bool:
+    return table is None or table.num_rows == 0
+
+
 def merge_sorted(old: Iterable[pa.Table], new: Iterable[pa.Table]) -> Iterator[pa.Table]:
     """Yield the trades of two streams of tables each sorted by trade id, in id order, one row
     per id (the one of *old* winning), holding no more than a batch of each at a time."""
@@ -212,7 +217,7 @@ def merge_sorted(old: Iterable[pa.Table], new: Iterable[pa.Table]) -> Iterator[p
     last_id: int | None = None
     while True:
         for side in (0, 1):
-            while not done[side] and (held[side] is None or held[side].num_rows == 0):
+            while not done[side] and _empty(held[side]):
                 held[side] = next(sources[side], None)
                 done[side] = held[side] is None
         live = [t for t in held if t is not None and t.num_rows]

@@ -12,7 +12,7 @@ mover's, which drops the partitions in that same transaction).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -96,19 +96,20 @@ def store_day(
     new_schema: pa.Schema,
     batches: Iterable[pa.Table],
     *,
-    read: Callable[[int, int | None, int | None], None] | None = None,
+    expected_read: tuple[int, int | None, int | None] | None = None,
 ) -> StoredDay | None:
     """Store the trades of *batches* (tables of *new_schema*, in trade-id order) as part of
     *symbol*'s *day*, inside *conn*'s transaction; None when every one was stored already.
 
     The trades are merged with the day's listed file and written a row group at a time, and
     summarized (count, first and last id and time, checksum) as they are written and again as
-    the file is read back: memory stays bounded whatever the day holds. *read*, when given, is
-    called with the count and first and last id of the trades *batches* yielded, before the file
-    is listed (the mover checks them against PostgreSQL). The new file is listed when the caller
-    commits; until then readers keep the old one. The paths being written are noted as orphans
-    first, through *engine* (committed at once), so a kill before the commit leaves files that
-    :func:`tidy` deletes, never unlisted data.
+    the file is read back: memory stays bounded whatever the day holds. *expected_read*, when
+    given, is the count and first and last id *batches* must have yielded (the mover's
+    ``count(*)``, ``min`` and ``max`` from PostgreSQL); any other raises :class:`ColdVerifyError`.
+
+    The new file is listed when the caller commits; until then readers keep the old one. The
+    paths being written are noted as orphans first, through *engine* (committed at once), so a
+    kill before the commit leaves files that :func:`tidy` deletes, never unlisted data.
     """
     manifest.lock_day(conn, symbol, day)
     listed = manifest.listed(conn, symbol, day)
@@ -126,8 +127,11 @@ def store_day(
         raise ColdVerifyError(
             f"{listed.path} holds {old.rows} trades but the manifest lists {listed.rows}"
         )
-    if read is not None:
-        read(new.rows, new.first_id, new.last_id)
+    if expected_read is not None and (new.rows, new.first_id, new.last_id) != expected_read:
+        raise ColdVerifyError(
+            f"{symbol} {day}: read {(new.rows, new.first_id, new.last_id)} trades (count, first "
+            f"and last id), expected {expected_read}"
+        )
     if expected.summary().rows == old.rows:
         storage.delete_quietly(location, path)  # nothing new: the noted orphan goes at tidy
         return None

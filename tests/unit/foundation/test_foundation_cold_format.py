@@ -104,8 +104,10 @@ def test_streams_merged_in_small_batches_equal_the_whole_merge_and_its_summary()
     summarizer = parquet.Summarizer(8, 8)
     for piece in pieces:
         summarizer.add(piece)
-    assert summarizer.summary() == parquet.summarize(whole) == parquet.summarize(
-        parquet.table_of(rows)
+    assert (
+        summarizer.summary()
+        == parquet.summarize(whole)
+        == parquet.summarize(parquet.table_of(rows))
     )
 
 
