@@ -81,11 +81,15 @@ def write_stream(
         fs.create_dir(temp.rsplit("/", 1)[0], recursive=True)
         fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
         if location.is_local:
-            with open(temp, "wb") as out:
-                parquet.write_batches(file_schema, batches, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, final)
+            try:
+                with open(temp, "wb") as out:
+                    parquet.write_batches(file_schema, batches, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(temp, final)
+            except BaseException:
+                delete_quietly(location, location.relative(temp))  # a kill leaves it to tidy
+                raise
             _fsync_dir(final.rsplit("/", 1)[0])
         else:
             try:

@@ -299,3 +299,31 @@ def test_stale_temporary_files_go_but_not_one_being_written(
     assert storage.temp_files(location) == []
     move.move_expired(engine, location, MIDNIGHT)  # a move works as before and leaves none
     assert storage.temp_files(location) == []
+
+
+def test_a_move_failing_mid_stream_leaves_no_temporary_file_and_loses_nothing(
+    loaded_db: tuple[str, Engine],
+    cold_tier: ColdTier,
+    recorded: dict[str, list[RecordedTrade]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, engine = loaded_db
+    location = cold_tier.location
+    hot_before = _hot_count(engine, MIDNIGHT - timedelta(days=1), MIDNIGHT)
+    real_chunks = move._chunks
+
+    def broken(*args: Any) -> Any:
+        chunks = real_chunks(*args)
+        yield next(chunks)
+        raise RuntimeError("the database went away mid-stream")
+
+    monkeypatch.setattr(move, "CHUNK", 1000)
+    monkeypatch.setattr(move, "_chunks", broken)
+    with pytest.raises(RuntimeError, match="mid-stream"):
+        move.move_expired(engine, location, MIDNIGHT)
+    assert storage.temp_files(location) == []
+    assert _hot_count(engine, MIDNIGHT - timedelta(days=1), MIDNIGHT) == hot_before
+    assert rows(engine, "SELECT count(*) FROM cold_files") == [(0,)]
+    monkeypatch.setattr(move, "_chunks", real_chunks)
+    assert move.move_expired(engine, location, MIDNIGHT).trades == hot_before
+    assert _cold_rows(location) == {s: v for s, v in _expected(recorded, DAY1).items() if v}
