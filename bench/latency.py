@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 import redis
 from sqlalchemy import text
 from tests.private_servers import PrivatePostgres, ReplayProcess
@@ -75,7 +75,7 @@ class Announcements(threading.Thread):
             if message is None:
                 continue
             now = time.time() * 1e6
-            body = orjson.loads(message["data"])
+            body = msgspec.json.decode(message["data"])
             self.seen.setdefault((body["symbol"], int(body["trade_id"])), now)
 
     def stop(self) -> None:

@@ -113,7 +113,8 @@ class GapReason(StrEnum):
     ARCHIVE = "archive"  # a hole in Binance's public archive, found by ``tickvault import``
 
 
-_DEFAULT_REASON = {GapFinder.COLLECTOR: GapReason.WS_GAP, GapFinder.AUDITOR: GapReason.AUDIT}
+# The reason of a gap whose record names none, or a value this version does not know.
+DEFAULT_REASON = {GapFinder.COLLECTOR: GapReason.WS_GAP, GapFinder.AUDITOR: GapReason.AUDIT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +224,7 @@ def _decode_gap(value: bytes) -> GapRecord:
         raise CodecError(f"gap first id {first_id} is after last id {last_id}")
     finder = GapFinder(found_by.decode())
     try:
-        why = _DEFAULT_REASON[finder] if reason is None else GapReason(reason.decode())
+        why = DEFAULT_REASON[finder] if reason is None else GapReason(reason.decode())
     except ValueError as exc:
         raise CodecError(f"malformed gap entry {value[:120]!r}: unknown reason") from exc
     return GapRecord(

@@ -19,13 +19,13 @@ never leaves its module may stand outside the tree.
     ├── ColdFormatError          tickvault.cold.parquet: trades Parquet cannot keep exactly
     ├── ColdVerifyError          tickvault.cold.store: a cold file read back differs from the rows
     ├── LeaseLost                a lease expired or passed on while its work ran
-    ├── StreamFull               tickvault.backlog: the stream's unacknowledged backlog is full
+    ├── StreamFull               tickvault_collector.append: the stream's backlog is full
     ├── QueryFailed              tickvault.cli.query: the API refused or could not answer
-    ├── AuditStopped             tickvault_collector.audit: the audit was asked to stop
-    ├── CannotPrepare            tickvault_writer.fastpath: a batch cannot take the fast path
+    ├── AuditStopped             tickvault_collector.gaps.audit: the audit was asked to stop
+    ├── CannotPrepare            tickvault_writer.prepare: a batch cannot take the fast path
     ├── RowsRefused              tickvault_writer.store: PostgreSQL refused a batch's data
     ├── ApiError                 tickvault_api.errors: an API error answer (its own tree)
-    ├── ApiError                 tickvault_replay.params: a Binance-style error answer
+    ├── BinanceError             tickvault_replay.params: a Binance-style error answer
     ├── FaultError               tickvault_replay.faults: a fault script that cannot run
     └── FormatError              tickvault_replay.formats: a recording line that cannot be read
 """

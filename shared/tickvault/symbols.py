@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-import orjson
+import msgspec
 
 ALL = "ALL"
 MAX_NAME_CHARS = 50
@@ -212,16 +212,16 @@ def status_value(status: Status, since_us: int, reason: str | None = None) -> by
     value: dict[str, object] = {"status": status.value, "since_us": since_us}
     if reason is not None:
         value["reason"] = reason
-    return orjson.dumps(value)
+    return msgspec.json.encode(value)
 
 
 def parse_status_value(raw: bytes | str) -> tuple[Status, int] | None:
     """Return ``(status, since_us)`` from a symbols-hash value, or None when it is not one."""
     try:
-        data = orjson.loads(raw)
+        data = msgspec.json.decode(raw)
         status = Status.of(str(data["status"]))
         since = int(data["since_us"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (msgspec.DecodeError, RecursionError, KeyError, TypeError, ValueError):
         return None
     return None if status is None else (status, since)
 
@@ -232,11 +232,11 @@ def unsupported(fields: Mapping[bytes, bytes]) -> dict[str, str]:
     found: dict[str, str] = {}
     for raw_name, raw_value in fields.items():
         try:
-            data = orjson.loads(raw_value)
+            data = msgspec.json.decode(raw_value)
             if data.get("status") != Status.UNSUPPORTED.value:
                 continue
             reason = str(data.get("reason") or "a name tickvault cannot store")
-        except (orjson.JSONDecodeError, AttributeError):
+        except (msgspec.DecodeError, RecursionError, AttributeError):
             continue
         found[raw_name.decode(errors="backslashreplace")] = reason
     return dict(sorted(found.items()))

@@ -12,14 +12,15 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from tickvault.config import load_settings
-from tickvault_api import latest, ops, prices, schemas, stream
+from tickvault_api import health, latest, pages, prices, schemas, stream
 from tickvault_api.cache import ResultCache
 from tickvault_api.cold_reads import ColdReads
-from tickvault_api.context import ApiContext, json_response, wall_clock_us
+from tickvault_api.deps import ApiDeps, wall_clock_us
 from tickvault_api.errors import ApiError, TooBusy, Unavailable, envelope
 from tickvault_api.hub import PriceHub
 from tickvault_api.limits import Slots
 from tickvault_api.metrics import ApiMetrics
+from tickvault_api.responses import json_response
 from tickvault_api.settings import ApiSettings
 from tickvault_api.standby import StandbyGate
 from tickvault_api.stores import Stores
@@ -62,21 +63,21 @@ def create_app(
         ttl_seconds=settings.api_cache_ttl_seconds,
         grace_seconds=settings.api_cache_grace_seconds,
     )
-    ctx = make_context(settings, stores, cache)
-    app.extensions["tickvault"] = ctx
+    deps = make_deps(settings, stores, cache)
+    app.extensions["tickvault"] = deps
 
     api = _Api(app, spec_kwargs={"info": {"description": "Exact Binance trade prices."}})
-    api.register_blueprint(latest.make_blueprint(ctx))
-    api.register_blueprint(prices.make_blueprint(ctx))
-    api.register_blueprint(stream.make_blueprint(ctx))
-    api.register_blueprint(ops.make_health_blueprint(ctx))
-    app.register_blueprint(ops.make_pages_blueprint(ctx))
-    _register_error_handlers(app, ctx)
-    _register_metrics(app, ctx)
+    api.register_blueprint(latest.make_blueprint(deps))
+    api.register_blueprint(prices.make_blueprint(deps))
+    api.register_blueprint(stream.make_blueprint(deps))
+    api.register_blueprint(health.make_blueprint(deps))
+    app.register_blueprint(pages.make_blueprint(deps))
+    _register_error_handlers(app, deps)
+    _register_metrics(app, deps)
     return app
 
 
-def make_context(settings: ApiSettings, stores: Stores, cache: ResultCache) -> ApiContext:
+def make_deps(settings: ApiSettings, stores: Stores, cache: ResultCache) -> ApiDeps:
     """Wire the per-process collaborators: tracked symbols, the price hub and the limits."""
     metrics = ApiMetrics()
     keys = settings.redis_keys
@@ -113,7 +114,7 @@ def make_context(settings: ApiSettings, stores: Stores, cache: ResultCache) -> A
         ),
     )
     cold = ColdReads(settings) if settings.cold_url else None
-    return ApiContext(
+    return ApiDeps(
         settings,
         stores,
         cache,
@@ -127,11 +128,11 @@ def make_context(settings: ApiSettings, stores: Stores, cache: ResultCache) -> A
     )
 
 
-def _register_error_handlers(app: Flask, ctx: ApiContext) -> None:
+def _register_error_handlers(app: Flask, deps: ApiDeps) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         if isinstance(error, Unavailable):
-            ctx.metrics.unavailable.inc()
+            deps.metrics.unavailable.inc()
             log.warning("answering 503: %s", error.message)
         response = json_response(error.body(), error.status)
         if isinstance(error, TooBusy):
@@ -172,7 +173,7 @@ def _flatten(messages: Any, where: str = "") -> list[str]:
     return [str(messages)]
 
 
-def _register_metrics(app: Flask, ctx: ApiContext) -> None:
+def _register_metrics(app: Flask, deps: ApiDeps) -> None:
     inner = app.wsgi_app
 
     def timed(environ: dict[str, Any], start_response: Any) -> Any:
@@ -187,5 +188,5 @@ def _register_metrics(app: Flask, ctx: ApiContext) -> None:
         started = request.environ.get(_STARTED)
         if started is not None:
             route = rule.rule if rule is not None else "unmatched"
-            ctx.metrics.observe(route, response.status_code, time.perf_counter() - started)
+            deps.metrics.observe(route, response.status_code, time.perf_counter() - started)
         return response

@@ -26,7 +26,7 @@ from tickvault.cold.storage import ColdUnavailable
 from tickvault.config import Settings
 from tickvault_api.cold_stats import by_time
 from tickvault_api.errors import Unavailable
-from tickvault_api.shapes import TradeRow
+from tickvault_api.rows import TradeRow
 
 T = TypeVar("T")
 # Lookups read widening spans of a day's file (1 min, 1 h, the rest), like the hot queries.

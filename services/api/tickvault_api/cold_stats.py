@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tickvault.cold import parquet
-from tickvault_api.shapes import Aggregate, median_ranks
+from tickvault_api.median import median_ranks
+from tickvault_api.rows import Aggregate
 
 _SUM_PRECISION = 76
 

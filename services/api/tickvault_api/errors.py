@@ -14,14 +14,15 @@
         └── Unavailable        503      ``unavailable`` (a backing store is down)
 
 Unknown paths and methods (404 ``not_found``, 405 ``method_not_allowed``) are werkzeug's own
-exceptions, answered with the same envelope by the app's error handler.
+exceptions, answered with the same envelope by the app's error handler; any other exception
+is a bug, logged and answered 500 ``internal_error``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import orjson
+import msgspec
 
 from tickvault.errors import TickvaultError
 
@@ -108,4 +109,4 @@ class Unavailable(ApiError):
 
 def envelope(code: str, message: str) -> bytes:
     """Return the JSON error envelope."""
-    return orjson.dumps({"error": {"code": code, "message": message}})
+    return msgspec.json.encode({"error": {"code": code, "message": message}})

@@ -7,8 +7,8 @@ cooperative with psycogreen in each worker; redis-py is, through gevent's socket
 Each worker accepts up to ``TICKVAULT_API_MAX_STREAMS`` streams plus
 ``TICKVAULT_API_CONNECTIONS`` other connections. Access log off unless
 ``TICKVAULT_API_ACCESS_LOG=1``. The app is loaded in each worker after the fork (no
-``preload_app``), and ``post_fork`` drops any client a worker might have inherited, so no
-socket is ever shared between processes.
+``preload_app``), so a worker inherits no client and no socket is shared between processes
+(and :class:`~tickvault_api.stores.Stores` makes its clients anew in any other process).
 """
 
 from __future__ import annotations
@@ -34,16 +34,9 @@ loglevel = _settings.log_level.lower()
 proc_name = "tickvault-api"
 
 
-def _context(worker: Any) -> Any:
+def _deps(worker: Any) -> Any:
     app = getattr(worker, "wsgi", None)
     return getattr(app, "extensions", {}).get("tickvault") if app is not None else None
-
-
-def post_fork(server: Any, worker: Any) -> None:
-    """Forget any client created before the fork (there should be none)."""
-    ctx = _context(worker)
-    if ctx is not None:
-        ctx.stores.reset()
 
 
 def post_worker_init(worker: Any) -> None:
@@ -51,9 +44,9 @@ def post_worker_init(worker: Any) -> None:
     from psycogreen.gevent import patch_psycopg
 
     patch_psycopg()
-    ctx = _context(worker)
-    if ctx is not None:
-        ctx.hub.stop_when(lambda: bool(worker.alive))
+    deps = _deps(worker)
+    if deps is not None:
+        deps.hub.stop_when(lambda: bool(worker.alive))
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -44,11 +44,12 @@ from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any, NamedTuple
 
-import orjson
+import msgspec
 import redis
 
 from tickvault.codec import LatestPrice, latest_from_message, latest_json
 from tickvault.redisconn import REDIS_ERRORS, describe
+from tickvault.retry import RetryPolicy
 from tickvault_api.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def sse_event(data: bytes, event: str = "price") -> bytes:
 
 def price_event(price: LatestPrice, now_us: int) -> bytes:
     """Return the ``price`` event of a latest price (the REST body, aged at *now_us*)."""
-    return sse_event(orjson.dumps(latest_json(price, now_us)))
+    return sse_event(msgspec.json.encode(latest_json(price, now_us)))
 
 
 class PriceEvent(NamedTuple):
@@ -394,7 +395,7 @@ class PriceHub:
     # ------------------------------------------------------------------ the reader
 
     def _run(self) -> None:
-        pause = BACKOFF_SECONDS[0]
+        backoff = RetryPolicy(*BACKOFF_SECONDS).backoff()
         failing = False
         while True:
             pubsub = None
@@ -407,7 +408,8 @@ class PriceHub:
                     return
                 if failing:
                     log.info("live prices: subscribed to Redis again")
-                failing, pause = False, BACKOFF_SECONDS[0]
+                failing = False
+                backoff.reset()
                 self._listen(pubsub)
                 return
             except Exception as exc:  # Redis down, or a bug: never leave the streams unserved
@@ -422,8 +424,7 @@ class PriceHub:
                         BACKOFF_SECONDS[1],
                     )
                 failing = True
-                time.sleep(pause)
-                pause = min(pause * 2, BACKOFF_SECONDS[1])
+                time.sleep(backoff.next())
                 if self._go_idle() or not self._set_state(_State.CONNECTING):
                     return
             finally:

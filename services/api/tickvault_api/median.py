@@ -69,3 +69,8 @@ def kth(below: int, levels: Iterable[tuple[Decimal, int]], k: int) -> Decimal:
         if total >= k:
             return price
     raise ValueError(f"the band does not hold the {k}-th price")
+
+
+def median_ranks(count: int) -> tuple[int, int]:
+    """Return the 1-based ranks of the two middle values (equal for an odd count)."""
+    return (count + 1) // 2, count // 2 + 1

@@ -11,17 +11,16 @@ from contextlib import ExitStack
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import orjson
 from flask import Response, request
 from flask_smorest import Blueprint
 from sqlalchemy import Connection
 
 from tickvault.tick import iso_ms
 from tickvault_api import queries, schemas
-from tickvault_api.context import ApiContext, json_response
 from tickvault_api.contract import Route, documented
+from tickvault_api.decimal_stats import exact_midpoint, fmt
+from tickvault_api.deps import ApiDeps
 from tickvault_api.errors import NoData, RangeTooLarge
-from tickvault_api.exact import exact_midpoint, fmt
 from tickvault_api.limits import abort_connection, bound_writes
 from tickvault_api.params import (
     HOUR_US,
@@ -39,7 +38,16 @@ from tickvault_api.params import (
     parse_time,
     parse_window,
 )
-from tickvault_api.shapes import TradeRow, at_body, range_body, stats_body, times, trade_body
+from tickvault_api.responses import (
+    at_body,
+    encode_json,
+    json_response,
+    range_body,
+    stats_body,
+    times,
+    trade_body,
+)
+from tickvault_api.rows import TradeRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,51 +55,51 @@ ERRORS = (400, 404, 503)
 CSV_CHUNK = 1000  # rows per fetch and per write: a few ms of CPU, so other requests interleave
 
 
-def make_blueprint(ctx: ApiContext) -> Blueprint:
+def make_blueprint(deps: ApiDeps) -> Blueprint:
     """Return the blueprint of the PostgreSQL-backed views."""
     blp = Blueprint("prices", __name__, url_prefix="/api/v1", description="Prices (PostgreSQL)")
     for route in _ROUTES:
-        view = _view(ctx, route.answer)
+        view = _view(deps, route.answer)
         documented(blp, route.rule, route.body, *ERRORS, query=route.query, csv=route.csv)(view)
     return blp
 
 
-def _view(ctx: ApiContext, answer: Callable[..., Response]) -> Callable[..., Response]:
+def _view(deps: ApiDeps, answer: Callable[..., Response]) -> Callable[..., Response]:
     """Return the view of *answer*: its endpoint name and OpenAPI summary come from it."""
 
     def view(args: dict[str, Any], **path: str) -> Response:
-        return answer(ctx, args, **path)
+        return answer(deps, args, **path)
 
     view.__name__ = answer.__name__.removeprefix("answer_")
     view.__doc__ = answer.__doc__
     return view
 
 
-def _max_width(ctx: ApiContext) -> int:
-    return ctx.settings.api_max_window_hours * HOUR_US
+def _max_width(deps: ApiDeps) -> int:
+    return deps.settings.api_max_window_hours * HOUR_US
 
 
 def cached(
-    ctx: ApiContext, key: tuple[Any, ...], end_us: int | None, compute: Callable[[], bytes]
+    deps: ApiDeps, key: tuple[Any, ...], end_us: int | None, compute: Callable[[], bytes]
 ) -> bytes:
     """Return *compute()*, from the cache when the window is wholly, safely in the past —
     also for the standby the answer comes from, which trails the present by its lag."""
-    ctx.standby.check()
-    if ctx.cache.cacheable(end_us, ctx.clock_us() - ctx.standby.behind_us()):
-        return ctx.cache.get_or_compute(key, compute)
+    deps.standby.check()
+    if deps.cache.cacheable(end_us, deps.clock_us() - deps.standby.behind_us()):
+        return deps.cache.get_or_compute(key, compute)
     return compute()
 
 
-def query(ctx: ApiContext, work: Callable[[Connection], T]) -> T:
+def query(deps: ApiDeps, work: Callable[[Connection], T]) -> T:
     """Return *work* run on the API's database, asked again after a recovery conflict;
     ``unavailable`` while the standby it reads from is too far behind."""
-    ctx.standby.check()
-    return ctx.stores.query(work, on_conflict=ctx.metrics.recovery_conflicts.inc)
+    deps.standby.check()
+    return deps.stores.query(work, on_conflict=deps.metrics.recovery_conflicts.inc)
 
 
-def answer_at(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+def answer_at(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """The price at a second: the trade in force then (before) or the closest (nearest)."""
-    sym = parse_symbol(symbol, ctx.tracked)
+    sym = parse_symbol(symbol, deps.tracked)
     t = parse_time(args.get("time"), "time")
     match = args["match"]
     second = floor_to(t, SECOND_US)
@@ -99,30 +107,30 @@ def answer_at(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
 
     def compute() -> bytes:
         row = query(
-            ctx,
+            deps,
             lambda conn: (
-                ctx.tiered.trade_before(conn, sym, second + SECOND_US)
+                deps.tiered.trade_before(conn, sym, second + SECOND_US)
                 if match == "before"
-                else ctx.tiered.trade_nearest(conn, sym, t)
+                else deps.tiered.trade_nearest(conn, sym, t)
             ),
         )
         if row is None:
             raise NoData(f"no trade of {sym} at or before {iso_ms(second + SECOND_US - 1)}")
-        return orjson.dumps(at_body(sym, t, second, row))
+        return encode_json(at_body(sym, t, second, row))
 
-    return json_response(cached(ctx, ("at", sym, t, match), end, compute))
+    return json_response(cached(deps, ("at", sym, t, match), end, compute))
 
 
-def answer_history(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+def answer_history(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """Trades with start <= trade_time < end, oldest first, keyset-paginated."""
-    sym = parse_symbol(symbol, ctx.tracked)
-    window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
-    s = ctx.settings
+    sym = parse_symbol(symbol, deps.tracked)
+    window = parse_window(args.get("start"), args.get("end"), _max_width(deps))
+    s = deps.settings
     limit = parse_limit(args.get("limit"), s.api_history_default_limit, s.api_history_max_limit)
     after = decode_cursor(args["cursor"]) if args.get("cursor") else None
     if args["format"] == "csv":
-        return _csv_response(ctx, sym, window, after)
-    rows = query(ctx, lambda conn: ctx.tiered.history_page(conn, sym, window, after, limit + 1))
+        return _csv_response(deps, sym, window, after)
+    rows = query(deps, lambda conn: deps.tiered.history_page(conn, sym, window, after, limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = encode_cursor(rows[-1].trade_time, rows[-1].trade_id) if more else None
@@ -130,51 +138,51 @@ def answer_history(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Respon
     return json_response(body)
 
 
-def answer_price_range(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+def answer_price_range(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """High and low (with their times), open, close, trades and volume of a minute or window."""
-    sym = parse_symbol(symbol, ctx.tracked)
+    sym = parse_symbol(symbol, deps.tracked)
     minute = args.get("minute")
     around = parse_minute(minute) if minute is not None else None
-    window = parse_open_window(args.get("start"), args.get("end"), _max_width(ctx), around)
+    window = parse_open_window(args.get("start"), args.get("end"), _max_width(deps), around)
 
     def compute() -> bytes:
-        agg = query(ctx, lambda conn: ctx.tiered.aggregate(conn, sym, window))
-        return orjson.dumps(range_body(sym, window, agg))
+        agg = query(deps, lambda conn: deps.tiered.aggregate(conn, sym, window))
+        return encode_json(range_body(sym, window, agg))
 
     end_us = None if window is None else window.end
-    return json_response(cached(ctx, ("range", sym, window), end_us, compute))
+    return json_response(cached(deps, ("range", sym, window), end_us, compute))
 
 
-def answer_stats(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+def answer_stats(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """Exact statistics of a window, or of everything retained without one."""
-    sym = parse_symbol(symbol, ctx.tracked)
-    window = parse_open_window(args.get("start"), args.get("end"), _max_width(ctx))
+    sym = parse_symbol(symbol, deps.tracked)
+    window = parse_open_window(args.get("start"), args.get("end"), _max_width(deps))
 
     def compute() -> bytes:
-        agg, pair = query(ctx, lambda conn: ctx.tiered.stats(conn, sym, window))
+        agg, pair = query(deps, lambda conn: deps.tiered.stats(conn, sym, window))
         median = None if pair is None else exact_midpoint(*pair)
-        return orjson.dumps(stats_body(sym, window, agg, median))
+        return encode_json(stats_body(sym, window, agg, median))
 
     end_us = None if window is None else window.end
-    return json_response(cached(ctx, ("stats", sym, window), end_us, compute))
+    return json_response(cached(deps, ("stats", sym, window), end_us, compute))
 
 
-def answer_candles(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Response:
+def answer_candles(deps: ApiDeps, args: dict[str, Any], symbol: str) -> Response:
     """OHLCV buckets that start in [start, end) (start rounded down to the interval)."""
-    sym = parse_symbol(symbol, ctx.tracked)
+    sym = parse_symbol(symbol, deps.tracked)
     interval = args["interval"]
     step = INTERVALS_US[interval]
-    window = parse_window(args.get("start"), args.get("end"), _max_width(ctx))
+    window = parse_window(args.get("start"), args.get("end"), _max_width(deps))
     first = floor_to(window.start, step)
     last = ceil_to(window.end, step)
-    if (last - first) // step > ctx.settings.api_max_candles:
+    if (last - first) // step > deps.settings.api_max_candles:
         raise RangeTooLarge(
-            f"the window holds more than {ctx.settings.api_max_candles} {interval} candles; "
+            f"the window holds more than {deps.settings.api_max_candles} {interval} candles; "
             "ask for a shorter window or a wider interval"
         )
 
     def compute() -> bytes:
-        rows = query(ctx, lambda conn: ctx.tiered.candles(conn, sym, step, first, last))
+        rows = query(deps, lambda conn: deps.tiered.candles(conn, sym, step, first, last))
         items = [
             {
                 **times("open_time", r.open_time),
@@ -187,16 +195,16 @@ def answer_candles(ctx: ApiContext, args: dict[str, Any], symbol: str) -> Respon
             }
             for r in rows
         ]
-        return orjson.dumps({"symbol": sym, "interval": interval, "candles": items})
+        return encode_json({"symbol": sym, "interval": interval, "candles": items})
 
-    return json_response(cached(ctx, ("candles", sym, interval, first, last), last, compute))
+    return json_response(cached(deps, ("candles", sym, interval, first, last), last, compute))
 
 
-def answer_gaps(ctx: ApiContext, args: dict[str, Any]) -> Response:
+def answer_gaps(deps: ApiDeps, args: dict[str, Any]) -> Response:
     """Detected gaps in trade ids, most recent first, and whether each was filled."""
     raw = args.get("symbol")
-    sym = parse_symbol(raw, ctx.tracked) if raw else None
-    rows = query(ctx, lambda conn: queries.gaps(conn, sym, 1000))
+    sym = parse_symbol(raw, deps.tracked) if raw else None
+    rows = query(deps, lambda conn: queries.gaps(conn, sym, 1000))
     out = [
         {
             **{k: v for k, v in r.items() if k not in ("detected_at", "filled_at")},
@@ -238,7 +246,7 @@ def _attachment(filename: str) -> str:
 
 
 def _csv_response(
-    ctx: ApiContext, symbol: str, window: Window, after: tuple[int, int] | None
+    deps: ApiDeps, symbol: str, window: Window, after: tuple[int, int] | None
 ) -> Response:
     """Stream every trade of *window* (after the cursor, if any) as CSV with a header.
 
@@ -247,17 +255,17 @@ def _csv_response(
     running after ``TICKVAULT_API_EXPORT_MAX_SECONDS`` is cut off by aborting the connection
     (never by ending the file cleanly, which would look complete).
     """
-    ctx.standby.check()
+    deps.standby.check()
     held = ExitStack()  # the export slot and the database connection, until the last row
-    held.callback(ctx.exports.acquire().release)
+    held.callback(deps.exports.acquire().release)
     try:
-        conn = held.enter_context(ctx.stores.db())
-        batches = ctx.tiered.history_batches(conn, symbol, window, after, CSV_CHUNK)
+        conn = held.enter_context(deps.stores.db())
+        batches = deps.tiered.history_batches(conn, symbol, window, after, CSV_CHUNK)
         first = next(batches, [])  # a failure here is still a clean 503, before any byte
     except BaseException:
         held.close()
         raise
-    budget = ctx.settings.api_export_max_seconds
+    budget = deps.settings.api_export_max_seconds
     environ = request.environ
     bound_writes(environ)
 
@@ -267,7 +275,7 @@ def _csv_response(
             yield CSV_HEADER + _csv_rows(first)
             for rows in batches:
                 if time.monotonic() > deadline:
-                    ctx.metrics.exports_cut.inc()
+                    deps.metrics.exports_cut.inc()
                     log.warning("cut off a CSV export of %s after %g s", symbol, budget)
                     abort_connection(environ, f"the export took longer than {budget:g} s")
                     return

@@ -9,7 +9,6 @@ parts are exact, so the combined answer equals a computation over raw trades.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,7 @@ from sqlalchemy import Connection, text
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US, datetime_to_us, us_to_datetime
 from tickvault_api import median
 from tickvault_api.params import MINUTE_US, Window, ceil_to, floor_to
-from tickvault_api.shapes import Aggregate, TradeRow, median_ranks
+from tickvault_api.rows import Aggregate, CandleRow, TradeRow
 
 _TRADE_COLUMNS = "trade_id, price, quantity, trade_time, is_buyer_maker"
 
@@ -117,19 +116,6 @@ _GAPS = text(
     "FROM trade_gaps WHERE (CAST(:symbol AS text) IS NULL OR symbol = :symbol) "
     "ORDER BY detected_at DESC, id DESC LIMIT :limit"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class CandleRow:
-    """One OHLCV bucket."""
-
-    open_time: int  # epoch µs
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
-    trades: int
 
 
 def _us(value: datetime | None) -> int | None:
@@ -275,7 +261,7 @@ def median_pair(
     """Return the two middle prices of *window* (equal for an odd count), exactly."""
     if count <= 0:
         return None
-    k1, k2 = median_ranks(count)
+    k1, k2 = median.median_ranks(count)
     bounds = {"symbol": symbol, **split(window)}
     spans = [median.Span(r[0], r[1], r[2], int(r[3])) for r in conn.execute(_SPANS, bounds)]
     edges = [r[0] for r in conn.execute(_EDGE_PRICES, bounds)]

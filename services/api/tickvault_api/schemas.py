@@ -2,7 +2,7 @@
 
 They document and validate the *shape* of query strings (strings, enumerations); the
 meaning (times, windows, symbols) is checked by :mod:`tickvault_api.params`, which raises
-the error codes of docs/API.md. Response bodies are built by :mod:`tickvault_api.shapes` and
+the error codes of docs/API.md. Response bodies are built by :mod:`tickvault_api.responses` and
 described here, so ``/openapi.json`` and the answers cannot drift apart unnoticed (the
 schemathesis test checks every response against these).
 """

@@ -2,8 +2,8 @@
 
 Gunicorn forks workers; a socket inherited from the parent would be shared by two processes.
 :class:`Stores` therefore creates its clients on first use and recreates them when it finds
-itself in a different process than the one that created them (``post_fork`` also calls
-:meth:`Stores.reset`). Failures of either store become :class:`~tickvault_api.errors.Unavailable`.
+itself in a different process than the one that created them. Failures of either store
+become :class:`~tickvault_api.errors.Unavailable`.
 """
 
 from __future__ import annotations
@@ -57,13 +57,6 @@ class Stores:
         self._pid = -1
         self._redis: Any = None
         self._engine: Engine | None = None
-
-    def reset(self) -> None:
-        """Forget clients made in another process (call after a fork)."""
-        with self._lock:
-            self._pid = -1
-            self._redis = None
-            self._engine = None
 
     def _ensure(self) -> None:
         if self._pid == os.getpid():

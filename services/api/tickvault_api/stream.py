@@ -27,7 +27,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 
 from tickvault_api import schemas
-from tickvault_api.context import ApiContext
+from tickvault_api.deps import ApiDeps
 from tickvault_api.errors import Unavailable, envelope
 from tickvault_api.hub import PriceHub, StreamEnd, Subscriber, price_event, sse_event
 from tickvault_api.limits import abort_connection, bound_writes, direct_socket
@@ -59,7 +59,7 @@ def parse_symbols(raw: str | None, tracked: Tracked) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(parse_symbol(name, tracked) for name in names))
 
 
-def make_blueprint(ctx: ApiContext) -> Blueprint:
+def make_blueprint(ctx: ApiDeps) -> Blueprint:
     """Return the blueprint of the live stream."""
     blp = Blueprint("stream", __name__, url_prefix="/api/v1", description="Live prices (SSE)")
 

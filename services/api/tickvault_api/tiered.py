@@ -19,9 +19,9 @@ from tickvault.cold import manifest, parquet
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US
 from tickvault_api import cold_stats, queries
 from tickvault_api.cold_reads import ColdReads, off_loop, rows_of, table_of_rows
+from tickvault_api.median import median_ranks
 from tickvault_api.params import Window
-from tickvault_api.queries import CandleRow
-from tickvault_api.shapes import Aggregate, TradeRow, median_ranks
+from tickvault_api.rows import Aggregate, CandleRow, TradeRow
 
 _EXACT = Context(prec=200)  # sums of exchange decimals stay exact far beyond any real total
 EXPORT_BATCH = 5000

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return check(settings)
     configure_logging(settings.log_level, json_lines=settings.log_json, service="collector")
     if args.audit_once:
-        from tickvault_collector.audit_run import audit_once
+        from tickvault_collector.gaps.audit_once import audit_once
 
         return asyncio.run(audit_once(settings))
     return asyncio.run(run(settings))

@@ -22,13 +22,12 @@ from tickvault.errors import ConfigError, ExchangeError, FrameError
 from tickvault.heartbeat import beat_value
 from tickvault.keys import RedisKeys
 from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, check_mode_async, connect_async, describe
-from tickvault_collector.audit_task import AuditTask
 from tickvault_collector.collector import Collector
+from tickvault_collector.gaps import ScheduledAudit, collector_gaps, resume_points
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.pool import Connections
 from tickvault_collector.refresh import SymbolRefresh
 from tickvault_collector.rest import RestClient
-from tickvault_collector.resume import open_gaps, resume_points
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.universe import Tracker, Universe
 
@@ -56,7 +55,16 @@ async def run(
     _install_signals(stop)
     try:
         collector = Collector(settings, redis, rest, metrics)
-        refresh = SymbolRefresh(collector, Tracker(settings.selection))
+        refresh = SymbolRefresh(
+            settings,
+            rest,
+            redis,
+            metrics,
+            Tracker(settings.selection),
+            capture=collector,
+            on_round=collector.tickers.check_soon,
+        )
+        collector.tickers.notice = refresh.notice
         universe = await _unless_stopped(stop, _first_universe(settings, rest, refresh))
         if universe is None:
             return 0
@@ -67,16 +75,20 @@ async def run(
         if resume is None:
             return 0
         collector.track(tracked, resume=resume, after_start=False)
-        stored = await _unless_stopped(stop, open_gaps(settings.database_url, list(tracked)))
-        collector.reopen(stored or [])
+        stored = await _unless_stopped(stop, collector_gaps(settings.database_url, list(tracked)))
+        collector.gaps.reopen(stored or [])
         connections = Connections(
-            settings, collector, metrics, on_ticker_replaced=refresh.check_tails_soon
+            settings,
+            collector,
+            collector.gaps.tails.clocks,
+            metrics,
+            on_ticker_replaced=collector.tickers.check_soon,
         )
         connections.add(refresh.tracker.trading())
         refresh.connect(connections)
         if settings.collector_metrics_port:
             _serve_metrics(settings.collector_metrics_port, metrics.registry)
-        await _serve(collector, refresh, connections, stop)
+        await _serve(collector, redis, refresh, connections, stop)
         return 0
     finally:
         with contextlib.suppress(TimeoutError, OSError):
@@ -160,20 +172,31 @@ async def _resume(
 
 
 async def _serve(
-    collector: Collector, refresh: SymbolRefresh, connections: Connections, stop: asyncio.Event
+    collector: Collector,
+    redis: AsyncRedis,
+    refresh: SymbolRefresh,
+    connections: Connections,
+    stop: asyncio.Event,
 ) -> None:
-    settings, redis, keys = collector.settings, collector.redis, collector.keys
+    settings, keys = collector.settings, collector.settings.redis_keys
     publisher = collector.publisher
     flusher = asyncio.create_task(publisher.run(), name="publisher")
     workers = [
-        asyncio.create_task(collector.backfiller.run(), name="backfill"),
-        asyncio.create_task(collector.watch_tails(), name="tails"),
+        asyncio.create_task(collector.repairer.run(), name="backfill"),
+        asyncio.create_task(collector.tickers.watch(), name="tails"),
+        asyncio.create_task(collector.tickers.run(), name="tickers"),
         asyncio.create_task(refresh.run(), name="symbols"),
-        asyncio.create_task(_housekeeping(collector), name="heartbeat"),
+        asyncio.create_task(_upkeep(collector, redis), name="upkeep"),
         asyncio.create_task(connections.run(), name="connections"),
     ]
     if settings.collector_audit_interval_s > 0:
-        audit = AuditTask(collector)
+        audit = ScheduledAudit(
+            settings,
+            lambda: sorted(collector.tracked),
+            redis=redis,
+            rest=collector.rest,
+            metrics=collector.metrics,
+        )
         workers.append(asyncio.create_task(audit.run(), name="audit"))
     log.info(
         "collector %s started: %d symbols tracked, %d trading, on %d connections",
@@ -218,11 +241,11 @@ async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
     )
 
 
-async def _housekeeping(collector: Collector) -> None:
-    """Refresh the heartbeat, sync metrics and log the periodic summary."""
-    settings, redis = collector.settings, collector.redis
+async def _upkeep(collector: Collector, redis: AsyncRedis) -> None:
+    """The periodic upkeep: refresh the heartbeat, sync metrics, log the summary."""
+    settings = collector.settings
     ttl = settings.collector_heartbeat_ttl_s
-    key = collector.keys.heartbeat("collector", settings.collector_instance)
+    key = settings.redis_keys.heartbeat("collector", settings.collector_instance)
     next_summary = time.monotonic() + settings.collector_summary_interval_s
     while True:
         collector.sync_metrics()

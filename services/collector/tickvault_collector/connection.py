@@ -1,9 +1,9 @@
 """WebSocket connections: open, subscribe, read, watch, rotate, reconnect.
 
-A :class:`ShardRunner` keeps one live :class:`Link` carrying a set of streams that can grow
-and shrink while it runs (:meth:`ShardRunner.subscribe`, :meth:`ShardRunner.unsubscribe`).
+A :class:`ConnectionRunner` keeps one live :class:`Link` carrying a set of streams that can grow
+and shrink while it runs (:meth:`ConnectionRunner.subscribe`, :meth:`ConnectionRunner.unsubscribe`).
 A link opens on the bare combined endpoint and subscribes its streams with SUBSCRIBE messages
-(:func:`~tickvault_collector.policy.subscription_messages`), sent by the link's own sender at
+(:func:`~tickvault_collector.ws_limits.subscription_messages`), sent by the link's own sender at
 most ``CONTROL_PER_S`` a second; it is *ready* once the exchange has acknowledged every
 stream it opened with. Each frame goes to the runner's :class:`LinkOwner` (the collector).
 
@@ -31,15 +31,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from tickvault_collector.frames import ControlReply, ServerShutdown
-from tickvault_collector.policy import (
+from tickvault_collector.gaps.tails import FeedClock
+from tickvault_collector.settings import CollectorSettings
+from tickvault_collector.ws_limits import (
     CONTROL_PER_S,
     ConnectBudget,
     combined_url,
     lifetime,
     subscription_messages,
 )
-from tickvault_collector.settings import CollectorSettings
-from tickvault_collector.tails import FeedClock
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class LinkOwner(Protocol):
     ) -> ServerShutdown | ControlReply | None:
         """Handle one frame; return it parsed when it is a shutdown or a control reply."""
 
-    def replaced(self, runner: ShardRunner) -> None:
+    def replaced(self, runner: ConnectionRunner) -> None:
         """Say that *runner*'s connection was replaced (trades may have been missed)."""
 
     def reconnected(self, reason: str) -> None:
@@ -110,7 +110,7 @@ class Link:
             self.wake.set()
 
 
-class ShardRunner:
+class ConnectionRunner:
     """Keep one connection carrying a changing set of streams, for as long as it runs."""
 
     def __init__(

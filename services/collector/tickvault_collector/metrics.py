@@ -1,6 +1,15 @@
-"""The collector's Prometheus metrics, on a registry of their own (one per collector)."""
+"""The collector's Prometheus metrics, on a registry of their own (one per collector), and the
+hot-path :class:`Counts` synced into them.
+
+Every part that counts (the frame path, the gap machinery, the ticker checks) adds to one
+:class:`Counts` of plain integers; once a second
+:meth:`~tickvault_collector.collector.Collector.sync_metrics` moves each field's delta to the
+:class:`Metrics` counter of the same name.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, fields
 
 from prometheus_client import CollectorRegistry
 
@@ -73,3 +82,26 @@ class Metrics(MetricSet):
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     """Create the collector's metrics on *registry* (a fresh one by default)."""
     return Metrics(registry)
+
+
+@dataclass(slots=True)
+class Counts:
+    """Hot-path counters (plain ints): each one's deltas go to the Metrics counter of its name."""
+
+    frames: int = 0
+    trades: int = 0
+    malformed: int = 0
+    unknown: int = 0
+    duplicates: int = 0
+    overflow: int = 0
+    gaps_detected: int = 0
+    gaps_filled: int = 0
+    gaps_unfillable: int = 0
+    backfilled: int = 0
+    ticker_rows: int = 0
+    ticker_bad: int = 0
+    tail_gaps: int = 0
+    stream_losses: int = 0
+
+
+COUNT_NAMES = tuple(f.name for f in fields(Counts))

@@ -13,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
-from tickvault_collector.collector import Collector
-from tickvault_collector.connection import ShardRunner
+from tickvault_collector.connection import ConnectionRunner, LinkOwner
+from tickvault_collector.frames import ControlReply, ServerShutdown
+from tickvault_collector.gaps import FeedClock
 from tickvault_collector.metrics import Metrics
-from tickvault_collector.policy import ConnectBudget, place, trade_stream
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.tickers import TICKER_STREAM
+from tickvault_collector.ws_limits import ConnectBudget, place, trade_stream
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +30,20 @@ log = logging.getLogger(__name__)
 TICKER_AFTER_S = 10.0
 
 
+class Feeds(LinkOwner, Protocol):
+    """What the connections report to (the collector): trade frames, ticker frames."""
+
+    def on_tickers(
+        self, frame: str | bytes, clock: FeedClock
+    ) -> ServerShutdown | ControlReply | None:
+        """Handle one frame of the ticker connection."""
+
+
 class _TickerOwner:
     """The ticker connection's owner: rows go to the tail checks, a replacement asks REST
     for what the stream missed; the rest is the collector's."""
 
-    def __init__(self, collector: Collector, on_replaced: Callable[[], None]) -> None:
+    def __init__(self, collector: Feeds, on_replaced: Callable[[], None]) -> None:
         self.on_frame = collector.on_tickers
         self.reconnected = collector.reconnected
         self.subscribed = collector.subscribed
@@ -40,7 +51,7 @@ class _TickerOwner:
         self.drained = collector.drained
         self._on_replaced = on_replaced
 
-    def replaced(self, runner: ShardRunner) -> None:
+    def replaced(self, runner: ConnectionRunner) -> None:
         """Read ticker/24hr: the stream missed what changed while it was down."""
         self._on_replaced()
 
@@ -51,27 +62,31 @@ class Connections:
     def __init__(
         self,
         settings: CollectorSettings,
-        collector: Collector,
+        collector: Feeds,
+        clocks: dict[str, FeedClock],
         metrics: Metrics,
         *,
         on_ticker_replaced: Callable[[], None],
     ) -> None:
+        """Open connections whose frames go to *collector*; each trade connection's feed
+        clock goes into *clocks* under the symbols it carries (the tail checks read it)."""
         self._s = settings
         self._collector = collector
+        self._clocks = clocks
         self._metrics = metrics
         self._budget = ConnectBudget(
             settings.collector_connect_budget, settings.collector_connect_budget_window_s
         )
         self._on_ticker_ready = on_ticker_replaced
-        self.ticker = ShardRunner(
+        self.ticker = ConnectionRunner(
             "ticker",
             [TICKER_STREAM],
             settings,
             self._budget,
             _TickerOwner(collector, on_ticker_replaced),
         )
-        self.runners: list[ShardRunner] = []
-        self._where: dict[str, ShardRunner] = {}
+        self.runners: list[ConnectionRunner] = []
+        self._where: dict[str, ConnectionRunner] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
 
@@ -92,7 +107,7 @@ class Connections:
                 runner.subscribe(streams)
                 self._register(runner, [names[s] for s in streams])
         for streams in new:
-            runner = ShardRunner(
+            runner = ConnectionRunner(
                 f"conn{len(self.runners)}", streams, self._s, self._budget, self._collector
             )
             self.runners.append(runner)
@@ -107,7 +122,7 @@ class Connections:
             runner = self._where.pop(symbol, None)
             if runner is not None:
                 runner.unsubscribe([trade_stream(symbol)])
-                self._collector.tails.clocks.pop(symbol, None)
+                self._clocks.pop(symbol, None)
 
     async def run(self) -> None:
         """Run every connection until cancelled; the ticker's once the trade connections
@@ -132,13 +147,13 @@ class Connections:
             if tasks:
                 await asyncio.wait(tasks)
 
-    def _register(self, runner: ShardRunner, symbols: list[str]) -> None:
-        clocks = self._collector.tails.clocks
+    def _register(self, runner: ConnectionRunner, symbols: list[str]) -> None:
+        clocks = self._clocks
         for symbol in symbols:
             self._where[symbol] = runner
             clocks[symbol] = runner.clock
 
-    def _start(self, runner: ShardRunner) -> None:
+    def _start(self, runner: ConnectionRunner) -> None:
         task = asyncio.create_task(runner.run(), name=runner.name)
         self._tasks.add(task)
         task.add_done_callback(self._ended)

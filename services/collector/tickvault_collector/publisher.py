@@ -4,7 +4,7 @@ Entries wait in a bounded in-memory FIFO (``TICKVAULT_COLLECTOR_BUFFER_MAX``). A
 up to ``batch_size`` of them every few milliseconds, splits them by stream shard
 (:meth:`tickvault.keys.RedisKeys.shard_of`: a symbol always goes to the same shard) and sends
 each shard's part, with the per-symbol resume marks it moves (``ShardKeys.last_id``), as one
-scripted call (:data:`tickvault.backlog.APPEND`) — keys of one shard share a Redis Cluster
+scripted call (:data:`tickvault_collector.append.APPEND`) — keys of one shard share a Redis Cluster
 slot, so the script is atomic on a cluster too. The script trims only what every consumer
 group acknowledged, and refuses the batch while the shard's unacknowledged backlog is at
 ``TICKVAULT_STREAM_MAXLEN``. The shards' calls go out concurrently; entries leave the FIFO
@@ -33,12 +33,12 @@ import hiredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
-from tickvault.backlog import APPEND, PRODUCER_TTL_S, Appended, StreamFull
 from tickvault.codec import GapRecord, to_fields
 from tickvault.keys import RedisKeys, ShardKeys
 from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, classify, describe
 from tickvault.retry import RetryPolicy
 from tickvault.tick import Source, Tick
+from tickvault_collector.append import APPEND, PRODUCER_TTL_S, Appended, StreamFull
 from tickvault_collector.metrics import Metrics
 from tickvault_collector.settings import CollectorSettings
 

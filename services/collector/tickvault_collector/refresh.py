@@ -1,14 +1,13 @@
-"""Keep the tracked symbols in step with the exchange, and check every tail at once.
+"""Keep the tracked symbols in step with the exchange.
 
 Every ``TICKVAULT_COLLECTOR_SYMBOLS_REFRESH_S`` (sooner when the ticker stream shows a symbol
 trading that is not captured live: a new listing, or a halted one that trades again; at most
 once per ``EARLY_REFRESH_S``) :class:`SymbolRefresh` reads ``exchangeInfo`` (weight 20),
 applies it to the :class:`~tickvault_collector.universe.Tracker`, subscribes what started,
 unsubscribes what stopped (positions are kept), and writes every status change to the Redis
-hash :attr:`tickvault.keys.RedisKeys.symbols` that the API reads. Each round also reads
-``ticker/24hr`` (weight 80) for every symbol's latest id, as a check behind the free ticker
-stream; the same happens as soon as the ticker stream runs (what traded before it began)
-and whenever the ticker connection was replaced.
+hash :attr:`tickvault.keys.RedisKeys.symbols` that the API reads. Each round also asks for
+a ``ticker/24hr`` check of every tail (``on_round``:
+:meth:`~tickvault_collector.gaps.ticker_check.TickerCheck.check_soon`).
 
 An answer that cannot be used keeps the last good list (nothing is unsubscribed on its word);
 a partial one takes nothing away. Every outcome is counted and logged.
@@ -19,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from tickvault.errors import ExchangeError, FrameError
-from tickvault.redisconn import REDIS_ERRORS, describe
+from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, describe
 from tickvault.symbols import Status, status_value
-from tickvault_collector.collector import Collector
-from tickvault_collector.resume import resume_points
+from tickvault_collector.gaps.resume import resume_points
+from tickvault_collector.metrics import Metrics
+from tickvault_collector.rest import RestClient
+from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.tickers import TickerRow
 from tickvault_collector.universe import Changes, Tracker, Universe
 
@@ -47,6 +48,19 @@ class Subscriptions(Protocol):
         """Unsubscribe *symbols*."""
 
 
+class Capture(Protocol):
+    """The capture's side: which symbols are tracked, where each stands."""
+
+    def position(self, symbol: str) -> int | None:
+        """Return the highest trade id of *symbol* captured, or None before the first."""
+
+    def track(self, symbols: Iterable[str], *, resume: dict[str, int], after_start: bool) -> None:
+        """Start tracking *symbols* (after their resume points where known)."""
+
+    def stopping(self, stopped: Iterable[str], trading: Iterable[str]) -> None:
+        """Say which tracked symbols stopped trading and which trade again."""
+
+
 def shown(names: list[str]) -> str:
     """Return at most a line's worth of *names*, saying how many more there are."""
     head = ", ".join(names[:NAMES_PER_LINE])
@@ -55,26 +69,36 @@ def shown(names: list[str]) -> str:
 
 
 class SymbolRefresh:
-    """The universe refresh, the status hash and the REST tail check of one collector."""
+    """The universe refresh and the status hash of one collector."""
 
-    def __init__(self, collector: Collector, tracker: Tracker) -> None:
-        """Refresh *tracker*'s symbols for *collector*, with its settings, clients and metrics."""
-        self._collector = collector
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        rest: RestClient,
+        redis: AsyncRedis,
+        metrics: Metrics,
+        tracker: Tracker,
+        *,
+        capture: Capture,
+        on_round: Callable[[], None],
+    ) -> None:
+        """Refresh *tracker*'s symbols and tell *capture* what changed; *on_round* is called
+        at every refresh round."""
         self.tracker = tracker
-        self._s = collector.settings
-        self._rest = collector.rest
-        self._redis = collector.redis
-        self._metrics = collector.metrics
-        self._keys = collector.keys
+        self._capture = capture
+        self._on_round = on_round
+        self._s = settings
+        self._keys = settings.redis_keys
+        self._rest = rest
+        self._redis = redis
+        self._metrics = metrics
         self._subs: Subscriptions | None = None
         self._wake = asyncio.Event()
         self._early_at: float | None = None  # monotonic time of an early refresh asked for
-        self._tails_wanted = False  # asked for once the ticker stream runs (check_tails_soon)
         self._last_round = time.monotonic()
         self._seen: dict[str, int] = {}  # latest id the tickers showed of symbols not captured
         self._unusable: set[str] = set()
         self._pending: dict[str, bytes] = {}  # status-hash fields not written yet
-        collector.notice = self.notice
 
     def connect(self, subscriptions: Subscriptions) -> None:
         """Say where to (un)subscribe from now on."""
@@ -105,18 +129,22 @@ class SymbolRefresh:
     async def run(self) -> None:
         """Refresh until cancelled."""
         while True:
-            if self._tails_wanted:
-                await self._check_tails()
             await self._write_pending()
             await self._sleep()
             if self._due():
                 await self.refresh()
 
     async def refresh(self) -> None:
-        """Read exchangeInfo once and apply it (the last good list stays on failure)."""
+        """Read exchangeInfo once and apply it (the last good list stays on failure); then
+        ask for the round's ticker/24hr check (``on_round``), after exchangeInfo as ever."""
         self._last_round = time.monotonic()
         self._early_at = None
-        self._tails_wanted = True
+        try:
+            await self._read_and_apply()
+        finally:
+            self._on_round()
+
+    async def _read_and_apply(self) -> None:
         try:
             universe = await self._rest.universe()
         except FrameError as exc:
@@ -164,11 +192,8 @@ class SymbolRefresh:
             self._report(changes)
         for symbol, (status, since) in changes.statuses.items():
             self._pending[symbol] = status_value(status, since)
-        self._collector.stopped.update(changes.stopped)
-        self._collector.stopped.difference_update(changes.started)
-        self._collector.stopped.update(
-            s for s in changes.new if self.tracker.statuses[s] is not Status.TRADING
-        )
+        halted = [s for s in changes.new if self.tracker.statuses[s] is not Status.TRADING]
+        self._capture.stopping([*changes.stopped, *halted], changes.started)
         if changes.stopped and self._subs is not None:
             self._subs.remove(changes.stopped)
         if not at_start:
@@ -181,7 +206,7 @@ class SymbolRefresh:
         """Track *started* from their positions (or their first id) and subscribe them."""
         if not started:
             return
-        wanting = [s for s in started if self._collector.sequencer.last(s) is None]
+        wanting = [s for s in started if self._capture.position(s) is None]
         resume: dict[str, int] = {}
         if wanting:
             try:
@@ -190,14 +215,14 @@ class SymbolRefresh:
                 )
             except REDIS_ERRORS as exc:
                 log.warning("resume points of new symbols unavailable (%s)", describe(exc))
-        self._collector.track(started, resume=resume, after_start=True)
+        self._capture.track(started, resume=resume, after_start=True)
         if self._subs is not None:
             self._subs.add(started)
 
     def _report(self, changes: Changes) -> None:
-        seq = self._collector.sequencer
-        back = [s for s in changes.started if seq.last(s) is not None]
-        new = [s for s in changes.started if seq.last(s) is None]
+        position = self._capture.position
+        back = [s for s in changes.started if position(s) is not None]
+        new = [s for s in changes.started if position(s) is None]
         if new:
             log.info("now trading, subscribing from the first trade: %s", shown(new))
         if back:
@@ -207,23 +232,6 @@ class SymbolRefresh:
             log.info("now %s, unsubscribed (position kept): %s", status.value, shown(names))
         if changes.unlisted:
             log.warning("not listed by the exchange: %s", shown(changes.unlisted))
-
-    # ---------------------------------------------------------------- tails
-
-    def check_tails_soon(self) -> None:
-        """Read ticker/24hr at the next occasion (the ticker stream missed some seconds)."""
-        self._tails_wanted = True
-        self._wake.set()
-
-    async def _check_tails(self) -> None:
-        self._tails_wanted = False
-        try:
-            tickers = await self._rest.tickers()
-        except (ExchangeError, FrameError) as exc:
-            log.warning("ticker/24hr unavailable (%s); the ticker stream still checks", exc)
-            self._collector.counts.ticker_bad += 1
-            return
-        self._collector.take_tickers(tickers, time.time_ns() // 1000)
 
     # ---------------------------------------------------------------- early refresh
 

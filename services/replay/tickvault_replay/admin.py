@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import msgspec
-import orjson
 from aiohttp import web
 
 from tickvault_replay.faults import Delist, FaultError, ListSymbol, parse_script
@@ -14,7 +13,9 @@ from tickvault_replay.server import ReplayServer
 
 
 def _json(body: object, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+    return web.Response(
+        body=msgspec.json.encode(body), status=status, content_type="application/json"
+    )
 
 
 async def stats(request: web.Request, server: ReplayServer) -> web.Response:
@@ -74,11 +75,11 @@ async def put_symbol(request: web.Request, server: ReplayServer) -> web.Response
     raw = await request.read()
     fields: dict[str, Any] = {"type": "list", "symbol": request.match_info["symbol"]}
     try:
-        extra = orjson.loads(raw) if raw.strip() else {}
+        extra = msgspec.json.decode(raw) if raw.strip() else {}
         if not isinstance(extra, dict):
             raise FaultError("the body must be a JSON object")
         event = msgspec.convert(extra | fields, ListSymbol)
-    except (orjson.JSONDecodeError, msgspec.ValidationError, FaultError) as exc:
+    except (msgspec.DecodeError, RecursionError, FaultError) as exc:
         return _json({"error": str(exc)}, 400)
     return _listing(server, event)
 

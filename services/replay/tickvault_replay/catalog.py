@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tickvault_replay.params import (
-    ApiError,
+    BinanceError,
     Context,
     bad_combination,
     selected,
@@ -49,7 +49,7 @@ def ticker_24hr(params: Mapping[str, str], ctx: Context) -> Any:
     """GET /api/v3/ticker/24hr (FULL or MINI; one symbol, a ``symbols`` array, or all)."""
     kind = params.get("type", "FULL")
     if kind not in ("FULL", "MINI"):
-        raise ApiError(
+        raise BinanceError(
             -1100, "Illegal characters found in parameter 'type'; legal range is 'FULL, MINI'."
         )
     names, single = selected(params, ctx)
@@ -68,7 +68,7 @@ def ticker_24hr(params: Mapping[str, str], ctx: Context) -> Any:
 def _symbol_count(params: Mapping[str, str]) -> int | None:
     try:
         wanted = symbols_list(params)
-    except ApiError:
+    except BinanceError:
         return 1
     return None if wanted is None else len(wanted)
 

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import msgspec
 
 from tickvault_replay.streams import is_stream_name
 
@@ -18,6 +18,7 @@ _ID_TEXT = re.compile(r"^[A-Za-z0-9]{1,36}$")
 _ID_UUID = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 _INT64 = (-(2**63), 2**63 - 1)
 _NO_ID = object()
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
 
 
 @dataclass(slots=True)
@@ -34,11 +35,19 @@ def _error(code: int, msg: str, request_id: Any = _NO_ID) -> Reply:
     body: dict[str, Any] = {"error": {"code": code, "msg": msg}}
     if request_id is not _NO_ID:
         body["id"] = request_id
-    return Reply(orjson.dumps(body))
+    return Reply(msgspec.json.encode(body))
 
 
 def _ok(result: Any, request_id: Any) -> Reply:
-    return Reply(orjson.dumps({"result": result, "id": request_id}))
+    return Reply(msgspec.json.encode({"result": result, "id": request_id}))
+
+
+def _column(text: bytes | str, exc: Exception) -> int:
+    """Return the 1-based column (in characters) where decoding *text* failed."""
+    raw = text.encode() if isinstance(text, str) else text
+    found = _AT_BYTE.search(str(exc))  # msgspec says "(byte N)"; a truncated text, nothing
+    at = int(found.group(1)) if found else len(raw)
+    return len(raw[:at].decode("utf-8", "replace")) + 1
 
 
 def valid_id(value: Any, strict: bool) -> bool:
@@ -64,9 +73,9 @@ def handle(
 ) -> Reply:
     """Answer one control message given the connection's streams and ``combined`` property."""
     try:
-        request = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        return _error(3, f"Invalid JSON: expected value at line 1 column {exc.colno}")
+        request = msgspec.json.decode(text)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        return _error(3, f"Invalid JSON: expected value at line 1 column {_column(text, exc)}")
     if not isinstance(request, dict):
         return _error(2, "Invalid request: expected a JSON object")
     if "method" not in request:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-import orjson
+import msgspec
 
 from tickvault_replay.model import AggTrade, Event, Trade
 
@@ -54,14 +54,14 @@ def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 
 def to_micros(payload: bytes) -> bytes:
     """Return a generic payload (an object or an ``@arr`` array) with times in microseconds."""
-    data = orjson.loads(payload)
+    data = msgspec.json.decode(payload)
     for item in data if isinstance(data, list) else [data]:
         if isinstance(item, dict):
             _scale_times(item, _TIME_KEYS)
             kline = item.get("k")
             if isinstance(kline, dict):
                 _scale_times(kline, ("t", "T"))
-    return orjson.dumps(data)
+    return msgspec.json.encode(data)
 
 
 def _scale_times(data: dict[str, object], keys: tuple[str, ...]) -> None:

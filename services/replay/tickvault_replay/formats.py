@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import msgspec
 
 from tickvault.errors import TickvaultError
 from tickvault_replay.model import AggTrade, Trade
@@ -55,16 +55,16 @@ def detect(first_line: str) -> str:
 def split_combined(text: bytes) -> Frame | None:
     """Return the frame inside a combined wrapper, keeping ``data`` byte-exact; None if not one."""
     try:
-        obj = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
+        obj = msgspec.json.decode(text)
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise FormatError(f"bad JSON frame: {exc}") from exc
     if not isinstance(obj, dict) or "stream" not in obj or not isinstance(obj.get("data"), dict):
         return None
     data: dict[str, Any] = obj["data"]
     at = text.find(_DATA_KEY)
     payload = text[at + len(_DATA_KEY) : text.rstrip().rfind(b"}")] if at >= 0 else b""
-    if not payload or orjson.loads(payload) != data:
-        payload = orjson.dumps(data)
+    if not payload or msgspec.json.decode(payload) != data:
+        payload = msgspec.json.encode(data)
     return Frame(str(obj["stream"]), payload, data)
 
 
@@ -90,7 +90,7 @@ def parse_jsonl(line: str, symbol: str | None) -> Frame | Trade | AggTrade | Non
     frame = split_combined(raw)
     if frame is not None:
         return frame
-    data = orjson.loads(raw)
+    data = msgspec.json.decode(raw)
     if not isinstance(data, dict):
         return None
     if "e" in data and isinstance(data.get("s"), str):

@@ -71,12 +71,10 @@ class FaultInjector:
         self._rest: list[Scripted] = []
         self._timers: list[asyncio.TimerHandle] = []
         self.archive: dict[tuple[str, str], ArchiveFault] = {}  # (SYMBOL, period) -> fault
-        self.loaded = 0
 
     def load(self, faults: list[Fault]) -> None:
         """Activate *faults* (immediate ones act now)."""
         for fault in faults:
-            self.loaded += 1
             log.info("fault loaded: %r", fault)
             if isinstance(fault, Drop | Duplicate | Delay | Malformed):
                 self.rules.append(make_rule(fault))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from tickvault_replay.aggregate import agg_event, split_agg, trade_event, with_aggs
 from tickvault_replay.formats import (
@@ -167,7 +167,7 @@ def _describe(events: list[Event]) -> Recording:
 
 
 def _shift_generic(payload: bytes, dt_ms: int, du: int) -> bytes:
-    data: Any = orjson.loads(payload)
+    data: Any = msgspec.json.decode(payload)
     if not isinstance(data, dict):
         return payload
     for key in ("E", "T"):
@@ -181,7 +181,7 @@ def _shift_generic(payload: bytes, dt_ms: int, du: int) -> bytes:
         for key in ("t", "T"):
             if isinstance(kline.get(key), int):
                 kline[key] += dt_ms
-    return orjson.dumps(data)
+    return msgspec.json.encode(data)
 
 
 def shifted(rec: Recording, event: Event, k: int) -> Event:

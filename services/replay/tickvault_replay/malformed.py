@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import orjson
+import msgspec
 
 from tickvault_replay.encode import combined, event_frame, ws_frame
 from tickvault_replay.faults import RestMalformed
@@ -63,7 +63,7 @@ def malformed_body(fault: RestMalformed, body: Any) -> bytes:
     in ``symbols``, else every third one from the first.
     """
     if fault.kind == "truncated":
-        text = orjson.dumps(body)
+        text = msgspec.json.encode(body)
         return text[: max(1, len(text) // 2)]
     if fault.kind == "not_json":
         return _NOT_JSON
@@ -71,7 +71,7 @@ def malformed_body(fault: RestMalformed, body: Any) -> bytes:
     if fault.kind == "empty":
         if isinstance(body, dict) and "symbols" in body:
             body["symbols"] = []
-            return orjson.dumps(body)
+            return msgspec.json.encode(body)
         return b"[]" if isinstance(body, list) else b"{}"
     for index, entry in enumerate(_entries(body)):
         chosen = entry.get("symbol") in fault.symbols if fault.symbols else index % 3 == 0
@@ -83,7 +83,7 @@ def malformed_body(fault: RestMalformed, body: Any) -> bytes:
         else:
             for key, value in entry.items():
                 entry[key] = _wrong_type(value)
-    return orjson.dumps(body)
+    return msgspec.json.encode(body)
 
 
 def _entries(body: Any) -> list[dict[str, Any]]:

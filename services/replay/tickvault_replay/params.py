@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import orjson
+import msgspec
 
 from tickvault.errors import TickvaultError
 from tickvault_replay.history import History
@@ -21,7 +21,7 @@ _SYMBOL_MISSING = "Mandatory parameter 'symbol' was not sent, was empty/null, or
 _FILTERS = (Status.TRADING, Status.HALT, Status.BREAK)  # what symbolStatus accepts
 
 
-class ApiError(TickvaultError):
+class BinanceError(TickvaultError):
     """A Binance error body: HTTP status, code and message."""
 
     def __init__(self, code: int, msg: str, status: int = 400) -> None:
@@ -29,9 +29,9 @@ class ApiError(TickvaultError):
         self.code, self.msg, self.status = code, msg, status
 
 
-def bad_combination() -> ApiError:
+def bad_combination() -> BinanceError:
     """Return Binance's error for optional parameters that do not go together."""
-    return ApiError(-1128, "Combination of optional parameters invalid.")
+    return BinanceError(-1128, "Combination of optional parameters invalid.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ def int_param(params: Mapping[str, str], name: str) -> int | None:
     if raw is None or raw == "":
         return None
     if not _DIGITS.match(raw):
-        raise ApiError(
+        raise BinanceError(
             -1100,
             f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
         )
@@ -65,7 +65,7 @@ def limit_param(params: Mapping[str, str], default: int = 500, top: int = 1000) 
     if limit is None:
         return default
     if limit < 1:
-        raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
     return min(limit, top)
 
 
@@ -80,14 +80,14 @@ def time_param_us(params: Mapping[str, str], name: str) -> int | None:
 def check_symbol(symbol: str | None, ctx: Context) -> str:
     """Return *symbol* if it is well-formed and listed; else Binance's error."""
     if not symbol:
-        raise ApiError(-1102, _SYMBOL_MISSING)
+        raise BinanceError(-1102, _SYMBOL_MISSING)
     if len(symbol) > 50 or not _SYMBOL.match(symbol):
-        raise ApiError(
+        raise BinanceError(
             -1100,
             "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'.",
         )
     if symbol not in ctx.listings.specs:
-        raise ApiError(-1121, "Invalid symbol.")
+        raise BinanceError(-1121, "Invalid symbol.")
     return symbol
 
 
@@ -102,17 +102,17 @@ def symbols_list(params: Mapping[str, str]) -> list[str] | None:
     if raw is None:
         return None
     try:
-        wanted = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(-1100, "Illegal characters found in parameter 'symbols'.") from exc
+        wanted = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise BinanceError(-1100, "Illegal characters found in parameter 'symbols'.") from exc
     if not isinstance(wanted, list) or not all(isinstance(s, str) for s in wanted):
-        raise ApiError(-1100, "Illegal characters found in parameter 'symbols'.")
+        raise BinanceError(-1100, "Illegal characters found in parameter 'symbols'.")
     if not wanted:
-        raise ApiError(
+        raise BinanceError(
             -1102, "Mandatory parameter 'symbols' was not sent, was empty/null, or malformed."
         )
     if len(set(wanted)) != len(wanted):
-        raise ApiError(-1151, "Symbol is present multiple times in the list.")
+        raise BinanceError(-1151, "Symbol is present multiple times in the list.")
     return wanted
 
 
@@ -124,7 +124,7 @@ def status_param(params: Mapping[str, str]) -> Status | None:
     for status in _FILTERS:
         if raw == status.value:
             return status
-    raise ApiError(-1122, "Invalid symbolStatus.")
+    raise BinanceError(-1122, "Invalid symbolStatus.")
 
 
 def selected(params: Mapping[str, str], ctx: Context) -> tuple[list[str], bool]:
@@ -136,7 +136,8 @@ def selected(params: Mapping[str, str], ctx: Context) -> tuple[list[str], bool]:
     if "symbol" in params:
         symbol = symbol_param(params, ctx)
         if status is not None and _status(ctx, symbol) is not status:
-            raise ApiError(-1220, "The symbol's status does not match the requested symbolStatus.")
+            message = "The symbol's status does not match the requested symbolStatus."
+            raise BinanceError(-1220, message)
         return [symbol], True
     wanted = symbols_list(params)
     every = list(ctx.listings.specs)

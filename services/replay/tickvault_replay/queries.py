@@ -2,7 +2,7 @@
 historicalTrades, aggTrades and klines.
 
 Each takes the query parameters and a :class:`~tickvault_replay.params.Context` and returns
-the JSON-ready body, or raises :class:`~tickvault_replay.params.ApiError` with Binance's code
+the JSON-ready body, or raises :class:`~tickvault_replay.params.BinanceError` with Binance's code
 and message.
 """
 
@@ -17,7 +17,7 @@ from tickvault_replay.history import History
 from tickvault_replay.klines import INTERVALS, klines, span_ms
 from tickvault_replay.model import AggTrade, Trade
 from tickvault_replay.params import (
-    ApiError,
+    BinanceError,
     Context,
     bad_combination,
     int_param,
@@ -103,11 +103,11 @@ def kline_rows(params: Mapping[str, str], ctx: Context) -> Any:
     tape = _tape(params, ctx)
     interval = params.get("interval")
     if not interval:
-        raise ApiError(
+        raise BinanceError(
             -1102, "Mandatory parameter 'interval' was not sent, was empty/null, or malformed."
         )
     if interval not in INTERVALS:
-        raise ApiError(-1120, "Invalid interval.")
+        raise BinanceError(-1120, "Invalid interval.")
     limit = limit_param(params)
     start, end = time_param_us(params, "startTime"), time_param_us(params, "endTime")
     reach = span_ms(interval) * 1000 * (limit + 1)

@@ -6,13 +6,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
 
 from tickvault_replay import catalog, queries
 from tickvault_replay.injector import Scripted
 from tickvault_replay.malformed import malformed_body
-from tickvault_replay.params import ApiError, Context
+from tickvault_replay.params import BinanceError, Context
 from tickvault_replay.ratelimit import Verdict
 from tickvault_replay.server import ReplayServer
 
@@ -44,7 +44,7 @@ ENDPOINTS: dict[str, tuple[Handler, Weight]] = {
 
 
 def _json(body: object, status: int, headers: dict[str, str]) -> web.Response:
-    return _raw(orjson.dumps(body), status, headers)
+    return _raw(msgspec.json.encode(body), status, headers)
 
 
 def _raw(body: bytes, status: int, headers: dict[str, str]) -> web.Response:
@@ -114,7 +114,7 @@ def _respond(
     )
     try:
         answer = handler(request.query, ctx)
-    except ApiError as exc:
+    except BinanceError as exc:
         return _json({"code": exc.code, "msg": exc.msg}, exc.status, headers), False
     if scripted is not None and scripted.malformed is not None:
         return _raw(malformed_body(scripted.malformed, answer), 200, headers), False

@@ -33,9 +33,6 @@ class Source(Protocol):
     ) -> None:
         """Start trading *spec* from *now_us* (a recording cannot: it ignores this)."""
 
-    def has(self, symbol: str) -> bool:
-        """Return whether *symbol* trades from this source at run time."""
-
     def set_trading(self, symbol: str, trading: bool, now_us: int) -> None:
         """Stop or resume *symbol*'s trades (a recording ignores this)."""
 
@@ -70,10 +67,6 @@ class RecordedSource:
         self, spec: SymbolSpec, rate: float, first_id: int, now_us: int, trading: bool = True
     ) -> None:
         """Ignore: a recording has no flow to start."""
-
-    def has(self, symbol: str) -> bool:
-        """Return False: no recorded symbol changes at run time."""
-        return False
 
     def set_trading(self, symbol: str, trading: bool, now_us: int) -> None:
         """Ignore: a recording plays as recorded."""

@@ -47,10 +47,6 @@ class SyntheticSource:
         if trading:
             self._schedule(flow)
 
-    def has(self, symbol: str) -> bool:
-        """Return whether *symbol* has a flow (it can trade)."""
-        return symbol in self.flows
-
     def set_trading(self, symbol: str, trading: bool, now_us: int) -> None:
         """Stop or resume *symbol*'s orders; ids continue where they stopped."""
         flow = self.flows.get(symbol)

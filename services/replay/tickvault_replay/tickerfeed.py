@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import orjson
+import msgspec
 
 from tickvault_replay.listings import Listings
 from tickvault_replay.market import Market
@@ -30,7 +30,6 @@ class TickerFeed:
     def __init__(self, market: Market, listings: Listings) -> None:
         self.market = market
         self.listings = listings
-        self.pushes = 0
         self._opens = dict.fromkeys(STREAMS, 0)
 
     async def run(self) -> None:
@@ -61,5 +60,4 @@ class TickerFeed:
                 if window is not None:
                     entries.append(stream_entry(kind, symbol, window, (opens, now_ms), now_ms))
             if entries:
-                market.publish(stream, orjson.dumps(entries))
-                self.pushes += 1
+                market.publish(stream, msgspec.json.encode(entries))

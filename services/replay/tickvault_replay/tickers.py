@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
+import msgspec
 
 from tickvault_replay.decimals import format_units
 from tickvault_replay.rolling import MINUTE_MS, Window
@@ -57,8 +57,8 @@ def _percent(window: Window) -> str:
 def _book(raw: bytes) -> list[str]:
     """Return bid, bid quantity, ask and ask quantity of a bookTicker payload (zeros if none)."""
     try:
-        book = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
+        book = msgspec.json.decode(raw) if raw else {}
+    except (msgspec.DecodeError, RecursionError):
         book = {}
     if not isinstance(book, dict):
         book = {}

@@ -18,7 +18,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from tickvault.errors import ConfigError
 from tickvault_replay.decimals import format_units, to_units
@@ -140,8 +140,8 @@ def universe_from_file(path: Path, count: int, seed: int) -> list[SymbolSpec]:
     """Return the first *count* symbols of a real ``exchangeInfo`` (0 = all), priced by seed."""
     raw = path.read_bytes()
     try:
-        body = orjson.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
-    except (orjson.JSONDecodeError, OSError, EOFError) as exc:
+        body = msgspec.json.decode(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+    except (msgspec.DecodeError, RecursionError, OSError, EOFError) as exc:
         raise UniverseError(f"{path}: not an exchangeInfo JSON body: {exc}") from exc
     entries = body.get("symbols") if isinstance(body, dict) else None
     if not isinstance(entries, list) or not entries:

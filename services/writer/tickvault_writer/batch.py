@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from tickvault.codec import GapRecord, GapStatus, from_fields
 from tickvault.errors import CodecError
 from tickvault.tick import MAX_TRADE_ID, Tick, is_plausible_time_us, is_symbol
-from tickvault_writer.fastpath import CannotPrepare, Prepared, prepare
+from tickvault_writer.prepare import CannotPrepare, Prepared, prepare
 
 RawFields = Mapping[bytes, bytes]
 RawEntry = tuple[bytes, RawFields | None]

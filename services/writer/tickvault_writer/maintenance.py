@@ -34,7 +34,6 @@ class Maintenance:
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.runs = 0
 
     def start(self) -> None:
         """Start the maintenance thread (not when the interval is 0)."""
@@ -73,7 +72,6 @@ class Maintenance:
         finally:
             engine.dispose()
             self._lease.release()
-        self.runs += 1
         log.info(
             "partition maintenance: %d created, %d dropped",
             len(report.created),

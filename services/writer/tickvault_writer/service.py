@@ -31,12 +31,12 @@ from tickvault_writer.batch import (
     with_prepared,
 )
 from tickvault_writer.cache import LatestCache
-from tickvault_writer.chores import Chores, Totals
 from tickvault_writer.maintenance import Maintenance
 from tickvault_writer.metrics import WriterMetrics
 from tickvault_writer.settings import WriterSettings
 from tickvault_writer.store import PgStore, RowsRefused, WriteResult
 from tickvault_writer.stream import ShardReaders, StreamReader, consumer_name
+from tickvault_writer.upkeep import Totals, Upkeep
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,11 +98,12 @@ class Writer:
             claim_idle_ms=settings.writer_claim_idle_ms,
         )
         self.totals = Totals()
-        self.chores = Chores(settings, self.reader, self.metrics, self.totals, clock)
+        self.upkeep = Upkeep(settings, self.reader, self.metrics, self.totals, clock)
         self.maintenance = Maintenance(settings, self.redis)
         self._stop = threading.Event()
         self._inflight: tuple[StreamReader, Batch, Future[Stored]] | None = None  # in the pool
         self._retry = RetryPolicy(0.05, settings.writer_retry_max_s)
+        self._read_backoff = self._retry.backoff()  # between failed reads of the stream
         self._warn = ThrottledLog(log, 5.0, clock=clock)
         self._dead_log = ThrottledLog(log, 1.0, clock=clock)
 
@@ -160,27 +161,28 @@ class Writer:
         return 0
 
     def _next(self, block: bool) -> tuple[StreamReader, Batch] | None:
-        """Run due chores, then read and decode the next batch of one shard (None when
-        nothing came)."""
-        self.chores.run_due()
+        """Run the upkeep that is due, then read and decode the next batch of one shard (None
+        when nothing came)."""
+        self.upkeep.run_due()
         try:
             reader, entries = self.reader.read(block=block)
         except REDIS_ERRORS as exc:
             if not retryable(exc):
                 raise
             self._warn_retry("redis", exc)
-            self._stop.wait(0.5)
+            self._stop.wait(self._read_backoff.next())
             return None
+        self._read_backoff.reset()
         return (reader, with_prepared(decode_entries(entries))) if entries else None
 
     def close(self) -> None:
         """Stop maintenance, drop the heartbeat and close connections."""
         self.maintenance.stop()
-        self.chores.clear_heartbeat()
+        self.upkeep.clear_heartbeat()
         self.store.close()
 
     def step(self) -> int:
-        """Run due chores, then read and process one batch; return its entry count."""
+        """Run due upkeep, then read and process one batch; return its entry count."""
         return self._advance(None)
 
     def _advance(self, pool: Executor | None, *, read: bool = True) -> int:
@@ -279,7 +281,7 @@ class Writer:
         """Wait before a retry, keeping the heartbeat fresh (the replica is alive)."""
         self._stop.wait(seconds)
         with contextlib.suppress(*REDIS_ERRORS):
-            self.chores.beat()
+            self.upkeep.beat()
 
     # ------------------------------------------------------------------ bookkeeping
 

@@ -2,7 +2,7 @@
 
 The fast path is a binary ``COPY`` straight into ``trades`` inside a savepoint, then one
 statement upserting the batch's candles and price levels, aggregated in Python
-(:mod:`tickvault_writer.fastpath`). When a trade was already stored, the COPY fails with a
+(:mod:`tickvault_writer.prepare`). When a trade was already stored, the COPY fails with a
 unique violation and the batch takes the fallback: the same COPY stream into a temporary
 staging table (created once per connection, emptied at every commit), one statement that
 inserts it ``ON CONFLICT DO NOTHING`` returning the rows that went in, and the same Python
@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg2
 import psycopg2.errors
@@ -36,16 +37,16 @@ from tickvault.codec import GapRecord
 from tickvault.db import partitions
 from tickvault.db.engine import libpq_dsn, make_engine
 from tickvault.errors import ConfigError, StoreUnavailable, TickvaultError
-from tickvault.tick import Tick, datetime_to_us
+from tickvault.tick import Tick, datetime_to_us, us_to_datetime
 from tickvault_writer import sql
 from tickvault_writer.batch import Batch, merge_gaps
-from tickvault_writer.fastpath import CannotPrepare, aggregate_params, prepare
-from tickvault_writer.staging import US_PER_HOUR, hour_instants, hours_of
+from tickvault_writer.prepare import CannotPrepare, aggregate_params, prepare
 
 log = logging.getLogger(__name__)
 
 CHECK_VIOLATION = "23514"  # also what "no partition of relation ... found for row" raises
 SESSION_OPTIONS = "-c TimeZone=UTC -c statement_timeout=60000 -c lock_timeout=20000"
+US_PER_HOUR = 3_600_000_000
 
 
 class RowsRefused(TickvaultError):
@@ -165,9 +166,9 @@ class PgStore:
         try:
             with self._partition_engine().begin() as conn:
                 if need_hours:
-                    partitions.ensure_partitions(conn, partitions.TRADES, hour_instants(need_hours))
+                    partitions.ensure_partitions(conn, partitions.TRADES, _instants(need_hours))
                 if need_days:
-                    days = hour_instants(need_days)
+                    days = _instants(need_days)
                     partitions.ensure_partitions(conn, partitions.CANDLES, days)
                     partitions.ensure_partitions(conn, partitions.LEVELS, days)
         except Exception as exc:  # SQLAlchemy wraps every driver error: all are transient here
@@ -279,6 +280,16 @@ def _upsert_aggregates(cur: psycopg2.extensions.cursor, params: Sequence[str]) -
     row = cur.fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+def hours_of(ticks: Iterable[Tick]) -> set[int]:
+    """Return the distinct hours (epoch µs floored to the hour) the ticks' trade times fall in."""
+    return {t.trade_time - t.trade_time % US_PER_HOUR for t in ticks}
+
+
+def _instants(hours: Iterable[int]) -> list[datetime]:
+    """Return the hours (epoch µs) as aware UTC datetimes."""
+    return [us_to_datetime(h) for h in sorted(hours)]
 
 
 def _gap_columns(gaps: list[GapRecord]) -> tuple[list[object], ...]:

@@ -1,7 +1,8 @@
 """Run child processes in the foreground: prefixed combined logs, restarts, clean stop.
 
 A child that exits while we are not stopping is reported and started again after a capped
-exponential backoff (reset once it has run for a while). Exit status 2 means bad
+exponential backoff (a :class:`~tickvault.retry.RetryPolicy` without jitter, reset once it has
+run for a while). Exit status 2 means bad
 configuration: restarting cannot help, so everything stops and ``tickvault up`` exits 2.
 Stopping sends SIGTERM to every child, waits a bounded time, then SIGKILLs what is left
 (with its whole process group, so Gunicorn's workers go too).
@@ -20,15 +21,17 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from tickvault.cli.up_plan import ServiceSpec
+from tickvault.retry import Backoff, RetryPolicy
 
 BAD_CONFIG = 2
 _COLORS = ("36", "33", "35", "32", "34", "91", "96", "93")
 _LINE_LIMIT = 1 << 20
 
 
-def restart_delay(failures: int, *, initial: float = 1.0, cap: float = 30.0) -> float:
-    """Return the wait before restart number *failures* (1, 2, 4 ... seconds, capped)."""
-    return min(cap, initial * 2.0 ** max(0, failures - 1))
+def restart_backoff(initial: float = 1.0, cap: float = 30.0) -> Backoff:
+    """Return the waits before successive restarts: 1, 2, 4 ... seconds, capped, no jitter
+    (one child restarting: nothing to spread out, and the wait it prints is the wait)."""
+    return RetryPolicy(initial, cap, jitter=0.0).backoff()
 
 
 def describe_exit(status: int) -> str:
@@ -145,6 +148,7 @@ class Supervisor:
 
     async def _keep(self, spec: ServiceSpec) -> None:
         failures = 0
+        backoff = restart_backoff(self.backoff_initial, self.backoff_cap)
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
@@ -158,8 +162,11 @@ class Supervisor:
             if status == BAD_CONFIG:
                 self.request_stop(f"{spec.name} {describe_exit(status)}", BAD_CONFIG)
                 return
-            failures = 1 if ran >= self.stable_after else failures + 1
-            delay = restart_delay(failures, initial=self.backoff_initial, cap=self.backoff_cap)
+            if ran >= self.stable_after:
+                failures = 0
+                backoff.reset()
+            failures += 1
+            delay = backoff.next()
             self.say(
                 f"{spec.name} {describe_exit(status)} after {ran:.1f} s; "
                 f"restarting in {delay:g} s (restart {failures})"

@@ -1,9 +1,12 @@
-"""SQLAlchemy 2 typed models of every table; the writer writes and the API reads these.
+"""SQLAlchemy 2 typed models of every table: the schema's description for Alembic.
 
+Only the migrations import them (their ``env.py`` hands this metadata to Alembic, and
+``tickvault db check`` fails when the migrated database and these models disagree), besides
+tests. The services do not: the writer writes through raw ``COPY`` and SQL
+(:mod:`tickvault_writer.sql`), the API reads through raw SQL (:mod:`tickvault_api.queries`).
 The schema itself is created and changed only by the Alembic migrations next to this module
-(``tickvault db upgrade``); these models describe it, and ``alembic check`` proves the two
-agree. Partitions (``trades_pYYYYMMDDHH``, ``candles_1m_pYYYYMMDD``, ...) are created and
-dropped by :mod:`tickvault.db.partitions`, not by migrations.
+(``tickvault db upgrade``). Partitions (``trades_pYYYYMMDDHH``, ``candles_1m_pYYYYMMDD``, ...)
+are created and dropped by :mod:`tickvault.db.partitions`, not by migrations.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import orjson
+import msgspec
 import pytest
 from tests.support.cli import stack_env, terminate
 from tests.support.polling import wait_until
@@ -76,7 +76,7 @@ def test_200_streams_leave_health_and_latest_answering_and_all_receive_prices(
     api, log = demo
 
     def both_priced() -> bool:
-        prices = orjson.loads(get(api + "/api/v1/prices/latest")[1])["prices"]
+        prices = msgspec.json.decode(get(api + "/api/v1/prices/latest")[1])["prices"]
         return {p["symbol"] for p in prices} == {"BTCUSDT", "ETHUSDT"}
 
     wait_for(both_priced, START_BOUND_S, "both symbols' first prices", log)

@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-import orjson
+import msgspec
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -146,7 +146,7 @@ def check_answer(app: Flask, url: str) -> None:
     try:
         status = response.status_code
         assert 400 <= status < 500, (url[:300], status, response.get_data()[:300])
-        body = orjson.loads(response.get_data())
+        body = msgspec.json.decode(response.get_data())
     finally:
         response.close()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body

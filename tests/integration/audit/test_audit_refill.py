@@ -23,7 +23,7 @@ from tests.support.recordings import RecordedTrade
 from tickvault.codec import GapRecord, GapStatus, from_fields
 from tickvault.keys import RedisKeys
 from tickvault.tick import Source, Tick
-from tickvault_collector.audit_run import audit_once
+from tickvault_collector.gaps.audit_once import audit_once
 from tickvault_collector.settings import CollectorSettings
 from tickvault_writer.service import Writer
 

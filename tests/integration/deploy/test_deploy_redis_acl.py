@@ -21,7 +21,6 @@ import redis
 from redis.crc import key_slot
 from tests.private_servers import DeployedRedis, PrivateRedisCluster, RedisAcl
 
-from tickvault.backlog import APPEND, Appended
 from tickvault.codec import to_fields
 from tickvault.config import Settings
 from tickvault.keys import WRITER_GROUP, ShardKeys, shard_of
@@ -32,6 +31,7 @@ from tickvault.symbols import Status, status_value
 from tickvault.tick import Tick
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
+from tickvault_collector.append import APPEND, Appended
 from tickvault_writer.batch import DeadLetter, decode_entries
 from tickvault_writer.cache import LatestCache
 from tickvault_writer.stream import StreamReader

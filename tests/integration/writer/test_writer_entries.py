@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import orjson
+import msgspec
 import pytest
 import redis
 from sqlalchemy import Engine, text
@@ -101,7 +101,7 @@ def test_cache_only_moves_forward_and_announces_each_move(
     assert cached.price == ticks[9].price and cached.trade_time == ticks[9].trade_time
     messages = []
     while (message := pubsub.get_message(timeout=0.2)) is not None:
-        messages.append(orjson.loads(message["data"]))
+        messages.append(msgspec.json.decode(message["data"]))
     pubsub.close()
     assert [m["trade_id"] for m in messages] == [ticks[9].trade_id]
     assert messages[0]["price"] == ticks[9].price
@@ -116,7 +116,7 @@ def test_check_exits_0_only_while_a_fresh_heartbeat_exists(
     settings = writer_settings(writer_heartbeat_ttl_s=0.3)
     assert check(settings) == 1
     writer = make_writer(settings, consumer="replica-x")
-    writer.chores.beat()
+    writer.upkeep.beat()
     assert check(settings) == 0
     assert check(writer_settings(writer_consumer="replica-x")) == 0
     assert check(writer_settings(writer_consumer="replica-y")) == 1

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import fakeredis
-import orjson
+import msgspec
 import pytest
 from tests.support.polling import wait_until
 
@@ -280,7 +280,7 @@ def attached() -> Iterator[Callable[..., tuple[Subscriber, socket.socket]]]:
 def events_in(data: bytes) -> list[dict[str, Any]]:
     blocks = [b for b in data.split(b"\n\n") if b]
     assert all(b.startswith(b"event: price\ndata: ") for b in blocks), data
-    return [orjson.loads(b.removeprefix(b"event: price\ndata: ")) for b in blocks]
+    return [msgspec.json.decode(b.removeprefix(b"event: price\ndata: ")) for b in blocks]
 
 
 def read_until(sock: socket.socket, ending: bytes) -> bytes:

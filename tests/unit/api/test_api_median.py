@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tickvault_api import median
-from tickvault_api.shapes import median_ranks
 
 prices = st.integers(1, 60).map(lambda c: Decimal(c).scaleb(-2))
 minutes = st.lists(st.lists(prices, min_size=1, max_size=30), min_size=0, max_size=12)
@@ -24,7 +23,7 @@ def test_banded_median_equals_the_sorted_median(
         return
     spans = [median.Span(i, min(m), max(m), len(m)) for i, m in enumerate(whole)]
     levels: dict[object, Counter[Decimal]] = {i: Counter(m) for i, m in enumerate(whole)}
-    k1, k2 = median_ranks(len(everything))
+    k1, k2 = median.median_ranks(len(everything))
     band = median.band(spans, edges, k1, k2)
     below = band.below_whole
     below += sum(n for i in band.straddling for p, n in levels[i].items() if p < band.low)

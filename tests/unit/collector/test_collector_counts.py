@@ -7,8 +7,8 @@ from dataclasses import fields
 
 import redis.asyncio as aioredis
 
-from tickvault_collector.collector import Collector, Counts
-from tickvault_collector.metrics import make_metrics
+from tickvault_collector.collector import Collector
+from tickvault_collector.metrics import Counts, make_metrics
 from tickvault_collector.rest import RestClient
 from tickvault_collector.settings import CollectorSettings
 

@@ -26,16 +26,17 @@ def test_symbols_fill_open_connections_and_a_removed_one_leaves_room() -> None:
         redis = aioredis.Redis.from_url("redis://127.0.0.1:1/0")  # never connected here
         rest = RestClient.from_settings(settings, metrics)
         collector = Collector(settings, redis, rest, metrics)
-        pool = Connections(settings, collector, metrics, on_ticker_replaced=lambda: None)
+        clocks = collector.gaps.tails.clocks
+        pool = Connections(settings, collector, clocks, metrics, on_ticker_replaced=lambda: None)
         pool.add(["A", "B", "C", "D", "E", "F", "G"])
         assert _streams(pool) == [
             ["a@trade", "b@trade", "c@trade"],
             ["d@trade", "e@trade", "f@trade"],
             ["g@trade"],
         ]
-        assert collector.tails.clocks["E"] is pool.runners[1].clock
+        assert clocks["E"] is pool.runners[1].clock
         pool.remove(["B", "C", "NOT_THERE"])
-        assert "B" not in collector.tails.clocks
+        assert "B" not in clocks
         pool.add(["H", "I", "J", "A"])  # A is subscribed already
         assert _streams(pool) == [
             ["a@trade", "h@trade", "i@trade"],

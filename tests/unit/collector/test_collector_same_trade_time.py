@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,9 +19,9 @@ from tickvault.rest.parse import parse_trades
 from tickvault.tick import Tick
 from tickvault_collector.frames import parse_frame
 from tickvault_collector.metrics import make_metrics
-from tickvault_collector.policy import combined_url
 from tickvault_collector.rest import RestClient
 from tickvault_collector.settings import CollectorSettings
+from tickvault_collector.ws_limits import combined_url
 
 SYMBOLS = st.sampled_from(["BTCUSDT", "ETHUSDT", "1000SATSUSDT", "A2ZUSDT"])
 TIMES_US = st.integers(min_value=1_500_000_000_000_000, max_value=4_000_000_000_000_000)
@@ -39,7 +39,7 @@ def _key(tick: Tick) -> tuple[str, int, int]:
 def _both(
     symbol: str, trade_id: int, price: str, qty: str, ws_time: int, rest_time: int, maker: bool
 ) -> tuple[Tick, Tick]:
-    frame = orjson.dumps(
+    frame = msgspec.json.encode(
         {
             "stream": f"{symbol.lower()}@trade",
             "data": {
@@ -55,7 +55,7 @@ def _both(
             },
         }
     )
-    body = orjson.dumps(
+    body = msgspec.json.encode(
         [
             {
                 "id": trade_id,

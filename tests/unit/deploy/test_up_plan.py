@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import signal
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from tickvault.cli import build_parser
 from tickvault.cli.up_plan import UpOptions, UpSettings, browse_url, build_plan, demo_overrides
-from tickvault.cli.up_supervisor import Output, describe_exit, restart_delay
+from tickvault.cli.up_supervisor import Output, describe_exit, restart_backoff
 
 PY = "/venv/bin/python"
 
@@ -152,8 +153,12 @@ def test_browse_url_is_what_a_person_opens(bind: str, url: str) -> None:
 
 
 def test_restarts_back_off_exponentially_up_to_a_cap() -> None:
-    assert [restart_delay(n) for n in (1, 2, 3, 4, 5, 6, 7)] == [1, 2, 4, 8, 16, 30, 30]
-    assert restart_delay(3, initial=0.5, cap=1.5) == 1.5
+    backoff = restart_backoff()
+    assert [backoff.next() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    short = restart_backoff(initial=0.5, cap=1.5)
+    assert [short.next() for _ in range(3)] == [0.5, 1, 1.5]
+    short.reset()
+    assert short.next() == 0.5
 
 
 def test_exit_statuses_are_worded_for_a_person() -> None:
@@ -205,6 +210,8 @@ def test_up_refuses_a_recording_that_does_not_exist(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir("/")
+    # `up` configures logging onto this test's captured stderr: give the handlers back after
+    monkeypatch.setattr(logging.root, "handlers", list(logging.root.handlers))
     args = build_parser().parse_args(["up", "--recording", "/no/such/file.gz"])
     assert args.handler(args) == 2
     assert capsys.readouterr().err == "tickvault up: no such recording: /no/such/file.gz\n"

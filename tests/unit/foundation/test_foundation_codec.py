@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -355,7 +355,7 @@ def test_unreadable_latest_hash_is_none(fields: dict[Any, Any]) -> None:
 
 
 def test_latest_message_carries_every_field_exactly() -> None:
-    assert orjson.loads(latest_message(REAL_TICK)) == {
+    assert msgspec.json.decode(latest_message(REAL_TICK)) == {
         "symbol": "BTCUSDT",
         "trade_id": 3735683259,
         "price": "61837.63000000",

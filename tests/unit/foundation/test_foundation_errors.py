@@ -45,7 +45,7 @@ EXCEPTIONS = defined_exceptions()
 def test_the_walk_finds_the_services_exceptions() -> None:
     names = {f"{e.__module__}.{e.__name__}" for e in EXCEPTIONS}
     assert "tickvault_writer.store.RowsRefused" in names
-    assert "tickvault_collector.audit.AuditStopped" in names
+    assert "tickvault_collector.gaps.audit.AuditStopped" in names
 
 
 @pytest.mark.parametrize("exc", EXCEPTIONS, ids=lambda e: f"{e.__module__}.{e.__name__}")

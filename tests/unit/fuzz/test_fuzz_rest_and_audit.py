@@ -13,10 +13,17 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tickvault.codec import GapFinder, GapReason, GapStatus
 from tickvault.errors import FrameError
 from tickvault.rest.parse import parse_error, parse_trades
 from tickvault.tick import is_decimal_string
-from tickvault_collector.audit_plan import OpenRecord, holes_between, merge, plan_symbol, stitch
+from tickvault_collector.gaps.audit_plan import (
+    holes_between,
+    merge,
+    plan_symbol,
+    stitch,
+)
+from tickvault_collector.gaps.stored import StoredGap
 from tickvault_collector.tickers import parse_rest_tickers, parse_stream_tickers
 from tickvault_collector.universe import parse_universe
 
@@ -151,7 +158,10 @@ def test_the_plan_fetches_every_missing_id_of_open_records_and_the_tail(
     ids = sorted(stored)
     span = (ids[0], ids[-1]) if ids else None
     holes = _runs(set(range(ids[0], ids[-1] + 1)) - stored) if ids else []
-    records = [OpenRecord(a, a + n, "detected", "collector", 0) for a, n in gaps]
+    records = [
+        StoredGap("X", a, a + n, GapStatus.DETECTED, GapFinder.COLLECTOR, 0, GapReason.WS_GAP)
+        for a, n in gaps
+    ]
     plan = plan_symbol(holes, span, records, latest)
     fetched = {i for a, b in plan.fetch for i in range(a, b + 1)}
     wanted = {i for r in records for i in range(r.first_id, r.last_id + 1)} - stored

@@ -173,9 +173,18 @@ def test_garbage_control_messages_get_error_bodies_never_exceptions() -> None:
         '{"method":"FOO","id":1}',
         "\x00" * 9,
         '{"method":"SUBSCRIBE","params":"x","id":1}',
+        "[" * 100_000,  # deeper than any decoder recurses: still an answer
+        '{"id":' + "[" * 5000 + "]" * 5000 + "}",
     ]:
         body = json.loads(handle(text, {}, False, max_streams=1024).body)
         assert body["error"]["code"] in (2, 3)
+
+
+def test_malformed_json_is_answered_with_the_column_where_it_breaks() -> None:
+    for text, column in [("x", 1), ('{"method": SUBSCRIBE}', 12), ("{", 2), ('{"é": x}', 7)]:
+        body = json.loads(handle(text, {}, False, max_streams=1024).body)
+        expected = f"Invalid JSON: expected value at line 1 column {column}"
+        assert body == {"error": {"code": 3, "msg": expected}}, text
 
 
 def test_weight_book_resets_each_window_and_bans_after_ignoring_429() -> None:

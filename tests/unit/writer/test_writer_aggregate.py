@@ -7,7 +7,7 @@ import struct
 from tickvault.tick import Source, Tick
 from tickvault_writer.aggregate import Candle, Level, aggregate
 from tickvault_writer.binary import HEADER, PG_EPOCH_US, TRAILER, copy_binary, numeric_field
-from tickvault_writer.fastpath import prepare
+from tickvault_writer.prepare import prepare
 
 M = 1_723_161_240_000_000  # a minute boundary (2024-08-08T23:54:00Z)
 

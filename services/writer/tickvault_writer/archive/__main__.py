@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
 import msgspec
-import orjson
 
 from tickvault.config import load_settings
 from tickvault.db.engine import make_engine
@@ -144,7 +143,7 @@ def _summary(
             "complete": complete,
             "symbols": [asdict(r) | {"complete": r.complete} for r in reports],
         }
-        sys.stdout.write(orjson.dumps(body, default=str).decode() + "\n")
+        sys.stdout.write(msgspec.json.encode(body, enc_hook=str).decode() + "\n")
     for r in reports:
         unfilled = [h for h in r.holes if h.status != "filled"]
         _say(

@@ -1,7 +1,7 @@
 """Parse and encode a file's rows in a worker process, in order, while this one stores them.
 
 One core parses CSV rows into ticks and encodes them for the store's fast path
-(:func:`~tickvault_writer.fastpath.prepare`); that is most of an import's CPU. So the rows go
+(:func:`~tickvault_writer.prepare.prepare`); that is most of an import's CPU. So the rows go
 to a worker process in chunks of :data:`CHUNK_ROWS` lines (:func:`parse_chunk`, pure), come
 back as msgpack-encoded ticks plus the prepared COPY stream, and this process only decodes
 them and hands them to the store, whose COPY runs in a thread. At most :data:`IN_FLIGHT`
@@ -28,7 +28,7 @@ import msgspec
 from tickvault.tick import MS_BELOW, Tick
 from tickvault_writer.archive.rows import FileReader
 from tickvault_writer.batch import Batch
-from tickvault_writer.fastpath import CannotPrepare, Prepared, prepare
+from tickvault_writer.prepare import CannotPrepare, Prepared, prepare
 
 CHUNK_ROWS = 20_000
 IN_FLIGHT = 3

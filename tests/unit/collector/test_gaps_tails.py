@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tickvault_collector.sequencer import Sequencer
-from tickvault_collector.tails import LEAD_US, FeedClock, Tails
+from tickvault_collector.gaps.sequencer import Sequencer
+from tickvault_collector.gaps.tails import LEAD_US, FeedClock, Tails
 from tickvault_collector.tickers import TickerRow
 
 S = 1_000_000  # one second in µs

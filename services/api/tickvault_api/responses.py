@@ -1,4 +1,5 @@
-"""Pure shaping of query results into the JSON bodies docs/API.md describes.
+"""The API's JSON responses: the bodies docs/API.md describes, shaped from query rows (pure),
+and :func:`json_response`, which sends one.
 
 Every time goes out twice (ISO 8601 with ms and ``Z``, and epoch ms); every price as an
 exact decimal string.
@@ -6,43 +7,18 @@ exact decimal string.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+from flask import Response
+
 from tickvault.tick import iso_ms
-from tickvault_api import exact
+from tickvault_api import decimal_stats
 from tickvault_api.params import Window
+from tickvault_api.rows import Aggregate, TradeRow
 
-
-@dataclass(frozen=True, slots=True)
-class TradeRow:
-    """One trade as read from PostgreSQL."""
-
-    trade_id: int
-    price: Decimal
-    quantity: Decimal
-    trade_time: int  # epoch µs
-    is_buyer_maker: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Aggregate:
-    """Exact aggregates of a window, from candles for whole minutes and trades at the edges."""
-
-    count: int
-    price_sum: Decimal | None
-    price_sq_sum: Decimal | None
-    volume: Decimal | None
-    quote_volume: Decimal | None
-    first_price: Decimal | None
-    first_time: int | None
-    last_price: Decimal | None
-    last_time: int | None
-    high: Decimal | None
-    high_time: int | None
-    low: Decimal | None
-    low_time: int | None
+_ENCODER = msgspec.json.Encoder()
 
 
 def times(name: str, us: int | None) -> dict[str, Any]:
@@ -54,7 +30,7 @@ def times(name: str, us: int | None) -> dict[str, Any]:
 
 def dec(value: Decimal | None) -> str | None:
     """Format an optional decimal."""
-    return None if value is None else exact.fmt(value)
+    return None if value is None else decimal_stats.fmt(value)
 
 
 def at_body(symbol: str, requested_us: int, second_start: int, row: TradeRow) -> dict[str, Any]:
@@ -62,7 +38,7 @@ def at_body(symbol: str, requested_us: int, second_start: int, row: TradeRow) ->
     return {
         "symbol": symbol,
         **times("requested", requested_us),
-        "price": exact.fmt(row.price),
+        "price": decimal_stats.fmt(row.price),
         "trade_id": row.trade_id,
         **times("trade_time", row.trade_time),
         "in_second": second_start <= row.trade_time < second_start + 1_000_000,
@@ -73,8 +49,8 @@ def trade_body(row: TradeRow) -> dict[str, Any]:
     """Return one trade of a history page."""
     return {
         "trade_id": row.trade_id,
-        "price": exact.fmt(row.price),
-        "quantity": exact.fmt(row.quantity),
+        "price": decimal_stats.fmt(row.price),
+        "quantity": decimal_stats.fmt(row.quantity),
         **times("trade_time", row.trade_time),
         "is_buyer_maker": row.is_buyer_maker,
     }
@@ -119,17 +95,17 @@ def stats_body(
     sq = agg.price_sq_sum if agg.price_sq_sum is not None else Decimal(0)
     return {
         **body,
-        "mean": exact.mean(agg.price_sum, agg.count),
+        "mean": decimal_stats.mean(agg.price_sum, agg.count),
         "median": dec(median),
-        "stddev": exact.sample_stddev(agg.price_sum, sq, agg.count),
+        "stddev": decimal_stats.sample_stddev(agg.price_sum, sq, agg.count),
         "min": dec(agg.low),
         "max": dec(agg.high),
-        "first": exact.fmt(agg.first_price),
-        "last": exact.fmt(agg.last_price),
-        "change": exact.fmt(exact.exact_sub(agg.last_price, agg.first_price)),
-        "change_pct": exact.change_pct(agg.first_price, agg.last_price),
+        "first": decimal_stats.fmt(agg.first_price),
+        "last": decimal_stats.fmt(agg.last_price),
+        "change": decimal_stats.fmt(decimal_stats.exact_sub(agg.last_price, agg.first_price)),
+        "change_pct": decimal_stats.change_pct(agg.first_price, agg.last_price),
         "vwap": (
-            exact.ratio(agg.quote_volume, agg.volume)
+            decimal_stats.ratio(agg.quote_volume, agg.volume)
             if agg.quote_volume is not None and agg.volume is not None
             else None
         ),
@@ -138,6 +114,12 @@ def stats_body(
     }
 
 
-def median_ranks(count: int) -> tuple[int, int]:
-    """Return the 1-based ranks of the two middle values (equal for an odd count)."""
-    return (count + 1) // 2, count // 2 + 1
+def encode_json(body: Any) -> bytes:
+    """Return *body* as compact UTF-8 JSON, keys in the dict's order (msgspec)."""
+    return _ENCODER.encode(body)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """Return *body* (or bytes already encoded) as a JSON response."""
+    data = body if isinstance(body, bytes) else encode_json(body)
+    return Response(data, status=status, mimetype="application/json")

@@ -2,7 +2,7 @@
 
 Every interval, one collector of many (the ``audit_lease`` key, held for the rest of the
 interval after a run) audits the trades of the look-back window with the same
-:class:`~tickvault_collector.audit.Auditor` as ``--audit-once``, minus the tail, which the
+:class:`~tickvault_collector.gaps.audit.Auditor` as ``--audit-once``, minus the tail, which the
 live collector checks itself. It leaves alone what the writers may simply not have stored yet:
 only trade times older than ``SETTLE_S`` are audited, and a run is postponed while the writer
 group has not acknowledged a stream entry older than ``WRITERS_BEHIND_S`` (or one this
@@ -17,6 +17,7 @@ import contextlib
 import enum
 import logging
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from redis.exceptions import ResponseError
@@ -25,9 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from tickvault.errors import LeaseLost
 from tickvault.keys import WRITER_GROUP, RedisKeys
 from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, describe
-from tickvault_collector.audit import Auditor, AuditStopped, SymbolReport, audit_lease
-from tickvault_collector.collector import Collector
+from tickvault_collector.gaps.audit import Auditor, AuditStopped, SymbolReport, audit_lease
+from tickvault_collector.metrics import Metrics
 from tickvault_collector.publisher import Publisher
+from tickvault_collector.rest import RestClient
 from tickvault_collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
@@ -94,28 +96,30 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # a bug: logged with its traceback
 
 
-class AuditTask:
+class ScheduledAudit:
     """Run the gap audit every interval while the collector runs."""
 
-    def __init__(self, collector: Collector) -> None:
-        """Audit the symbols *collector* tracks, with its settings, clients and metrics."""
-        settings, redis = collector.settings, collector.redis
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        symbols: Callable[[], Sequence[str]],
+        *,
+        redis: AsyncRedis,
+        rest: RestClient,
+        metrics: Metrics,
+    ) -> None:
+        """Audit *symbols* (asked at each run: the tracked set changes), publishing with a
+        publisher of its own and paced by the collector's *rest* client."""
         self._interval = settings.collector_audit_interval_s
         self._hours = lookback_hours(settings)
         self._redis = redis
-        self._metrics = collector.metrics
-        self._keys = collector.keys
+        self._metrics = metrics
+        self._keys = settings.redis_keys
         self._pub = Publisher.from_settings(
-            settings, redis, collector.metrics, producer=f"{settings.collector_instance}-audit"
+            settings, redis, metrics, producer=f"{settings.collector_instance}-audit"
         )
-        self._auditor = Auditor(
-            lambda: sorted(collector.tracked),
-            settings.database_url,
-            collector.rest,
-            self._pub,
-            tail=False,
-        )
-        self._lease = audit_lease(redis, collector.keys)
+        self._auditor = Auditor(symbols, settings.database_url, rest, self._pub, tail=False)
+        self._lease = audit_lease(redis, self._keys)
         self._published_until = 0.0  # Redis time our last audit's entries were all published
 
     async def run(self) -> None:

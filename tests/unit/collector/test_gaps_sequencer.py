@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.support.paths import BTC_TRADES
 from tests.support.recordings import read_trades
 
-from tickvault_collector.sequencer import ACCEPT, DUPLICATE, GAP, Sequencer, cap_gap
+from tickvault_collector.gaps.sequencer import ACCEPT, DUPLICATE, GAP, Sequencer, cap_gap
 
 
 def test_the_real_recording_is_accepted_without_gaps() -> None:
@@ -59,3 +59,17 @@ def test_a_symbol_starts_once_and_remembers_its_first_accepted_id() -> None:
     assert seq.start("B", 99) and seq.last("B") == 99 and seq.first("B") is None
     assert seq.offer("C", 7) == ACCEPT and seq.offer("C", 8) == ACCEPT
     assert (seq.first("C"), seq.first("A")) == (7, None)
+
+
+def test_a_jump_right_after_a_resume_point_says_so_once() -> None:
+    seq = Sequencer()
+    assert seq.start("BTCUSDT", 100, resumed=True)
+    assert seq.offer("BTCUSDT", 100) == DUPLICATE  # a duplicate leaves it resumed
+    assert seq.offer("BTCUSDT", 110) == GAP
+    assert (seq.gap_first, seq.gap_resumed) == (101, True)
+    assert seq.offer("BTCUSDT", 120) == GAP
+    assert seq.gap_resumed is False  # the live feed's own jump
+    assert seq.start("ETHUSDT", 5, resumed=True)
+    assert seq.offer("ETHUSDT", 6) == ACCEPT  # the next id: no longer resumed
+    assert seq.offer("ETHUSDT", 9) == GAP and seq.gap_resumed is False
+    assert not seq.start("ETHUSDT", 1, resumed=True)  # a position is kept

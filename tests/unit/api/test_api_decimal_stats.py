@@ -8,9 +8,9 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickvault_api import exact
+from tickvault_api import decimal_stats
 from tickvault_api.cache import ResultCache
-from tickvault_api.shapes import median_ranks
+from tickvault_api.median import median_ranks
 
 
 def _reference(value: Fraction, sqrt: bool = False) -> str:
@@ -24,7 +24,7 @@ def _reference(value: Fraction, sqrt: bool = False) -> str:
 
 @given(st.fractions(min_value=-(10**9), max_value=10**9, max_denominator=10**12))
 def test_round_fraction_matches_decimal(value: Fraction) -> None:
-    got = exact.round_fraction(value)
+    got = decimal_stats.round_fraction(value)
     assert got == _reference(value) or (
         Fraction(Decimal(got)) == 0 and Decimal(_reference(value)) == 0
     )
@@ -32,27 +32,27 @@ def test_round_fraction_matches_decimal(value: Fraction) -> None:
 
 @given(st.fractions(min_value=0, max_value=10**12, max_denominator=10**12))
 def test_round_sqrt_matches_decimal(value: Fraction) -> None:
-    assert exact.round_sqrt(value) == _reference(value, sqrt=True)
+    assert decimal_stats.round_sqrt(value) == _reference(value, sqrt=True)
 
 
 def test_ties_round_half_to_even() -> None:
-    assert exact.round_fraction(Fraction(5, 10**11)) == "0.0000000000"
-    assert exact.round_fraction(Fraction(15, 10**11)) == "0.0000000002"
-    assert exact.round_fraction(Fraction(-15, 10**11)) == "-0.0000000002"
-    assert exact.round_sqrt(Fraction(4)) == "2.0000000000"
+    assert decimal_stats.round_fraction(Fraction(5, 10**11)) == "0.0000000000"
+    assert decimal_stats.round_fraction(Fraction(15, 10**11)) == "0.0000000002"
+    assert decimal_stats.round_fraction(Fraction(-15, 10**11)) == "-0.0000000002"
+    assert decimal_stats.round_sqrt(Fraction(4)) == "2.0000000000"
 
 
 def test_statistics_helpers() -> None:
-    assert exact.mean(Decimal("3.00000000"), 2) == "1.5000000000"
-    assert exact.sample_stddev(Decimal("6"), Decimal("14"), 3) == "1.0000000000"
-    assert exact.sample_stddev(Decimal("6"), Decimal("36"), 1) is None
-    assert exact.change_pct(Decimal("200.00"), Decimal("201.00")) == "0.5000000000"
-    assert exact.change_pct(Decimal("0"), Decimal("1")) is None
-    assert exact.ratio(Decimal("1"), Decimal("3")) == "0.3333333333"
-    assert exact.exact_midpoint(Decimal("61837.63000000"), Decimal("61837.64000000")) == Decimal(
-        "61837.635"
-    )
-    assert exact.fmt(Decimal("1E-8")) == "0.00000001"
+    assert decimal_stats.mean(Decimal("3.00000000"), 2) == "1.5000000000"
+    assert decimal_stats.sample_stddev(Decimal("6"), Decimal("14"), 3) == "1.0000000000"
+    assert decimal_stats.sample_stddev(Decimal("6"), Decimal("36"), 1) is None
+    assert decimal_stats.change_pct(Decimal("200.00"), Decimal("201.00")) == "0.5000000000"
+    assert decimal_stats.change_pct(Decimal("0"), Decimal("1")) is None
+    assert decimal_stats.ratio(Decimal("1"), Decimal("3")) == "0.3333333333"
+    assert decimal_stats.exact_midpoint(
+        Decimal("61837.63000000"), Decimal("61837.64000000")
+    ) == Decimal("61837.635")
+    assert decimal_stats.fmt(Decimal("1E-8")) == "0.00000001"
     assert median_ranks(5) == (3, 3) and median_ranks(6) == (3, 4)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tickvault_collector.sequencer import Sequencer
+from tickvault_collector.gaps.sequencer import Sequencer
 from tickvault_collector.tickers import TickerRow
 
 LEAD_US = 1_000_000  # the feed must pass the ticker's time by this much to count as caught up

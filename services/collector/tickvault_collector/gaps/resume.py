@@ -1,5 +1,5 @@
-"""Where to resume each symbol: the collector's own mark in Redis, else PostgreSQL; and the
-gaps a collector opened that PostgreSQL still holds open (:func:`open_gaps`), to refill.
+"""Where to resume each symbol: the collector's own mark in Redis, else PostgreSQL (the gaps
+PostgreSQL still holds open are read by :mod:`~tickvault_collector.gaps.stored`).
 
 The marks are read with one ``MGET`` per stream shard: a shard's marks share its hash tag,
 so each ``MGET`` touches one Redis Cluster slot.
@@ -13,21 +13,14 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from tickvault.codec import GapReason
 from tickvault.db.engine import make_engine
 from tickvault.keys import RedisKeys, ShardKeys
 from tickvault.redisconn import AsyncRedis
-from tickvault.tick import datetime_to_us
 
 log = logging.getLogger(__name__)
 
 SHOWN = 5  # symbols named in the start-up line
 
-_OPEN_GAPS = text(
-    "SELECT symbol, first_id, last_id, reason, detected_at FROM trade_gaps"
-    " WHERE status = 'detected' AND found_by = 'collector' AND symbol = ANY(:symbols)"
-    " ORDER BY symbol, first_id"
-)
 _LAST_STORED = text(
     "SELECT trade_id FROM trades WHERE symbol = :s ORDER BY trade_time DESC, trade_id DESC LIMIT 1"
 )
@@ -77,38 +70,3 @@ def _from_database(url: str, symbols: list[str]) -> dict[str, int]:
             return out
     finally:
         engine.dispose()
-
-
-OpenGap = tuple[str, int, int, GapReason, int]  # symbol, first, last, reason, detected_at µs
-
-
-async def open_gaps(database_url: str, symbols: list[str]) -> list[OpenGap] | None:
-    """Return the collector's gaps PostgreSQL holds as ``detected`` (None: unreachable).
-
-    A collector killed while refilling them, or a Redis that lost the records closing them,
-    leaves them open: whoever captures the symbol refills them.
-    """
-    try:
-        return await asyncio.to_thread(_open_gaps, database_url, symbols)
-    except (SQLAlchemyError, OSError) as exc:
-        log.warning("open gaps not read: PostgreSQL unreachable (%s)", type(exc).__name__)
-        return None
-
-
-def _open_gaps(url: str, symbols: list[str]) -> list[OpenGap]:
-    engine = make_engine(
-        url, application_name="tickvault-collector", connect_args={"connect_timeout": 5}
-    )
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(_OPEN_GAPS, {"symbols": symbols}).all()
-    finally:
-        engine.dispose()
-    out: list[OpenGap] = []
-    for symbol, first, last, reason, detected in rows:
-        try:
-            why = GapReason(reason)
-        except ValueError:
-            why = GapReason.WS_GAP
-        out.append((str(symbol), int(first), int(last), why, datetime_to_us(detected)))
-    return out

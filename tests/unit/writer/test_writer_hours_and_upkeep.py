@@ -1,12 +1,10 @@
-"""The hours a batch touches, and when the writer's chores are due."""
+"""The hours a batch touches, and when the writer's upkeep tasks are due."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from tickvault.tick import Source, Tick
-from tickvault_writer.chores import Every
-from tickvault_writer.staging import hour_instants, hours_of
+from tickvault.tick import Source, Tick, us_to_datetime
+from tickvault_writer.store import hours_of
+from tickvault_writer.upkeep import Every
 
 T0 = 1_723_161_255_342_000
 
@@ -16,9 +14,9 @@ def test_hours_of_ticks_are_floored_to_utc_hours() -> None:
         Tick("BTCUSDT", i, "1", "1", t, t, False, t, Source.WS)
         for i, t in enumerate([T0, T0 + 10, T0 + 3_600_000_000])
     ]
-    assert hour_instants(hours_of(ticks)) == [
-        datetime(2024, 8, 8, 23, tzinfo=UTC),
-        datetime(2024, 8, 9, 0, tzinfo=UTC),
+    assert sorted(us_to_datetime(h).isoformat() for h in hours_of(ticks)) == [
+        "2024-08-08T23:00:00+00:00",
+        "2024-08-09T00:00:00+00:00",
     ]
 
 

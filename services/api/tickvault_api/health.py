@@ -1,18 +1,18 @@
-"""Operational endpoints: liveness, readiness, metrics, the docs page and the dashboard."""
+"""Liveness and readiness: ``/healthz`` and ``/readyz`` (documented in ``/openapi.json``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint as FlaskBlueprint
-from flask import Response, current_app
+from flask import Response
 from flask_smorest import Blueprint
 
 from tickvault_api import schemas
-from tickvault_api.context import ApiContext, json_response
+from tickvault_api.deps import ApiDeps
 from tickvault_api.errors import envelope
+from tickvault_api.responses import json_response
 from tickvault_api.standby import lag_problem
 
 
-def make_health_blueprint(ctx: ApiContext) -> Blueprint:
+def make_blueprint(deps: ApiDeps) -> Blueprint:
     """Return the blueprint of ``/healthz`` and ``/readyz``."""
     blp = Blueprint("health", __name__, description="Liveness and readiness")
 
@@ -31,44 +31,21 @@ def make_health_blueprint(ctx: ApiContext) -> Blueprint:
         ``replica`` (when the API reads from a standby) says how far behind it is; a standby
         more than ``TICKVAULT_API_REPLICA_MAX_LAG_SECONDS`` behind is not ready (and the
         answers that come from PostgreSQL are refused meanwhile, with the same reason)."""
-        status = ctx.stores.ping()
+        status = deps.stores.ping()
         down = [name for name, ok in status.items() if not ok]
         if down:
             message = f"not ready: {' and '.join(down)} cannot be reached"
             return json_response(envelope("unavailable", message), 503)
         body: dict[str, object] = {"status": "ready", **status}
-        state = ctx.standby.measure()
+        state = deps.standby.measure()
         if state is not None and state.standby:
             body["replica"] = {"standby": True, "lag_seconds": state.lag_seconds}
-            problem = lag_problem(state, ctx.standby.limit_s)
+            problem = lag_problem(state, deps.standby.limit_s)
             if problem is not None:
                 return json_response(envelope("unavailable", f"not ready: {problem}"), 503)
-        backlog = ctx.stores.repair_backlog()
+        backlog = deps.stores.repair_backlog()
         if backlog is not None:
             body["repair"] = backlog
         return json_response(body)
 
     return blp
-
-
-def make_pages_blueprint(ctx: ApiContext) -> FlaskBlueprint:
-    """Return the blueprint of ``/metrics``, ``/docs``, the dashboard at ``/`` and its icon."""
-    bp = FlaskBlueprint("pages", __name__)
-
-    @bp.route("/metrics")
-    def metrics() -> Response:
-        return Response(ctx.metrics.exposition(), mimetype=ctx.metrics.content_type)
-
-    @bp.route("/docs")
-    def docs() -> Response:
-        return current_app.send_static_file("docs.html")
-
-    @bp.route("/")
-    def dashboard() -> Response:
-        return current_app.send_static_file("dashboard.html")
-
-    @bp.route("/favicon.ico")
-    def favicon() -> Response:
-        return current_app.send_static_file("favicon.svg")
-
-    return bp

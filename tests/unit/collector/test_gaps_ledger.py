@@ -1,27 +1,8 @@
-"""The stream bound's bookkeeping (pure): stream ids, the append script's reply, the ledger."""
+"""A shard's ledger confirms resume marks once every group acknowledged them (pure)."""
 
 from __future__ import annotations
 
-from tickvault.backlog import MAX_SNAPSHOTS, Appended, Ledger, parse_id
-
-
-def test_stream_ids_parse_and_order_numerically() -> None:
-    assert parse_id(b"1723161600000-12") == (1723161600000, 12)
-    assert parse_id("9-1") < parse_id("10-0")  # type: ignore[operator]
-    assert parse_id(b"") is None and parse_id("x-1") is None and parse_id("12") is None
-
-
-def test_the_reply_says_full_gone_and_lost() -> None:
-    ok = Appended.from_reply([1, b"5-0", 10, b"3-0", 0, 0])
-    assert (ok.full, ok.last_id, ok.backlog, ok.safe, ok.damaged) == (
-        False,
-        b"5-0",
-        10,
-        (3, 0),
-        False,
-    )
-    full = Appended.from_reply([0, b"", 2000, b"0-0", b"2", 1])
-    assert full.full and full.safe is None and full.lost_entries == 2 and full.gone and full.damaged
+from tickvault_collector.gaps.ledger import MAX_SNAPSHOTS, Ledger
 
 
 def test_a_snapshot_is_confirmed_only_once_every_group_passed_it() -> None:
@@ -39,7 +20,7 @@ def test_a_snapshot_is_confirmed_only_once_every_group_passed_it() -> None:
     assert ledger.confirmed("BTCUSDT") == 150 and len(ledger) == 1
     ledger.lost()  # the unconfirmed snapshot's entries are gone
     ledger.acknowledged((99, 0))
-    assert ledger.confirmed("BTCUSDT") == 150 and ledger.last_appended == b""
+    assert ledger.confirmed("BTCUSDT") == 150
 
 
 def test_unconfirmed_snapshots_are_bounded() -> None:

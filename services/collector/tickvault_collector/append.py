@@ -1,5 +1,6 @@
-"""The tick stream's memory bound, without silent loss: what an append may trim, when it must
-wait, and how a producer notices that Redis lost what it appended.
+"""The collector's append script: the tick stream's memory bound, without silent loss — what
+an append may trim, when it must wait, and how a producer notices that Redis lost what it
+appended.
 
 The stream is bounded by ``TICKVAULT_STREAM_MAXLEN`` entries, but nothing is ever trimmed that
 a consumer group has not acknowledged. Each append is one scripted call (:data:`APPEND`) that,
@@ -18,25 +19,19 @@ on one shard:
    buffer records what it must drop as gaps (``buffer_overflow``);
 5. otherwise appends every entry, sets the resume marks given, and stores the last id.
 
-A producer keeps a :class:`Ledger` per shard: snapshots of its resume marks taken as it
-appends, each confirmed once the safe trim point passes the entry appended with it (every
-group acknowledged it, so the writers stored it). After a loss, everything above the last
-confirmed mark of a symbol is what may be gone.
+The reply's safe trim point confirms resume marks (every group acknowledged what was appended
+with them: :class:`~tickvault_collector.gaps.ledger.Ledger`); after a loss, everything above
+the last confirmed mark of a symbol is what may be gone.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tickvault.errors import TickvaultError
 
 PRODUCER_TTL_S = 7 * 24 * 3600  # the producer key outlives any pause of a running collector
-CHECKPOINT_EVERY_S = 0.25  # how often a ledger snapshots the resume marks
-MAX_SNAPSHOTS = 240  # unconfirmed snapshots kept; past it none is taken until one confirms
 
 # KEYS = stream, producer key, lost counter, then the resume-mark keys to set.
 # ARGV = maxlen, the producer's last appended id ('' before its first), the producer key's TTL,
@@ -142,59 +137,3 @@ class Appended:
     def damaged(self) -> bool:
         """Return whether entries this shard held were lost before a writer stored them."""
         return self.gone or self.lost_entries > 0
-
-
-class Ledger:
-    """One shard's resume marks as appended, and which of them every group acknowledged.
-
-    :meth:`appended` snapshots the marks (at most every :data:`CHECKPOINT_EVERY_S`) with the
-    id of the entry appended last; :meth:`acknowledged` confirms every snapshot older than
-    the safe trim point. :meth:`confirmed` is then a symbol's highest id known stored.
-    Memory is bounded: at most :data:`MAX_SNAPSHOTS` wait for confirmation (writers stopped
-    for long), each one dict of marks.
-    """
-
-    def __init__(self, start: Mapping[str, int] | None = None) -> None:
-        self._confirmed: dict[str, int] = dict(start or {})
-        self._pending: deque[tuple[StreamId, dict[str, int]]] = deque()
-        self._next_snapshot = 0.0
-        self.last_appended = b""  # what the producer key should hold
-
-    def appended(self, last_id: bytes, marks: Mapping[str, int], now: float | None = None) -> None:
-        """Note an append that returned *last_id*, the marks being *marks*."""
-        if last_id:
-            self.last_appended = last_id
-        now = time.monotonic() if now is None else now
-        entry = parse_id(last_id) if last_id else None
-        if entry is None or now < self._next_snapshot or len(self._pending) >= MAX_SNAPSHOTS:
-            return  # skipping one only makes a loss refill more than it must, never less
-        self._next_snapshot = now + CHECKPOINT_EVERY_S
-        self._pending.append((entry, dict(marks)))
-
-    def acknowledged(self, safe: StreamId | None) -> None:
-        """Confirm the snapshots whose entry is older than *safe* (all groups acked it)."""
-        if safe is None:
-            return
-        pending = self._pending
-        while pending and pending[0][0] < safe:
-            _, marks = pending.popleft()
-            confirmed = self._confirmed
-            for symbol, mark in marks.items():
-                if mark > confirmed.get(symbol, -1):
-                    confirmed[symbol] = mark
-
-    def start(self, symbol: str, mark: int) -> None:
-        """Take *mark* (where *symbol* resumed) as stored until a snapshot says more."""
-        self._confirmed.setdefault(symbol, mark)
-
-    def confirmed(self, symbol: str) -> int | None:
-        """Return the highest id of *symbol* with every id up to it stored, if known."""
-        return self._confirmed.get(symbol)
-
-    def lost(self) -> None:
-        """Forget the unconfirmed snapshots: the entries they stood for are gone."""
-        self._pending.clear()
-        self.last_appended = b""
-
-    def __len__(self) -> int:
-        return len(self._pending)

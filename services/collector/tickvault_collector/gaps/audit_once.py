@@ -11,7 +11,7 @@ from tickvault.errors import LeaseLost
 from tickvault.keys import RedisKeys
 from tickvault.redisconn import REDIS_ERRORS, AsyncRedis, connect_async
 from tickvault.symbols import reported
-from tickvault_collector.audit import Auditor, SymbolReport, audit_lease
+from tickvault_collector.gaps.audit import Auditor, SymbolReport, audit_lease
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient

@@ -10,11 +10,12 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from tickvault.backlog import Appended, Ledger
 from tickvault.codec import GapReason, GapRecord, GapStatus
 from tickvault.tick import Source, Tick
 from tickvault_collector import collector as collector_module
+from tickvault_collector.append import Appended
 from tickvault_collector.collector import Collector
+from tickvault_collector.gaps.ledger import Ledger
 from tickvault_collector.metrics import make_metrics
 from tickvault_collector.rest import RestClient
 from tickvault_collector.settings import CollectorSettings
@@ -28,7 +29,7 @@ def test_a_loss_reopens_the_live_ids_and_rewinds_a_backfill_in_progress(
     async def nothing_stored_open(url: str, symbols: list[str]) -> None:
         return None  # PostgreSQL unreachable: only what the collector knows is reopened
 
-    monkeypatch.setattr(collector_module, "open_gaps", nothing_stored_open)
+    monkeypatch.setattr(collector_module, "collector_gaps", nothing_stored_open)
 
     async def scenario() -> None:
         settings = CollectorSettings(_env_file=None)  # type: ignore[call-arg]
@@ -36,14 +37,16 @@ def test_a_loss_reopens_the_live_ids_and_rewinds_a_backfill_in_progress(
         redis = aioredis.Redis.from_url("redis://127.0.0.1:1/0")  # never connected here
         collector = Collector(settings, redis, RestClient.from_settings(settings, metrics), metrics)
         shard = collector.publisher.shard("BTCUSDT")
-        collector.ledgers[shard.index] = Ledger({"BTCUSDT": 1000})  # ids up to 1,000 stored
-        collector._high["BTCUSDT"] = 9000  # the live feed got this far
-        book = collector.book
+        collector.stream_loss.ledgers[shard.index] = Ledger(
+            {"BTCUSDT": 1000}
+        )  # ids up to 1,000 stored
+        collector.gaps.marks.high["BTCUSDT"] = 9000  # the live feed got this far
+        book = collector.gaps.book
         backfilling = book.open("BTCUSDT", 2001, 4000, 0)
         backfilling.next_id = backfilling.settled = 3001  # one page in the stream, now lost
         untouched = book.open("BTCUSDT", 6000, 6100, 0)
 
-        collector.appended(shard, GONE)
+        collector.stream_loss.appended(shard, GONE)
         await asyncio.sleep(0.05)  # the task that opens the lost ranges
 
         assert (backfilling.next_id, backfilling.settled) == (2001, 2001)
@@ -76,7 +79,7 @@ def test_a_page_whose_publish_saw_a_loss_leaves_its_gap_open(
     async def nothing_stored_open(url: str, symbols: list[str]) -> None:
         return None
 
-    monkeypatch.setattr(collector_module, "open_gaps", nothing_stored_open)
+    monkeypatch.setattr(collector_module, "collector_gaps", nothing_stored_open)
 
     async def scenario() -> None:
         settings = CollectorSettings(_env_file=None)  # type: ignore[call-arg]
@@ -85,27 +88,31 @@ def test_a_page_whose_publish_saw_a_loss_leaves_its_gap_open(
         rest = RestClient.from_settings(settings, metrics)
         collector = Collector(settings, redis, rest, metrics)
         shard = collector.publisher.shard("BTCUSDT")
-        collector.ledgers[shard.index] = Ledger({"BTCUSDT": 1000})  # ids up to 1,000 stored
-        collector._high["BTCUSDT"] = 9000
-        gap = collector.book.open("BTCUSDT", 2001, 3500, 0)
+        collector.stream_loss.ledgers[shard.index] = Ledger(
+            {"BTCUSDT": 1000}
+        )  # ids up to 1,000 stored
+        collector.gaps.marks.high["BTCUSDT"] = 9000
+        gap = collector.gaps.book.open("BTCUSDT", 2001, 3500, 0)
         gap.next_id = gap.settled = 3001  # the first page is in the stream (and is lost)
 
         async def last_page(symbol: str, from_id: int, *_: object) -> list[Tick]:
             return [_tick(i) for i in range(from_id, 3501)]
 
         async def publish_seeing_the_loss(entries: object) -> None:
-            collector.appended(shard, GONE)  # this batch's append finds the stream emptied
+            collector.stream_loss.appended(
+                shard, GONE
+            )  # this batch's append finds the stream emptied
             await asyncio.sleep(0.05)  # the lost ids are reopened meanwhile
 
         monkeypatch.setattr(rest, "historical_trades", last_page)
         monkeypatch.setattr(collector.publisher, "publish", publish_seeing_the_loss)
 
-        assert await collector.backfiller._fill("BTCUSDT")
+        assert await collector.repairer.fill("BTCUSDT")
 
-        assert gap in collector.book.gaps("BTCUSDT")
+        assert gap in collector.gaps.book.gaps("BTCUSDT")
         assert (gap.next_id, gap.settled) == (2001, 2001)
         assert collector.counts.gaps_filled == 0
-        covered = sorted((g.first, g.last) for g in collector.book.gaps("BTCUSDT"))
+        covered = sorted((g.first, g.last) for g in collector.gaps.book.gaps("BTCUSDT"))
         assert covered == [(1001, 2000), (2001, 3500), (3501, 9000)]  # nothing left out
         await redis.aclose()
 

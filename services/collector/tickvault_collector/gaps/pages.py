@@ -1,10 +1,11 @@
-"""Refill a symbol's open gaps from ``historicalTrades``, one page at a time.
+"""Fetch a symbol's open gaps from ``historicalTrades``, one page at a time.
 
-The one page loop both refillers use: the collector's backfill (gaps it saw in the live
-feed) and the auditor (holes it found in PostgreSQL). A :class:`Refiller` asks REST for the
+The one page loop both repairs use: the collector's backfill (gaps it saw in the live
+feed, :mod:`~tickvault_collector.gaps.repair`) and the auditor (holes it found in
+PostgreSQL). A :class:`PageFetcher` asks REST for the
 page starting at the lowest id still wanted, keeps the rows inside open gaps
-(:func:`~tickvault_collector.gaps.plan_page`) and says which gaps the page completes. The
-caller publishes, then :meth:`Refiller.settle` closes those gaps in the :class:`GapBook`:
+(:func:`~tickvault_collector.gaps.book.plan_page`) and says which gaps the page completes. The
+caller publishes, then :meth:`PageFetcher.settle` closes those gaps in the :class:`GapBook`:
 an open gap holds the resume mark below it, so it must stay open until Redis holds its
 trades. It gives a gap up when REST refuses it (4xx), keeps answering empty
 pages, makes no progress, or keeps failing; transient failures are waited out under
@@ -23,7 +24,7 @@ import msgspec
 from tickvault.errors import ExchangeError
 from tickvault.rest.schedule import Priority
 from tickvault.tick import Source, Tick
-from tickvault_collector.gaps import Gap, GapBook, plan_page
+from tickvault_collector.gaps.book import Gap, GapBook, plan_page
 from tickvault_collector.rest import PAGE_RETRY, RestClient
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Page:
     given_up: list[Gap] = field(default_factory=list)  # REST cannot serve what is left of them
 
 
-class Refiller:
+class PageFetcher:
     """Fetch pages for the open gaps of a :class:`GapBook`."""
 
     def __init__(

@@ -17,7 +17,7 @@ import random
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-import orjson
+import msgspec
 
 from tickvault.symbols import stream_symbol
 
@@ -48,12 +48,12 @@ def subscription_messages(
 
     def flush() -> None:
         request_id = first_id + len(messages)
-        body = orjson.dumps({"method": method, "params": chunk, "id": request_id})
+        body = msgspec.json.encode({"method": method, "params": chunk, "id": request_id})
         messages.append((request_id, body, list(chunk)))
 
-    base = len(orjson.dumps({"method": method, "params": [], "id": 2**62}))
+    base = len(msgspec.json.encode({"method": method, "params": [], "id": 2**62}))
     for stream in streams:
-        cost = len(orjson.dumps(stream)) + 1
+        cost = len(msgspec.json.encode(stream)) + 1
         if chunk and base + size + cost > max_bytes:
             flush()
             chunk, size = [], 0

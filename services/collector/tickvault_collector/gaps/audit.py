@@ -33,18 +33,18 @@ from tickvault.lease import AsyncLease
 from tickvault.redisconn import AsyncRedis
 from tickvault.rest.schedule import Priority
 from tickvault.tick import Source, datetime_to_us
-from tickvault_collector.audit_plan import (
+from tickvault_collector.gaps.audit_plan import (
     IdRange,
-    OpenRecord,
     holes_between,
     merge,
     plan_symbol,
     record_outcome,
     stitch,
 )
-from tickvault_collector.gaps import GapBook
+from tickvault_collector.gaps.book import GapBook
+from tickvault_collector.gaps.pages import PageFetcher
+from tickvault_collector.gaps.stored import StoredGap, read_open
 from tickvault_collector.publisher import Publisher
-from tickvault_collector.refill import Refiller
 from tickvault_collector.rest import RestClient
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,6 @@ _SPAN = text(
     "SELECT min(trade_id), max(trade_id), count(*) FROM trades"
     " WHERE symbol = :s AND trade_time >= :lo AND trade_time < :hi"
 )
-_OPEN = text(
-    "SELECT first_id, last_id, status, found_by, detected_at, reason FROM trade_gaps"
-    " WHERE symbol = :s AND status <> 'filled' ORDER BY first_id, last_id"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +71,7 @@ class Scan:
     rows: int
     span: IdRange | None
     holes: list[IdRange]
-    records: list[OpenRecord]
+    records: list[StoredGap]
 
 
 Window = tuple[datetime, datetime]  # trade times audited: [from, to)
@@ -121,31 +117,12 @@ def scan_symbol(
             rows += int(count)
             spans.append((int(low), int(high)))
             pairs += [(int(a), int(b)) for a, b in conn.execute(_HOLES, bounds)]
-        records = [
-            OpenRecord(int(a), int(b), str(st), _finder(str(by)), _us(at), _reason(str(why)))
-            for a, b, st, by, at, why in conn.execute(_OPEN, {"s": symbol})
-        ]
+        records = read_open(conn, [symbol])
     if window is not None:
         lo_us, hi_us = _us(window[0]), _us(window[1])
         records = [r for r in records if lo_us <= r.detected_at < hi_us]
     span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
     return Scan(rows, span, merge(holes_between(pairs) + stitch(spans)), records)
-
-
-def _finder(text: str) -> GapFinder:
-    """Return who found a stored gap; a row written by hand with another name is the auditor's."""
-    try:
-        return GapFinder(text)
-    except ValueError:
-        return GapFinder.AUDITOR
-
-
-def _reason(text: str) -> GapReason:
-    """Return why a stored gap opened; a value this version does not know reads as audit."""
-    try:
-        return GapReason(text)
-    except ValueError:
-        return GapReason.AUDIT
 
 
 def _us(value: datetime) -> int:
@@ -217,18 +194,7 @@ class Auditor:
             outcome = record_outcome(record, scan.span, plan.fetch, unfillable)
             if outcome is None or (not outcome and record.status == GapStatus.UNFILLABLE):
                 continue
-            closing.append(
-                GapRecord(
-                    symbol,
-                    record.first_id,
-                    record.last_id,
-                    _status(outcome),
-                    record.detected_at,
-                    done,
-                    record.found_by,
-                    record.reason,
-                )
-            )
+            closing.append(record.record(_status(outcome), done))
             closed += int(outcome)
         await self.publisher.publish(closing)
         missing = sum(b - a + 1 for a, b in plan.holes)
@@ -248,7 +214,7 @@ class Auditor:
         book = GapBook()
         for first, last in fetch:
             book.open(symbol, first, last, 0)
-        refiller = Refiller(
+        pages = PageFetcher(
             self.rest,
             book,
             source=Source.AUDIT,
@@ -258,10 +224,10 @@ class Auditor:
         refilled = 0
         lost: list[IdRange] = []
         while book.gaps(symbol):
-            page = await refiller.page(symbol)
+            page = await pages.page(symbol)
             if page.ticks:
                 await self.publisher.publish(page.ticks)
-            refiller.settle(symbol, page)
+            pages.settle(symbol, page)
             refilled += len(page.ticks)
             lost += [(g.first, g.last) for g in page.done if g.partial]
             lost += [(g.next_id, g.last) for g in page.given_up]

@@ -11,7 +11,7 @@ import pytest
 from tickvault.errors import FrameError
 from tickvault.rest.parse import WeightGate, parse_error, parse_trades
 from tickvault.tick import Source
-from tickvault_collector.policy import (
+from tickvault_collector.ws_limits import (
     MAX_MESSAGE_BYTES,
     ConnectBudget,
     combined_url,

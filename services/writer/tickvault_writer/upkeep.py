@@ -1,4 +1,5 @@
-"""The writer's periodic chores between batches: heartbeat, claims, stream gauges, summary."""
+"""The writer's upkeep between batches: heartbeat, claims of abandoned entries, stream gauges,
+the summary line."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import orjson
+import msgspec
 
 from tickvault.redisconn import REDIS_ERRORS, describe
 from tickvault.throttle import ThrottledLog
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class Every:
-    """Says when a periodic chore is due (the first call is always due)."""
+    """Says when a periodic task is due (the first call is always due)."""
 
     def __init__(self, interval: float, clock: Callable[[], float]) -> None:
         self._interval = interval
@@ -29,7 +30,7 @@ class Every:
         self._next = float("-inf")
 
     def due(self) -> bool:
-        """Return whether the chore is due now, and if so schedule the next one."""
+        """Return whether the task is due now, and if so schedule the next one."""
         now = self._clock()
         if now < self._next:
             return False
@@ -50,8 +51,8 @@ class Totals:
 
 
 @dataclass(eq=False)
-class Chores:
-    """Runs whichever periodic chore is due; a Redis failure here only logs."""
+class Upkeep:
+    """Runs whichever upkeep task is due; a Redis failure here only logs."""
 
     _settings: WriterSettings
     _reader: ShardReaders
@@ -78,7 +79,7 @@ class Chores:
         self._last_summary: tuple[float, int] | None = None
 
     def run_due(self) -> None:
-        """Run the chores that are due."""
+        """Run the upkeep tasks that are due."""
         try:
             if self._heartbeat.due():
                 self.beat()
@@ -87,13 +88,13 @@ class Chores:
             if self._gauges.due():
                 self.refresh_gauges()
         except REDIS_ERRORS as exc:
-            self._warn.warning("Redis chore failed (%s); will retry", describe(exc))
+            self._warn.warning("Redis upkeep failed (%s); will retry", describe(exc))
         if self._summary.due():
             self.summarise()
 
     def beat(self) -> None:
         """Refresh this replica's heartbeat key."""
-        value = orjson.dumps(
+        value = msgspec.json.encode(
             {
                 "consumer": self._reader.consumer,
                 "pid": os.getpid(),

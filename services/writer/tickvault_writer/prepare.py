@@ -1,8 +1,10 @@
-"""Prepare a batch for the fast path: the binary COPY stream and the aggregates' parameters.
+"""Prepare a batch for PostgreSQL: its binary COPY stream and its aggregates' parameters.
 
-Pure. Done while decoding (in the reading thread), so the storing thread only talks to
-PostgreSQL. Arrays travel as PostgreSQL array literals built here: every element is a
-checked symbol (quoted), an integer or an exact decimal string, so nothing needs escaping.
+Both paths of :mod:`tickvault_writer.store` use them: the fast path loads the COPY stream
+into ``trades``, the fallback into the staging table. Pure. Done while decoding (in the
+reading thread), so the storing thread only talks to PostgreSQL. Arrays travel as PostgreSQL
+array literals built here: every element is a checked symbol (quoted), an integer or an
+exact decimal string, so nothing needs escaping.
 """
 
 from __future__ import annotations

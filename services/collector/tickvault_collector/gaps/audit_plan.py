@@ -9,22 +9,12 @@ Output: the id ranges to fetch from REST, merged and sorted, and which open reco
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tickvault.codec import GapFinder, GapReason
+if TYPE_CHECKING:
+    from tickvault_collector.gaps.stored import StoredGap
 
 IdRange = tuple[int, int]  # first, last (inclusive)
-
-
-@dataclass(frozen=True, slots=True)
-class OpenRecord:
-    """A ``trade_gaps`` row not yet ``filled``."""
-
-    first_id: int
-    last_id: int
-    status: str
-    found_by: GapFinder
-    detected_at: int  # epoch µs
-    reason: GapReason = GapReason.AUDIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +57,7 @@ def stitch(spans: list[IdRange]) -> list[IdRange]:
 def plan_symbol(
     holes: list[IdRange],
     span: IdRange | None,
-    records: list[OpenRecord],
+    records: list[StoredGap],
     latest: int | None,
     *,
     extend: bool = True,
@@ -97,7 +87,7 @@ def plan_symbol(
 
 
 def record_outcome(
-    record: OpenRecord, span: IdRange | None, fetched: list[IdRange], unfillable: list[IdRange]
+    record: StoredGap, span: IdRange | None, fetched: list[IdRange], unfillable: list[IdRange]
 ) -> bool | None:
     """Return True when *record*'s ids are all stored or refilled, False when some cannot be,
     None when the record lies outside what this pass looked at."""

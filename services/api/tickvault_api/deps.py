@@ -1,15 +1,13 @@
-"""What every view needs, in one value: settings, stores, caches, limits, metrics, the standby
-gate and a clock."""
+"""The API's dependencies in one value, built once per process by ``create_app`` and handed to
+every blueprint: settings, stores, caches, limits, metrics, the standby gate and a clock.
+
+Not a Flask context: nothing here is per request."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
-from flask import Response
 
 from tickvault_api.cache import ResultCache
 from tickvault_api.hub import PriceHub
@@ -28,7 +26,7 @@ def wall_clock_us() -> int:
 
 
 @dataclass
-class ApiContext:
+class ApiDeps:
     """The collaborators of one app."""
 
     settings: ApiSettings
@@ -47,9 +45,3 @@ class ApiContext:
     def tracked(self) -> Tracked:
         """Return the tracked symbols (refreshed from Redis at most every few seconds)."""
         return self.symbols.current()
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    """Return *body* as a JSON response (orjson, no float conversion of strings)."""
-    data = body if isinstance(body, bytes) else orjson.dumps(body)
-    return Response(data, status=status, mimetype="application/json")
