@@ -72,7 +72,7 @@ def write_stream(
     memory at a time; return its path relative to the root.
 
     The temporary file is named after the day (:meth:`ColdLocation.temp_file`): the caller
-    holds the day's lock while writing, so :func:`stale_temp_files` can tell it is live.
+    holds the day's lock while writing, so :func:`tickvault.cold.store.tidy` can tell it is live.
     """
     final = location.absolute(relative) if relative else location.new_file(symbol, day)
     temp = location.temp_file(symbol, day)
