@@ -209,3 +209,12 @@ def file_metadata(location: ColdLocation, relative: str) -> pq.FileMetaData:
         location.filesystem.open_input_file(location.absolute(relative)) as source,
     ):
         return pq.read_metadata(source)
+
+
+def read_ids(location: ColdLocation, relative: str) -> pa.Array:
+    """Return the trade ids of one file (that column only)."""
+    with (
+        unavailable_on_error(location, f"reading {relative}"),
+        location.filesystem.open_input_file(location.absolute(relative)) as source,
+    ):
+        return pq.ParquetFile(source).read(columns=["trade_id"])["trade_id"].combine_chunks()

@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine
 
 from tickvault.cold import manifest, parquet, storage
@@ -160,9 +161,21 @@ def store_trades(
     """
     table = parquet.table_of(rows)
     with engine.begin() as conn:
+        manifest.lock_day(conn, symbol, day)  # held again by store_day: the lock stacks
+        listed = manifest.listed(conn, symbol, day)
+        if listed is not None and _all_stored(location, listed, table):
+            return None  # a repeated import: nothing to write
         stored = store_day(conn, engine, location, symbol, day, table.schema, [table])
     tidy(engine, location)
     return stored
+
+
+def _all_stored(location: ColdLocation, listed: manifest.ColdFile, table: pa.Table) -> bool:
+    """Return whether every trade id of *table* is in the listed file (its ids column only)."""
+    if table.num_rows == 0:
+        return True
+    stored = storage.read_ids(location, listed.path)
+    return bool(pc.all(pc.is_in(table["trade_id"], value_set=stored)).as_py())
 
 
 def tidy(engine: Engine, location: ColdLocation) -> int:

@@ -151,6 +151,7 @@ def test_store_trades_twice_stores_them_once(
     loaded_db: tuple[str, Engine],
     cold_tier: ColdTier,
     recorded: dict[str, list[RecordedTrade]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, engine = loaded_db
     location = cold_tier.location
@@ -169,7 +170,16 @@ def test_store_trades_twice_stores_them_once(
     assert first is not None and first.added == len(batch) // 2
     second = store.store_trades(engine, location, "ETHUSDT", DAY1, batch)
     assert second is not None and second.added == len(batch) - len(batch) // 2
+    real_write, writes = storage.write_stream, []
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        writes.append(args[3])
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "write_stream", counted)
     assert store.store_trades(engine, location, "ETHUSDT", DAY1, batch) is None
+    assert store.store_trades(engine, location, "ETHUSDT", DAY1, batch[:10]) is None
+    assert writes == []  # a repeated import reads the stored ids only, writes nothing
     assert len(_cold_rows(location)["ETHUSDT"]) == len(batch)
 
 
