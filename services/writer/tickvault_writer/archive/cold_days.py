@@ -6,10 +6,11 @@ writer's next maintenance; :class:`ColdDays` stores it there at once through
 :func:`tickvault.cold.store.store_trades`'s transaction (:func:`~tickvault.cold.store.store_day`,
 exactly once per symbol and day, merged with the day's listed file, under the day's lock).
 
-:func:`~tickvault.cold.store.store_day` takes a whole day as one Arrow table, so the day in
-progress is held here, but as Arrow columns built chunk by chunk (about 33 bytes a trade, not
-a list of Python objects; a few copies while it is merged and verified): memory is bounded by
-the busiest single day, never by the range.
+:func:`~tickvault.cold.store.store_day` takes a day's trades in trade-id order, and a repair
+can bring a day's trades after later ones, so the day in progress is held here and sorted once,
+as Arrow columns built chunk by chunk (about 33 bytes a trade, not a list of Python objects;
+the store itself merges and verifies a row group at a time): memory is bounded by the busiest
+single day, never by the range.
 A day is flushed when a trade of a later day arrives and when the caller flushes (end of a file,
 end of a repaired hole); the caller records a file as done only after that flush.
 """
@@ -115,9 +116,10 @@ class ColdDays:
         table = pa.concat_tables([t.cast(wide) for t in self._tables])
         day, rows = self._day, self._rows
         self._tables, self._rows = [], 0
+        table = parquet.sort_by_id(table)
         with self.engine.begin() as conn:
             stored = store_day(
-                conn, self.engine, self.location, self.symbol, day, parquet.sort_by_id(table)
+                conn, self.engine, self.location, self.symbol, day, table.schema, [table]
             )
         tidy(self.engine, self.location)
         return Flushed(rows, 0 if stored is None else stored.added)
