@@ -48,9 +48,11 @@ class ColdLocation:
         """Return a fresh, never-used path for a file of *symbol*'s *day*."""
         return f"{self.day_dir(symbol, day)}/part-{uuid.uuid4().hex}.parquet"
 
-    def temp_file(self) -> str:
-        """Return a fresh path under the temporary directory."""
-        return f"{self.root}/{TMP_DIR}/{uuid.uuid4().hex}.parquet"
+    def temp_file(self, symbol: str, day: date) -> str:
+        """Return a fresh path under the temporary directory for a file of *symbol*'s *day*
+        (named after the day, so a stale one can be told from one being written)."""
+        where = f"symbol={quote(symbol, safe='')}/date={day.isoformat()}"
+        return f"{self.root}/{TMP_DIR}/{where}/{uuid.uuid4().hex}.parquet"
 
     def relative(self, path: str) -> str:
         """Return *path* relative to the root (what the manifest stores)."""
@@ -61,9 +63,9 @@ class ColdLocation:
         return f"{self.root}/{relative}"
 
     def day_of_path(self, relative: str) -> tuple[str, date] | None:
-        """Return the symbol and day of a file under ``trades/`` (None: another path)."""
+        """Return the symbol and day of a file under ``trades/`` or ``_tmp/`` (None: another)."""
         parts = relative.split("/")
-        if len(parts) != 4 or parts[0] != TRADES_DIR:
+        if len(parts) != 4 or parts[0] not in (TRADES_DIR, TMP_DIR):
             return None
         symbol, day = parts[1].removeprefix("symbol="), parts[2].removeprefix("date=")
         try:

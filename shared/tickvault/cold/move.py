@@ -13,9 +13,12 @@ create its hour's partition again and are merged into the day's file by the next
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, text
 
 from tickvault.cold import manifest, parquet, store
@@ -35,12 +38,14 @@ log = logging.getLogger(__name__)
 DAY = timedelta(days=1)
 _ROWS = text(
     "SELECT trade_id, price, quantity, trade_time, is_buyer_maker FROM trades "
-    "WHERE symbol = :symbol AND trade_time >= :start AND trade_time < :end"
+    "WHERE symbol = :symbol AND trade_time >= :start AND trade_time < :end ORDER BY trade_id"
 )
 _CHECK = text(
-    "SELECT count(*), min(trade_id), max(trade_id) FROM trades "
-    "WHERE symbol = :symbol AND trade_time >= :start AND trade_time < :end"
+    "SELECT count(*), min(trade_id), max(trade_id), min(scale(price)), max(scale(price)), "
+    "max(abs(price)), min(scale(quantity)), max(scale(quantity)), max(abs(quantity)) "
+    "FROM trades WHERE symbol = :symbol AND trade_time >= :start AND trade_time < :end"
 )
+CHUNK = 50_000  # rows fetched from PostgreSQL at a time: what bounds a move's memory
 
 
 @dataclass
@@ -75,10 +80,37 @@ def _symbols(conn: Connection, partitions: list[str]) -> list[str]:
     return sorted(r[0] for r in conn.execute(text(union)))
 
 
+def _new_schema(symbol: str, day: date, check: Sequence[Any]) -> pa.Schema:
+    """Return the schema the day's trades fit, from the :data:`_CHECK` row."""
+    types = []
+    for column, (low, high, largest) in zip(
+        ("price", "quantity"), (check[3:6], check[6:9]), strict=True
+    ):
+        if low != high:
+            raise parquet.ColdFormatError(
+                f"{symbol} {day}: {column} values carry different numbers of decimals "
+                f"[{low}, {high}]: a Parquet DECIMAL column has one scale"
+            )
+        types.append(parquet.decimal_type_for(largest, max(8 if high is None else high, 0)))
+    return parquet.schema(*types)
+
+
+def _chunks(conn: Connection, params: dict[str, Any], file_schema: pa.Schema) -> Iterator[pa.Table]:
+    """Yield the trades of one symbol's day from PostgreSQL, :data:`CHUNK` rows at a time."""
+    streamed = {"stream_results": True, "max_row_buffer": CHUNK}
+    result = conn.execute(_ROWS, params, execution_options=streamed)
+    for rows in result.partitions(CHUNK):
+        yield parquet.table_of(rows).cast(file_schema)
+
+
 def move_day(
     engine: Engine, location: ColdLocation, day: date, partitions: list[str]
 ) -> MoveReport:
-    """Move the trades of *day* (held in *partitions*) to the cold tier and drop them."""
+    """Move the trades of *day* (held in *partitions*) to the cold tier and drop them.
+
+    Each symbol's trades stream from PostgreSQL in chunks into the file's row groups, so the
+    memory a move takes does not grow with the day.
+    """
     report = MoveReport(days=[day])
     bounds = {"start": _day_start(day), "end": _day_start(day) + DAY}
     stored: list[store.StoredDay] = []
@@ -87,17 +119,22 @@ def move_day(
         for name in partitions:
             conn.execute(text(f'LOCK TABLE "{name}" IN SHARE MODE'))
         for symbol in _symbols(conn, partitions):
-            rows = conn.execute(_ROWS, {"symbol": symbol, **bounds}).all()
-            table = parquet.table_of(rows)
-            count, first, last = conn.execute(_CHECK, {"symbol": symbol, **bounds}).one()
-            if (table.num_rows, table["trade_id"][0].as_py(), table["trade_id"][-1].as_py()) != (
-                count,
-                first,
-                last,
-            ):
-                raise store.ColdVerifyError(f"{symbol} {day}: rows read changed under the lock")
-            done = store.store_day(conn, engine, location, symbol, day, table)
-            report.trades += table.num_rows
+            params = {"symbol": symbol, **bounds}
+            check = conn.execute(_CHECK, params).one()
+            new_schema = _new_schema(symbol, day, check)
+            chunks = _chunks(conn, params, new_schema)
+            count, first, last = check[:3]
+            done = store.store_day(
+                conn,
+                engine,
+                location,
+                symbol,
+                day,
+                new_schema,
+                chunks,
+                expected_read=(count, first, last),
+            )
+            report.trades += check[0]
             if done is not None:
                 stored.append(done)
         for name in partitions:

@@ -10,7 +10,7 @@ encodings for the ids and times, dictionaries for the prices and quantities (the
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -144,40 +144,133 @@ def _unscaled(column: pa.ChunkedArray) -> list[int]:
     return [int(v.scaleb(scale)) for v in column.to_pylist()]
 
 
+class Summarizer:
+    """The :class:`Summary` of trades fed in trade-id order, batch by batch, holding none."""
+
+    def __init__(self, price_scale: int, quantity_scale: int) -> None:
+        self._digest = hashlib.sha256(f"{price_scale},{quantity_scale}\n".encode())
+        self._rows = 0
+        self._first_id: int | None = None
+        self._last_id: int | None = None
+        self._first_time: int | None = None
+        self._last_time: int | None = None
+
+    def add(self, batch: pa.Table | pa.RecordBatch) -> None:
+        """Count *batch* (the trades after every one added before) in."""
+        if batch.num_rows == 0:
+            return
+        ids = batch["trade_id"].to_pylist()
+        times = pc.cast(batch["trade_time"], pa.int64()).to_pylist()
+        lines = zip(
+            ids,
+            _unscaled(batch["price"]),
+            _unscaled(batch["quantity"]),
+            times,
+            batch["is_buyer_maker"].to_pylist(),
+            strict=True,
+        )
+        text = "".join(f"{i},{p},{q},{t},{int(m)}\n" for i, p, q, t, m in lines)
+        self._digest.update(text.encode())
+        self._rows += len(ids)
+        self._first_id = ids[0] if self._first_id is None else self._first_id
+        self._last_id = ids[-1]
+        low, high = min(times), max(times)
+        self._first_time = low if self._first_time is None else min(self._first_time, low)
+        self._last_time = high if self._last_time is None else max(self._last_time, high)
+
+    def summary(self) -> Summary:
+        """Return the summary of every trade added."""
+        return Summary(
+            rows=self._rows,
+            first_id=self._first_id,
+            last_id=self._last_id,
+            first_time_us=self._first_time,
+            last_time_us=self._last_time,
+            checksum=self._digest.hexdigest(),
+        )
+
+
 def summarize(table: pa.Table) -> Summary:
     """Return the row count, first and last id and time, and the content checksum."""
-    digest = hashlib.sha256()
-    price, quantity = table.schema.field("price").type, table.schema.field("quantity").type
-    digest.update(f"{price.scale},{quantity.scale}\n".encode())
-    ids = table["trade_id"].to_pylist()
-    times = pc.cast(table["trade_time"], pa.int64()).to_pylist()
-    makers = table["is_buyer_maker"].to_pylist()
-    lines = zip(
-        ids, _unscaled(table["price"]), _unscaled(table["quantity"]), times, makers, strict=True
+    summarizer = Summarizer(
+        table.schema.field("price").type.scale, table.schema.field("quantity").type.scale
     )
-    digest.update("".join(f"{i},{p},{q},{t},{int(m)}\n" for i, p, q, t, m in lines).encode())
-    return Summary(
-        rows=table.num_rows,
-        first_id=ids[0] if ids else None,
-        last_id=ids[-1] if ids else None,
-        first_time_us=min(times) if times else None,
-        last_time_us=max(times) if times else None,
-        checksum=digest.hexdigest(),
-    )
+    summarizer.add(table)
+    return summarizer.summary()
+
+
+def decimal_type_for(largest: Decimal | None, scale: int) -> pa.Decimal128Type:
+    """Return the DECIMAL type of a column whose largest absolute value is *largest*."""
+    return _decimal_type([] if largest is None else [largest], scale)
+
+
+def _empty(table: pa.Table | None) -> bool:
+    return table is None or table.num_rows == 0
+
+
+def merge_sorted(old: Iterable[pa.Table], new: Iterable[pa.Table]) -> Iterator[pa.Table]:
+    """Yield the trades of two streams of tables each sorted by trade id, in id order, one row
+    per id (the one of *old* winning), holding no more than a batch of each at a time."""
+    sources = [iter(old), iter(new)]
+    held: list[pa.Table | None] = [None, None]
+    done = [False, False]
+    last_id: int | None = None
+    while True:
+        for side in (0, 1):
+            while not done[side] and _empty(held[side]):
+                held[side] = next(sources[side], None)
+                done[side] = held[side] is None
+        live = [t for t in held if t is not None and t.num_rows]
+        if not live:
+            return
+        bound = min(t["trade_id"][-1].as_py() for t in live)
+        parts = []
+        for side in (0, 1):
+            table = held[side]
+            if table is None or table.num_rows == 0:
+                continue
+            upto = pc.less_equal(table["trade_id"], bound)
+            parts.append(table.filter(upto))
+            held[side] = table.filter(pc.invert(upto))
+        piece = sort_by_id(pa.concat_tables(parts, promote_options="permissive"))
+        if last_id is not None:
+            piece = piece.filter(pc.greater(piece["trade_id"], last_id))
+        if piece.num_rows:
+            last_id = piece["trade_id"][-1].as_py()
+            yield piece
+
+
+_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 9,
+    "use_dictionary": ["price", "quantity"],
+    "column_encoding": {"trade_id": "DELTA_BINARY_PACKED", "trade_time": "DELTA_BINARY_PACKED"},
+    "store_decimal_as_integer": True,
+    "write_statistics": True,
+    "write_page_index": True,
+    "sorting_columns": [pq.SortingColumn(0)],
+}
 
 
 def write(table: pa.Table, sink: Any) -> None:
     """Write *table* as one Parquet file to *sink* (a path on a filesystem or a stream)."""
-    pq.write_table(
-        table,
-        sink,
-        row_group_size=ROW_GROUP,
-        compression="zstd",
-        compression_level=9,
-        use_dictionary=["price", "quantity"],
-        column_encoding={"trade_id": "DELTA_BINARY_PACKED", "trade_time": "DELTA_BINARY_PACKED"},
-        store_decimal_as_integer=True,
-        write_statistics=True,
-        write_page_index=True,
-        sorting_columns=[pq.SortingColumn(0)],
-    )
+    write_batches(table.schema, [table], sink)
+
+
+def write_batches(file_schema: pa.Schema, batches: Iterable[pa.Table], sink: Any) -> int:
+    """Write *batches* (in trade-id order) as one Parquet file of *file_schema* to *sink*, in
+    row groups of :data:`ROW_GROUP` rows, holding at most one row group; return the rows."""
+    held: list[pa.Table] = []
+    count = written = 0
+    with pq.ParquetWriter(sink, file_schema, **_WRITE_OPTIONS) as writer:
+        for batch in batches:
+            held.append(batch.cast(file_schema))
+            count += batch.num_rows
+            if count >= ROW_GROUP:
+                whole = pa.concat_tables(held)
+                cut = count - count % ROW_GROUP
+                writer.write_table(whole.slice(0, cut), row_group_size=ROW_GROUP)
+                held, count, written = [whole.slice(cut)], count - cut, written + cut
+        if count:
+            writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP)
+    return written + count

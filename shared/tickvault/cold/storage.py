@@ -10,7 +10,7 @@ failure of the filesystem or the store becomes :class:`ColdUnavailable`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from tickvault.cold import parquet
-from tickvault.cold.location import ColdLocation
+from tickvault.cold.location import TMP_DIR, ColdLocation
 from tickvault.errors import StoreUnavailable
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US, datetime_to_us
 
@@ -56,27 +56,79 @@ def write_file(
 ) -> str:
     """Write *table* as a new file of *symbol*'s *day* (at *relative* if given, a path from
     :meth:`ColdLocation.new_file`); return its path relative to the root."""
+    return write_stream(location, table.schema, [table], symbol, day, relative=relative)
+
+
+def write_stream(
+    location: ColdLocation,
+    file_schema: pa.Schema,
+    batches: Iterable[pa.Table],
+    symbol: str,
+    day: date,
+    *,
+    relative: str | None = None,
+) -> str:
+    """Write *batches* (in trade-id order) as a new file of *symbol*'s *day*, one row group in
+    memory at a time; return its path relative to the root.
+
+    The temporary file is named after the day (:meth:`ColdLocation.temp_file`): the caller
+    holds the day's lock while writing, so :func:`tickvault.cold.store.tidy` can tell it is live.
+    """
     final = location.absolute(relative) if relative else location.new_file(symbol, day)
-    temp = location.temp_file()
+    temp = location.temp_file(symbol, day)
     fs = location.filesystem
     with unavailable_on_error(location, f"writing {symbol} {day}"):
         fs.create_dir(temp.rsplit("/", 1)[0], recursive=True)
         fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
         if location.is_local:
-            with open(temp, "wb") as out:
-                parquet.write(table, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, final)
+            try:
+                with open(temp, "wb") as out:
+                    parquet.write_batches(file_schema, batches, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(temp, final)
+            except BaseException:
+                delete_quietly(location, location.relative(temp))  # a kill leaves it to tidy
+                raise
             _fsync_dir(final.rsplit("/", 1)[0])
         else:
-            with fs.open_output_stream(temp) as out:
-                parquet.write(table, out)
             try:
+                with fs.open_output_stream(temp) as out:
+                    parquet.write_batches(file_schema, batches, out)
                 fs.move(temp, final)
             finally:
                 delete_quietly(location, location.relative(temp))
     return location.relative(final)
+
+
+def temp_files(location: ColdLocation) -> list[str]:
+    """Return the temporary files present (relative paths); none when it cannot tell."""
+    selector = pafs.FileSelector(location.absolute(TMP_DIR), recursive=True, allow_not_found=True)
+    try:
+        infos = location.filesystem.get_file_info(selector)
+    except OSError:
+        return []
+    return [location.relative(i.path) for i in infos if i.type == pafs.FileType.File]
+
+
+def read_batches(location: ColdLocation, relative: str) -> Iterator[pa.Table]:
+    """Yield the trades of one file a row group at a time."""
+    with (
+        unavailable_on_error(location, f"reading {relative}"),
+        location.filesystem.open_input_file(location.absolute(relative)) as source,
+    ):
+        parquet_file = pq.ParquetFile(source)
+        for group in range(parquet_file.num_row_groups):
+            yield parquet_file.read_row_group(group)
+
+
+def file_schema(location: ColdLocation, relative: str) -> pa.Schema:
+    """Return the Arrow schema of one file (its footer only)."""
+    with (
+        unavailable_on_error(location, f"reading {relative}"),
+        location.filesystem.open_input_file(location.absolute(relative)) as source,
+    ):
+        return pq.read_schema(source)
 
 
 def read_file(
@@ -148,3 +200,21 @@ def exists(location: ColdLocation, relative: str) -> bool:
     except OSError:
         return True
     return bool(info.type != pafs.FileType.NotFound)
+
+
+def file_metadata(location: ColdLocation, relative: str) -> pq.FileMetaData:
+    """Return the Parquet footer of one file (row groups and their statistics)."""
+    with (
+        unavailable_on_error(location, f"reading {relative}"),
+        location.filesystem.open_input_file(location.absolute(relative)) as source,
+    ):
+        return pq.read_metadata(source)
+
+
+def read_ids(location: ColdLocation, relative: str) -> pa.Array:
+    """Return the trade ids of one file (that column only)."""
+    with (
+        unavailable_on_error(location, f"reading {relative}"),
+        location.filesystem.open_input_file(location.absolute(relative)) as source,
+    ):
+        return pq.ParquetFile(source).read(columns=["trade_id"])["trade_id"].combine_chunks()

@@ -12,12 +12,13 @@ mover's, which drops the partitions in that same transaction).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine
 
 from tickvault.cold import manifest, parquet, storage
@@ -44,15 +45,47 @@ class StoredDay:
     replaced: str | None  # the file listed before, now an orphan to delete
 
 
-def _listed_table(location: ColdLocation, listed: manifest.ColdFile | None) -> pa.Table | None:
+def _file_schema(
+    location: ColdLocation, listed: manifest.ColdFile | None, new: pa.Schema
+) -> pa.Schema:
+    """Return the schema of the day's new file: the decimals wide enough for both sides."""
     if listed is None:
-        return None
-    table = storage.read_file(location, listed.path)
-    if table.num_rows != listed.rows:
-        raise ColdVerifyError(
-            f"{listed.path} holds {table.num_rows} trades but the manifest lists {listed.rows}"
-        )
-    return table
+        return new
+    old = storage.file_schema(location, listed.path)
+    types = []
+    for column in ("price", "quantity"):
+        have, add = old.field(column).type, new.field(column).type
+        if have.scale != add.scale:
+            raise parquet.ColdFormatError(
+                f"new {column} values carry {add.scale} decimals, the stored ones {have.scale}"
+            )
+        types.append(have if have.precision >= add.precision else add)
+    return parquet.schema(*types)
+
+
+class _Counted:
+    """Batches passed through, counted (rows, first and last id) as they go by."""
+
+    def __init__(self, batches: Iterable[pa.Table]) -> None:
+        self._batches = batches
+        self.rows = 0
+        self.first_id: int | None = None
+        self.last_id: int | None = None
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        for batch in self._batches:
+            if batch.num_rows:
+                self.rows += batch.num_rows
+                if self.first_id is None:
+                    self.first_id = batch["trade_id"][0].as_py()
+                self.last_id = batch["trade_id"][-1].as_py()
+            yield batch
+
+
+def _summarized(batches: Iterable[pa.Table], summarizer: parquet.Summarizer) -> Iterator[pa.Table]:
+    for batch in batches:
+        summarizer.add(batch)
+        yield batch
 
 
 def store_day(
@@ -61,10 +94,19 @@ def store_day(
     location: ColdLocation,
     symbol: str,
     day: date,
-    trades: pa.Table,
+    new_schema: pa.Schema,
+    batches: Iterable[pa.Table],
+    *,
+    expected_read: tuple[int, int | None, int | None] | None = None,
 ) -> StoredDay | None:
-    """Store *trades* (a :func:`parquet.table_of` table) as part of *symbol*'s *day*, inside
-    *conn*'s transaction; None when every one of them was stored already.
+    """Store the trades of *batches* (tables of *new_schema*, in trade-id order) as part of
+    *symbol*'s *day*, inside *conn*'s transaction; None when every one was stored already.
+
+    The trades are merged with the day's listed file and written a row group at a time, and
+    summarized (count, first and last id and time, checksum) as they are written and again as
+    the file is read back: memory stays bounded whatever the day holds. *expected_read*, when
+    given, is the count and first and last id *batches* must have yielded (the mover's
+    ``count(*)``, ``min`` and ``max`` from PostgreSQL); any other raises :class:`ColdVerifyError`.
 
     The new file is listed when the caller commits; until then readers keep the old one. The
     paths being written are noted as orphans first, through *engine* (committed at once), so a
@@ -72,26 +114,40 @@ def store_day(
     """
     manifest.lock_day(conn, symbol, day)
     listed = manifest.listed(conn, symbol, day)
-    old = _listed_table(location, listed)
-    merged = parquet.merge(old, trades) if old is not None else parquet.sort_by_id(trades)
-    before = 0 if old is None else old.num_rows
-    if merged.num_rows == before:
-        return None
-    expected = parquet.summarize(merged)
+    out_schema = _file_schema(location, listed, new_schema)
+    price, quantity = out_schema.field("price").type, out_schema.field("quantity").type
+    old = _Counted(storage.read_batches(location, listed.path) if listed is not None else [])
+    new = _Counted(batches)
+    expected = parquet.Summarizer(price.scale, quantity.scale)
     final = location.relative(location.new_file(symbol, day))
     with engine.begin() as intent:
         manifest.note_orphans(intent, [final])
-    path = storage.write_file(location, merged, symbol, day, relative=final)
-    written = storage.read_file(location, path)
-    got = parquet.summarize(written)
-    if got != expected:
-        raise ColdVerifyError(f"{path} read back as {got}, expected {expected}")
+    merged = _summarized(parquet.merge_sorted(old, new), expected)
+    path = storage.write_stream(location, out_schema, merged, symbol, day, relative=final)
+    if listed is not None and old.rows != listed.rows:
+        raise ColdVerifyError(
+            f"{listed.path} holds {old.rows} trades but the manifest lists {listed.rows}"
+        )
+    if expected_read is not None and (new.rows, new.first_id, new.last_id) != expected_read:
+        raise ColdVerifyError(
+            f"{symbol} {day}: read {(new.rows, new.first_id, new.last_id)} trades (count, first "
+            f"and last id), expected {expected_read}"
+        )
+    if expected.summary().rows == old.rows:
+        storage.delete_quietly(location, path)  # nothing new: the noted orphan goes at tidy
+        return None
+    readback = parquet.Summarizer(price.scale, quantity.scale)
+    for batch in storage.read_batches(location, path):
+        readback.add(batch)
+    got = readback.summary()
+    if got != expected.summary():
+        raise ColdVerifyError(f"{path} read back as {got}, expected {expected.summary()}")
     size = storage.size_of(location, path)
     manifest.put(conn, symbol, day, path, got, size)
     if listed is not None:
         manifest.note_orphans(conn, [listed.path], replaced=True)
     replaced = None if listed is None else listed.path
-    return StoredDay(symbol, day, path, got, merged.num_rows - before, replaced)
+    return StoredDay(symbol, day, path, got, got.rows - old.rows, replaced)
 
 
 def store_trades(
@@ -105,14 +161,26 @@ def store_trades(
     """
     table = parquet.table_of(rows)
     with engine.begin() as conn:
-        stored = store_day(conn, engine, location, symbol, day, table)
+        manifest.lock_day(conn, symbol, day)  # held again by store_day: the lock stacks
+        listed = manifest.listed(conn, symbol, day)
+        if listed is not None and _all_stored(location, listed, table):
+            return None  # a repeated import: nothing to write
+        stored = store_day(conn, engine, location, symbol, day, table.schema, [table])
     tidy(engine, location)
     return stored
 
 
+def _all_stored(location: ColdLocation, listed: manifest.ColdFile, table: pa.Table) -> bool:
+    """Return whether every trade id of *table* is in the listed file (its ids column only)."""
+    if table.num_rows == 0:
+        return True
+    stored = storage.read_ids(location, listed.path)
+    return bool(pc.all(pc.is_in(table["trade_id"], value_set=stored)).as_py())
+
+
 def tidy(engine: Engine, location: ColdLocation) -> int:
-    """Delete files that are not listed (replaced, expired, left by a killed writer), except
-    those of a day being written right now; return how many went."""
+    """Delete files that are not listed (replaced, expired, left by a killed writer) and stale
+    temporary files, except those of a day being written right now; return how many went."""
     with engine.connect() as conn:
         paths = manifest.unlisted_orphans(conn)
     deleted = 0
@@ -126,5 +194,23 @@ def tidy(engine: Engine, location: ColdLocation) -> int:
                 continue
             if storage.delete_quietly(location, path) or not storage.exists(location, path):
                 manifest.forget_orphan(conn, path)
+                deleted += 1
+    return deleted + _tidy_temp_files(engine, location)
+
+
+def _tidy_temp_files(engine: Engine, location: ColdLocation) -> int:
+    """Delete temporary files whose day nobody is writing (a killed writer's leftovers).
+
+    A temporary file is written only under its day's lock, so one whose day can be locked is
+    stale. One not named after a day (older versions) is left alone.
+    """
+    deleted = 0
+    for path in storage.temp_files(location):
+        where = location.day_of_path(path)
+        if where is None:
+            continue
+        with engine.begin() as conn:
+            if manifest.try_lock_day(conn, *where) and storage.delete_quietly(location, path):
+                log.info("deleted the stale temporary file %s", path)
                 deleted += 1
     return deleted

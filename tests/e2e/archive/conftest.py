@@ -46,23 +46,23 @@ class Archive:
             TICKVAULT_BINANCE_REST_URL=self.replay.rest_url,
             TICKVAULT_ARCHIVE_URL=self.replay.rest_url,
             TICKVAULT_RETENTION_HOURS="0",
-            **extra,
         )
+        env.update(extra)
         return env
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start ``tickvault import ARGS`` (stdout and stderr piped)."""
+    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """Start ``tickvault import ARGS`` (stdout and stderr piped), *env* added."""
         return subprocess.Popen(
             [sys.executable, "-m", "tickvault", "import", *args],
-            env=self.env(),
+            env=self.env(**env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
 
-    def run(self, *args: str, timeout: float = 120) -> tuple[int, dict[str, Any], str]:
-        """Run ``tickvault import ARGS --json``; return (status, summary, stderr)."""
-        proc = self.start(*args, "--json")
+    def run(self, *args: str, timeout: float = 120, **env: str) -> tuple[int, dict[str, Any], str]:
+        """Run ``tickvault import ARGS --json`` (*env* added); return (status, summary, stderr)."""
+        proc = self.start(*args, "--json", **env)
         out, err = proc.communicate(timeout=timeout)
         summary = json.loads(out) if out.strip() else {}
         return proc.returncode, summary, err

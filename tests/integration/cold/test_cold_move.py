@@ -14,7 +14,7 @@ from tests.integration.cold.conftest import MIDNIGHT, ColdTier
 from tests.support.db import rows
 from tests.support.recordings import RecordedTrade
 
-from tickvault.cold import manifest, move, storage, store
+from tickvault.cold import manifest, move, parquet, storage, store
 from tickvault.cold.location import ColdLocation
 
 DAY1 = date(2024, 8, 8)
@@ -151,6 +151,7 @@ def test_store_trades_twice_stores_them_once(
     loaded_db: tuple[str, Engine],
     cold_tier: ColdTier,
     recorded: dict[str, list[RecordedTrade]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, engine = loaded_db
     location = cold_tier.location
@@ -169,7 +170,16 @@ def test_store_trades_twice_stores_them_once(
     assert first is not None and first.added == len(batch) // 2
     second = store.store_trades(engine, location, "ETHUSDT", DAY1, batch)
     assert second is not None and second.added == len(batch) - len(batch) // 2
+    real_write, writes = storage.write_stream, []
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        writes.append(args[3])
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "write_stream", counted)
     assert store.store_trades(engine, location, "ETHUSDT", DAY1, batch) is None
+    assert store.store_trades(engine, location, "ETHUSDT", DAY1, batch[:10]) is None
+    assert writes == []  # a repeated import reads the stored ids only, writes nothing
     assert len(_cold_rows(location)["ETHUSDT"]) == len(batch)
 
 
@@ -246,3 +256,84 @@ def test_an_object_store_that_is_down_fails_the_move_and_loses_nothing(
         move.move_expired(engine, cold_tier.location, MIDNIGHT)
     assert rows(engine, "SELECT count(*) FROM trades") == hot_before
     assert rows(engine, "SELECT count(*) FROM cold_files") == [(0,)]
+
+
+def test_a_day_moves_in_bounded_chunks_into_many_row_groups_and_merges_late_trades(
+    loaded_db: tuple[str, Engine],
+    cold_tier: ColdTier,
+    recorded: dict[str, list[RecordedTrade]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, engine = loaded_db
+    location = cold_tier.location
+    monkeypatch.setattr(move, "CHUNK", 997)
+    monkeypatch.setattr(parquet, "ROW_GROUP", 1000)
+    real_table_of, sizes = parquet.table_of, []
+
+    def counted(rows: Any) -> Any:
+        sizes.append(len(rows))
+        return real_table_of(rows)
+
+    monkeypatch.setattr(parquet, "table_of", counted)
+    move.move_expired(engine, location, MIDNIGHT)
+    day1 = _expected(recorded, DAY1)
+    assert sum(sizes) == sum(len(v) for v in day1.values()) and max(sizes) <= 997
+    assert _cold_rows(location) == {s: v for s, v in day1.items() if v}
+    # late trades (one redelivered, one new) merge into a day of many row groups, streaming
+    btc = [t for t in recorded["BTCUSDT"] if _day(t.trade_time_ms * 1000) == DAY1]
+    late = RecordedTrade(**{**btc[1234].__dict__, "trade_id": btc[1234].trade_id * 10})
+    store_ticks(url, [to_tick(btc[4321]), to_tick(late)])
+    move.move_expired(engine, location, MIDNIGHT)
+    path = rows(engine, "SELECT path FROM cold_files WHERE symbol = 'BTCUSDT'")[0][0]
+    meta = storage.file_metadata(location, path)
+    assert meta.num_rows == len(btc) + 1 and meta.num_row_groups == -(-meta.num_rows // 1000)
+    assert _cold_rows(location)["BTCUSDT"][-1][0] == late.trade_id
+
+
+def test_stale_temporary_files_go_but_not_one_being_written(
+    loaded_db: tuple[str, Engine], cold_tier: ColdTier
+) -> None:
+    _, engine = loaded_db
+    location = cold_tier.location
+    stale = location.temp_file("BTCUSDT", DAY1)  # as a writer killed before its rename leaves
+    live = location.temp_file("ÉTH/USDT", DAY1)  # its writer holds the day's lock
+    for path in (stale, live):
+        location.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        with location.filesystem.open_output_stream(path) as out:
+            out.write(b"PAR1 half a file")
+    with engine.begin() as writer:
+        manifest.lock_day(writer, "ÉTH/USDT", DAY1)
+        assert store.tidy(engine, location) == 1
+        assert sorted(storage.temp_files(location)) == [location.relative(live)]
+    assert store.tidy(engine, location) == 1  # the writer is gone: its file is stale now
+    assert storage.temp_files(location) == []
+    move.move_expired(engine, location, MIDNIGHT)  # a move works as before and leaves none
+    assert storage.temp_files(location) == []
+
+
+def test_a_move_failing_mid_stream_leaves_no_temporary_file_and_loses_nothing(
+    loaded_db: tuple[str, Engine],
+    cold_tier: ColdTier,
+    recorded: dict[str, list[RecordedTrade]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, engine = loaded_db
+    location = cold_tier.location
+    hot_before = _hot_count(engine, MIDNIGHT - timedelta(days=1), MIDNIGHT)
+    real_chunks = move._chunks
+
+    def broken(*args: Any) -> Any:
+        chunks = real_chunks(*args)
+        yield next(chunks)
+        raise RuntimeError("the database went away mid-stream")
+
+    monkeypatch.setattr(move, "CHUNK", 1000)
+    monkeypatch.setattr(move, "_chunks", broken)
+    with pytest.raises(RuntimeError, match="mid-stream"):
+        move.move_expired(engine, location, MIDNIGHT)
+    assert storage.temp_files(location) == []
+    assert _hot_count(engine, MIDNIGHT - timedelta(days=1), MIDNIGHT) == hot_before
+    assert rows(engine, "SELECT count(*) FROM cold_files") == [(0,)]
+    monkeypatch.setattr(move, "_chunks", real_chunks)
+    assert move.move_expired(engine, location, MIDNIGHT).trades == hot_before
+    assert _cold_rows(location) == {s: v for s, v in _expected(recorded, DAY1).items() if v}

@@ -86,3 +86,49 @@ def test_a_file_path_names_its_symbol_and_day_even_for_unusual_symbols() -> None
         path = location.relative(location.new_file(symbol, date(2024, 8, 8)))
         assert path.startswith("trades/symbol=") and "/date=2024-08-08/part-" in path
         assert location.day_of_path(path) == (symbol, date(2024, 8, 8))
+
+
+def _batches(table: parquet.pa.Table, size: int) -> list[parquet.pa.Table]:
+    return [table.slice(i, size) for i in range(0, table.num_rows, size)]
+
+
+def test_streams_merged_in_small_batches_equal_the_whole_merge_and_its_summary() -> None:
+    rows = _rows("BTCUSDT")
+    old = parquet.table_of(rows[::2])  # every other trade stored, the rest arrive late
+    new = parquet.table_of(rows[1::2] + rows[100:300])  # with some redelivered
+    whole = parquet.merge(old, new)
+    pieces = list(parquet.merge_sorted(_batches(old, 137), _batches(new, 211)))
+    assert max(p.num_rows for p in pieces) <= 137 + 211  # never more than a batch of each
+    streamed = parquet.pa.concat_tables(pieces)
+    assert streamed["trade_id"].to_pylist() == whole["trade_id"].to_pylist()
+    summarizer = parquet.Summarizer(8, 8)
+    for piece in pieces:
+        summarizer.add(piece)
+    assert (
+        summarizer.summary()
+        == parquet.summarize(whole)
+        == parquet.summarize(parquet.table_of(rows))
+    )
+
+
+def test_the_stored_row_wins_when_a_redelivered_trade_differs() -> None:
+    rows = _rows("ETHUSDT")[:50]
+    changed = [(i, p + Decimal("0.01"), q, t, m) for i, p, q, t, m in rows[10:20]]
+    old, new = parquet.table_of(rows), parquet.table_of(changed)
+    merged = parquet.pa.concat_tables(parquet.merge_sorted(_batches(old, 7), _batches(new, 3)))
+    assert parquet.summarize(merged) == parquet.summarize(old)
+
+
+def test_written_batches_form_full_row_groups_whatever_the_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parquet, "ROW_GROUP", 1000)
+    table = parquet.table_of(_rows("BTCUSDT"))
+    sink = io.BytesIO()
+    written = parquet.write_batches(table.schema, _batches(table, 333), sink)
+    meta = pq.read_metadata(io.BytesIO(sink.getvalue()))
+    sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    assert written == table.num_rows == sum(sizes)
+    assert sizes[:-1] == [1000] * (len(sizes) - 1) and 0 < sizes[-1] <= 1000
+    back = pq.read_table(io.BytesIO(sink.getvalue()))
+    assert parquet.summarize(back) == parquet.summarize(table)

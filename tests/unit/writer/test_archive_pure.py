@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
 from tickvault.tick import Source, Tick
 from tickvault_writer.archive.bounds import RestTrades
+from tickvault_writer.archive.cold_days import cold_before, day_start_us
 from tickvault_writer.archive.continuity import Continuity
 from tickvault_writer.archive.periods import days_of, plan
 from tickvault_writer.archive.rows import FileReader
@@ -148,3 +149,23 @@ def test_progress_draws_a_bar_on_a_terminal_and_lines_otherwise() -> None:
     lines.files(1)
     lines.file_done("BTCUSDT", FileReport("2025-01-01", "missing"), 0.5)
     assert log.getvalue() == "[1/1] BTCUSDT 2025-01-01: missing, 0 rows, 0 new, 0 rows/s\n"
+
+
+@pytest.mark.parametrize(
+    ("now", "hours", "first_hot"),
+    [
+        (datetime(2026, 12, 7, 0, 0, tzinfo=UTC), 24, date(2026, 12, 6)),  # the 5th moved
+        (datetime(2026, 12, 7, 23, 59, tzinfo=UTC), 24, date(2026, 12, 6)),
+        (datetime(2026, 12, 7, 1, 0, tzinfo=UTC), 2, date(2026, 12, 6)),
+        (datetime(2026, 12, 7, 2, 0, tzinfo=UTC), 2, date(2026, 12, 7)),
+        (datetime(2026, 12, 7, 12, 0, tzinfo=UTC), 48, date(2026, 12, 5)),
+    ],
+)
+def test_a_day_goes_cold_once_every_hour_of_it_is_past_the_retention_cut(
+    now: datetime, hours: int, first_hot: date
+) -> None:
+    assert cold_before(now, hours) == first_hot
+    assert (
+        day_start_us(first_hot)
+        == int(datetime(2026, 12, first_hot.day, tzinfo=UTC).timestamp()) * 10**6
+    )

@@ -17,7 +17,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
 import msgspec
+from sqlalchemy import Engine
 
+from tickvault.cold.location import open_location
 from tickvault.config import load_settings
 from tickvault.db.engine import make_engine
 from tickvault.errors import ExchangeError, TickvaultError
@@ -26,8 +28,9 @@ from tickvault.rest.client import ExchangeRest
 from tickvault.rest.schedule import Priority
 from tickvault.symbols import Selection
 from tickvault_writer.archive.chunks import ChunkParser
+from tickvault_writer.archive.cold_days import cold_before
 from tickvault_writer.archive.download import Downloader
-from tickvault_writer.archive.importer import Context, SymbolImport, SymbolReport
+from tickvault_writer.archive.importer import ColdTier, Context, SymbolImport, SymbolReport
 from tickvault_writer.archive.ledger import Ledger
 from tickvault_writer.archive.periods import ArchiveFile
 from tickvault_writer.archive.progress import LineProgress, for_terminal
@@ -104,6 +107,7 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
     )
     store = PgStore(settings.database_url, application_name="tickvault-import")
     engine = make_engine(settings.database_url)
+    cold = _cold_tier(settings, engine)
     reports: list[SymbolReport] = []
     parser = ChunkParser()
     try:
@@ -118,8 +122,10 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
                     f"tickvault import: --to must be from --from to yesterday, not {last}",
                 )
                 return 2
-            ledger = Ledger(engine)
-            ctx = Context(settings.archive_url, store, ledger, downloader, progress, rest, parser)
+            ledger = Ledger(engine, open_location(settings))
+            ctx = Context(
+                settings.archive_url, store, ledger, downloader, progress, rest, parser, cold
+            )
             for symbol in symbols:
                 reports.append(await SymbolImport(ctx, symbol, args.first, last, today).run())
     except (TickvaultError, ExchangeError) as exc:
@@ -131,11 +137,23 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
         await rest.close()
         store.close()
         engine.dispose()
-    return _summary(reports, args, settings)
+    return _summary(reports, args, settings, cold)
+
+
+def _cold_tier(settings: ImportSettings, engine: Engine) -> ColdTier | None:
+    """Return where days past the hot window go, or None (no cold tier, or nothing expires)."""
+    location = open_location(settings)
+    if location is None or not settings.retention_hours:
+        return None
+    before = cold_before(datetime.now(UTC), settings.retention_hours)
+    return ColdTier(engine, location, before)
 
 
 def _summary(
-    reports: list[SymbolReport], args: argparse.Namespace, settings: ImportSettings
+    reports: list[SymbolReport],
+    args: argparse.Namespace,
+    settings: ImportSettings,
+    cold: ColdTier | None,
 ) -> int:
     complete = all(r.complete for r in reports)
     if args.json:
@@ -148,12 +166,18 @@ def _summary(
         unfilled = [h for h in r.holes if h.status != "filled"]
         _say(
             f"{r.symbol}: ids {r.first_id}..{r.last_id}, {r.rows} archive rows ({r.inserted} new),"
-            f" {len(r.holes)} holes, {r.repaired} trades repaired from REST ({r.rest_calls} calls)"
+            f" {r.cold_rows} to the cold tier, {len(r.holes)} holes,"
+            f" {r.repaired} trades repaired from REST ({r.rest_calls} calls)"
             + ("" if r.listed else ", not listed on the exchange: no REST repair"),
         )
         for h in unfilled:
             _say(f"  not repaired: {r.symbol} ids {h.first_id}..{h.last_id}")
-    if settings.retention_hours:
+    if cold is not None:
+        _say(
+            f"days before {cold.before} went to the cold tier ({cold.location.url}),"
+            " later days to PostgreSQL, where the writer's maintenance moves them in turn",
+        )
+    elif settings.retention_hours:
         _say(
             f"note: trades older than TICKVAULT_RETENTION_HOURS={settings.retention_hours} leave"
             " PostgreSQL at the writer's next maintenance (0 keeps everything)",

@@ -9,6 +9,10 @@ left open) is recorded in ``trade_gaps`` as ``detected`` and repaired from
 ``historicalTrades``; its record ends ``filled``, or ``unfillable`` when REST no longer has
 every id. A range that reaches yesterday runs on to the first trade live capture stored (or
 to the latest trade), so the past meets the present without a hole.
+
+With a cold tier (:class:`ColdTier`), trades of days past the hot window, from files and from
+repairs alike, go straight to it (:mod:`.cold_days`), the rest to PostgreSQL; a file is
+recorded as done only once both hold its rows, and its ids count for continuity either way.
 """
 
 from __future__ import annotations
@@ -22,11 +26,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from tickvault.codec import GapFinder, GapReason, GapRecord, GapStatus
+from tickvault.cold.location import ColdLocation
 from tickvault.rest.client import ExchangeRest
 from tickvault.tick import Tick
 from tickvault_writer.archive.bounds import RestTrades
 from tickvault_writer.archive.chunks import CHUNK_ROWS, ChunkParser, FileShape
+from tickvault_writer.archive.cold_days import ColdDays, Flushed
 from tickvault_writer.archive.continuity import Continuity
 from tickvault_writer.archive.download import Downloader, Outcome
 from tickvault_writer.archive.ledger import DoneFile, Ledger
@@ -72,6 +80,7 @@ class SymbolReport:
     holes: list[HoleReport] = field(default_factory=list)
     rows: int = 0
     inserted: int = 0
+    cold_rows: int = 0  # of the rows and repairs, those stored in the cold tier
     repaired: int = 0
     rest_calls: int = 0
 
@@ -79,6 +88,15 @@ class SymbolReport:
     def complete(self) -> bool:
         """Return whether every id of the range is stored."""
         return all(h.status == GapStatus.FILLED.value for h in self.holes)
+
+
+@dataclass(frozen=True)
+class ColdTier:
+    """Where the days before :attr:`before` go instead of PostgreSQL."""
+
+    engine: Engine
+    location: ColdLocation
+    before: date
 
 
 @dataclass
@@ -92,6 +110,7 @@ class Context:
     progress: Progress
     rest: ExchangeRest
     parser: ChunkParser
+    cold: ColdTier | None = None
 
 
 def _batch(ticks: tuple[Tick, ...] = (), gaps: tuple[GapRecord, ...] = ()) -> Batch:
@@ -143,6 +162,10 @@ class SymbolImport:
         self.continuity = Continuity()
         self._first_of_file: int | None = None
         self._last_of_file: int | None = None
+        cold = ctx.cold
+        self.cold_days = (
+            None if cold is None else ColdDays(cold.engine, cold.location, symbol, cold.before)
+        )
 
     async def run(self) -> SymbolReport:
         """Import the files, then make the range complete; return what happened."""
@@ -207,16 +230,41 @@ class SymbolImport:
         pending: Future[WriteResult] | None = None
         received_at = time.time_ns() // 1000
         with ThreadPoolExecutor(1, thread_name_prefix="import-store") as pool:
-            for batch in self.ctx.parser.batches(self.symbol, received_at, _members(path), shape):
-                self._note(batch.ticks)
+            for parsed in self.ctx.parser.batches(self.symbol, received_at, _members(path), shape):
+                self._note(parsed.ticks)
+                batch = self._hot(parsed, report)
+                if batch is None:
+                    continue
                 if pending is not None:
                     self._stored(pending.result(), report)
                 pending = pool.submit(self.ctx.store.write, batch)
             if pending is not None:
                 self._stored(pending.result(), report)
+            if self.cold_days is not None:
+                self._cold_stored(self.cold_days.flush(), report)
         report.refused, report.header, report.micros = shape.refused, shape.header, shape.micros
         report.detail = shape.first_refusal
         return report
+
+    def _hot(self, batch: Batch, report: FileReport) -> Batch | None:
+        """Send the batch's trades of cold days to the cold tier; return what stays hot."""
+        days = self.cold_days
+        if days is None or not batch.ticks or batch.ticks[0].trade_time >= days.cut_us:
+            if days is not None and batch.ticks:
+                self._cold_stored(days.flush(), report)  # the hot days begin
+            return batch
+        cold, hot = days.split(batch.ticks)
+        self._cold_stored(days.add(cold), report)
+        if not hot:
+            return None
+        self._cold_stored(days.flush(), report)
+        return _batch(tuple(hot))
+
+    def _cold_stored(self, flushed: Flushed, report: FileReport) -> None:
+        report.rows += flushed.rows
+        report.inserted += flushed.added
+        self.report.cold_rows += flushed.rows
+        self.ctx.progress.rows(flushed.rows)
 
     @property
     def _ids(self) -> tuple[int, int] | None:
@@ -288,6 +336,22 @@ class SymbolImport:
         await self._repair(rest, sorted(set(holes)))
         self.report.rest_calls = rest.calls
 
+    def _repaired(self, page: list[Tick]) -> int:
+        """Store a page of repaired trades (cold days to the cold tier); return how many are new."""
+        days = self.cold_days
+        hot = page
+        added = 0
+        if days is not None:
+            cold, hot = days.split(page)
+            added += self._repaired_cold(days.add(cold))
+        if hot:
+            added += self.ctx.store.write(_batch(tuple(hot))).inserted
+        return added
+
+    def _repaired_cold(self, flushed: Flushed) -> int:
+        self.report.cold_rows += flushed.rows
+        return flushed.added
+
     async def _repair(self, rest: RestTrades, holes: list[tuple[int, int]]) -> None:
         if not holes:
             return
@@ -303,9 +367,10 @@ class SymbolImport:
                 async for page, skipped in rest.fill(first, last):
                     whole = whole and not skipped and bool(page)
                     if page:
-                        result = self.ctx.store.write(_batch(tuple(page)))
-                        self.report.repaired += result.inserted
+                        self.report.repaired += self._repaired(page)
                     self.ctx.progress.backlog(-1)
+            if self.cold_days is not None:
+                self.report.repaired += self._repaired_cold(self.cold_days.flush())
             status = GapStatus.FILLED if whole else GapStatus.UNFILLABLE
             hole.status = status.value
             record = _gap(self.symbol, first, last, status, time.time_ns() // 1000)

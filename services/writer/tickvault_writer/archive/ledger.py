@@ -3,7 +3,8 @@
 ``archive_files`` holds one row per file an import stored (written after its last trades
 are committed, so a file killed half-way is read again, its stored trades skipped as
 duplicates). A file whose checksum changed since is compared row by row with what is stored
-(:meth:`Ledger.differences`); the stored rows are never overwritten.
+(:meth:`Ledger.differences`, over both tiers when a cold tier is given); the stored rows are
+never overwritten.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
+from tickvault.cold.location import ColdLocation
+from tickvault.cold.read import listed_files, read_trades
 from tickvault.tick import Tick, datetime_to_us
 
 
@@ -53,8 +57,9 @@ _STORED = text(
 class Ledger:
     """The import's reads and its bookkeeping writes."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cold: ColdLocation | None = None) -> None:
         self._engine = engine
+        self.cold = cold  # where trades moved or imported past the hot window live
 
     def done(self, symbol: str) -> dict[str, DoneFile]:
         """Return the files of *symbol* already stored, by period."""
@@ -95,6 +100,25 @@ class Ledger:
             ).scalar()
         return None if value is None else int(value)
 
+    def _cold(
+        self, conn: Connection, symbol: str, span_us: tuple[int, int]
+    ) -> dict[int, tuple[Any, ...]]:
+        """Return the cold tier's trades of *span_us* as the stored rows' tuples."""
+        if self.cold is None:
+            return {}
+        table = read_trades(self.cold, listed_files(conn, symbol, *span_us), *span_us)
+        if table is None:
+            return {}
+        return {
+            r["trade_id"]: (
+                format(r["price"], "f"),
+                format(r["quantity"], "f"),
+                r["trade_time"],
+                r["is_buyer_maker"],
+            )
+            for r in table.to_pylist()
+        }
+
     def differences(self, ticks: Sequence[Tick], span_us: tuple[int, int]) -> list[str]:
         """Return how *ticks* (one file's, ascending) differ from the stored trades."""
         if not ticks:
@@ -108,7 +132,8 @@ class Ledger:
             "end": end,
         }
         with self._engine.connect() as conn:
-            stored = {r[0]: r[1:] for r in conn.execute(_STORED, params).all()}
+            stored = self._cold(conn, ticks[0].symbol, span_us)
+            stored.update({r[0]: r[1:] for r in conn.execute(_STORED, params).all()})
         out = []
         for t in ticks:
             row = stored.get(t.trade_id)
