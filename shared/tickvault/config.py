@@ -68,8 +68,16 @@ def check_cold_url(value: str | None) -> str | None:
 
 
 # Field types for the settings that hold an address or a database URL, checked on load
+def check_base_url(value: str, schemes: tuple[str, ...]) -> str:
+    """Return *value* without a trailing slash when it is a URL of one of *schemes* (a base
+    that paths are appended to); raise ValueError otherwise."""
+    return check_url(value, schemes).rstrip("/")
+
+
 Bind = Annotated[str, AfterValidator(check_bind)]
 DatabaseUrl = Annotated[str, AfterValidator(check_database_url)]
+HttpBaseUrl = Annotated[str, AfterValidator(lambda v: check_base_url(v, ("http", "https")))]
+WsBaseUrl = Annotated[str, AfterValidator(lambda v: check_base_url(v, ("ws", "wss")))]
 
 
 def cluster_problem(redis_url: str, prefix: str) -> str | None:
@@ -209,12 +217,7 @@ class RestBudgetSettings(Settings):
     """Binance's REST URL and the share of its weight budget tickvault spends: read by the
     collector and by ``tickvault import``, so both spend the same budget."""
 
-    binance_rest_url: str = "https://api.binance.com"
+    binance_rest_url: HttpBaseUrl = "https://api.binance.com"
     collector_rest_weight_share: float = Field(default=0.5, gt=0, le=1)
     collector_rest_weight_limit: int = Field(default=6000, ge=1)
     collector_backoff_max_s: float = Field(default=30.0, gt=0)
-
-    @field_validator("binance_rest_url")
-    @classmethod
-    def _rest_url(cls, value: str) -> str:
-        return check_url(value, ("http", "https")).rstrip("/")

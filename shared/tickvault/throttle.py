@@ -2,7 +2,8 @@
 
 A failing store or a stream of bad frames would otherwise write a line per event. A
 :class:`ThrottledLog` lets at most ``burst`` lines through per ``interval`` seconds and tells,
-on the next line it lets through, how many it held back in between.
+on the next line it lets through, how many it held back in between. The same
+:class:`Throttle` says when a periodic task is due (:meth:`Throttle.due`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class Throttle:
         self._passed += 1
         held, self.suppressed = self.suppressed, 0
         return held
+
+    def due(self) -> bool:
+        """Return whether an event may go through now (with the default *burst* of 1: whether
+        a task run every *interval* seconds is due; the first call always is)."""
+        return self.allow() is not None
 
 
 class ThrottledLog:

@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from tests.support.polling import wait_until
 from tickvault.cli.up import free_port
 
 COMPOSE = REPO_ROOT / "scripts" / "compose.sh"
+SYMBOLS = ("BTCUSDT", "ETHUSDT")  # what the offline demo stacks replay
 
 
 def engine_present() -> bool:
@@ -105,6 +106,25 @@ class Stack:
                 return ids
             cursor = body["next_cursor"]
 
+    def wait_prices_move(self) -> dict[str, int]:
+        """Wait for a price of every symbol, then for newer trades of each; return the
+        latest ids seen first."""
+        wait_for(lambda: set(self.latest_ids()) == set(SYMBOLS), 120, "a price of every symbol")
+        first = self.latest_ids()
+        wait_for(lambda: all(self.latest_ids()[s] > first[s] for s in SYMBOLS), 60, "new trades")
+        return first
+
+    def wait_stored_through(self, ids: dict[str, int], what: str) -> None:
+        """Wait until every symbol's stored trades reach its id in *ids*."""
+        wait_for(
+            lambda: all(
+                self.stored_ids(s, datetime.now(UTC) + timedelta(minutes=1))[-1:] >= [ids[s]]
+                for s in SYMBOLS
+            ),
+            120,
+            what,
+        )
+
 
 def wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
     """Poll *check* every second until it holds; fail naming *what* after *seconds*."""
@@ -146,3 +166,14 @@ def assert_down_leaves_nothing(stack: Stack) -> None:
     assert not [v for v in volumes if v.startswith(stack.project)]
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{stack.port}/healthz", timeout=5)
+
+
+def compose_marks() -> list[pytest.MarkDecorator]:
+    """Return the marks of a module of compose tests: skipped, saying so, without an engine."""
+    return [
+        pytest.mark.compose,
+        pytest.mark.timeout(1200),
+        pytest.mark.skipif(
+            not engine_present(), reason="no container engine (make test-tools installs podman)"
+        ),
+    ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import socket
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from tickvault.config import RestBudgetSettings, check_url
+from tickvault.config import RestBudgetSettings, WsBaseUrl
 from tickvault.retry import RetryPolicy
 
 
@@ -41,13 +41,8 @@ class CollectorSettings(RestBudgetSettings):
     collector_instance: str = Field(default_factory=_default_instance, min_length=1)
 
     # The exchange's URLs and the stream's cap: shared names (README), read by the collector alone.
-    binance_ws_url: str = "wss://stream.binance.com:9443"
+    binance_ws_url: WsBaseUrl = "wss://stream.binance.com:9443"
     stream_maxlen: int = Field(default=2_000_000, ge=1000)
-
-    @field_validator("binance_ws_url")
-    @classmethod
-    def _ws_url(cls, value: str) -> str:
-        return check_url(value, ("ws", "wss")).rstrip("/")
 
     def retry_policy(self) -> RetryPolicy:
         """Return how the collector waits between attempts to reach Binance or Redis.

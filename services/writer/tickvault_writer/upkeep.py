@@ -13,29 +13,12 @@ from dataclasses import dataclass, field
 import msgspec
 
 from tickvault.redisconn import REDIS_ERRORS, describe
-from tickvault.throttle import ThrottledLog
+from tickvault.throttle import Throttle, ThrottledLog
 from tickvault_writer.metrics import WriterMetrics
 from tickvault_writer.settings import WriterSettings
 from tickvault_writer.stream import ShardReaders
 
 log = logging.getLogger(__name__)
-
-
-class Every:
-    """Says when a periodic task is due (the first call is always due)."""
-
-    def __init__(self, interval: float, clock: Callable[[], float]) -> None:
-        self._interval = interval
-        self._clock = clock
-        self._next = float("-inf")
-
-    def due(self) -> bool:
-        """Return whether the task is due now, and if so schedule the next one."""
-        now = self._clock()
-        if now < self._next:
-            return False
-        self._next = now + self._interval
-        return True
 
 
 @dataclass
@@ -67,7 +50,7 @@ class Upkeep:
         s, clock = self._settings, self._clock
         self._key = s.redis_keys.heartbeat("writer", self._reader.consumer)
         self._heartbeat, self._claim, self._gauges, self._summary = (
-            Every(interval, clock)
+            Throttle(interval, clock=clock)
             for interval in (
                 s.writer_heartbeat_interval_s,
                 min(30.0, max(0.05, s.writer_claim_idle_ms / 2000)),

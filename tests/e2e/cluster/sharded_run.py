@@ -5,27 +5,56 @@ service exposing its metrics on a port of its own."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine
+from tests.integration.writer.writer_support import trade_count
 from tests.private_servers import PrivateRedisCluster, Services, free_port, replayed_services
 from tests.support.metrics import scrape
+from tests.support.polling import wait_until
+from tests.support.recordings import RecordedTrade, all_recorded_trades
 
 from tickvault.keys import RedisKeys
 
 SHARDS = 3
 WRITERS = ("writer-1", "writer-2")
 
+StartRun = Callable[[int], AbstractContextManager["ShardedRun"]]
+"""Starts a :func:`sharded_run` on the test's own cluster at the given speed."""
+
 
 @dataclass
 class ShardedRun:
-    """The running services, their key names and their metrics ports."""
+    """The cluster, the running services, their key names, their metrics ports and the
+    recorded trades the replay serves (by symbol)."""
 
+    cluster: PrivateRedisCluster
     services: Services
     keys: RedisKeys
     ports: dict[str, int]
+    recorded: dict[str, list[RecordedTrade]]
+
+    @property
+    def expected(self) -> int:
+        """How many trades the replay serves in all."""
+        return sum(len(ts) for ts in self.recorded.values())
+
+    def wait_a_fifth_stored(self, db: Engine) -> None:
+        """Wait until a fifth of the recorded trades is stored (the run is well under way)."""
+        wait_until(lambda: trade_count(db) > self.expected // 5, 90, "a fifth stored")
+
+    def wait_every_trade_stored(self, db: Engine) -> None:
+        """Wait until as many trades are stored as the replay serves."""
+        wait_until(lambda: trade_count(db) >= self.expected, 120, "every trade", interval=0.2)
+
+    def stop(self) -> str:
+        """Stop every service, check each exited cleanly; return the collector's log."""
+        codes = self.services.terminate()
+        assert codes == dict.fromkeys((*WRITERS, "collector"), 0), codes
+        return self.services.log("collector")
 
     def metrics(self, name: str) -> dict[str, float]:
         """Return the metrics service *name* exposes now."""
@@ -70,4 +99,5 @@ def sharded_run(
             "tickvault_collector",
             TICKVAULT_COLLECTOR_METRICS_PORT=str(ports["collector"]),
         )
-        yield ShardedRun(services, RedisKeys(prefix, SHARDS, cluster=True), ports)
+        keys = RedisKeys(prefix, SHARDS, cluster=True)
+        yield ShardedRun(cluster, services, keys, ports, all_recorded_trades())

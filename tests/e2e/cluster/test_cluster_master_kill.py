@@ -8,30 +8,25 @@ from __future__ import annotations
 
 import signal
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from tests.e2e.cluster.sharded_run import WRITERS, sharded_run
+from tests.e2e.cluster.sharded_run import WRITERS, StartRun
 from tests.integration.writer.writer_support import assert_stored_exactly, trade_count
-from tests.private_servers import PrivateRedisCluster
 from tests.support.polling import wait_until
-from tests.support.recordings import all_recorded_trades
 
 
 @pytest.mark.timeout(300)
 def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
-    new_redis_cluster: PrivateRedisCluster, database_url: str, clean_db: Engine, tmp_path: Path
+    start_sharded_run: StartRun, clean_db: Engine
 ) -> None:
-    cluster = new_redis_cluster
-    recorded = all_recorded_trades()
-    expected = sum(len(ts) for ts in recorded.values())
-    with sharded_run(cluster, database_url, tmp_path, speed=20) as run:
+    with start_sharded_run(20) as run:
+        cluster = run.cluster
         services, keys = run.services, run.keys
         victim_shard = keys.shard_of("BTCUSDT")
         victim = cluster.master_of(victim_shard.stream)
-        on_victim = {s for s in recorded if keys.shard_of(s) == victim_shard}
-        wait_until(lambda: trade_count(clean_db) > expected // 5, 90, "a fifth stored")
+        on_victim = {s for s in run.recorded if keys.shard_of(s) == victim_shard}
+        run.wait_a_fifth_stored(clean_db)
         # Frozen writers store nothing more: what the dead master acknowledged is lost unstored.
         for name in WRITERS:
             services.signal(name, signal.SIGSTOP)
@@ -45,14 +40,12 @@ def test_a_master_killed_mid_run_loses_entries_that_are_repaired_exactly(
                 services.signal(name, signal.SIGCONT)
         wait_until(lambda: _all_filled(_lost_gaps(clean_db)), 60, "the loss refilled", 0.2)
         repaired_s = time.monotonic() - killed
-        wait_until(lambda: trade_count(clean_db) >= expected, 120, "every trade", interval=0.2)
+        run.wait_every_trade_stored(clean_db)
         losses = run.metrics("collector")["tickvault_collector_stream_losses_total"]
-        codes = services.terminate()
-        collector_log = services.log("collector")
-    assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}
-    assert stored_before < expected  # the replay was still sending: entries were at risk
+        collector_log = run.stop()
+    assert stored_before < run.expected  # the replay was still sending: entries were at risk
     assert failover.lost_entries > 0  # the dead master held entries its replica never got
-    assert_stored_exactly(clean_db, recorded)
+    assert_stored_exactly(clean_db, run.recorded)
     lost_gaps = _lost_gaps(clean_db)
     assert _all_filled(lost_gaps), lost_gaps
     assert {symbol for symbol, _ in lost_gaps} <= on_victim

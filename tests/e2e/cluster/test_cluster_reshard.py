@@ -7,30 +7,25 @@ and the stored result must be exact."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from redis.crc import key_slot
 from sqlalchemy import Engine
-from tests.e2e.cluster.sharded_run import sharded_run
+from tests.e2e.cluster.sharded_run import StartRun
 from tests.integration.writer.writer_support import assert_stored_exactly, trade_count
-from tests.private_servers import PrivateRedisCluster
 from tests.support.polling import wait_until
-from tests.support.recordings import all_recorded_trades
 
 
 @pytest.mark.timeout(300)
 def test_a_shard_moved_to_another_master_mid_run_is_stored_exactly(
-    new_redis_cluster: PrivateRedisCluster, database_url: str, clean_db: Engine, tmp_path: Path
+    start_sharded_run: StartRun, clean_db: Engine
 ) -> None:
-    cluster = new_redis_cluster
-    recorded = all_recorded_trades()
-    expected = sum(len(ts) for ts in recorded.values())
-    with sharded_run(cluster, database_url, tmp_path, speed=40) as run:
+    with start_sharded_run(40) as run:
+        cluster = run.cluster
         moving = run.keys.shard_of("BTCUSDT")
         source = cluster.master_of(moving.stream)
         target = next(r.node for r in cluster.roles() if r.master and r.node is not source)
-        wait_until(lambda: trade_count(clean_db) > expected // 5, 90, "a fifth stored")
+        run.wait_a_fifth_stored(clean_db)
         started = time.monotonic()
         move = cluster.move_slot(key_slot(moving.stream.encode()), target)
         # The stream first: the collector's script then finds the shard's keys split between
@@ -44,15 +39,13 @@ def test_a_shard_moved_to_another_master_mid_run_is_stored_exactly(
         moved = move.finish()
         move_s = time.monotonic() - started
         stored_after_move = trade_count(clean_db)
-        wait_until(lambda: trade_count(clean_db) >= expected, 120, "every trade", interval=0.2)
+        run.wait_every_trade_stored(clean_db)
         faults = {name: run.faults(name) for name in run.ports}
-        codes = run.services.terminate()
-        collector_log = run.services.log("collector")
-    assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}
+        collector_log = run.stop()
     assert cluster.master_of(moving.stream) is target
-    assert stored_after_move < expected  # the replay still sent after the move: it was live
+    assert stored_after_move < run.expected  # the replay still sent after the move: it was live
     assert moved >= 3  # the stream, the collector's producer key and the resume mark at least
-    assert_stored_exactly(clean_db, recorded)
+    assert_stored_exactly(clean_db, run.recorded)
     # The collector met the half-moved slot, said what it was, and retried.
     assert "Redis resharding" in collector_log
     assert "Redis takes appends again" in collector_log

@@ -15,8 +15,7 @@ from tests.integration.writer.writer_support import (
     assert_stored_exactly,
     trade_count,
 )
-from tests.private_servers import PrivateRedisCluster, Services, recording_services, replay_process
-from tests.support.paths import BTC_TRADES, ETH_TRADES
+from tests.private_servers import PrivateRedisCluster, Services, replayed_services
 from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
 
@@ -48,11 +47,12 @@ def services(
     clean_db: Engine,
     tmp_path: Path,
 ) -> Iterator[Services]:
-    with recording_services(
+    with replayed_services(
         tmp_path,
         database_url,
         redis_cluster.url,
         cluster_prefix,
+        speed=0,
         REDIS_CLUSTER="true",
         STREAM_SHARDS=str(SHARDS),
     ) as made:
@@ -84,26 +84,19 @@ def test_the_recordings_through_three_shards_of_a_redis_cluster_are_stored_exact
     assert len(used) == 2  # the two recorded symbols land on two shards...
     masters = {redis_cluster.master_of(keys.shard(i).stream).port for i in used}
     assert len(masters) == 2  # ...served by two different masters
-    with replay_process(
-        "--recording", str(BTC_TRADES), "--recording", str(ETH_TRADES), "--speed", "0"
-    ) as replay:
-        services.env["TICKVAULT_BINANCE_WS_URL"] = replay.ws_url
-        services.env["TICKVAULT_BINANCE_REST_URL"] = replay.rest_url
-        # One writer consumes every shard, the other only the last: each shard's group
-        # shares its entries between the writers reading it.
-        services.start("writer-all", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1")
-        services.start(
-            "writer-last",
-            "tickvault_writer",
-            TICKVAULT_WRITER_CONSUMER="w2",
-            TICKVAULT_WRITER_SHARDS=str(SHARDS - 1),
-        )
-        services.start("collector", "tickvault_collector")
-        wait_until(
-            lambda: trade_count(clean_db) >= expected, 120, "every recorded trade", interval=0.2
-        )
-        wait_until(lambda: shards_drained(cluster_client, keys), 30, "every shard drained")
-        codes = services.terminate()
+    # One writer consumes every shard, the other only the last: each shard's group
+    # shares its entries between the writers reading it.
+    services.start("writer-all", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1")
+    services.start(
+        "writer-last",
+        "tickvault_writer",
+        TICKVAULT_WRITER_CONSUMER="w2",
+        TICKVAULT_WRITER_SHARDS=str(SHARDS - 1),
+    )
+    services.start("collector", "tickvault_collector")
+    wait_until(lambda: trade_count(clean_db) >= expected, 120, "every recorded trade", interval=0.2)
+    wait_until(lambda: shards_drained(cluster_client, keys), 30, "every shard drained")
+    codes = services.terminate()
     assert codes == {"writer-all": 0, "writer-last": 0, "collector": 0}, [
         services.log(n)[-2000:] for n in ("writer-all", "writer-last", "collector")
     ]

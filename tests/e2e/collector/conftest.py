@@ -226,20 +226,25 @@ Capture = Callable[..., tuple[StreamContent, CollectorProcess]]
 
 
 @pytest.fixture
-def capture_under_faults(
+def capture(
     start_collector: Start,
     redis_client: redis.Redis,
     redis_prefix: str,
     recorded: dict[str, list[RecordedTrade]],
 ) -> Capture:
-    """Run the collector against the replay under some faults until every recorded trade is
-    in the stream; check it kept running, stops cleanly and published each trade exactly."""
+    """Run the collector against the replay (under *faults*, if any) until every recorded
+    trade is in the stream; check it kept running, stops cleanly and published each trade
+    exactly."""
 
-    def capture(
-        faults: dict[str, Any], replay_args: list[str], timeout: float, **options: Any
+    def run(
+        replay_args: list[str],
+        timeout: float,
+        faults: dict[str, Any] | None = None,
+        **options: Any,
     ) -> tuple[StreamContent, CollectorProcess]:
         with replay_process(*RECORDINGS, *replay_args) as replay:
-            replay.post_faults(faults)
+            if faults is not None:
+                replay.post_faults(faults)
             collector = start_collector(replay, **options)
             content = wait_for_every_trade(redis_client, redis_prefix, recorded, collector, timeout)
             assert collector.process.poll() is None
@@ -247,4 +252,4 @@ def capture_under_faults(
         assert_exact(content, recorded)
         return content, collector
 
-    return capture
+    return run

@@ -9,6 +9,7 @@ import time
 import redis
 from tests.e2e.collector.conftest import (
     RECORDINGS,
+    Capture,
     Recorded,
     Start,
     StreamContent,
@@ -24,16 +25,9 @@ from tickvault.symbols import Status, parse_status_value
 
 
 def test_every_trade_is_captured_at_full_speed(
-    start_collector: Start,
-    redis_client: redis.Redis,
-    redis_prefix: str,
-    recorded: Recorded,
+    capture: Capture, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    with replay_process(*RECORDINGS, "--speed", "0") as replay:
-        collector = start_collector(replay)
-        content = wait_for_every_trade(redis_client, redis_prefix, recorded, collector, 60)
-        assert collector.terminate() == 0
-    assert_exact(content, recorded)
+    content, _ = capture(["--speed", "0"], 60)
     assert content.gaps == []
     keys = RedisKeys(redis_prefix)
     assert int(redis_client.get(keys.collector_last_id("BTCUSDT"))) == 3735703162
@@ -41,17 +35,10 @@ def test_every_trade_is_captured_at_full_speed(
 
 
 def test_every_trade_is_captured_at_recorded_pace(
-    start_collector: Start,
-    redis_client: redis.Redis,
-    redis_prefix: str,
-    recorded: Recorded,
+    capture: Capture, redis_client: redis.Redis, redis_prefix: str, recorded: Recorded
 ) -> None:
     seed_resume(redis_client, redis_prefix, recorded)
-    with replay_process(*RECORDINGS, "--speed", "50", "--ping-interval", "1") as replay:
-        collector = start_collector(replay)
-        content = wait_for_every_trade(redis_client, redis_prefix, recorded, collector, 90)
-        assert collector.terminate() == 0
-    assert_exact(content, recorded)
+    _, collector = capture(["--speed", "50", "--ping-interval", "1"], 90)
     assert "link 1 open" in collector.log()
 
 

@@ -18,7 +18,7 @@ def _ids(recorded: Recorded, symbol: str, *fractions: float) -> list[int]:
 
 
 def test_dropped_duplicated_and_malformed_frames_lose_nothing(
-    capture_under_faults: Capture, recorded: Recorded
+    capture: Capture, recorded: Recorded
 ) -> None:
     faults = {
         "faults": [
@@ -35,7 +35,7 @@ def test_dropped_duplicated_and_malformed_frames_lose_nothing(
             },
         ]
     }
-    content, collector = capture_under_faults(faults, ["--speed", "0", "--ping-interval", "1"], 100)
+    content, collector = capture(["--speed", "0", "--ping-interval", "1"], 100, faults)
     statuses = {g.status for g in content.gaps}
     assert statuses == {GapStatus.DETECTED, GapStatus.FILLED}
     detected = {
@@ -52,7 +52,7 @@ def test_dropped_duplicated_and_malformed_frames_lose_nothing(
 
 
 def test_abrupt_closes_shutdown_silence_and_handshake_storms_lose_nothing(
-    capture_under_faults: Capture,
+    capture: Capture,
     redis_client: redis.Redis,
     redis_prefix: str,
     recorded: Recorded,
@@ -73,9 +73,7 @@ def test_abrupt_closes_shutdown_silence_and_handshake_storms_lose_nothing(
         ]
     }
     seed_resume(redis_client, redis_prefix, recorded)
-    _content, collector = capture_under_faults(
-        faults, ["--speed", "25", "--ping-interval", "1"], 110
-    )
+    _content, collector = capture(["--speed", "25", "--ping-interval", "1"], 110, faults)
     log = collector.log()
     for event in (
         "handshake refused with 429",
@@ -88,7 +86,7 @@ def test_abrupt_closes_shutdown_silence_and_handshake_storms_lose_nothing(
 
 
 def test_the_scaled_down_24h_cut_and_rest_429_bursts_lose_nothing(
-    capture_under_faults: Capture,
+    capture: Capture,
     redis_client: redis.Redis,
     redis_prefix: str,
     recorded: Recorded,
@@ -107,10 +105,10 @@ def test_the_scaled_down_24h_cut_and_rest_429_bursts_lose_nothing(
         ]
     }
     seed_resume(redis_client, redis_prefix, recorded)
-    _content, collector = capture_under_faults(
-        faults,
+    _content, collector = capture(
         ["--speed", "25", "--ping-interval", "1"],
         110,
+        faults,
         lifetime_s=3.5,
         lifetime_jitter_s=0.5,
     )

@@ -13,23 +13,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from tests.support.compose_stack import (
+    SYMBOLS,
     Stack,
     assert_down_leaves_nothing,
+    compose_marks,
     contiguous,
-    engine_present,
     started,
-    wait_for,
 )
 
-SYMBOLS = ("BTCUSDT", "ETHUSDT")
-
-pytestmark = [
-    pytest.mark.compose,
-    pytest.mark.timeout(1200),
-    pytest.mark.skipif(
-        not engine_present(), reason="no container engine (make test-tools installs podman)"
-    ),
-]
+pytestmark = compose_marks()
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +32,7 @@ def cluster() -> Iterator[Stack]:
 
 
 def test_prices_move_through_the_cluster(cluster: Stack) -> None:
-    wait_for(lambda: set(cluster.latest_ids()) == set(SYMBOLS), 120, "a price of every symbol")
-    first = cluster.latest_ids()
-    wait_for(lambda: all(cluster.latest_ids()[s] > first[s] for s in SYMBOLS), 60, "new trades")
+    cluster.wait_prices_move()
     status, ready = cluster.get("/readyz")
     assert status == 200, ready
     assert ready["redis"] and ready["postgresql"] and ready["replica"]["standby"], ready
@@ -51,13 +41,7 @@ def test_prices_move_through_the_cluster(cluster: Stack) -> None:
 
 
 def test_every_trade_is_stored_once_through_the_cluster(cluster: Stack) -> None:
-    after = cluster.latest_ids()
-    cutoff = datetime.now(UTC) + timedelta(minutes=1)
-    wait_for(
-        lambda: all(cluster.stored_ids(s, cutoff)[-1:] >= [after[s]] for s in SYMBOLS),
-        120,
-        "the latest trades stored",
-    )
+    cluster.wait_stored_through(cluster.latest_ids(), "the latest trades stored")
     for symbol in SYMBOLS:
         ids = cluster.stored_ids(symbol, datetime.now(UTC) - timedelta(seconds=5))
         assert contiguous(ids), f"{symbol}: {len(ids)} ids from {ids[:1]} to {ids[-1:]}"

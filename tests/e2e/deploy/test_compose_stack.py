@@ -20,24 +20,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from tests.support.compose_stack import (
+    SYMBOLS,
     Stack,
     assert_down_leaves_nothing,
+    compose_marks,
     contiguous,
-    engine_present,
     started,
     wait_for,
 )
 
-SYMBOLS = ("BTCUSDT", "ETHUSDT")
 WRITERS, APIS = 3, 2
 
-pytestmark = [
-    pytest.mark.compose,
-    pytest.mark.timeout(1200),
-    pytest.mark.skipif(
-        not engine_present(), reason="no container engine (make test-tools installs podman)"
-    ),
-]
+pytestmark = compose_marks()
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +42,7 @@ def stack() -> Iterator[Stack]:
 
 
 def test_prices_move_through_the_proxy(stack: Stack) -> None:
-    wait_for(lambda: set(stack.latest_ids()) == set(SYMBOLS), 120, "a price of every symbol")
-    first = stack.latest_ids()
-    wait_for(lambda: all(stack.latest_ids()[s] > first[s] for s in SYMBOLS), 60, "newer trades")
+    stack.wait_prices_move()
     assert stack.get("/healthz")[0] == 200
 
 
@@ -97,14 +89,7 @@ def test_a_killed_writer_and_a_restarted_postgres_lose_nothing(stack: Stack) -> 
     restarted = datetime.now(UTC)
     # Trades after the restart are stored again ...
     after = stack.latest_ids()
-    wait_for(
-        lambda: all(
-            stack.stored_ids(s, datetime.now(UTC) + timedelta(minutes=1))[-1:] >= [after[s]]
-            for s in SYMBOLS
-        ),
-        120,
-        "trades stored after the restart",
-    )
+    stack.wait_stored_through(after, "trades stored after the restart")
     # ... and everything up to a moment after the restart is there, ids without a hole.
     cutoff = restarted + timedelta(seconds=5)
     time.sleep(max(0.0, (cutoff - datetime.now(UTC)).total_seconds() + 5))

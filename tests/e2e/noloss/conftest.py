@@ -51,6 +51,14 @@ class Pipeline:
     def start_writer(self, name: str) -> None:
         self.services.start(name, "tickvault_writer", TICKVAULT_WRITER_CONSUMER=name)
 
+    def start_writer_and_group(self, name: str, *, frozen: bool = False) -> None:
+        """Start writer *name* and wait for its group; SIGSTOP it then when *frozen* (it
+        acknowledges nothing until sent SIGCONT)."""
+        self.start_writer(name)
+        self.wait(self.group_exists, "the writers' group")
+        if frozen:
+            self.signal(name, signal.SIGSTOP)
+
     def start_collector(self, name: str = "collector", **env: str) -> None:
         self.services.start(
             name,

@@ -13,25 +13,25 @@ from tickvault.codec import from_fields
 from tickvault.tick import Tick
 
 
-def _reasons(p: Pipeline) -> set[str]:
-    return {g[4] for g in p.gaps()}
+def _repaired(p: Pipeline, reason: str | None = None) -> None:
+    """Wait for the repair and check it exactly; check a gap opened for *reason* (if named)."""
+    repair = p.repaired()
+    if reason is not None:
+        assert reason in {g[4] for g in p.gaps()}
+    print(f"repaired in {repair:.1f} s")
 
 
 def test_writers_paused_while_many_times_the_stream_bound_flows(pipeline: Pipeline) -> None:
     p = pipeline
     p.seed_resume()
-    p.start_writer("w1")
-    p.wait(p.group_exists, "the writers' group")
-    p.signal("w1", signal.SIGSTOP)
+    p.start_writer_and_group("w1", frozen=True)
     p.start_collector(STREAM_MAXLEN="1000", COLLECTOR_BUFFER_MAX="2000")
     # 34,419 trades flow against a bound of 1,000 entries and a buffer of 2,000.
     p.wait(lambda: _overflowed(p), "the full stream to overflow the buffer", 60)
     backlog = p.client().xlen(p.keys.stream)
     assert backlog <= 1000 + 1000, backlog  # the bound, plus at most one batch
     p.signal("w1", signal.SIGCONT)
-    repair = p.repaired()
-    assert "buffer_overflow" in _reasons(p)
-    print(f"repaired in {repair:.1f} s")
+    _repaired(p, "buffer_overflow")
 
 
 def _overflowed(p: Pipeline) -> bool:
@@ -44,24 +44,19 @@ def _overflowed(p: Pipeline) -> bool:
 def test_redis_restarted_empty_while_entries_were_unread(pipeline: Pipeline) -> None:
     p = pipeline
     p.seed_resume()
-    p.start_writer("w1")
-    p.wait(p.group_exists, "the writers' group")
-    p.signal("w1", signal.SIGSTOP)
+    p.start_writer_and_group("w1", frozen=True)
     p.start_collector()
     p.wait(lambda: p.client().xlen(p.keys.stream) >= 20_000, "unread entries", 60)
     p.redis.restart()  # no persistence: every unread entry is gone
     p.signal("w1", signal.SIGCONT)
-    repair = p.repaired()
-    assert "stream_lost" in _reasons(p)
+    _repaired(p, "stream_lost")
     assert "Redis lost entries" in p.services.log("collector")
-    print(f"repaired in {repair:.1f} s")
 
 
 def test_redis_at_maxmemory_refuses_the_collector_for_a_while(pipeline: Pipeline) -> None:
     p = pipeline
     p.seed_resume()
-    p.start_writer("w1")
-    p.wait(p.group_exists, "the writers' group")
+    p.start_writer_and_group("w1")
     admin = p.client()
     admin.config_set("maxmemory-policy", "noeviction")
     admin.config_set("maxmemory", int(admin.info("memory")["used_memory"]))
@@ -69,9 +64,7 @@ def test_redis_at_maxmemory_refuses_the_collector_for_a_while(pipeline: Pipeline
     p.wait(lambda: "buffering" in p.services.log("collector"), "refused appends", 60)
     time.sleep(3)  # the replay keeps sending: the buffer overflows
     admin.config_set("maxmemory", 0)
-    repair = p.repaired()
-    assert "buffer_overflow" in _reasons(p)
-    print(f"repaired in {repair:.1f} s")
+    _repaired(p, "buffer_overflow")
 
 
 def test_collector_killed_during_a_large_backfill(pipeline: Pipeline) -> None:
@@ -84,8 +77,7 @@ def test_collector_killed_during_a_large_backfill(pipeline: Pipeline) -> None:
     assert _stored_in(p, first, last) < last - first + 1, "the backfill finished before the kill"
     p.kill("collector")
     p.start_collector("collector")
-    repair = p.repaired()
-    print(f"repaired in {repair:.1f} s")
+    _repaired(p)
 
 
 def test_redis_restarted_empty_after_the_last_append(pipeline: Pipeline) -> None:
@@ -95,16 +87,13 @@ def test_redis_restarted_empty_after_the_last_append(pipeline: Pipeline) -> None
     recorded)."""
     p = pipeline
     first, last = _drop_twelve_pages(p)
-    p.start_writer("w1")
-    p.wait(p.group_exists, "the writers' group")
-    p.signal("w1", signal.SIGSTOP)  # nothing is acknowledged: every page stays in the stream
+    # A frozen writer acknowledges nothing: every page stays in the stream.
+    p.start_writer_and_group("w1", frozen=True)
     p.start_collector()
     p.wait(lambda: _streamed_in(p, first, last) == last - first + 1, "the backfill", 60)
     p.redis.restart()  # the pages go with the rest of the stream
     p.signal("w1", signal.SIGCONT)
-    repair = p.repaired()
-    assert "stream_lost" in _reasons(p)
-    print(f"repaired in {repair:.1f} s")
+    _repaired(p, "stream_lost")
 
 
 def _streamed_in(p: Pipeline, first: int, last: int) -> int:

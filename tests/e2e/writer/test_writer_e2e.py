@@ -14,8 +14,7 @@ from tests.integration.writer.writer_support import (
     group_state,
     trade_count,
 )
-from tests.private_servers import Services, recording_services, replay_process
-from tests.support.paths import BTC_TRADES, ETH_TRADES
+from tests.private_servers import Services, replayed_services
 from tests.support.polling import wait_until
 from tests.support.recordings import all_recorded_trades
 
@@ -27,7 +26,7 @@ from tickvault.keys import RedisKeys
 def services(
     database_url: str, redis_url: str, redis_prefix: str, clean_db: Engine, tmp_path: Path
 ) -> Iterator[Services]:
-    with recording_services(tmp_path, database_url, redis_url, redis_prefix) as made:
+    with replayed_services(tmp_path, database_url, redis_url, redis_prefix, speed=0) as made:
         yield made
 
 
@@ -37,19 +36,12 @@ def test_replay_collector_and_two_writers_store_every_recorded_trade_once(
     recorded = all_recorded_trades()
     expected = sum(len(ts) for ts in recorded.values())
     keys = RedisKeys(redis_prefix)
-    with replay_process(
-        "--recording", str(BTC_TRADES), "--recording", str(ETH_TRADES), "--speed", "0"
-    ) as replay:
-        services.env["TICKVAULT_BINANCE_WS_URL"] = replay.ws_url
-        services.env["TICKVAULT_BINANCE_REST_URL"] = replay.rest_url
-        services.start("writer-1", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1")
-        services.start("writer-2", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w2")
-        services.start("collector", "tickvault_collector")
-        wait_until(
-            lambda: trade_count(clean_db) >= expected, 100, "every recorded trade", interval=0.2
-        )
-        wait_until(lambda: group_state(redis_client, keys) == (0, 0), 30, "the drain")
-        codes = services.terminate()
+    services.start("writer-1", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w1")
+    services.start("writer-2", "tickvault_writer", TICKVAULT_WRITER_CONSUMER="w2")
+    services.start("collector", "tickvault_collector")
+    wait_until(lambda: trade_count(clean_db) >= expected, 100, "every recorded trade", interval=0.2)
+    wait_until(lambda: group_state(redis_client, keys) == (0, 0), 30, "the drain")
+    codes = services.terminate()
     assert codes == {"writer-1": 0, "writer-2": 0, "collector": 0}
 
     assert_stored_exactly(clean_db, recorded)

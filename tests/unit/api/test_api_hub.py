@@ -131,11 +131,9 @@ def test_one_subscription_serves_every_client_its_symbols(
 
 
 def test_a_price_no_newer_than_one_known_is_not_relayed(
-    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer, sockets: list[socket.socket]
+    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer, attached: Attach
 ) -> None:
-    prices, _ = hub
-    sub, _ = prices.join(None)
-    peer = plug(prices, sub, sockets)
+    _, peer = attached(hub[0])
     publish(server, tick("BTCUSDT", 9), tick("BTCUSDT", 10), tick("BTCUSDT", 12))
     assert collect(peer, 1) == [("BTCUSDT", 12)]
     assert nothing_more(peer)
@@ -162,11 +160,10 @@ def test_a_stream_not_attached_yet_that_fills_its_buffer_is_dropped_and_the_othe
 
 
 def test_unreadable_messages_are_counted_and_skipped(
-    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer, sockets: list[socket.socket]
+    hub: tuple[PriceHub, ApiMetrics], server: fakeredis.FakeServer, attached: Attach
 ) -> None:
     prices, metrics = hub
-    sub, _ = prices.join(None)
-    peer = plug(prices, sub, sockets)
+    _, peer = attached(prices)
     fakeredis.FakeRedis(server=server).publish(CHANNEL, b'{"symbol":"BTCUSDT","trade_id":99}')
     publish(server, tick("ETHUSDT", 1))
     assert collect(peer, 1) == [("ETHUSDT", 1)]
@@ -259,8 +256,11 @@ def make_hub(server: fakeredis.FakeServer) -> Iterator[Callable[..., PriceHub]]:
         hub.stop()
 
 
+Attach = Callable[..., tuple[Subscriber, socket.socket]]
+
+
 @pytest.fixture
-def attached() -> Iterator[Callable[..., tuple[Subscriber, socket.socket]]]:
+def attached() -> Iterator[Attach]:
     """Join *hub* and attach the subscriber to a non-blocking socket; return it and the
     client's end of the connection (socket pairs closed afterwards)."""
     made: list[socket.socket] = []

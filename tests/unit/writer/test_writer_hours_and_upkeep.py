@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from tickvault.throttle import Throttle
 from tickvault.tick import Source, Tick, us_to_datetime
 from tickvault_writer.store import hours_of
-from tickvault_writer.upkeep import Every
 
 T0 = 1_723_161_255_342_000
 
@@ -20,9 +20,9 @@ def test_hours_of_ticks_are_floored_to_utc_hours() -> None:
     ]
 
 
-def test_every_is_due_at_once_then_once_per_interval() -> None:
+def test_a_periodic_task_is_due_at_once_then_once_per_interval() -> None:
     now = [100.0]
-    every = Every(5.0, lambda: now[0])
+    every = Throttle(5.0, clock=lambda: now[0])
     assert every.due() is True
     assert every.due() is False
     now[0] = 104.9
