@@ -73,6 +73,14 @@ class Stack:
         """Return when *container* last started, as the engine says."""
         return self.compose("engine", "inspect", "-f", "{{.State.StartedAt}}", container).strip()
 
+    def logs(self, service: str, lines: int = 60) -> str:
+        """Return the last *lines* each container of *service* logged (for a failure message)."""
+        return "\n".join(
+            f"--- {name}\n"
+            + self.compose("engine", "logs", "--tail", str(lines), name, stderr=True)
+            for name in self.containers(service)
+        )
+
     def get(self, path: str) -> tuple[int, Any]:
         """GET *path* through the proxy; return the status and the body (decoded when JSON)."""
         url = f"http://127.0.0.1:{self.port}{path}"
@@ -88,7 +96,7 @@ class Stack:
     def latest_ids(self) -> dict[str, int]:
         """Return the latest trade id of every symbol, read through the proxy."""
         status, body = self.get("/api/v1/prices/latest")
-        assert status == 200, body
+        assert status == 200, f"{body}\n{self.logs('api')}"
         return {p["symbol"]: int(p["trade_id"]) for p in body["prices"]}
 
     def stored_ids(self, symbol: str, end: datetime) -> list[int]:
@@ -100,7 +108,7 @@ class Stack:
         while True:
             path = f"/api/v1/prices/{symbol}/history?start={start}&end={until}&limit=1000"
             status, body = self.get(path + (f"&cursor={cursor}" if cursor else ""))
-            assert status == 200, body
+            assert status == 200, f"{body}\n{self.logs('api')}"
             ids += [int(t["trade_id"]) for t in body["trades"]]
             if not body["next_cursor"]:
                 return ids
