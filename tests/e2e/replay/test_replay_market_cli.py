@@ -83,7 +83,14 @@ def test_a_real_universe_and_a_scripted_listing_halt_and_delisting(tmp_path: Pat
             body = replay.get("/api/v3/exchangeInfo")["symbols"]
             return {s["symbol"]: s["status"] for s in body}
 
-        _wait(lambda: "NEWUSDT" in listed())
+        def applied(now: dict[str, str]) -> bool:  # the three events land one by one
+            return (
+                now.get("NEWUSDT") == "TRADING"
+                and now.get("BTCUSDT") == "HALT"
+                and ("ETHBTC" not in now)
+            )
+
+        _wait(lambda: applied(listed()))
         now = listed()
         assert now["NEWUSDT"] == "TRADING" and now["BTCUSDT"] == "HALT" and "ETHBTC" not in now
         _wait(lambda: replay.stats()["symbols"]["NEWUSDT"]["trades_available"] > 0)
