@@ -61,12 +61,16 @@ def aggregate_params(ticks: Sequence[Tick]) -> tuple[tuple[str, ...], int, int]:
         levels, candles = aggregate(ticks)
     except (ArithmeticError, ValueError) as exc:
         raise CannotPrepare(str(exc)) from exc
+    return params_of(levels, candles), len(candles), len(levels)
+
+
+def params_of(levels: Sequence[Level], candles: Sequence[Candle]) -> tuple[str, ...]:
+    """Return the :data:`sql.UPSERT_AGGREGATES` parameters of these levels and candles."""
     symbol, *numbers = _columns(candles, len(Candle._fields))  # in the statement's order
     level_symbol, *level_numbers = _columns(levels, len(Level._fields))
-    params = (
+    return (
         _texts(symbol),
         *map(_plain, numbers),
         _texts(level_symbol),
         *map(_plain, level_numbers),
     )
-    return params, len(candles), len(levels)

@@ -27,7 +27,6 @@ from tickvault.logs import configure_logging, mask_secrets
 from tickvault.rest.client import ExchangeRest
 from tickvault.rest.schedule import Priority
 from tickvault.symbols import Selection
-from tickvault_writer.archive.chunks import ChunkParser
 from tickvault_writer.archive.cold_days import cold_before
 from tickvault_writer.archive.download import Downloader
 from tickvault_writer.archive.importer import ColdTier, Context, SymbolImport, SymbolReport
@@ -109,7 +108,6 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
     engine = make_engine(settings.database_url)
     cold = _cold_tier(settings, engine)
     reports: list[SymbolReport] = []
-    parser = ChunkParser()
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             downloader = Downloader(session)
@@ -123,16 +121,13 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
                 )
                 return 2
             ledger = Ledger(engine, open_location(settings))
-            ctx = Context(
-                settings.archive_url, store, ledger, downloader, progress, rest, parser, cold
-            )
+            ctx = Context(settings.archive_url, store, ledger, downloader, progress, rest, cold)
             for symbol in symbols:
                 reports.append(await SymbolImport(ctx, symbol, args.first, last, today).run())
     except (TickvaultError, ExchangeError) as exc:
         _say(f"tickvault import: {mask_secrets(str(exc))}")
         return 1
     finally:
-        parser.close()
         progress.close()
         await rest.close()
         store.close()

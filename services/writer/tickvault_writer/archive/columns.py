@@ -1,0 +1,454 @@
+"""A block of an archive file's rows, read, checked and prepared as whole Arrow columns.
+
+The exact path (:class:`~tickvault_writer.archive.rows.FileReader`, then
+:func:`~tickvault_writer.prepare.prepare`) costs several microseconds a row in Python, more than
+PostgreSQL's COPY of the row. :func:`read_block` does the same work on whole columns with
+``pyarrow`` (C++, the GIL let go) and its result is the same to the byte: the binary COPY stream
+and the candle and price-level parameters that ``prepare`` makes of the block's ticks
+(the unit tests compare them on real and generated rows).
+
+It takes a block only when every row is in the form where the column rules provably agree with
+the row rules: seven columns, an id and a time of ASCII digits, ``True``/``False``, times in the
+file's unit and in tickvault's span, ids ascending and times not descending, prices and
+quantities canonical decimals of one scale per column (``60000.00000000``, so that equal values
+are equal strings) of at most 18 digits. Anything else (a refused row, a quote, a stray
+carriage return, a header, a scale change) returns None and the caller reads the block row by
+row, so a refused row is still named and counted exactly.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from functools import cache
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from tickvault.symbols import is_name
+from tickvault.tick import MAX_TIME_US, MIN_TIME_US, MS_BELOW, Source, Tick
+from tickvault_writer.aggregate import US_PER_MINUTE, Candle, Level
+from tickvault_writer.binary import HEADER, PG_EPOCH_US, TRAILER
+from tickvault_writer.prepare import Prepared, params_of
+
+MAX_DIGITS = 18  # of a price or quantity: its digits as an int64
+US_PER_HOUR = 3_600_000_000
+_LIMB = 10**9  # quantities are summed as two int64 halves, so no sum can overflow
+_COLUMNS = ("id", "price", "qty", "quote_qty", "time", "maker", "best_match")
+_USED = ["id", "price", "qty", "time", "maker"]
+_READ = pcsv.ReadOptions(column_names=list(_COLUMNS), use_threads=False)
+_PARSE = pcsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False)
+_CONVERT = pcsv.ConvertOptions(
+    column_types=dict.fromkeys(_USED, pa.string()),
+    include_columns=_USED,
+    strings_can_be_null=False,
+    quoted_strings_can_be_null=False,
+)
+_BOOL_TEXT = pa.array(["True", "False", "true", "false"])
+_TRUE_TEXT = pa.array(["True", "true"])
+_L8 = pa.scalar(struct.pack(">i", 8), pa.binary())
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveRows:
+    """One block's trades as columns, with their COPY stream and aggregates made."""
+
+    symbol: str
+    received_at: int
+    ids: pa.Array  # int64, ascending
+    prices: pa.Array  # string
+    quantities: pa.Array  # string
+    times: pa.Array  # int64 epoch µs, not descending
+    makers: pa.Array  # bool
+    ready: Prepared
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def hours(self) -> set[int]:
+        """Return the hours (epoch µs) the trades fall in."""
+        hours = pc.unique(pc.divide(self.times, _n(US_PER_HOUR)))
+        return {h * US_PER_HOUR for h in hours.to_pylist()}
+
+    def prepared(self) -> Prepared:
+        """Return the COPY stream and aggregate parameters (those of ``prepare``)."""
+        return self.ready
+
+    def ticks(self) -> list[Tick]:
+        """Return the trades as ticks (for the store's fallback path and the cold tier)."""
+        columns = (self.ids, self.prices, self.quantities, self.times, self.makers)
+        symbol, received_at, archive = self.symbol, self.received_at, Source.ARCHIVE
+        return [
+            Tick(symbol, i, p, q, t, t, m, received_at, archive)
+            for i, p, q, t, m in zip(*(c.to_pylist() for c in columns), strict=True)
+        ]
+
+    def trade_ids(self) -> list[int]:
+        """Return the trade ids, in file order."""
+        return self.ids.to_pylist()  # type: ignore[no-any-return]
+
+
+def read_block(block: bytes, symbol: str, received_at: int, micros: bool) -> ArchiveRows | None:
+    """Return the rows of *block* (whole CSV lines, no header) prepared; None: read it by row."""
+    if not is_name(symbol):
+        return None
+    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+        return None  # a lone CR ends a line for the row reader: let it count them
+    try:
+        table = pcsv.read_csv(pa.py_buffer(block), _READ, _PARSE, _CONVERT)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a row of another width, bad UTF-8
+        return None
+    if table.num_rows == 0:
+        return None
+    id_text, price_text, qty_text, time_text, maker_text = (
+        table.column(name).combine_chunks() for name in _USED
+    )
+    price_scale = _scale(price_text[0].as_py())
+    qty_scale = _scale(qty_text[0].as_py())
+    if price_scale is None or qty_scale is None:
+        return None
+    checks = (
+        _digits(id_text),
+        _digits(time_text),
+        pc.match_substring_regex(price_text, _canonical(price_scale)),
+        pc.match_substring_regex(qty_text, _canonical(qty_scale)),
+        pc.is_in(maker_text, value_set=_BOOL_TEXT),
+    )
+    if not all(pc.all(c).as_py() for c in checks):
+        return None
+    ids = id_text.cast(pa.int64())
+    raw_times = time_text.cast(pa.int64())
+    if micros != (pc.min(raw_times).as_py() >= MS_BELOW) or micros != (
+        pc.max(raw_times).as_py() >= MS_BELOW
+    ):
+        return None
+    times = raw_times if micros else pc.multiply(raw_times, _n(1000))
+    if pc.min(times).as_py() < MIN_TIME_US or pc.max(times).as_py() > MAX_TIME_US:
+        return None
+    if len(ids) > 1 and not (
+        pc.all(pc.greater(ids[1:], ids[:-1])).as_py()
+        and pc.all(pc.greater_equal(times[1:], times[:-1])).as_py()
+    ):
+        return None  # the candle rules are simplest on rows in time order: take it by row
+    makers = pc.is_in(maker_text, value_set=_TRUE_TEXT)
+    prices = _mantissas(price_text, price_scale)
+    quantities = _mantissas(qty_text, qty_scale)
+    copy_data = _copy_stream(
+        symbol,
+        received_at,
+        ids,
+        times,
+        makers,
+        prices,
+        quantities,
+        (
+            price_scale,
+            qty_scale,
+        ),
+    )
+    levels, candles = _aggregate(
+        symbol, ids, times, price_text, prices, quantities, price_scale, qty_scale
+    )
+    params = params_of(levels, candles)
+    prepared = Prepared(copy_data, params, len(candles), len(levels))
+    return ArchiveRows(symbol, received_at, ids, price_text, qty_text, times, makers, prepared)
+
+
+def _digits(text: pa.Array) -> pa.Array:
+    """Return whether each string is 1 to 18 ASCII digits (an int64, as ``int()`` reads it)."""
+    return pc.and_(pc.ascii_is_decimal(text), pc.less_equal(pc.binary_length(text), _n(18)))
+
+
+@cache
+def _n(value: int) -> pa.Scalar:
+    """Return an int64 scalar (a Python int costs pyarrow a conversion at every call)."""
+    return pa.scalar(value, pa.int64())
+
+
+def _scale(text: str) -> int | None:
+    """Return the digits after the point of a decimal string (None when it is not one)."""
+    whole, point, frac = text.partition(".")
+    if not whole or (point and not frac) or len(whole) + len(frac) > MAX_DIGITS:
+        return None
+    return len(frac)
+
+
+@cache
+def _canonical(scale: int) -> str:
+    """Return the pattern of a canonical decimal of *scale* digits after the point."""
+    whole = f"(?:0|[1-9][0-9]{{0,{MAX_DIGITS - scale - 1}}})" if scale < MAX_DIGITS else "0"
+    return f"^{whole}\\.[0-9]{{{scale}}}$" if scale else f"^{whole}$"
+
+
+def _mantissas(text: pa.Array, scale: int) -> pa.Array:
+    """Return canonical decimals of *scale* as int64 (the value times 10**scale)."""
+    digits = pc.replace_substring(text, ".", "", max_replacements=1) if scale else text
+    return digits.cast(pa.int64())
+
+
+# ---------------------------------------------------------------------- the COPY stream
+
+
+def _copy_stream(
+    symbol: str,
+    received_at: int,
+    ids: pa.Array,
+    times: pa.Array,
+    makers: pa.Array,
+    prices: pa.Array,
+    quantities: pa.Array,
+    scales: tuple[int, int],
+) -> bytes:
+    """Return what :func:`~tickvault_writer.binary.copy_binary` makes of these rows."""
+    raw = symbol.encode()
+    start = pa.scalar(struct.pack(">hi", 8, len(raw)) + raw, pa.binary())
+    tails = pa.array(
+        [struct.pack(">i?iq", 1, m, 8, received_at - PG_EPOCH_US) for m in (False, True)],
+        pa.binary(),
+    )
+    pg_times = _big_endian(pc.subtract(times, _n(PG_EPOCH_US)))
+    rows = pc.binary_join_element_wise(
+        start,
+        _numerics(prices, scales[0]),
+        _numerics(quantities, scales[1]),
+        _L8,
+        pg_times,
+        _L8,
+        _big_endian(ids),
+        _L8,
+        pg_times,
+        tails.take(makers.cast(pa.int8())),
+        b"",
+        null_handling="skip",
+    )
+    _, offsets, body = rows.buffers()
+    ends = pa.Array.from_buffers(pa.int32(), len(rows) + 1, [None, offsets], offset=rows.offset)
+    return b"".join((HEADER, memoryview(body)[ends[0].as_py() : ends[-1].as_py()], TRAILER))
+
+
+def _big_endian(values: pa.Array) -> pa.Array:
+    """Return int64 *values* (no nulls) as 8-byte big-endian binary values."""
+    n = len(values)
+    data = values.buffers()[1]
+    as_bytes = pa.Array.from_buffers(pa.uint8(), 8 * n, [None, data], offset=8 * values.offset)
+    swapped = as_bytes.take(_swap_index(8 * n))
+    return pa.Array.from_buffers(pa.binary(8), n, [None, swapped.buffers()[1]]).cast(pa.binary())
+
+
+_INDICES: dict[str, pa.Array] = {}
+
+
+def _indices(size: int) -> pa.Array:
+    """Return 0, 1, ... *size* - 1 (int64; grown as needed and kept)."""
+    known = _INDICES.get("range")
+    if known is None or len(known) < size:
+        grown = max(size, 2 * len(known) if known is not None else 0)
+        ones = pa.repeat(pa.scalar(1, pa.int64()), grown)
+        _INDICES.clear()
+        known = _INDICES["range"] = pc.subtract(pc.cumulative_sum(ones), _n(1))
+    return known.slice(0, size)
+
+
+def _swap_index(size: int) -> pa.Array:
+    """Return the indices that reverse every 8 bytes of *size* bytes."""
+    swap = _INDICES.get("swap")
+    if swap is None or len(swap) < size:
+        at = _indices(size)
+        swap = _INDICES["swap"] = pc.subtract(
+            pc.add(at, _n(7)), pc.multiply(pc.bit_wise_and(at, _n(7)), _n(2))
+        )
+    return swap.slice(0, size)
+
+
+def _numerics(mantissas: pa.Array, scale: int) -> pa.Array:
+    """Return the binary ``numeric`` fields of these decimals (each distinct value once)."""
+    encoded = pc.dictionary_encode(mantissas)
+    fields = pc.binary_join_element_wise(
+        *_numeric_pieces(encoded.dictionary, scale), b"", null_handling="skip"
+    )
+    return fields.take(encoded.indices)
+
+
+def _numeric_pieces(mantissas: pa.Array, scale: int) -> list[pa.Array]:
+    """Return the pieces of the binary ``numeric`` fields of these decimals, to be joined.
+
+    A field is its length, its digit count, weight, sign and scale (one of a few headers,
+    taken from a table), then base-10000 digit groups without the leading and trailing zero
+    groups (a null piece is left out of the join), as
+    :func:`~tickvault_writer.binary.numeric_field` writes them.
+    """
+    frac_groups = -(-scale // 4)
+    top = pc.max(mantissas).as_py() // 10**scale
+    int_groups = max(1, -(-len(str(top)) // 4))
+    whole = pc.divide(mantissas, _n(10**scale))
+    rest = pc.multiply(
+        pc.subtract(mantissas, pc.multiply(whole, _n(10**scale))),
+        _n(10 ** (4 * frac_groups - scale)),
+    )
+    groups: list[pa.Array] = []
+    for value, count in ((whole, int_groups), (rest, frac_groups)):
+        for k in range(count - 1, -1, -1):
+            unit = _n(10 ** (4 * k))
+            group = pc.divide(value, unit)
+            value = pc.subtract(value, pc.multiply(group, unit))
+            groups.append(group)
+    nonzero = [pc.not_equal(g, _n(0)) for g in groups]
+    before = _running_or(nonzero)
+    after = _running_or(nonzero[::-1])[::-1]
+    kept = [pc.and_(b, a) for b, a in zip(before, after, strict=True)]
+    digits = _count(kept)
+    leading = _count([pc.invert(b) for b in before])
+    weight = pc.if_else(pc.equal(digits, _n(0)), _n(0), pc.subtract(_n(int_groups - 1), leading))
+    heads = _numeric_heads(scale, len(groups), int_groups, frac_groups)
+    head = heads.take(pc.add(pc.multiply(digits, _n(64)), pc.add(weight, _n(32))))
+    return [head, *(_group_bytes(g, k) for g, k in zip(groups, kept, strict=True))]
+
+
+def _running_or(flags: list[pa.Array]) -> list[pa.Array]:
+    out = [flags[0]]
+    for flag in flags[1:]:
+        out.append(pc.or_(out[-1], flag))
+    return out
+
+
+def _count(flags: list[pa.Array]) -> pa.Array:
+    total = flags[0].cast(pa.int64())
+    for flag in flags[1:]:
+        total = pc.add(total, flag.cast(pa.int64()))
+    return total
+
+
+@cache
+def _numeric_heads(scale: int, groups: int, int_groups: int, frac_groups: int) -> pa.Array:
+    """Return the field headers, at index ``digits * 64 + weight + 32``."""
+    heads = [b""] * ((groups + 1) * 64)
+    for digits in range(groups + 1):
+        for weight in range(-frac_groups, int_groups):
+            if digits == 0 and weight != 0:
+                continue
+            heads[digits * 64 + weight + 32] = struct.pack(
+                ">ihhhh", 8 + 2 * digits, digits, weight, 0, scale
+            )
+    return pa.array(heads, pa.binary())
+
+
+def _group_bytes(group: pa.Array, kept: pa.Array) -> pa.Array:
+    """Return digit groups as 2-byte big-endian values, null where *kept* is false."""
+    swapped = pc.bit_wise_or(
+        pc.shift_left(pc.bit_wise_and(group, _n(255)), _n(8)), pc.shift_right(group, _n(8))
+    )
+    data = swapped.cast(pa.uint16()).buffers()[1]
+    valid = kept.buffers()[1]
+    return pa.Array.from_buffers(pa.binary(2), len(group), [valid, data], offset=0).cast(
+        pa.binary()
+    )
+
+
+# ---------------------------------------------------------------------- candles and levels
+
+
+def _fixed(mantissa: int, scale: int) -> str:
+    """Return ``mantissa / 10**scale`` in plain notation with *scale* digits after the point."""
+    if not scale:
+        return str(mantissa)
+    digits = str(mantissa).rjust(scale + 1, "0")
+    return f"{digits[:-scale]}.{digits[-scale:]}"
+
+
+def _aggregate(
+    symbol: str,
+    ids: pa.Array,
+    times: pa.Array,
+    price_text: pa.Array,
+    prices: pa.Array,
+    quantities: pa.Array,
+    price_scale: int,
+    qty_scale: int,
+) -> tuple[list[Level], list[Candle]]:
+    """Return what :func:`~tickvault_writer.aggregate.aggregate` makes of rows in time order.
+
+    Arrow groups the rows by (minute, price) and by minute; the arithmetic then runs per level
+    on Python integers (exact), never per row. Canonical decimals of one scale make a price
+    string one value, and rows in (time, id) order make a group's first row its open.
+    """
+    minutes = pc.multiply(pc.divide(times, _n(US_PER_MINUTE)), _n(US_PER_MINUTE))
+    high_part = pc.divide(quantities, _n(_LIMB))
+    low_part = pc.subtract(quantities, pc.multiply(high_part, _n(_LIMB)))
+    rows = pa.table(
+        {"m": minutes, "p": prices, "h": high_part, "l": low_part, "i": _indices(len(ids))}
+    )
+    per_level = (
+        rows.group_by(["m", "p"], use_threads=False)
+        .aggregate([("i", "count"), ("h", "sum"), ("l", "sum"), ("i", "min")])
+        .sort_by([("m", "ascending"), ("p", "ascending")])
+    )
+    per_minute = (
+        rows.group_by("m", use_threads=False).aggregate([("i", "min"), ("i", "max")]).sort_by("m")
+    )
+    first_rows = per_level["i_min"]
+    level_price_text = price_text.take(first_rows).to_pylist()
+    level_first_time = times.take(first_rows).to_pylist()
+    opens, closes = per_minute["i_min"], per_minute["i_max"]
+    minute_rows = zip(
+        per_minute["m"].to_pylist(),
+        price_text.take(opens).to_pylist(),
+        times.take(opens).to_pylist(),
+        ids.take(opens).to_pylist(),
+        price_text.take(closes).to_pylist(),
+        times.take(closes).to_pylist(),
+        ids.take(closes).to_pylist(),
+        strict=True,
+    )
+    levels: list[Level] = []
+    candles: list[Candle] = []
+    at = 0
+    level_rows = list(
+        zip(
+            per_level["m"].to_pylist(),
+            per_level["p"].to_pylist(),
+            per_level["i_count"].to_pylist(),
+            per_level["h_sum"].to_pylist(),
+            per_level["l_sum"].to_pylist(),
+            level_price_text,
+            level_first_time,
+            strict=True,
+        )
+    )
+    quote_scale = price_scale + qty_scale
+    for minute, open_, open_time, open_id, close, close_time, close_id in minute_rows:
+        low = level_rows[at]
+        volume = trades = quote = price_sum = price_sq = 0
+        while at < len(level_rows) and level_rows[at][0] == minute:
+            _, price, count, high_sum, low_sum, text, _first = row = level_rows[at]
+            level_volume = high_sum * _LIMB + low_sum
+            levels.append(Level(symbol, minute, text, count, _fixed(level_volume, qty_scale)))
+            volume += level_volume
+            trades += count
+            quote += price * level_volume
+            price_sum += price * count
+            price_sq += price * price * count
+            high = row
+            at += 1
+        candles.append(
+            Candle(
+                symbol,
+                minute,
+                open_,
+                high[5],
+                low[5],
+                close,
+                _fixed(volume, qty_scale),
+                trades,
+                _fixed(quote, quote_scale),
+                _fixed(price_sum, price_scale),
+                _fixed(price_sq, 2 * price_scale),
+                open_time,
+                open_id,
+                close_time,
+                close_id,
+                high[6],
+                low[6],
+            )
+        )
+    return levels, candles
