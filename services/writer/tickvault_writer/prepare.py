@@ -66,11 +66,11 @@ def aggregate_params(ticks: Sequence[Tick]) -> tuple[tuple[str, ...], int, int]:
 
 def params_of(levels: Sequence[Level], candles: Sequence[Candle]) -> tuple[str, ...]:
     """Return the :data:`sql.UPSERT_AGGREGATES` parameters of these levels and candles."""
-    symbol, *numbers = _columns(candles, len(Candle._fields))  # in the statement's order
     level_symbol, *level_numbers = _columns(levels, len(Level._fields))
-    return (
-        _texts(symbol),
-        *map(_plain, numbers),
-        _texts(level_symbol),
-        *map(_plain, level_numbers),
-    )
+    return (*candle_params(candles), _texts(level_symbol), *map(_plain, level_numbers))
+
+
+def candle_params(candles: Sequence[Candle]) -> tuple[str, ...]:
+    """Return the candles' share of the :data:`sql.UPSERT_AGGREGATES` parameters."""
+    symbol, *numbers = _columns(candles, len(Candle._fields))  # in the statement's order
+    return (_texts(symbol), *map(_plain, numbers))

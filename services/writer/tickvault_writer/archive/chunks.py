@@ -24,7 +24,7 @@ from tickvault_writer.archive.rows import FileReader
 from tickvault_writer.prepare import CannotPrepare, Prepared, prepare
 from tickvault_writer.store import Rows, TickRows
 
-BLOCK_BYTES = 4 << 20  # about 57,000 rows of a spot trades file
+BLOCK_BYTES = 2 << 20  # about 29,000 rows of a spot trades file
 SHAPE_LINES = 50
 
 

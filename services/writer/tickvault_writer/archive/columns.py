@@ -19,6 +19,7 @@ row, so a refused row is still named and counted exactly.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -28,13 +29,13 @@ import pyarrow.csv as pcsv
 
 from tickvault.symbols import is_name
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US, MS_BELOW, Source, Tick
-from tickvault_writer.aggregate import US_PER_MINUTE, Candle, Level
+from tickvault_writer.aggregate import US_PER_MINUTE, Candle
 from tickvault_writer.binary import HEADER, PG_EPOCH_US, TRAILER
-from tickvault_writer.prepare import Prepared, params_of
+from tickvault_writer.prepare import Prepared, candle_params
 
 MAX_DIGITS = 18  # of a price or quantity: its digits as an int64
 US_PER_HOUR = 3_600_000_000
-_LIMB = 10**9  # quantities are summed as two int64 halves, so no sum can overflow
+_LIMB = 10**6  # sums and products run on limbs of this base, so no int64 can overflow
 _COLUMNS = ("id", "price", "qty", "quote_qty", "time", "maker", "best_match")
 _USED = ["id", "price", "qty", "time", "maker"]
 _READ = pcsv.ReadOptions(column_names=list(_COLUMNS), use_threads=False)
@@ -147,11 +148,10 @@ def read_block(block: bytes, symbol: str, received_at: int, micros: bool) -> Arc
             qty_scale,
         ),
     )
-    levels, candles = _aggregate(
+    params, candles, levels = _aggregate(
         symbol, ids, times, price_text, prices, quantities, price_scale, qty_scale
     )
-    params = params_of(levels, candles)
-    prepared = Prepared(copy_data, params, len(candles), len(levels))
+    prepared = Prepared(copy_data, params, candles, levels)
     return ArchiveRows(symbol, received_at, ids, price_text, qty_text, times, makers, prepared)
 
 
@@ -164,6 +164,12 @@ def _digits(text: pa.Array) -> pa.Array:
 def _n(value: int) -> pa.Scalar:
     """Return an int64 scalar (a Python int costs pyarrow a conversion at every call)."""
     return pa.scalar(value, pa.int64())
+
+
+@cache
+def _single(value: int) -> pa.Array:
+    """Return an int64 array of one *value*."""
+    return pa.array([value], pa.int64())
 
 
 def _scale(text: str) -> int | None:
@@ -365,90 +371,195 @@ def _aggregate(
     quantities: pa.Array,
     price_scale: int,
     qty_scale: int,
-) -> tuple[list[Level], list[Candle]]:
-    """Return what :func:`~tickvault_writer.aggregate.aggregate` makes of rows in time order.
+) -> tuple[tuple[str, ...], int, int]:
+    """Return what :func:`~tickvault_writer.prepare.aggregate_params` makes of rows in time order.
 
-    Arrow groups the rows by (minute, price) and by minute; the arithmetic then runs per level
-    on Python integers (exact), never per row. Canonical decimals of one scale make a price
-    string one value, and rows in (time, id) order make a group's first row its open.
+    Arrow groups the rows by (minute, price) for the levels and by minute for the candles;
+    sums and products run on base-10**6 limbs (int64 sums that cannot overflow), put together
+    per minute in Python integers, exact. Canonical decimals of one scale make a price
+    string one value, and rows in (time, id) order make a group's first row its earliest.
     """
     minutes = pc.multiply(pc.divide(times, _n(US_PER_MINUTE)), _n(US_PER_MINUTE))
-    high_part = pc.divide(quantities, _n(_LIMB))
-    low_part = pc.subtract(quantities, pc.multiply(high_part, _n(_LIMB)))
-    rows = pa.table(
-        {"m": minutes, "p": prices, "h": high_part, "l": low_part, "i": _indices(len(ids))}
-    )
+    price_limbs, qty_limbs = _limbs(prices), _limbs(quantities)
+    columns: dict[str, pa.Array] = {"m": minutes, "p": prices, "i": _indices(len(ids))}
+    sums: dict[str, list[str]] = {"p": [], "q": [], "pp": [], "pq": []}
+    for name, terms in (
+        ("p", price_limbs),
+        ("q", qty_limbs),
+        ("pp", _products(price_limbs, price_limbs)),
+        ("pq", _products(price_limbs, qty_limbs)),
+    ):
+        for k, term in enumerate(terms):
+            columns[f"{name}{k}"] = term
+            sums[name].append(f"{name}{k}")
+    rows = pa.table(columns)
+    level_sums = [(c, "sum") for c in sums["q"]]
     per_level = (
         rows.group_by(["m", "p"], use_threads=False)
-        .aggregate([("i", "count"), ("h", "sum"), ("l", "sum"), ("i", "min")])
+        .aggregate([("i", "count"), ("i", "min"), *level_sums])
         .sort_by([("m", "ascending"), ("p", "ascending")])
+        .combine_chunks()
     )
-    per_minute = (
-        rows.group_by("m", use_threads=False).aggregate([("i", "min"), ("i", "max")]).sort_by("m")
+    low_levels, high_levels = _runs(per_level["m"].combine_chunks())
+    starts, ends = _runs(minutes)  # rows in time order: a minute is one run of rows
+    per_minute = {"m": minutes.take(starts), "open": starts, "close": ends}
+    per_minute["n"] = pc.add(pc.subtract(ends, starts), _n(1))
+    for name in ("p", "q", "pp", "pq"):
+        for c in sums[name]:
+            per_minute[c] = _run_sums(columns[c], starts, ends)
+    extremes = (per_level["i_min"].take(low_levels), per_level["i_min"].take(high_levels))
+    level_params = _level_params(symbol, per_level, price_text, sums["q"], qty_scale)
+    candles = _candles(
+        symbol,
+        per_minute,
+        extremes,
+        sums,
+        (ids, times, price_text),
+        (price_scale, qty_scale),
     )
-    first_rows = per_level["i_min"]
-    level_price_text = price_text.take(first_rows).to_pylist()
-    level_first_time = times.take(first_rows).to_pylist()
-    opens, closes = per_minute["i_min"], per_minute["i_max"]
-    minute_rows = zip(
-        per_minute["m"].to_pylist(),
-        price_text.take(opens).to_pylist(),
-        times.take(opens).to_pylist(),
-        ids.take(opens).to_pylist(),
-        price_text.take(closes).to_pylist(),
-        times.take(closes).to_pylist(),
-        ids.take(closes).to_pylist(),
-        strict=True,
+    return (*candle_params(candles), *level_params), len(candles), per_level.num_rows
+
+
+def _runs(keys: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Return the first and last index of each run of equal values of sorted *keys*."""
+    last = len(keys) - 1
+    changes = pc.indices_nonzero(pc.not_equal(keys[1:], keys[:-1])).cast(pa.int64())
+    starts = pa.concat_arrays([_single(0), pc.add(changes, _n(1))])
+    ends = pa.concat_arrays([changes, _single(last)])
+    return starts, ends
+
+
+def _run_sums(values: pa.Array, starts: pa.Array, ends: pa.Array) -> pa.Array:
+    """Return the sum of *values* over each run (limbs: the running sum cannot overflow)."""
+    running = pc.cumulative_sum(values)
+    return pc.add(pc.subtract(running.take(ends), running.take(starts)), values.take(starts))
+
+
+def _limbs(values: pa.Array) -> list[pa.Array]:
+    """Return non-negative int64 *values* as base-10**6 limbs, least significant first."""
+    top = pc.max(values).as_py()
+    limbs = []
+    rest = values
+    for _ in range(max(1, -(-len(str(top)) // 6))):
+        high = pc.divide(rest, _n(_LIMB))
+        limbs.append(pc.subtract(rest, pc.multiply(high, _n(_LIMB))))
+        rest = high
+    return limbs
+
+
+def _products(a: list[pa.Array], b: list[pa.Array]) -> list[pa.Array]:
+    """Return the limbs (not carried: each below 3 * 10**12) of the row-wise products a * b."""
+    terms: list[pa.Array | None] = [None] * (len(a) + len(b) - 1)
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            product = pc.multiply(x, y)
+            term = terms[i + j]
+            terms[i + j] = product if term is None else pc.add(term, product)
+    return [t for t in terms if t is not None]
+
+
+def _value(limb_sums: Sequence[int]) -> int:
+    return sum(s * _LIMB**k for k, s in enumerate(limb_sums))
+
+
+def _joined(values: pa.Array | pa.ChunkedArray) -> str:
+    """Return *values* as a PostgreSQL array literal, as :mod:`~tickvault_writer.prepare` does."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    text = values.cast(pa.string())
+    whole = pa.ListArray.from_arrays(pa.array([0, len(text)], pa.int32()), text)
+    return "{" + str(pc.binary_join(whole, ",")[0].as_py()) + "}"
+
+
+def _level_params(
+    symbol: str, per_level: pa.Table, price_text: pa.Array, qty_sums: list[str], qty_scale: int
+) -> tuple[str, ...]:
+    """Return the levels' share of the upsert's parameters, built on columns."""
+    sums = [per_level[f"{c}_sum"] for c in qty_sums]
+    highest = [pc.max(s).as_py() for s in sums]
+    if _value(highest) < 2**63:
+        volume = sums[0]
+        for k, s in enumerate(sums[1:], 1):
+            volume = pc.add(volume, pc.multiply(s, _n(_LIMB**k)))
+        volumes = _fixed_column(volume, qty_scale)
+    else:  # a volume past int64: put it together in Python
+        columns = [s.to_pylist() for s in sums]
+        volumes = pa.array([_fixed(_value(v), qty_scale) for v in zip(*columns, strict=True)])
+    count = per_level.num_rows
+    return (
+        "{" + ",".join([f'"{symbol}"'] * count) + "}",
+        _joined(per_level["m"]),
+        _joined(price_text.take(per_level["i_min"])),
+        _joined(per_level["i_count"]),
+        _joined(volumes),
     )
-    levels: list[Level] = []
-    candles: list[Candle] = []
-    at = 0
-    level_rows = list(
-        zip(
-            per_level["m"].to_pylist(),
-            per_level["p"].to_pylist(),
-            per_level["i_count"].to_pylist(),
-            per_level["h_sum"].to_pylist(),
-            per_level["l_sum"].to_pylist(),
-            level_price_text,
-            level_first_time,
+
+
+def _fixed_column(mantissas: pa.Array, scale: int) -> pa.Array:
+    """Return int64 *mantissas* as :func:`_fixed` writes each."""
+    text = mantissas.cast(pa.string())
+    if not scale:
+        return text
+    padded = pc.utf8_lpad(text, width=scale + 1, padding="0")
+    whole = pc.utf8_slice_codeunits(padded, start=0, stop=-scale)
+    return pc.binary_join_element_wise(whole, pc.utf8_slice_codeunits(padded, start=-scale), ".")
+
+
+def _candles(
+    symbol: str,
+    per_minute: dict[str, pa.Array],
+    extremes: tuple[pa.Array, pa.Array],
+    sums: dict[str, list[str]],
+    rows: tuple[pa.Array, pa.Array, pa.Array],
+    scales: tuple[int, int],
+) -> list[Candle]:
+    """Return each minute's candle from its groups (a few a block: Python from here)."""
+    ids, times, price_text = rows
+    price_scale, qty_scale = scales
+    opens, closes = per_minute["open"], per_minute["close"]
+    lows, highs = extremes
+
+    def values(name: str) -> list[int]:
+        columns = [per_minute[c].to_pylist() for c in sums[name]]
+        return [_value(limbs) for limbs in zip(*columns, strict=True)]
+
+    return [
+        Candle(
+            symbol,
+            m,
+            o,
+            h,
+            lo,
+            c,
+            _fixed(v, qty_scale),
+            n,
+            _fixed(pq, price_scale + qty_scale),
+            _fixed(p, price_scale),
+            _fixed(pp, 2 * price_scale),
+            ot,
+            oi,
+            ct,
+            ci,
+            ht,
+            lt,
+        )
+        for m, o, h, lo, c, v, n, pq, p, pp, ot, oi, ct, ci, ht, lt in zip(
+            per_minute["m"].to_pylist(),
+            price_text.take(opens).to_pylist(),
+            price_text.take(highs).to_pylist(),
+            price_text.take(lows).to_pylist(),
+            price_text.take(closes).to_pylist(),
+            values("q"),
+            per_minute["n"].to_pylist(),
+            values("pq"),
+            values("p"),
+            values("pp"),
+            times.take(opens).to_pylist(),
+            ids.take(opens).to_pylist(),
+            times.take(closes).to_pylist(),
+            ids.take(closes).to_pylist(),
+            times.take(highs).to_pylist(),
+            times.take(lows).to_pylist(),
             strict=True,
         )
-    )
-    quote_scale = price_scale + qty_scale
-    for minute, open_, open_time, open_id, close, close_time, close_id in minute_rows:
-        low = level_rows[at]
-        volume = trades = quote = price_sum = price_sq = 0
-        while at < len(level_rows) and level_rows[at][0] == minute:
-            _, price, count, high_sum, low_sum, text, _first = row = level_rows[at]
-            level_volume = high_sum * _LIMB + low_sum
-            levels.append(Level(symbol, minute, text, count, _fixed(level_volume, qty_scale)))
-            volume += level_volume
-            trades += count
-            quote += price * level_volume
-            price_sum += price * count
-            price_sq += price * price * count
-            high = row
-            at += 1
-        candles.append(
-            Candle(
-                symbol,
-                minute,
-                open_,
-                high[5],
-                low[5],
-                close,
-                _fixed(volume, qty_scale),
-                trades,
-                _fixed(quote, quote_scale),
-                _fixed(price_sum, price_scale),
-                _fixed(price_sq, 2 * price_scale),
-                open_time,
-                open_id,
-                close_time,
-                close_id,
-                high[6],
-                low[6],
-            )
-        )
-    return levels, candles
+    ]
