@@ -109,6 +109,7 @@ def test_other_scales_come_out_identical(price: str, qty: str) -> None:
         "3,60000.00000000,0.10000000,0.1\r1,1735689600000002,False,True",
         "id,price,qty,quote_qty,time,is_buyer_maker,is_best_match",
         "١,60000.00000000,0.10000000,0.1,1735689600000002,False,True",
+        "\ufeff3,60000.00000000,0.10000000,0.1,1735689600000002,False,True",
     ],
 )
 def test_a_block_the_columns_cannot_vouch_for_is_left_to_the_row_path(odd: str) -> None:
@@ -122,6 +123,12 @@ def _zip(path: Path, text: str) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("BTCUSDT-trades.csv", text)
     return path
+
+
+def test_a_block_starting_with_a_byte_order_mark_is_left_to_the_row_path() -> None:
+    block = ("\ufeff" + _line(1, "60000.00000000", "0.10000000", T0) + "\n").encode()
+    assert read_block(block, "BTCUSDT", RECEIVED, True) is None
+    assert _exact(block, "BTCUSDT", True) == []  # a first line that is not a trade: a header
 
 
 def test_a_file_reads_the_same_whatever_path_each_block_takes(tmp_path: Path) -> None:

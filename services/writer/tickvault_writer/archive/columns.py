@@ -34,6 +34,7 @@ from tickvault_writer.binary import HEADER, PG_EPOCH_US, TRAILER
 from tickvault_writer.prepare import Prepared, candle_params
 
 MAX_DIGITS = 18  # of a price or quantity: its digits as an int64
+MAX_SCALE = 16  # digits after the point: four-digit groups of them stay within an int64
 US_PER_HOUR = 3_600_000_000
 _LIMB = 10**6  # sums and products run on limbs of this base, so no int64 can overflow
 _COLUMNS = ("id", "price", "qty", "quote_qty", "time", "maker", "best_match")
@@ -48,6 +49,7 @@ _CONVERT = pcsv.ConvertOptions(
 )
 _BOOL_TEXT = pa.array(["True", "False", "true", "false"])
 _TRUE_TEXT = pa.array(["True", "true"])
+_BOM = b"\xef\xbb\xbf"
 _L8 = pa.scalar(struct.pack(">i", 8), pa.binary())
 
 
@@ -92,8 +94,10 @@ class ArchiveRows:
 
 def read_block(block: bytes, symbol: str, received_at: int, micros: bool) -> ArchiveRows | None:
     """Return the rows of *block* (whole CSV lines, no header) prepared; None: read it by row."""
-    if not is_name(symbol):
-        return None
+    if not is_name(symbol) or not 0 <= received_at <= MAX_TIME_US:
+        return None  # the row path refuses every row
+    if block.startswith(_BOM):
+        return None  # Arrow would skip it; the row path does not
     if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
         return None  # a lone CR ends a line for the row reader: let it count them
     try:
@@ -135,19 +139,8 @@ def read_block(block: bytes, symbol: str, received_at: int, micros: bool) -> Arc
     makers = pc.is_in(maker_text, value_set=_TRUE_TEXT)
     prices = _mantissas(price_text, price_scale)
     quantities = _mantissas(qty_text, qty_scale)
-    copy_data = _copy_stream(
-        symbol,
-        received_at,
-        ids,
-        times,
-        makers,
-        prices,
-        quantities,
-        (
-            price_scale,
-            qty_scale,
-        ),
-    )
+    numerics = (_numerics(prices, price_scale), _numerics(quantities, qty_scale))
+    copy_data = _copy_stream(symbol, received_at, ids, times, makers, numerics)
     params, candles, levels = _aggregate(
         symbol, ids, times, price_text, prices, quantities, price_scale, qty_scale
     )
@@ -175,7 +168,9 @@ def _single(value: int) -> pa.Array:
 def _scale(text: str) -> int | None:
     """Return the digits after the point of a decimal string (None when it is not one)."""
     whole, point, frac = text.partition(".")
-    if not whole or (point and not frac) or len(whole) + len(frac) > MAX_DIGITS:
+    if not whole or (point and not frac) or len(frac) > MAX_SCALE:
+        return None
+    if len(whole) + len(frac) > MAX_DIGITS:
         return None
     return len(frac)
 
@@ -183,7 +178,7 @@ def _scale(text: str) -> int | None:
 @cache
 def _canonical(scale: int) -> str:
     """Return the pattern of a canonical decimal of *scale* digits after the point."""
-    whole = f"(?:0|[1-9][0-9]{{0,{MAX_DIGITS - scale - 1}}})" if scale < MAX_DIGITS else "0"
+    whole = f"(?:0|[1-9][0-9]{{0,{MAX_DIGITS - scale - 1}}})"
     return f"^{whole}\\.[0-9]{{{scale}}}$" if scale else f"^{whole}$"
 
 
@@ -202,9 +197,7 @@ def _copy_stream(
     ids: pa.Array,
     times: pa.Array,
     makers: pa.Array,
-    prices: pa.Array,
-    quantities: pa.Array,
-    scales: tuple[int, int],
+    numerics: tuple[pa.Array, pa.Array],
 ) -> bytes:
     """Return what :func:`~tickvault_writer.binary.copy_binary` makes of these rows."""
     raw = symbol.encode()
@@ -216,8 +209,7 @@ def _copy_stream(
     pg_times = _big_endian(pc.subtract(times, _n(PG_EPOCH_US)))
     rows = pc.binary_join_element_wise(
         start,
-        _numerics(prices, scales[0]),
-        _numerics(quantities, scales[1]),
+        *numerics,
         _L8,
         pg_times,
         _L8,
