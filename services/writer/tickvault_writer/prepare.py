@@ -27,6 +27,10 @@ class Prepared:
     params: tuple[str, ...]
     candles: int
     levels: int
+    # A block of an import: the levels of the minutes it holds whole as a sql.COPY_LEVELS
+    # stream, and the upsert's parameters without them. The store copies them when the block's
+    # trades were all new and takes the upsert whole if one is stored already.
+    levels_copy: tuple[bytes, tuple[str, ...]] | None = None
 
 
 def _texts(values: Iterable[object]) -> str:

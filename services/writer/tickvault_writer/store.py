@@ -300,8 +300,29 @@ def _insert_trades(cur: psycopg2.extensions.cursor, rows: Rows) -> tuple[int, in
             raise RowsRefused(f"cannot aggregate the batch: {exc}") from exc
         candles, levels = _upsert_aggregates(cur, params)
         return len(new), candles, levels, False
-    candles, levels = _upsert_aggregates(cur, prepared.params)
+    candles, levels = _merge_aggregates(cur, prepared)
     return len(rows), candles, levels, True
+
+
+def _merge_aggregates(cur: psycopg2.extensions.cursor, prepared: Prepared) -> tuple[int, int]:
+    """Merge the candles and levels of trades that were all new; return their counts.
+
+    An import's block brings the levels of the minutes it holds whole as a ``COPY`` stream:
+    when none of them is stored yet (the common case of a bulk import) they are copied, in a
+    savepoint, and only the rest is upserted; one already stored (a unique violation) undoes
+    the copy and the upsert takes them all, as for any batch.
+    """
+    if prepared.levels_copy is not None:
+        stream, params = prepared.levels_copy
+        cur.execute("SAVEPOINT tv_levels")
+        try:
+            cur.copy_expert(sql.COPY_LEVELS, io.BytesIO(stream), size=len(stream))
+        except psycopg2.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT tv_levels")
+        else:
+            candles, _ = _upsert_aggregates(cur, params)
+            return candles, prepared.levels
+    return _upsert_aggregates(cur, prepared.params)
 
 
 def _insert_new(cur: psycopg2.extensions.cursor, ticks: Sequence[Tick], data: bytes) -> list[Tick]:

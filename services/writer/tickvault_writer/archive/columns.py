@@ -141,10 +141,8 @@ def read_block(block: bytes, symbol: str, received_at: int, micros: bool) -> Arc
     quantities = _mantissas(qty_text, qty_scale)
     numerics = (_numerics(prices, price_scale), _numerics(quantities, qty_scale))
     copy_data = _copy_stream(symbol, received_at, ids, times, makers, numerics)
-    params, candles, levels = _aggregate(
-        symbol, ids, times, price_text, prices, quantities, price_scale, qty_scale
-    )
-    prepared = Prepared(copy_data, params, candles, levels)
+    made = _aggregate(symbol, ids, times, price_text, prices, quantities, price_scale, qty_scale)
+    prepared = Prepared(copy_data, made.params, made.candles, made.levels, made.levels_copy)
     return ArchiveRows(symbol, received_at, ids, price_text, qty_text, times, makers, prepared)
 
 
@@ -220,18 +218,17 @@ def _copy_stream(
         b"",
         null_handling="skip",
     )
-    _, offsets, body = rows.buffers()
-    ends = pa.Array.from_buffers(pa.int32(), len(rows) + 1, [None, offsets], offset=rows.offset)
-    return b"".join((HEADER, memoryview(body)[ends[0].as_py() : ends[-1].as_py()], TRAILER))
+    return _stream(rows)
 
 
 def _big_endian(values: pa.Array) -> pa.Array:
-    """Return int64 *values* (no nulls) as 8-byte big-endian binary values."""
-    n = len(values)
+    """Return int64 or int32 *values* (no nulls) as big-endian binary values."""
+    n, width = len(values), values.type.byte_width
     data = values.buffers()[1]
-    as_bytes = pa.Array.from_buffers(pa.uint8(), 8 * n, [None, data], offset=8 * values.offset)
-    swapped = as_bytes.take(_swap_index(8 * n))
-    return pa.Array.from_buffers(pa.binary(8), n, [None, swapped.buffers()[1]]).cast(pa.binary())
+    raw = pa.Array.from_buffers(pa.uint8(), width * n, [None, data], offset=width * values.offset)
+    swapped = raw.take(_swap_index(width * n, width))
+    swapped_data = swapped.buffers()[1]
+    return pa.Array.from_buffers(pa.binary(width), n, [None, swapped_data]).cast(pa.binary())
 
 
 _INDICES: dict[str, pa.Array] = {}
@@ -248,13 +245,14 @@ def _indices(size: int) -> pa.Array:
     return known.slice(0, size)
 
 
-def _swap_index(size: int) -> pa.Array:
-    """Return the indices that reverse every 8 bytes of *size* bytes."""
-    swap = _INDICES.get("swap")
+def _swap_index(size: int, width: int) -> pa.Array:
+    """Return the indices that reverse every *width* bytes of *size* bytes."""
+    key = f"swap{width}"
+    swap = _INDICES.get(key)
     if swap is None or len(swap) < size:
         at = _indices(size)
-        swap = _INDICES["swap"] = pc.subtract(
-            pc.add(at, _n(7)), pc.multiply(pc.bit_wise_and(at, _n(7)), _n(2))
+        swap = _INDICES[key] = pc.subtract(
+            pc.add(at, _n(width - 1)), pc.multiply(pc.bit_wise_and(at, _n(width - 1)), _n(2))
         )
     return swap.slice(0, size)
 
@@ -346,6 +344,16 @@ def _group_bytes(group: pa.Array, kept: pa.Array) -> pa.Array:
 # ---------------------------------------------------------------------- candles and levels
 
 
+@dataclass(frozen=True, slots=True)
+class Aggregates:
+    """A block's candles and levels as the store takes them."""
+
+    params: tuple[str, ...]
+    candles: int
+    levels: int
+    levels_copy: tuple[bytes, tuple[str, ...]] | None
+
+
 def _fixed(mantissa: int, scale: int) -> str:
     """Return ``mantissa / 10**scale`` in plain notation with *scale* digits after the point."""
     if not scale:
@@ -363,8 +371,9 @@ def _aggregate(
     quantities: pa.Array,
     price_scale: int,
     qty_scale: int,
-) -> tuple[tuple[str, ...], int, int]:
-    """Return what :func:`~tickvault_writer.prepare.aggregate_params` makes of rows in time order.
+) -> Aggregates:
+    """Return what :func:`~tickvault_writer.prepare.aggregate_params` makes of rows in time order,
+    and the levels that may go by ``COPY`` (see :attr:`Prepared.levels_copy`).
 
     Arrow groups the rows by (minute, price) for the levels and by minute for the candles;
     sums and products run on base-10**6 limbs (int64 sums that cannot overflow), put together
@@ -400,7 +409,13 @@ def _aggregate(
         for c in sums[name]:
             per_minute[c] = _run_sums(columns[c], starts, ends)
     extremes = (per_level["i_min"].take(low_levels), per_level["i_min"].take(high_levels))
-    level_params = _level_params(symbol, per_level, price_text, sums["q"], qty_scale)
+    volume = _volumes(per_level, sums["q"])
+    volume_text = _volume_text(per_level, volume, sums["q"], qty_scale)
+    level_params = _level_params(symbol, per_level, price_text, volume_text)
+    split = None
+    if volume is not None:
+        scales = (price_scale, qty_scale)
+        split = _split_levels(symbol, per_level, price_text, volume, volume_text, scales)
     candles = _candles(
         symbol,
         per_minute,
@@ -409,7 +424,10 @@ def _aggregate(
         (ids, times, price_text),
         (price_scale, qty_scale),
     )
-    return (*candle_params(candles), *level_params), len(candles), per_level.num_rows
+    candle_part = candle_params(candles)
+    params = (*candle_part, *level_params)
+    levels_copy = None if split is None else (split[0], (*candle_part, *split[1]))
+    return Aggregates(params, len(candles), per_level.num_rows, levels_copy)
 
 
 def _runs(keys: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -463,28 +481,81 @@ def _joined(values: pa.Array | pa.ChunkedArray) -> str:
     return "{" + str(pc.binary_join(whole, ",")[0].as_py()) + "}"
 
 
+def _volumes(per_level: pa.Table, qty_sums: list[str]) -> pa.Array | None:
+    """Return the levels' volumes as int64 mantissas; None when one is past int64."""
+    sums = [per_level[f"{c}_sum"].combine_chunks() for c in qty_sums]
+    if _value([pc.max(s).as_py() for s in sums]) >= 2**63:
+        return None
+    volume = sums[0]
+    for k, s in enumerate(sums[1:], 1):
+        volume = pc.add(volume, pc.multiply(s, _n(_LIMB**k)))
+    return volume
+
+
+def _volume_text(
+    per_level: pa.Table, volume: pa.Array | None, qty_sums: list[str], qty_scale: int
+) -> pa.Array:
+    """Return the levels' volumes as :func:`_fixed` writes them."""
+    if volume is not None:
+        return _fixed_column(volume, qty_scale)
+    columns = [per_level[f"{c}_sum"].to_pylist() for c in qty_sums]  # past int64: in Python
+    return pa.array([_fixed(_value(v), qty_scale) for v in zip(*columns, strict=True)])
+
+
 def _level_params(
-    symbol: str, per_level: pa.Table, price_text: pa.Array, qty_sums: list[str], qty_scale: int
+    symbol: str, per_level: pa.Table, price_text: pa.Array, volume_text: pa.Array
 ) -> tuple[str, ...]:
     """Return the levels' share of the upsert's parameters, built on columns."""
-    sums = [per_level[f"{c}_sum"] for c in qty_sums]
-    highest = [pc.max(s).as_py() for s in sums]
-    if _value(highest) < 2**63:
-        volume = sums[0]
-        for k, s in enumerate(sums[1:], 1):
-            volume = pc.add(volume, pc.multiply(s, _n(_LIMB**k)))
-        volumes = _fixed_column(volume, qty_scale)
-    else:  # a volume past int64: put it together in Python
-        columns = [s.to_pylist() for s in sums]
-        volumes = pa.array([_fixed(_value(v), qty_scale) for v in zip(*columns, strict=True)])
     count = per_level.num_rows
     return (
         "{" + ",".join([f'"{symbol}"'] * count) + "}",
         _joined(per_level["m"]),
         _joined(price_text.take(per_level["i_min"])),
         _joined(per_level["i_count"]),
-        _joined(volumes),
+        _joined(volume_text),
     )
+
+
+def _split_levels(
+    symbol: str,
+    per_level: pa.Table,
+    price_text: pa.Array,
+    volume: pa.Array,
+    volume_text: pa.Array,
+    scales: tuple[int, int],
+) -> tuple[bytes, tuple[str, ...]] | None:
+    """Return the levels of the minutes wholly inside the block as a ``COPY`` stream, and the
+    upsert parameters of the others (its first and last minute, which the blocks around it
+    may share); None when every minute is one of those."""
+    minutes = per_level["m"].combine_chunks()
+    first, last = pc.min(minutes), pc.max(minutes)
+    inside = pc.and_(pc.not_equal(minutes, first), pc.not_equal(minutes, last))
+    if not pc.any(inside).as_py():
+        return None
+    edges = pc.invert(inside)
+    within = per_level.filter(inside).combine_chunks()
+    raw = symbol.encode()
+    rows = pc.binary_join_element_wise(
+        pa.scalar(struct.pack(">hi", 5, len(raw)) + raw, pa.binary()),
+        _L8,
+        _big_endian(pc.subtract(within["m"].combine_chunks(), _n(PG_EPOCH_US))),
+        _numerics(within["p"].combine_chunks(), scales[0]),
+        pa.scalar(struct.pack(">i", 4), pa.binary()),
+        _big_endian(within["i_count"].combine_chunks().cast(pa.int32())),
+        _numerics(volume.filter(inside), scales[1]),
+        b"",
+    )
+    edge_params = _level_params(
+        symbol, per_level.filter(edges), price_text, volume_text.filter(edges)
+    )
+    return _stream(rows), edge_params
+
+
+def _stream(rows: pa.Array) -> bytes:
+    """Return binary COPY rows (a binary array) as one ``COPY`` stream."""
+    _, offsets, body = rows.buffers()
+    ends = pa.Array.from_buffers(pa.int32(), len(rows) + 1, [None, offsets], offset=rows.offset)
+    return b"".join((HEADER, memoryview(body)[ends[0].as_py() : ends[-1].as_py()], TRAILER))
 
 
 def _fixed_column(mantissas: pa.Array, scale: int) -> pa.Array:
