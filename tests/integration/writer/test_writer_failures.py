@@ -314,12 +314,11 @@ def test_a_writer_whose_commits_outlast_the_claim_idle_time_never_claims_its_own
     make_writer: Callable[..., Writer],
     redis_client: redis.Redis,
     clean_db: Engine,
-    database_url: str,
 ) -> None:
     ticks = recorded_ticks()["BTCUSDT"][:3000]
     # each commit takes four times the claim idle time, while the next batch waits in hand
     settings = writer_settings(writer_batch_size=500, writer_claim_idle_ms=100)
-    writer = make_writer(settings, store=SlowStore(database_url, 0.4))
+    writer = make_writer(settings, store=SlowStore(settings.database_url, 0.4))
     feed(redis_client, writer.keys, ticks)
     with running(writer):
         wait_until(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "the drain")
