@@ -19,18 +19,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
-from tickvault.cold import manifest, parquet
+from tickvault.cold import manifest, parquet, read
 from tickvault.cold.location import ColdLocation, open_location
-from tickvault.cold.read import day_of, listed_files, read_trades
+from tickvault.cold.read import Direction, day_of, listed_files
 from tickvault.cold.storage import ColdUnavailable
 from tickvault.config import Settings
-from tickvault_api.cold_stats import by_time
 from tickvault_api.errors import Unavailable
 from tickvault_api.rows import TradeRow
 
 T = TypeVar("T")
-# Lookups read widening spans of a day's file (1 min, 1 h, the rest), like the hot queries.
-LOOKS_US = (60_000_000, 3_600_000_000, None)
 
 
 def off_loop(work: Callable[[], T]) -> T:
@@ -92,53 +89,34 @@ class ColdReads:
     ) -> pa.Table | None:
         """Return the trades of *files* in ``[start, end)`` as one table (None: none)."""
 
-        def work() -> pa.Table | None:
-            return read_trades(self._where(), files, start, end)
-
-        try:
-            return off_loop(work)
-        except ColdUnavailable as exc:
-            raise Unavailable(str(exc)) from exc
+        return self._read(partial(read.read_trades, files=files, start_us=start, end_us=end))
 
     def trades(
         self, files: list[manifest.ColdFile], start: int | None, end: int | None
     ) -> list[TradeRow]:
         """Return the trades of *files* in ``[start, end)``, by (time, id)."""
         table = self.table(files, start, end)
-        return [] if table is None else off_loop(lambda: rows_of(by_time(table)))
+        return [] if table is None else off_loop(lambda: rows_of(parquet.sort_by_time(table)))
 
-    def last_before(self, conn: Connection, symbol: str, end: int) -> TradeRow | None:
-        """Return the cold trade latest before *end* (ties by id)."""
-        day = day_of(end - 1)
+    def nearest(
+        self, conn: Connection, symbol: str, at: int, direction: Direction
+    ) -> TradeRow | None:
+        """Return the cold trade nearest *at* (exclusive) on *direction*'s side: the latest
+        before it or the earliest after it, ties by id; the day of *at* first, then the
+        nearest listed day that way."""
+        day = day_of(at - 1 if direction is Direction.BEFORE else at)
         files = manifest.files_between(conn, symbol, day, day)
         while True:
-            # Widening windows: a file sorted by time is read only where the answer lies.
-            for look in LOOKS_US:
-                lower = None if look is None else end - look
-                found = _extreme(self.table(files, lower, end) if files else None, "descending")
-                if found is not None:
-                    return found
-            earlier = manifest.nearest_file(conn, symbol, day, before=True)
-            if earlier is None:
-                return None
-            files, day = [earlier], earlier.day
-
-    def first_after(self, conn: Connection, symbol: str, after: int) -> TradeRow | None:
-        """Return the cold trade earliest after *after* (exclusive; ties by id)."""
-        day = day_of(after)
-        files = manifest.files_between(conn, symbol, day, day)
-        while True:
-            for look in LOOKS_US:
-                upper = None if look is None else after + look + 1
-                found = _extreme(
-                    self.table(files, after + 1, upper) if files else None, "ascending"
+            if files:
+                found = self._read(
+                    partial(read.nearest, files=files, at_us=at, direction=direction)
                 )
                 if found is not None:
-                    return found
-            later = manifest.nearest_file(conn, symbol, day, before=False)
-            if later is None:
+                    return rows_of(found)[0]
+            further = manifest.nearest_file(conn, symbol, day, before=direction is Direction.BEFORE)
+            if further is None:
                 return None
-            files, day = [later], later.day
+            files, day = [further], further.day
 
     def page(
         self,
@@ -150,38 +128,17 @@ class ColdReads:
     ) -> list[TradeRow]:
         """Return the first *limit* cold trades of ``[start, end)`` after the keyset
         *position*, by (time, id); fewer only when the window holds no more."""
-        for look in LOOKS_US:
-            upper = end if look is None else min(end, start + look)
-            table = self.table(files, start, upper)
-            if table is not None:
-                times = pc.cast(table["trade_time"], pa.int64())
-                later = pc.or_(
-                    pc.greater(times, position[0]),
-                    pc.and_(
-                        pc.equal(times, position[0]),
-                        pc.greater(table["trade_id"], position[1]),
-                    ),
-                )
-                table = table.filter(later)
-            if upper == end or (table is not None and table.num_rows >= limit):
-                if table is None:
-                    return []
-                return off_loop(partial(_first_rows, table, limit))
-        return []
+        first = partial(
+            read.first_rows, files=files, start_us=start, end_us=end, position=position, limit=limit
+        )
+        return self._read(lambda location: rows_of(first(location)))
 
-
-def _first_rows(table: pa.Table, limit: int) -> list[TradeRow]:
-    """Return the first *limit* trades of *table* by (time, id)."""
-    return rows_of(by_time(table).slice(0, limit))
-
-
-def _extreme(table: pa.Table | None, order: str) -> TradeRow | None:
-    """Return the first trade of *table* by (time, id) in *order* (None: no trade)."""
-    if table is None or table.num_rows == 0:
-        return None
-    keys = [("trade_time", order), ("trade_id", order)]
-    first = pc.sort_indices(table, sort_keys=keys)[0].as_py()
-    return rows_of(table.slice(first, 1))[0]
+    def _read(self, work: Callable[[ColdLocation], T]) -> T:
+        """Return *work(location)* run off the loop; a failing tier is ``unavailable``."""
+        try:
+            return off_loop(lambda: work(self._where()))
+        except ColdUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
 
 
 def table_of_rows(rows: list[TradeRow]) -> pa.Table | None:
