@@ -131,26 +131,37 @@ def first_rows(
         (g for g in _groups(location, files) if g.first_us < end_us and g.last_us >= lower),
         key=lambda g: g.first_us,
     )
-    kept: pa.Table | None = None
+    parts: list[pa.Table] = []
+    count = 0
+    last_us: int | None = None  # the time of the *limit*-th trade, once that many are found
     for group in groups:
-        full = kept is not None and kept.num_rows >= limit
-        if full and kept is not None and group.first_us > _us(kept["trade_time"][limit - 1]):
+        if last_us is not None and group.first_us > last_us:
             break  # it and every later group start after the page's last trade
-        table = storage.read_groups(location, group.path, [group.index])
+        table = _after(storage.read_groups(location, group.path, [group.index]), position)
         times = pc.cast(table["trade_time"], pa.int64())
-        after_time, after_id = (parquet.int64(v) for v in position)
-        later = pc.or_(
-            pc.greater(times, after_time),
-            pc.and_(pc.equal(times, after_time), pc.greater(table["trade_id"], after_id)),
-        )
         within = pc.and_(
             pc.greater_equal(times, parquet.int64(lower)), pc.less(times, parquet.int64(end_us))
         )
-        table = table.filter(pc.and_(later, within))
-        if table.num_rows:
-            both = table if kept is None else parquet.concat([kept, table])
-            kept = parquet.sort_by_time(both).slice(0, limit)
-    return kept
+        table = table.filter(within)
+        parts.append(table)
+        count += table.num_rows
+        if count >= limit:  # sorted only once a page is full, so an export sorts once
+            kept = parquet.sort_by_time(parquet.concat(parts)).slice(0, limit)
+            parts, count, last_us = [kept], limit, _us(kept["trade_time"][limit - 1])
+    found = [t for t in parts if t.num_rows]
+    return parquet.sort_by_time(parquet.concat(found)).slice(0, limit) if found else None
+
+
+def _after(table: pa.Table, position: tuple[int, int]) -> pa.Table:
+    """Return the trades of *table* after the keyset *position* (time, id)."""
+    times = pc.cast(table["trade_time"], pa.int64())
+    after_time, after_id = (parquet.int64(v) for v in position)
+    return table.filter(
+        pc.or_(
+            pc.greater(times, after_time),
+            pc.and_(pc.equal(times, after_time), pc.greater(table["trade_id"], after_id)),
+        )
+    )
 
 
 def _us(value: pa.Scalar) -> int:
