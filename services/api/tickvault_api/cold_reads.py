@@ -117,7 +117,6 @@ class ColdReads:
         self, files: list[manifest.ColdFile], start: int | None, end: int | None
     ) -> pa.Table | None:
         """Return the trades of *files* in ``[start, end)`` as one table (None: none)."""
-
         return self._read(partial(read.read_trades, files=files, start_us=start, end_us=end))
 
     def trades(

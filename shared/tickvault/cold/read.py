@@ -62,7 +62,7 @@ def _groups(location: ColdLocation, files: list[manifest.ColdFile]) -> list[_Gro
     return [
         _Group(f.path, g, first, last)
         for f in files
-        for g, (first, last) in enumerate(storage.time_spans(storage.footer(location, f.path)))
+        for g, (first, last) in enumerate(storage.time_spans(location, f.path))
     ]
 
 

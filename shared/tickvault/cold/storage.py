@@ -29,7 +29,7 @@ TIME_COLUMN = parquet.COLUMNS.index("trade_time")
 # Footers of recently read files kept per process, up to this many serialized bytes (a day of
 # 2 million trades in row groups of 16,384 has a footer of about 70 kB).
 FOOTER_BYTES_KEPT = 32 << 20
-_FOOTERS: OrderedDict[str, pq.FileMetaData] = OrderedDict()
+_FOOTERS: OrderedDict[str, tuple[pq.FileMetaData, list[tuple[int, int]]]] = OrderedDict()
 
 
 class ColdUnavailable(StoreUnavailable):
@@ -135,42 +135,42 @@ def file_schema(location: ColdLocation, relative: str) -> pa.Schema:
 
 
 def footer(location: ColdLocation, relative: str) -> pq.FileMetaData:
-    """Return the Parquet footer of one file, kept per process for the next reads.
+    """Return the Parquet footer of one file, kept per process for the next reads."""
+    return _kept(location, relative)[0]
+
+
+def time_spans(location: ColdLocation, relative: str) -> list[tuple[int, int]]:
+    """Return each row group's first and last trade time (µs; the whole span without stats)
+    in one file, from its kept footer."""
+    return _kept(location, relative)[1]
+
+
+def _kept(location: ColdLocation, relative: str) -> tuple[pq.FileMetaData, list[tuple[int, int]]]:
+    """Return one file's footer and row-group time spans, read once per process.
 
     A path is never rewritten (a new file gets a new name, replaced ones are deleted), so a
-    kept footer stays true; the kept footers are bounded by their bytes, the least recently
-    used going first.
+    kept footer stays true. The kept footers are bounded by their bytes, the least recently
+    used going first. Native threads read concurrently: a footer another thread dropped or
+    added meanwhile is not an error (at worst one is read again), and the bytes are counted
+    anew each time one is added.
     """
     path = location.absolute(relative)
     found = _FOOTERS.get(path)
     if found is not None:
-        with suppress(KeyError):  # another thread may have dropped it meanwhile
+        with suppress(KeyError):
             _FOOTERS.move_to_end(path)
         return found
-    found = file_metadata(location, relative)
-    _keep(path, found)
-    return found
-
-
-def _keep(path: str, metadata: pq.FileMetaData) -> None:
-    """Keep *metadata*, dropping the oldest footers beyond :data:`FOOTER_BYTES_KEPT`.
-
-    Gevent's native threads read concurrently: a footer another thread dropped or added
-    meanwhile is not an error (at worst one is read again), and the bytes are counted anew.
-    """
-    _FOOTERS[path] = metadata
-    kept = sum(m.serialized_size for m in list(_FOOTERS.values()))
+    metadata = file_metadata(location, relative)
+    found = metadata, [_time_span(metadata.row_group(g)) for g in range(metadata.num_row_groups)]
+    _FOOTERS[path] = found
+    kept = sum(m.serialized_size for m, _ in list(_FOOTERS.values()))
     while kept > FOOTER_BYTES_KEPT and len(_FOOTERS) > 1:
         try:
-            _, dropped = _FOOTERS.popitem(last=False)
+            _, (dropped, _) = _FOOTERS.popitem(last=False)
         except KeyError:
             break
         kept -= dropped.serialized_size
-
-
-def time_spans(metadata: pq.FileMetaData) -> list[tuple[int, int]]:
-    """Return each row group's first and last trade time (µs; the whole span without stats)."""
-    return [_time_span(metadata.row_group(g)) for g in range(metadata.num_row_groups)]
+    return found
 
 
 def _time_span(group: pq.RowGroupMetaData) -> tuple[int, int]:
@@ -209,7 +209,7 @@ def read_file(
     """
     lo = MIN_TIME_US if start_us is None else start_us
     hi = MAX_TIME_US if end_us is None else end_us
-    spans = time_spans(footer(location, relative))
+    spans = time_spans(location, relative)
     table = read_groups(
         location, relative, [g for g, (a, b) in enumerate(spans) if a < hi and b >= lo]
     )
