@@ -15,11 +15,12 @@ from decimal import Context, Decimal, localcontext
 import pyarrow as pa
 from sqlalchemy import Connection
 
-from tickvault.cold import manifest, parquet
+from tickvault.cold import manifest, parquet, read
+from tickvault.cold.location import ColdLocation
 from tickvault.cold.read import Direction
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US
 from tickvault_api import cold_stats, queries
-from tickvault_api.cold_reads import ColdReads, off_loop, rows_of, table_of_rows
+from tickvault_api.cold_reads import ColdReads, page_rows, rows_of, sorted_rows, table_of_rows
 from tickvault_api.median import median_ranks
 from tickvault_api.params import Window
 from tickvault_api.rows import Aggregate, CandleRow, TradeRow
@@ -123,26 +124,6 @@ class Tiered:
     def __init__(self, cold: ColdReads | None) -> None:
         self.cold = cold
 
-    def _all_rows(
-        self, conn: Connection, symbol: str, window: Window | None
-    ) -> list[TradeRow] | None:
-        """Return every trade of *window* from both tiers; None when no cold file meets it."""
-        if self.cold is None:
-            return None
-        start = None if window is None else window.start
-        end = None if window is None else window.end
-        files = self.cold.files(conn, symbol, start, end)
-        if not files:
-            return None
-        cold = self.cold.trades(files, start, end)
-        hot_window = window or Window(MIN_TIME_US, MAX_TIME_US)
-        hot = [
-            r
-            for batch in queries.history_batches(conn, symbol, hot_window, None, EXPORT_BATCH)
-            for r in batch
-        ]
-        return merge_rows(cold, hot)
-
     def trade_before(self, conn: Connection, symbol: str, end_us: int) -> TradeRow | None:
         """Return the last trade strictly before *end_us* in either tier (the hot tier is
         searched only as far back as the cold answer)."""
@@ -189,7 +170,7 @@ class Tiered:
         if not files:
             return hot
         position = after if after is not None else (window.start, -1)
-        cold = self.cold.page(files, start, window.end, position, limit)
+        cold = self.cold.run(page_rows, files, start, window.end, position, limit)
         if len(cold) >= limit:  # the cold rows end before the window does: so must the page
             last = (cold[limit - 1].trade_time, cold[limit - 1].trade_id)
             hot = [r for r in hot if (r.trade_time, r.trade_id) <= last]
@@ -204,32 +185,25 @@ class Tiered:
         start, end = (None, None) if window is None else (window.start, window.end)
         return self.cold.files(conn, symbol, start, end)
 
-    def _both(
-        self, conn: Connection, symbol: str, window: Window | None, files: list[manifest.ColdFile]
-    ) -> pa.Table | list[TradeRow]:
-        """Return every trade of *window* in both tiers, by (time, id), one per trade id
-        (merged off the gevent loop, like every computation over cold trades)."""
-        assert self.cold is not None
-        start, end = (None, None) if window is None else (window.start, window.end)
-        hot = [
+    def _hot(self, conn: Connection, symbol: str, window: Window | None) -> list[TradeRow]:
+        """Return every hot trade of *window*, by (time, id)."""
+        return [
             r
             for batch in queries.history_batches(
                 conn, symbol, window or Window(MIN_TIME_US, MAX_TIME_US), None, EXPORT_BATCH
             )
             for r in batch
         ]
-        cold = self.cold.table(files, start, end)
-        return off_loop(lambda: _merged(cold, hot))
 
     def aggregate(self, conn: Connection, symbol: str, window: Window | None) -> Aggregate:
         """Return the exact aggregates of *window* over both tiers."""
         files = self._files(conn, symbol, window)
         if not files:
             return queries.aggregate(conn, symbol, window)
-        both = self._both(conn, symbol, window, files)
-        if isinstance(both, list):
-            return off_loop(lambda: aggregate_rows(both))
-        return off_loop(lambda: cold_stats.aggregate_table(both))
+        assert self.cold is not None
+        start, end = (None, None) if window is None else (window.start, window.end)
+        hot = self._hot(conn, symbol, window)
+        return self.cold.run(_stats_of, files, start, end, hot, False)[0]
 
     def stats(
         self, conn: Connection, symbol: str, window: Window | None
@@ -238,19 +212,22 @@ class Tiered:
         files = self._files(conn, symbol, window)
         if not files:
             return queries.stats(conn, symbol, window)
-        both = self._both(conn, symbol, window, files)
-        if isinstance(both, list):
-            return off_loop(lambda: (aggregate_rows(both), median_of(both)))
-        return off_loop(lambda: (cold_stats.aggregate_table(both), cold_stats.median_table(both)))
+        assert self.cold is not None
+        start, end = (None, None) if window is None else (window.start, window.end)
+        hot = self._hot(conn, symbol, window)
+        return self.cold.run(_stats_of, files, start, end, hot, True)
 
     def candles(
         self, conn: Connection, symbol: str, step_us: int, start_us: int, end_us: int
     ) -> list[CandleRow]:
         """Return the OHLCV buckets over both tiers."""
-        rows = self._all_rows(conn, symbol, Window(start_us, end_us))
-        if rows is None:
+        window = Window(start_us, end_us)
+        files = self._files(conn, symbol, window)
+        if not files:
             return queries.candles(conn, symbol, step_us, start_us, end_us)
-        return off_loop(lambda: candles_of(rows, step_us))
+        assert self.cold is not None
+        hot = self._hot(conn, symbol, window)
+        return self.cold.run(_candles_of, files, start_us, end_us, hot, step_us)
 
     def history_batches(
         self,
@@ -268,3 +245,32 @@ class Tiered:
                 rows = self.history_page(conn, symbol, window, after, 2**62)
                 return iter([rows[i : i + size] for i in range(0, len(rows), size)])
         return queries.history_batches(conn, symbol, window, after, size)
+
+
+def _stats_of(
+    location: ColdLocation,
+    files: list[manifest.ColdFile],
+    start: int | None,
+    end: int | None,
+    hot: list[TradeRow],
+    median: bool,
+) -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
+    """Return the aggregates (and the two middle prices when *median*) of the trades of
+    *files* in ``[start, end)`` and the *hot* ones (a cold task)."""
+    both = _merged(read.read_trades(location, files, start, end), hot)
+    if isinstance(both, list):
+        return aggregate_rows(both), median_of(both) if median else None
+    return cold_stats.aggregate_table(both), cold_stats.median_table(both) if median else None
+
+
+def _candles_of(
+    location: ColdLocation,
+    files: list[manifest.ColdFile],
+    start: int,
+    end: int,
+    hot: list[TradeRow],
+    step_us: int,
+) -> list[CandleRow]:
+    """Return the OHLCV buckets of the trades of *files* in ``[start, end)`` and the *hot*
+    ones (a cold task)."""
+    return candles_of(merge_rows(sorted_rows(location, files, start, end), hot), step_us)
