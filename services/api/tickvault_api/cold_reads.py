@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 from typing import TypeVar
 
@@ -21,7 +22,7 @@ from sqlalchemy import Connection
 
 from tickvault.cold import manifest, parquet
 from tickvault.cold.location import ColdLocation, open_location
-from tickvault.cold.read import day_of, listed_files, read_trades
+from tickvault.cold.read import day_of, listed_files, price_levels, read_trades
 from tickvault.cold.storage import ColdUnavailable
 from tickvault.config import Settings
 from tickvault_api.cold_stats import by_time
@@ -97,6 +98,16 @@ class ColdReads:
 
         try:
             return off_loop(work)
+        except ColdUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+
+    def price_levels(
+        self, files: list[manifest.ColdFile], low: Decimal, high: Decimal
+    ) -> tuple[int, list[tuple[Decimal, int]]]:
+        """Return how many trades of *files* are priced below *low*, and the (price, trades)
+        priced in ``[low, high]`` (their price columns only)."""
+        try:
+            return off_loop(lambda: price_levels(self._where(), files, low, high))
         except ColdUnavailable as exc:
             raise Unavailable(str(exc)) from exc
 

@@ -45,12 +45,14 @@ def _move(args: argparse.Namespace) -> int:
         engine.dispose()
     assert moved is not None
     log.info(
-        "moved %d days (%s): %d trades in %d files; %d partitions dropped; %d cold days expired",
+        "moved %d days (%s): %d trades in %d files; %d partitions dropped; %d cold days expired; "
+        "aggregates recorded for %d older files",
         len(moved.days),
         ", ".join(d.isoformat() for d in moved.days) or "none past retention",
         moved.trades,
         moved.files,
         len(moved.dropped),
         moved.expired,
+        moved.aggregated,
     )
     return 0

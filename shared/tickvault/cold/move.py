@@ -57,6 +57,7 @@ class MoveReport:
     trades: int = 0  # trades read from PostgreSQL and now in the cold tier
     dropped: list[str] = field(default_factory=list)
     expired: int = 0
+    aggregated: int = 0  # files listed before migration 0006 whose aggregates were recorded
 
 
 def _day_start(day: date) -> datetime:
@@ -161,7 +162,8 @@ def move_expired(
     today: date | None = None,
     lease: Lease | None = None,
 ) -> MoveReport:
-    """Move every day wholly before *cut*, oldest first; expire cold days past their retention.
+    """Move every day wholly before *cut*, oldest first; expire cold days past their retention;
+    record the aggregates of files listed without them (before migration 0006).
 
     With a *lease* (the writers' maintenance lease), it is renewed before each day, and a
     lease lost stops the pass (:class:`LeaseLost`) between two days, never inside one.
@@ -179,6 +181,7 @@ def move_expired(
         keep_from = (today or datetime.now(UTC).date()) - timedelta(days=cold_retention_days)
         with engine.begin() as conn:
             report.expired = len(manifest.expire_before(conn, keep_from))
+    report.aggregated = store.fill_aggregates(engine, location, lease)
     store.tidy(engine, location)
     return report
 

@@ -1,10 +1,13 @@
-"""Reading a symbol's cold trades for a time range, from the files the manifest lists."""
+"""Reading a symbol's cold trades for a time range, or its files' prices in a price band,
+from the files the manifest lists."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from tickvault.cold import manifest, storage
@@ -39,3 +42,22 @@ def read_trades(
         return None
     wide = pa.unify_schemas([t.schema for t in tables], promote_options="permissive")
     return pa.concat_tables([t.cast(wide) for t in tables])
+
+
+def price_levels(
+    location: ColdLocation, files: list[manifest.ColdFile], low: Decimal, high: Decimal
+) -> tuple[int, list[tuple[Decimal, int]]]:
+    """Return how many trades of *files* are priced below *low*, and the (price, trades) of
+    those priced in ``[low, high]``; only the price column is read."""
+    below = 0
+    levels: list[tuple[Decimal, int]] = []
+    for f in files:
+        prices = storage.read_column(location, f.path, "price")
+        lo, hi = pa.scalar(low), pa.scalar(high)
+        below += int(pc.sum(pc.less(prices, lo)).as_py() or 0)
+        inside = prices.filter(pc.and_(pc.greater_equal(prices, lo), pc.less_equal(prices, hi)))
+        counts = pc.value_counts(inside)
+        levels += zip(
+            counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
+        )
+    return below, levels
