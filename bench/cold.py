@@ -366,6 +366,13 @@ def measure_many_days(
     app = create_app(settings)
     client = app.test_client()
     try:
+        with engine.connect() as conn:
+            cold_bytes, files, manifest_bytes = conn.execute(
+                text(
+                    "SELECT sum(bytes), count(*), pg_total_relation_size('cold_files') "
+                    "FROM cold_files"
+                )
+            ).one()
         with engine.begin() as conn:
             conn.execute(_FORGET_AGGREGATES)  # as listed before migration 0006
         before = {k: _best_of(client, p, runs) for k, p in paths.items()}
@@ -377,10 +384,13 @@ def measure_many_days(
         engine.dispose()
     for k in paths:
         assert before[k][1] == after[k][1], f"{k}: the answers differ"
+    trades = sum(len(v) for v in by_day.values())
     out: dict[str, Any] = {
         "cold_days": len(by_day),
-        "cold_days_trades": sum(len(v) for v in by_day.values()),
+        "cold_days_trades": trades,
         "cold_days_fill_aggregates_s": round(fill_s, 2),
+        "cold_days_bytes_per_trade": round(int(cold_bytes) / trades, 2),
+        "cold_days_manifest_bytes_per_file": round(int(manifest_bytes) / int(files)),
     }
     for k in paths:
         out[f"cold_days_{k}_ms_before"] = round(before[k][0] * 1000, 1)
