@@ -37,7 +37,7 @@ def _move(args: argparse.Namespace) -> int:
         return 0
     engine = make_engine(settings.database_url, application_name="tickvault-cold-move")
     try:
-        _, moved = maintain_tiers(engine, settings)
+        _, moved = maintain_tiers(engine, settings, fill_budget_s=None)
     except (ColdUnavailable, TickvaultError) as exc:
         print(f"tickvault: the move did not finish: {exc}", file=sys.stderr)  # noqa: T201
         return 1

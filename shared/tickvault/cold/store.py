@@ -12,6 +12,7 @@ mover's, which drops the partitions in that same transaction).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -224,24 +225,38 @@ def _tidy_temp_files(engine: Engine, location: ColdLocation) -> int:
     return deleted
 
 
-def fill_aggregates(engine: Engine, location: ColdLocation, lease: Lease | None = None) -> int:
+def fill_aggregates(
+    engine: Engine,
+    location: ColdLocation,
+    lease: Lease | None = None,
+    budget_s: float | None = None,
+) -> int:
     """Record the aggregates of listed files that have none (listed before migration 0006),
     reading each file once; return how many were filled.
 
-    A file replaced meanwhile is skipped (its successor was listed with its aggregates). With
-    a *lease*, it is renewed before each file and a lost lease stops the pass.
+    A file replaced meanwhile is skipped (its successor was listed with its aggregates), and
+    so is one that cannot be read (logged; the API reads it, and answers ``unavailable`` if it
+    cannot either). With a *lease*, it is renewed before each file and a lost lease stops the
+    pass; with *budget_s*, the pass stops after that many seconds (the next one goes on).
     """
     with engine.connect() as conn:
         paths = manifest.without_aggregate(conn)
+    began = time.monotonic()
     filled = 0
     for path in paths:
+        if budget_s is not None and time.monotonic() - began > budget_s:
+            break
         if lease is not None and not lease.renew():
             raise LeaseLost(f"the lease {lease.key} was lost while filling cold aggregates")
         folder = Folder()
-        for batch in storage.read_batches(location, path):
-            folder.add(batch)
+        try:
+            for batch in storage.read_batches(location, path):
+                folder.add(batch)
+        except storage.ColdUnavailable as exc:
+            log.warning("could not record the aggregates of %s: %s", path, exc)
+            continue
         with engine.begin() as conn:
             filled += manifest.set_aggregate(conn, path, folder.aggregate())
     if filled:
-        log.info("recorded the aggregates of %d cold files listed without them", filled)
+        log.info("recorded the aggregates of %d of %d older cold files", filled, len(paths))
     return filled

@@ -26,7 +26,7 @@ from tests.integration.cold.conftest import MIDNIGHT, ColdTier, api_app
 from tests.support.db import rows
 from tests.support.recordings import RecordedTrade
 
-from tickvault.cold import move, storage
+from tickvault.cold import move, storage, store
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
 
@@ -195,3 +195,15 @@ def test_files_listed_before_the_aggregates_answer_the_same_until_a_move_records
     reads["trades"].clear()
     _same_answers(hot, cold)
     assert len(set(reads["trades"])) < 10
+
+
+def test_a_file_that_cannot_be_read_keeps_no_aggregates_and_the_others_are_filled(
+    hot_and_cold: tuple[FlaskClient, FlaskClient, Engine], cold_tier: ColdTier
+) -> None:
+    _, _, engine = hot_and_cold
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE cold_files SET price_sum = NULL"))
+    gone = _paths(engine, "ETHUSDT")[(MIDNIGHT - timedelta(days=1)).date().isoformat()]
+    cold_tier.location.filesystem.delete_file(cold_tier.location.absolute(gone))
+    assert store.fill_aggregates(engine, cold_tier.location) == 9
+    assert rows(engine, "SELECT path FROM cold_files WHERE price_sum IS NULL") == [(gone,)]
