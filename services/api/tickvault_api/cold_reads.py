@@ -105,9 +105,10 @@ class ColdReads:
         self, files: list[manifest.ColdFile], low: Decimal, high: Decimal
     ) -> tuple[int, list[tuple[Decimal, int]]]:
         """Return how many trades of *files* are priced below *low*, and the (price, trades)
-        priced in ``[low, high]`` (their price columns only)."""
+        priced in ``[low, high]`` (their price columns only). It blocks: call it inside work
+        handed to :func:`off_loop`."""
         try:
-            return off_loop(lambda: price_levels(self._where(), files, low, high))
+            return price_levels(self._where(), files, low, high)
         except ColdUnavailable as exc:
             raise Unavailable(str(exc)) from exc
 

@@ -245,10 +245,15 @@ class Tiered:
         whole, rest = self._parts(conn, symbol, window, files)
         if not whole:
             return off_loop(lambda: (_aggregate_of(rest), _median_of(rest)))
-        agg = off_loop(lambda: combine([_aggregate_of(rest), *cold_totals.aggregates(whole)]))
-        levels = off_loop(lambda: cold_totals.points(rest))
-        assert self.cold is not None
-        return agg, cold_totals.median_pair(agg.count, whole, levels, self.cold.price_levels)
+        cold = self.cold
+        assert cold is not None
+
+        def work() -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
+            agg = combine([_aggregate_of(rest), *cold_totals.aggregates(whole)])
+            levels = cold_totals.points(rest)
+            return agg, cold_totals.median_pair(agg.count, whole, levels, cold.price_levels)
+
+        return off_loop(work)
 
     def candles(
         self, conn: Connection, symbol: str, step_us: int, start_us: int, end_us: int
