@@ -21,14 +21,6 @@ def fits(table: pa.Table) -> bool:
     return all(table.schema.field(c).type.precision <= VECTOR_DIGITS for c in ("price", "quantity"))
 
 
-def by_time(table: pa.Table) -> pa.Table:
-    """Return *table* (one row per trade id) sorted by (time, id)."""
-    order = pc.sort_indices(
-        table, sort_keys=[("trade_time", "ascending"), ("trade_id", "ascending")]
-    )
-    return table.take(order)
-
-
 def median_table(table: pa.Table) -> tuple[Decimal, Decimal]:
     """Return the two middle prices of *table* (at least one row)."""
     k1, k2 = median_ranks(table.num_rows)
