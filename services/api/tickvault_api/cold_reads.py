@@ -119,6 +119,17 @@ class ColdReads:
         """Return the trades of *files* in ``[start, end)`` as one table (None: none)."""
         return self._read(partial(read.read_trades, files=files, start_us=start, end_us=end))
 
+    def price_levels(
+        self, files: list[manifest.ColdFile], low: Decimal, high: Decimal
+    ) -> tuple[int, list[tuple[Decimal, int]]]:
+        """Return how many trades of *files* are priced below *low*, and the (price, trades)
+        priced in ``[low, high]`` (their price columns only). It blocks: call it inside work
+        handed to :func:`off_loop`."""
+        try:
+            return read.price_levels(self._where(), files, low, high)
+        except ColdUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+
     def trades(
         self, files: list[manifest.ColdFile], start: int | None, end: int | None
     ) -> list[TradeRow]:

@@ -4,27 +4,29 @@ When no cold file meets a query's window, the query runs exactly as before
 (:mod:`tickvault_api.queries`). When one does, the answer is computed from the raw trades of
 both tiers, merged by (time, id) with one row per trade id (a late trade the cold tier holds
 already is counted once), by the pure functions below: the same definitions the SQL uses, so
-an answer is identical whichever tier its trades live in.
+an answer is identical whichever tier its trades live in. ``range`` and ``stats`` answer the
+cold files that lie wholly inside the window from their recorded aggregates instead
+(:mod:`tickvault_api.cold_totals`), so a year of cold days costs a year of manifest rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 
 import pyarrow as pa
 from sqlalchemy import Connection
 
+from tickvault.aggregates import EMPTY, EXACT, Aggregate, combine, of_table
 from tickvault.cold import manifest, parquet
 from tickvault.cold.read import Direction
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US
-from tickvault_api import cold_stats, queries
+from tickvault_api import cold_stats, cold_totals, queries
 from tickvault_api.cold_reads import ColdReads, off_loop, rows_of, table_of_rows
 from tickvault_api.median import median_ranks
 from tickvault_api.params import Window
-from tickvault_api.rows import Aggregate, CandleRow, TradeRow
+from tickvault_api.rows import CandleRow, TradeRow
 
-_EXACT = Context(prec=200)  # sums of exchange decimals stay exact far beyond any real total
 EXPORT_BATCH = 5000
 BEFORE, AFTER = Direction.BEFORE, Direction.AFTER
 
@@ -43,8 +45,8 @@ def merge_rows(*parts: Iterable[TradeRow]) -> list[TradeRow]:
 def aggregate_rows(rows: list[TradeRow]) -> Aggregate:
     """Return the exact aggregates of *rows* (sorted by time, id), as the SQL computes them."""
     if not rows:
-        return Aggregate(0, *([None] * 12))
-    with localcontext(_EXACT):
+        return EMPTY
+    with localcontext(EXACT):
         price_sum = sum((r.price for r in rows), Decimal(0))
         sq_sum = sum((r.price * r.price for r in rows), Decimal(0))
         volume = sum((r.quantity for r in rows), Decimal(0))
@@ -83,7 +85,7 @@ def candles_of(rows: list[TradeRow], step_us: int) -> list[CandleRow]:
     for r in rows:
         buckets.setdefault(r.trade_time - r.trade_time % step_us, []).append(r)
     out = []
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         for start, rs in sorted(buckets.items()):
             out.append(
                 CandleRow(
@@ -115,6 +117,14 @@ def _merged(cold: pa.Table | None, hot: list[TradeRow]) -> pa.Table | list[Trade
     if not cold_stats.fits(merged):
         return merge_rows(rows_of(merged))
     return parquet.sort_by_time(parquet.sort_by_id(merged))
+
+
+def _aggregate_of(trades: pa.Table | list[TradeRow]) -> Aggregate:
+    return aggregate_rows(trades) if isinstance(trades, list) else of_table(trades)
+
+
+def _median_of(trades: pa.Table | list[TradeRow]) -> tuple[Decimal, Decimal] | None:
+    return median_of(trades) if isinstance(trades, list) else cold_stats.median_table(trades)
 
 
 class Tiered:
@@ -204,11 +214,12 @@ class Tiered:
         start, end = (None, None) if window is None else (window.start, window.end)
         return self.cold.files(conn, symbol, start, end)
 
-    def _both(
+    def _parts(
         self, conn: Connection, symbol: str, window: Window | None, files: list[manifest.ColdFile]
-    ) -> pa.Table | list[TradeRow]:
-        """Return every trade of *window* in both tiers, by (time, id), one per trade id
-        (merged off the gevent loop, like every computation over cold trades)."""
+    ) -> tuple[list[manifest.ColdFile], pa.Table | list[TradeRow]]:
+        """Return the cold files answered whole from their aggregates, and every other trade
+        of *window* in both tiers, by (time, id), one per trade id (merged off the gevent
+        loop, like every computation over cold trades)."""
         assert self.cold is not None
         start, end = (None, None) if window is None else (window.start, window.end)
         hot = [
@@ -218,18 +229,17 @@ class Tiered:
             )
             for r in batch
         ]
-        cold = self.cold.table(files, start, end)
-        return off_loop(lambda: _merged(cold, hot))
+        whole, read = cold_totals.split(files, window, cold_totals.hot_days(hot))
+        cold = self.cold.table(read, start, end) if read else None
+        return whole, off_loop(lambda: _merged(cold, hot))
 
     def aggregate(self, conn: Connection, symbol: str, window: Window | None) -> Aggregate:
         """Return the exact aggregates of *window* over both tiers."""
         files = self._files(conn, symbol, window)
         if not files:
             return queries.aggregate(conn, symbol, window)
-        both = self._both(conn, symbol, window, files)
-        if isinstance(both, list):
-            return off_loop(lambda: aggregate_rows(both))
-        return off_loop(lambda: cold_stats.aggregate_table(both))
+        whole, rest = self._parts(conn, symbol, window, files)
+        return off_loop(lambda: combine([_aggregate_of(rest), *cold_totals.aggregates(whole)]))
 
     def stats(
         self, conn: Connection, symbol: str, window: Window | None
@@ -238,10 +248,18 @@ class Tiered:
         files = self._files(conn, symbol, window)
         if not files:
             return queries.stats(conn, symbol, window)
-        both = self._both(conn, symbol, window, files)
-        if isinstance(both, list):
-            return off_loop(lambda: (aggregate_rows(both), median_of(both)))
-        return off_loop(lambda: (cold_stats.aggregate_table(both), cold_stats.median_table(both)))
+        whole, rest = self._parts(conn, symbol, window, files)
+        if not whole:
+            return off_loop(lambda: (_aggregate_of(rest), _median_of(rest)))
+        cold = self.cold
+        assert cold is not None
+
+        def work() -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
+            agg = combine([_aggregate_of(rest), *cold_totals.aggregates(whole)])
+            levels = cold_totals.points(rest)
+            return agg, cold_totals.median_pair(agg.count, whole, levels, cold.price_levels)
+
+        return off_loop(work)
 
     def candles(
         self, conn: Connection, symbol: str, step_us: int, start_us: int, end_us: int

@@ -189,6 +189,18 @@ class ColdFile(Base):
     checksum: Mapped[str] = mapped_column(Text)
     bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    # The file's exact aggregates (NULL until filled for a file listed before migration 0006):
+    # what lets range and stats answer a whole file without reading it.
+    price_sum: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    price_sq_sum: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    volume: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    quote_volume: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    first_price: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    last_price: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    high: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    high_time: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ, nullable=True)
+    low: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    low_time: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ, nullable=True)
 
 
 class ColdOrphan(Base):
