@@ -43,20 +43,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redis  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from tests.integration.api.loading import store_ticks  # noqa: E402
 from tests.private_servers import free_port  # noqa: E402
 from tests.support.polling import wait_until  # noqa: E402
 from tests.support.recordings import all_recorded_trades  # noqa: E402
 
 from api_latency import timed  # noqa: E402
-from common import pct  # noqa: E402
+from common import pct, scratch_database  # noqa: E402
 from tickvault.codec import latest_to_hash  # noqa: E402
 from tickvault.cold.location import open_location  # noqa: E402
 from tickvault.cold.move import move_expired  # noqa: E402
 from tickvault.cold.store import fill_aggregates, store_trades  # noqa: E402
 from tickvault.config import Settings  # noqa: E402
-from tickvault.db import migrate  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.keys import RedisKeys  # noqa: E402
 from tickvault.tick import Source, Tick  # noqa: E402
@@ -240,16 +238,20 @@ def _ready(url: str) -> bool:
 def measure(
     ticks: list[Tick], label: str, samples: int, server: str = SERVER, redis_url: str | None = None
 ) -> dict[str, Any]:
-    """Store *ticks*, move their days cold, and return the figures (keys prefixed *label*)."""
-    url = (
-        make_url(server)
-        .set(database=f"tv_cold_bench_{uuid.uuid4().hex[:8]}")
-        .render_as_string(hide_password=False)
-    )
-    migrate.upgrade(url)
+    """Store *ticks*, move their days cold, and return the figures (keys prefixed *label*);
+    the database and the cold directory are removed afterwards."""
+    with (
+        scratch_database(server, "tv_cold_bench") as url,
+        tempfile.TemporaryDirectory(prefix="tv-cold-bench-") as cold_dir,
+    ):
+        return _measure(url, cold_dir, ticks, label, samples, redis_url)
+
+
+def _measure(
+    url: str, cold_dir: str, ticks: list[Tick], label: str, samples: int, redis_url: str | None
+) -> dict[str, Any]:
     store_ticks(url, ticks, batch=5000)
     engine = make_engine(url, application_name="tickvault-bench-cold")
-    cold_dir = tempfile.mkdtemp(prefix="tv-cold-bench-")
     cold_url = f"file://{cold_dir}"
     location = open_location(Settings(_env_file=None, cold_url=cold_url))  # type: ignore[call-arg]
     assert location is not None
@@ -333,14 +335,16 @@ def measure_many_days(
 ) -> dict[str, Any]:
     """Return ``range`` and ``stats`` over *days* cold day files, without the per-file
     aggregates (every file read) and with them, measured in the same run."""
-    url = (
-        make_url(server)
-        .set(database=f"tv_cold_days_{uuid.uuid4().hex[:8]}")
-        .render_as_string(hide_password=False)
-    )
-    migrate.upgrade(url)
+    with (
+        scratch_database(server, "tv_cold_days") as url,
+        tempfile.TemporaryDirectory(prefix="tv-cold-days-") as cold_dir,
+    ):
+        return _many_days(url, cold_dir, days, per_day, runs)
+
+
+def _many_days(url: str, cold_dir: str, days: int, per_day: int, runs: int) -> dict[str, Any]:
     engine = make_engine(url, application_name="tickvault-bench-cold-days")
-    cold_url = f"file://{tempfile.mkdtemp(prefix='tv-cold-days-')}"
+    cold_url = f"file://{cold_dir}"
     location = open_location(Settings(_env_file=None, cold_url=cold_url))  # type: ignore[call-arg]
     assert location is not None
     by_day = _many_days_ticks(days, per_day)

@@ -295,3 +295,25 @@ def released(replay_proc: ReplayProcess) -> dict[str, tuple[int, int]]:
         for s, v in stats.items()
         if v.get("last_trade_id") is not None
     }
+
+
+@contextlib.contextmanager
+def scratch_database(server: str, prefix: str) -> Iterator[str]:
+    """Yield the URL of a new, migrated database on *server* (a PostgreSQL URL), named
+    *prefix* and a random suffix; it is dropped on the way out, however the run ends."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from tickvault.db import migrate
+    from tickvault.db.engine import make_engine
+
+    name = f"{prefix}_{os.getpid()}_{os.urandom(4).hex()}"
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    admin = make_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

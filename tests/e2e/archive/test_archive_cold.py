@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
-from tests.e2e.archive.conftest import Archive, day
+from tests.e2e.archive.conftest import Archive, day, three_days
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role
 
 from tickvault_api import create_app
@@ -28,7 +28,6 @@ from tickvault_api.settings import ApiSettings
 
 # 48 hours back is always two days ago: days -4 and -3 go cold, day -2 stays hot.
 RETENTION_HOURS = "48"
-RANGE = ("BTCUSDT", "--from", day(-4).isoformat(), "--to", day(-2).isoformat())
 
 
 def ms(offset: int) -> int:
@@ -61,7 +60,7 @@ def imported(
         if request.param == "cold"
         else {}
     )
-    status, summary, err = a.run(*RANGE, **env)
+    status, summary, err = a.run("BTCUSDT", *three_days(), **env)
     assert status == 0, err
     (report,) = summary["symbols"]
     more = {"cold_url": env["TICKVAULT_COLD_URL"]} if env else {}
@@ -143,7 +142,7 @@ def test_old_days_go_cold_recent_ones_hot_and_a_second_import_stores_nothing(
     assert stats.status_code == 200 and stats.get_json()["count"] == last - first + 1
 
     files_before = a.query("SELECT path FROM cold_files ORDER BY day") if imported.env else []
-    status, again, err = a.run(*RANGE, **imported.env)
+    status, again, err = a.run("BTCUSDT", *three_days(), **imported.env)
     assert status == 0, err
     (second,) = again["symbols"]
     assert {f["outcome"] for f in second["files"]} == {"skipped"}
@@ -218,7 +217,7 @@ def test_an_import_cut_off_before_it_recorded_its_files_stores_nothing_twice(
     hot = a.query("SELECT count(*) FROM trades")
     with a.engine.begin() as conn:  # as if killed after storing, before recording the files
         conn.execute(text("DELETE FROM archive_files"))
-    status, again, err = a.run(*RANGE, **imported.env)
+    status, again, err = a.run("BTCUSDT", *three_days(), **imported.env)
     assert status == 0, err
     (report,) = again["symbols"]
     assert {f["outcome"] for f in report["files"]} == {"imported"}

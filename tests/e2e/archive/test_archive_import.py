@@ -12,10 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.e2e.archive.conftest import TODAY, Archive, day
+from tests.e2e.archive.conftest import Archive, day, three_days
 from tests.support.polling import wait_until
 
-THREE_DAYS = ("--from", day(-4).isoformat(), "--to", day(-2).isoformat())
 LAST_QTY = "SELECT trade_id, quantity::text FROM trades ORDER BY trade_id DESC LIMIT 1"
 
 
@@ -216,7 +215,7 @@ def test_repairs_wait_out_429_from_rest_and_still_complete(archive: Any) -> None
             },
         ],
     )
-    status, summary, err = a.run("BTCUSDT", *THREE_DAYS)
+    status, summary, err = a.run("BTCUSDT", *three_days())
     assert status == 0, err
     count, low, high = _contiguous(a)
     assert count == high - low + 1
@@ -225,7 +224,7 @@ def test_repairs_wait_out_429_from_rest_and_still_complete(archive: Any) -> None
 
 
 def test_a_whole_past_month_comes_as_one_monthly_file_or_as_its_days(archive: Any) -> None:
-    last_month_end = TODAY.replace(day=1) - timedelta(days=1)
+    last_month_end = day(0).replace(day=1) - timedelta(days=1)
     first = last_month_end.replace(day=1)
     month = first.strftime("%Y-%m")
     span = ("--from", first.isoformat(), "--to", last_month_end.isoformat())
