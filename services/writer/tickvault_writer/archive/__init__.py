@@ -6,7 +6,9 @@
 - :mod:`.chunks`: a file's rows in blocks of whole lines, each made ready for the store by
   :mod:`.columns` (whole Arrow columns) or, for a block with any anomaly, by :mod:`.rows` and
   :func:`~tickvault_writer.prepare.prepare` (row by row); the same bytes either way.
-- :mod:`.columns`: a block checked, COPY-encoded and folded into candles and levels on columns.
+- :mod:`.columns`: a block read and checked on columns, then encoded by :mod:`.column_copy`
+  (its binary ``COPY`` streams) and folded by :mod:`.column_fold` (candles and price levels);
+  :mod:`.arrow_cache` keeps the Arrow constants the three share.
 - :mod:`.download`: a zip streamed to disk with its sha256 checked against ``.CHECKSUM``.
 - :mod:`.continuity`: the id holes of a range, from the ids the files held (pure).
 - :mod:`.bounds`: the first and last id of a range and the repair of holes, over REST
