@@ -18,11 +18,11 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from tickvault.codec import GapRecord, GapStatus
+from tickvault.rest.book import Gap
+from tickvault.rest.pages import PageFetcher
 from tickvault.retry import Backoff
 from tickvault.tick import Source, Tick
-from tickvault_collector.gaps.book import Gap
 from tickvault_collector.gaps.live import LiveGaps
-from tickvault_collector.gaps.pages import PageFetcher
 from tickvault_collector.rest import PAGE_RETRY, RestClient
 
 log = logging.getLogger(__name__)

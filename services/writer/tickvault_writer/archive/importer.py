@@ -30,19 +30,25 @@ from sqlalchemy import Engine
 
 from tickvault.codec import GapFinder, GapReason, GapRecord, GapStatus
 from tickvault.cold.location import ColdLocation
+from tickvault.rest.book import Gap, GapBook, pages_needed
 from tickvault.rest.client import ExchangeRest
-from tickvault.tick import Tick
+from tickvault.rest.pages import PageFetcher
+from tickvault.tick import Source, Tick
 from tickvault_writer.archive.bounds import RestTrades
 from tickvault_writer.archive.chunks import CHUNK_ROWS, ChunkParser, FileShape
 from tickvault_writer.archive.cold_days import ColdDays, Flushed
 from tickvault_writer.archive.continuity import Continuity
 from tickvault_writer.archive.download import Downloader, Outcome
 from tickvault_writer.archive.ledger import DoneFile, Ledger
+from tickvault_writer.archive.metrics import ImportMetrics
 from tickvault_writer.archive.periods import ArchiveFile, day_us, days_of, plan
 from tickvault_writer.archive.progress import Progress
 from tickvault_writer.archive.rows import FileReader
 from tickvault_writer.batch import Batch
 from tickvault_writer.store import PgStore, WriteResult
+
+EMPTY_PAGES_BEFORE_GIVING_UP = 3  # empty answers in a row: REST has nothing there
+FAILED_PAGES_BEFORE_GIVING_UP = 2  # each page is already tried 8 times by the client
 
 
 @dataclass
@@ -83,6 +89,7 @@ class SymbolReport:
     cold_rows: int = 0  # of the rows and repairs, those stored in the cold tier
     repaired: int = 0
     rest_calls: int = 0
+    repair_calls_planned: int = 0  # the REST backlog its holes made (historicalTrades calls)
 
     @property
     def complete(self) -> bool:
@@ -111,24 +118,16 @@ class Context:
     rest: ExchangeRest
     parser: ChunkParser
     cold: ColdTier | None = None
+    metrics: ImportMetrics = field(default_factory=ImportMetrics)
 
 
 def _batch(ticks: tuple[Tick, ...] = (), gaps: tuple[GapRecord, ...] = ()) -> Batch:
     return Batch((), ticks, (), gaps, (), ())
 
 
-def _gap(symbol: str, first: int, last: int, status: GapStatus, at: int) -> GapRecord:
-    filled = None if status is GapStatus.DETECTED else at
-    return GapRecord(
-        symbol,
-        first,
-        last,
-        status,
-        at,
-        filled,
-        found_by=GapFinder.AUDITOR,
-        reason=GapReason.ARCHIVE,
-    )
+def _record(gap: Gap, status: GapStatus) -> GapRecord:
+    """Return *gap*'s ``trade_gaps`` record (an import's holes count as found by an audit)."""
+    return gap.record(status, time.time_ns() // 1000, GapFinder.AUDITOR)
 
 
 def _chunks(ticks: Iterable[Tick]) -> Iterator[list[Tick]]:
@@ -215,6 +214,8 @@ class SymbolImport:
         self.report.files.append(report)
         self.report.rows += report.rows
         self.report.inserted += report.inserted
+        self.ctx.metrics.files.labels(report.outcome).inc()
+        self.ctx.metrics.trades.inc(report.rows)
         self.ctx.progress.file_done(self.symbol, report, time.monotonic() - started)
 
     def _store(self, f: ArchiveFile, path: Path) -> FileReport:
@@ -353,25 +354,58 @@ class SymbolImport:
         return flushed.added
 
     async def _repair(self, rest: RestTrades, holes: list[tuple[int, int]]) -> None:
+        """Record every hole as ``detected``, then fill them from ``historicalTrades`` with the
+        page loop every repair shares; a failure that is not REST refusing leaves them
+        ``detected`` for the next run."""
         if not holes:
             return
+        book = GapBook()
         now = time.time_ns() // 1000
-        records = tuple(_gap(self.symbol, a, b, GapStatus.DETECTED, now) for a, b in holes)
-        self.ctx.store.write(_batch(gaps=records))
-        self.ctx.progress.backlog(sum(-(-(b - a + 1) // 1000) for a, b in holes))
-        for first, last in holes:
-            hole = HoleReport(first, last)
-            self.report.holes.append(hole)
-            whole = self.report.listed
-            if whole:
-                async for page, skipped in rest.fill(first, last):
-                    whole = whole and not skipped and bool(page)
-                    if page:
-                        self.report.repaired += self._repaired(page)
-                    self.ctx.progress.backlog(-1)
-            if self.cold_days is not None:
+        gaps = [book.open(self.symbol, a, b, now, GapReason.ARCHIVE) for a, b in holes]
+        self.ctx.store.write(_batch(gaps=tuple(_record(g, GapStatus.DETECTED) for g in gaps)))
+        reports = [HoleReport(g.first, g.last) for g in gaps]
+        self.report.holes += reports
+        if not self.report.listed:
+            for gap, hole in zip(gaps, reports, strict=True):
+                self._closed(gap, hole, GapStatus.UNFILLABLE)
+            return
+        pages = PageFetcher(
+            self.ctx.rest,
+            book,
+            source=Source.ARCHIVE,
+            empty_pages=EMPTY_PAGES_BEFORE_GIVING_UP,
+            failures=FAILED_PAGES_BEFORE_GIVING_UP,
+        )
+        backlog = pages_needed(gaps)
+        self.report.repair_calls_planned += backlog
+        self._backlog(backlog)
+        while book.gaps(self.symbol):
+            page = await pages.page(self.symbol)
+            rest.calls += 1
+            if page.error is not None and not page.error.refused:
+                self._backlog(-backlog)
+                raise page.error  # the holes stay detected: the next run repairs them
+            if page.ticks:
+                self.report.repaired += self._repaired(page.ticks)
+                self.ctx.metrics.repaired.inc(len(page.ticks))
+            closed = pages.settle(self.symbol, page)
+            if closed and self.cold_days is not None:
                 self.report.repaired += self._repaired_cold(self.cold_days.flush())
-            status = GapStatus.FILLED if whole else GapStatus.UNFILLABLE
-            hole.status = status.value
-            record = _gap(self.symbol, first, last, status, time.time_ns() // 1000)
-            self.ctx.store.write(_batch(gaps=(record,)))
+            for gap in closed:
+                given_up = any(gap is g for g in page.given_up)
+                status = GapStatus.UNFILLABLE if gap.partial or given_up else GapStatus.FILLED
+                self._closed(gap, reports[gaps.index(gap)], status)
+            left = pages_needed(book.gaps(self.symbol))
+            self._backlog(left - backlog)
+            backlog = left
+
+    def _backlog(self, calls: int) -> None:
+        """Add *calls* to the REST calls the holes still need (negative: made)."""
+        self.ctx.progress.backlog(calls)
+        self.ctx.metrics.repair_calls.inc(calls)
+
+    def _closed(self, gap: Gap, hole: HoleReport, status: GapStatus) -> None:
+        """Record *gap* as *status* (its trades are stored)."""
+        hole.status = status.value
+        self.ctx.store.write(_batch(gaps=(_record(gap, status),)))
+        self.ctx.metrics.holes.labels(status.value).inc()
