@@ -121,20 +121,33 @@ def test_each_archive_fault_is_repaired_exactly(archive: Any, fault: str, holes:
         assert outcome["outcome"] == fault
 
 
-def test_a_replaced_file_is_compared_and_never_overwritten(archive: Any) -> None:
+def test_a_replaced_file_is_compared_once_recorded_and_never_overwritten(archive: Any) -> None:
     d = day(-2).isoformat()
     a = archive(day(-3), [{"type": "archive", "symbol": "BTCUSDT", "date": d, "fault": "replaced"}])
     assert a.run("BTCUSDT", "--from", d, "--to", d)[0] == 0
     before = a.query(LAST_QTY)
+    ((imported_sha,),) = a.query("SELECT sha256 FROM archive_files")
     status, summary, err = a.run("BTCUSDT", "--from", d, "--to", d)
     assert status == 0, err
     (file_report,) = summary["symbols"][0]["files"]
     assert file_report["outcome"] == "replaced"
     assert file_report["detail"].startswith("1 rows differ")
-    assert (
-        a.query("SELECT trade_id, quantity::text FROM trades ORDER BY trade_id DESC LIMIT 1")
-        == before
+    assert a.query(LAST_QTY) == before
+    ((sha, replaced, differences, detail, compared),) = a.query(
+        "SELECT sha256, replaced_sha256, replaced_differences, replaced_detail, compared_at"
+        " FROM archive_files"
     )
+    assert sha == imported_sha and replaced not in (None, imported_sha)
+    assert differences == 1 and detail == file_report["detail"] and compared is not None
+
+    status, summary, err = a.run("BTCUSDT", "--from", d, "--to", d)  # said once, not again
+    assert status == 0, err
+    (again,) = summary["symbols"][0]["files"]
+    assert again["outcome"] == "already_compared"
+    assert f"replaced file {replaced[:12]}… already compared on " in again["detail"]
+    assert again["detail"].endswith(detail)
+    assert a.query(LAST_QTY) == before
+    assert a.query("SELECT compared_at FROM archive_files") == [(compared,)]
 
 
 def test_a_delisted_symbol_imports_from_the_archive_and_reports_what_rest_cannot_repair(

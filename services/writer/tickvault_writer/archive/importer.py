@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -130,6 +130,18 @@ def _record(gap: Gap, status: GapStatus) -> GapRecord:
     return gap.record(status, time.time_ns() // 1000, GapFinder.AUDITOR)
 
 
+def _already_compared(period: str, done: DoneFile) -> FileReport:
+    """Return the report of a replaced file an earlier run compared (nothing is read)."""
+    at = done.compared_at
+    when = f" on {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if at is not None else ""
+    sha = (done.replaced_sha256 or "")[:12]
+    return FileReport(
+        period,
+        "already_compared",
+        detail=f"replaced file {sha}… already compared{when}: {done.replaced_detail}",
+    )
+
+
 def _chunks(ticks: Iterable[Tick]) -> Iterator[list[Tick]]:
     """Yield *ticks* in lists of :data:`CHUNK_ROWS`."""
     chunk: list[Tick] = []
@@ -190,8 +202,10 @@ class SymbolImport:
                 self.continuity.see_span(previous.first_id, previous.last_id)
             if not sha or sha == previous.sha256:
                 self._done(FileReport(f.period, "skipped", previous.rows), started)
-                return []
-            self._done(await self._compare(f, url), started)
+            elif sha == previous.replaced_sha256:
+                self._done(_already_compared(f.period, previous), started)
+            else:
+                self._done(await self._compare(f, url), started)
             return []
         fetched = await self.ctx.downloader.fetch(url)
         if fetched.outcome is Outcome.MISSING and f.monthly:
@@ -289,17 +303,16 @@ class SymbolImport:
         self.ctx.progress.rows(rows)
 
     async def _compare(self, f: ArchiveFile, url: str) -> FileReport:
-        """Compare a file the archive replaced with what is stored; change nothing."""
+        """Compare a file the archive replaced with what is stored; change nothing but the
+        record of the comparison (so it is reported once)."""
         fetched = await self.ctx.downloader.fetch(url)
         if fetched.outcome is not Outcome.OK or fetched.path is None:
             return FileReport(f.period, "replaced", detail=f"new file: {fetched.outcome.value}")
         differences: list[str] = []
-        rows = 0
         try:
             reader = FileReader(self.symbol, time.time_ns() // 1000)
             for chunk in _chunks(reader.ticks(_members(fetched.path))):
                 differences += self.ctx.ledger.differences(chunk, f.bounds_us())
-                rows += len(chunk)
         finally:
             fetched.path.unlink(missing_ok=True)
         detail = (
@@ -308,6 +321,7 @@ class SymbolImport:
             if differences
             else "the new file agrees with every stored row"
         )
+        self.ctx.ledger.compared(self.symbol, f.period, fetched.sha256, len(differences), detail)
         return FileReport(f.period, "replaced", rows=0, detail=detail)
 
     async def _complete(self) -> None:
