@@ -6,13 +6,16 @@ exchange serving the archive and a real PostgreSQL database of its own.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from tests.e2e.archive.conftest import TODAY, Archive, day
+from tests.private_servers.process import free_port
 from tests.support.polling import wait_until
 
 THREE_DAYS = ("--from", day(-4).isoformat(), "--to", day(-2).isoformat())
@@ -235,6 +238,74 @@ def test_repairs_wait_out_429_from_rest_and_still_complete(archive: Any) -> None
     assert count == high - low + 1
     assert summary["symbols"][0]["repaired"] > 4000
     assert a.replay.rest_report()["statuses"]["429"] == 2
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """Return the import's metrics (name with labels -> value), {} when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    pairs = (line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("tickvault_"))
+    return {name: float(value) for name, value in pairs}
+
+
+@pytest.mark.timeout(300)  # two or three calendar minutes of budget
+def test_repairs_keep_to_the_rest_budget_show_their_backlog_and_wait_out_418(
+    archive: Any,
+) -> None:
+    """A budget of 150 weight a minute (250 x share 1 x the archive's 0.6): six pages a minute,
+    so the bounds and the repair of a missing day (about 18 pages) wait for the minute to turn
+    at least twice, the backlog showing; a 418 then holds them for Retry-After, and the import
+    still completes exactly."""
+    a = archive(
+        day(-4),
+        [{"type": "archive", "symbol": "BTCUSDT", "date": day(-3).isoformat(), "fault": "missing"}],
+        limits=True,
+        rate="0.15",  # 12,960 trades a day: 13 pages
+    )
+    port = free_port()
+    proc = a.start(
+        "BTCUSDT",
+        *THREE_DAYS,
+        "--json",
+        TICKVAULT_IMPORT_METRICS_PORT=str(port),
+        TICKVAULT_COLLECTOR_REST_WEIGHT_LIMIT="250",
+        TICKVAULT_COLLECTOR_REST_WEIGHT_SHARE="1",
+    )
+    try:
+        queued = wait_until(
+            lambda: _scrape(port).get("tickvault_import_repair_calls_queued"),
+            100,
+            "the repair's backlog while it waits for the budget",
+            0.2,
+        )
+        assert 1 <= queued <= 13
+        a.replay.post_faults(
+            [
+                {
+                    "type": "rest_error",
+                    "status": 418,
+                    "count": 2,
+                    "retry_after": 1,
+                    "path": "/api/v3/historicalTrades",
+                }
+            ]
+        )
+        out, err = proc.communicate(timeout=200)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    (report,) = json.loads(out)["symbols"]
+    ((first, last, status, _),) = _gaps(a)
+    assert report["complete"] and status == "filled"
+    assert report["repair_calls_planned"] == -(-(last - first + 1) // 1000) >= 12
+    count, low, high = _contiguous(a)
+    assert count == high - low + 1 == report["last_id"] - report["first_id"] + 1
+    rest = a.replay.rest_report()
+    assert rest["statuses"]["418"] == 2
+    assert 0 < rest["weight"]["peak"] <= 150  # never past its share in any minute
 
 
 def test_a_whole_past_month_comes_as_one_monthly_file_or_as_its_days(archive: Any) -> None:
