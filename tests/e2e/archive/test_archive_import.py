@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.archive.conftest import TODAY, Archive, day
-from tests.private_servers.process import free_port
+from tests.private_servers import free_port
 from tests.support.polling import wait_until
 
 THREE_DAYS = ("--from", day(-4).isoformat(), "--to", day(-2).isoformat())
