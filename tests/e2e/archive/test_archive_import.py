@@ -114,8 +114,7 @@ def test_each_archive_fault_is_repaired_exactly(archive: Any, fault: str, holes:
     gaps = _gaps(a)
     assert len(gaps) == holes
     assert all(g[2:] == ("filled", "archive") for g in gaps)
-    for first, last, _, _ in gaps:
-        _matches_rest(a, first, last)
+    _matches_rest(a, low, high)  # every stored trade, from the files and the repairs alike
     assert report["repaired"] == sum(g[1] - g[0] + 1 for g in gaps)
     outcome = {f["period"]: f for f in report["files"]}[broken]
     if fault == "header":
@@ -215,6 +214,42 @@ def test_a_killed_import_resumes_and_counts_nothing_twice(
         == high - low + 1
         == summary["symbols"][0]["last_id"] - summary["symbols"][0]["first_id"] + 1
     )
+
+
+def test_an_import_killed_while_repairing_resumes_the_repair(archive: Any) -> None:
+    """Killed while its repair waits for the REST budget (150 weight a minute), the import
+    leaves its hole ``detected``; the next run repairs it, storing nothing twice."""
+    a = archive(
+        day(-4),
+        [{"type": "archive", "symbol": "BTCUSDT", "date": day(-3).isoformat(), "fault": "missing"}],
+        rate="0.15",  # 13 pages to repair: more than a minute's budget
+    )
+    proc = a.start(
+        "BTCUSDT",
+        *THREE_DAYS,
+        TICKVAULT_COLLECTOR_REST_WEIGHT_LIMIT="250",
+        TICKVAULT_COLLECTOR_REST_WEIGHT_SHARE="1",
+    )
+    try:
+        wait_until(lambda: _gaps(a), 60, "the hole recorded", 0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    ((first, last, status, _),) = _gaps(a)
+    assert status == "detected"
+    assert len(a.query("SELECT 1 FROM archive_files")) == 2  # both files done, the hole not
+    status, summary, err = a.run("BTCUSDT", *THREE_DAYS)
+    assert status == 0, err
+    (report,) = summary["symbols"]
+    assert [f["outcome"] for f in report["files"]] == ["skipped", "missing", "skipped"]
+    assert [(h["first_id"], h["last_id"], h["status"]) for h in report["holes"]] == [
+        (first, last, "filled")
+    ]
+    assert _gaps(a) == [(first, last, "filled", "archive")]
+    count, low, high = _contiguous(a)
+    assert count == high - low + 1 == report["last_id"] - report["first_id"] + 1
+    _matches_rest(a, first, last)
 
 
 def test_repairs_wait_out_429_from_rest_and_still_complete(archive: Any) -> None:
