@@ -171,6 +171,22 @@ def test_a_delisted_symbol_imports_from_the_archive_and_reports_what_rest_cannot
     assert [g[2:] for g in _gaps(a)] == [("unfillable", "archive")]
 
 
+def test_no_file_before_the_symbols_listing_month_is_asked_for(archive: Any) -> None:
+    """The whole market imported from 2017 must not ask for years of files of a symbol listed
+    later: its first trade on REST says the month it was listed."""
+    a = archive(day(-3))  # the replay's symbol trades from day -3 on
+    since = (day(-3) - timedelta(days=70)).isoformat()
+    status, summary, err = a.run("BTCUSDT", "--from", since, "--to", day(-2).isoformat())
+    assert status == 0, err
+    (report,) = summary["symbols"]
+    listed_month = day(-3).strftime("%Y-%m")
+    assert all(f["period"] >= listed_month for f in report["files"]), report["files"]
+    assert report["first_id"] == a.rest_trades("BTCUSDT", 0)[0]["id"] and report["holes"] == []
+    count, low, high = _contiguous(a)
+    assert (count, low, high) == (high - low + 1, report["first_id"], report["last_id"])
+    assert sum(f["rows"] for f in report["files"]) == count
+
+
 def test_the_2025_switch_from_milliseconds_to_microseconds(archive: Any) -> None:
     a = archive(datetime(2024, 12, 30, tzinfo=UTC).date())
     status, summary, err = a.run("BTCUSDT", "--from", "2024-12-31", "--to", "2025-01-01")

@@ -38,15 +38,16 @@ class RestTrades:
             self.symbol, max(0, from_id), time.time_ns() // 1000, Priority.ARCHIVE
         )
 
-    async def listed(self) -> bool:
-        """Return whether REST serves this symbol (a delisted one answers -1121)."""
+    async def opening(self) -> tuple[bool, Tick | None]:
+        """Return whether REST serves this symbol (a delisted one answers -1121) and its very
+        first trade (None before it has one): the day it was listed."""
         try:
-            await self.page(0)
+            rows = await self.page(0)
         except ExchangeError as exc:
             if exc.code == INVALID_SYMBOL:
-                return False
+                return False, None
             raise
-        return True
+        return True, rows[0] if rows else None
 
     async def first_at(self, time_us: int, hint: int) -> int:
         """Return the id of the first trade at or after *time_us* (the next id to come when

@@ -33,7 +33,7 @@ from tickvault.cold.location import ColdLocation
 from tickvault.rest.book import Gap, GapBook, pages_needed
 from tickvault.rest.client import ExchangeRest
 from tickvault.rest.pages import PageFetcher
-from tickvault.tick import Source, Tick
+from tickvault.tick import Source, Tick, us_to_datetime
 from tickvault_writer.archive.bounds import RestTrades
 from tickvault_writer.archive.chunks import CHUNK_ROWS, ChunkParser, FileShape
 from tickvault_writer.archive.cold_days import ColdDays, Flushed
@@ -170,6 +170,7 @@ class SymbolImport:
     def __init__(self, ctx: Context, symbol: str, first: date, last: date, today: date) -> None:
         self.ctx, self.symbol, self.first, self.last, self.today = ctx, symbol, first, last, today
         self.report = SymbolReport(symbol)
+        self.rest = RestTrades(ctx.rest, symbol)
         self.continuity = Continuity()
         self._first_of_file: int | None = None
         self._last_of_file: int | None = None
@@ -180,6 +181,10 @@ class SymbolImport:
 
     async def run(self) -> SymbolReport:
         """Import the files, then make the range complete; return what happened."""
+        self.report.listed, opening = await self.rest.opening()
+        if opening is not None:  # no file before the listing month: never ask for one
+            listed_in = us_to_datetime(opening.trade_time).date().replace(day=1)
+            self.first = max(self.first, listed_in)
         done = self.ctx.ledger.done(self.symbol)
         queue = plan(self.symbol, self.first, self.last, self.today)
         self.ctx.progress.files(len(queue))
@@ -326,9 +331,8 @@ class SymbolImport:
 
     async def _complete(self) -> None:
         """Find the range's bounds over REST, then record and repair every hole."""
-        rest = RestTrades(self.ctx.rest, self.symbol)
+        rest = self.rest
         seen = self.continuity
-        self.report.listed = await rest.listed()
         start: int | None = None
         end: int | None = None
         if self.report.listed:
