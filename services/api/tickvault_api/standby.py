@@ -19,12 +19,12 @@ follows meets the same failure and reports it as what it is.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
 from tickvault.db.replica import ReplicaState
 from tickvault_api.errors import Unavailable
+from tickvault_api.refreshed import Refreshed
 
 CHECK_INTERVAL_S = 1.0
 
@@ -55,30 +55,26 @@ class StandbyGate:
         on_measure: Callable[[ReplicaState], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._measure = measure
         self.limit_s = limit_s
+        self._measure = measure
         self._on_measure = on_measure
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._state: ReplicaState | None = None
-        self._next = 0.0
+        self._state = Refreshed(self._measured, CHECK_INTERVAL_S, what="the lag", clock=clock)
 
-    def measure(self) -> ReplicaState | None:
-        """Measure now; return where the API's connections land and how far behind (None:
-        PostgreSQL did not answer)."""
+    def _measured(self) -> ReplicaState | None:
         state = self._measure()
-        with self._lock:
-            self._state = state
-            self._next = self._clock() + CHECK_INTERVAL_S
         if state is not None:
             self._on_measure(state)
         return state
 
+    def measure(self) -> ReplicaState | None:
+        """Measure now; return where the API's connections land and how far behind (None:
+        PostgreSQL did not answer)."""
+        return self._state.refresh()
+
     def behind_us(self) -> int:
         """Return how far behind its primary the server read from was when last measured, in
         µs (0 on a primary, or before any measurement)."""
-        with self._lock:
-            state = self._state
+        state = self._state.last
         if state is None or not state.standby or state.lag_seconds is None:
             return 0
         return int(state.lag_seconds * 1_000_000)
@@ -86,11 +82,7 @@ class StandbyGate:
     def check(self) -> None:
         """Raise :class:`Unavailable` with the reason while the standby is too far behind
         (measured again when the last measurement is older than :data:`CHECK_INTERVAL_S`)."""
-        with self._lock:
-            fresh = self._clock() < self._next
-            state = self._state
-        if not fresh:
-            state = self.measure()
+        state = self._state.get()
         if state is None:
             return
         problem = lag_problem(state, self.limit_s)

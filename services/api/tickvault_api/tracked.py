@@ -16,8 +16,6 @@ explicit selection still answers with its names and a pattern selection is ``una
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import overload
@@ -25,8 +23,7 @@ from typing import overload
 from tickvault.redisconn import REDIS_ERRORS
 from tickvault.symbols import Selection, Status, reported, unsupported
 from tickvault_api.errors import Unavailable
-
-log = logging.getLogger(__name__)
+from tickvault_api.refreshed import Refreshed
 
 
 class Tracked(Sequence[str]):
@@ -83,37 +80,23 @@ class TrackedSymbols:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._selection = selection
-        self._read_hash = read_hash
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._value: Tracked | None = None
-        self._expires = float("-inf")
+        self._tracked = Refreshed(
+            lambda: tracked_from(selection, read_hash()),
+            ttl_seconds,
+            what="the tracked symbols",
+            kept_on=REDIS_ERRORS,
+            retry_s=min(ttl_seconds, 1.0),
+            clock=clock,
+        )
 
     def current(self) -> Tracked:
         """Return the tracked symbols, refreshing them when they are older than the TTL."""
-        value = self._value
-        if value is not None and self._clock() < self._expires:
-            return value
-        with self._lock:  # one refresh at a time; the others wait for its answer
-            if self._value is not None and self._clock() < self._expires:
-                return self._value
-            return self._refresh()
-
-    def _refresh(self) -> Tracked:
         try:
-            fresh = tracked_from(self._selection, self._read_hash())
-        except REDIS_ERRORS as exc:
-            if self._value is not None:
-                log.warning("keeping the tracked symbols: Redis failed (%s)", type(exc).__name__)
-                self._expires = self._clock() + min(self._ttl, 1.0)
-                return self._value
+            return self._tracked.get()
+        except REDIS_ERRORS as exc:  # and no answer kept yet
             if self._selection.is_explicit:
-                names = self._selection.names
-                return Tracked(names)
+                return Tracked(self._selection.names)
             raise Unavailable(
                 f"Redis cannot answer right now ({type(exc).__name__}), so the symbols "
                 "matched by TICKVAULT_SYMBOLS are not known"
             ) from exc
-        self._value, self._expires = fresh, self._clock() + self._ttl
-        return fresh

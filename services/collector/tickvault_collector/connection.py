@@ -13,37 +13,35 @@ A link ends on a close (any reason), a silent socket (no bytes at all, not even 
 only once the successor is ready; trades seen on both are dropped as duplicates by the
 sequencer. Every replacement is reported to the owner (``replaced``).
 
-The reconnect loop is written here rather than with ``async for ws in connect(...)``,
-because make-before-break needs two sockets at once and the attempt budget spans every shard.
+A socket is opened by the runner's :class:`~tickvault_collector.dialer.Dialer` (the attempt
+budget, backoff, refused handshakes). The reconnect loop is written here rather than with
+``async for ws in connect(...)``, because make-before-break needs two sockets at once and the
+attempt budget spans every shard.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
-from collections import deque
 from collections.abc import Iterable
 from typing import Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed
 
+from tickvault_collector.dialer import Dialer
 from tickvault_collector.frames import ControlReply, ServerShutdown
 from tickvault_collector.gaps.tails import FeedClock
+from tickvault_collector.link import Link, LinkEvent
 from tickvault_collector.settings import CollectorSettings
 from tickvault_collector.ws_limits import (
     CONTROL_PER_S,
     ConnectBudget,
-    combined_url,
     lifetime,
     subscription_messages,
 )
 
 log = logging.getLogger(__name__)
-
-CLOSE_TIMEOUT_S = 1.0  # a closing handshake behind a backlog of unread frames never completes
 
 
 class LinkOwner(Protocol):
@@ -70,46 +68,6 @@ class LinkOwner(Protocol):
         """Wait until readers may go on."""
 
 
-class LinkEvent(enum.Enum):
-    """What a link tells its runner."""
-
-    READY = "ready"  # every stream it opened with is subscribed
-    ROTATE = "rotate"  # its lifetime is up, or the server is shutting down
-    CLOSED = "closed"  # it ended (the reason travels with the event)
-
-
-class _WatchedConnection(ClientConnection):
-    """A client connection that remembers when bytes (frames or pings) last arrived."""
-
-    last_bytes: float = 0.0
-
-    def data_received(self, data: bytes) -> None:
-        self.last_bytes = self.loop.time()
-        super().data_received(data)
-
-
-class Link:
-    """One open WebSocket, the task reading it and the control messages it still has to send."""
-
-    def __init__(self, ws: _WatchedConnection, number: int, rotate_at: float) -> None:
-        self.ws = ws
-        self.number = number
-        self.rotate_at = rotate_at
-        self.ready = False
-        self.paused = False  # the reader waits for the publisher: silence is ours, not theirs
-        self.task: asyncio.Task[None] | None = None
-        self.sender: asyncio.Task[None] | None = None
-        self.outbox: deque[tuple[str, list[str]]] = deque()  # (method, streams) to send
-        self.wake = asyncio.Event()
-        self.opening: set[int] = set()  # ids of the SUBSCRIBEs it opened with, not yet acked
-
-    def send(self, method: str, streams: list[str]) -> None:
-        """Queue (un)subscribing *streams*."""
-        if streams:
-            self.outbox.append((method, streams))
-            self.wake.set()
-
-
 class ConnectionRunner:
     """Keep one connection carrying a changing set of streams, for as long as it runs."""
 
@@ -125,15 +83,11 @@ class ConnectionRunner:
         self.streams: dict[str, None] = dict.fromkeys(streams)  # in subscription order
         self.clock = FeedClock()
         self._s = settings
-        self._url = combined_url(settings.binance_ws_url)
-        self._budget = budget
+        self._dialer = Dialer(name, settings, budget, owner.reconnected)
         self._owner = owner
         self._events: asyncio.Queue[tuple[Link, LinkEvent, str]] = asyncio.Queue()
-        self._retry = settings.retry_policy()
-        self._backoff = self._retry.backoff()
         self._count = 0
         self._next_id = 1
-        self._warned_unreachable = False
         self.active: Link | None = None
         self.successor: Link | None = None
         self.first_ready = asyncio.Event()  # set once a link has subscribed every stream
@@ -164,7 +118,7 @@ class ConnectionRunner:
         finally:
             held = [link for link in (self.active, self.successor) if link is not None]
             if held:
-                await asyncio.gather(*(self._close(link) for link in held))
+                await asyncio.gather(*(link.close() for link in held))
 
     async def _handle(self, link: Link, event: LinkEvent, reason: str) -> None:
         owner = self._owner
@@ -176,7 +130,7 @@ class ConnectionRunner:
                 link.number,
                 old.number,
             )
-            await self._close(old)
+            await old.close()
             owner.replaced(self)
         elif event is LinkEvent.ROTATE and link is self.active and self.successor is None:
             owner.reconnected("rotate")
@@ -193,72 +147,20 @@ class ConnectionRunner:
                 owner.replaced(self)
 
     async def _open(self, why: str) -> Link:
-        """Open and start reading a new link, retrying with backoff until it works."""
-        while True:
-            wait = self._budget.wait(time.monotonic())
-            if wait > 0:
-                log.warning("%s: connection budget spent; waiting %.0fs", self.name, wait)
-                await asyncio.sleep(wait)
-                continue
-            self._budget.spend(time.monotonic())
-            try:
-                ws = await connect(
-                    self._url,
-                    compression=None,
-                    ping_interval=None,
-                    max_queue=4096,
-                    open_timeout=10,
-                    close_timeout=CLOSE_TIMEOUT_S,
-                    max_size=2**24,
-                    create_connection=_WatchedConnection,
-                    proxy=None,
-                )
-            except InvalidStatus as exc:
-                await asyncio.sleep(self._refused(exc))
-                continue
-            except (OSError, TimeoutError, WebSocketException) as exc:
-                self._unreachable(exc)
-                await asyncio.sleep(self._backoff.next())
-                continue
-            assert isinstance(ws, _WatchedConnection)
-            ws.last_bytes = ws.loop.time()
-            self._count += 1
-            rotate_at = time.monotonic() + lifetime(
-                self._s.collector_lifetime_s, self._s.collector_lifetime_jitter_s
-            )
-            link = Link(ws, self._count, rotate_at)
-            link.send("SUBSCRIBE", list(self.streams))
-            link.task = asyncio.create_task(self._read(link), name=f"{self.name}-link")
-            link.sender = asyncio.create_task(self._send(link), name=f"{self.name}-send")
-            log.info(
-                "%s: link %d open (%s), %d streams", self.name, link.number, why, len(self.streams)
-            )
-            self._warned_unreachable = False
-            return link
-
-    def _refused(self, exc: InvalidStatus) -> float:
-        status = exc.response.status_code
-        if status in (429, 418):
-            wait = self._retry.limited_wait(exc.response.headers.get("Retry-After"))
-            wait *= 2 if status == 418 else 1  # a ban: Binance lengthens it on a repeat
-            log.warning("%s: handshake refused with %d; backing off %.0fs", self.name, status, wait)
-            self._owner.reconnected(f"http_{status}")
-            return wait
-        log.error("%s: handshake refused with HTTP %d; retrying", self.name, status)
-        self._owner.reconnected(f"http_{status}")
-        return max(self._backoff.next(), self._s.collector_backoff_max_s)
-
-    def _unreachable(self, exc: BaseException) -> None:
-        if not self._warned_unreachable:
-            log.warning(
-                "%s: Binance is unreachable at %s (%s); retrying with backoff. "
-                "Without internet access, run the offline replay with `make demo`.",
-                self.name,
-                self._s.binance_ws_url,
-                exc,
-            )
-            self._warned_unreachable = True
-        self._owner.reconnected("unreachable")
+        """Open (retrying until it opens) and start reading a new link."""
+        ws = await self._dialer.dial()
+        self._count += 1
+        rotate_at = time.monotonic() + lifetime(
+            self._s.collector_lifetime_s, self._s.collector_lifetime_jitter_s
+        )
+        link = Link(ws, self._count, rotate_at)
+        link.send("SUBSCRIBE", list(self.streams))
+        link.task = asyncio.create_task(self._read(link), name=f"{self.name}-link")
+        link.sender = asyncio.create_task(self._send(link), name=f"{self.name}-send")
+        log.info(
+            "%s: link %d open (%s), %d streams", self.name, link.number, why, len(self.streams)
+        )
+        return link
 
     async def _send(self, link: Link) -> None:
         """Send the link's queued (un)subscriptions, at most ``CONTROL_PER_S`` a second."""
@@ -292,7 +194,7 @@ class ConnectionRunner:
     def _ready(self, link: Link) -> None:
         link.ready = True
         self.first_ready.set()
-        self._backoff.reset()
+        self._dialer.connected()
         self._events.put_nowait((link, LinkEvent.READY, ""))
 
     def _control(self, link: Link, reply: ServerShutdown | ControlReply) -> str | None:
@@ -360,20 +262,3 @@ class ConnectionRunner:
                 rotated = True
                 log.info("%s: link %d reached its lifetime; rotating", self.name, link.number)
                 self._events.put_nowait((link, LinkEvent.ROTATE, "lifetime"))
-
-    async def _close(self, link: Link) -> None:
-        """Close *link* within about ``CLOSE_TIMEOUT_S`` and end its reader.
-
-        A cancel of the caller is never swallowed here: the reader is awaited with
-        ``asyncio.wait`` (not by catching CancelledError, which would also catch ours).
-        """
-        if link.sender is not None:
-            link.sender.cancel()
-        try:
-            async with asyncio.timeout(CLOSE_TIMEOUT_S + 0.5):
-                await link.ws.close()
-        except (TimeoutError, OSError, WebSocketException):
-            link.ws.transport.abort()
-        if link.task is not None and link.task is not asyncio.current_task():
-            link.task.cancel()
-            await asyncio.wait([link.task])

@@ -120,18 +120,20 @@ def _us(value: int) -> int:
     return value if value >= _MICROS_FROM else value * 1000
 
 
-# Where each field sits in a stream event and in a REST row (REST rows have no event time:
-# the trade time stands in for it).
+# Where each field of a trade sits in a stream event and in a REST row (REST rows have no
+# event time: the trade time stands in for it); an aggregate trade has the same fields plus
+# its first and last trade ids, ``f`` and ``l`` in both.
 _WS_TRADE = ("t", "p", "q", "T", "E", "m", "M")
 _REST_TRADE = ("id", "price", "qty", "time", "time", "isBuyerMaker", "isBestMatch")
-_WS_AGG = ("a", "p", "q", "f", "l", "T", "E", "m", "M")
-_REST_AGG = ("a", "p", "q", "f", "l", "T", "T", "m", "M")
+_WS_AGG = ("a", "p", "q", "T", "E", "m", "M")
+_REST_AGG = ("a", "p", "q", "T", "T", "m", "M")
 
 
-def _trade(d: dict[str, Any], symbol: str, keys: tuple[str, ...]) -> Trade:
+def _trade_values(
+    d: dict[str, Any], keys: tuple[str, ...]
+) -> tuple[int, str, str, int, int, bool, bool]:
     tid, price, qty, time, event, maker, best = keys
-    return Trade(
-        symbol,
+    return (
         int(d[tid]),
         str(d[price]),
         str(d[qty]),
@@ -142,20 +144,14 @@ def _trade(d: dict[str, Any], symbol: str, keys: tuple[str, ...]) -> Trade:
     )
 
 
+def _trade(d: dict[str, Any], symbol: str, keys: tuple[str, ...]) -> Trade:
+    return Trade(symbol, *_trade_values(d, keys))
+
+
 def _agg(d: dict[str, Any], symbol: str, keys: tuple[str, ...]) -> AggTrade:
-    aid, price, qty, first, last, time, event, maker, best = keys
-    return AggTrade(
-        symbol,
-        int(d[aid]),
-        str(d[price]),
-        str(d[qty]),
-        int(d[first]),
-        int(d[last]),
-        _us(int(d[time])),
-        _us(int(d[event])),
-        bool(d[maker]),
-        bool(d.get(best, True)),
-    )
+    aid, price, qty, time, event, maker, best = _trade_values(d, keys)
+    first, last = int(d["f"]), int(d["l"])
+    return AggTrade(symbol, aid, price, qty, first, last, time, event, maker, best)
 
 
 def trade_from_frame(frame: Frame) -> Trade:

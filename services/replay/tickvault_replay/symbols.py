@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 # Every quote asset of Binance's spot list (2021 and today), longest first so that a suffix
@@ -27,34 +28,41 @@ class SymbolSpec:
     status: str = "TRADING"
 
 
-# The busiest symbols of the real market, busiest first: tick, step and a typical price.
-KNOWN = {
-    "BTCUSDT": ("0.01000000", "0.00001000", "60000.00000000"),
-    "ETHUSDT": ("0.01000000", "0.00010000", "2600.00000000"),
-    "BNBUSDT": ("0.01000000", "0.00100000", "550.00000000"),
-    "SOLUSDT": ("0.01000000", "0.00100000", "150.00000000"),
-    "XRPUSDT": ("0.00010000", "1.00000000", "0.60000000"),
-    "DOGEUSDT": ("0.00001000", "1.00000000", "0.12000000"),
-    "ETHBTC": ("0.00001000", "0.00010000", "0.04300000"),
-    "ADAUSDT": ("0.00010000", "0.10000000", "0.35000000"),
-    "DOTUSDT": ("0.00100000", "0.01000000", "5.00000000"),
-    "LTCUSDT": ("0.01000000", "0.00100000", "70.00000000"),
-    "BNBBTC": ("0.00000100", "0.00100000", "0.00910000"),
-    "LINKUSDT": ("0.00100000", "0.01000000", "11.00000000"),
-}
+# The symbols the replay lists before any drawn one, as ``BASE/QUOTE tick step price``: the
+# busiest of the real market, busiest first, then names in UTF-8 as Binance lists them since
+# 2025-12 (testnet's 这是测试币456, USDⓈ-M's 币安人生USDT, full-width digits).
+_LISTED_TABLE = """
+BTC/USDT 0.01 0.00001 60000
+ETH/USDT 0.01 0.0001 2600
+BNB/USDT 0.01 0.001 550
+SOL/USDT 0.01 0.001 150
+XRP/USDT 0.0001 1 0.6
+DOGE/USDT 0.00001 1 0.12
+ETH/BTC 0.00001 0.0001 0.043
+ADA/USDT 0.0001 0.1 0.35
+DOT/USDT 0.001 0.01 5
+LTC/USDT 0.01 0.001 70
+BNB/BTC 0.000001 0.001 0.0091
+LINK/USDT 0.001 0.01 11
+币安人生/USDT 0.0001 1 0.15
+这是测试币/456 0.00000001 1 0.00002246
+１２３４５６/USDT 0.001 0.01 3.2
+"""
 
-# Names in UTF-8, as Binance lists them since 2025-12 (testnet's 这是测试币456, USDⓈ-M's
-# 币安人生USDT, full-width digits): the replay lists them after the well-known ones.
-UTF8_LISTED = {
-    spec.symbol: spec
-    for spec in (
-        SymbolSpec("币安人生USDT", "币安人生", "USDT", "0.00010000", "1.00000000", "0.15000000"),
-        SymbolSpec("这是测试币456", "这是测试币", "456", "0.00000001", "1.00000000", "0.00002246"),
-        SymbolSpec(
-            "１２３４５６USDT", "１２３４５６", "USDT", "0.00100000", "0.01000000", "3.20000000"
-        ),
-    )
-}
+
+def _listed(table: str) -> dict[str, SymbolSpec]:
+    specs: dict[str, SymbolSpec] = {}
+    for row in table.split("\n"):
+        if row:
+            pair, *steps = row.split(" ")
+            base, quote = pair.split("/")
+            tick, step, price = (f"{Decimal(value):.8f}" for value in steps)
+            specs[base + quote] = SymbolSpec(base + quote, base, quote, tick, step, price)
+    return specs
+
+
+LISTED = _listed(_LISTED_TABLE)
+UTF8_LISTED = tuple(symbol for symbol in LISTED if not symbol.isascii())
 
 
 def quote_of(symbol: str) -> tuple[str, str]:
@@ -68,11 +76,10 @@ def quote_of(symbol: str) -> tuple[str, str]:
 
 def spec_for(symbol: str, status: str = "TRADING") -> SymbolSpec:
     """Return the reference data of *symbol* (well-known values, else sensible defaults)."""
-    if symbol in UTF8_LISTED:
-        return replace(UTF8_LISTED[symbol], status=status)
+    if symbol in LISTED:
+        return replace(LISTED[symbol], status=status)
     base, quote = quote_of(symbol)
-    tick, step, price = KNOWN.get(symbol, ("0.01000000", "0.00100000", "100.00000000"))
-    return SymbolSpec(symbol, base, quote, tick, step, price, status)
+    return SymbolSpec(symbol, base, quote, step="0.00100000", status=status)
 
 
 def symbol_info(spec: SymbolSpec) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import msgspec
 from tickvault.errors import ConfigError
 from tickvault_replay.decimals import format_units, to_units
 from tickvault_replay.listings import Status
-from tickvault_replay.symbols import KNOWN, UTF8_LISTED, SymbolSpec, quote_of
+from tickvault_replay.symbols import LISTED, SymbolSpec
 
 # quote asset -> how many of the 1,695 real symbols quote in it
 QUOTE_COUNTS = {
@@ -100,13 +100,7 @@ def synthetic_universe(count: int, seed: int) -> list[SymbolSpec]:
     """Return *count* symbols in listing order: the well-known ones first, the UTF-8 names
     Binance may list next, then drawn ones."""
     rng = random.Random(f"universe:{seed}")
-    specs = [
-        *(
-            SymbolSpec(s, *quote_of(s), tick, step, price)
-            for s, (tick, step, price) in KNOWN.items()
-        ),
-        *UTF8_LISTED.values(),
-    ][:count]
+    specs = list(LISTED.values())[:count]
     names = {s.symbol for s in specs}
     bases = {s.base for s in specs}
     while len(specs) < count:

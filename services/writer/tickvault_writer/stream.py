@@ -11,10 +11,11 @@ On each shard a replica first re-reads the entries still pending under its own n
 id ``0``, each batch after the last one re-read: the one being stored is pending too), then
 new ones (``>``) with a short block, so whatever has arrived is one batch: big
 under load, a single trade when quiet. Entries idle too long under another consumer (a dead
-replica) are claimed with ``XAUTOCLAIM`` and then read like its own pending entries.
+replica) are claimed by the claim script (:data:`tickvault_writer.claim.CLAIM`), which never
+takes the replica's own (it may be storing them right now), and are read next.
 
-An entry deleted from the stream while pending (``XAUTOCLAIM``'s deleted ids, or a pending
-entry read back as nil) held trades no writer stored. It is acknowledged away in a
+An entry deleted from the stream while pending (one the claim script asked for and did not
+get, or a pending entry read back as nil) held trades no writer stored. It is acknowledged away in a
 transaction that also adds it to the shard's lost counter (:attr:`ShardKeys.lost`), which
 the collector's next append takes: it refills everything since its last confirmed mark as
 ``claim_deleted`` gaps. Nothing the stream loses this way goes uncounted.
@@ -26,6 +27,7 @@ import logging
 import os
 import secrets
 import socket
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
@@ -36,6 +38,7 @@ from redis.cluster import RedisCluster
 from tickvault.keys import WRITER_GROUP, ShardKeys
 from tickvault.redisconn import SyncRedis
 from tickvault_writer.batch import Batch, DeadLetter, RawEntry
+from tickvault_writer.claim import CLAIM, CLAIM_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,16 @@ log = logging.getLogger(__name__)
 def _as_parsed(response: Any, **_options: Any) -> Any:
     """Return a reply as the protocol parser gave it."""
     return response
+
+
+def _raw_entry(entry_id: bytes, flat: Any) -> RawEntry:
+    """Return one entry of a reply (``[id, [f, v, ...]]``, or its fields as a dict on a
+    cluster client; nil once trimmed from the stream) as (id, fields or None)."""
+    if flat is None or isinstance(flat, dict):
+        return entry_id, flat
+    if len(flat) == 2:
+        return entry_id, {flat[0]: flat[1]}
+    return entry_id, dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def consumer_name() -> str:
@@ -64,8 +77,11 @@ class StreamReader:
     _own_pending: bool = field(default=True, init=False)  # first re-read what it left pending
     _pending_after: bytes | str = field(default="0", init=False)  # the last one re-read so far
     deleted: int = field(default=0, init=False)  # entries found deleted while pending
+    _claimed: deque[RawEntry] = field(default_factory=deque, init=False)  # claimed, unread
+    _passed_by: set[bytes] = field(default_factory=set, init=False)  # claimed during a re-read
 
     def __post_init__(self) -> None:
+        self._claim = self.client.register_script(CLAIM)
         # Same connections, but XREADGROUP replies come back as hiredis parsed them: redis-py's
         # own callback builds a dict and tuples per entry, which cost more than decoding it.
         # A cluster client has no single pool: there redis-py's parsed reply (a dict of
@@ -88,6 +104,8 @@ class StreamReader:
     def reread_pending(self) -> None:
         """Read this consumer's pending entries again before new ones (after a failure)."""
         self._own_pending, self._pending_after = True, "0"
+        self._claimed.clear()  # pending under this consumer now: re-read with the rest
+        self._passed_by.clear()
 
     def read(self, *, block: bool = True) -> list[RawEntry]:
         """Return the next entries: own pending ones first, then new ones (blocking briefly)."""
@@ -100,13 +118,21 @@ class StreamReader:
             return self._read(block)
 
     def _read(self, block: bool) -> list[RawEntry]:
-        if self._own_pending:
+        claimed = self._claimed
+        if claimed:
+            return [claimed.popleft() for _ in range(min(self.count, len(claimed)))]
+        while self._own_pending:
             # from after the last one re-read: a batch re-read is still pending while stored
             entries = self._xreadgroup(self._pending_after, block=None)
+            if not entries:
+                self._own_pending, self._pending_after = False, "0"
+                self._passed_by.clear()
+                break
+            self._pending_after = entries[-1][0]
+            if self._passed_by:  # claimed while this re-read went on: delivered already
+                entries = [entry for entry in entries if entry[0] not in self._passed_by]
             if entries:
-                self._pending_after = entries[-1][0]
                 return entries
-            self._own_pending, self._pending_after = False, "0"
         return self._xreadgroup(">", block=self.block_ms if block else None)
 
     def _xreadgroup(self, start: bytes | str, block: int | None) -> list[RawEntry]:
@@ -118,56 +144,37 @@ class StreamReader:
         # RESP3 answers {stream: entries}, RESP2 [[stream, entries]]; an entry is [id, [f, v, ...]]
         # or [id, nil] once trimmed from the stream.
         entries = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
-        return [
-            (
-                entry_id,
-                None
-                if flat is None
-                else flat
-                if isinstance(flat, dict)
-                else {flat[0]: flat[1]}
-                if len(flat) == 2
-                else dict(zip(flat[::2], flat[1::2], strict=True)),
-            )
-            for entry_id, flat in entries
-        ]
+        return [_raw_entry(entry_id, flat) for entry_id, flat in entries]
 
     def claim_abandoned(self, limit: int = 100_000) -> int:
-        """Take over entries idle longer than the claim timeout; return how many."""
-        claimed, start = 0, "0-0"
+        """Take over entries other consumers left idle longer than the claim timeout (never
+        this consumer's own); return how many. They are read next, before anything else
+        (and a re-read of this consumer's own pending entries under way passes them by)."""
+        claimed, start = 0, "-"
+        page = min(self.count, CLAIM_PAGE)
+        keys = [self.shard.stream, self.shard.lost]
         while claimed < limit:
-            reply: Any = self.client.xautoclaim(
-                self.shard.stream,
-                WRITER_GROUP,
-                self.consumer,
-                self.claim_idle_ms,
-                start_id=start,
-                count=self.count,
-            )  # not JUSTID: redis-py drops the cursor from a JUSTID reply
-            start, ids = reply[0], reply[1]
-            claimed += len(ids)
-            gone = reply[2] if len(reply) > 2 else []  # Redis 7: ids deleted while pending
+            args: list[str | int] = [WRITER_GROUP, self.consumer, self.claim_idle_ms, page, start]
+            last, seen, entries, gone = self._claim(keys=keys, args=args)
             if gone:
-                self._acknowledge_deleted(list(gone))
-            if start in (b"0-0", "0-0"):
+                log.warning(
+                    "%d entries of %s were deleted while pending: their trades go back to the "
+                    "collector",
+                    gone,
+                    self.shard.stream,
+                )
+                self.deleted += int(gone)
+            for entry_id, flat in entries:
+                self._claimed.append(_raw_entry(entry_id, flat))
+                if self._own_pending:
+                    self._passed_by.add(entry_id)
+            claimed += len(entries)
+            if int(seen) < page:
                 break
+            start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
         if claimed:
             log.info("claimed %d entries abandoned by other writers", claimed)
-            self.reread_pending()
         return claimed
-
-    def _acknowledge_deleted(self, ids: list[bytes]) -> None:
-        """Acknowledge entries deleted while pending, counting them as lost (atomically)."""
-        log.warning(
-            "%d entries of %s were deleted while pending: their trades go back to the collector",
-            len(ids),
-            self.shard.stream,
-        )
-        pipe = self.client.pipeline(transaction=True)
-        pipe.incrby(self.shard.lost, len(ids))
-        pipe.xack(self.shard.stream, WRITER_GROUP, *ids)
-        pipe.execute()
-        self.deleted += len(ids)
 
     def finish(self, batch: Batch, dead: Sequence[DeadLetter] = ()) -> bool:
         """Dead-letter what could not be stored, count what was deleted while pending, then

@@ -36,6 +36,15 @@ return #KEYS
 """
 
 
+async def check_mode_of_async_client(url: str, *, cluster: bool) -> None:
+    """Connect an asyncio client to *url* as *cluster* says and check the server's mode."""
+    client = connect_async(url, cluster=cluster)
+    try:
+        await check_mode_async(client, cluster=cluster)
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture
 def keys() -> RedisKeys:
     return RedisKeys(f"tvtest:{uuid.uuid4().hex[:12]}", shards=3, cluster=True)
@@ -110,16 +119,8 @@ def test_a_plain_client_on_a_cluster_is_a_configuration_error(
             check_mode(client, cluster=False)
     finally:
         client.close()
-
-    async def scenario() -> None:
-        aclient = connect_async(redis_cluster.url)
-        try:
-            await check_mode_async(aclient, cluster=False)
-        finally:
-            await aclient.aclose()
-
     with pytest.raises(ConfigError, match="set TICKVAULT_REDIS_CLUSTER=true"):
-        asyncio.run(scenario())
+        asyncio.run(check_mode_of_async_client(redis_cluster.url, cluster=False))
 
 
 def test_a_cluster_client_on_a_plain_redis_is_a_configuration_error(redis_url: str) -> None:
@@ -127,16 +128,8 @@ def test_a_cluster_client_on_a_plain_redis_is_a_configuration_error(redis_url: s
     with pytest.raises(REDIS_ERRORS) as refused:
         connect(plain, cluster=True, socket_timeout=5)
     assert classify(refused.value) is RedisFault.WRONG_MODE
-
-    async def scenario() -> None:
-        client = connect_async(plain, cluster=True)
-        try:
-            await check_mode_async(client, cluster=True)
-        finally:
-            await client.aclose()
-
     with pytest.raises(ConfigError, match="is not a cluster"):
-        asyncio.run(scenario())
+        asyncio.run(check_mode_of_async_client(plain, cluster=True))
 
 
 def test_a_slot_range_without_any_node_is_cluster_down_not_unreachable(

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from typing import Any, NoReturn
@@ -296,6 +297,36 @@ def test_entries_of_a_dead_consumer_are_claimed_after_the_idle_timeout(
     assert len(stored_trades(clean_db)) == 300
 
 
+class SlowStore(PgStore):
+    """Commits each batch only after *delay* seconds, as a loaded PostgreSQL may."""
+
+    def __init__(self, url: str, delay: float) -> None:
+        super().__init__(url)
+        self.delay = delay
+
+    def write(self, batch: Batch) -> WriteResult:
+        time.sleep(self.delay)
+        return super().write(batch)
+
+
+def test_a_writer_whose_commits_outlast_the_claim_idle_time_never_claims_its_own_batch(
+    writer_settings: Callable[..., WriterSettings],
+    make_writer: Callable[..., Writer],
+    redis_client: redis.Redis,
+    clean_db: Engine,
+) -> None:
+    ticks = recorded_ticks()["BTCUSDT"][:3000]
+    # each commit takes four times the claim idle time, while the next batch waits in hand
+    settings = writer_settings(writer_batch_size=500, writer_claim_idle_ms=100)
+    writer = make_writer(settings, store=SlowStore(settings.database_url, 0.4))
+    feed(redis_client, writer.keys, ticks)
+    with running(writer):
+        wait_until(lambda: group_state(redis_client, writer.keys) == (0, 0), 60, "the drain")
+    assert_stored_exactly(clean_db, ticks)
+    assert writer.totals.inserted == len(ticks)
+    assert writer.totals.duplicates == 0  # no batch read back and stored a second time
+
+
 @pytest.mark.parametrize("how", ["claimed", "reread"])
 def test_entries_deleted_while_pending_are_acknowledged_and_counted_as_lost(
     how: str,
@@ -316,7 +347,7 @@ def test_entries_deleted_while_pending_are_acknowledged_and_counted_as_lost(
     if how == "claimed":
         second = make_writer(settings, consumer="replica-b")
         wait_until(lambda: second.reader.claim_abandoned() > 0, 5, "the abandoned entries' claim")
-        assert second.reader.deleted == 2  # XAUTOCLAIM named the 2 deleted apart
+        assert second.reader.deleted == 2  # the claim script told the 2 deleted apart
     else:
         second = make_writer(settings, consumer="replica-a")  # re-reads them as nil
     drain(second, redis_client)

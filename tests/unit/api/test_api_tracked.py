@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import fakeredis
 import pytest
@@ -160,3 +161,16 @@ def test_two_thousand_symbols_answer_in_full_and_errors_stay_short() -> None:
     assert [p["symbol"] for p in prices] == names[::2]
     response = app.get("/api/v1/prices/NOPE/latest")
     assert response.status_code == 404 and len(response.data) < 600
+
+
+def test_a_symbol_path_folds_ascii_letters_only_and_keeps_every_other_character_as_listed() -> None:
+    client = fakeredis.FakeRedis()
+    listed = "ÄＢ币USDT"  # a Latin-1 letter, a full-width letter, a CJK character
+    client.hset(KEYS.latest(listed), mapping=latest_to_hash(tick(listed)))
+    app = app_with(listed, client).test_client()
+    for typed in ("ÄＢ币USDT", "ÄＢ币usdt", "ÄＢ币UsDt"):
+        body = app.get(f"/api/v1/prices/{quote(typed)}/latest").get_json()
+        assert body["symbol"] == listed, typed
+    for typed in ("äＢ币USDT", "Äｂ币USDT"):  # other cases of Ä and of Ｂ: never folded
+        error = app.get(f"/api/v1/prices/{quote(typed)}/latest").get_json()["error"]
+        assert error["code"] == "unknown_symbol", typed

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from tickvault_collector.connection import ConnectionRunner, Link
+from tickvault_collector.link import Link
 
 
 class _Socket:
-    """Just enough of a client connection for ``ConnectionRunner._close``."""
+    """Just enough of a client connection for :meth:`Link.close`."""
 
     closed = 0
 
@@ -32,8 +32,7 @@ def test_a_cancel_arriving_while_the_reader_winds_down_cancels_the_closer() -> N
         link = Link(cast(Any, socket), 1, 0.0)
         link.task = asyncio.create_task(_slow_to_cancel())
         await asyncio.sleep(0)
-        runner = object.__new__(ConnectionRunner)
-        closer = asyncio.create_task(runner._close(link))
+        closer = asyncio.create_task(link.close())
         await asyncio.sleep(0.01)  # the closer now waits for the reader to end
         closer.cancel()
         await asyncio.wait([closer])

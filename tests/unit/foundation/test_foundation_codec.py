@@ -175,18 +175,6 @@ def with_part(entry: Tick | GapRecord, part: str, value: str | None) -> dict[str
     return {key: "|".join(parts)}
 
 
-@pytest.mark.parametrize("part", TRADE_PARTS)
-def test_trade_missing_any_attribute_is_a_codec_error(part: str) -> None:
-    with pytest.raises(CodecError):
-        from_fields(with_part(REAL_TICK, part, None))
-
-
-@pytest.mark.parametrize("part", GAP_PARTS)
-def test_gap_missing_any_attribute_is_a_codec_error(part: str) -> None:
-    with pytest.raises(CodecError):
-        from_fields(with_part(REAL_GAP, part, None))
-
-
 TRADE_CORRUPTIONS = [
     ("price", "6.18e4"),
     ("price", "-61837.63"),
@@ -221,12 +209,6 @@ TRADE_CORRUPTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("part", "value"), TRADE_CORRUPTIONS)
-def test_malformed_trade_is_a_codec_error(part: str, value: str) -> None:
-    with pytest.raises(CodecError):
-        from_fields(with_part(REAL_TICK, part, value))
-
-
 GAP_CORRUPTIONS = [
     ("first_id", "1520540005"),  # first after last
     ("last_id", "1520539999"),
@@ -241,10 +223,25 @@ GAP_CORRUPTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("part", "value"), GAP_CORRUPTIONS)
-def test_malformed_gap_is_a_codec_error(part: str, value: str) -> None:
+# Each real entry broken one way: one attribute missing (None) or holding a value refused.
+BROKEN = [
+    *((REAL_TICK, part, None) for part in TRADE_PARTS),
+    *((REAL_GAP, part, None) for part in GAP_PARTS),
+    *((REAL_TICK, part, value) for part, value in TRADE_CORRUPTIONS),
+    *((REAL_GAP, part, value) for part, value in GAP_CORRUPTIONS),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "part", "value"),
+    BROKEN,
+    ids=[f"{type(e).__name__}-{p}-{'missing' if v is None else repr(v)}" for e, p, v in BROKEN],
+)
+def test_an_entry_missing_or_malformed_in_any_attribute_is_a_codec_error(
+    entry: Tick | GapRecord, part: str, value: str | None
+) -> None:
     with pytest.raises(CodecError):
-        from_fields(with_part(REAL_GAP, part, value))
+        from_fields(with_part(entry, part, value))
 
 
 TRADE_VALUE = to_fields(REAL_TICK)[b"t2"]
