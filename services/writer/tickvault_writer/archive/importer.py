@@ -2,13 +2,16 @@
 
 For each file (:mod:`.periods`): skip it when ``archive_files`` has it with the same checksum;
 compare it when the checksum changed (a replaced file: differences are reported, the stored
-rows stay); otherwise download, verify and store it in chunks through the writer's
-:class:`~tickvault_writer.store.PgStore`. Then the range's first and last id are asked of
-REST (:mod:`.bounds`), every hole (:mod:`.continuity`, and any ``archive`` gap a killed import
-left open) is recorded in ``trade_gaps`` as ``detected`` and repaired from
-``historicalTrades``; its record ends ``filled``, or ``unfillable`` when REST no longer has
-every id. A range that reaches yesterday runs on to the first trade live capture stored (or
-to the latest trade), so the past meets the present without a hole.
+rows stay, and the comparison is recorded so that it is reported once); otherwise download,
+verify and store it in chunks through the writer's :class:`~tickvault_writer.store.PgStore`.
+No file before the month of the symbol's first trade on REST is asked for. Then the range's
+first and last id are asked of REST (:mod:`.bounds`), every hole (:mod:`.continuity`, and any
+``archive`` gap a killed import left open) is recorded in ``trade_gaps`` as ``detected`` and
+repaired from ``historicalTrades`` by the shared page loop
+(:class:`~tickvault.rest.pages.PageFetcher`, at the archive's priority); its record ends
+``filled``, or ``unfillable`` when REST no longer has every id. A range that reaches
+yesterday runs on to the first trade live capture stored (or to the latest trade), so the past
+meets the present without a hole.
 
 With a cold tier (:class:`ColdTier`), trades of days past the hot window, from files and from
 repairs alike, go straight to it (:mod:`.cold_days`), the rest to PostgreSQL; a file is
