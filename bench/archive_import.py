@@ -5,14 +5,14 @@
 The replay exchange serves ``--days`` daily files of one synthetic symbol at ``--rate``
 trades a second (5: 432,000 trades a day). Measured in one run, on one private PostgreSQL:
 
-- ``import_bare_rows_per_s``: reading the same zips, unzip and CSV parse into ticks, no
-  storage (the ceiling of the Python side);
+- ``import_bare_rows_per_s``: reading the same zips as the import does (unzip, CSV parse,
+  checks, the COPY stream, candles and levels), no storage (the ceiling of the Python side);
 - ``import_copy_rows_per_s``: a plain text ``COPY trades FROM STDIN`` of the same rows, from a
   CSV prepared beforehand, partitions made beforehand (the ceiling of PostgreSQL's side);
 - ``import_rows_per_s``: the real ``python -m tickvault_writer.archive`` (download, checksum,
   parse, binary COPY through the writer's store with candles and price levels, continuity
   and bounds over REST) into a fresh database, wall clock; ``import_rss_mb_max`` its peak
-  RSS, the import's and its parsing worker's added.
+  RSS (with any child process's added).
 """
 
 from __future__ import annotations
@@ -57,17 +57,18 @@ def _zips(base: str, days: list[str], folder: Path) -> list[Path]:
 
 
 def _bare(zips: list[Path]) -> tuple[int, float, list[Any]]:
-    from tickvault_writer.archive.importer import _members
-    from tickvault_writer.archive.rows import FileReader
+    """Read the zips as the import does, no storage; return (rows, seconds, ticks)."""
+    from tickvault_writer.archive.chunks import FileShape, chunks
 
     started = time.perf_counter()
     rows = 0
-    ticks: list[Any] = []
+    blocks: list[Any] = []
     for path in zips:
-        for tick in FileReader(SYMBOL, 0).ticks(_members(path)):
-            rows += 1
-            ticks.append(tick)
-    return rows, time.perf_counter() - started, ticks
+        for chunk in chunks(path, SYMBOL, 0, FileShape()):
+            rows += len(chunk.rows)
+            blocks.append(chunk.rows)
+    seconds = time.perf_counter() - started
+    return rows, seconds, [tick for block in blocks for tick in block.ticks()]
 
 
 def _copy(url: str, ticks: list[Any]) -> float:

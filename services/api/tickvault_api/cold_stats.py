@@ -27,14 +27,6 @@ def fits(table: pa.Table) -> bool:
     )
 
 
-def by_time(table: pa.Table) -> pa.Table:
-    """Return *table* (one row per trade id) sorted by (time, id)."""
-    order = pc.sort_indices(
-        table, sort_keys=[("trade_time", "ascending"), ("trade_id", "ascending")]
-    )
-    return table.take(order)
-
-
 def _sum(values: pa.ChunkedArray | pa.Array) -> Decimal:
     scale = values.type.scale
     wide = pc.cast(values, pa.decimal256(_SUM_PRECISION, scale))

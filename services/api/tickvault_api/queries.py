@@ -132,37 +132,47 @@ def _trade(row: Any) -> TradeRow:
     )
 
 
-def _nearest_one(conn: Connection, sql: str, symbol: str, t_us: int) -> TradeRow | None:
-    """Run one of the before/after searches in widening windows around *t_us*."""
+def _nearest_one(
+    conn: Connection, sql: str, symbol: str, t_us: int, reach_us: int | None = None
+) -> TradeRow | None:
+    """Run one of the before/after searches in widening windows around *t_us*, or in the one
+    window of *reach_us* (inclusive) when a trade that near is known elsewhere."""
     bounded, unbounded = _SEARCHES[sql]
     step = -1 if sql is not _AFTER else 1
-    for look in _LOOKS:
+    for look in _LOOKS if reach_us is None else (reach_us,):
         params: dict[str, Any] = {"symbol": symbol, "t": us_to_datetime(t_us)}
-        if look is None:
-            row = conn.execute(unbounded, params).first()
-        else:
+        query = unbounded
+        if look is not None:
             try:
                 params["bound"] = us_to_datetime(t_us + step * look)
+                query = bounded
             except OverflowError:  # near datetime's limits: only the unbounded search is left
-                continue
-            row = conn.execute(bounded, params).first()
+                if reach_us is None:
+                    continue
+        row = conn.execute(query, params).first()
         if row is not None:
             return _trade(row)
     return None
 
 
-def trade_before(conn: Connection, symbol: str, end_us: int) -> TradeRow | None:
-    """Return the last trade strictly before *end_us* (ties by trade id)."""
-    return _nearest_one(conn, _BEFORE, symbol, end_us)
+def trade_before(
+    conn: Connection, symbol: str, end_us: int, reach_us: int | None = None
+) -> TradeRow | None:
+    """Return the last trade strictly before *end_us* (ties by trade id); only one at least
+    ``end - reach`` when *reach_us* is given."""
+    return _nearest_one(conn, _BEFORE, symbol, end_us, reach_us)
 
 
-def trade_nearest(conn: Connection, symbol: str, at_us: int) -> TradeRow | None:
-    """Return the trade closest to *at_us*; on equal distance the earlier one."""
+def trade_nearest(
+    conn: Connection, symbol: str, at_us: int, reach_us: int | None = None
+) -> TradeRow | None:
+    """Return the trade closest to *at_us*; on equal distance the earlier one; only one at
+    most *reach_us* away when it is given."""
     candidates = [
         r
         for r in (
-            _nearest_one(conn, _AT_OR_BEFORE, symbol, at_us),
-            _nearest_one(conn, _AFTER, symbol, at_us),
+            _nearest_one(conn, _AT_OR_BEFORE, symbol, at_us, reach_us),
+            _nearest_one(conn, _AFTER, symbol, at_us, reach_us),
         )
         if r is not None
     ]

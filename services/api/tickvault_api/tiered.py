@@ -16,6 +16,7 @@ import pyarrow as pa
 from sqlalchemy import Connection
 
 from tickvault.cold import manifest, parquet
+from tickvault.cold.read import Direction
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US
 from tickvault_api import cold_stats, queries
 from tickvault_api.cold_reads import ColdReads, off_loop, rows_of, table_of_rows
@@ -25,6 +26,7 @@ from tickvault_api.rows import Aggregate, CandleRow, TradeRow
 
 _EXACT = Context(prec=200)  # sums of exchange decimals stay exact far beyond any real total
 EXPORT_BATCH = 5000
+BEFORE, AFTER = Direction.BEFORE, Direction.AFTER
 
 
 def merge_rows(*parts: Iterable[TradeRow]) -> list[TradeRow]:
@@ -112,7 +114,7 @@ def _merged(cold: pa.Table | None, hot: list[TradeRow]) -> pa.Table | list[Trade
         return []
     if not cold_stats.fits(merged):
         return merge_rows(rows_of(merged))
-    return cold_stats.by_time(parquet.sort_by_id(merged))
+    return parquet.sort_by_time(parquet.sort_by_id(merged))
 
 
 class Tiered:
@@ -142,26 +144,30 @@ class Tiered:
         return merge_rows(cold, hot)
 
     def trade_before(self, conn: Connection, symbol: str, end_us: int) -> TradeRow | None:
-        """Return the last trade strictly before *end_us* in either tier."""
-        hot = queries.trade_before(conn, symbol, end_us)
-        cold = None if self.cold is None else self.cold.last_before(conn, symbol, end_us)
+        """Return the last trade strictly before *end_us* in either tier (the hot tier is
+        searched only as far back as the cold answer)."""
+        cold = None if self.cold is None else self.cold.nearest(conn, symbol, end_us, BEFORE)
+        reach = None if cold is None else end_us - cold.trade_time
+        hot = queries.trade_before(conn, symbol, end_us, reach)
         found = [r for r in (hot, cold) if r is not None]
         return max(found, key=lambda r: (r.trade_time, r.trade_id)) if found else None
 
     def trade_nearest(self, conn: Connection, symbol: str, at_us: int) -> TradeRow | None:
-        """Return the trade closest to *at_us* in either tier; on a tie the earlier one."""
-        hot = queries.trade_nearest(conn, symbol, at_us)
+        """Return the trade closest to *at_us* in either tier; on a tie the earlier one (the
+        hot tier is searched only as far as the nearer cold answer)."""
         if self.cold is None:
-            return hot
-        found = [
+            return queries.trade_nearest(conn, symbol, at_us)
+        cold = [
             r
             for r in (
-                hot,
-                self.cold.last_before(conn, symbol, at_us + 1),
-                self.cold.first_after(conn, symbol, at_us),
+                self.cold.nearest(conn, symbol, at_us + 1, BEFORE),
+                self.cold.nearest(conn, symbol, at_us, AFTER),
             )
             if r is not None
         ]
+        reach = min((abs(r.trade_time - at_us) for r in cold), default=None)
+        hot = queries.trade_nearest(conn, symbol, at_us, reach)
+        found = [r for r in (hot, *cold) if r is not None]
         if not found:
             return None
         return min(found, key=lambda r: (abs(r.trade_time - at_us), r.trade_time, r.trade_id))

@@ -27,6 +27,10 @@ class Prepared:
     params: tuple[str, ...]
     candles: int
     levels: int
+    # A block of an import: the levels of the minutes it holds whole as a sql.COPY_LEVELS
+    # stream, and the upsert's parameters without them. The store copies them when the block's
+    # trades were all new and takes the upsert whole if one is stored already.
+    levels_copy: tuple[bytes, tuple[str, ...]] | None = None
 
 
 def _texts(values: Iterable[object]) -> str:
@@ -61,12 +65,16 @@ def aggregate_params(ticks: Sequence[Tick]) -> tuple[tuple[str, ...], int, int]:
         levels, candles = aggregate(ticks)
     except (ArithmeticError, ValueError) as exc:
         raise CannotPrepare(str(exc)) from exc
-    symbol, *numbers = _columns(candles, len(Candle._fields))  # in the statement's order
+    return params_of(levels, candles), len(candles), len(levels)
+
+
+def params_of(levels: Sequence[Level], candles: Sequence[Candle]) -> tuple[str, ...]:
+    """Return the :data:`sql.UPSERT_AGGREGATES` parameters of these levels and candles."""
     level_symbol, *level_numbers = _columns(levels, len(Level._fields))
-    params = (
-        _texts(symbol),
-        *map(_plain, numbers),
-        _texts(level_symbol),
-        *map(_plain, level_numbers),
-    )
-    return params, len(candles), len(levels)
+    return (*candle_params(candles), _texts(level_symbol), *map(_plain, level_numbers))
+
+
+def candle_params(candles: Sequence[Candle]) -> tuple[str, ...]:
+    """Return the candles' share of the :data:`sql.UPSERT_AGGREGATES` parameters."""
+    symbol, *numbers = _columns(candles, len(Candle._fields))  # in the statement's order
+    return (_texts(symbol), *map(_plain, numbers))

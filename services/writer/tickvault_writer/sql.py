@@ -97,6 +97,12 @@ RETURNING tr.symbol, tr.trade_id, (extract(epoch FROM tr.trade_time) * 1000000):
 # tickvault_writer.aggregate and upserted here as arrays (text literals).
 COPY_TRADES = f"COPY trades {binary.COLUMNS} FROM STDIN (FORMAT binary)"
 
+# An import's block: the price levels of the minutes it holds whole, when none is stored yet
+# (a unique violation sends them to UPSERT_AGGREGATES instead).
+COPY_LEVELS = (
+    "COPY price_levels_1m (symbol, minute, price, trades, volume) FROM STDIN (FORMAT binary)"
+)
+
 UPSERT_AGGREGATES = f"""
 WITH c AS (
     SELECT * FROM unnest(%s::text[], %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[],

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import psycopg2
 import psycopg2.errors
@@ -40,7 +41,7 @@ from tickvault.errors import ConfigError, StoreUnavailable, TickvaultError
 from tickvault.tick import Tick, datetime_to_us, us_to_datetime
 from tickvault_writer import sql
 from tickvault_writer.batch import Batch, merge_gaps
-from tickvault_writer.prepare import CannotPrepare, aggregate_params, prepare
+from tickvault_writer.prepare import CannotPrepare, Prepared, aggregate_params, prepare
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,45 @@ US_PER_HOUR = 3_600_000_000
 
 class RowsRefused(TickvaultError):
     """PostgreSQL refused the batch's data (not the connection): a row must be isolated."""
+
+
+class Rows(Protocol):
+    """Trades to store in one transaction, however they are held."""
+
+    def __len__(self) -> int:
+        """Return how many trades there are."""
+
+    def hours(self) -> set[int]:
+        """Return the hours (epoch µs) the trades fall in."""
+
+    def prepared(self) -> Prepared:
+        """Return the fast path's COPY stream and aggregates (raise CannotPrepare)."""
+
+    def ticks(self) -> Sequence[Tick]:
+        """Return the trades as ticks (the fallback path's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TickRows:
+    """Trades held as ticks, prepared beforehand or not."""
+
+    items: Sequence[Tick]
+    ready: Prepared | None = None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def hours(self) -> set[int]:
+        """Return the hours (epoch µs) the trades fall in."""
+        return hours_of(self.items)
+
+    def prepared(self) -> Prepared:
+        """Return the fast path's COPY stream and aggregates (raise CannotPrepare)."""
+        return self.ready or prepare(self.items)
+
+    def ticks(self) -> Sequence[Tick]:
+        """Return the trades."""
+        return self.items
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,18 +220,22 @@ class PgStore:
 
     def write(self, batch: Batch) -> WriteResult:
         """Store the batch's ticks, candles, levels and gaps in one transaction."""
+        return self.write_rows(TickRows(batch.ticks, batch.prepared), batch.gaps)
+
+    def write_rows(self, rows: Rows, gap_records: Sequence[GapRecord] = ()) -> WriteResult:
+        """Store *rows* with their candles and levels, and *gap_records*, in one transaction."""
         started = time.perf_counter()
-        if batch.ticks:
-            self.ensure_partitions(hours_of(batch.ticks))
+        if len(rows):
+            self.ensure_partitions(rows.hours())
         conn = self._connection()
         inserted = candles = levels = gaps = 0
         fast = True
         try:
             with conn.cursor() as cur:
-                if batch.ticks:
-                    inserted, candles, levels, fast = _insert_trades(cur, batch)
-                if batch.gaps:
-                    merged = merge_gaps(batch.gaps)
+                if len(rows):
+                    inserted, candles, levels, fast = _insert_trades(cur, rows)
+                if gap_records:
+                    merged = merge_gaps(gap_records)
                     cur.execute(sql.UPSERT_GAPS, _gap_columns(merged))
                     gaps = len(merged)
             conn.commit()
@@ -199,7 +243,7 @@ class PgStore:
             self._after_error(conn, exc)
         return WriteResult(
             inserted=inserted,
-            duplicates=len(batch.ticks) - inserted,
+            duplicates=len(rows) - inserted,
             candles=candles,
             levels=levels,
             gaps=gaps,
@@ -226,7 +270,7 @@ class PgStore:
         raise RowsRefused(text) from exc
 
 
-def _insert_trades(cur: psycopg2.extensions.cursor, batch: Batch) -> tuple[int, int, int, bool]:
+def _insert_trades(cur: psycopg2.extensions.cursor, rows: Rows) -> tuple[int, int, int, bool]:
     """Insert the batch's trades; fold the inserted ones into candles and levels.
 
     Return (inserted, candles, levels, fast). The fast path is a binary ``COPY`` straight
@@ -238,7 +282,7 @@ def _insert_trades(cur: psycopg2.extensions.cursor, batch: Batch) -> tuple[int, 
     and aggregate only the rows that went in.
     """
     try:
-        prepared = batch.prepared or prepare(batch.ticks)
+        prepared = rows.prepared()
     except CannotPrepare as exc:  # let PostgreSQL's refusal of the row isolate it
         raise RowsRefused(f"cannot encode the batch: {exc}") from exc
     data = prepared.copy_data
@@ -247,7 +291,7 @@ def _insert_trades(cur: psycopg2.extensions.cursor, batch: Batch) -> tuple[int, 
         cur.copy_expert(sql.COPY_TRADES, io.BytesIO(data), size=len(data))  # one read
     except psycopg2.errors.UniqueViolation:
         cur.execute("ROLLBACK TO SAVEPOINT tv_fast")
-        new = _insert_new(cur, batch.ticks, data)
+        new = _insert_new(cur, rows.ticks(), data)
         if not new:
             return 0, 0, 0, False
         try:
@@ -256,8 +300,29 @@ def _insert_trades(cur: psycopg2.extensions.cursor, batch: Batch) -> tuple[int, 
             raise RowsRefused(f"cannot aggregate the batch: {exc}") from exc
         candles, levels = _upsert_aggregates(cur, params)
         return len(new), candles, levels, False
-    candles, levels = _upsert_aggregates(cur, prepared.params)
-    return len(batch.ticks), candles, levels, True
+    candles, levels = _merge_aggregates(cur, prepared)
+    return len(rows), candles, levels, True
+
+
+def _merge_aggregates(cur: psycopg2.extensions.cursor, prepared: Prepared) -> tuple[int, int]:
+    """Merge the candles and levels of trades that were all new; return their counts.
+
+    An import's block brings the levels of the minutes it holds whole as a ``COPY`` stream:
+    when none of them is stored yet (the common case of a bulk import) they are copied, in a
+    savepoint, and only the rest is upserted; one already stored (a unique violation) undoes
+    the copy and the upsert takes them all, as for any batch.
+    """
+    if prepared.levels_copy is not None:
+        stream, params = prepared.levels_copy
+        cur.execute("SAVEPOINT tv_levels")
+        try:
+            cur.copy_expert(sql.COPY_LEVELS, io.BytesIO(stream), size=len(stream))
+        except psycopg2.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT tv_levels")
+        else:
+            candles, _ = _upsert_aggregates(cur, params)
+            return candles, prepared.levels
+    return _upsert_aggregates(cur, prepared.params)
 
 
 def _insert_new(cur: psycopg2.extensions.cursor, ticks: Sequence[Tick], data: bytes) -> list[Tick]:

@@ -10,8 +10,9 @@ failure of the filesystem or the store becomes :class:`ColdUnavailable`.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 
 import pyarrow as pa
@@ -25,8 +26,10 @@ from tickvault.errors import StoreUnavailable
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US, datetime_to_us
 
 TIME_COLUMN = parquet.COLUMNS.index("trade_time")
-FOOTERS_KEPT = 512  # footers of recently read files kept per process
-_FOOTERS: dict[str, pq.FileMetaData] = {}
+# Footers of recently read files kept per process, up to this many serialized bytes (a day of
+# 2 million trades in row groups of 16,384 has a footer of about 70 kB).
+FOOTER_BYTES_KEPT = 32 << 20
+_FOOTERS: OrderedDict[str, tuple[pq.FileMetaData, list[tuple[int, int]]]] = OrderedDict()
 
 
 class ColdUnavailable(StoreUnavailable):
@@ -131,6 +134,69 @@ def file_schema(location: ColdLocation, relative: str) -> pa.Schema:
         return pq.read_schema(source)
 
 
+def footer(location: ColdLocation, relative: str) -> pq.FileMetaData:
+    """Return the Parquet footer of one file, kept per process for the next reads."""
+    return _kept(location, relative)[0]
+
+
+def time_spans(location: ColdLocation, relative: str) -> list[tuple[int, int]]:
+    """Return each row group's first and last trade time (µs; the whole span without stats)
+    in one file, from its kept footer."""
+    return _kept(location, relative)[1]
+
+
+def _kept(location: ColdLocation, relative: str) -> tuple[pq.FileMetaData, list[tuple[int, int]]]:
+    """Return one file's footer and row-group time spans, read once per process.
+
+    A path is never rewritten (a new file gets a new name, replaced ones are deleted), so a
+    kept footer stays true. The kept footers are bounded by their bytes, the least recently
+    used going first. Native threads read concurrently: a footer another thread dropped or
+    added meanwhile is not an error (at worst one is read again), and the bytes are counted
+    anew each time one is added.
+    """
+    path = location.absolute(relative)
+    found = _FOOTERS.get(path)
+    if found is not None:
+        with suppress(KeyError):
+            _FOOTERS.move_to_end(path)
+        return found
+    metadata = file_metadata(location, relative)
+    found = metadata, [_time_span(metadata.row_group(g)) for g in range(metadata.num_row_groups)]
+    _FOOTERS[path] = found
+    kept = sum(m.serialized_size for m, _ in list(_FOOTERS.values()))
+    while kept > FOOTER_BYTES_KEPT and len(_FOOTERS) > 1:
+        try:
+            _, (dropped, _) = _FOOTERS.popitem(last=False)
+        except KeyError:
+            break
+        kept -= dropped.serialized_size
+    return found
+
+
+def _time_span(group: pq.RowGroupMetaData) -> tuple[int, int]:
+    stats = group.column(TIME_COLUMN).statistics
+    if stats is None or not stats.has_min_max:
+        return MIN_TIME_US, MAX_TIME_US
+    first, last = (
+        datetime_to_us(v) if isinstance(v, datetime) else int(v) for v in (stats.min, stats.max)
+    )
+    return first, last
+
+
+def read_groups(location: ColdLocation, relative: str, groups: list[int]) -> pa.Table:
+    """Return the trades of some row groups of one file (its kept footer saves a read)."""
+    metadata = footer(location, relative)
+    with (
+        unavailable_on_error(location, f"reading {relative}"),
+        location.filesystem.open_input_file(location.absolute(relative)) as source,
+    ):
+        # an object store answers one coalesced request better than one per column chunk
+        parquet_file = pq.ParquetFile(source, metadata=metadata, pre_buffer=not location.is_local)
+        if not groups:
+            return parquet_file.schema_arrow.empty_table()
+        return parquet_file.read_row_groups(groups)
+
+
 def read_file(
     location: ColdLocation,
     relative: str,
@@ -139,42 +205,19 @@ def read_file(
 ) -> pa.Table:
     """Return the trades of one file, only those with start <= trade_time < end if given.
 
-    Only the row groups whose time statistics meet the range are read, and the file's footer
-    is kept per process (a path is never rewritten: a new file gets a new name).
+    Only the row groups whose time statistics meet the range are read.
     """
-    path = location.absolute(relative)
     lo = MIN_TIME_US if start_us is None else start_us
     hi = MAX_TIME_US if end_us is None else end_us
-    with (
-        unavailable_on_error(location, f"reading {relative}"),
-        location.filesystem.open_input_file(path) as source,
-    ):
-        footer = _FOOTERS.get(path)
-        if footer is None:
-            footer = pq.read_metadata(source)
-            if len(_FOOTERS) >= FOOTERS_KEPT:
-                _FOOTERS.pop(next(iter(_FOOTERS)))
-            _FOOTERS[path] = footer
-        groups = [g for g in range(footer.num_row_groups) if _meets(footer.row_group(g), lo, hi)]
-        parquet_file = pq.ParquetFile(source, metadata=footer)
-        table = parquet_file.read_row_groups(groups) if groups else None
-    if table is None:
-        return parquet_file.schema_arrow.empty_table()
+    spans = time_spans(location, relative)
+    table = read_groups(
+        location, relative, [g for g, (a, b) in enumerate(spans) if a < hi and b >= lo]
+    )
     if start_us is None and end_us is None:
         return table
     times = pc.cast(table["trade_time"], pa.int64())
-    return table.filter(pc.and_(pc.greater_equal(times, lo), pc.less(times, hi)))
-
-
-def _meets(group: pq.RowGroupMetaData, lo: int, hi: int) -> bool:
-    """Return whether a row group's trade times may meet ``[lo, hi)`` (True without stats)."""
-    stats = group.column(TIME_COLUMN).statistics
-    if stats is None or not stats.has_min_max:
-        return True
-    first, last = (
-        datetime_to_us(v) if isinstance(v, datetime) else int(v) for v in (stats.min, stats.max)
-    )
-    return first < hi and last >= lo
+    within = pc.and_(pc.greater_equal(times, parquet.int64(lo)), pc.less(times, parquet.int64(hi)))
+    return table.filter(within)
 
 
 def delete_quietly(location: ColdLocation, relative: str) -> bool:

@@ -21,7 +21,7 @@ from tests.integration.cold.conftest import MIDNIGHT, ColdTier
 from tests.private_servers import Services, free_port, stack_env
 from tests.support.recordings import RecordedTrade
 
-from tickvault.cold import move
+from tickvault.cold import move, parquet
 from tickvault.db import migrate
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
@@ -45,6 +45,13 @@ _URLS = [
     ),
     "/api/v1/gaps",
 ]
+# instants all over the cold day's last minutes, so lookups cross row groups of every size
+_INSTANTS = [
+    f"/api/v1/prices/{symbol}/at?time={MS - d}&match={match}"
+    for symbol in ("BTCUSDT", "ETHUSDT")
+    for match in ("before", "nearest")
+    for d in range(1, 360_000, 23_417)
+]
 
 
 def _app_on(url: str, redis_url: str, redis_prefix: str, **more: Any) -> Any:
@@ -60,8 +67,10 @@ def _app_on(url: str, redis_url: str, redis_prefix: str, **more: Any) -> Any:
     return create_app(settings)
 
 
-@pytest.fixture
+@pytest.fixture(params=[1000, 65_536], ids=["small-row-groups", "row-groups-of-older-files"])
 def hot_and_cold(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
     new_database: Callable[[], str],
     loaded_db: tuple[str, Engine],
     cold_tier: ColdTier,
@@ -69,7 +78,9 @@ def hot_and_cold(
     redis_url: str,
     redis_prefix: str,
 ) -> Iterator[tuple[FlaskClient, FlaskClient]]:
-    """Test clients of the all-hot deployment and of the one with a cold first day."""
+    """Test clients of the all-hot deployment and of the one with a cold first day, its files
+    written in row groups of many sizes (files written before the size changed included)."""
+    monkeypatch.setattr(parquet, "ROW_GROUP", request.param)
     hot_url = new_database()
     migrate.upgrade(hot_url, create_database=False)
     store_ticks(hot_url, [to_tick(r) for trades in recorded.values() for r in trades])
@@ -99,7 +110,7 @@ def test_answers_over_cold_and_spanning_data_equal_the_answers_over_hot_data(
     hot_and_cold: tuple[FlaskClient, FlaskClient],
 ) -> None:
     hot, cold = hot_and_cold
-    for url in _URLS:
+    for url in _URLS + _INSTANTS:
         h, c = hot.get(url), cold.get(url)
         assert (c.status_code, c.data) == (h.status_code, h.data), url
         assert h.status_code in (200, 404), (url, h.data[:200])

@@ -3,8 +3,10 @@
 - :mod:`.periods`: which files cover a range (monthly for whole past months, daily otherwise).
 - :mod:`.rows`: a file's CSV lines into :class:`~tickvault.tick.Tick` values (unit and header
   detected per file, every row held to the live trade's rules).
-- :mod:`.chunks`: a worker process that parses and encodes chunks of rows, in order, while the
-  store commits the previous one.
+- :mod:`.chunks`: a file's rows in blocks of whole lines, each made ready for the store by
+  :mod:`.columns` (whole Arrow columns) or, for a block with any anomaly, by :mod:`.rows` and
+  :func:`~tickvault_writer.prepare.prepare` (row by row); the same bytes either way.
+- :mod:`.columns`: a block checked, COPY-encoded and folded into candles and levels on columns.
 - :mod:`.download`: a zip streamed to disk with its sha256 checked against ``.CHECKSUM``.
 - :mod:`.continuity`: the id holes of a range, from the ids the files held (pure).
 - :mod:`.bounds`: a symbol's first trade (the month it was listed) and the first and last id

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
 import msgspec
+import pyarrow as pa
 from sqlalchemy import Engine
 
 from tickvault.cold.location import open_location
@@ -27,7 +28,6 @@ from tickvault.logs import configure_logging, mask_secrets
 from tickvault.rest.client import ExchangeRest
 from tickvault.rest.schedule import Priority
 from tickvault.symbols import Selection
-from tickvault_writer.archive.chunks import ChunkParser
 from tickvault_writer.archive.cold_days import cold_before
 from tickvault_writer.archive.download import Downloader
 from tickvault_writer.archive.importer import ColdTier, Context, SymbolImport, SymbolReport
@@ -113,7 +113,6 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
     engine = make_engine(settings.database_url)
     cold = _cold_tier(settings, engine)
     reports: list[SymbolReport] = []
-    parser = ChunkParser()
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             downloader = Downloader(session)
@@ -128,15 +127,7 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
                 return 2
             ledger = Ledger(engine, open_location(settings))
             ctx = Context(
-                settings.archive_url,
-                store,
-                ledger,
-                downloader,
-                progress,
-                rest,
-                parser,
-                cold,
-                metrics,
+                settings.archive_url, store, ledger, downloader, progress, rest, cold, metrics
             )
             for symbol in symbols:
                 reports.append(await SymbolImport(ctx, symbol, args.first, last, today).run())
@@ -144,7 +135,6 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
         _say(f"tickvault import: {mask_secrets(str(exc))}")
         return 1
     finally:
-        parser.close()
         progress.close()
         await rest.close()
         store.close()
@@ -203,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings(ImportSettings)
     configure_logging(settings.log_level, json_lines=settings.log_json, service="import")
     logging.getLogger("tickvault.db.partitions").setLevel(logging.WARNING)  # a line an hour
+    # Arrow's default allocator keeps freed blocks for reuse: ~30 MB more at the peak for the
+    # same speed here (the import's arrays are few and large), so the C library's is used.
+    pa.set_memory_pool(pa.system_memory_pool())
     try:
         return asyncio.run(run(args, settings))
     except ValueError as exc:

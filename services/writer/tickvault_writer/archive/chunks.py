@@ -1,83 +1,31 @@
-"""Parse and encode a file's rows in a worker process, in order, while this one stores them.
+"""A file's rows in blocks, each made ready for the store: by columns, or row by row.
 
-One core parses CSV rows into ticks and encodes them for the store's fast path
-(:func:`~tickvault_writer.prepare.prepare`); that is most of an import's CPU. So the rows go
-to a worker process in chunks of :data:`CHUNK_ROWS` lines (:func:`parse_chunk`, pure), come
-back as msgpack-encoded ticks plus the prepared COPY stream, and this process only decodes
-them and hands them to the store, whose COPY runs in a thread. At most :data:`IN_FLIGHT`
-chunks are out at once, so memory stays flat whatever the file size.
-
-The file's time unit and header are read here from its first lines (:func:`file_shape`), so
-every chunk is held to the same unit as the file's first row.
+The zip's CSV member is read in blocks of about :data:`BLOCK_BYTES` cut at a line end, so
+memory stays flat whatever the file size. The file's header and time unit are read from its
+first lines (:func:`file_shape`) and every block is held to that unit. A block goes through
+:func:`~tickvault_writer.archive.columns.read_block` (whole columns, the GIL let go) when its
+rows allow; otherwise through :class:`~tickvault_writer.archive.rows.FileReader` and
+:func:`~tickvault_writer.prepare.prepare`, the exact path, which names and counts each refused
+row. Both give the store the same thing for the same rows, byte for byte.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import multiprocessing
-import os
-import signal
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+import io
+import itertools
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-import msgspec
-
-from tickvault.tick import MS_BELOW, Tick
+from tickvault.tick import MS_BELOW
+from tickvault_writer.archive.columns import read_block
 from tickvault_writer.archive.rows import FileReader
-from tickvault_writer.batch import Batch
 from tickvault_writer.prepare import CannotPrepare, Prepared, prepare
+from tickvault_writer.store import Rows, TickRows
 
-CHUNK_ROWS = 20_000
-IN_FLIGHT = 3
-_ENCODE = msgspec.msgpack.Encoder()
-_DECODE = msgspec.msgpack.Decoder(list[Tick])
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedChunk:
-    """What a worker made of one chunk of lines."""
-
-    ticks: bytes  # msgpack of list[Tick]
-    prepared: Prepared | None
-    refused: int
-    first_refusal: str
-
-
-def file_shape(first_lines: list[str]) -> tuple[bool, bool | None]:
-    """Return (a header row first, the file is in µs) from its first lines."""
-    header = bool(first_lines) and not first_lines[0].strip()[:1].isdigit()
-    for line in first_lines[1:] if header else first_lines:
-        parts = line.split(",")
-        if len(parts) == 7 and parts[4].strip().isdigit():
-            return header, int(parts[4]) >= MS_BELOW
-    return header, None
-
-
-def parse_chunk(
-    symbol: str, received_at: int, micros: bool | None, start: int, lines: list[str]
-) -> ParsedChunk:
-    """Parse *lines* (the file's lines from number *start* + 1) into encoded ticks (pure)."""
-    reader = FileReader(symbol, received_at, micros=micros, lines=start)
-    ticks = list(reader.ticks(lines))
-    try:
-        prepared = prepare(ticks) if ticks else None
-    except CannotPrepare:
-        prepared = None  # the store's fallback path names the row PostgreSQL refuses
-    return ParsedChunk(_ENCODE.encode(ticks), prepared, reader.refused, reader.first_refusal)
-
-
-def _line_chunks(lines: Iterable[str]) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) >= CHUNK_ROWS:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+BLOCK_BYTES = 2 << 20  # about 29,000 rows of a spot trades file
+SHAPE_LINES = 50
 
 
 @dataclass
@@ -90,53 +38,80 @@ class FileShape:
     first_refusal: str = ""
 
 
-PR_SET_PDEATHSIG = 1
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One block's trades, ready for the store, and their ids in file order."""
+
+    rows: Rows
+    ids: list[int]
+    first_time: int  # of the first trade (0 when there is none)
 
 
-def _die_with(parent: int) -> None:
-    """Make this worker die when the import does (a kill gives it no chance to say so)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the import died before prctl
-        os._exit(1)
+def file_shape(first_lines: list[str]) -> tuple[bool, bool | None]:
+    """Return (a header row first, the file is in µs) from its first lines."""
+    header = bool(first_lines) and not first_lines[0].strip()[:1].isdigit()
+    for line in first_lines[1:] if header else first_lines:
+        parts = line.split(",")
+        if len(parts) == 7 and parts[4].strip().isdigit():
+            return header, int(parts[4]) >= MS_BELOW
+    return header, None
 
 
-class ChunkParser:
-    """A worker process that parses chunks in order (one per import)."""
+def _lines(block: bytes) -> io.StringIO:
+    """Return *block* as text whose lines split as the zip member's text stream would."""
+    return io.StringIO(block.decode("utf-8", errors="replace"), newline="")
 
-    def __init__(self) -> None:
-        self._pool = ProcessPoolExecutor(
-            1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_die_with,
-            initargs=(os.getpid(),),
-        )
 
-    def close(self) -> None:
-        """Stop the worker."""
-        self._pool.shutdown(cancel_futures=True)
+def blocks(path: Path) -> Iterator[bytes]:
+    """Yield the CSV members of the zip at *path* in blocks of whole lines (streamed)."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            rest = b""
+            with archive.open(info) as raw:
+                while data := raw.read(BLOCK_BYTES):
+                    end = data.rfind(b"\n") + 1
+                    if not end:
+                        rest += data
+                        continue
+                    yield rest + data[:end]
+                    rest = data[end:]
+            if rest:
+                yield rest
 
-    def batches(
-        self, symbol: str, received_at: int, lines: Iterable[str], shape: FileShape
-    ) -> Iterator[Batch]:
-        """Yield the file's rows as batches ready for the store, in file order."""
-        pending: deque[Future[ParsedChunk]] = deque()
-        start = 0
-        for chunk in _line_chunks(lines):
-            if start == 0:
-                shape.header, shape.micros = file_shape(chunk[:50])
-            pending.append(
-                self._pool.submit(parse_chunk, symbol, received_at, shape.micros, start, chunk)
+
+def chunks(path: Path, symbol: str, received_at: int, shape: FileShape) -> Iterator[Chunk]:
+    """Yield the trades of the zip at *path*, a block at a time, in file order."""
+    line = 0
+    for number, block in enumerate(blocks(path)):
+        body = block
+        if number == 0:
+            shape.header, shape.micros = file_shape(
+                list(itertools.islice(_lines(block), SHAPE_LINES))
             )
-            start += len(chunk)
-            if len(pending) >= IN_FLIGHT:
-                yield self._batch(pending.popleft().result(), shape)
-        while pending:
-            yield self._batch(pending.popleft().result(), shape)
-
-    @staticmethod
-    def _batch(parsed: ParsedChunk, shape: FileShape) -> Batch:
-        shape.refused += parsed.refused
-        shape.first_refusal = shape.first_refusal or parsed.first_refusal
-        ticks = tuple(_DECODE.decode(parsed.ticks))
-        return Batch((), ticks, (), (), (), (), prepared=parsed.prepared)
+            first = block[: block.find(b"\n") + 1 or len(block)]
+            text = first.decode("utf-8", errors="replace").strip()
+            if text and not text[:1].isdigit():  # the row reader's rule for a header
+                body = block[len(first) :]
+            if b"\r" in first.removesuffix(b"\r\n"):
+                body = b""  # a CR would end the first line early: read it by row
+        rows = None
+        if body and shape.micros is not None:
+            rows = read_block(body, symbol, received_at, shape.micros)
+        if rows is not None:
+            line += block.count(b"\n")
+            yield Chunk(rows, rows.trade_ids(), rows.times[0].as_py())
+            continue
+        reader = FileReader(symbol, received_at, micros=shape.micros, lines=line)
+        ticks = list(reader.ticks(_lines(block)))
+        line = reader.lines
+        shape.refused += reader.refused
+        shape.first_refusal = shape.first_refusal or reader.first_refusal
+        prepared: Prepared | None = None
+        try:
+            prepared = prepare(ticks) if ticks else None
+        except CannotPrepare:
+            prepared = None  # the store's fallback path names the row PostgreSQL refuses
+        first_time = ticks[0].trade_time if ticks else 0
+        yield Chunk(TickRows(ticks, prepared), [t.trade_id for t in ticks], first_time)

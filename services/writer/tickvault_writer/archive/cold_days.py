@@ -112,8 +112,7 @@ class ColdDays:
         if self._day is None or not self._tables:
             self._tables, self._rows = [], 0
             return Flushed()
-        wide = pa.unify_schemas([t.schema for t in self._tables], promote_options="permissive")
-        table = pa.concat_tables([t.cast(wide) for t in self._tables])
+        table = parquet.concat(self._tables)
         day, rows = self._day, self._rows
         self._tables, self._rows = [], 0
         table = parquet.sort_by_id(table)

@@ -20,10 +20,7 @@ recorded as done only once both hold its rows, and its ids count for continuity 
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
-from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
@@ -38,7 +35,7 @@ from tickvault.rest.client import ExchangeRest
 from tickvault.rest.pages import PageFetcher
 from tickvault.tick import Source, Tick, us_to_datetime
 from tickvault_writer.archive.bounds import RestTrades
-from tickvault_writer.archive.chunks import CHUNK_ROWS, ChunkParser, FileShape
+from tickvault_writer.archive.chunks import Chunk, FileShape, chunks
 from tickvault_writer.archive.cold_days import ColdDays, Flushed
 from tickvault_writer.archive.continuity import Continuity
 from tickvault_writer.archive.download import Downloader, Outcome
@@ -46,9 +43,8 @@ from tickvault_writer.archive.ledger import DoneFile, Ledger
 from tickvault_writer.archive.metrics import ImportMetrics
 from tickvault_writer.archive.periods import ArchiveFile, day_us, days_of, plan
 from tickvault_writer.archive.progress import Progress
-from tickvault_writer.archive.rows import FileReader
 from tickvault_writer.batch import Batch
-from tickvault_writer.store import PgStore, WriteResult
+from tickvault_writer.store import PgStore, Rows, TickRows, WriteResult
 
 EMPTY_PAGES_BEFORE_GIVING_UP = 3  # empty answers in a row: REST has nothing there
 FAILED_PAGES_BEFORE_GIVING_UP = 2  # each page is already tried 8 times by the client
@@ -119,7 +115,6 @@ class Context:
     downloader: Downloader
     progress: Progress
     rest: ExchangeRest
-    parser: ChunkParser
     cold: ColdTier | None = None
     metrics: ImportMetrics = field(default_factory=ImportMetrics)
 
@@ -143,28 +138,6 @@ def _already_compared(period: str, done: DoneFile) -> FileReport:
         "already_compared",
         detail=f"replaced file {sha}… already compared{when}: {done.replaced_detail}",
     )
-
-
-def _chunks(ticks: Iterable[Tick]) -> Iterator[list[Tick]]:
-    """Yield *ticks* in lists of :data:`CHUNK_ROWS`."""
-    chunk: list[Tick] = []
-    for tick in ticks:
-        chunk.append(tick)
-        if len(chunk) >= CHUNK_ROWS:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _members(path: Path) -> Iterator[str]:
-    """Yield the CSV lines of the zip at *path*, streamed (never the whole file)."""
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            if info.is_dir():
-                continue
-            with archive.open(info) as raw:
-                yield from io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
 
 
 class SymbolImport:
@@ -241,11 +214,12 @@ class SymbolImport:
         self.ctx.progress.file_done(self.symbol, report, time.monotonic() - started)
 
     def _store(self, f: ArchiveFile, path: Path) -> FileReport:
-        """Store the rows of the zip at *path*, in chunks; note their ids.
+        """Store the rows of the zip at *path*, a block at a time; note their ids.
 
-        A worker process parses and encodes the chunks (:mod:`.chunks`) while the store
-        commits the previous one in a thread here (psycopg2 lets go of the GIL while
-        PostgreSQL works); each chunk is committed before the file can be counted as done.
+        This thread reads and prepares the next block (:mod:`.chunks`; Arrow lets go of the
+        GIL) while the store commits the previous one in another (psycopg2 lets go of it
+        while PostgreSQL works); each block is committed before the file can be counted as
+        done, and at most two are in memory.
         """
         report = FileReport(f.period, "imported")
         shape = FileShape()
@@ -253,14 +227,14 @@ class SymbolImport:
         pending: Future[WriteResult] | None = None
         received_at = time.time_ns() // 1000
         with ThreadPoolExecutor(1, thread_name_prefix="import-store") as pool:
-            for parsed in self.ctx.parser.batches(self.symbol, received_at, _members(path), shape):
-                self._note(parsed.ticks)
-                batch = self._hot(parsed, report)
-                if batch is None:
+            for chunk in chunks(path, self.symbol, received_at, shape):
+                self._note(chunk.ids)
+                rows = self._hot(chunk, report)
+                if rows is None:
                     continue
                 if pending is not None:
                     self._stored(pending.result(), report)
-                pending = pool.submit(self.ctx.store.write, batch)
+                pending = pool.submit(self.ctx.store.write_rows, rows)
             if pending is not None:
                 self._stored(pending.result(), report)
             if self.cold_days is not None:
@@ -269,19 +243,21 @@ class SymbolImport:
         report.detail = shape.first_refusal
         return report
 
-    def _hot(self, batch: Batch, report: FileReport) -> Batch | None:
-        """Send the batch's trades of cold days to the cold tier; return what stays hot."""
+    def _hot(self, chunk: Chunk, report: FileReport) -> Rows | None:
+        """Send the block's trades of cold days to the cold tier; return what stays hot."""
         days = self.cold_days
-        if days is None or not batch.ticks or batch.ticks[0].trade_time >= days.cut_us:
-            if days is not None and batch.ticks:
+        if not chunk.ids:
+            return None
+        if days is None or chunk.first_time >= days.cut_us:
+            if days is not None:
                 self._cold_stored(days.flush(), report)  # the hot days begin
-            return batch
-        cold, hot = days.split(batch.ticks)
+            return chunk.rows
+        cold, hot = days.split(chunk.rows.ticks())
         self._cold_stored(days.add(cold), report)
         if not hot:
             return None
         self._cold_stored(days.flush(), report)
-        return _batch(tuple(hot))
+        return TickRows(hot)
 
     def _cold_stored(self, flushed: Flushed, report: FileReport) -> None:
         report.rows += flushed.rows
@@ -295,14 +271,14 @@ class SymbolImport:
             return None
         return self._first_of_file, self._last_of_file
 
-    def _note(self, ticks: tuple[Tick, ...]) -> None:
-        """Note a chunk's ids: continuity, and the file's first and last."""
-        if not ticks:
+    def _note(self, ids: list[int]) -> None:
+        """Note a block's ids: continuity, and the file's first and last."""
+        if not ids:
             return
-        self.continuity.see([t.trade_id for t in ticks])
+        self.continuity.see(ids)
         if self._first_of_file is None:
-            self._first_of_file = ticks[0].trade_id
-        self._last_of_file = ticks[-1].trade_id
+            self._first_of_file = ids[0]
+        self._last_of_file = ids[-1]
 
     def _stored(self, result: WriteResult, report: FileReport) -> None:
         rows = result.inserted + result.duplicates
@@ -318,9 +294,10 @@ class SymbolImport:
             return FileReport(f.period, "replaced", detail=f"new file: {fetched.outcome.value}")
         differences: list[str] = []
         try:
-            reader = FileReader(self.symbol, time.time_ns() // 1000)
-            for chunk in _chunks(reader.ticks(_members(fetched.path))):
-                differences += self.ctx.ledger.differences(chunk, f.bounds_us())
+            received_at = time.time_ns() // 1000
+            for chunk in chunks(fetched.path, self.symbol, received_at, FileShape()):
+                ticks = list(chunk.rows.ticks())
+                differences += self.ctx.ledger.differences(ticks, f.bounds_us())
         finally:
             fetched.path.unlink(missing_ok=True)
         detail = (
