@@ -34,7 +34,9 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
-from tests.private_servers import PrivatePostgres, replay_process  # noqa: E402
+from tests.private_servers import PrivatePostgres  # noqa: E402
+
+from common import archive_replay, import_env  # noqa: E402
 
 
 def _names(count: int) -> list[str]:
@@ -80,24 +82,9 @@ def measure(
     pg.query(f'CREATE DATABASE "{db}"')
     url = pg.url(db)
     migrate.upgrade(url)
-    with replay_process(
-        "--synthetic",
-        ",".join(names),
-        "--archive-from",
-        first.isoformat(),
-        "--archive-rate",
-        str(rate),
-        "--no-limits",
-        timeout=60,
-    ) as replay:
+    with archive_replay(names, first, rate) as replay:
         _build_zips(replay.rest_url, names, first, days)
-        env = {
-            "TICKVAULT_DATABASE_URL": url,
-            "TICKVAULT_BINANCE_REST_URL": replay.rest_url,
-            "TICKVAULT_ARCHIVE_URL": replay.rest_url,
-            "TICKVAULT_RETENTION_HOURS": "0",
-            "PATH": "/usr/bin:/bin",
-        }
+        env = import_env(url, replay)
         if weight_limit is not None:
             env["TICKVAULT_COLLECTOR_REST_WEIGHT_LIMIT"] = str(weight_limit)
         argv = [sys.executable, "-m", "tickvault_writer.archive", *names]
