@@ -102,10 +102,17 @@ class Archive:
 
 @pytest.fixture
 def archive(new_database: Callable[[], str], tmp_path: Path) -> Iterator[Callable[..., Archive]]:
-    """A factory: ``archive(from_day, faults=[...])`` starts a replay serving the archive."""
+    """A factory: ``archive(from_day, faults=[...])`` starts a replay serving the archive
+    (``limits=True``: with Binance's REST weight limits, and their accounting)."""
     stack: list[Any] = []
 
-    def make(archive_from: date, faults: list[dict[str, Any]] | None = None, **kw: str) -> Archive:
+    def make(
+        archive_from: date,
+        faults: list[dict[str, Any]] | None = None,
+        *,
+        limits: bool = False,
+        **kw: str,
+    ) -> Archive:
         args = [
             "--synthetic",
             kw.get("symbols", "BTCUSDT"),
@@ -113,8 +120,9 @@ def archive(new_database: Callable[[], str], tmp_path: Path) -> Iterator[Callabl
             archive_from.isoformat(),
             "--archive-rate",
             kw.get("rate", RATE),
-            "--no-limits",
         ]
+        if not limits:  # Binance's weight limits and their accounting
+            args.append("--no-limits")
         if faults:
             script = tmp_path / f"faults-{len(stack)}.json"
             script.write_text(json.dumps({"faults": faults}))
