@@ -31,9 +31,9 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
-from tests.private_servers import PrivatePostgres, replay_process  # noqa: E402
+from tests.private_servers import PrivatePostgres  # noqa: E402
 
-from common import rss_mb  # noqa: E402
+from common import archive_replay, import_env, rss_mb  # noqa: E402
 
 SYMBOL = "BTCUSDT"
 
@@ -113,16 +113,7 @@ def run_import(pg: PrivatePostgres, days: int = 2, rate: float = 5.0) -> dict[st
     first = today - timedelta(days=days + 1)
     names = [(first + timedelta(days=i)).isoformat() for i in range(days)]
     with (
-        replay_process(
-            "--synthetic",
-            SYMBOL,
-            "--archive-from",
-            first.isoformat(),
-            "--archive-rate",
-            str(rate),
-            "--no-limits",
-            timeout=60,
-        ) as replay,
+        archive_replay([SYMBOL], first, rate) as replay,
         tempfile.TemporaryDirectory(prefix="tvbench-import-") as tmp,
     ):
         zips = _zips(replay.rest_url, names, Path(tmp))  # also builds them: not timed below
@@ -133,13 +124,7 @@ def run_import(pg: PrivatePostgres, days: int = 2, rate: float = 5.0) -> dict[st
         from tickvault.db import migrate
 
         migrate.upgrade(url)
-        env = {
-            "TICKVAULT_DATABASE_URL": url,
-            "TICKVAULT_BINANCE_REST_URL": replay.rest_url,
-            "TICKVAULT_ARCHIVE_URL": replay.rest_url,
-            "TICKVAULT_RETENTION_HOURS": "0",
-            "PATH": "/usr/bin:/bin",
-        }
+        env = import_env(url, replay)
         argv = [
             sys.executable,
             "-m",

@@ -7,7 +7,14 @@ rows to Parquet in a local directory, and divide the files' bytes by the trades.
 process (Flask test client, no HTTP server), the p50/p99 of ``at`` and of a history page at
 random instants of the cold day, and ``stats`` over the whole cold day.
 
-    python bench/cold.py [--trades 500000] [--json PATH]
+Then many small cold days (``--days``, default 365, of ``--day-trades`` trades each, stored
+straight into the cold tier as the archive import does): ``range`` and ``stats`` with no
+window and with a wide one (from the middle of the second day on), first with the files listed
+without their aggregates (as before migration 0006: every file is read, the code path of
+before), then with them (filled by ``fill_aggregates``, timed too), in the same run; the
+answers must be byte-identical.
+
+    python bench/cold.py [--trades 500000] [--days 365] [--day-trades 1000] [--json PATH]
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +43,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redis  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from tests.integration.api.loading import store_ticks  # noqa: E402
 from tests.private_servers import free_port  # noqa: E402
 from tests.support.polling import wait_until  # noqa: E402
 from tests.support.recordings import all_recorded_trades  # noqa: E402
 
 from api_latency import timed  # noqa: E402
-from common import pct  # noqa: E402
+from common import pct, scratch_database  # noqa: E402
 from tickvault.codec import latest_to_hash  # noqa: E402
 from tickvault.cold.location import open_location  # noqa: E402
 from tickvault.cold.move import move_expired  # noqa: E402
+from tickvault.cold.store import fill_aggregates, store_trades  # noqa: E402
 from tickvault.config import Settings  # noqa: E402
-from tickvault.db import migrate  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.keys import RedisKeys  # noqa: E402
 from tickvault.tick import Source, Tick  # noqa: E402
@@ -231,16 +238,20 @@ def _ready(url: str) -> bool:
 def measure(
     ticks: list[Tick], label: str, samples: int, server: str = SERVER, redis_url: str | None = None
 ) -> dict[str, Any]:
-    """Store *ticks*, move their days cold, and return the figures (keys prefixed *label*)."""
-    url = (
-        make_url(server)
-        .set(database=f"tv_cold_bench_{uuid.uuid4().hex[:8]}")
-        .render_as_string(hide_password=False)
-    )
-    migrate.upgrade(url)
+    """Store *ticks*, move their days cold, and return the figures (keys prefixed *label*);
+    the database and the cold directory are removed afterwards."""
+    with (
+        scratch_database(server, "tv_cold_bench") as url,
+        tempfile.TemporaryDirectory(prefix="tv-cold-bench-") as cold_dir,
+    ):
+        return _measure(url, cold_dir, ticks, label, samples, redis_url)
+
+
+def _measure(
+    url: str, cold_dir: str, ticks: list[Tick], label: str, samples: int, redis_url: str | None
+) -> dict[str, Any]:
     store_ticks(url, ticks, batch=5000)
     engine = make_engine(url, application_name="tickvault-bench-cold")
-    cold_dir = tempfile.mkdtemp(prefix="tv-cold-bench-")
     cold_url = f"file://{cold_dir}"
     location = open_location(Settings(_env_file=None, cold_url=cold_url))  # type: ignore[call-arg]
     assert location is not None
@@ -282,15 +293,131 @@ def measure(
     return {f"cold_{label}_{k}": v for k, v in figures.items()}
 
 
+_FORGET_AGGREGATES = text(
+    "UPDATE cold_files SET price_sum = NULL, price_sq_sum = NULL, volume = NULL, "
+    "quote_volume = NULL, first_price = NULL, last_price = NULL, high = NULL, high_time = NULL, "
+    "low = NULL, low_time = NULL"
+)
+
+
+def _many_days_ticks(days: int, per_day: int) -> dict[date, list[tuple[Any, ...]]]:
+    """Return *days* days of one synthetic symbol, *per_day* trades a day, as cold rows."""
+    first = datetime(2023, 1, 1, tzinfo=UTC)
+    start = int(first.timestamp() * 1_000_000)
+    end = start + days * DAY_US
+    out: dict[date, list[tuple[Any, ...]]] = {}
+    for event in synthetic_events(["BTCUSDT"], seed=11, rate=per_day / 86_400, start_us=start):
+        t = event.trade
+        if t is None:
+            continue
+        if t.time_us >= end:
+            break
+        day = datetime.fromtimestamp(t.time_us / 1e6, tz=UTC).date()
+        out.setdefault(day, []).append(
+            (t.id, Decimal(t.price), Decimal(t.qty), t.time_us, t.buyer_maker)
+        )
+    return out
+
+
+def _best_of(client: Any, path: str, runs: int) -> tuple[float, bytes]:
+    """Return the fastest of *runs* answers to *path* (seconds) and the answer."""
+    times, body = [], b""
+    for _ in range(runs):
+        dt, got = _timed(lambda: client.get(path))
+        assert got.status_code == 200, (path, got.data[:200])
+        times.append(dt)
+        body = got.data
+    return min(times), body
+
+
+def measure_many_days(
+    server: str = SERVER, days: int = 365, per_day: int = 1000, runs: int = 3
+) -> dict[str, Any]:
+    """Return ``range`` and ``stats`` over *days* cold day files, without the per-file
+    aggregates (every file read) and with them, measured in the same run."""
+    with (
+        scratch_database(server, "tv_cold_days") as url,
+        tempfile.TemporaryDirectory(prefix="tv-cold-days-") as cold_dir,
+    ):
+        return _many_days(url, cold_dir, days, per_day, runs)
+
+
+def _many_days(url: str, cold_dir: str, days: int, per_day: int, runs: int) -> dict[str, Any]:
+    engine = make_engine(url, application_name="tickvault-bench-cold-days")
+    cold_url = f"file://{cold_dir}"
+    location = open_location(Settings(_env_file=None, cold_url=cold_url))  # type: ignore[call-arg]
+    assert location is not None
+    by_day = _many_days_ticks(days, per_day)
+    for day, rows in sorted(by_day.items()):
+        store_trades(engine, location, "BTCUSDT", day, rows)
+    first = min(by_day)
+    first_ms = int(datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp() * 1000)
+    # a wide window: from noon of the 2nd day on (one-sided: no width limit), so the file it
+    # starts in is read
+    wide = f"start={first_ms + 36 * 3_600_000}"
+    paths = {
+        f"{q}_{w}": f"/api/v1/prices/BTCUSDT/{q}" + ("" if w == "all" else f"?{wide}")
+        for q in ("range", "stats")
+        for w in ("all", "wide")
+    }
+    settings = ApiSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=url,
+        cold_url=cold_url,
+        symbols=("BTCUSDT",),
+        api_cache_ttl_seconds=0,
+    )
+    app = create_app(settings)
+    client = app.test_client()
+    try:
+        with engine.connect() as conn:
+            cold_bytes, files, manifest_bytes = conn.execute(
+                text(
+                    "SELECT sum(bytes), count(*), pg_total_relation_size('cold_files') "
+                    "FROM cold_files"
+                )
+            ).one()
+        with engine.begin() as conn:
+            conn.execute(_FORGET_AGGREGATES)  # as listed before migration 0006
+        before = {k: _best_of(client, p, runs) for k, p in paths.items()}
+        fill_s, filled = _timed(lambda: fill_aggregates(engine, location))
+        assert filled == len(by_day), (filled, len(by_day))
+        after = {k: _best_of(client, p, runs) for k, p in paths.items()}
+    finally:
+        app.extensions["tickvault"].stores.close()
+        engine.dispose()
+    for k in paths:
+        assert before[k][1] == after[k][1], f"{k}: the answers differ"
+    trades = sum(len(v) for v in by_day.values())
+    out: dict[str, Any] = {
+        "cold_days": len(by_day),
+        "cold_days_trades": trades,
+        "cold_days_fill_aggregates_s": round(fill_s, 2),
+        "cold_days_bytes_per_trade": round(int(cold_bytes) / trades, 2),
+        "cold_days_manifest_bytes_per_file": round(int(manifest_bytes) / int(files)),
+    }
+    for k in paths:
+        out[f"cold_days_{k}_ms_before"] = round(before[k][0] * 1000, 1)
+        out[f"cold_days_{k}_ms_after"] = round(after[k][0] * 1000, 1)
+        out[f"cold_days_{k}_speedup"] = round(before[k][0] / after[k][0], 1)
+    return out
+
+
 def run_cold(
-    server: str, redis_url: str, synthetic_trades: int, samples: int = 200
+    server: str,
+    redis_url: str,
+    synthetic_trades: int,
+    samples: int = 200,
+    days: int = 365,
+    per_day: int = 1000,
 ) -> dict[str, Any]:
     """Return the cold tier's figures on the real recordings and on a synthetic day (there
-    also ``latest`` under cold load)."""
+    also ``latest`` under cold load), and ``range``/``stats`` over many cold days."""
     real = [r.tick() for trades in all_recorded_trades().values() for r in trades]
     out = measure(real, "real", samples, server)
     synthetic = _synthetic_ticks(synthetic_trades)
     out.update(measure(synthetic, "synthetic", samples, server, redis_url))
+    out.update(measure_many_days(server, days, per_day))
     return out
 
 
@@ -298,9 +425,15 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--trades", type=int, default=500_000, help="synthetic trades in the day")
     p.add_argument("--samples", type=int, default=200)
+    p.add_argument("--days", type=int, default=365, help="cold day files, range/stats figures")
+    p.add_argument("--day-trades", type=int, default=1000, help="trades in each of those days")
+    p.add_argument("--only-days", action="store_true", help="only the many-days figures")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
-    figures = run_cold(SERVER, REDIS, args.trades, args.samples)
+    if args.only_days:
+        figures = measure_many_days(SERVER, args.days, args.day_trades)
+    else:
+        figures = run_cold(SERVER, REDIS, args.trades, args.samples, args.days, args.day_trades)
     text_out = json.dumps(figures, indent=2)
     print(text_out)
     if args.json:

@@ -15,9 +15,9 @@ import platform
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -294,4 +294,55 @@ def released(replay_proc: ReplayProcess) -> dict[str, tuple[int, int]]:
         s: (int(v["first_trade_id"]), int(v["last_trade_id"]))
         for s, v in stats.items()
         if v.get("last_trade_id") is not None
+    }
+
+
+@contextlib.contextmanager
+def scratch_database(server: str, prefix: str) -> Iterator[str]:
+    """Yield the URL of a new, migrated database on *server* (a PostgreSQL URL), named
+    *prefix* and a random suffix; it is dropped on the way out, however the run ends."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from tickvault.db import migrate
+    from tickvault.db.engine import make_engine
+
+    name = f"{prefix}_{os.getpid()}_{os.urandom(4).hex()}"
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    admin = make_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def archive_replay(
+    symbols: Sequence[str], first: date, rate: float
+) -> contextlib.AbstractContextManager[ReplayProcess]:
+    """Start the replay exchange serving the archive of the synthetic *symbols* from *first*
+    at *rate* trades a second each, without weight limits."""
+    return replay_process(
+        "--synthetic",
+        ",".join(symbols),
+        "--archive-from",
+        first.isoformat(),
+        "--archive-rate",
+        str(rate),
+        "--no-limits",
+        timeout=60,
+    )
+
+
+def import_env(database_url: str, replay_proc: ReplayProcess) -> dict[str, str]:
+    """Return the environment of ``tickvault import`` into *database_url* from *replay_proc*'s
+    archive and REST (imported trades kept: no retention)."""
+    return {
+        "TICKVAULT_DATABASE_URL": database_url,
+        "TICKVAULT_BINANCE_REST_URL": replay_proc.rest_url,
+        "TICKVAULT_ARCHIVE_URL": replay_proc.rest_url,
+        "TICKVAULT_RETENTION_HOURS": "0",
+        "PATH": "/usr/bin:/bin",
     }

@@ -16,7 +16,6 @@ import json
 import os
 import statistics
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Connection, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
-from tickvault.db import migrate  # noqa: E402
+from common import scratch_database  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.db.partitions import TRADES, ensure_partitions  # noqa: E402
 
@@ -98,16 +96,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     counts = sorted(int(c) for c in args.counts.split(","))
-    name = f"tickvault_bench_planning_{uuid.uuid4().hex[:8]}"
-    url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    admin = make_engine(SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        migrate.upgrade(url)
+    with scratch_database(SERVER, "tickvault_bench_planning") as url:
         figures = measure(url, counts)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

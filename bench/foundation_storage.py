@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import sys
-import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.dialects.postgresql import insert  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from tests.support.recordings import RecordedTrade, all_recorded_trades  # noqa: E402
 
-from tickvault.db import migrate  # noqa: E402
+from common import scratch_database  # noqa: E402
 from tickvault.db.engine import make_engine  # noqa: E402
 from tickvault.db.models import Trade  # noqa: E402
 from tickvault.db.partitions import TRADES, ensure_partitions  # noqa: E402
@@ -89,16 +87,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     trades = [t for by_symbol in all_recorded_trades().values() for t in by_symbol]
-    name = f"tickvault_bench_storage_{uuid.uuid4().hex[:8]}"
-    url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    admin = make_engine(SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        migrate.upgrade(url)
+    with scratch_database(SERVER, "tickvault_bench_storage") as url:
         figures = measure(url, trades)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

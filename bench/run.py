@@ -23,6 +23,10 @@ nothing heavy overlapping anything measured:
 7. import: ``tickvault import`` of the replay's archive against plain COPY of the same rows,
    the bare unzip + parse rate beside it, and the import's peak RSS (archive_import.py;
    ``python bench/archive_import.py`` runs it alone).
+8. cold: bytes per trade in the cold tier, moving rate, ``at``/history/``stats`` over a cold
+   day and ``latest`` under cold load, then ``range``/``stats`` over 365 small cold days
+   without and with the per-file aggregates (cold.py; ``python bench/cold.py`` runs it alone,
+   ``--skip ingest,latency50,api,streams,soak,market,cluster,import`` runs it alone here).
 
 Each step's figures, status and seconds are written to ``bench/results/<UTC stamp>.json`` as
 soon as it finishes. A step that fails is recorded with its error and the next one runs; at

@@ -64,6 +64,12 @@ class ExchangeError(TickvaultError):
         self.status = status
         self.code = code
 
+    @property
+    def refused(self) -> bool:
+        """Return whether the exchange refused the request itself (a 4xx): asking again is
+        no use."""
+        return self.status is not None and 400 <= self.status < 500
+
 
 class StoreUnavailable(TickvaultError):
     """A backing store (Redis or PostgreSQL) cannot be reached."""

@@ -14,11 +14,14 @@ one process without their metrics colliding. A metric is named ``tickvault_<serv
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
 
 # how the API's worker processes combine a gauge (prometheus_client's multiprocess modes)
 GaugeMode = Literal["all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum"]
@@ -105,3 +108,18 @@ class MetricSet:
         self.registry = factory.registry
         for attr, spec in self._specs.items():
             setattr(self, attr, spec.make(factory))
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> bool:
+        """Expose the metrics over HTTP on *port* (0 disables); return whether it listens.
+
+        A busy port is logged, never fatal: the service's work goes on without its metrics.
+        """
+        if port == 0:
+            return False
+        try:
+            start_http_server(port, addr=addr, registry=self.registry)
+        except OSError as exc:
+            log.warning("metrics not served: cannot listen on %s:%d (%s)", addr, port, exc)
+            return False
+        log.info("metrics on http://%s:%d/metrics", addr, port)
+        return True

@@ -1,7 +1,8 @@
 """Exact order statistics (the median) from per-minute summaries, without sorting raw trades.
 
-Every whole minute is an interval ``[low, high]`` holding ``n`` trades (from ``candles_1m``),
-every edge trade an interval ``[p, p]`` holding one. The k-th smallest price ``v`` then lies
+Every whole minute is an interval ``[low, high]`` holding ``n`` trades (from ``candles_1m``;
+or a whole cold file, from ``cold_files``), every edge price an interval ``[p, p]`` holding
+the trades at that price. The k-th smallest price ``v`` then lies
 in a *band*: at least the smallest ``low`` with ``k`` trades in minutes starting at or below it,
 at most the smallest ``high`` with ``k`` trades in minutes ending at or below it. Only the
 ``price_levels_1m`` rows inside that band (and the count of levels below it in minutes that
@@ -21,7 +22,7 @@ from decimal import Decimal
 class Span:
     """A whole minute's price span and trade count."""
 
-    minute: object  # the candle's minute, passed back to the level query as is
+    minute: object  # the candle's minute (or the cold file), passed back as is
     low: Decimal
     high: Decimal
     trades: int
@@ -38,9 +39,12 @@ class Band:
     overlapping: tuple[object, ...]  # minutes whose span meets the band: read their levels
 
 
-def band(spans: Sequence[Span], edges: Sequence[Decimal], k_first: int, k_last: int) -> Band:
-    """Return the band holding the k_first-th to k_last-th smallest prices (1-based)."""
-    intervals = [(s.low, s.high, s.trades) for s in spans] + [(p, p, 1) for p in edges]
+def band(
+    spans: Sequence[Span], points: Sequence[tuple[Decimal, int]], k_first: int, k_last: int
+) -> Band:
+    """Return the band holding the k_first-th to k_last-th smallest prices (1-based), of the
+    *spans* and of the trades at single prices (*points*: price, trades)."""
+    intervals = [(s.low, s.high, s.trades) for s in spans] + [(p, p, n) for p, n in points]
     low = _first_reaching(sorted((lo, n) for lo, _, n in intervals), k_first)
     high = _first_reaching(sorted((hi, n) for _, hi, n in intervals), k_last)
     below = sum(n for _, hi, n in intervals if hi < low)

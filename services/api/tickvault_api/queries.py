@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from tickvault.aggregates import Aggregate
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US, datetime_to_us, us_to_datetime
 from tickvault_api import median
 from tickvault_api.params import MINUTE_US, Window, ceil_to, floor_to
-from tickvault_api.rows import Aggregate, CandleRow, TradeRow
+from tickvault_api.rows import CandleRow, TradeRow
 
 _TRADE_COLUMNS = "trade_id, price, quantity, trade_time, is_buyer_maker"
 
@@ -275,7 +276,7 @@ def median_pair(
     bounds = {"symbol": symbol, **split(window)}
     spans = [median.Span(r[0], r[1], r[2], int(r[3])) for r in conn.execute(_SPANS, bounds)]
     edges = [r[0] for r in conn.execute(_EDGE_PRICES, bounds)]
-    band = median.band(spans, edges, k1, k2)
+    band = median.band(spans, [(p, 1) for p in edges], k1, k2)
     below = band.below_whole  # counts the edge trades under the band too
     if band.straddling:
         below += int(

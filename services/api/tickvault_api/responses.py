@@ -13,10 +13,11 @@ from typing import Any
 import msgspec
 from flask import Response
 
+from tickvault.aggregates import Aggregate
 from tickvault.tick import iso_ms
 from tickvault_api import decimal_stats
 from tickvault_api.params import Window
-from tickvault_api.rows import Aggregate, TradeRow
+from tickvault_api.rows import TradeRow
 
 _ENCODER = msgspec.json.Encoder()
 

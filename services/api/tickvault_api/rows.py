@@ -18,25 +18,6 @@ class TradeRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Aggregate:
-    """Exact aggregates of a window, from candles for whole minutes and trades at the edges."""
-
-    count: int
-    price_sum: Decimal | None
-    price_sq_sum: Decimal | None
-    volume: Decimal | None
-    quote_volume: Decimal | None
-    first_price: Decimal | None
-    first_time: int | None
-    last_price: Decimal | None
-    last_time: int | None
-    high: Decimal | None
-    high_time: int | None
-    low: Decimal | None
-    low_time: int | None
-
-
-@dataclass(frozen=True, slots=True)
 class CandleRow:
     """One OHLCV bucket."""
 

@@ -4,28 +4,31 @@ When no cold file meets a query's window, the query runs exactly as before
 (:mod:`tickvault_api.queries`). When one does, the answer is computed from the raw trades of
 both tiers, merged by (time, id) with one row per trade id (a late trade the cold tier holds
 already is counted once), by the pure functions below: the same definitions the SQL uses, so
-an answer is identical whichever tier its trades live in.
+an answer is identical whichever tier its trades live in. ``range`` and ``stats`` answer the
+cold files that lie wholly inside the window from their recorded aggregates instead
+(:mod:`tickvault_api.cold_totals`), so a year of cold days costs a year of manifest rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal, localcontext
+from functools import partial
 
 import pyarrow as pa
 from sqlalchemy import Connection
 
+from tickvault.aggregates import EMPTY, EXACT, Aggregate, combine, of_table
 from tickvault.cold import manifest, parquet, read
 from tickvault.cold.location import ColdLocation
 from tickvault.cold.read import Direction
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US
-from tickvault_api import cold_stats, queries
+from tickvault_api import cold_stats, cold_totals, queries
 from tickvault_api.cold_reads import ColdReads, page_rows, rows_of, sorted_rows, table_of_rows
 from tickvault_api.median import median_ranks
 from tickvault_api.params import Window
-from tickvault_api.rows import Aggregate, CandleRow, TradeRow
+from tickvault_api.rows import CandleRow, TradeRow
 
-_EXACT = Context(prec=200)  # sums of exchange decimals stay exact far beyond any real total
 EXPORT_BATCH = 5000
 BEFORE, AFTER = Direction.BEFORE, Direction.AFTER
 
@@ -44,8 +47,8 @@ def merge_rows(*parts: Iterable[TradeRow]) -> list[TradeRow]:
 def aggregate_rows(rows: list[TradeRow]) -> Aggregate:
     """Return the exact aggregates of *rows* (sorted by time, id), as the SQL computes them."""
     if not rows:
-        return Aggregate(0, *([None] * 12))
-    with localcontext(_EXACT):
+        return EMPTY
+    with localcontext(EXACT):
         price_sum = sum((r.price for r in rows), Decimal(0))
         sq_sum = sum((r.price * r.price for r in rows), Decimal(0))
         volume = sum((r.quantity for r in rows), Decimal(0))
@@ -84,7 +87,7 @@ def candles_of(rows: list[TradeRow], step_us: int) -> list[CandleRow]:
     for r in rows:
         buckets.setdefault(r.trade_time - r.trade_time % step_us, []).append(r)
     out = []
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         for start, rs in sorted(buckets.items()):
             out.append(
                 CandleRow(
@@ -116,6 +119,14 @@ def _merged(cold: pa.Table | None, hot: list[TradeRow]) -> pa.Table | list[Trade
     if not cold_stats.fits(merged):
         return merge_rows(rows_of(merged))
     return parquet.sort_by_time(parquet.sort_by_id(merged))
+
+
+def _aggregate_of(trades: pa.Table | list[TradeRow]) -> Aggregate:
+    return aggregate_rows(trades) if isinstance(trades, list) else of_table(trades)
+
+
+def _median_of(trades: pa.Table | list[TradeRow]) -> tuple[Decimal, Decimal] | None:
+    return median_of(trades) if isinstance(trades, list) else cold_stats.median_table(trades)
 
 
 class Tiered:
@@ -195,27 +206,31 @@ class Tiered:
             for r in batch
         ]
 
-    def aggregate(self, conn: Connection, symbol: str, window: Window | None) -> Aggregate:
-        """Return the exact aggregates of *window* over both tiers."""
-        files = self._files(conn, symbol, window)
-        if not files:
-            return queries.aggregate(conn, symbol, window)
+    def _totals(
+        self, conn: Connection, symbol: str, window: Window | None, median: bool
+    ) -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
+        """Return the aggregates of *window* over both tiers (and its two middle prices when
+        *median*): cold files answered whole from their aggregates, the others read."""
         assert self.cold is not None
+        files = self._files(conn, symbol, window)
         start, end = (None, None) if window is None else (window.start, window.end)
         hot = self._hot(conn, symbol, window)
-        return self.cold.run(_stats_of, files, start, end, hot, False)[0]
+        whole, read_files = cold_totals.split(files, window, cold_totals.hot_days(hot))
+        return self.cold.run(_totals_of, whole, read_files, start, end, hot, median)
+
+    def aggregate(self, conn: Connection, symbol: str, window: Window | None) -> Aggregate:
+        """Return the exact aggregates of *window* over both tiers."""
+        if not self._files(conn, symbol, window):
+            return queries.aggregate(conn, symbol, window)
+        return self._totals(conn, symbol, window, False)[0]
 
     def stats(
         self, conn: Connection, symbol: str, window: Window | None
     ) -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
         """Return the aggregates and the two middle prices of *window* over both tiers."""
-        files = self._files(conn, symbol, window)
-        if not files:
+        if not self._files(conn, symbol, window):
             return queries.stats(conn, symbol, window)
-        assert self.cold is not None
-        start, end = (None, None) if window is None else (window.start, window.end)
-        hot = self._hot(conn, symbol, window)
-        return self.cold.run(_stats_of, files, start, end, hot, True)
+        return self._totals(conn, symbol, window, True)
 
     def candles(
         self, conn: Connection, symbol: str, step_us: int, start_us: int, end_us: int
@@ -247,20 +262,27 @@ class Tiered:
         return queries.history_batches(conn, symbol, window, after, size)
 
 
-def _stats_of(
+def _totals_of(
     location: ColdLocation,
+    whole: list[manifest.ColdFile],
     files: list[manifest.ColdFile],
     start: int | None,
     end: int | None,
     hot: list[TradeRow],
     median: bool,
 ) -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
-    """Return the aggregates (and the two middle prices when *median*) of the trades of
-    *files* in ``[start, end)`` and the *hot* ones (a cold task)."""
-    both = _merged(read.read_trades(location, files, start, end), hot)
-    if isinstance(both, list):
-        return aggregate_rows(both), median_of(both) if median else None
-    return cold_stats.aggregate_table(both), cold_stats.median_table(both) if median else None
+    """Return the aggregates (and the two middle prices when *median*) of the *whole* files,
+    the trades of *files* in ``[start, end)`` and the *hot* ones (a cold task)."""
+    cold = read.read_trades(location, files, start, end) if files else None
+    rest = _merged(cold, hot)
+    if median and not whole:
+        return _aggregate_of(rest), _median_of(rest)
+    agg = combine([_aggregate_of(rest), *cold_totals.aggregates(whole)])
+    if not median:
+        return agg, None
+    levels = cold_totals.points(rest)
+    pair = cold_totals.median_pair(agg.count, whole, levels, partial(read.price_levels, location))
+    return agg, pair
 
 
 def _candles_of(

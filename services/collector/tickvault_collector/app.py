@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from tickvault.errors import ConfigError, ExchangeError, FrameError
 from tickvault.heartbeat import beat_value
@@ -86,8 +86,7 @@ async def run(
         )
         connections.add(refresh.tracker.trading())
         refresh.connect(connections)
-        if settings.collector_metrics_port:
-            _serve_metrics(settings.collector_metrics_port, metrics.registry)
+        metrics.serve(settings.collector_metrics_port)
         await _serve(collector, redis, refresh, connections, stop)
         return 0
     finally:
@@ -112,16 +111,6 @@ async def _unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> T | None:
     task.cancel()
     await asyncio.wait([task])
     return None
-
-
-def _serve_metrics(port: int, registry: CollectorRegistry) -> None:
-    """Serve Prometheus metrics on *port*; a busy port is logged, never fatal to capture."""
-    try:
-        start_http_server(port, registry=registry)
-    except OSError as exc:
-        log.warning("metrics not served: cannot listen on port %d (%s)", port, exc)
-    else:
-        log.info("metrics on http://0.0.0.0:%d/metrics", port)
 
 
 async def _first_universe(

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
-from prometheus_client import start_http_server
-
 from tickvault.metrics import MetricSet, counter, gauge, histogram
-
-log = logging.getLogger(__name__)
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600)
 _SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000)
@@ -44,15 +38,3 @@ class WriterMetrics(MetricSet):
     )
     pending = gauge("Entries delivered to the group, not yet acked", name="pending_entries")
     lag = gauge("Entries in the stream not yet delivered to the group", name="stream_lag")
-
-    def serve(self, port: int, addr: str = "0.0.0.0") -> bool:
-        """Expose the metrics over HTTP on *port* (0 disables); return whether it listens."""
-        if port == 0:
-            return False
-        try:
-            start_http_server(port, addr=addr, registry=self.registry)
-        except OSError as exc:  # a busy port must not stop ingestion
-            log.warning("metrics not served: cannot listen on %s:%d (%s)", addr, port, exc)
-            return False
-        log.info("metrics on http://%s:%d/metrics", addr, port)
-        return True

@@ -37,7 +37,7 @@ def _move(args: argparse.Namespace) -> int:
         return 0
     engine = make_engine(settings.database_url, application_name="tickvault-cold-move")
     try:
-        _, moved = maintain_tiers(engine, settings)
+        _, moved = maintain_tiers(engine, settings, fill_budget_s=None)
     except (ColdUnavailable, TickvaultError) as exc:
         print(f"tickvault: the move did not finish: {exc}", file=sys.stderr)  # noqa: T201
         return 1
@@ -45,12 +45,14 @@ def _move(args: argparse.Namespace) -> int:
         engine.dispose()
     assert moved is not None
     log.info(
-        "moved %d days (%s): %d trades in %d files; %d partitions dropped; %d cold days expired",
+        "moved %d days (%s): %d trades in %d files; %d partitions dropped; %d cold days expired; "
+        "aggregates recorded for %d older files",
         len(moved.days),
         ", ".join(d.isoformat() for d in moved.days) or "none past retention",
         moved.trades,
         moved.files,
         len(moved.dropped),
         moved.expired,
+        moved.aggregated,
     )
     return 0

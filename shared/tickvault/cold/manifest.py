@@ -8,13 +8,15 @@ replaced file when it is replaced; :func:`unlisted_orphans` hands back those not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, text
 
+from tickvault.aggregates import Aggregate
 from tickvault.cold.parquet import Summary
-from tickvault.tick import us_to_datetime
+from tickvault.tick import datetime_to_us, us_to_datetime
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,58 @@ class ColdFile:
     first_time: datetime
     last_time: datetime
     checksum: str
+    aggregate: Aggregate | None = None  # None: listed before migration 0006, not yet filled
 
 
-_COLUMNS = "symbol, day, path, rows, first_id, last_id, first_time, last_time, checksum"
+_COLUMNS = (
+    "symbol, day, path, rows, first_id, last_id, first_time, last_time, checksum, "
+    "price_sum, price_sq_sum, volume, quote_volume, first_price, last_price, "
+    "high, high_time, low, low_time"
+)
+# The aggregate's columns and the statement parameters that set them.
+_AGGREGATE_SET = (
+    "price_sum = :ps, price_sq_sum = :pq, volume = :v, quote_volume = :qv, first_price = :fp, "
+    "last_price = :lp, high = :h, high_time = :ht, low = :l, low_time = :lt"
+)
+
+
+def _file(row: Any) -> ColdFile:
+    listed = row[:9]
+    price_sum, sq_sum, volume, quote, first_price, last_price, high, high_t, low, low_t = row[9:]
+    if price_sum is None:
+        return ColdFile(*listed)
+    aggregate = Aggregate(
+        count=listed[3],
+        price_sum=price_sum,
+        price_sq_sum=sq_sum,
+        volume=volume,
+        quote_volume=quote,
+        first_price=first_price,
+        first_time=datetime_to_us(listed[6]),
+        last_price=last_price,
+        last_time=datetime_to_us(listed[7]),
+        high=high,
+        high_time=datetime_to_us(high_t),
+        low=low,
+        low_time=datetime_to_us(low_t),
+    )
+    return replace(ColdFile(*listed), aggregate=aggregate)
+
+
+def _aggregate_params(aggregate: Aggregate) -> dict[str, Any]:
+    assert aggregate.high_time is not None and aggregate.low_time is not None
+    return {
+        "ps": aggregate.price_sum,
+        "pq": aggregate.price_sq_sum,
+        "v": aggregate.volume,
+        "qv": aggregate.quote_volume,
+        "fp": aggregate.first_price,
+        "lp": aggregate.last_price,
+        "h": aggregate.high,
+        "ht": us_to_datetime(aggregate.high_time),
+        "l": aggregate.low,
+        "lt": us_to_datetime(aggregate.low_time),
+    }
 
 
 def lock_day(conn: Connection, symbol: str, day: date) -> None:
@@ -59,7 +110,7 @@ def listed(conn: Connection, symbol: str, day: date) -> ColdFile | None:
         text(f"SELECT {_COLUMNS} FROM cold_files WHERE symbol = :s AND day = :d"),
         {"s": symbol, "d": day},
     ).first()
-    return None if row is None else ColdFile(*row)
+    return None if row is None else _file(row)
 
 
 def files_between(conn: Connection, symbol: str, first: date, last: date) -> list[ColdFile]:
@@ -71,7 +122,7 @@ def files_between(conn: Connection, symbol: str, first: date, last: date) -> lis
         ),
         {"s": symbol, "a": first, "b": last},
     )
-    return [ColdFile(*r) for r in rows]
+    return [_file(r) for r in rows]
 
 
 def nearest_file(conn: Connection, symbol: str, day: date, before: bool) -> ColdFile | None:
@@ -84,11 +135,20 @@ def nearest_file(conn: Connection, symbol: str, day: date, before: bool) -> Cold
     row = conn.execute(
         text(f"SELECT {_COLUMNS} FROM cold_files {sql}"), {"s": symbol, "d": day}
     ).first()
-    return None if row is None else ColdFile(*row)
+    return None if row is None else _file(row)
 
 
-def put(conn: Connection, symbol: str, day: date, path: str, summary: Summary, size: int) -> None:
-    """List *path* as the file of *symbol*'s *day* (replacing the listed one)."""
+def put(
+    conn: Connection,
+    symbol: str,
+    day: date,
+    path: str,
+    summary: Summary,
+    size: int,
+    aggregate: Aggregate,
+) -> None:
+    """List *path* as the file of *symbol*'s *day* (replacing the listed one), with the
+    *aggregate* of its trades."""
     assert summary.first_id is not None and summary.last_id is not None
     assert summary.first_time_us is not None and summary.last_time_us is not None
     conn.execute(
@@ -113,7 +173,25 @@ def put(conn: Connection, symbol: str, day: date, path: str, summary: Summary, s
             "size": size,
         },
     )
+    set_aggregate(conn, path, aggregate)
     conn.execute(text("DELETE FROM cold_orphans WHERE path = :p"), {"p": path})
+
+
+def set_aggregate(conn: Connection, path: str, aggregate: Aggregate) -> bool:
+    """Record the aggregate of the listed file *path*; return whether it is (still) listed."""
+    done = conn.execute(
+        text(f"UPDATE cold_files SET {_AGGREGATE_SET} WHERE path = :path"),
+        {"path": path, **_aggregate_params(aggregate)},
+    )
+    return bool(done.rowcount)
+
+
+def without_aggregate(conn: Connection) -> list[str]:
+    """Return the listed files whose aggregate is not recorded (listed before migration 0006)."""
+    rows = conn.execute(
+        text("SELECT path FROM cold_files WHERE price_sum IS NULL ORDER BY symbol, day")
+    )
+    return [r[0] for r in rows]
 
 
 def note_orphans(conn: Connection, paths: list[str], *, replaced: bool = False) -> None:

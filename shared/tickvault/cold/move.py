@@ -46,6 +46,9 @@ _CHECK = text(
     "FROM trades WHERE symbol = :symbol AND trade_time >= :start AND trade_time < :end"
 )
 CHUNK = 50_000  # rows fetched from PostgreSQL at a time: what bounds a move's memory
+# Seconds a maintenance pass spends recording the aggregates of files listed before migration
+# 0006: a whole market's history takes hours, and the pass must come back to its partitions.
+FILL_BUDGET_S = 60.0
 
 
 @dataclass
@@ -57,6 +60,7 @@ class MoveReport:
     trades: int = 0  # trades read from PostgreSQL and now in the cold tier
     dropped: list[str] = field(default_factory=list)
     expired: int = 0
+    aggregated: int = 0  # files listed before migration 0006 whose aggregates were recorded
 
 
 def _day_start(day: date) -> datetime:
@@ -160,8 +164,11 @@ def move_expired(
     cold_retention_days: int = 0,
     today: date | None = None,
     lease: Lease | None = None,
+    fill_budget_s: float | None = None,
 ) -> MoveReport:
-    """Move every day wholly before *cut*, oldest first; expire cold days past their retention.
+    """Move every day wholly before *cut*, oldest first; expire cold days past their retention;
+    record the aggregates of files listed without them (before migration 0006), for at most
+    *fill_budget_s* seconds if given.
 
     With a *lease* (the writers' maintenance lease), it is renewed before each day, and a
     lease lost stops the pass (:class:`LeaseLost`) between two days, never inside one.
@@ -180,6 +187,7 @@ def move_expired(
         with engine.begin() as conn:
             report.expired = len(manifest.expire_before(conn, keep_from))
     store.tidy(engine, location)
+    report.aggregated = store.fill_aggregates(engine, location, lease, fill_budget_s)
     return report
 
 
@@ -190,8 +198,10 @@ def maintain_tiers(
     now: datetime | None = None,
     hours_ahead: int = 3,
     lease: Lease | None = None,
+    fill_budget_s: float | None = FILL_BUDGET_S,
 ) -> tuple[MaintenanceReport, MoveReport | None]:
-    """Run partition maintenance; with a cold tier, move expired trades there, not drop them."""
+    """Run partition maintenance; with a cold tier, move expired trades there, not drop them,
+    and record the aggregates of older files for up to *fill_budget_s* (None: all of them)."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     location = open_location(settings)
     report = maintain(
@@ -210,5 +220,6 @@ def maintain_tiers(
         cold_retention_days=settings.cold_retention_days,
         today=now.date(),
         lease=lease,
+        fill_budget_s=fill_budget_s,
     )
     return report, moved

@@ -1,10 +1,13 @@
-"""Reading a symbol's cold trades for a time range, from the files the manifest lists."""
+"""Reading a symbol's cold trades for a time range, or its files' prices in a price band,
+from the files the manifest lists."""
 
 from __future__ import annotations
 
 import enum
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -13,6 +16,8 @@ from sqlalchemy import Connection
 from tickvault.cold import manifest, parquet, storage
 from tickvault.cold.location import ColdLocation
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US
+
+PARALLEL_READS = 8  # files read at once for the median's price levels
 
 
 def day_of(us: int) -> date:
@@ -166,3 +171,27 @@ def _after(table: pa.Table, position: tuple[int, int]) -> pa.Table:
 
 def _us(value: pa.Scalar) -> int:
     return int(pc.cast(value, pa.int64()).as_py())
+
+
+def price_levels(
+    location: ColdLocation, files: list[manifest.ColdFile], low: Decimal, high: Decimal
+) -> tuple[int, list[tuple[Decimal, int]]]:
+    """Return how many trades of *files* are priced below *low*, and the (price, trades) of
+    those priced in ``[low, high]``; only the price column is read, several files at a time
+    (an object store's latency overlaps; Arrow reads and counts without the GIL)."""
+    lo, hi = pa.scalar(low), pa.scalar(high)
+
+    def one(f: manifest.ColdFile) -> tuple[int, pa.StructArray]:
+        prices = storage.read_column(location, f.path, "price")
+        inside = prices.filter(pc.and_(pc.greater_equal(prices, lo), pc.less_equal(prices, hi)))
+        return int(pc.sum(pc.less(prices, lo)).as_py() or 0), pc.value_counts(inside)
+
+    below = 0
+    levels: list[tuple[Decimal, int]] = []
+    with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+        for under, counts in pool.map(one, files):
+            below += under
+            levels += zip(
+                counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
+            )
+    return below, levels

@@ -254,10 +254,10 @@ def file_metadata(location: ColdLocation, relative: str) -> pq.FileMetaData:
         return pq.read_metadata(source)
 
 
-def read_ids(location: ColdLocation, relative: str) -> pa.Array:
-    """Return the trade ids of one file (that column only)."""
+def read_column(location: ColdLocation, relative: str, column: str) -> pa.Array:
+    """Return one column of one file (that column only read)."""
     with (
         unavailable_on_error(location, f"reading {relative}"),
         location.filesystem.open_input_file(location.absolute(relative)) as source,
     ):
-        return pq.ParquetFile(source).read(columns=["trade_id"])["trade_id"].combine_chunks()
+        return pq.ParquetFile(source).read(columns=[column])[column].combine_chunks()

@@ -12,6 +12,7 @@ mover's, which drops the partitions in that same transaction).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,10 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine
 
+from tickvault.aggregates import Folder
 from tickvault.cold import manifest, parquet, storage
 from tickvault.cold.location import ColdLocation
 from tickvault.cold.parquet import Summary
-from tickvault.errors import TickvaultError
+from tickvault.errors import LeaseLost, TickvaultError
+from tickvault.lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +85,12 @@ class _Counted:
             yield batch
 
 
-def _summarized(batches: Iterable[pa.Table], summarizer: parquet.Summarizer) -> Iterator[pa.Table]:
+def _summarized(
+    batches: Iterable[pa.Table], summarizer: parquet.Summarizer, folder: Folder
+) -> Iterator[pa.Table]:
     for batch in batches:
         summarizer.add(batch)
+        folder.add(batch)
         yield batch
 
 
@@ -104,9 +110,11 @@ def store_day(
 
     The trades are merged with the day's listed file and written a row group at a time, and
     summarized (count, first and last id and time, checksum) as they are written and again as
-    the file is read back: memory stays bounded whatever the day holds. *expected_read*, when
-    given, is the count and first and last id *batches* must have yielded (the mover's
-    ``count(*)``, ``min`` and ``max`` from PostgreSQL); any other raises :class:`ColdVerifyError`.
+    the file is read back: memory stays bounded whatever the day holds. The file's aggregates
+    (:class:`~tickvault.aggregates.Aggregate`) are folded as it is written and listed with it.
+    *expected_read*, when given, is the count and first and last id *batches* must have
+    yielded (the mover's ``count(*)``, ``min`` and ``max`` from PostgreSQL); any other raises
+    :class:`ColdVerifyError`.
 
     The new file is listed when the caller commits; until then readers keep the old one. The
     paths being written are noted as orphans first, through *engine* (committed at once), so a
@@ -122,7 +130,8 @@ def store_day(
     final = location.relative(location.new_file(symbol, day))
     with engine.begin() as intent:
         manifest.note_orphans(intent, [final])
-    merged = _summarized(parquet.merge_sorted(old, new), expected)
+    folder = Folder()  # the file's aggregates, for the manifest, as it is written
+    merged = _summarized(parquet.merge_sorted(old, new), expected, folder)
     path = storage.write_stream(location, out_schema, merged, symbol, day, relative=final)
     if listed is not None and old.rows != listed.rows:
         raise ColdVerifyError(
@@ -143,7 +152,7 @@ def store_day(
     if got != expected.summary():
         raise ColdVerifyError(f"{path} read back as {got}, expected {expected.summary()}")
     size = storage.size_of(location, path)
-    manifest.put(conn, symbol, day, path, got, size)
+    manifest.put(conn, symbol, day, path, got, size, folder.aggregate())
     if listed is not None:
         manifest.note_orphans(conn, [listed.path], replaced=True)
     replaced = None if listed is None else listed.path
@@ -174,7 +183,7 @@ def _all_stored(location: ColdLocation, listed: manifest.ColdFile, table: pa.Tab
     """Return whether every trade id of *table* is in the listed file (its ids column only)."""
     if table.num_rows == 0:
         return True
-    stored = storage.read_ids(location, listed.path)
+    stored = storage.read_column(location, listed.path, "trade_id")
     return bool(pc.all(pc.is_in(table["trade_id"], value_set=stored)).as_py())
 
 
@@ -214,3 +223,40 @@ def _tidy_temp_files(engine: Engine, location: ColdLocation) -> int:
                 log.info("deleted the stale temporary file %s", path)
                 deleted += 1
     return deleted
+
+
+def fill_aggregates(
+    engine: Engine,
+    location: ColdLocation,
+    lease: Lease | None = None,
+    budget_s: float | None = None,
+) -> int:
+    """Record the aggregates of listed files that have none (listed before migration 0006),
+    reading each file once; return how many were filled.
+
+    A file replaced meanwhile is skipped (its successor was listed with its aggregates), and
+    so is one that cannot be read (logged; the API reads it, and answers ``unavailable`` if it
+    cannot either). With a *lease*, it is renewed before each file and a lost lease stops the
+    pass; with *budget_s*, the pass stops after that many seconds (the next one goes on).
+    """
+    with engine.connect() as conn:
+        paths = manifest.without_aggregate(conn)
+    began = time.monotonic()
+    filled = 0
+    for path in paths:
+        if budget_s is not None and time.monotonic() - began > budget_s:
+            break
+        if lease is not None and not lease.renew():
+            raise LeaseLost(f"the lease {lease.key} was lost while filling cold aggregates")
+        folder = Folder()
+        try:
+            for batch in storage.read_batches(location, path):
+                folder.add(batch)
+        except storage.ColdUnavailable as exc:
+            log.warning("could not record the aggregates of %s: %s", path, exc)
+            continue
+        with engine.begin() as conn:
+            filled += manifest.set_aggregate(conn, path, folder.aggregate())
+    if filled:
+        log.info("recorded the aggregates of %d of %d older cold files", filled, len(paths))
+    return filled

@@ -150,7 +150,9 @@ class ArchiveFile(Base):
     """A file of Binance's public archive that ``tickvault import`` stored: what it held.
 
     One row per (symbol, period); written in the transaction that stores the file's last
-    rows, so a file is either fully counted here or not at all.
+    rows, so a file is either fully counted here or not at all. A file the archive replaced
+    later is compared once with the stored rows (migration 0006): the ``replaced_*`` columns
+    say with which checksum, how many rows differed and when.
     """
 
     __tablename__ = "archive_files"
@@ -163,6 +165,10 @@ class ArchiveFile(Base):
     first_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     imported_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    replaced_sha256: Mapped[str | None] = mapped_column(Text, nullable=True)
+    replaced_differences: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    replaced_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    compared_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ, nullable=True)
 
 
 PARTITIONED_TABLES = ("trades", "candles_1m", "price_levels_1m")
@@ -189,6 +195,18 @@ class ColdFile(Base):
     checksum: Mapped[str] = mapped_column(Text)
     bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    # The file's exact aggregates (NULL until filled for a file listed before migration 0006):
+    # what lets range and stats answer a whole file without reading it.
+    price_sum: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    price_sq_sum: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    volume: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    quote_volume: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    first_price: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    last_price: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    high: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    high_time: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ, nullable=True)
+    low: Mapped[Decimal | None] = mapped_column(Numeric, nullable=True)
+    low_time: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ, nullable=True)
 
 
 class ColdOrphan(Base):

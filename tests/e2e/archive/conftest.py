@@ -10,8 +10,9 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import sleep
 from typing import Any
 
 import pytest
@@ -22,12 +23,29 @@ from tickvault.db import migrate
 from tickvault.db.engine import make_engine
 
 RATE = "0.05"  # archived trades per second: 4,320 a day
-TODAY = datetime.now(UTC).date()
+MIDNIGHT_MARGIN_S = 120
 
 
 def day(offset: int) -> date:
-    """Return today plus *offset* days (UTC)."""
-    return TODAY + timedelta(days=offset)
+    """Return today plus *offset* days (UTC), today read at the call: a run that crosses
+    midnight must not ask the replay (whose archive ends yesterday, by its own clock) for
+    days of a date it has left behind."""
+    return datetime.now(UTC).date() + timedelta(days=offset)
+
+
+def three_days() -> tuple[str, ...]:
+    """Return the import arguments of days -4 to -2."""
+    return ("--from", day(-4).isoformat(), "--to", day(-2).isoformat())
+
+
+@pytest.fixture(autouse=True)
+def _clear_of_midnight() -> None:
+    """Start no test within two minutes of UTC midnight: each reads its days from today's
+    date more than once, and so do the replay's archive and the hot window."""
+    now = datetime.now(UTC)
+    left = (datetime.combine(now.date() + timedelta(days=1), time(), UTC) - now).total_seconds()
+    if left < MIDNIGHT_MARGIN_S:
+        sleep(left + 1)
 
 
 @dataclass
@@ -84,10 +102,17 @@ class Archive:
 
 @pytest.fixture
 def archive(new_database: Callable[[], str], tmp_path: Path) -> Iterator[Callable[..., Archive]]:
-    """A factory: ``archive(from_day, faults=[...])`` starts a replay serving the archive."""
+    """A factory: ``archive(from_day, faults=[...])`` starts a replay serving the archive
+    (``limits=True``: with Binance's REST weight limits, and their accounting)."""
     stack: list[Any] = []
 
-    def make(archive_from: date, faults: list[dict[str, Any]] | None = None, **kw: str) -> Archive:
+    def make(
+        archive_from: date,
+        faults: list[dict[str, Any]] | None = None,
+        *,
+        limits: bool = False,
+        **kw: str,
+    ) -> Archive:
         args = [
             "--synthetic",
             kw.get("symbols", "BTCUSDT"),
@@ -95,8 +120,9 @@ def archive(new_database: Callable[[], str], tmp_path: Path) -> Iterator[Callabl
             archive_from.isoformat(),
             "--archive-rate",
             kw.get("rate", RATE),
-            "--no-limits",
         ]
+        if not limits:  # Binance's weight limits and their accounting
+            args.append("--no-limits")
         if faults:
             script = tmp_path / f"faults-{len(stack)}.json"
             script.write_text(json.dumps({"faults": faults}))

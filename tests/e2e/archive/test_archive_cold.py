@@ -2,15 +2,18 @@
 recent ones to PostgreSQL, and the API answers over the imported past as over live data.
 
 Each test runs the real import (a subprocess) against a real replay exchange's archive, a real
-PostgreSQL database and a cold tier in a local directory, then asks the real API (the Flask
-app on the same database and cold tier). The expected answers are computed here, from the
-replay's ``historicalTrades``, not from anything tickvault stored.
+PostgreSQL database and a cold tier in a local directory or on a real S3 server (a private
+SeaweedFS), then asks the real API (the Flask app on the same database and cold tier). The
+expected answers are computed here, from the replay's ``historicalTrades``, not from anything
+tickvault stored.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -18,17 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
-from tests.e2e.archive.conftest import Archive, day
+from tests.e2e.archive.conftest import Archive, day, three_days
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role
+from tests.private_servers.seaweedfs import PrivateSeaweedFS
 
+from tickvault.db import migrate
+from tickvault.db.engine import make_engine
 from tickvault_api import create_app
 from tickvault_api.settings import ApiSettings
 
 # 48 hours back is always two days ago: days -4 and -3 go cold, day -2 stays hot.
 RETENTION_HOURS = "48"
-RANGE = ("BTCUSDT", "--from", day(-4).isoformat(), "--to", day(-2).isoformat())
 
 
 def ms(offset: int) -> int:
@@ -46,25 +52,11 @@ class Imported:
     env: dict[str, str]
 
 
-@pytest.fixture(params=["cold", "hot"])
-def imported(
-    request: pytest.FixtureRequest,
-    archive: Any,
-    tmp_path: Path,
-    redis_url: str,
-    redis_prefix: str,
-) -> Iterator[Imported]:
-    """Import three days with a cold tier (two days go cold) or without one (all hot)."""
-    a = archive(day(-4))
-    env = (
-        {"TICKVAULT_COLD_URL": f"file://{tmp_path / 'cold'}", "TICKVAULT_RETENTION_HOURS": "48"}
-        if request.param == "cold"
-        else {}
-    )
-    status, summary, err = a.run(*RANGE, **env)
-    assert status == 0, err
-    (report,) = summary["symbols"]
-    more = {"cold_url": env["TICKVAULT_COLD_URL"]} if env else {}
+def _api(a: Archive, redis_url: str, redis_prefix: str, env: dict[str, str]) -> Flask:
+    """Return the API app over *a*'s database (and the cold tier and S3 variables of *env*)."""
+    more: dict[str, Any] = {k: v for k, v in env.items() if k.startswith("AWS_")}
+    if "TICKVAULT_COLD_URL" in env:
+        more["cold_url"] = env["TICKVAULT_COLD_URL"]
     settings = ApiSettings(  # type: ignore[call-arg]
         _env_file=None,
         database_url=a.database_url,
@@ -75,9 +67,43 @@ def imported(
         symbols="BTCUSDT",
         **more,
     )
-    app = create_app(settings)
-    yield Imported(a, app.test_client(), report, env)
-    app.extensions["tickvault"].stores.close()
+    return create_app(settings)
+
+
+def _cold_env(kind: str, tmp_path: Path, stack: ExitStack) -> dict[str, str]:
+    """Return the import's variables of a cold tier: a local directory, a prefix on a real
+    S3 server (a private SeaweedFS), or none ("hot")."""
+    if kind == "hot":
+        return {}
+    if kind == "s3":
+        server = stack.enter_context(PrivateSeaweedFS())
+        url = f"s3://cold/{uuid.uuid4().hex}"
+        return {"TICKVAULT_COLD_URL": url, "TICKVAULT_RETENTION_HOURS": RETENTION_HOURS} | (
+            server.env()
+        )
+    url = f"file://{tmp_path / 'cold'}"
+    return {"TICKVAULT_COLD_URL": url, "TICKVAULT_RETENTION_HOURS": RETENTION_HOURS}
+
+
+@pytest.fixture(params=["cold", "s3", "hot"])
+def imported(
+    request: pytest.FixtureRequest,
+    archive: Any,
+    tmp_path: Path,
+    redis_url: str,
+    redis_prefix: str,
+) -> Iterator[Imported]:
+    """Import three days with a cold tier in a local directory or on S3 (two days go cold),
+    or without one (all hot)."""
+    with ExitStack() as stack:
+        a = archive(day(-4))
+        env = _cold_env(request.param, tmp_path, stack)
+        status, summary, err = a.run("BTCUSDT", *three_days(), **env)
+        assert status == 0, err
+        (report,) = summary["symbols"]
+        app = _api(a, redis_url, redis_prefix, env)
+        yield Imported(a, app.test_client(), report, env)
+        app.extensions["tickvault"].stores.close()
 
 
 def _history(api: FlaskClient, start: int, end: int) -> list[dict[str, Any]]:
@@ -143,7 +169,7 @@ def test_old_days_go_cold_recent_ones_hot_and_a_second_import_stores_nothing(
     assert stats.status_code == 200 and stats.get_json()["count"] == last - first + 1
 
     files_before = a.query("SELECT path FROM cold_files ORDER BY day") if imported.env else []
-    status, again, err = a.run(*RANGE, **imported.env)
+    status, again, err = a.run("BTCUSDT", *three_days(), **imported.env)
     assert status == 0, err
     (second,) = again["symbols"]
     assert {f["outcome"] for f in second["files"]} == {"skipped"}
@@ -191,6 +217,48 @@ def test_candles_and_stats_over_the_imported_past_match_the_exchanges_trades(
     assert Decimal(stats["mean"]) == mean.quantize(tenth, ROUND_HALF_EVEN)
 
 
+def test_answers_over_an_import_straight_to_s3_equal_those_over_the_same_import_kept_hot(
+    archive: Any,
+    new_database: Callable[[], str],
+    tmp_path: Path,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    """The same days imported twice from one replay: into a database with an S3 cold tier
+    (days -4 and -3 go straight to SeaweedFS, day -2 to PostgreSQL), and into one that keeps
+    them all hot; the API's answers are byte for byte the same."""
+    with ExitStack() as stack:
+        cold = archive(day(-4))
+        hot_url = new_database()
+        migrate.upgrade(hot_url, create_database=False)
+        hot = Archive(cold.replay, hot_url, make_engine(hot_url))
+        stack.callback(hot.engine.dispose)
+        env = _cold_env("s3", tmp_path, stack)
+        for a, variables in ((cold, env), (hot, {})):
+            status, summary, err = a.run("BTCUSDT", *three_days(), **variables)
+            assert status == 0, err
+        ((report,),) = [summary["symbols"]]
+        assert cold.query("SELECT count(*) FROM cold_files") == [(2,)]
+        assert hot.query("SELECT count(*) FROM trades") == [(report["rows"],)]
+        apps = [_api(a, redis_url, redis_prefix, e) for a, e in ((cold, env), (hot, {}))]
+        for app in apps:
+            stack.callback(app.extensions["tickvault"].stores.close)
+        window = f"start={ms(-4)}&end={ms(-1)}"
+        paths = [
+            f"/api/v1/prices/BTCUSDT/history?{window}&limit=1000",
+            f"/api/v1/prices/BTCUSDT/candles?interval=1h&{window}",
+            f"/api/v1/prices/BTCUSDT/candles?interval=1d&{window}",
+            f"/api/v1/prices/BTCUSDT/stats?{window}",
+            f"/api/v1/prices/BTCUSDT/range?{window}",
+            f"/api/v1/prices/BTCUSDT/stats?start={ms(-4) + 3_600_000}&end={ms(-2) + 7_200_000}",
+            f"/api/v1/prices/BTCUSDT/at?time={ms(-3) + 43_200_000}",
+        ]
+        for path in paths:
+            s3_answer, hot_answer = (app.test_client().get(path) for app in apps)
+            assert s3_answer.status_code == hot_answer.status_code == 200, (path, s3_answer.data)
+            assert s3_answer.data == hot_answer.data, path
+
+
 def test_a_replaced_file_of_a_cold_day_is_compared_with_the_cold_tier(
     archive: Any, tmp_path: Path
 ) -> None:
@@ -218,7 +286,7 @@ def test_an_import_cut_off_before_it_recorded_its_files_stores_nothing_twice(
     hot = a.query("SELECT count(*) FROM trades")
     with a.engine.begin() as conn:  # as if killed after storing, before recording the files
         conn.execute(text("DELETE FROM archive_files"))
-    status, again, err = a.run(*RANGE, **imported.env)
+    status, again, err = a.run("BTCUSDT", *three_days(), **imported.env)
     assert status == 0, err
     (report,) = again["symbols"]
     assert {f["outcome"] for f in report["files"]} == {"imported"}

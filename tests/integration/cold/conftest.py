@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from tests.integration.api.loading import store_ticks, to_tick
+from tests.integration.api.loading import READ_ONLY_ROLE, as_role, store_ticks, to_tick
 from tests.private_servers.seaweedfs import PrivateSeaweedFS
 from tests.support.recordings import RecordedTrade, all_recorded_trades
 
@@ -24,6 +24,8 @@ from tickvault.cold.location import ColdLocation, open_location
 from tickvault.config import Settings
 from tickvault.db import migrate
 from tickvault.db.engine import make_engine
+from tickvault_api import create_app
+from tickvault_api.settings import ApiSettings
 
 MIDNIGHT = datetime(2024, 8, 9, tzinfo=UTC)  # the recordings' day boundary
 
@@ -80,3 +82,17 @@ def cold_tier(request: pytest.FixtureRequest, tmp_path: Path) -> ColdTier:
     location = open_location(cold_settings("postgresql://x@127.0.0.1/x", url, **aws))
     assert location is not None
     return ColdTier(url, aws, location, server)
+
+
+def api_app(url: str, redis_url: str, redis_prefix: str, **more: Any) -> Any:
+    """Return the API app of the deployment on *url*, read through the read-only role."""
+    settings = ApiSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=url,
+        api_database_url=as_role(url, READ_ONLY_ROLE),
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        api_cache_ttl_seconds=0,
+        **more,
+    )
+    return create_app(settings)

@@ -21,14 +21,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from tests.integration.api.loading import READ_ONLY_ROLE, as_role, store_ticks, to_tick
-from tests.integration.cold.conftest import MIDNIGHT, ColdTier
+from tests.integration.cold.conftest import MIDNIGHT, ColdTier, api_app
 from tests.private_servers import Services, free_port, stack_env
 from tests.support.recordings import RecordedTrade
 
 from tickvault.cold import move, parquet
 from tickvault.db import migrate
-from tickvault_api import create_app
-from tickvault_api.settings import ApiSettings
 
 MS = int(MIDNIGHT.timestamp() * 1000)
 _URLS = [
@@ -58,19 +56,6 @@ _INSTANTS = [
 ]
 
 
-def _app_on(url: str, redis_url: str, redis_prefix: str, **more: Any) -> Any:
-    settings = ApiSettings(  # type: ignore[call-arg]
-        _env_file=None,
-        database_url=url,
-        api_database_url=as_role(url, READ_ONLY_ROLE),
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-        api_cache_ttl_seconds=0,
-        **more,
-    )
-    return create_app(settings)
-
-
 @pytest.fixture(params=[1000, 65_536], ids=["small-row-groups", "row-groups-of-older-files"])
 def hot_and_cold(
     request: pytest.FixtureRequest,
@@ -91,8 +76,8 @@ def hot_and_cold(
     cold_db, engine = loaded_db
     location = cold_tier.location
     assert move.move_expired(engine, location, MIDNIGHT).trades > 0
-    hot_app = _app_on(hot_url, redis_url, redis_prefix)
-    cold_app = _app_on(cold_db, redis_url, redis_prefix, cold_url=cold_tier.url, **cold_tier.aws)
+    hot_app = api_app(hot_url, redis_url, redis_prefix)
+    cold_app = api_app(cold_db, redis_url, redis_prefix, cold_url=cold_tier.url, **cold_tier.aws)
     yield hot_app.test_client(), cold_app.test_client()
     for app in (hot_app, cold_app):
         app.extensions["tickvault"].stores.close()

@@ -24,7 +24,7 @@ def test_banded_median_equals_the_sorted_median(
     spans = [median.Span(i, min(m), max(m), len(m)) for i, m in enumerate(whole)]
     levels: dict[object, Counter[Decimal]] = {i: Counter(m) for i, m in enumerate(whole)}
     k1, k2 = median.median_ranks(len(everything))
-    band = median.band(spans, edges, k1, k2)
+    band = median.band(spans, [(p, 1) for p in edges], k1, k2)
     below = band.below_whole
     below += sum(n for i in band.straddling for p, n in levels[i].items() if p < band.low)
     in_band = [(p, 1) for p in edges if band.low <= p <= band.high]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tickvault.codec import GapRecord, GapStatus
-from tickvault_collector.gaps.book import GapBook, pages_needed, plan_page
+from tickvault.rest.book import GapBook, pages_needed, plan_page
 
 
 def _book(*ranges: tuple[int, int]) -> GapBook:

@@ -1,4 +1,5 @@
-"""The import's pure parts: CSV rows, the files of a range, id continuity, the bounds search."""
+"""The import's pure parts: CSV rows, the files of a range, id continuity, the bounds search,
+the shared page loop at the import's priority."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from tickvault.codec import GapReason
+from tickvault.errors import ExchangeError
+from tickvault.rest.book import Gap, GapBook
+from tickvault.rest.pages import PageFetcher
+from tickvault.rest.schedule import Priority
 from tickvault.tick import Source, Tick
 from tickvault_writer.archive.bounds import RestTrades
 from tickvault_writer.archive.cold_days import cold_before, day_start_us
@@ -85,11 +91,13 @@ class _FakeRest:
 
     def __init__(self, head: int, forgot: int = 0) -> None:
         self.head, self.forgot, self.calls = head, forgot, 0
+        self.priorities: set[Priority] = set()
 
     async def historical_trades(
-        self, symbol: str, from_id: int, received: int, prio: object
+        self, symbol: str, from_id: int, received: int, prio: Priority
     ) -> list[Tick]:
         self.calls += 1
+        self.priorities.add(prio)
         start = max(from_id, self.forgot)
         return [
             Tick(
@@ -116,14 +124,48 @@ def test_the_first_trade_at_an_instant_is_found_from_any_hint(hint: int, target:
     assert trades.calls <= 60
 
 
-def test_a_page_that_skips_ids_marks_the_hole_unfillable() -> None:
+def test_the_shared_page_loop_repairs_holes_at_the_archive_priority() -> None:
     rest = _FakeRest(head=5_000, forgot=1_500)
-    trades = RestTrades(rest, "BTCUSDT")  # type: ignore[arg-type]
+    book = GapBook()
+    forgotten = book.open("BTCUSDT", 1_000, 2_600, 0, GapReason.ARCHIVE)
+    whole = book.open("BTCUSDT", 3_000, 3_200, 0, GapReason.ARCHIVE)
+    pages = PageFetcher(rest, book, source=Source.ARCHIVE, empty_pages=3)  # type: ignore[arg-type]
 
-    async def pages() -> list[tuple[int, int, bool]]:
-        return [(p[0].trade_id, p[-1].trade_id, s) async for p, s in trades.fill(1_000, 2_600) if p]
+    async def drain() -> tuple[list[int], list[Gap]]:
+        ids: list[int] = []
+        closed: list[Gap] = []
+        while book.gaps("BTCUSDT"):
+            page = await pages.page("BTCUSDT")
+            assert {t.source for t in page.ticks} <= {Source.ARCHIVE}
+            ids += [t.trade_id for t in page.ticks]
+            closed += pages.settle("BTCUSDT", page)
+        return ids, closed
 
-    assert asyncio.run(pages()) == [(1_500, 2_499, True), (2_500, 2_600, False)]
+    ids, closed = asyncio.run(drain())
+    assert ids == [*range(1_500, 2_601), *range(3_000, 3_201)]
+    assert closed == [forgotten, whole]
+    assert forgotten.partial and not whole.partial  # REST forgot 1,000..1,499: unfillable
+    assert rest.priorities == {Priority.ARCHIVE}
+    assert rest.calls == 2  # 1,500..2,499, then 2,500..3,499 ends the first and fills the second
+
+
+@pytest.mark.parametrize(("status", "refused"), [(503, False), (None, False), (400, True)])
+def test_a_failing_page_gives_its_gaps_up_with_the_error(status: int | None, refused: bool) -> None:
+    class Failing(_FakeRest):
+        async def historical_trades(
+            self, symbol: str, from_id: int, received: int, prio: Priority
+        ) -> list[Tick]:
+            self.calls += 1
+            raise ExchangeError("down", status=status)
+
+    book = GapBook()
+    book.open("BTCUSDT", 10, 20, 0, GapReason.ARCHIVE)
+    rest = Failing(head=100)
+    pages = PageFetcher(rest, book, source=Source.ARCHIVE, empty_pages=3, failures=1)  # type: ignore[arg-type]
+    page = asyncio.run(pages.page("BTCUSDT"))
+    assert page.error is not None and page.error.refused is refused
+    assert [(g.first, g.last) for g in page.given_up] == [(10, 20)]
+    assert rest.calls == 1
 
 
 def test_progress_draws_a_bar_on_a_terminal_and_lines_otherwise() -> None:

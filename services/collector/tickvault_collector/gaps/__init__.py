@@ -20,14 +20,14 @@ The audit of what PostgreSQL holds: :class:`Auditor` (``audit.py``, planned by
 :class:`ScheduledAudit` of a running collector (``audit_schedule.py``).
 """
 
+from tickvault.rest.book import Gap, GapBook
+from tickvault.rest.pages import PageFetcher
 from tickvault_collector.gaps.audit import Auditor, AuditStopped, SymbolReport, audit_lease
 from tickvault_collector.gaps.audit_once import audit_once
 from tickvault_collector.gaps.audit_schedule import ScheduledAudit
-from tickvault_collector.gaps.book import Gap, GapBook
 from tickvault_collector.gaps.ledger import Ledger
 from tickvault_collector.gaps.live import LiveGaps
 from tickvault_collector.gaps.marks import ResumeMarks
-from tickvault_collector.gaps.pages import PageFetcher
 from tickvault_collector.gaps.repair import Repairer
 from tickvault_collector.gaps.resume import resume_points
 from tickvault_collector.gaps.sequencer import DUPLICATE, GAP, Sequencer

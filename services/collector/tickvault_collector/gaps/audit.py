@@ -31,6 +31,8 @@ from tickvault.errors import ExchangeError, FrameError, TickvaultError
 from tickvault.keys import RedisKeys
 from tickvault.lease import AsyncLease
 from tickvault.redisconn import AsyncRedis
+from tickvault.rest.book import GapBook
+from tickvault.rest.pages import PageFetcher
 from tickvault.rest.schedule import Priority
 from tickvault.tick import Source, datetime_to_us
 from tickvault_collector.gaps.audit_plan import (
@@ -41,8 +43,6 @@ from tickvault_collector.gaps.audit_plan import (
     record_outcome,
     stitch,
 )
-from tickvault_collector.gaps.book import GapBook
-from tickvault_collector.gaps.pages import PageFetcher
 from tickvault_collector.gaps.stored import StoredGap, read_open
 from tickvault_collector.publisher import Publisher
 from tickvault_collector.rest import RestClient

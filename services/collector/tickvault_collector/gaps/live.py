@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Container
 
 from tickvault.codec import GapReason, GapRecord, GapStatus
-from tickvault_collector.gaps.book import Gap, GapBook
+from tickvault.rest.book import Gap, GapBook
 from tickvault_collector.gaps.marks import ResumeMarks
 from tickvault_collector.gaps.sequencer import Sequencer, cap_gap
 from tickvault_collector.gaps.stored import StoredGap

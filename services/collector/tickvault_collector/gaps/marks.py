@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tickvault_collector.gaps.book import GapBook
+from tickvault.rest.book import GapBook
 
 
 class ResumeMarks:

@@ -1,10 +1,10 @@
 """Repair the live capture's gaps from REST: the collector's backfill, most urgent first.
 
-Gaps arrive in the :class:`~tickvault_collector.gaps.book.GapBook` from the sequencer (a jump
+Gaps arrive in the :class:`~tickvault.rest.book.GapBook` from the sequencer (a jump
 in ids), the tail checks and the buffer (:class:`~tickvault_collector.gaps.live.LiveGaps`).
 The :class:`Repairer` asks the book which symbol to repair next (the oldest gap, then the
 busiest symbol) and fetches one ``historicalTrades`` page for it
-(:class:`~tickvault_collector.gaps.pages.PageFetcher`), which serves every gap of that symbol
+(:class:`~tickvault.rest.pages.PageFetcher`), which serves every gap of that symbol
 it covers. Its requests go first in the REST scheduler. A symbol whose page brought nothing
 (a failure, an empty answer) rests for a while, so it never holds up the others.
 """
@@ -18,11 +18,11 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from tickvault.codec import GapRecord, GapStatus
+from tickvault.rest.book import Gap
+from tickvault.rest.pages import PageFetcher
 from tickvault.retry import Backoff
 from tickvault.tick import Source, Tick
-from tickvault_collector.gaps.book import Gap
 from tickvault_collector.gaps.live import LiveGaps
-from tickvault_collector.gaps.pages import PageFetcher
 from tickvault_collector.rest import PAGE_RETRY, RestClient
 
 log = logging.getLogger(__name__)

@@ -32,6 +32,7 @@ from tickvault_writer.archive.cold_days import cold_before
 from tickvault_writer.archive.download import Downloader
 from tickvault_writer.archive.importer import ColdTier, Context, SymbolImport, SymbolReport
 from tickvault_writer.archive.ledger import Ledger
+from tickvault_writer.archive.metrics import ImportMetrics
 from tickvault_writer.archive.periods import ArchiveFile
 from tickvault_writer.archive.progress import LineProgress, for_terminal
 from tickvault_writer.archive.settings import ImportSettings
@@ -99,10 +100,13 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
     selection = Selection.parse(args.symbols) if args.symbols else settings.selection
     timeout = aiohttp.ClientTimeout(total=settings.archive_timeout_s, sock_read=60)
     progress = for_terminal() if not args.json else LineProgress()
+    metrics = ImportMetrics()
+    metrics.serve(settings.import_metrics_port, settings.import_metrics_bind)
     rest = ExchangeRest.budgeted(
         settings.binance_rest_url,
         settings.collector_rest_weight_limit,
         settings.collector_rest_weight_share,
+        on_request=lambda path, status: metrics.rest_requests.labels(path, status).inc(),
         backoff_max=settings.collector_backoff_max_s,
     )
     store = PgStore(settings.database_url, application_name="tickvault-import")
@@ -122,7 +126,9 @@ async def run(args: argparse.Namespace, settings: ImportSettings) -> int:
                 )
                 return 2
             ledger = Ledger(engine, open_location(settings))
-            ctx = Context(settings.archive_url, store, ledger, downloader, progress, rest, cold)
+            ctx = Context(
+                settings.archive_url, store, ledger, downloader, progress, rest, cold, metrics
+            )
             for symbol in symbols:
                 reports.append(await SymbolImport(ctx, symbol, args.first, last, today).run())
     except (TickvaultError, ExchangeError) as exc:

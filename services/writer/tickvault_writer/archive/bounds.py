@@ -1,4 +1,4 @@
-"""The range's bounds and the repair of its holes, over REST ``historicalTrades``.
+"""The range's bounds, over REST ``historicalTrades``.
 
 Every request goes through the shared :class:`~tickvault.rest.client.ExchangeRest` (the
 collector's client: the same weight share, 429/418 held for ``Retry-After``, 5xx retried) at
@@ -7,15 +7,13 @@ the :attr:`~tickvault.rest.schedule.Priority.ARCHIVE` priority.
 :meth:`RestTrades.first_at` finds the id of the first trade at or after an instant: starting
 from a hint (an id the files held), it doubles its steps until the instant is bracketed, then
 halves the bracket; each probe is one page of 1,000 trades, so a good hint costs one or two.
-:meth:`RestTrades.fill` fetches the pages covering a hole and says whether REST still had
-every id of it.
+The holes themselves are repaired by the page loop every repair shares,
+:class:`~tickvault.rest.pages.PageFetcher` (see :mod:`.importer`).
 """
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import AsyncIterator
 
 from tickvault.errors import ExchangeError
 from tickvault.rest.client import PAGE, ExchangeRest
@@ -40,15 +38,16 @@ class RestTrades:
             self.symbol, max(0, from_id), time.time_ns() // 1000, Priority.ARCHIVE
         )
 
-    async def listed(self) -> bool:
-        """Return whether REST serves this symbol (a delisted one answers -1121)."""
+    async def opening(self) -> tuple[bool, Tick | None]:
+        """Return whether REST serves this symbol (a delisted one answers -1121) and its very
+        first trade (None before it has one): the day it was listed."""
         try:
-            await self.page(0)
+            rows = await self.page(0)
         except ExchangeError as exc:
             if exc.code == INVALID_SYMBOL:
-                return False
+                return False, None
             raise
-        return True
+        return True, rows[0] if rows else None
 
     async def first_at(self, time_us: int, hint: int) -> int:
         """Return the id of the first trade at or after *time_us* (the next id to come when
@@ -80,23 +79,3 @@ class RestTrades:
             else:
                 at = (low + high) // 2
             step *= 2
-
-    async def fill(self, first: int, last: int) -> AsyncIterator[tuple[list[Tick], bool]]:
-        """Yield the pages of trades ``first..last``, each with whether ids were missing
-        from REST before or inside it (the hole cannot then be filled whole)."""
-        at = first
-        empty = 0
-        while at <= last:
-            rows = await self.page(at)
-            wanted = [t for t in rows if at <= t.trade_id <= last]
-            if not wanted:
-                empty += 1
-                if empty >= 3 or not rows:
-                    yield [], True
-                    return
-                continue
-            skipped = wanted[0].trade_id != at or any(
-                b.trade_id != a.trade_id + 1 for a, b in itertools.pairwise(wanted)
-            )
-            at = wanted[-1].trade_id + 1
-            yield wanted, skipped

@@ -2,13 +2,16 @@
 
 For each file (:mod:`.periods`): skip it when ``archive_files`` has it with the same checksum;
 compare it when the checksum changed (a replaced file: differences are reported, the stored
-rows stay); otherwise download, verify and store it in chunks through the writer's
-:class:`~tickvault_writer.store.PgStore`. Then the range's first and last id are asked of
-REST (:mod:`.bounds`), every hole (:mod:`.continuity`, and any ``archive`` gap a killed import
-left open) is recorded in ``trade_gaps`` as ``detected`` and repaired from
-``historicalTrades``; its record ends ``filled``, or ``unfillable`` when REST no longer has
-every id. A range that reaches yesterday runs on to the first trade live capture stored (or
-to the latest trade), so the past meets the present without a hole.
+rows stay, and the comparison is recorded so that it is reported once); otherwise download,
+verify and store it in chunks through the writer's :class:`~tickvault_writer.store.PgStore`.
+No file before the month of the symbol's first trade on REST is asked for. Then the range's
+first and last id are asked of REST (:mod:`.bounds`), every hole (:mod:`.continuity`, and any
+``archive`` gap a killed import left open) is recorded in ``trade_gaps`` as ``detected`` and
+repaired from ``historicalTrades`` by the shared page loop
+(:class:`~tickvault.rest.pages.PageFetcher`, at the archive's priority); its record ends
+``filled``, or ``unfillable`` when REST no longer has every id. A range that reaches
+yesterday runs on to the first trade live capture stored (or to the latest trade), so the past
+meets the present without a hole.
 
 With a cold tier (:class:`ColdTier`), trades of days past the hot window, from files and from
 repairs alike, go straight to it (:mod:`.cold_days`), the rest to PostgreSQL; a file is
@@ -20,25 +23,31 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from tickvault.codec import GapFinder, GapReason, GapRecord, GapStatus
 from tickvault.cold.location import ColdLocation
+from tickvault.rest.book import Gap, GapBook, pages_needed
 from tickvault.rest.client import ExchangeRest
-from tickvault.tick import Tick
+from tickvault.rest.pages import PageFetcher
+from tickvault.tick import Source, Tick, us_to_datetime
 from tickvault_writer.archive.bounds import RestTrades
 from tickvault_writer.archive.chunks import Chunk, FileShape, chunks
 from tickvault_writer.archive.cold_days import ColdDays, Flushed
 from tickvault_writer.archive.continuity import Continuity
 from tickvault_writer.archive.download import Downloader, Outcome
 from tickvault_writer.archive.ledger import DoneFile, Ledger
+from tickvault_writer.archive.metrics import ImportMetrics
 from tickvault_writer.archive.periods import ArchiveFile, day_us, days_of, plan
 from tickvault_writer.archive.progress import Progress
 from tickvault_writer.batch import Batch
 from tickvault_writer.store import PgStore, Rows, TickRows, WriteResult
+
+EMPTY_PAGES_BEFORE_GIVING_UP = 3  # empty answers in a row: REST has nothing there
+FAILED_PAGES_BEFORE_GIVING_UP = 2  # each page is already tried 8 times by the client
 
 
 @dataclass
@@ -79,6 +88,7 @@ class SymbolReport:
     cold_rows: int = 0  # of the rows and repairs, those stored in the cold tier
     repaired: int = 0
     rest_calls: int = 0
+    repair_calls_planned: int = 0  # the REST backlog its holes made (historicalTrades calls)
 
     @property
     def complete(self) -> bool:
@@ -106,23 +116,27 @@ class Context:
     progress: Progress
     rest: ExchangeRest
     cold: ColdTier | None = None
+    metrics: ImportMetrics = field(default_factory=ImportMetrics)
 
 
 def _batch(ticks: tuple[Tick, ...] = (), gaps: tuple[GapRecord, ...] = ()) -> Batch:
     return Batch((), ticks, (), gaps, (), ())
 
 
-def _gap(symbol: str, first: int, last: int, status: GapStatus, at: int) -> GapRecord:
-    filled = None if status is GapStatus.DETECTED else at
-    return GapRecord(
-        symbol,
-        first,
-        last,
-        status,
-        at,
-        filled,
-        found_by=GapFinder.AUDITOR,
-        reason=GapReason.ARCHIVE,
+def _record(gap: Gap, status: GapStatus) -> GapRecord:
+    """Return *gap*'s ``trade_gaps`` record (an import's holes count as found by an audit)."""
+    return gap.record(status, time.time_ns() // 1000, GapFinder.AUDITOR)
+
+
+def _already_compared(period: str, done: DoneFile) -> FileReport:
+    """Return the report of a replaced file an earlier run compared (nothing is read)."""
+    at = done.compared_at
+    when = f" on {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if at is not None else ""
+    sha = (done.replaced_sha256 or "")[:12]
+    return FileReport(
+        period,
+        "already_compared",
+        detail=f"replaced file {sha}… already compared{when}: {done.replaced_detail}",
     )
 
 
@@ -132,6 +146,7 @@ class SymbolImport:
     def __init__(self, ctx: Context, symbol: str, first: date, last: date, today: date) -> None:
         self.ctx, self.symbol, self.first, self.last, self.today = ctx, symbol, first, last, today
         self.report = SymbolReport(symbol)
+        self.rest = RestTrades(ctx.rest, symbol)
         self.continuity = Continuity()
         self._first_of_file: int | None = None
         self._last_of_file: int | None = None
@@ -142,6 +157,10 @@ class SymbolImport:
 
     async def run(self) -> SymbolReport:
         """Import the files, then make the range complete; return what happened."""
+        self.report.listed, opening = await self.rest.opening()
+        if opening is not None:  # no file before the listing month: never ask for one
+            listed_in = us_to_datetime(opening.trade_time).date().replace(day=1)
+            self.first = max(self.first, listed_in)
         done = self.ctx.ledger.done(self.symbol)
         queue = plan(self.symbol, self.first, self.last, self.today)
         self.ctx.progress.files(len(queue))
@@ -164,8 +183,10 @@ class SymbolImport:
                 self.continuity.see_span(previous.first_id, previous.last_id)
             if not sha or sha == previous.sha256:
                 self._done(FileReport(f.period, "skipped", previous.rows), started)
-                return []
-            self._done(await self._compare(f, url), started)
+            elif sha == previous.replaced_sha256:
+                self._done(_already_compared(f.period, previous), started)
+            else:
+                self._done(await self._compare(f, url), started)
             return []
         fetched = await self.ctx.downloader.fetch(url)
         if fetched.outcome is Outcome.MISSING and f.monthly:
@@ -188,6 +209,8 @@ class SymbolImport:
         self.report.files.append(report)
         self.report.rows += report.rows
         self.report.inserted += report.inserted
+        self.ctx.metrics.files.labels(report.outcome).inc()
+        self.ctx.metrics.trades.inc(report.rows)
         self.ctx.progress.file_done(self.symbol, report, time.monotonic() - started)
 
     def _store(self, f: ArchiveFile, path: Path) -> FileReport:
@@ -264,18 +287,17 @@ class SymbolImport:
         self.ctx.progress.rows(rows)
 
     async def _compare(self, f: ArchiveFile, url: str) -> FileReport:
-        """Compare a file the archive replaced with what is stored; change nothing."""
+        """Compare a file the archive replaced with what is stored; change nothing but the
+        record of the comparison (so it is reported once)."""
         fetched = await self.ctx.downloader.fetch(url)
         if fetched.outcome is not Outcome.OK or fetched.path is None:
             return FileReport(f.period, "replaced", detail=f"new file: {fetched.outcome.value}")
         differences: list[str] = []
-        rows = 0
         try:
             received_at = time.time_ns() // 1000
             for chunk in chunks(fetched.path, self.symbol, received_at, FileShape()):
                 ticks = list(chunk.rows.ticks())
                 differences += self.ctx.ledger.differences(ticks, f.bounds_us())
-                rows += len(ticks)
         finally:
             fetched.path.unlink(missing_ok=True)
         detail = (
@@ -284,13 +306,13 @@ class SymbolImport:
             if differences
             else "the new file agrees with every stored row"
         )
+        self.ctx.ledger.compared(self.symbol, f.period, fetched.sha256, len(differences), detail)
         return FileReport(f.period, "replaced", rows=0, detail=detail)
 
     async def _complete(self) -> None:
         """Find the range's bounds over REST, then record and repair every hole."""
-        rest = RestTrades(self.ctx.rest, self.symbol)
+        rest = self.rest
         seen = self.continuity
-        self.report.listed = await rest.listed()
         start: int | None = None
         end: int | None = None
         if self.report.listed:
@@ -330,25 +352,58 @@ class SymbolImport:
         return flushed.added
 
     async def _repair(self, rest: RestTrades, holes: list[tuple[int, int]]) -> None:
+        """Record every hole as ``detected``, then fill them from ``historicalTrades`` with the
+        page loop every repair shares; a failure that is not REST refusing leaves them
+        ``detected`` for the next run."""
         if not holes:
             return
+        book = GapBook()
         now = time.time_ns() // 1000
-        records = tuple(_gap(self.symbol, a, b, GapStatus.DETECTED, now) for a, b in holes)
-        self.ctx.store.write(_batch(gaps=records))
-        self.ctx.progress.backlog(sum(-(-(b - a + 1) // 1000) for a, b in holes))
-        for first, last in holes:
-            hole = HoleReport(first, last)
-            self.report.holes.append(hole)
-            whole = self.report.listed
-            if whole:
-                async for page, skipped in rest.fill(first, last):
-                    whole = whole and not skipped and bool(page)
-                    if page:
-                        self.report.repaired += self._repaired(page)
-                    self.ctx.progress.backlog(-1)
-            if self.cold_days is not None:
+        gaps = [book.open(self.symbol, a, b, now, GapReason.ARCHIVE) for a, b in holes]
+        self.ctx.store.write(_batch(gaps=tuple(_record(g, GapStatus.DETECTED) for g in gaps)))
+        reports = [HoleReport(g.first, g.last) for g in gaps]
+        self.report.holes += reports
+        if not self.report.listed:
+            for gap, hole in zip(gaps, reports, strict=True):
+                self._closed(gap, hole, GapStatus.UNFILLABLE)
+            return
+        pages = PageFetcher(
+            self.ctx.rest,
+            book,
+            source=Source.ARCHIVE,
+            empty_pages=EMPTY_PAGES_BEFORE_GIVING_UP,
+            failures=FAILED_PAGES_BEFORE_GIVING_UP,
+        )
+        backlog = pages_needed(gaps)
+        self.report.repair_calls_planned += backlog
+        self._backlog(backlog)
+        while book.gaps(self.symbol):
+            page = await pages.page(self.symbol)
+            rest.calls += 1
+            if page.error is not None and not page.error.refused:
+                self._backlog(-backlog)
+                raise page.error  # the holes stay detected: the next run repairs them
+            if page.ticks:
+                self.report.repaired += self._repaired(page.ticks)
+                self.ctx.metrics.repaired.inc(len(page.ticks))
+            closed = pages.settle(self.symbol, page)
+            if closed and self.cold_days is not None:
                 self.report.repaired += self._repaired_cold(self.cold_days.flush())
-            status = GapStatus.FILLED if whole else GapStatus.UNFILLABLE
-            hole.status = status.value
-            record = _gap(self.symbol, first, last, status, time.time_ns() // 1000)
-            self.ctx.store.write(_batch(gaps=(record,)))
+            for gap in closed:
+                given_up = any(gap is g for g in page.given_up)
+                status = GapStatus.UNFILLABLE if gap.partial or given_up else GapStatus.FILLED
+                self._closed(gap, reports[gaps.index(gap)], status)
+            left = pages_needed(book.gaps(self.symbol))
+            self._backlog(left - backlog)
+            backlog = left
+
+    def _backlog(self, calls: int) -> None:
+        """Add *calls* to the REST calls the holes still need (negative: made)."""
+        self.ctx.progress.backlog(calls)
+        self.ctx.metrics.repair_calls.inc(calls)
+
+    def _closed(self, gap: Gap, hole: HoleReport, status: GapStatus) -> None:
+        """Record *gap* as *status* (its trades are stored)."""
+        hole.status = status.value
+        self.ctx.store.write(_batch(gaps=(_record(gap, status),)))
+        self.ctx.metrics.holes.labels(status.value).inc()

@@ -4,7 +4,8 @@
 are committed, so a file killed half-way is read again, its stored trades skipped as
 duplicates). A file whose checksum changed since is compared row by row with what is stored
 (:meth:`Ledger.differences`, over both tiers when a cold tier is given); the stored rows are
-never overwritten.
+never overwritten. The comparison is recorded on the file's row (:meth:`Ledger.compared`), so
+it is reported once: a later run that sees the same new checksum says so and reads nothing.
 """
 
 from __future__ import annotations
@@ -29,10 +30,18 @@ class DoneFile:
     rows: int
     first_id: int | None
     last_id: int | None
+    replaced_sha256: str | None = None  # the replacing file already compared, if one was
+    replaced_detail: str = ""
+    compared_at: datetime | None = None
 
 
 _DONE = text(
-    "SELECT period, sha256, rows, first_id, last_id FROM archive_files WHERE symbol = :symbol"
+    "SELECT period, sha256, rows, first_id, last_id, replaced_sha256, replaced_detail,"
+    " compared_at FROM archive_files WHERE symbol = :symbol"
+)
+_COMPARED = text(
+    "UPDATE archive_files SET replaced_sha256 = :sha256, replaced_differences = :differences,"
+    " replaced_detail = :detail, compared_at = now() WHERE symbol = :symbol AND period = :period"
 )
 _RECORD = text(
     "INSERT INTO archive_files (symbol, period, sha256, rows, first_id, last_id, imported_at)"
@@ -65,7 +74,21 @@ class Ledger:
         """Return the files of *symbol* already stored, by period."""
         with self._engine.connect() as conn:
             rows = conn.execute(_DONE, {"symbol": symbol}).all()
-        return {r[0]: DoneFile(r[1], r[2], r[3], r[4]) for r in rows}
+        return {r[0]: DoneFile(r[1], r[2], r[3], r[4], r[5], r[6] or "", r[7]) for r in rows}
+
+    def compared(
+        self, symbol: str, period: str, sha256: str, differences: int, detail: str
+    ) -> None:
+        """Note that the file with *sha256* that replaced *period*'s was compared."""
+        params = {
+            "symbol": symbol,
+            "period": period,
+            "sha256": sha256,
+            "differences": differences,
+            "detail": detail,
+        }
+        with self._engine.begin() as conn:
+            conn.execute(_COMPARED, params)
 
     def record(
         self, symbol: str, period: str, sha256: str, rows: int, ids: tuple[int, int] | None

@@ -13,3 +13,5 @@ class ImportSettings(RestBudgetSettings):
 
     archive_url: HttpBaseUrl = "https://data.binance.vision"
     archive_timeout_s: float = Field(default=120.0, gt=0)
+    import_metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: not served
+    import_metrics_bind: str = "0.0.0.0"

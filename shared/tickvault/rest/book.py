@@ -1,5 +1,5 @@
 """Open gaps per symbol, which to repair first, and how a page of REST trades closes them
-(pure).
+(pure; the collector's repairs and ``tickvault import`` keep their gaps here).
 
 A gap is a fixed id range from the moment its ``detected`` record is published until it is
 ``filled`` or ``unfillable`` (the writer keys ``trade_gaps`` on the range), opened for one
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass, field
 
-from tickvault.codec import GapReason, GapRecord, GapStatus
+from tickvault.codec import GapFinder, GapReason, GapRecord, GapStatus
 from tickvault.rest.client import PAGE
 
 SAME_TIME_US = 1_000_000  # gaps found within this of each other count as equally old
@@ -48,11 +48,20 @@ class Gap:
         if self.settled < 0:
             self.settled = self.first
 
-    def record(self, status: GapStatus, now: int | None = None) -> GapRecord:
+    def record(
+        self, status: GapStatus, now: int | None = None, found_by: GapFinder = GapFinder.COLLECTOR
+    ) -> GapRecord:
         """Return the gap record of this range with *status*."""
         filled = now if status is not GapStatus.DETECTED else None
         return GapRecord(
-            self.symbol, self.first, self.last, status, self.detected_at, filled, reason=self.reason
+            self.symbol,
+            self.first,
+            self.last,
+            status,
+            self.detected_at,
+            filled,
+            found_by,
+            self.reason,
         )
 
 

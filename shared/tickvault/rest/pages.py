@@ -1,15 +1,17 @@
 """Fetch a symbol's open gaps from ``historicalTrades``, one page at a time.
 
-The one page loop both repairs use: the collector's backfill (gaps it saw in the live
-feed, :mod:`~tickvault_collector.gaps.repair`) and the auditor (holes it found in
-PostgreSQL). A :class:`PageFetcher` asks REST for the
-page starting at the lowest id still wanted, keeps the rows inside open gaps
-(:func:`~tickvault_collector.gaps.book.plan_page`) and says which gaps the page completes. The
-caller publishes, then :meth:`PageFetcher.settle` closes those gaps in the :class:`GapBook`:
-an open gap holds the resume mark below it, so it must stay open until Redis holds its
-trades. It gives a gap up when REST refuses it (4xx), keeps answering empty
-pages, makes no progress, or keeps failing; transient failures are waited out under
-:data:`~tickvault_collector.rest.PAGE_RETRY`.
+The one page loop of every repair from REST: the collector's backfill (gaps it saw in the
+live feed), the collector's auditor (holes it found in PostgreSQL) and ``tickvault import``
+(holes in the archive's files). Each asks at its own :class:`~tickvault.rest.schedule.Priority`
+(from the :class:`~tickvault.tick.Source` it stores), within one budget. A
+:class:`PageFetcher` asks REST for the page starting at the lowest id still wanted, keeps the
+rows inside open gaps (:func:`~tickvault.rest.book.plan_page`) and says which gaps the page
+completes. The caller stores or publishes, then :meth:`PageFetcher.settle` closes those gaps
+in the :class:`~tickvault.rest.book.GapBook`: for the collector an open gap holds the resume
+mark below it, so it must stay open until Redis holds its trades. It gives a gap up when REST
+refuses it (4xx), keeps answering empty pages, makes no progress, or keeps failing (the
+:attr:`Page.error` says which failure it was); transient failures are waited out under
+:data:`~tickvault.rest.client.PAGE_RETRY`.
 """
 
 from __future__ import annotations
@@ -22,12 +24,19 @@ from dataclasses import dataclass, field
 import msgspec
 
 from tickvault.errors import ExchangeError
+from tickvault.rest.book import Gap, GapBook, plan_page
+from tickvault.rest.client import PAGE_RETRY, ExchangeRest
 from tickvault.rest.schedule import Priority
 from tickvault.tick import Source, Tick
-from tickvault_collector.gaps.book import Gap, GapBook, plan_page
-from tickvault_collector.rest import PAGE_RETRY, RestClient
 
 log = logging.getLogger(__name__)
+
+# Whose repair a page is for, by the source its trades are stored as.
+PRIORITIES = {
+    Source.BACKFILL: Priority.BACKFILL,
+    Source.AUDIT: Priority.AUDIT,
+    Source.ARCHIVE: Priority.ARCHIVE,
+}
 
 
 @dataclass(slots=True)
@@ -37,6 +46,7 @@ class Page:
     ticks: list[Tick] = field(default_factory=list)  # rows inside open gaps, to publish
     done: list[Gap] = field(default_factory=list)  # completed (``partial``: REST lacked some)
     given_up: list[Gap] = field(default_factory=list)  # REST cannot serve what is left of them
+    error: ExchangeError | None = None  # the failure that gave them up, if one did
 
 
 class PageFetcher:
@@ -44,7 +54,7 @@ class PageFetcher:
 
     def __init__(
         self,
-        rest: RestClient,
+        rest: ExchangeRest,
         book: GapBook,
         *,
         source: Source,
@@ -54,7 +64,7 @@ class PageFetcher:
         self._rest = rest
         self._book = book
         self._source = source
-        self._priority = Priority.BACKFILL if source is Source.BACKFILL else Priority.AUDIT
+        self._priority = PRIORITIES[source]
         self._empty_pages = empty_pages  # empty answers in a row before giving up
         self._failures = failures  # failed requests in a row before giving up (None: never)
         self._misses: dict[str, int] = {}
@@ -72,11 +82,10 @@ class PageFetcher:
                 symbol, from_id, time.time_ns() // 1000, self._priority
             )
         except ExchangeError as exc:
-            refused = exc.status is not None and 400 <= exc.status < 500
             failed = self._failed[symbol] = self._failed.get(symbol, 0) + 1
-            if refused or (self._failures is not None and failed >= self._failures):
+            if exc.refused or (self._failures is not None and failed >= self._failures):
                 log.warning("REST cannot serve %s from id %d (%s)", symbol, from_id, exc)
-                return self._give_up(symbol, gaps)
+                return self._give_up(symbol, gaps, exc)
             log.warning("REST page of %s from id %d failed (%s); will retry", symbol, from_id, exc)
             await asyncio.sleep(self._backoff.next())
             return Page()
@@ -112,7 +121,7 @@ class PageFetcher:
             self._book.close(gap)
         return closed
 
-    def _give_up(self, symbol: str, gaps: list[Gap]) -> Page:
+    def _give_up(self, symbol: str, gaps: list[Gap], error: ExchangeError | None = None) -> Page:
         self._misses.pop(symbol, None)
         self._failed.pop(symbol, None)
-        return Page(given_up=gaps)
+        return Page(given_up=gaps, error=error)
