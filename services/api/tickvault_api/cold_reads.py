@@ -1,21 +1,16 @@
 """The API's reads of the cold tier: off the gevent loop, and ``unavailable`` when it fails.
 
-A Parquet read blocks its OS thread (file or network I/O, decompression), which under
-Gunicorn's gevent workers would stall every greenlet of the process, the live streams and
-``latest`` included. Each read therefore runs on a pool of native threads of its own when the
-process is monkey-patched, and inline otherwise (tests, the Flask dev server). Those threads
-run at a lower CPU priority (:data:`COLD_NICENESS`): on a busy machine the loop's greenlets,
-``latest`` and the live streams, get the CPU first, and cold answers take the rest. A failing
-or silent store becomes :class:`~tickvault_api.errors.Unavailable` with the reason, never a
-shorter answer.
+Every computation over cold trades, the Parquet read and what is computed from it, is a task
+of :mod:`tickvault_api.cold_process`: it runs in a reader process of the worker at the lowest
+CPU priority, so the loop's greenlets, ``latest`` and the live streams, never wait on it. A
+failing or silent store, or a reader gone, is :class:`~tickvault_api.errors.Unavailable` with
+the reason, never a shorter answer.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from decimal import Decimal
-from functools import partial
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -25,43 +20,11 @@ from sqlalchemy import Connection
 from tickvault.cold import manifest, parquet, read
 from tickvault.cold.location import ColdLocation, open_location
 from tickvault.cold.read import Direction, day_of, listed_files
-from tickvault.cold.storage import ColdUnavailable
 from tickvault.config import Settings
-from tickvault_api.errors import Unavailable
+from tickvault_api.cold_process import ColdProcesses, Task
 from tickvault_api.rows import TradeRow
 
 T = TypeVar("T")
-COLD_THREADS = 4  # cold computations at once per worker process; more wait their turn
-# Niceness of those threads (Linux sets it per thread). Measured with bench/cold.py: latest's
-# p99 under cold load was 2.7-4.8x its p99 alone at 0, 1.6-2.5x at 10 (PERFORMANCE.md).
-COLD_NICENESS = 10
-_pools: dict[int, Any] = {}  # the cold thread pool of each process (none is inherited)
-
-
-def off_loop(work: Callable[[], T]) -> T:
-    """Return *work()*, run on a cold thread when gevent has patched this process."""
-    try:
-        from gevent import monkey
-        from gevent.threadpool import ThreadPool
-    except ImportError:  # pragma: no cover - gevent is a dependency; inline without it
-        return work()
-    if not monkey.is_module_patched("socket"):
-        return work()
-    pool = _pools.get(os.getpid())
-    if pool is None:
-        _pools.clear()
-        pool = _pools[os.getpid()] = ThreadPool(COLD_THREADS)
-    return pool.apply(partial(_at_low_priority, work))  # type: ignore[no-any-return]
-
-
-def _at_low_priority(work: Callable[[], T]) -> T:
-    """Return *work()*, this native thread lowered to :data:`COLD_NICENESS` first."""
-    try:
-        if os.getpriority(os.PRIO_PROCESS, 0) < COLD_NICENESS:  # 0: this thread, on Linux
-            os.setpriority(os.PRIO_PROCESS, 0, COLD_NICENESS)
-    except OSError:  # pragma: no cover - a platform that refuses: same answers, at par
-        pass
-    return work()
 
 
 def rows_of(table: pa.Table | None) -> list[TradeRow]:
@@ -99,6 +62,7 @@ class ColdReads:
         self._settings = settings
         self._location: ColdLocation | None = None
         self._pid = -1
+        self._processes = ColdProcesses(settings)
 
     def _where(self) -> ColdLocation:
         if self._location is None or self._pid != os.getpid():
@@ -113,30 +77,6 @@ class ColdReads:
         """Return the listed files of *symbol* whose day meets ``[start, end)``."""
         return listed_files(conn, symbol, start, end)
 
-    def table(
-        self, files: list[manifest.ColdFile], start: int | None, end: int | None
-    ) -> pa.Table | None:
-        """Return the trades of *files* in ``[start, end)`` as one table (None: none)."""
-        return self._read(partial(read.read_trades, files=files, start_us=start, end_us=end))
-
-    def price_levels(
-        self, files: list[manifest.ColdFile], low: Decimal, high: Decimal
-    ) -> tuple[int, list[tuple[Decimal, int]]]:
-        """Return how many trades of *files* are priced below *low*, and the (price, trades)
-        priced in ``[low, high]`` (their price columns only). It blocks: call it inside work
-        handed to :func:`off_loop`."""
-        try:
-            return read.price_levels(self._where(), files, low, high)
-        except ColdUnavailable as exc:
-            raise Unavailable(str(exc)) from exc
-
-    def trades(
-        self, files: list[manifest.ColdFile], start: int | None, end: int | None
-    ) -> list[TradeRow]:
-        """Return the trades of *files* in ``[start, end)``, by (time, id)."""
-        table = self.table(files, start, end)
-        return [] if table is None else off_loop(lambda: rows_of(parquet.sort_by_time(table)))
-
     def nearest(
         self, conn: Connection, symbol: str, at: int, direction: Direction
     ) -> TradeRow | None:
@@ -147,37 +87,46 @@ class ColdReads:
         files = manifest.files_between(conn, symbol, day, day)
         while True:
             if files:
-                found = self._read(
-                    partial(read.nearest, files=files, at_us=at, direction=direction)
-                )
+                found = self.run(_nearest_row, files, at, direction)
                 if found is not None:
-                    return rows_of(found)[0]
+                    return found
             further = manifest.nearest_file(conn, symbol, day, before=direction is Direction.BEFORE)
             if further is None:
                 return None
             files, day = [further], further.day
 
-    def page(
-        self,
-        files: list[manifest.ColdFile],
-        start: int,
-        end: int,
-        position: tuple[int, int],
-        limit: int,
-    ) -> list[TradeRow]:
-        """Return the first *limit* cold trades of ``[start, end)`` after the keyset
-        *position*, by (time, id); fewer only when the window holds no more."""
-        first = partial(
-            read.first_rows, files=files, start_us=start, end_us=end, position=position, limit=limit
-        )
-        return self._read(lambda location: rows_of(first(location)))
+    def run(self, task: Task[T], *args: Any) -> T:
+        """Return ``task(location, *args)``, run off the loop; a failing tier is
+        ``unavailable``."""
+        return self._processes.run(task, self._where, *args)
 
-    def _read(self, work: Callable[[ColdLocation], T]) -> T:
-        """Return *work(location)* run off the loop; a failing tier is ``unavailable``."""
-        try:
-            return off_loop(lambda: work(self._where()))
-        except ColdUnavailable as exc:
-            raise Unavailable(str(exc)) from exc
+
+def _nearest_row(
+    location: ColdLocation, files: list[manifest.ColdFile], at: int, direction: Direction
+) -> TradeRow | None:
+    found = read.nearest(location, files, at, direction)
+    return None if found is None else rows_of(found)[0]
+
+
+def page_rows(
+    location: ColdLocation,
+    files: list[manifest.ColdFile],
+    start: int,
+    end: int,
+    position: tuple[int, int],
+    limit: int,
+) -> list[TradeRow]:
+    """Return the first *limit* cold trades of ``[start, end)`` after the keyset
+    *position*, by (time, id); fewer only when the window holds no more (a cold task)."""
+    return rows_of(read.first_rows(location, files, start, end, position, limit))
+
+
+def sorted_rows(
+    location: ColdLocation, files: list[manifest.ColdFile], start: int | None, end: int | None
+) -> list[TradeRow]:
+    """Return the trades of *files* in ``[start, end)``, by (time, id)."""
+    table = read.read_trades(location, files, start, end)
+    return [] if table is None else rows_of(parquet.sort_by_time(table))
 
 
 def table_of_rows(rows: list[TradeRow]) -> pa.Table | None:

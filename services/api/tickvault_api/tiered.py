@@ -13,16 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from decimal import Decimal, localcontext
+from functools import partial
 
 import pyarrow as pa
 from sqlalchemy import Connection
 
 from tickvault.aggregates import EMPTY, EXACT, Aggregate, combine, of_table
-from tickvault.cold import manifest, parquet
+from tickvault.cold import manifest, parquet, read
+from tickvault.cold.location import ColdLocation
 from tickvault.cold.read import Direction
 from tickvault.tick import MAX_TIME_US, MIN_TIME_US
 from tickvault_api import cold_stats, cold_totals, queries
-from tickvault_api.cold_reads import ColdReads, off_loop, rows_of, table_of_rows
+from tickvault_api.cold_reads import ColdReads, page_rows, rows_of, sorted_rows, table_of_rows
 from tickvault_api.median import median_ranks
 from tickvault_api.params import Window
 from tickvault_api.rows import CandleRow, TradeRow
@@ -133,26 +135,6 @@ class Tiered:
     def __init__(self, cold: ColdReads | None) -> None:
         self.cold = cold
 
-    def _all_rows(
-        self, conn: Connection, symbol: str, window: Window | None
-    ) -> list[TradeRow] | None:
-        """Return every trade of *window* from both tiers; None when no cold file meets it."""
-        if self.cold is None:
-            return None
-        start = None if window is None else window.start
-        end = None if window is None else window.end
-        files = self.cold.files(conn, symbol, start, end)
-        if not files:
-            return None
-        cold = self.cold.trades(files, start, end)
-        hot_window = window or Window(MIN_TIME_US, MAX_TIME_US)
-        hot = [
-            r
-            for batch in queries.history_batches(conn, symbol, hot_window, None, EXPORT_BATCH)
-            for r in batch
-        ]
-        return merge_rows(cold, hot)
-
     def trade_before(self, conn: Connection, symbol: str, end_us: int) -> TradeRow | None:
         """Return the last trade strictly before *end_us* in either tier (the hot tier is
         searched only as far back as the cold answer)."""
@@ -199,7 +181,7 @@ class Tiered:
         if not files:
             return hot
         position = after if after is not None else (window.start, -1)
-        cold = self.cold.page(files, start, window.end, position, limit)
+        cold = self.cold.run(page_rows, files, start, window.end, position, limit)
         if len(cold) >= limit:  # the cold rows end before the window does: so must the page
             last = (cold[limit - 1].trade_time, cold[limit - 1].trade_id)
             hot = [r for r in hot if (r.trade_time, r.trade_id) <= last]
@@ -214,61 +196,53 @@ class Tiered:
         start, end = (None, None) if window is None else (window.start, window.end)
         return self.cold.files(conn, symbol, start, end)
 
-    def _parts(
-        self, conn: Connection, symbol: str, window: Window | None, files: list[manifest.ColdFile]
-    ) -> tuple[list[manifest.ColdFile], pa.Table | list[TradeRow]]:
-        """Return the cold files answered whole from their aggregates, and every other trade
-        of *window* in both tiers, by (time, id), one per trade id (merged off the gevent
-        loop, like every computation over cold trades)."""
-        assert self.cold is not None
-        start, end = (None, None) if window is None else (window.start, window.end)
-        hot = [
+    def _hot(self, conn: Connection, symbol: str, window: Window | None) -> list[TradeRow]:
+        """Return every hot trade of *window*, by (time, id)."""
+        return [
             r
             for batch in queries.history_batches(
                 conn, symbol, window or Window(MIN_TIME_US, MAX_TIME_US), None, EXPORT_BATCH
             )
             for r in batch
         ]
-        whole, read = cold_totals.split(files, window, cold_totals.hot_days(hot))
-        cold = self.cold.table(read, start, end) if read else None
-        return whole, off_loop(lambda: _merged(cold, hot))
+
+    def _totals(
+        self, conn: Connection, symbol: str, window: Window | None, median: bool
+    ) -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
+        """Return the aggregates of *window* over both tiers (and its two middle prices when
+        *median*): cold files answered whole from their aggregates, the others read."""
+        assert self.cold is not None
+        files = self._files(conn, symbol, window)
+        start, end = (None, None) if window is None else (window.start, window.end)
+        hot = self._hot(conn, symbol, window)
+        whole, read_files = cold_totals.split(files, window, cold_totals.hot_days(hot))
+        return self.cold.run(_totals_of, whole, read_files, start, end, hot, median)
 
     def aggregate(self, conn: Connection, symbol: str, window: Window | None) -> Aggregate:
         """Return the exact aggregates of *window* over both tiers."""
-        files = self._files(conn, symbol, window)
-        if not files:
+        if not self._files(conn, symbol, window):
             return queries.aggregate(conn, symbol, window)
-        whole, rest = self._parts(conn, symbol, window, files)
-        return off_loop(lambda: combine([_aggregate_of(rest), *cold_totals.aggregates(whole)]))
+        return self._totals(conn, symbol, window, False)[0]
 
     def stats(
         self, conn: Connection, symbol: str, window: Window | None
     ) -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
         """Return the aggregates and the two middle prices of *window* over both tiers."""
-        files = self._files(conn, symbol, window)
-        if not files:
+        if not self._files(conn, symbol, window):
             return queries.stats(conn, symbol, window)
-        whole, rest = self._parts(conn, symbol, window, files)
-        if not whole:
-            return off_loop(lambda: (_aggregate_of(rest), _median_of(rest)))
-        cold = self.cold
-        assert cold is not None
-
-        def work() -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
-            agg = combine([_aggregate_of(rest), *cold_totals.aggregates(whole)])
-            levels = cold_totals.points(rest)
-            return agg, cold_totals.median_pair(agg.count, whole, levels, cold.price_levels)
-
-        return off_loop(work)
+        return self._totals(conn, symbol, window, True)
 
     def candles(
         self, conn: Connection, symbol: str, step_us: int, start_us: int, end_us: int
     ) -> list[CandleRow]:
         """Return the OHLCV buckets over both tiers."""
-        rows = self._all_rows(conn, symbol, Window(start_us, end_us))
-        if rows is None:
+        window = Window(start_us, end_us)
+        files = self._files(conn, symbol, window)
+        if not files:
             return queries.candles(conn, symbol, step_us, start_us, end_us)
-        return off_loop(lambda: candles_of(rows, step_us))
+        assert self.cold is not None
+        hot = self._hot(conn, symbol, window)
+        return self.cold.run(_candles_of, files, start_us, end_us, hot, step_us)
 
     def history_batches(
         self,
@@ -286,3 +260,39 @@ class Tiered:
                 rows = self.history_page(conn, symbol, window, after, 2**62)
                 return iter([rows[i : i + size] for i in range(0, len(rows), size)])
         return queries.history_batches(conn, symbol, window, after, size)
+
+
+def _totals_of(
+    location: ColdLocation,
+    whole: list[manifest.ColdFile],
+    files: list[manifest.ColdFile],
+    start: int | None,
+    end: int | None,
+    hot: list[TradeRow],
+    median: bool,
+) -> tuple[Aggregate, tuple[Decimal, Decimal] | None]:
+    """Return the aggregates (and the two middle prices when *median*) of the *whole* files,
+    the trades of *files* in ``[start, end)`` and the *hot* ones (a cold task)."""
+    cold = read.read_trades(location, files, start, end) if files else None
+    rest = _merged(cold, hot)
+    if median and not whole:
+        return _aggregate_of(rest), _median_of(rest)
+    agg = combine([_aggregate_of(rest), *cold_totals.aggregates(whole)])
+    if not median:
+        return agg, None
+    levels = cold_totals.points(rest)
+    pair = cold_totals.median_pair(agg.count, whole, levels, partial(read.price_levels, location))
+    return agg, pair
+
+
+def _candles_of(
+    location: ColdLocation,
+    files: list[manifest.ColdFile],
+    start: int,
+    end: int,
+    hot: list[TradeRow],
+    step_us: int,
+) -> list[CandleRow]:
+    """Return the OHLCV buckets of the trades of *files* in ``[start, end)`` and the *hot*
+    ones (a cold task)."""
+    return candles_of(merge_rows(sorted_rows(location, files, start, end), hot), step_us)

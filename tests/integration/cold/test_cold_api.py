@@ -6,7 +6,11 @@ first day (2024-08-08) has moved to the cold tier. Every answer must be byte-ide
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import json
+import os
+import signal
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -135,7 +139,7 @@ def test_a_cold_tier_gone_away_answers_503_not_a_shorter_answer(
     assert cold.get(f"/api/v1/prices/BTCUSDT/range?start={MS}&end={MS + 60_000}").status_code == 200
 
 
-def test_tickvault_api_under_gunicorn_answers_cold_and_spanning_queries_like_hot_ones(
+def test_tickvault_api_under_gunicorn_answers_like_hot_ones_and_503_when_a_reader_dies(
     hot_and_cold: tuple[FlaskClient, FlaskClient],
     loaded_db: tuple[str, Engine],
     cold_tier: ColdTier,
@@ -143,7 +147,9 @@ def test_tickvault_api_under_gunicorn_answers_cold_and_spanning_queries_like_hot
     redis_prefix: str,
     tmp_path: Path,
 ) -> None:
-    """The cold reads run on gevent's thread pool in the real server: same answers."""
+    """The cold reads run in reader processes in the real server: the same answers; a
+    reader killed answers 503 ``unavailable`` once, and a new one answers the next request;
+    an object store gone answers 503 too."""
     hot, _ = hot_and_cold
     url, _ = loaded_db
     port = free_port()
@@ -172,9 +178,55 @@ def test_tickvault_api_under_gunicorn_answers_cold_and_spanning_queries_like_hot
             got = conn.getresponse()
             expected = hot.get(path)
             assert (got.status, got.read()) == (expected.status_code, expected.data), path
+        readers = _readers(services.procs["api"].pid)
+        assert readers, "no cold reader process under the API"
+        for pid in readers:
+            os.kill(pid, signal.SIGKILL)
+        cold_at = _URLS[0]
+        conn.request("GET", cold_at)
+        got = conn.getresponse()
+        body = json.loads(got.read())
+        assert got.status == 503 and body["error"]["code"] == "unavailable", body
+        assert "cold reader process ended (signal 9)" in body["error"]["message"], body
+        for path in (cold_at, _URLS[10]):
+            conn.request("GET", path)
+            got = conn.getresponse()
+            expected = hot.get(path)
+            assert (got.status, got.read()) == (expected.status_code, expected.data), path
+        if cold_tier.server is not None:
+            cold_tier.server.kill()
+        else:
+            cold_tier.location.filesystem.delete_dir(cold_tier.location.root + "/trades")
+        conn.request("GET", _URLS[10])
+        got = conn.getresponse()
+        body = json.loads(got.read())
+        assert got.status == 503 and "cold tier" in body["error"]["message"], body
         conn.close()
     finally:
         services.terminate()
+
+
+def _readers(api_pid: int) -> list[int]:
+    """Return the cold reader processes among the descendants of *api_pid*."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # gone meanwhile
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    ours, found = {api_pid}, True
+    while found:
+        found = False
+        for pid, parent in parents.items():
+            if parent in ours and pid not in ours:
+                ours.add(pid)
+                found = True
+    readers = []
+    for pid in ours - {api_pid}:
+        with contextlib.suppress(OSError):
+            if b"tickvault_api.cold_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                readers.append(pid)
+    return readers
 
 
 def _answers(url: str) -> bool:
